@@ -1,0 +1,305 @@
+// Images as a whole: the header, the streaming entry reader, and encoding.
+import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { ImageError } from './errors.js';
+import type { Extra } from './extras.js';
+import { messageFromJson, messageToJson } from './forms.js';
+import { IMG_COMMON, IMG_SERVICE, typeByFileName, typeByMagic, typeByName, type ImageType } from './magic.js';
+import { b64Lines, fromB64, humanSize, pyDumps, pyString, type Json } from './pyjson.js';
+import { messagePlan, type MessagePlan } from './schema.js';
+import { BufferSource, FileSource, type ByteSource } from './source.js';
+import { decodeMessage, encodeMessage, missingRequired, WireError, type Message } from './wire.js';
+
+/** One entry as read from an image. */
+export interface Entry {
+  index: number;
+  /** file offset of the entry's size field */
+  offset: number;
+  /** protobuf message type of this entry */
+  type: string;
+  msg: Message;
+  /** the payload after the entry, when the image type has one and it was read */
+  extra?: Extra;
+  /** payload size when it was skipped (show --nopl) */
+  extraSize?: number;
+  /** required fields absent on the wire (protobuf-c would refuse such an entry) */
+  missing?: string[];
+}
+
+/** An image in native form: entries are messages (bigint for 64-bit, Buffer for bytes) with `extra` when present. */
+export interface ImageDoc {
+  magic: string;
+  entries: Array<{ [field: string]: unknown }>;
+}
+
+export interface ReadOptions {
+  /** skip extra payloads instead of reading them (CRIT's --nopl) */
+  skipPayload?: boolean;
+}
+
+/** Opens a path (or takes bytes) as a byte source. */
+export function openSource(input: string | Buffer): ByteSource {
+  if (typeof input !== 'string') return new BufferSource(input);
+  try {
+    return new FileSource(input);
+  } catch (e) {
+    if (e instanceof ImageError) throw e.at({ file: input });
+    const err = e as NodeJS.ErrnoException;
+    throw new ImageError(err.code === 'ENOENT' ? 'no such file' : err.message, { file: input });
+  }
+}
+
+const hex32 = (v: number) => '0x' + (v >>> 0).toString(16).padStart(8, '0');
+const swap32 = (v: number) => (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
+
+/** Reads the magic(s) at the start of an image and returns its type. fileName helps name raw images. */
+export function readHeader(src: ByteSource, fileName?: string): ImageType {
+  if (src.size === 0) throw new ImageError('empty file: not a CRIU image', { offset: 0 });
+  if (src.size < 4) throw new ImageError(`file too short (${src.size} bytes) for a magic`, { offset: 0 });
+  let magic = src.take(4, 'magic').readUInt32LE(0);
+  if (magic === IMG_COMMON || magic === IMG_SERVICE) magic = src.take(4, 'type magic after the head magic').readUInt32LE(0);
+  const t = typeByMagic(magic);
+  if (!t) {
+    const raw = fileName ? typeByFileName(basename(fileName)) : undefined;
+    if (raw && raw.state === 'R') {
+      throw new ImageError(`raw image (${raw.name}: ${raw.about}): it has no magic and no entries, there is nothing to decode`);
+    }
+    if (typeByMagic(swap32(magic))) {
+      throw new ImageError(`magic ${hex32(magic)} is ${typeByMagic(swap32(magic))!.name} byte-swapped: a big-endian (s390x) image, not supported`, { offset: src.offset - 4 });
+    }
+    throw new ImageError(`unknown magic ${hex32(magic)}: not a CRIU protobuf image (raw data such as pages-*.img?)`, { offset: src.offset - 4 });
+  }
+  if (!t.message) throw new ImageError(`magic ${t.name} (${t.about}) is not an image type that can be decoded`, { offset: src.offset - 4 });
+  return t;
+}
+
+function planFor(t: ImageType, index: number): MessagePlan {
+  if (t.layout === 'pagemap' && index === 0) return messagePlan('pagemap_head');
+  if (t.layout === 'ghost' && index > 0) return messagePlan('ghost_chunk_entry');
+  return messagePlan(t.message!);
+}
+
+/**
+ * Iterates over the entries of an image, reading only as much as each entry
+ * needs. Every length is checked against what remains before it is read.
+ */
+export function* readEntries(src: ByteSource, t: ImageType, opts: ReadOptions = {}): Generator<Entry> {
+  for (let index = 0; src.offset < src.size; index++) {
+    const offset = src.offset;
+    try {
+      const size = src.take(4, 'entry size').readUInt32LE(0);
+      const plan = planFor(t, index);
+      const payload = src.take(size, `entry of ${size} bytes`);
+      let msg: Message;
+      try {
+        msg = decodeMessage(plan, payload);
+      } catch (e) {
+        if (e instanceof WireError || e instanceof RangeError) throw new ImageError(`cannot decode ${plan.name}: ${e.message}`, { offset });
+        throw e;
+      }
+      const entry: Entry = { index, offset, type: plan.name, msg };
+      const missing = missingRequired(plan, msg);
+      if (missing.length) entry.missing = missing;
+      if (t.layout === 'ghost') {
+        // a ghost file: chunked -> each chunk entry carries `len` bytes; else all that follows is the data
+        const dataLen = index === 0 ? (msg.chunks === true ? 0 : src.size - src.offset) : Number(msg.len ?? 0);
+        if (index > 0 || msg.chunks !== true) {
+          if (opts.skipPayload) {
+            src.skip(dataLen, 'ghost file data');
+            entry.extraSize = dataLen;
+          } else entry.extra = Buffer.from(src.take(dataLen, `ghost file data (${index ? 'len' : 'rest of file'})`));
+        }
+      } else if (t.extra) {
+        if (opts.skipPayload) entry.extraSize = t.extra.skip(src, msg);
+        else entry.extra = t.extra.read(src, msg);
+      }
+      yield entry;
+      if (t.layout === 'ghost' && index === 0 && msg.chunks !== true) return;
+    } catch (e) {
+      if (e instanceof ImageError) throw e.at({ entry: index, offset });
+      throw e;
+    }
+  }
+}
+
+/** Reads a whole image (path or bytes) into native form. */
+export function decodeImage(input: string | Buffer, opts: ReadOptions = {}): ImageDoc {
+  const file = typeof input === 'string' ? input : undefined;
+  const src = openSource(input);
+  try {
+    const t = readHeader(src, file);
+    const entries: ImageDoc['entries'] = [];
+    for (const e of readEntries(src, t, opts)) {
+      entries.push(e.extra !== undefined ? { ...e.msg, extra: e.extra } : e.msg);
+    }
+    return { magic: t.name, entries };
+  } catch (e) {
+    if (e instanceof ImageError && file) e.at({ file });
+    throw e;
+  } finally {
+    src.close();
+  }
+}
+
+export const readImageFile = (path: string, opts?: ReadOptions) => decodeImage(path, opts);
+
+export type JsonForm = 'plain' | 'pretty';
+
+/** One entry in CRIT's JSON form (plain: decode; pretty: decode --pretty / show). */
+export function entryToJson(t: ImageType, e: Entry, form: JsonForm): { [k: string]: Json } {
+  const out = messageToJson(messagePlan(e.type), e.msg, form === 'pretty');
+  if (e.extraSize !== undefined) {
+    if (t.layout !== 'ghost') out.extra = `... <${humanSize(e.extraSize)}>`;
+  } else if (e.extra !== undefined) {
+    out.extra = t.layout === 'ghost' ? b64Lines(e.extra as Buffer) : t.extra!.toJson(e.extra);
+  }
+  return out;
+}
+
+/**
+ * Streams an image as CRIT's JSON text through write(): the same bytes as
+ * upstream's `crit decode [--pretty]` (without the final newline), entry by entry.
+ */
+export function writeImageJson(input: string | Buffer, form: JsonForm, write: (chunk: string) => void, opts: ReadOptions = {}): void {
+  const file = typeof input === 'string' ? input : undefined;
+  const src = openSource(input);
+  try {
+    const t = readHeader(src, file);
+    const pretty = form === 'pretty';
+    const head = pretty ? `{\n    "magic": ${pyString(t.name)},\n    "entries": [` : `{"magic": ${pyString(t.name)}, "entries": [`;
+    let n = 0;
+    let buffered = head;
+    for (const e of readEntries(src, t, opts)) {
+      const body = pretty ? pyDumps(entryToJson(t, e, form), 4, 2) : pyDumps(entryToJson(t, e, form));
+      buffered += (n ? (pretty ? ',\n        ' : ', ') : pretty ? '\n        ' : '') + body;
+      n++;
+      if (buffered.length > 1 << 16) {
+        write(buffered);
+        buffered = '';
+      }
+    }
+    buffered += pretty ? (n ? '\n    ]\n}' : ']\n}') : ']}';
+    write(buffered);
+  } catch (e) {
+    if (e instanceof ImageError && file) e.at({ file });
+    throw e;
+  } finally {
+    src.close();
+  }
+}
+
+/** The whole JSON text of an image (see writeImageJson). */
+export function imageToJsonText(input: string | Buffer, form: JsonForm, opts: ReadOptions = {}): string {
+  const parts: string[] = [];
+  writeImageJson(input, form, (c) => parts.push(c), opts);
+  return parts.join('');
+}
+
+/** CRIT's `info`: the image type and how many entries it holds (pagemap: not counting the head). */
+export function imageInfo(input: string | Buffer): { magic: string; count: number } {
+  const file = typeof input === 'string' ? input : undefined;
+  const src = openSource(input);
+  try {
+    const t = readHeader(src, file);
+    let count = 0;
+    if (t.extra || t.layout === 'ghost') {
+      for (const _ of readEntries(src, t, { skipPayload: true })) count++;
+    } else {
+      for (let index = 0; src.offset < src.size; index++) {
+        const offset = src.offset;
+        try {
+          src.skip(src.take(4, 'entry size').readUInt32LE(0), 'entry');
+        } catch (e) {
+          throw e instanceof ImageError ? e.at({ entry: index, offset }) : e;
+        }
+        count++;
+      }
+    }
+    if (t.layout === 'pagemap') count = Math.max(0, count - 1);
+    return { magic: t.name, count };
+  } catch (e) {
+    if (e instanceof ImageError && file) e.at({ file });
+    throw e;
+  } finally {
+    src.close();
+  }
+}
+
+// ------------------------------------------------------------ encoding
+
+function u32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0);
+  return b;
+}
+
+const emptyExtra = (e: unknown) => e === undefined || e === null || e === '' || e === false || (Array.isArray(e) && e.length === 0);
+
+/**
+ * Encodes an image from CRIT's JSON (plain or pretty, as parsed by parseImageJson)
+ * or from native values. The exact inverse of decoding. Errors name the JSON path.
+ */
+export function encodeImage(doc: unknown): Buffer {
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new ImageError('expected an object with "magic" and "entries"', { path: '$' });
+  const d = doc as Record<string, unknown>;
+  if (typeof d.magic !== 'string') throw new ImageError('missing "magic" (the image type name, e.g. "PSTREE")', { path: 'magic' });
+  const t = typeByName(d.magic);
+  if (!t) throw new ImageError(`unknown image type ${JSON.stringify(d.magic)}`, { path: 'magic' });
+  if (!t.message) throw new ImageError(`${t.name} is not an image type that can be encoded (${t.about})`, { path: 'magic' });
+  if (!Array.isArray(d.entries)) throw new ImageError('missing "entries" (a list)', { path: 'entries' });
+  const parts: Buffer[] = [];
+  if (t.headMagic !== 'none') parts.push(u32(t.headMagic === 'service' ? IMG_SERVICE : IMG_COMMON));
+  parts.push(u32(t.magic));
+  let first: Message | undefined;
+  d.entries.forEach((raw, i) => {
+    const path = `entries[${i}]`;
+    const plan = planFor(t, i);
+    const msg = messageFromJson(plan, raw, path);
+    first ??= msg;
+    const body = encodeMessage(plan, msg);
+    parts.push(u32(body.length), Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    const extra = (raw as Record<string, unknown>).extra;
+    if (t.layout === 'ghost') {
+      if (i > 0 && first.chunks !== true) throw new ImageError('a ghost file without chunks has exactly one entry', { path });
+      if (i > 0 || first.chunks !== true) {
+        const data = ghostData(extra, `${path}.extra`);
+        if (i > 0 && data.length !== Number(msg.len)) throw new ImageError(`extra holds ${data.length} bytes but len says ${msg.len}`, { path: `${path}.extra` });
+        parts.push(data);
+      }
+    } else if (t.extra) {
+      parts.push(t.extra.write(emptyExtra(extra) ? undefined : extra, msg, `${path}.extra`));
+    }
+  });
+  return Buffer.concat(parts);
+}
+
+function ghostData(extra: unknown, path: string): Buffer {
+  if (Buffer.isBuffer(extra)) return extra;
+  if (extra === undefined || extra === '') return Buffer.alloc(0);
+  if (typeof extra !== 'string') throw new ImageError('expected base64 text', { path });
+  try {
+    return fromB64(extra);
+  } catch (e) {
+    throw new ImageError((e as Error).message, { path });
+  }
+}
+
+/** Writes an image atomically: to a temporary file in the same directory, then renamed. */
+export function writeImageFile(path: string, doc: unknown): void {
+  writeFileAtomic(path, encodeImage(doc));
+}
+
+export function writeFileAtomic(path: string, data: Buffer | string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,97 @@
+// Byte sources for the entry reader. Every read is checked against what is left
+// before anything is allocated, so a corrupt length can never make us allocate
+// more than the input holds.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { ImageError } from './errors.js';
+
+export interface ByteSource {
+  /** offset of the next byte */
+  readonly offset: number;
+  /** total size in bytes */
+  readonly size: number;
+  /** the next n bytes (n must not exceed what remains); the view is valid until the next call */
+  take(n: number, what: string): Buffer;
+  skip(n: number, what: string): void;
+  close(): void;
+}
+
+function checkFits(src: ByteSource, n: number, what: string): void {
+  const left = src.size - src.offset;
+  if (!Number.isSafeInteger(n) || n < 0 || n > left) {
+    throw new ImageError(`${what}: needs ${n} bytes but only ${left} remain (truncated or corrupt)`, { offset: src.offset });
+  }
+}
+
+/** A source over bytes already in memory (stdin, tests). */
+export class BufferSource implements ByteSource {
+  offset = 0;
+  constructor(private buf: Buffer) {}
+  get size(): number {
+    return this.buf.length;
+  }
+  take(n: number, what: string): Buffer {
+    checkFits(this, n, what);
+    const out = this.buf.subarray(this.offset, this.offset + n);
+    this.offset += n;
+    return out;
+  }
+  skip(n: number, what: string): void {
+    checkFits(this, n, what);
+    this.offset += n;
+  }
+  close(): void {}
+}
+
+const WINDOW = 1 << 20;
+
+/** A source over a file read through a sliding window: memory stays bounded. */
+export class FileSource implements ByteSource {
+  offset = 0;
+  readonly size: number;
+  private fd: number;
+  private win = Buffer.alloc(0);
+  private winStart = 0;
+
+  constructor(path: string) {
+    this.fd = openSync(path, 'r');
+    try {
+      const st = fstatSync(this.fd);
+      if (st.isDirectory()) throw new ImageError('is a directory, not an image file');
+      this.size = st.size;
+    } catch (e) {
+      closeSync(this.fd);
+      throw e;
+    }
+  }
+
+  take(n: number, what: string): Buffer {
+    checkFits(this, n, what);
+    const rel = this.offset - this.winStart;
+    if (rel + n > this.win.length) this.fill(n);
+    const start = this.offset - this.winStart;
+    this.offset += n;
+    return this.win.subarray(start, start + n);
+  }
+
+  private fill(n: number): void {
+    const len = Math.min(Math.max(n, WINDOW), this.size - this.offset);
+    const buf = Buffer.allocUnsafe(len);
+    let got = 0;
+    while (got < len) {
+      const r = readSync(this.fd, buf, got, len - got, this.offset + got);
+      if (r === 0) throw new ImageError('file shrank while being read', { offset: this.offset + got });
+      got += r;
+    }
+    this.win = buf;
+    this.winStart = this.offset;
+  }
+
+  skip(n: number, what: string): void {
+    checkFits(this, n, what);
+    this.offset += n;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
