@@ -1,0 +1,205 @@
+// File descriptors and per-task facts that need a syscall rather than a /proc read:
+// kcmp, pidfd_getfd, pipe peeking, socket options, rlimits, scheduling, robust list, clocks.
+#include "common.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vector>
+
+namespace ckpt {
+namespace {
+
+Napi::Value Ret(Napi::Env env, long r) { return Napi::Number::New(env, r < 0 ? -errno : r); }
+
+// kcmp(pid1, pid2, type, idx1, idx2) -> 0 equal, 1/2 ordered, 3 not equal, -errno
+Napi::Value Kcmp(const Napi::CallbackInfo& info) {
+  long r = syscall(SYS_kcmp, (pid_t)ArgInt(info, 0), (pid_t)ArgInt(info, 1), (int)ArgInt(info, 2),
+                   (unsigned long)ArgInt(info, 3), (unsigned long)ArgInt(info, 4));
+  return Ret(info.Env(), r);
+}
+
+// getFd(pid, fd) -> a local fd on the same open file description (pidfd_getfd)
+Napi::Value GetFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)ArgInt(info, 0), 0);
+  if (pidfd < 0) return ThrowErrno(env, "pidfd_open");
+  int fd = (int)syscall(SYS_pidfd_getfd, pidfd, (int)ArgInt(info, 1), 0);
+  int e = errno;
+  close(pidfd);
+  if (fd < 0) return ThrowErrno(env, "pidfd_getfd", e);
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) { return Ret(info.Env(), close((int)ArgInt(info, 0))); }
+
+Napi::Value Fcntl(const Napi::CallbackInfo& info) {
+  return Ret(info.Env(), fcntl((int)ArgInt(info, 0), (int)ArgInt(info, 1), (long)(info.Length() > 2 ? ArgInt(info, 2) : 0)));
+}
+
+// pipePeek(fd) -> Buffer with the unread bytes of a pipe, leaving them in place (tee).
+Napi::Value PipePeek(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int src = (int)ArgInt(info, 0);
+  int avail = 0;
+  if (ioctl(src, FIONREAD, &avail) < 0) return ThrowErrno(env, "FIONREAD");
+  if (avail == 0) return Napi::Buffer<char>::New(env, 0);
+  int p[2];
+  if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) return ThrowErrno(env, "pipe2");
+  int size = fcntl(src, F_GETPIPE_SZ);
+  if (size > 0) fcntl(p[1], F_SETPIPE_SZ, size);
+  ssize_t n = tee(src, p[1], (size_t)avail, SPLICE_F_NONBLOCK);
+  if (n < 0) {
+    int e = errno;
+    close(p[0]);
+    close(p[1]);
+    return ThrowErrno(env, "tee", e);
+  }
+  std::vector<char> buf(n);
+  ssize_t got = 0;
+  while (got < n) {
+    ssize_t r = read(p[0], buf.data() + got, n - got);
+    if (r <= 0) break;
+    got += r;
+  }
+  close(p[0]);
+  close(p[1]);
+  return Napi::Buffer<char>::Copy(env, buf.data(), got);
+}
+
+// getsockoptInt(fd, level, name) -> number | -errno
+Napi::Value GetsockoptInt(const Napi::CallbackInfo& info) {
+  int v = 0;
+  socklen_t l = sizeof(v);
+  long r = getsockopt((int)ArgInt(info, 0), (int)ArgInt(info, 1), (int)ArgInt(info, 2), &v, &l);
+  return r < 0 ? Napi::Number::New(info.Env(), -errno) : Napi::Number::New(info.Env(), v);
+}
+
+// getsockoptBuf(fd, level, name, size) -> Buffer | null
+Napi::Value GetsockoptBuf(const Napi::CallbackInfo& info) {
+  std::vector<char> b((size_t)ArgInt(info, 3));
+  socklen_t l = b.size();
+  if (getsockopt((int)ArgInt(info, 0), (int)ArgInt(info, 1), (int)ArgInt(info, 2), b.data(), &l) < 0)
+    return info.Env().Null();
+  return Napi::Buffer<char>::Copy(info.Env(), b.data(), l);
+}
+
+// sockName(fd, peer) -> Buffer (raw sockaddr) | null
+Napi::Value SockName(const Napi::CallbackInfo& info) {
+  struct sockaddr_storage ss;
+  socklen_t l = sizeof(ss);
+  int fd = (int)ArgInt(info, 0);
+  bool peer = info.Length() > 1 && info[1].ToBoolean();
+  int r = peer ? getpeername(fd, (sockaddr*)&ss, &l) : getsockname(fd, (sockaddr*)&ss, &l);
+  if (r < 0) return info.Env().Null();
+  return Napi::Buffer<char>::Copy(info.Env(), (char*)&ss, l);
+}
+
+// peekQueue(fd, maxPackets) -> Buffer[]: queued packets of a socket, read with MSG_PEEK and SO_PEEK_OFF
+// so nothing is consumed. Stream sockets return one buffer with everything queued.
+Napi::Value PeekQueue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = (int)ArgInt(info, 0);
+  int type = 0;
+  socklen_t tl = sizeof(type);
+  getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl);
+  Napi::Array out = Napi::Array::New(env);
+  int off = 0;
+  if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)) < 0) return ThrowErrno(env, "SO_PEEK_OFF");
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    ssize_t n = recv(fd, buf.data(), buf.size(), MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      int e = errno;
+      off = -1;
+      setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off));
+      return ThrowErrno(env, "recv(MSG_PEEK)", e);
+    }
+    if (n == 0 && type == SOCK_STREAM) break;
+    out.Set(out.Length(), Napi::Buffer<char>::Copy(env, buf.data(), n));
+  }
+  off = -1;
+  setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off));
+  return out;
+}
+
+// prlimit(pid, resource) -> [cur, max] bigints
+Napi::Value Prlimit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct rlimit64 rl;
+  if (prlimit64((pid_t)ArgInt(info, 0), (__rlimit_resource)ArgInt(info, 1), nullptr, &rl) < 0)
+    return ThrowErrno(env, "prlimit");
+  Napi::Array a = Napi::Array::New(env, 2);
+  a.Set(0u, U64(env, rl.rlim_cur));
+  a.Set(1u, U64(env, rl.rlim_max));
+  return a;
+}
+
+// sched(tid) -> {policy, prio, nice}
+Napi::Value Sched(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pid_t tid = (pid_t)ArgInt(info, 0);
+  int policy = sched_getscheduler(tid);
+  if (policy < 0) return ThrowErrno(env, "sched_getscheduler");
+  struct sched_param sp;
+  if (sched_getparam(tid, &sp) < 0) return ThrowErrno(env, "sched_getparam");
+  errno = 0;
+  int nice = getpriority(PRIO_PROCESS, tid);
+  if (errno) return ThrowErrno(env, "getpriority");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("policy", policy);
+  o.Set("prio", sp.sched_priority);
+  o.Set("nice", nice);
+  return o;
+}
+
+// robustList(tid) -> {head: bigint, len}
+Napi::Value RobustList(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  void* head = nullptr;
+  size_t len = 0;
+  if (syscall(SYS_get_robust_list, (pid_t)ArgInt(info, 0), &head, &len) < 0) return ThrowErrno(env, "get_robust_list");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("head", U64(env, (uint64_t)head));
+  o.Set("len", Napi::Number::New(env, (double)len));
+  return o;
+}
+
+// clock(id) -> [sec, nsec]
+Napi::Value Clock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct timespec ts;
+  if (clock_gettime((clockid_t)ArgInt(info, 0), &ts) < 0) return ThrowErrno(env, "clock_gettime");
+  Napi::Array a = Napi::Array::New(env, 2);
+  a.Set(0u, Napi::Number::New(env, (double)ts.tv_sec));
+  a.Set(1u, Napi::Number::New(env, (double)ts.tv_nsec));
+  return a;
+}
+
+}  // namespace
+
+void InitFiles(Napi::Env env, Napi::Object exports) {
+  exports.Set("kcmp", Napi::Function::New(env, Kcmp));
+  exports.Set("getFd", Napi::Function::New(env, GetFd));
+  exports.Set("close", Napi::Function::New(env, Close));
+  exports.Set("fcntl", Napi::Function::New(env, Fcntl));
+  exports.Set("pipePeek", Napi::Function::New(env, PipePeek));
+  exports.Set("getsockoptInt", Napi::Function::New(env, GetsockoptInt));
+  exports.Set("getsockoptBuf", Napi::Function::New(env, GetsockoptBuf));
+  exports.Set("sockName", Napi::Function::New(env, SockName));
+  exports.Set("peekQueue", Napi::Function::New(env, PeekQueue));
+  exports.Set("prlimit", Napi::Function::New(env, Prlimit));
+  exports.Set("sched", Napi::Function::New(env, Sched));
+  exports.Set("robustList", Napi::Function::New(env, RobustList));
+  exports.Set("clock", Napi::Function::New(env, Clock));
+}
+
+}  // namespace ckpt

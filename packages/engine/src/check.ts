@@ -1,0 +1,117 @@
+// `ckpt check [--all]`: probes the kernel features dump and restore rely on. Each missing feature
+// is printed with what it breaks. Required features stop at the first failure ("Does not look
+// good."), like CRIU; --all adds the features needed only for some trees.
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { native } from './native.js';
+
+export interface CheckResult { ok: boolean; lines: string[] }
+
+interface Probe { name: string; breaks: string; run: () => string | null; warnOnly?: boolean }
+
+function errText(code: number): string {
+  return code === 0 ? '' : `errno ${-code}`;
+}
+
+function freePid(): number {
+  const max = Number(readFileSync('/proc/sys/kernel/pid_max', 'latin1').trim());
+  const used = new Set(readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number));
+  for (let i = 0; i < 1000; i++) {
+    const p = Math.floor(max / 2) + Math.floor(Math.random() * (max / 2 - 1));
+    if (!used.has(p)) return p;
+  }
+  return max - 1;
+}
+
+/** CONFIG options of CRIU's "Installation" page, with what each one is needed for. */
+const CONFIGS: [string, string][] = [
+  ['CONFIG_CHECKPOINT_RESTORE', 'checkpoint/restore support (kcmp, map_files, PR_SET_MM_MAP, fdinfo details)'],
+  ['CONFIG_NAMESPACES', 'namespaces'], ['CONFIG_UTS_NS', 'UTS namespaces'], ['CONFIG_IPC_NS', 'IPC namespaces'],
+  ['CONFIG_PID_NS', 'PID namespaces'], ['CONFIG_NET_NS', 'network namespaces'],
+  ['CONFIG_FHANDLE', 'inotify/fanotify watches (file handles)'], ['CONFIG_EVENTFD', 'eventfd files'],
+  ['CONFIG_EPOLL', 'epoll files'], ['CONFIG_INOTIFY_USER', 'inotify files'], ['CONFIG_FANOTIFY', 'fanotify files'],
+  ['CONFIG_UNIX_DIAG', 'unix sockets (peer discovery via sock_diag)'], ['CONFIG_INET_DIAG', 'TCP/UDP sockets'],
+  ['CONFIG_INET_UDP_DIAG', 'UDP sockets'], ['CONFIG_PACKET_DIAG', 'packet sockets'], ['CONFIG_NETLINK_DIAG', 'netlink sockets'],
+  ['CONFIG_NETFILTER_XT_MARK', 'network locking with iptables'], ['CONFIG_TUN', 'tun/tap devices'],
+  ['CONFIG_MEM_SOFT_DIRTY', 'incremental dumps (pre-dump, memory tracking)'], ['CONFIG_USERFAULTFD', 'lazy pages'],
+  ['CONFIG_TIME_NS', 'restoring clocks in a time namespace'],
+];
+
+function readConfig(): Map<string, string> | undefined {
+  if (!existsSync('/proc/config.gz')) return undefined;
+  const text = gunzipSync(readFileSync('/proc/config.gz')).toString('latin1');
+  const m = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const i = line.indexOf('=');
+    if (line.startsWith('CONFIG_') && i > 0) m.set(line.slice(0, i), line.slice(i + 1));
+  }
+  return m;
+}
+
+export function check(all: boolean): CheckResult {
+  const n = native();
+  let pt: Record<string, number> | undefined;
+  const ptrace = () => (pt ??= n.probePtrace());
+  let simple: Record<string, number> | undefined;
+  const sp = () => (simple ??= n.probeSimple());
+  const required: Probe[] = [
+    { name: 'ptrace PTRACE_SEIZE', breaks: 'dump: tasks cannot be frozen', run: () => errText(ptrace().seize) || null },
+    { name: 'ptrace PTRACE_INTERRUPT', breaks: 'dump: tasks cannot be stopped', run: () => errText(ptrace().interrupt ?? -1) || ((ptrace().stopStatus >> 8) === 0x8005 ? null : `stop status 0x${ptrace().stopStatus.toString(16)}`) },
+    { name: 'ptrace PTRACE_GETREGSET', breaks: 'dump: registers cannot be read', run: () => errText(ptrace().getregset ?? -1) || null },
+    { name: '/proc/PID/map_files', breaks: 'dump: mapped files cannot be identified', run: () => {
+      try {
+        const e = readdirSync('/proc/self/map_files')[0];
+        readlinkSync(`/proc/self/map_files/${e}`);
+        return null;
+      } catch (err) {
+        return (err as Error).message;
+      }
+    } },
+    { name: 'kcmp', breaks: 'dump: shared files, mm, fs and fd tables cannot be detected', run: () => errText(sp().kcmp) || null },
+    { name: 'prctl PR_SET_MM_MAP', breaks: 'restore: mm fields (brk, auxv, exe) cannot be set', run: () => errText(sp().mmMap) || null },
+  ];
+  const extra: Probe[] = [
+    { name: 'clone3 with set_tid', breaks: 'restore: tasks cannot get their original PIDs', run: () => errText(n.probeClone3SetTid(freePid())) || null },
+    { name: 'memfd_create', breaks: 'dump/restore of memfd files and shared anonymous memory', run: () => errText(sp().memfd) || null },
+    { name: 'seccomp', breaks: 'dump of tasks under seccomp', run: () => errText(sp().seccomp) || null },
+    { name: 'PTRACE_O_SUSPEND_SECCOMP', breaks: 'dump of tasks with seccomp filters', run: () => errText(ptrace().suspendSeccomp ?? -1) || null },
+    { name: 'PTRACE_SECCOMP_GET_FILTER', breaks: 'dump of seccomp filters', run: () => errText(ptrace().seccompFilter ?? -1) || null },
+    { name: 'PTRACE_GET_RSEQ_CONFIGURATION', breaks: 'C/R of processes which are using rseq() (glibc >= 2.35)', run: () => errText(ptrace().rseq ?? -1) || null },
+    { name: 'userfaultfd', breaks: 'lazy pages (restore --lazy-pages)', run: () => errText(sp().userfaultfd) || null },
+    { name: 'soft-dirty tracking', breaks: 'incremental dumps (pre-dump); full dumps are unaffected', warnOnly: true, run: () => errText(sp().softDirty) || null },
+    { name: 'time namespaces', breaks: 'restoring monotonic/boottime clocks (timens)', run: () => (existsSync('/proc/self/ns/time') ? null : 'no /proc/self/ns/time') },
+  ];
+  const lines: string[] = [];
+  for (const p of required) {
+    const r = p.run();
+    if (r !== null) {
+      lines.push(`Error: ${p.name} is not supported (${r}): ${p.breaks}`);
+      lines.push('Does not look good.');
+      return { ok: false, lines };
+    }
+  }
+  let bad = false;
+  if (all) {
+    for (const p of extra) {
+      const r = p.run();
+      if (r === null) continue;
+      lines.push(`${p.warnOnly ? 'Warn' : 'Error'}: ${p.name} is not supported (${r}): breaks ${p.breaks}`);
+      if (!p.warnOnly) bad = true;
+    }
+    const cfg = readConfig();
+    if (cfg) {
+      for (const [opt, what] of CONFIGS) {
+        const v = cfg.get(opt);
+        if (v !== 'y' && v !== 'm') {
+          const warnOnly = opt === 'CONFIG_MEM_SOFT_DIRTY';
+          lines.push(`${warnOnly ? 'Warn' : 'Error'}: ${opt} is not set: breaks ${what}`);
+          if (!warnOnly) bad = true;
+        }
+      }
+    } else {
+      lines.push('Info: /proc/config.gz is not present; kernel CONFIG options were not checked');
+    }
+  }
+  lines.push(bad ? 'Looks good but some kernel features are missing\nwhich, depending on your process tree, may cause\ndump or restore failure.' : 'Looks good.');
+  return { ok: !bad, lines };
+}

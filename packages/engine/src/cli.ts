@@ -1,0 +1,50 @@
+// The `ckpt` command line: CRIU's option names for check and dump.
+import yargs from 'yargs';
+import { isAbsolute, join } from 'node:path';
+import { check } from './check.js';
+import { dump } from './dump.js';
+import { DumpError, Log } from './log.js';
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await yargs(argv)
+      .scriptName('ckpt')
+      .usage('$0 <command> [options]')
+      .version(false)
+      .command('check', 'check whether the kernel supports what dump and restore need',
+        (y) => y.option('all', { type: 'boolean', default: false, describe: 'also check features needed only for some process trees' })
+          .option('extra', { type: 'boolean', default: false, hidden: true }),
+        (a) => {
+          const r = check(a.all || a.extra);
+          for (const l of r.lines) console.log(l);
+          process.exitCode = r.ok ? 0 : 1;
+        })
+      .command('dump', 'checkpoint a process tree into an images directory',
+        (y) => y
+          .option('tree', { alias: 't', type: 'number', demandOption: true, describe: 'PID of the root of the tree to dump' })
+          .option('images-dir', { alias: 'D', type: 'string', default: '.', describe: 'directory for the images' })
+          .option('leave-running', { alias: 'R', type: 'boolean', default: false, describe: 'let the tasks go on after the dump' })
+          .option('shell-job', { alias: 'j', type: 'boolean', default: false, describe: 'allow a root that is not a session leader (run from a shell)' })
+          .option('ext-unix-sk', { type: 'boolean', default: false, describe: 'allow unix sockets connected to peers outside the tree' })
+          .option('verbosity', { alias: 'v', type: 'number', default: 2, describe: 'log level 0..4' })
+          .option('log-file', { alias: 'o', type: 'string', describe: 'log file (relative to the images dir)' }),
+        async (a) => {
+          const dir = a['images-dir'];
+          const logFile = a['log-file'] ? (isAbsolute(a['log-file']) ? a['log-file'] : join(dir, a['log-file'])) : undefined;
+          const log = new Log(a.verbosity, logFile);
+          try {
+            await dump({ pid: a.tree, dir, leaveRunning: a['leave-running'], shellJob: a['shell-job'], extUnixSk: a['ext-unix-sk'], log });
+          } catch (e) {
+            if (!(e instanceof DumpError)) log.error((e as Error).stack ?? String(e));
+            process.exitCode = 1;
+          }
+        })
+      .demandCommand(1, 'name a command: check or dump')
+      .strict()
+      .help()
+      .parseAsync();
+  } catch (e) {
+    console.error(`ckpt: ${(e as Error).message}`);
+    process.exitCode = 1;
+  }
+}

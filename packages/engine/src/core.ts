@@ -1,0 +1,106 @@
+// core-TID.img entries (ENGINE-NOTES §3.4): registers, task and thread state.
+import { readFileSync } from 'node:fs';
+import { native } from './native.js';
+import { readStat, readStatus } from './proc.js';
+import { readFpRegs, readGpRegs } from './regs.js';
+import type { ProcessFacts, ThreadFacts } from './parasite.js';
+import type { Task } from './seize.js';
+import type { Log } from './log.js';
+
+const TLS_DEFAULT = [12, 13, 14].map((entry_number) => ({
+  entry_number, base_addr: 0, limit: 0, seg_32bit: false, contents_h: false, contents_l: false,
+  read_exec_only: true, limit_in_pages: false, seg_not_present: true, usable: false,
+}));
+
+function capPair(hex: string | undefined): number[] {
+  const v = BigInt('0x' + (hex ?? '0'));
+  return [Number(v & 0xffffffffn), Number(v >> 32n)];
+}
+
+function creds(pid: number, tid: number, secbits: number): any {
+  const s = readStatus(pid, tid);
+  const [uid, euid, suid, fsuid] = (s.Uid ?? '0 0 0 0').split(/\s+/).map(Number);
+  const [gid, egid, sgid, fsgid] = (s.Gid ?? '0 0 0 0').split(/\s+/).map(Number);
+  const c: any = {
+    uid, gid, euid, egid, suid, sgid, fsuid, fsgid,
+    cap_inh: capPair(s.CapInh), cap_prm: capPair(s.CapPrm), cap_eff: capPair(s.CapEff), cap_bnd: capPair(s.CapBnd),
+    secbits, groups: (s.Groups ?? '').split(/\s+/).filter(Boolean).map(Number), cap_amb: capPair(s.CapAmb),
+  };
+  if (s.NoNewPrivs && s.NoNewPrivs !== '0') c.no_new_privs = Number(s.NoNewPrivs);
+  return c;
+}
+
+function signalQueue(tid: number, shared: boolean): any {
+  const sigs = native().peekSiginfo(tid, shared);
+  return sigs.length ? { signals: sigs.map((siginfo) => ({ siginfo })) } : {};
+}
+
+function threadCore(pid: number, tid: number, tf: ThreadFacts, leader: boolean): any {
+  const n = native();
+  const rl = n.robustList(tid);
+  const sch = n.sched(tid);
+  const tc: any = { futex_rla: rl.head, futex_rla_len: rl.len, sched_nice: sch.nice, sched_policy: sch.policy };
+  if (sch.policy === 1 || sch.policy === 2) tc.sched_prio = sch.prio;
+  if (!leader) tc.blk_sigset = n.getSigmask(tid);
+  tc.sas = { ss_sp: tf.sas.sp, ss_size: tf.sas.size, ss_flags: tf.sas.flags };
+  if (tf.pdeathSig) tc.pdeath_sig = tf.pdeathSig;
+  tc.signals_p = signalQueue(tid, false);
+  tc.creds = creds(pid, tid, tf.securebits);
+  const seccomp = Number(readStatus(pid, tid).Seccomp ?? 0);
+  if (seccomp) tc.seccomp_mode = seccomp === 1 ? 'strict' : 'filter';
+  tc.comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'latin1').replace(/\n$/, '');
+  const rseq = n.rseqConfig(tid);
+  if (rseq.size) tc.rseq_entry = { rseq_abi_pointer: rseq.ptr, rseq_abi_size: rseq.size, signature: rseq.sig };
+  tc.cg_set = 1;
+  return tc;
+}
+
+function readNumber(path: string, dflt: number): number {
+  try {
+    return Number(readFileSync(path, 'latin1').trim());
+  } catch {
+    return dflt;
+  }
+}
+
+/** One core entry per thread, leader first. */
+export function coreEntries(task: Task, pf: ProcessFacts, tfs: Map<number, ThreadFacts>, log: Log): Map<number, any> {
+  const n = native();
+  const pid = task.pid;
+  const out = new Map<number, any>();
+  for (const th of task.threads) {
+    const leader = th.tid === pid;
+    const tf = tfs.get(th.tid)!;
+    const { regs, restartWarning } = readGpRegs(th.tid);
+    if (restartWarning) log.warn(`Will restore ${th.tid} with interrupted system call`);
+    const core: any = {
+      mtype: 'X86_64',
+      thread_info: { clear_tid_addr: tf.clearTidAddr, gpregs: regs, fpregs: readFpRegs(th.tid), tls: TLS_DEFAULT },
+    };
+    if (leader) {
+      const stat = readStat(pid);
+      const rlimits = [];
+      for (let r = 0; r < 16; r++) {
+        const [cur, max] = n.prlimit(pid, r);
+        rlimits.push({ cur, max });
+      }
+      const tc: any = {
+        task_state: task.state, exit_code: 0,
+        personality: parseInt(readFileSync(`/proc/${pid}/personality`, 'latin1').trim(), 10) || 0,
+        flags: Number(stat[9]), blk_sigset: n.getSigmask(pid), comm: stat[2],
+        timers: { real: pf.itimers[0], virt: pf.itimers[1], prof: pf.itimers[2] },
+        rlimits: { rlimits },
+        signals_s: signalQueue(pid, true),
+        loginuid: readNumber(`/proc/${pid}/loginuid`, 4294967295),
+        oom_score_adj: readNumber(`/proc/${pid}/oom_score_adj`, 0),
+        sigactions: pf.sigactions.map((a) => ({ sigaction: a.handler, flags: a.flags, restorer: a.restorer, mask: a.mask, compat_sigaction: false })),
+        child_subreaper: pf.childSubreaper,
+      };
+      if (task.stopSignal) tc.stop_signo = task.stopSignal;
+      core.tc = tc;
+    }
+    core.thread_core = threadCore(pid, th.tid, tf, leader);
+    out.set(th.tid, core);
+  }
+  return out;
+}

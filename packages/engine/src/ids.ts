@@ -1,0 +1,41 @@
+// Kernel-object ids for ids-PID.img and inventory.root_ids (ENGINE-NOTES §0): vm/files/fs/sighand
+// numbered per kind through kcmp with the dumper as #1; namespaces numbered in discovery order.
+import { native } from './native.js';
+import { nsInode } from './proc.js';
+import { DumpError } from './log.js';
+
+const KINDS = [['vm_id', 1], ['files_id', 2], ['fs_id', 3], ['sighand_id', 4]] as const;
+const NS = [['pid_ns_id', 'pid'], ['net_ns_id', 'net'], ['ipc_ns_id', 'ipc'], ['uts_ns_id', 'uts'],
+  ['time_ns_id', 'time'], ['mnt_ns_id', 'mnt'], ['user_ns_id', 'user'], ['cgroup_ns_id', 'cgroup']] as const;
+
+export class Ids {
+  private seen: { pid: number; ids: Record<string, number> }[] = [];
+  private next: Record<string, number> = { vm_id: 2, files_id: 2, fs_id: 2, sighand_id: 2 };
+  private nsIds = new Map<string, number>(); // "kind:inode" -> id
+  readonly rootIds: Record<string, number> = { vm_id: 1, files_id: 1, fs_id: 1, sighand_id: 1 };
+
+  constructor() {
+    let id = 1;
+    for (const [field, name] of NS) {
+      const ino = nsInode(process.pid, name);
+      this.nsIds.set(`${name}:${ino}`, id);
+      this.rootIds[field] = id++;
+    }
+  }
+
+  forTask(pid: number): Record<string, number> {
+    const ids: Record<string, number> = {};
+    for (const [field, type] of KINDS) {
+      const shared = this.seen.find((s) => native().kcmp(pid, s.pid, type, 0, 0) === 0);
+      ids[field] = shared ? shared.ids[field] : this.next[field]++;
+    }
+    for (const [field, name] of NS) {
+      const key = `${name}:${nsInode(pid, name)}`;
+      const id = this.nsIds.get(key);
+      if (id === undefined) throw new DumpError(`task ${pid} lives in its own ${name} namespace; dumping namespaces is not supported yet`);
+      ids[field] = id;
+    }
+    this.seen.push({ pid, ids });
+    return ids;
+  }
+}

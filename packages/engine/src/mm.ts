@@ -1,0 +1,93 @@
+// VMAs and mm fields (ENGINE-NOTES §3.5) from /proc/PID/smaps, stat and auxv.
+import type { MapLine } from './proc.js';
+import { readAuxv, readStat, readStatus } from './proc.js';
+import type { Files } from './files.js';
+import { DumpError } from './log.js';
+
+export const VMA = {
+  REGULAR: 1, STACK: 2, VSYSCALL: 4, VDSO: 8, HEAP: 0x20, FILE_PRIVATE: 0x40, FILE_SHARED: 0x80,
+  ANON_SHARED: 0x100, ANON_PRIVATE: 0x200, VVAR: 0x1000, MEMFD: 0x4000,
+};
+const MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_GROWSDOWN = 0x100, MAP_LOCKED = 0x2000,
+  MAP_NORESERVE = 0x4000, MAP_HUGETLB = 0x40000;
+const MADV: Record<string, number> = { rr: 1, sr: 2, dc: 10, mg: 12, hg: 14, nh: 15, dd: 16, wf: 18 };
+const O_RDWR = 2;
+
+export interface Vma {
+  start: bigint; end: bigint; pgoff: bigint; shmid: number; prot: number; flags: number; status: number;
+  fd: number; fdflags?: number; madv?: bigint;
+}
+
+function prot(perms: string): number {
+  return (perms[0] === 'r' ? 1 : 0) | (perms[1] === 'w' ? 2 : 0) | (perms[2] === 'x' ? 4 : 0);
+}
+
+export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
+  const out: Vma[] = [];
+  for (const m of maps) {
+    const v: Vma = { start: m.start, end: m.end, pgoff: 0n, shmid: 0, prot: prot(m.perms), flags: 0, status: VMA.REGULAR, fd: -1 };
+    const shared = m.perms[3] === 's';
+    v.flags = shared ? MAP_SHARED : MAP_PRIVATE;
+    for (const f of m.vmFlags) {
+      if (f === 'gd') v.flags |= MAP_GROWSDOWN;
+      else if (f === 'lo') v.flags |= MAP_LOCKED;
+      else if (f === 'nr') v.flags |= MAP_NORESERVE;
+      else if (f === 'ht') v.flags |= MAP_HUGETLB;
+      if (MADV[f] !== undefined) v.madv = (v.madv ?? 0n) | (1n << BigInt(MADV[f]));
+    }
+    const anon = m.ino === 0 && !m.path.startsWith('/');
+    if (m.path === '[vsyscall]') {
+      v.status = VMA.VSYSCALL | VMA.ANON_PRIVATE;
+      v.flags |= MAP_ANONYMOUS;
+    } else if (m.path === '[vvar]' || m.path === '[vvar_vclock]') {
+      const prev = out[out.length - 1];
+      if (m.path === '[vvar_vclock]' && prev && prev.status & VMA.VVAR && prev.end === m.start) {
+        prev.end = m.end; // one VVAR entry for both parts, as CRIU writes it
+        continue;
+      }
+      v.status |= VMA.ANON_PRIVATE | VMA.VVAR;
+      v.flags |= MAP_ANONYMOUS;
+    } else if (m.path === '[vdso]') {
+      v.status |= VMA.VDSO | VMA.ANON_PRIVATE;
+      v.flags |= MAP_ANONYMOUS;
+    } else if (anon) {
+      if (shared) throw new DumpError(`task ${pid}: shared anonymous mapping ${m.start.toString(16)}-${m.end.toString(16)} is not supported yet`);
+      v.status |= VMA.ANON_PRIVATE | (m.path === '[heap]' ? VMA.HEAP : 0);
+      v.flags |= MAP_ANONYMOUS;
+    } else {
+      if (m.path.startsWith('/dev/zero') || m.path.startsWith('/SYSV') || m.path.startsWith('/memfd:')) {
+        throw new DumpError(`task ${pid}: mapping of ${m.path} is not supported yet`);
+      }
+      const mf = `/proc/${pid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`;
+      v.shmid = files.specialFile(m.path.replace(/ \(deleted\)$/, ''), mf);
+      v.pgoff = m.pgoff;
+      v.status |= shared ? VMA.FILE_SHARED : VMA.FILE_PRIVATE;
+      v.fdflags = shared && m.perms[1] === 'w' ? O_RDWR : 0;
+    }
+    out.push(v);
+  }
+  return out;
+}
+
+export function mmEntry(pid: number, vmas: Vma[], exeFileId: number, brk: bigint, dumpable: number): any {
+  const s = readStat(pid);
+  const n = (i: number) => BigInt(s[i]);
+  const auxv = readAuxv(pid);
+  // keep pairs up to (not including) AT_NULL, at most 44 values (x86 AT_VECTOR_SIZE)
+  let end = auxv.length;
+  for (let i = 0; i + 1 < auxv.length; i += 2) if (auxv[i] === 0n) { end = i; break; }
+  const saved = auxv.slice(0, Math.min(end, 44));
+  const status = readStatus(pid);
+  return {
+    mm_start_code: n(26), mm_end_code: n(27), mm_start_data: n(45), mm_end_data: n(46), mm_start_stack: n(28),
+    mm_start_brk: n(47), mm_brk: brk, mm_arg_start: n(48), mm_arg_end: n(49), mm_env_start: n(50), mm_env_end: n(51),
+    exe_file_id: exeFileId, mm_saved_auxv: saved,
+    vmas: vmas.map((v) => {
+      const e: any = { start: v.start, end: v.end, pgoff: v.pgoff, shmid: v.shmid, prot: v.prot, flags: v.flags, status: v.status, fd: v.fd };
+      if (v.fdflags !== undefined) e.fdflags = v.fdflags;
+      if (v.madv) e.madv = v.madv;
+      return e;
+    }),
+    dumpable, thp_disabled: status.THP_enabled === '0',
+  };
+}

@@ -1,0 +1,67 @@
+// Typed access to the native core (build/Release/ckpt_native.node, built from the top-level binding.gyp).
+// Syscalls and plain facts only; every ptrace call must come from this (main) thread.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+
+export interface WaitResult { pid: number; status: number }
+export interface Siginfo { signo: number; code: number; errno: number }
+export interface RseqConfig { ptr: bigint; size: number; sig: number; flags: number }
+
+export interface Native {
+  seize(pid: number, options?: number): number;
+  interrupt(pid: number): number;
+  cont(pid: number, sig?: number): number;
+  detach(pid: number, sig?: number): number;
+  setOptions(pid: number, options: number): number;
+  kill(pid: number, sig: number): number;
+  wait(pid: number, timeoutMs?: number, flags?: number): WaitResult;
+  getSiginfo(pid: number): Siginfo | null;
+  getRegs(pid: number): Buffer;
+  getXstate(pid: number): Buffer;
+  getFpregs(pid: number): Buffer;
+  getSigmask(pid: number): bigint;
+  rseqConfig(pid: number): RseqConfig;
+  peekSiginfo(pid: number, shared: boolean): Buffer[];
+  peekWord(pid: number, addr: bigint): bigint;
+  injectSyscall(pid: number, addr: bigint, nr: number, args: (number | bigint)[]): bigint;
+
+  zeroPfn(): bigint;
+  scanPages(pid: number, start: bigint, end: bigint, opts: { all?: boolean; skipFile?: boolean; zeroPfn?: bigint }): BigUint64Array;
+  copyPages(pid: number, outFd: number, runs: BigUint64Array): number;
+  readMem(pid: number, addr: bigint, len: number): Buffer;
+
+  kcmp(pid1: number, pid2: number, type: number, idx1: number, idx2: number): number;
+  getFd(pid: number, fd: number): number;
+  close(fd: number): number;
+  fcntl(fd: number, cmd: number, arg?: number): number;
+  pipePeek(fd: number): Buffer;
+  getsockoptInt(fd: number, level: number, name: number): number;
+  getsockoptBuf(fd: number, level: number, name: number, size: number): Buffer | null;
+  sockName(fd: number, peer?: boolean): Buffer | null;
+  peekQueue(fd: number): Buffer[];
+  prlimit(pid: number, resource: number): [bigint, bigint];
+  sched(tid: number): { policy: number; prio: number; nice: number };
+  robustList(tid: number): { head: bigint; len: number };
+  clock(id: number): [number, number];
+
+  probePtrace(): Record<string, number>;
+  probeClone3SetTid(pid: number): number;
+  probeSimple(): Record<string, number>;
+}
+
+let cached: Native | undefined;
+
+/** Loads the addon once; throws a clear error when it was not built. */
+export function native(): Native {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  const here = dirname(fileURLToPath(import.meta.url));
+  const path = resolve(here, '../../../build/Release/ckpt_native.node');
+  try {
+    cached = require(path) as Native;
+  } catch (e) {
+    throw new Error(`native core not available at ${path} (run npm run build): ${(e as Error).message}`);
+  }
+  return cached;
+}

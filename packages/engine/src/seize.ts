@@ -1,0 +1,160 @@
+// Freezing a process tree (ENGINE-NOTES §1): PTRACE_SEIZE + PTRACE_INTERRUPT on every thread,
+// root first, DFS, threads before children, rescanning until nothing new appears. And the way
+// back: kill while traced, or detach and let the tasks go on.
+import { native } from './native.js';
+import { listChildren, listThreads, readStatus } from './proc.js';
+import { DumpError, Log } from './log.js';
+
+export const TASK_ALIVE = 1, TASK_DEAD = 2, TASK_STOPPED = 3, TASK_ZOMBIE = 6;
+const PTRACE_EVENT_STOP = 128;
+const PTRACE_O_TRACESYSGOOD = 1, PTRACE_O_SUSPEND_SECCOMP = 1 << 21;
+const SIGKILL = 9, SIGTRAP = 5, SIGSTOP = 19, SIGTSTP = 20, SIGTTIN = 21, SIGTTOU = 22;
+const STOP_SIGNALS = new Set([SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU]);
+
+export interface Thread { tid: number; seccomp: number }
+export interface Task {
+  pid: number;
+  ppid: number; // 0 for the root of the dump
+  state: number;
+  stopSignal: number;
+  threads: Thread[];
+  children: Task[];
+}
+
+export class Freezer {
+  readonly seized = new Set<number>();
+  root?: Task;
+  constructor(private log: Log, private timeoutMs = 10000) {}
+
+  /** Seizes the whole tree rooted at pid. Throws DumpError naming the task on failure. */
+  freezeTree(pid: number): Task {
+    const st = safeStatus(pid);
+    if (!st) throw new DumpError(`Can't dump task ${pid}: no such process`);
+    this.root = this.freezeProcess(pid, Number(st.PPid), 0);
+    return this.root;
+  }
+
+  allTasks(t = this.root): Task[] {
+    if (!t) return [];
+    return [t, ...t.children.flatMap((c) => this.allTasks(c))];
+  }
+
+  private freezeProcess(pid: number, realPpid: number, imagePpid: number): Task {
+    const task: Task = { pid, ppid: imagePpid, state: TASK_ALIVE, stopSignal: 0, threads: [], children: [] };
+    const lead = this.seizeOne(pid, pid, realPpid);
+    task.state = lead.state;
+    task.stopSignal = lead.stopSignal;
+    task.threads.push({ tid: pid, seccomp: lead.seccomp });
+    if (task.state === TASK_ZOMBIE) return task;
+    // threads: rescan until stable
+    for (let pass = 0; pass < 5; pass++) {
+      let fresh = 0;
+      for (const tid of listThreads(pid)) {
+        if (task.threads.some((t) => t.tid === tid)) continue;
+        const t = this.seizeOne(pid, tid, realPpid);
+        if (t.state === TASK_ZOMBIE) throw new DumpError(`Zombie thread ${tid} of ${pid} is not supported`);
+        task.threads.push({ tid, seccomp: t.seccomp });
+        fresh++;
+      }
+      if (!fresh) break;
+    }
+    task.threads.sort((a, b) => (a.tid === pid ? -1 : b.tid === pid ? 1 : a.tid - b.tid));
+    // children: the process is frozen, so the list is stable; recurse
+    const seen = new Set<number>();
+    for (let pass = 0; pass < 5; pass++) {
+      let fresh = 0;
+      for (const c of listChildren(pid)) {
+        if (seen.has(c)) continue;
+        seen.add(c);
+        task.children.push(this.freezeProcess(c, pid, pid));
+        fresh++;
+      }
+      if (!fresh) break;
+    }
+    return task;
+  }
+
+  private seizeOne(pid: number, tid: number, realPpid: number): { state: number; stopSignal: number; seccomp: number } {
+    const n = native();
+    const r = n.seize(tid);
+    if (r < 0) {
+      const st = safeStatus(tid);
+      if (st && st.State.startsWith('Z')) {
+        this.log.info(`Task ${tid} is a zombie`);
+        return { state: TASK_ZOMBIE, stopSignal: 0, seccomp: 0 };
+      }
+      throw new DumpError(`Can't seize task ${tid}: ${errnoName(-r)}${-r === 1 ? ' (permission denied)' : ''}`);
+    }
+    this.seized.add(tid);
+    this.log.debug(`Seized task ${tid}`);
+    n.interrupt(tid);
+    let stopSignal = 0;
+    for (;;) {
+      const w = n.wait(tid, this.timeoutMs);
+      if (w.pid === 0) throw new DumpError(`Task ${tid} did not stop within ${this.timeoutMs} ms`);
+      if (w.pid < 0) throw new DumpError(`Can't wait for task ${tid}: ${errnoName(-w.pid)}`);
+      if ((w.status & 0x7f) !== 0x7f) {
+        this.seized.delete(tid);
+        throw new DumpError(`Task ${tid} exited during the dump (wait status 0x${w.status.toString(16)})`);
+      }
+      const status = safeStatus(tid);
+      if (!status) throw new DumpError(`Task ${tid} vanished during the dump`);
+      if (tid === pid && realPpid && Number(status.PPid) !== realPpid) {
+        throw new DumpError(`Task ${tid}: parent changed (${status.PPid} != ${realPpid}); pid reused?`);
+      }
+      const si = n.getSiginfo(tid);
+      if (!si) throw new DumpError(`Can't get siginfo of task ${tid}`);
+      if (si.code >> 8 !== PTRACE_EVENT_STOP) {
+        // a signal-delivery stop: let the signal go, the pending interrupt traps again
+        n.cont(tid, si.signo);
+        continue;
+      }
+      if (STOP_SIGNALS.has(si.signo)) stopSignal = si.signo;
+      const seccomp = Number(status.Seccomp ?? 0);
+      const opts = PTRACE_O_TRACESYSGOOD | (seccomp ? PTRACE_O_SUSPEND_SECCOMP : 0);
+      const so = n.setOptions(tid, opts);
+      if (so < 0) throw new DumpError(`Can't set ptrace options on task ${tid}: ${errnoName(-so)}`);
+      const pending = BigInt('0x' + (status.SigPnd ?? '0')) | BigInt('0x' + (status.ShdPnd ?? '0'));
+      if (pending & (1n << BigInt(SIGTRAP - 1))) throw new DumpError(`Task ${tid} has a pending SIGTRAP; refusing to dump`);
+      if (status.State.startsWith('T') && !stopSignal && tid === pid) stopSignal = SIGSTOP;
+      return { state: stopSignal ? TASK_STOPPED : TASK_ALIVE, stopSignal, seccomp };
+    }
+  }
+
+  /** Default end of a dump: SIGKILL every process while still traced, then reap the traces. */
+  killAll(): void {
+    const n = native();
+    const tasks = this.allTasks();
+    for (const t of tasks) n.kill(t.pid, SIGKILL);
+    for (const t of tasks) for (const th of t.threads) {
+      if (!this.seized.has(th.tid)) continue;
+      n.wait(th.tid, 2000);
+      this.seized.delete(th.tid);
+    }
+  }
+
+  /** --leave-running and every failure: detach; stopped tasks get their stop signal back first. */
+  releaseAll(): void {
+    const n = native();
+    const tasks = this.allTasks();
+    for (const t of tasks) if (t.state === TASK_STOPPED && this.seized.has(t.pid)) n.kill(t.pid, t.stopSignal || SIGSTOP);
+    for (const tid of [...this.seized]) {
+      const r = n.detach(tid, 0);
+      if (r < 0) this.log.warn(`Can't detach task ${tid}: ${errnoName(-r)}`);
+      this.seized.delete(tid);
+    }
+  }
+}
+
+function safeStatus(pid: number): Record<string, string> | undefined {
+  try {
+    return readStatus(pid);
+  } catch {
+    return undefined;
+  }
+}
+
+const ERRNO: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 3: 'ESRCH', 5: 'EIO', 13: 'EACCES', 16: 'EBUSY', 22: 'EINVAL' };
+export function errnoName(e: number): string {
+  return ERRNO[e] ?? `errno ${e}`;
+}
