@@ -1,6 +1,7 @@
 // The `ckpt` command line: CRIU's option names for check and dump.
 import yargs from 'yargs';
 import { isAbsolute, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { check } from './check.js';
 import { dump } from './dump.js';
 import { DumpError, Log } from './log.js';
@@ -31,6 +32,7 @@ export async function main(argv: string[]): Promise<void> {
         async (a) => {
           const dir = a['images-dir'];
           const logFile = a['log-file'] ? (isAbsolute(a['log-file']) ? a['log-file'] : join(dir, a['log-file'])) : undefined;
+          mkdirSync(dir, { recursive: true });
           const log = new Log(a.verbosity, logFile);
           try {
             await dump({ pid: a.tree, dir, leaveRunning: a['leave-running'], shellJob: a['shell-job'], extUnixSk: a['ext-unix-sk'], log });

@@ -157,29 +157,28 @@ export function entryToJson(t: ImageType, e: Entry, form: JsonForm): { [k: strin
 }
 
 /**
- * Streams an image as CRIT's JSON text through write(): the same bytes as
- * upstream's `crit decode [--pretty]` (without the final newline), entry by entry.
+ * An image as CRIT's JSON text, in chunks (the same bytes as upstream's
+ * `crit decode [--pretty]`, without the final newline), entry by entry, so
+ * memory stays bounded whatever the image size.
  */
-export function writeImageJson(input: string | Buffer, form: JsonForm, write: (chunk: string) => void, opts: ReadOptions = {}): void {
+export function* imageJsonChunks(input: string | Buffer, form: JsonForm, opts: ReadOptions = {}): Generator<string> {
   const file = typeof input === 'string' ? input : undefined;
   const src = openSource(input);
   try {
     const t = readHeader(src, file);
     const pretty = form === 'pretty';
-    const head = pretty ? `{\n    "magic": ${pyString(t.name)},\n    "entries": [` : `{"magic": ${pyString(t.name)}, "entries": [`;
+    let buffered = pretty ? `{\n    "magic": ${pyString(t.name)},\n    "entries": [` : `{"magic": ${pyString(t.name)}, "entries": [`;
     let n = 0;
-    let buffered = head;
     for (const e of readEntries(src, t, opts)) {
       const body = pretty ? pyDumps(entryToJson(t, e, form), 4, 2) : pyDumps(entryToJson(t, e, form));
       buffered += (n ? (pretty ? ',\n        ' : ', ') : pretty ? '\n        ' : '') + body;
       n++;
       if (buffered.length > 1 << 16) {
-        write(buffered);
+        yield buffered;
         buffered = '';
       }
     }
-    buffered += pretty ? (n ? '\n    ]\n}' : ']\n}') : ']}';
-    write(buffered);
+    yield buffered + (pretty ? (n ? '\n    ]\n}' : ']\n}') : ']}');
   } catch (e) {
     if (e instanceof ImageError && file) e.at({ file });
     throw e;
@@ -190,9 +189,7 @@ export function writeImageJson(input: string | Buffer, form: JsonForm, write: (c
 
 /** The whole JSON text of an image (see writeImageJson). */
 export function imageToJsonText(input: string | Buffer, form: JsonForm, opts: ReadOptions = {}): string {
-  const parts: string[] = [];
-  writeImageJson(input, form, (c) => parts.push(c), opts);
-  return parts.join('');
+  return [...imageJsonChunks(input, form, opts)].join('');
 }
 
 /** CRIT's `info`: the image type and how many entries it holds (pagemap: not counting the head). */

@@ -4,7 +4,7 @@ export { IMAGE_TYPES, IMG_COMMON, IMG_SERVICE, typeByFileName, typeByMagic, type
 export type { Extra, IpcMessage, TcpQueues } from './extras.js';
 export {
   decodeImage, encodeImage, entryToJson, imageInfo, imageToJsonText, openSource, readEntries, readHeader, readImageFile,
-  writeFileAtomic, writeImageFile, writeImageJson, type Entry, type ImageDoc, type JsonForm, type ReadOptions,
+  writeFileAtomic, writeImageFile, imageJsonChunks, type Entry, type ImageDoc, type JsonForm, type ReadOptions,
 } from './image.js';
 export { parseImageJson } from './json-input.js';
 export { messageFromJson, messageToJson, ipText } from './forms.js';
@@ -13,3 +13,4 @@ export { messagePlan, messageNames, hasMessage, type FieldPlan, type MessagePlan
 export { pyDumps, pyString, b64Lines, qpEncode, qpDecode, humanSize, type Json } from './pyjson.js';
 export { FLAG_TABLES, DICT_TABLES, TASK_STATES, VMA, PE, flagsToText } from './tables.js';
 export { BufferSource, FileSource, type ByteSource } from './source.js';
+export { PageReader, taskPages, shmemPages, type PageRun, type PageReaderOptions } from './pages.js';

@@ -1,0 +1,92 @@
+// The upstream-compatible commands: decode, encode, info, show, x.
+import { readFileSync } from 'node:fs';
+import {
+  encodeImage, imageInfo, imageJsonChunks, ImageError, openSource, parseImageJson, pyDumps, readEntries, readHeader,
+  type JsonForm,
+} from '@ckpt/images';
+import { readStdin, toFileAtomic, toStdout } from './io.js';
+import { ImageDir } from './explore/imagedir.js';
+import { collectPs, psText } from './explore/ps.js';
+import { collectFds, fdsText } from './explore/fds.js';
+import { collectMems, memsText } from './explore/mems.js';
+import { collectRss, rssText } from './explore/rss.js';
+
+export interface Warn {
+  (msg: string): void;
+}
+
+/** Reports required fields missing on the wire: upstream is silent, but encode would refuse them. */
+function warnMissing(input: string | Buffer, file: string, warn: Warn): void {
+  const src = openSource(input);
+  try {
+    const t = readHeader(src, file);
+    for (const e of readEntries(src, t, { skipPayload: true })) {
+      if (e.missing) warn(`${file}: entry ${e.index} at offset ${e.offset}: ${e.type} lacks required ${e.missing.join(', ')} (encode will refuse it)`);
+    }
+  } catch {
+    /* decoding reports errors itself */
+  } finally {
+    src.close();
+  }
+}
+
+export async function decode(opts: { in?: string; out?: string; pretty?: boolean; nopl?: boolean }, warn: Warn): Promise<void> {
+  const input = opts.in ?? readStdin();
+  const file = opts.in ?? '<stdin>';
+  const form: JsonForm = opts.pretty ? 'pretty' : 'plain';
+  const chunks = withFileName(imageJsonChunks(input, form, { skipPayload: opts.nopl }), file);
+  // upstream: a newline after the JSON on stdout, none in a file
+  if (opts.out) toFileAtomic(opts.out, chunks);
+  else await toStdout(appendNewline(chunks));
+  warnMissing(input, file, warn);
+}
+
+function* appendNewline(chunks: Iterable<string>): Generator<string> {
+  yield* chunks;
+  yield '\n';
+}
+
+function* withFileName<T>(gen: Iterable<T>, file: string): Generator<T> {
+  try {
+    yield* gen;
+  } catch (e) {
+    if (e instanceof ImageError) e.at({ file });
+    throw e;
+  }
+}
+
+export async function encode(opts: { in?: string; out?: string }): Promise<void> {
+  const file = opts.in ?? '<stdin>';
+  const raw = opts.in ? readFileSync(opts.in) : readStdin();
+  if (raw.length >= 4 && raw[0] !== 0x7b && !/^\s*[{[]/.test(raw.subarray(0, 64).toString('latin1'))) {
+    throw new ImageError('this is not JSON (a binary image?): encode expects the JSON that decode prints', { file });
+  }
+  let image: Buffer;
+  try {
+    image = encodeImage(parseImageJson(raw.toString('utf8')));
+  } catch (e) {
+    throw e instanceof ImageError ? e.at({ file }) : e;
+  }
+  if (opts.out) toFileAtomic(opts.out, [image]);
+  else await toStdout([image]);
+}
+
+export async function info(opts: { in: string }): Promise<void> {
+  await toStdout([pyDumps(imageInfo(opts.in), 4) + '\n']);
+}
+
+export const EXPLORERS = ['ps', 'fds', 'mems', 'rss'] as const;
+
+export async function explore(opts: { dir: string; what: string; pageSize?: number }): Promise<void> {
+  const dir = new ImageDir(opts.dir);
+  const text = (() => {
+    switch (opts.what) {
+      case 'ps': return [...psText(collectPs(dir))];
+      case 'fds': return [...fdsText(collectFds(dir))];
+      case 'mems': return [...memsText(collectMems(dir))];
+      case 'rss': return [...rssText(collectRss(dir, opts.pageSize))];
+      default: throw new ImageError(`unknown explorer ${opts.what}`);
+    }
+  })();
+  await toStdout(text);
+}

@@ -1,0 +1,35 @@
+// `crit x DIR fds`: each task's fds with what they are, then cwd and root (CRIT.md §7.3).
+import { FileNames } from './files.js';
+import { ImageDir, isDead, taskId } from './imagedir.js';
+
+export interface TaskFds {
+  pid: number;
+  /** set for tasks that have no fd images (zombies, dead tasks) */
+  skipped?: string;
+  fds: Array<{ fd: number; type: string; id: number; desc: string }>;
+  cwd?: string;
+  root?: string;
+}
+
+export function collectFds(dir: ImageDir, names = new FileNames(dir)): TaskFds[] {
+  return dir.pstree().map((p) => {
+    const pid = taskId(p, 'pid');
+    if (isDead(dir, pid)) return { pid, skipped: 'not alive when dumped: no fds', fds: [] };
+    const filesId = Number(dir.first(`ids-${pid}.img`).files_id);
+    const fds = dir.entries(`fdinfo-${filesId}.img`).map((fd) => ({
+      fd: Number(fd.fd), type: String(fd.type), id: Number(fd.id), desc: names.describe(fd.type, Number(fd.id)),
+    }));
+    const fs = dir.first(`fs-${pid}.img`);
+    return { pid, fds, cwd: names.describe('REG', Number(fs.cwd_id)), root: names.describe('REG', Number(fs.root_id)) };
+  });
+}
+
+export function* fdsText(tasks: TaskFds[]): Generator<string> {
+  for (const t of tasks) {
+    if (t.skipped) continue;
+    yield `${t.pid}\n`;
+    for (const fd of t.fds) yield `\t${String(fd.fd).padStart(7)}: ${fd.desc}\n`;
+    yield `\t${'cwd'.padStart(7)}: ${t.cwd}\n`;
+    yield `\t${'root'.padStart(7)}: ${t.root}\n`;
+  }
+}

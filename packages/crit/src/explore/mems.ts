@@ -1,0 +1,78 @@
+// `crit x DIR mems`: each task's mappings with what backs them (CRIT.md §7.4).
+import { VMA } from '@ckpt/images';
+import { FileNames } from './files.js';
+import { ImageDir, isDead, taskId, type Obj } from './imagedir.js';
+
+export interface Mapping {
+  start: bigint;
+  end: bigint;
+  prot: string;
+  /** CRIT's description suffix, e.g. " /usr/bin/sleep + 0x2000", " [vdso]", " shmem[1]" */
+  what: string;
+}
+
+export interface TaskMems {
+  pid: number;
+  skipped?: string;
+  exe?: string;
+  vmas: Mapping[];
+}
+
+const hex8 = (v: bigint) => v.toString(16).padStart(8, '0');
+
+/** Small ids for shared objects, numbered from 1 in order of first appearance across tasks. */
+class SmallIds {
+  private ids = new Map<string, number>();
+  get(key: bigint): number {
+    let id = this.ids.get(String(key));
+    if (id === undefined) this.ids.set(String(key), (id = this.ids.size + 1));
+    return id;
+  }
+}
+
+function describeVma(vma: Obj, names: FileNames, ids: SmallIds): string {
+  const st = Number(vma.status);
+  let fn: string;
+  if (st & VMA.VMA_AREA_SYSVIPC) fn = ` ips[${ids.get(vma.shmid).toString(16)}]`;
+  else if (st & VMA.VMA_ANON_SHARED) fn = ` shmem[${ids.get(vma.shmid).toString(16)}]`;
+  else if (st & VMA.VMA_AREA_SOCKET) fn = ` packet[${ids.get(vma.shmid).toString(16)}]`;
+  else if (st & (VMA.VMA_FILE_PRIVATE | VMA.VMA_FILE_SHARED)) {
+    fn = ' ' + names.describe('REG', Number(vma.shmid));
+    if (BigInt(vma.pgoff ?? 0) !== 0n) fn += ` + 0x${BigInt(vma.pgoff).toString(16)}`;
+    if (st & VMA.VMA_FILE_SHARED) fn += ' (s)';
+  } else if (st & VMA.VMA_AREA_STACK) fn = ' [stack]';
+  else if (st & VMA.VMA_AREA_VSYSCALL) fn = ' [vsyscall]';
+  else if (st & VMA.VMA_AREA_VDSO) fn = ' [vdso]';
+  else if (Number(vma.flags) & 0x100) fn = ' [stack?]'; // MAP_GROWSDOWN
+  else fn = '';
+  if (!(st & VMA.VMA_AREA_REGULAR)) fn += ' *';
+  return fn;
+}
+
+export function protText(prot: number): string {
+  return (prot & 1 ? 'r' : '-') + (prot & 2 ? 'w' : '-') + (prot & 4 ? 'x' : '-');
+}
+
+export function collectMems(dir: ImageDir, names = new FileNames(dir)): TaskMems[] {
+  const ids = new SmallIds();
+  return dir.pstree().map((p) => {
+    const pid = taskId(p, 'pid');
+    if (isDead(dir, pid)) return { pid, skipped: 'not alive when dumped: no memory', vmas: [] };
+    const mm = dir.first(`mm-${pid}.img`);
+    return {
+      pid,
+      exe: names.describe('REG', Number(mm.exe_file_id)),
+      vmas: (mm.vmas ?? []).map((v: Obj) => ({
+        start: BigInt(v.start), end: BigInt(v.end), prot: protText(Number(v.prot)), what: describeVma(v, names, ids),
+      })),
+    };
+  });
+}
+
+export function* memsText(tasks: TaskMems[]): Generator<string> {
+  for (const t of tasks) {
+    if (t.skipped) continue;
+    yield `${t.pid}\n\t${'exe'.padEnd(36)}    ${t.exe}\n`;
+    for (const v of t.vmas) yield `\t${`${hex8(v.start)}-${hex8(v.end)}`.padEnd(36)}${v.prot}${v.what}\n`;
+  }
+}

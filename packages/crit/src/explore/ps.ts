@@ -1,0 +1,48 @@
+// `crit x DIR ps`: the process tree, depth-first from the root (CRIT.md §7.2).
+import { TASK_STATES } from '@ckpt/images';
+import { ImageDir, taskId, type Obj } from './imagedir.js';
+
+export interface Task {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  sid: number;
+  comm: string;
+  /** CRIU's task state, correctly named (alive, dead, stopped, zombie) */
+  state: string;
+  threads: number[];
+  children: Task[];
+}
+
+export function collectPs(dir: ImageDir): Task[] {
+  const tasks = new Map<number, Task>();
+  for (const p of dir.pstree()) {
+    const pid = taskId(p, 'pid');
+    const core: Obj = dir.first(`core-${pid}.img`);
+    tasks.set(pid, {
+      pid, ppid: Number(p.ppid ?? 0), pgid: taskId(p, 'pgid'), sid: taskId(p, 'sid'),
+      comm: String(core.tc?.comm ?? '?'),
+      state: TASK_STATES[Number(core.tc?.task_state ?? 1)] ?? `state ${core.tc?.task_state}`,
+      threads: (p.threads ?? []).map(Number),
+      children: [],
+    });
+  }
+  const roots: Task[] = [];
+  for (const t of tasks.values()) {
+    const parent = t.ppid ? tasks.get(t.ppid) : undefined;
+    if (parent) parent.children.push(t);
+    else roots.push(t);
+  }
+  return roots;
+}
+
+const col7 = (v: number | string) => String(v).padStart(7);
+
+export function* psText(roots: Task[]): Generator<string> {
+  yield `${col7('PID')}${col7('PGID')}${col7('SID')}   COMM\n`;
+  const walk = function* (t: Task, depth: number): Generator<string> {
+    yield `${col7(t.pid)}${col7(t.pgid)}${col7(t.sid)}   ${' '.repeat(4 * depth)}${t.comm}\n`;
+    for (const k of t.children) yield* walk(k, depth + 1);
+  };
+  for (const r of roots) yield* walk(r, 0);
+}

@@ -1,0 +1,154 @@
+// Memory contents of a dump: pagemap-N.img says which pages exist and where,
+// pages-<pages_id>.img holds the present ones back to back (FORMAT.md §6).
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { ImageError } from './errors.js';
+import { decodeImage } from './image.js';
+import { PE } from './tables.js';
+
+export interface PageRun {
+  /** first address (or offset, for shmem pagemaps) */
+  vaddr: bigint;
+  nrPages: number;
+  /** PE_* bits, normalised as CRIU does (in_parent -> PE_PARENT, absent -> PE_PRESENT) */
+  flags: number;
+  /** offset of the run's data in the pages file (present runs only) */
+  fileOffset?: number;
+}
+
+export interface PageReaderOptions {
+  /** the dumping host's page size; images do not record it (default 4096) */
+  pageSize?: number;
+}
+
+/**
+ * Random and sequential access to the pages of one pagemap (a task's memory or
+ * a shared memory object). Lookups are binary searches; PE_PARENT pages are
+ * read through the `parent` link of incremental dumps.
+ */
+export class PageReader {
+  readonly runs: PageRun[];
+  readonly pageSize: number;
+  readonly pagesFile: string;
+  private fd: number | undefined;
+  private parentReader: PageReader | null | undefined;
+
+  constructor(readonly dir: string, readonly pagemapFile: string, opts: PageReaderOptions = {}) {
+    this.pageSize = opts.pageSize ?? 4096;
+    const doc = decodeImage(join(dir, pagemapFile));
+    if (doc.magic !== 'PAGEMAP') throw new ImageError(`not a pagemap image (${doc.magic})`, { file: join(dir, pagemapFile) });
+    const [head, ...rest] = doc.entries;
+    this.pagesFile = join(dir, `pages-${head?.pages_id ?? 0}.img`);
+    let off = 0;
+    this.runs = rest.map((e) => {
+      const flags = e.in_parent === true ? PE.PARENT : e.flags === undefined ? PE.PRESENT : Number(e.flags);
+      const nrPages = Number(e.nr_pages ?? e.compat_nr_pages ?? 0);
+      const run: PageRun = { vaddr: e.vaddr as bigint, nrPages, flags };
+      if (flags & PE.PRESENT) {
+        run.fileOffset = off;
+        off += nrPages * this.pageSize;
+      }
+      return run;
+    });
+    // file offsets follow pagemap order; lookups want address order
+    this.runs.sort((a, b) => (a.vaddr < b.vaddr ? -1 : a.vaddr > b.vaddr ? 1 : 0));
+  }
+
+  /** total bytes of page data this pagemap stores in its own pages file */
+  get presentBytes(): number {
+    return this.runs.reduce((s, r) => s + (r.flags & PE.PRESENT ? r.nrPages * this.pageSize : 0), 0);
+  }
+
+  /** The run that holds addr, or undefined. */
+  find(addr: bigint): PageRun | undefined {
+    const ps = BigInt(this.pageSize);
+    let lo = 0;
+    let hi = this.runs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = this.runs[mid];
+      if (addr < r.vaddr) hi = mid - 1;
+      else if (addr >= r.vaddr + BigInt(r.nrPages) * ps) lo = mid + 1;
+      else return r;
+    }
+    return undefined;
+  }
+
+  private parent(): PageReader | null {
+    if (this.parentReader === undefined) {
+      const pdir = join(this.dir, 'parent');
+      this.parentReader = existsSync(join(pdir, this.pagemapFile)) ? new PageReader(pdir, this.pagemapFile, { pageSize: this.pageSize }) : null;
+    }
+    return this.parentReader;
+  }
+
+  private readFile(offset: number, out: Buffer, at: number, len: number): void {
+    this.fd ??= openSync(this.pagesFile, 'r');
+    let got = 0;
+    while (got < len) {
+      const n = readSync(this.fd, out, at + got, len - got, offset + got);
+      if (n === 0) throw new ImageError(`pages file ends at ${offset + got}, pagemap says more data`, { file: this.pagesFile, offset: offset + got });
+      got += n;
+    }
+  }
+
+  /**
+   * Reads len bytes at addr. Bytes of pages the dump does not hold (never
+   * touched, lazy, or file-backed clean pages) read as zero; `missing` counts them.
+   */
+  read(addr: bigint, len: number): { data: Buffer; missing: number } {
+    const data = Buffer.alloc(len);
+    let missing = 0;
+    const ps = BigInt(this.pageSize);
+    let pos = 0;
+    while (pos < len) {
+      const a = addr + BigInt(pos);
+      const pageEnd = (a / ps + 1n) * ps;
+      const n = Math.min(len - pos, Number(pageEnd - a));
+      const run = this.find(a);
+      if (run && run.flags & PE.PRESENT) this.readFile(run.fileOffset! + Number(a - run.vaddr), data, pos, n);
+      else if (run && run.flags & PE.PARENT && this.parent()) {
+        const r = this.parent()!.read(a, n);
+        r.data.copy(data, pos);
+        missing += r.missing;
+      } else missing += n;
+      pos += n;
+    }
+    return { data, missing };
+  }
+
+  /** The present data, run by run, in pieces of at most maxBytes (for streaming scans). */
+  *chunks(maxBytes = 8 << 20): Generator<{ vaddr: bigint; data: Buffer }> {
+    const step = Math.max(this.pageSize, Math.floor(maxBytes / this.pageSize) * this.pageSize);
+    for (const run of this.runs) {
+      const total = run.nrPages * this.pageSize;
+      for (let done = 0; done < total; done += step) {
+        const n = Math.min(step, total - done);
+        const vaddr = run.vaddr + BigInt(done);
+        if (run.flags & PE.PRESENT) {
+          const data = Buffer.allocUnsafe(n);
+          this.readFile(run.fileOffset! + done, data, 0, n);
+          yield { vaddr, data };
+        } else if (run.flags & PE.PARENT && this.parent()) {
+          yield { vaddr, data: this.parent()!.read(vaddr, n).data };
+        }
+      }
+    }
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    this.parentReader?.close();
+  }
+}
+
+/** The page reader of a task's memory: pagemap-<pid>.img in dir. */
+export function taskPages(dir: string, pid: number, opts?: PageReaderOptions): PageReader {
+  return new PageReader(dir, `pagemap-${pid}.img`, opts);
+}
+
+/** The page reader of a shared memory object: pagemap-shmem-<shmid>.img in dir. */
+export function shmemPages(dir: string, shmid: number | bigint, opts?: PageReaderOptions): PageReader {
+  return new PageReader(dir, `pagemap-shmem-${shmid}.img`, opts);
+}
