@@ -1,5 +1,7 @@
-// Compiles proto/*.proto (the single source of the schema) into one protobufjs
-// JSON descriptor, so the library does not parse .proto text at every start.
+// Compiles proto/*.proto (the single source of the schema) with protobufjs into
+// dist/schema.json: per message, its fields in field-number order with their
+// kinds and CRIU options; per enum, its values. The library reads only this, so
+// it neither parses .proto text nor builds reflection objects at every start.
 import { readdirSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, isAbsolute } from 'node:path';
@@ -19,11 +21,35 @@ root.resolvePath = (_origin, target) => {
 const files = readdirSync(protoDir).filter((f) => f.endsWith('.proto')).sort();
 root.loadSync(files.map((f) => join(protoDir, f)), { keepCase: true });
 root.resolveAll();
-const json = root.toJSON();
-// google.protobuf and the (criu) extension only declare the options, which are
-// already attached to each field in the descriptor.
-delete json.nested.google;
-delete json.nested.criu;
+
+const name = (o) => o.fullName.replace(/^\./, '');
+const messages = {};
+const enums = {};
+const walk = (ns) => {
+  for (const o of ns.nestedArray) {
+    if (o instanceof protobuf.Enum) enums[name(o)] = o.values;
+    if (o instanceof protobuf.Type) {
+      messages[name(o)] = [...o.fieldsArray].sort((a, b) => a.id - b.id).map((f) => {
+        const rt = f.resolvedType;
+        const opts = {};
+        for (const [k, v] of Object.entries(f.options ?? {})) {
+          const m = /^\(criu\)\.(\w+)$/.exec(k);
+          if (m) opts[m[1]] = v;
+        }
+        return {
+          name: f.name,
+          id: f.id,
+          type: rt instanceof protobuf.Enum ? 'enum' : rt instanceof protobuf.Type ? 'message' : f.type,
+          ref: rt ? name(rt) : undefined,
+          rule: f.repeated ? 'repeated' : f.required ? 'required' : 'optional',
+          opts: Object.keys(opts).length ? opts : undefined,
+        };
+      });
+    }
+    if (o.nestedArray && o.name !== 'google') walk(o);
+  }
+};
+walk(root);
 mkdirSync(dirname(outFile), { recursive: true });
-writeFileSync(outFile, JSON.stringify(json));
-console.log(`schema: ${files.length} proto files -> ${outFile}`);
+writeFileSync(outFile, JSON.stringify({ messages, enums }));
+console.log(`schema: ${files.length} proto files, ${Object.keys(messages).length} messages, ${Object.keys(enums).length} enums -> ${outFile}`);

@@ -1,8 +1,6 @@
-// The CRIU image schema, loaded once from the descriptor that the build compiles
-// from proto/, and turned into flat per-message plans the codecs walk quickly.
+// The CRIU image schema, as compiled from proto/ by scripts/build-schema.mjs,
+// turned into per-message plans that the codecs walk.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import protobuf from 'protobufjs';
 
 /** Scalar wire kinds, named as in .proto files. */
 export type ScalarKind =
@@ -31,7 +29,7 @@ export interface FieldPlan {
   wide: boolean;
   opts: CriuOptions;
   enumPlan?: EnumPlan;
-  /** set lazily: message plans can be recursive */
+  /** the message type of a message field (plans are looked up lazily: types can be recursive) */
   msgName?: string;
 }
 
@@ -49,93 +47,82 @@ export interface MessagePlan {
   byName: Map<string, FieldPlan>;
 }
 
+interface CompiledField {
+  name: string;
+  id: number;
+  type: string;
+  ref?: string;
+  rule: 'required' | 'optional' | 'repeated';
+  opts?: CriuOptions;
+}
+
+interface Compiled {
+  messages: Record<string, CompiledField[]>;
+  enums: Record<string, Record<string, number>>;
+}
+
 const WIDE = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
 
-let root: protobuf.Root | undefined;
+let compiled: Compiled | undefined;
 const plans = new Map<string, MessagePlan>();
 const enums = new Map<string, EnumPlan>();
 
-function loadRoot(): protobuf.Root {
-  if (!root) {
-    const require = createRequire(import.meta.url);
-    const json = JSON.parse(readFileSync(require.resolve('./schema.json'), 'utf8'));
-    root = protobuf.Root.fromJSON(json);
-    root.resolveAll();
-  }
-  return root;
+function schema(): Compiled {
+  compiled ??= JSON.parse(readFileSync(new URL('./schema.json', import.meta.url), 'utf8')) as Compiled;
+  return compiled;
 }
 
-function enumPlan(e: protobuf.Enum): EnumPlan {
-  const key = e.fullName;
-  let p = enums.get(key);
+function enumPlan(name: string): EnumPlan {
+  let p = enums.get(name);
   if (!p) {
-    p = { name: e.name, byNumber: new Map(), byName: new Map() };
-    for (const [name, num] of Object.entries(e.values)) {
-      if (!p.byNumber.has(num)) p.byNumber.set(num, name);
-      p.byName.set(name, num);
+    p = { name: name.split('.').pop()!, byNumber: new Map(), byName: new Map() };
+    for (const [k, n] of Object.entries(schema().enums[name])) {
+      if (!p.byNumber.has(n)) p.byNumber.set(n, k);
+      p.byName.set(k, n);
     }
-    enums.set(key, p);
+    enums.set(name, p);
   }
   return p;
 }
 
-function criuOptions(field: protobuf.Field): CriuOptions {
-  const o: Record<string, unknown> = field.options ?? {};
-  const out: CriuOptions = {};
-  for (const [k, v] of Object.entries(o)) {
-    const m = /^\(criu\)\.(\w+)$/.exec(k);
-    if (m) (out as Record<string, unknown>)[m[1]] = v;
-  }
-  return out;
-}
-
-/** The plan of a message type by its (unqualified, snake_case) name. */
+/** The plan of a message type by its name as in the .proto files (nested: "outer.inner"). */
 export function messagePlan(name: string): MessagePlan {
   const cached = plans.get(name);
   if (cached) return cached;
-  const type = loadRoot().lookupType(name);
-  const plan: MessagePlan = { name: type.name, fields: [], byId: new Map(), byName: new Map() };
-  plans.set(name, plan);
-  for (const f of [...type.fieldsArray].sort((a, b) => a.id - b.id)) {
-    f.resolve();
-    const rt = f.resolvedType;
+  const fields = schema().messages[name];
+  if (!fields) throw new Error(`no message ${name} in the schema`);
+  const plan: MessagePlan = { name: name.split('.').pop()!, fields: [], byId: new Map(), byName: new Map() };
+  for (const f of fields) {
     const fp: FieldPlan = {
       name: f.name,
       id: f.id,
-      kind: rt instanceof protobuf.Enum ? 'enum' : rt instanceof protobuf.Type ? 'message' : (f.type as ScalarKind),
-      repeated: f.repeated,
-      required: f.required,
+      kind: f.type as FieldPlan['kind'],
+      repeated: f.rule === 'repeated',
+      required: f.rule === 'required',
       wide: WIDE.has(f.type),
-      opts: criuOptions(f),
+      opts: f.opts ?? {},
     };
-    if (rt instanceof protobuf.Enum) fp.enumPlan = enumPlan(rt);
-    if (rt instanceof protobuf.Type) fp.msgName = rt.fullName.replace(/^\./, '');
+    if (f.type === 'enum') fp.enumPlan = enumPlan(f.ref!);
+    if (f.type === 'message') fp.msgName = f.ref;
     plan.fields.push(fp);
     plan.byId.set(fp.id, fp);
     plan.byName.set(fp.name, fp);
   }
+  plans.set(name, plan);
   return plan;
 }
 
 /** Whether the schema has a message of that name. */
 export function hasMessage(name: string): boolean {
-  try {
-    loadRoot().lookupType(name);
-    return true;
-  } catch {
-    return false;
-  }
+  return name in schema().messages;
 }
 
-/** Every message type name in the schema (for tests and tools). */
+/** Every message type name in the schema. */
 export function messageNames(): string[] {
-  const out: string[] = [];
-  const walk = (ns: protobuf.NamespaceBase) => {
-    for (const o of ns.nestedArray) {
-      if (o instanceof protobuf.Type) out.push(o.fullName.replace(/^\./, ''));
-      if (o instanceof protobuf.Namespace || o instanceof protobuf.Type) walk(o as protobuf.NamespaceBase);
-    }
-  };
-  walk(loadRoot());
-  return out;
+  return Object.keys(schema().messages);
+}
+
+/** Every enum of the schema with its values. */
+export function enumValues(name: string): Record<string, number> | undefined {
+  return schema().enums[name];
 }

@@ -5,7 +5,7 @@
 // surrogates U+DC80..U+DCFF, Python's "surrogateescape"), and unknown fields
 // are kept as raw bytes under UNKNOWN_KEY so that decode -> encode is lossless.
 import { isUtf8 } from 'node:buffer';
-import protobuf from 'protobufjs';
+import protobuf from 'protobufjs/minimal.js';
 import { messagePlan, type FieldPlan, type MessagePlan } from './schema.js';
 
 /** A decoded message: field name -> value, in field-number order. */
