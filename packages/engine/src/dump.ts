@@ -13,7 +13,7 @@ import { dumpPages, scanRuns } from './pages.js';
 import { Files } from './files.js';
 import { UnixSockets } from './unix.js';
 import { Ids } from './ids.js';
-import { loadEncoder, writeImage } from './images-out.js';
+import { writeImage } from './images-out.js';
 import { DumpError, Log } from './log.js';
 
 export interface DumpOptions {
@@ -35,8 +35,6 @@ const CLOCK_MONOTONIC = 1, CLOCK_BOOTTIME = 7;
 export async function dump(opts: DumpOptions): Promise<DumpResult> {
   const log = opts.log ?? new Log(2);
   const t0 = process.hrtime.bigint();
-  const encoder = await loadEncoder();
-  log.debug(`image encoder: ${encoder}`);
   mkdirSync(opts.dir, { recursive: true });
   rmSync(join(opts.dir, 'inventory.img'), { force: true });
   rmSync(join(opts.dir, FAILED_MARK), { force: true });
@@ -50,6 +48,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     const tasks = freezer.allTasks();
     log.info(`Frozen ${tasks.length} task(s), ${tasks.reduce((n, t) => n + t.threads.length, 0)} thread(s)`);
     opts.afterFreeze?.(tasks);
+    faultInjection(tasks, log);
     checkSession(root, opts);
     const files = new Files(log);
     files.unix = new UnixSockets(opts.pid);
@@ -58,44 +57,50 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     const filesDone = new Set<number>();
     let pagesId = 1, pagesWritten = 0, pagesScanned = 0;
     for (const task of tasks) {
-      if (task.state === 6) throw new DumpError(`task ${task.pid} is a zombie; zombies are not supported yet`);
-      const pid = task.pid;
-      const stat = readStat(pid);
-      pstree.push({ pid, ppid: task.ppid, pgid: Number(stat[5]), sid: Number(stat[6]), threads: task.threads.map((t) => t.tid) });
-      const taskIds = ids.forTask(pid);
-      const maps = readSmaps(pid);
-      const exeId = files.specialFile(readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, ''), `/proc/${pid}/exe`);
-      const vmas = collectVmas(pid, maps, files);
-      // state only the task can tell: run syscalls inside it
-      const parasite = new Parasite(pid, syscallAddress(maps));
-      const tfs = new Map<number, ThreadFacts>();
-      let pf;
-      parasite.begin();
       try {
-        pf = parasite.processFacts();
-        for (const th of task.threads) tfs.set(th.tid, parasite.threadFacts(th.tid));
-      } finally {
-        parasite.finish();
+        if (task.state === 6) throw new DumpError(`task ${task.pid} is a zombie; zombies are not supported yet`);
+        const pid = task.pid;
+        const stat = readStat(pid);
+        pstree.push({ pid, ppid: task.ppid, pgid: Number(stat[5]), sid: Number(stat[6]), threads: task.threads.map((t) => t.tid) });
+        const taskIds = ids.forTask(pid);
+        const maps = readSmaps(pid);
+        const exeId = files.specialFile(readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, ''), `/proc/${pid}/exe`);
+        const vmas = collectVmas(pid, maps, files);
+        // state only the task can tell: run syscalls inside it
+        const parasite = new Parasite(pid, syscallAddress(maps));
+        const tfs = new Map<number, ThreadFacts>();
+        let pf;
+        parasite.begin();
+        try {
+          pf = parasite.processFacts();
+          for (const th of task.threads) tfs.set(th.tid, parasite.threadFacts(th.tid));
+        } finally {
+          parasite.finish();
+        }
+        const cores = coreEntries(task, pf, tfs, log);
+        const fdinfo = filesDone.has(taskIds.files_id) ? undefined : files.dumpFds(pid, { shellJob: !!opts.shellJob });
+        const fs = files.fsEntry(pid);
+        const mm = mmEntry(pid, vmas, exeId, pf.brk, pf.dumpable);
+        const runs = scanRuns(pid, vmas);
+        for (const v of vmas) pagesScanned += Number((v.end - v.start) / 4096n);
+        const pm = dumpPages(pid, opts.dir, pagesId, runs);
+        pagesWritten += pm.bytes / 4096;
+        for (const [tid, core] of cores) writeImage(opts.dir, `core-${tid}.img`, { magic: 'CORE', entries: [core] });
+        writeImage(opts.dir, `ids-${pid}.img`, { magic: 'IDS', entries: [taskIds] });
+        writeImage(opts.dir, `mm-${pid}.img`, { magic: 'MM', entries: [mm] });
+        writeImage(opts.dir, `pagemap-${pid}.img`, { magic: 'PAGEMAP', entries: pm.entries });
+        writeImage(opts.dir, `fs-${pid}.img`, { magic: 'FS', entries: [fs] });
+        if (fdinfo) {
+          writeImage(opts.dir, `fdinfo-${taskIds.files_id}.img`, { magic: 'FDINFO', entries: fdinfo });
+          filesDone.add(taskIds.files_id);
+        }
+        pagesId++;
+        log.debug(`task ${pid}: ${vmas.length} vmas, ${pm.bytes / 4096} pages`);
+      } catch (e) {
+        if (e instanceof DumpError) throw e;
+        const gone = taskGone(task.pid);
+        throw new DumpError(`task ${task.pid}${gone ? ' exited during the dump' : ''}: ${(e as Error).message}`);
       }
-      const cores = coreEntries(task, pf, tfs, log);
-      const fdinfo = filesDone.has(taskIds.files_id) ? undefined : files.dumpFds(pid, { shellJob: !!opts.shellJob });
-      const fs = files.fsEntry(pid);
-      const mm = mmEntry(pid, vmas, exeId, pf.brk, pf.dumpable);
-      const runs = scanRuns(pid, vmas);
-      for (const v of vmas) pagesScanned += Number((v.end - v.start) / 4096n);
-      const pm = dumpPages(pid, opts.dir, pagesId, runs);
-      pagesWritten += pm.bytes / 4096;
-      for (const [tid, core] of cores) writeImage(opts.dir, `core-${tid}.img`, { magic: 'CORE', entries: [core] });
-      writeImage(opts.dir, `ids-${pid}.img`, { magic: 'IDS', entries: [taskIds] });
-      writeImage(opts.dir, `mm-${pid}.img`, { magic: 'MM', entries: [mm] });
-      writeImage(opts.dir, `pagemap-${pid}.img`, { magic: 'PAGEMAP', entries: pm.entries });
-      writeImage(opts.dir, `fs-${pid}.img`, { magic: 'FS', entries: [fs] });
-      if (fdinfo) {
-        writeImage(opts.dir, `fdinfo-${taskIds.files_id}.img`, { magic: 'FDINFO', entries: fdinfo });
-        filesDone.add(taskIds.files_id);
-      }
-      pagesId++;
-      log.debug(`task ${pid}: ${vmas.length} vmas, ${pm.bytes / 4096} pages`);
     }
     writeImage(opts.dir, 'files.img', { magic: 'FILES', entries: files.entries });
     if (files.pipeData.length) writeImage(opts.dir, 'pipes-data.img', { magic: 'PIPES_DATA', entries: files.pipeData });
@@ -141,6 +146,23 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   result.totalMs = Number(tDone - t0) / 1e6;
   log.info('Dumping finished successfully');
   return result;
+}
+
+function taskGone(pid: number): boolean {
+  try {
+    return /^[ZX]/.test(readStat(pid)[3]);
+  } catch {
+    return true;
+  }
+}
+
+/** CKPT_FAULT=kill-after-freeze: SIGKILL the last task once frozen (tests the failure path). */
+function faultInjection(tasks: Task[], log: Log): void {
+  if (process.env.CKPT_FAULT !== 'kill-after-freeze') return;
+  const victim = tasks[tasks.length - 1];
+  log.warn(`fault injection: killing task ${victim.pid}`);
+  native().kill(victim.pid, 9);
+  native().wait(victim.pid, 1000);
 }
 
 function checkSession(root: Task, opts: DumpOptions): void {

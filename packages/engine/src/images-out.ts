@@ -1,35 +1,14 @@
-// The one place the engine turns image documents into files. Uses @ckpt/images' encodeImage
-// (the format's single home); falls back to the interim encoder until that package exports it.
+// The one place the engine turns image documents into files, through @ckpt/images (the format's
+// single home). Written atomically (temp file + rename).
 import { writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeImageInterim } from './images-interim.js';
+import { encodeImage } from '@ckpt/images';
 
 export interface ImageDoc { magic: string; entries: any[] }
-type Encoder = (doc: ImageDoc) => Buffer;
 
-let encoder: Encoder | undefined;
-let encoderName = 'interim';
-
-export async function loadEncoder(): Promise<string> {
-  if (encoder) return encoderName;
-  try {
-    const lib: any = await import('@ckpt/images' as string);
-    if (typeof lib.encodeImage === 'function') {
-      encoder = (doc) => Buffer.from(lib.encodeImage(doc));
-      encoderName = '@ckpt/images';
-      return encoderName;
-    }
-  } catch {
-    // not built yet
-  }
-  encoder = encodeImageInterim;
-  return encoderName;
-}
-
-/** Writes DIR/NAME atomically (temp file + rename). loadEncoder() must have run. */
+/** Writes DIR/NAME; returns its size in bytes. */
 export function writeImage(dir: string, name: string, doc: ImageDoc): number {
-  if (!encoder) throw new Error('writeImage before loadEncoder');
-  const buf = encoder(doc);
+  const buf = Buffer.from(encodeImage(doc as any));
   const path = join(dir, name);
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, buf);
