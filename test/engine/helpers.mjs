@@ -49,6 +49,7 @@ export function compile(name, dir, flags = []) {
 export async function launch(prog, args = [], cwd = dirname(prog)) {
   const log = join(cwd, 'out.log');
   closeSync(openSync(log, 'a'));
+  const skip = readFileSync(log, 'utf8').length; // only READY lines written by this start count
   const script = 'n=3; while [ $n -lt 256 ]; do eval "exec $n>&-" 2>/dev/null; n=$((n+1)); done; ' +
     'setsid "$@" </dev/null >>out.log 2>&1 &';
   spawnSync('/bin/bash', ['-c', script, 'bash', prog, ...args], {
@@ -56,7 +57,7 @@ export async function launch(prog, args = [], cwd = dirname(prog)) {
   });
   const deadline = Date.now() + 5000;
   let m;
-  while (!(m = /READY pid=(\d+)/.exec(readFileSync(log, 'utf8')))) {
+  while (!(m = /READY pid=(\d+)/.exec(readFileSync(log, 'utf8').slice(skip)))) {
     if (Date.now() > deadline) throw new Error(`${prog} did not print READY`);
     await sleep(20);
   }
