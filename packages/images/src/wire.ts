@@ -181,7 +181,7 @@ function readMessage(plan: MessagePlan, r: protobuf.Reader, end: number): Messag
       if (subEnd > end) throw new WireError(`message ${f.name} runs past the end of its parent`);
       const sub = readMessage(messagePlan(f.msgName!), r, subEnd);
       value = sub;
-    } else if (f.repeated && wt === 2) {
+    } else if (f.repeated && wt === 2 && expected !== 2) {
       // packed repeated scalars: accepted on read (re-encoded unpacked)
       const len = r.uint32();
       const subEnd = r.pos + len;
