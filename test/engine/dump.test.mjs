@@ -11,6 +11,7 @@ const CASES = [
   { name: 'loop-dynamic' },
   { name: 'threads' },
   { name: 'tree-pipes' },
+  { name: 'unix-sockets', args: (dir) => [dir] },
 ];
 
 for (const c of CASES) {
@@ -18,7 +19,7 @@ for (const c of CASES) {
     if (!needPtrace(t)) return;
     const dir = workDir(c.name);
     const prog = compile(c.name, dir, c.flags ?? []);
-    const h = await launch(prog);
+    const h = await launch(prog, c.args ? c.args(dir) : []);
     try {
       const img = join(dir, 'img');
       const r = ckpt(['dump', '-t', String(h.pid), '-D', img, '-v4', '-o', 'dump.log']);

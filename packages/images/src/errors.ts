@@ -30,7 +30,7 @@ export class ImageError extends Error {
     if (p.file) where.push(p.file);
     const loc: string[] = [];
     if (p.entry !== undefined) loc.push(`entry ${p.entry}`);
-    if (p.offset !== undefined) loc.push(`offset ${p.offset}`);
+    if (p.offset !== undefined) loc.push(p.entry !== undefined ? `at offset ${p.offset}` : `offset ${p.offset}`);
     if (p.path) loc.push(`at ${p.path}`);
     if (loc.length) where.push(loc.join(' '));
     return [...where, this.message].join(': ');

@@ -94,7 +94,7 @@ export function* readEntries(src: ByteSource, t: ImageType, opts: ReadOptions = 
       try {
         msg = decodeMessage(plan, payload);
       } catch (e) {
-        if (e instanceof WireError || e instanceof RangeError) throw new ImageError(`cannot decode ${plan.name}: ${e.message}`, { offset });
+        if (e instanceof WireError) throw new ImageError(`cannot decode ${plan.name}: ${e.message}`, { offset });
         throw e;
       }
       const entry: Entry = { index, offset, type: plan.name, msg };

@@ -150,7 +150,13 @@ function enumValue(f: FieldPlan, n: number): string | number {
 /** Decodes one message from buf[start, end). Throws WireError on malformed input. */
 export function decodeMessage(plan: MessagePlan, buf: Uint8Array, start = 0, end = buf.length): Message {
   const r = new Reader(buf.subarray(start, end));
-  return readMessage(plan, r, r.len);
+  try {
+    return readMessage(plan, r, r.len);
+  } catch (e) {
+    // protobufjs's Reader reports malformed input with plain Error/RangeError
+    if (e instanceof WireError) throw e;
+    throw new WireError(`${(e as Error).message} (at byte ${r.pos} of the entry)`);
+  }
 }
 
 function readMessage(plan: MessagePlan, r: protobuf.Reader, end: number): Message {
