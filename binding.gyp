@@ -7,7 +7,8 @@
         "packages/engine/native/ptrace.cc",
         "packages/engine/native/memory.cc",
         "packages/engine/native/files.cc",
-        "packages/engine/native/probes.cc"
+        "packages/engine/native/probes.cc",
+        "packages/engine/native/sockdiag.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],

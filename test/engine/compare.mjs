@@ -57,3 +57,8 @@ export function coreShape(imgs) {
   }));
 }
 void rootOf;
+
+/** files.img as CRIU orders it: [type, id relative to the first id] per entry. */
+export function fileOrder(imgs) {
+  return imgs['files.img'].entries.map((e) => `${e.type}#${e.id}`);
+}

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { alive, ckpt, compile, CORPUS, imageSet, kill, launch, needPtrace, pythonCritFailures, sleep, workDir } from './helpers.mjs';
-import { coreShape, decodeAll, fdKinds, treeShape, vmaShape } from './compare.mjs';
+import { coreShape, decodeAll, fdKinds, fileOrder, treeShape, vmaShape } from './compare.mjs';
 
 const CASES = [
   { name: 'loop-static', flags: ['-static'] },
@@ -36,6 +36,7 @@ for (const c of CASES) {
         assert.deepEqual(coreShape(ours), coreShape(theirs));
         assert.deepEqual(fdKinds(ours), fdKinds(theirs));
         assert.deepEqual(vmaShape(ours), vmaShape(theirs));
+        assert.deepEqual(fileOrder(ours), fileOrder(theirs));
       }
       const bad = pythonCritFailures(img);
       if (bad) assert.deepEqual(bad, [], 'Debian crit must decode every image');

@@ -51,8 +51,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     faultInjection(tasks, log);
     checkSession(root, opts);
     const files = new Files(log);
-    files.unix = new UnixSockets(opts.pid);
     const ids = new Ids();
+    files.unix = new UnixSockets(ids.rootIds.net_ns_id, !!opts.extUnixSk);
     const pstree: any[] = [];
     const filesDone = new Set<number>();
     let pagesId = 1, pagesWritten = 0, pagesScanned = 0;
@@ -102,7 +102,9 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
         throw new DumpError(`task ${task.pid}${gone ? ' exited during the dump' : ''}: ${(e as Error).message}`);
       }
     }
+    files.unix.checkPeers(() => files.newId(), (e) => files.entries.push(e));
     writeImage(opts.dir, 'files.img', { magic: 'FILES', entries: files.entries });
+    if (files.unix.queues.length) writeImage(opts.dir, 'sk-queues.img', { magic: 'SK_QUEUES', entries: files.unix.queues });
     if (files.pipeData.length) writeImage(opts.dir, 'pipes-data.img', { magic: 'PIPES_DATA', entries: files.pipeData });
     if (files.fifoData.length) writeImage(opts.dir, 'fifo-data.img', { magic: 'FIFO_DATA', entries: files.fifoData });
     writeImage(opts.dir, 'pstree.img', { magic: 'PSTREE', entries: pstree });

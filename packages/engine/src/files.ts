@@ -98,7 +98,7 @@ export class Files {
           break;
         }
         case 'UNIXSK':
-          this.entries.push({ type, id, usk: this.unix!.entry(pid, fd, id, st.ino, flags) });
+          this.unix!.dumpFd(pid, fd, id, st.ino, flags, (e) => this.entries.push(e));
           break;
       }
       out.push({ id, flags: fdFlags, type, fd });

@@ -48,6 +48,7 @@ export interface Native {
   probePtrace(): Record<string, number>;
   probeClone3SetTid(pid: number): number;
   probeSimple(): Record<string, number>;
+  unixDiag(): unknown[];
 }
 
 let cached: Native | undefined;
