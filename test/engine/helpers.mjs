@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CKPT = join(ROOT, 'packages/engine/bin/ckpt.js');
-export const CORPUS = resolve(ROOT, '../shared/corpus');
+export { CORPUS } from '../lib/corpus.mjs';
 const PROGS = join(ROOT, 'test/engine/progs');
 
 /** Whether this process can ptrace others; when it cannot, tests fail under CI and skip elsewhere. */
