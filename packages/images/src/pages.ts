@@ -103,9 +103,10 @@ export class PageReader {
     let pos = 0;
     while (pos < len) {
       const a = addr + BigInt(pos);
-      const pageEnd = (a / ps + 1n) * ps;
-      const n = Math.min(len - pos, Number(pageEnd - a));
       const run = this.find(a);
+      // a run is read in one go up to its end; outside runs, page by page
+      const stop = run ? run.vaddr + BigInt(run.nrPages) * ps : (a / ps + 1n) * ps;
+      const n = Math.min(len - pos, Number(stop - a));
       if (run && run.flags & PE.PRESENT) this.readFile(run.fileOffset! + Number(a - run.vaddr), data, pos, n);
       else if (run && run.flags & PE.PARENT && this.parent()) {
         const r = this.parent()!.read(a, n);
