@@ -4,7 +4,7 @@
 // (bigint, Buffer) so that programs can build images without going through text.
 import { Address4, Address6 } from 'ip-address';
 import { ImageError } from './errors.js';
-import { b64Lines, fromB64, qpDecode, qpEncode, type Json } from './pyjson.js';
+import { b64Lines, fromB64, pyString, qpDecode, qpEncode, type Json } from './pyjson.js';
 import { messagePlan, type FieldPlan, type MessagePlan } from './schema.js';
 import { DICT_TABLES, FLAG_TABLES, flagsToText } from './tables.js';
 import { UNKNOWN_KEY, type FieldValue, type Message, type Scalar } from './wire.js';
@@ -84,6 +84,50 @@ export function messageToJson(plan: MessagePlan, msg: Message, pretty: boolean, 
   const unknown = msg[UNKNOWN_KEY] as Buffer | undefined;
   if (unknown) out[UNKNOWN_KEY] = b64Lines(unknown);
   return out;
+}
+
+const NEWLINES: string[] = [];
+const newline = (level: number) => (NEWLINES[level] ??= '\n' + ' '.repeat(4 * level));
+
+function scalarText(v: Json): string {
+  return typeof v === 'string' ? pyString(v) : String(v);
+}
+
+function valueToText(f: FieldPlan, v: FieldValue, pretty: boolean, level: number, isHex: boolean): string {
+  if (f.kind === 'message') return messageToText(messagePlan(f.msgName!), v as Message, pretty, level, isHex);
+  return scalarText(scalarToJson(f, v as Scalar, pretty, isHex));
+}
+
+/**
+ * messageToJson and Python's json.dumps in one pass, without building objects:
+ * the hot path of decode and show. level = nesting depth of this object
+ * (pretty form); tail = extra [key, JSON text] pairs appended (the entry's "extra").
+ */
+export function messageToText(plan: MessagePlan, msg: Message, pretty: boolean, level = 0, hexInherited = false, tail: Array<[string, string]> = []): string {
+  let out = '';
+  const sep = pretty ? ',' + newline(level + 1) : ', ';
+  const add = (key: string, text: string) => {
+    out += (out ? sep : pretty ? newline(level + 1) : '') + pyString(key) + ': ' + text;
+  };
+  for (const f of plan.fields) {
+    const v = msg[f.name];
+    if (v === undefined) continue;
+    const isHex = hexInherited || f.opts.hex === true;
+    if (!f.repeated) {
+      add(f.name, valueToText(f, v, pretty, level + 1, isHex));
+      continue;
+    }
+    const arr = v as FieldValue[];
+    if (arr.length === 0) continue;
+    const items = pretty && f.opts.ipadd && (arr.length === 1 || arr.length >= 4)
+      ? [pyString(ipText(arr as number[]))]
+      : arr.map((x) => valueToText(f, x, pretty, level + 2, isHex));
+    add(f.name, pretty ? '[' + newline(level + 2) + items.join(',' + newline(level + 2)) + newline(level + 1) + ']' : '[' + items.join(', ') + ']');
+  }
+  const unknown = msg[UNKNOWN_KEY] as Buffer | undefined;
+  if (unknown) add(UNKNOWN_KEY, pyString(b64Lines(unknown)));
+  for (const [k, text] of tail) add(k, text);
+  return out ? '{' + out + (pretty ? newline(level) : '') + '}' : '{}';
 }
 
 // ------------------------------------------------------------ from JSON

@@ -3,7 +3,8 @@ import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ImageError } from './errors.js';
 import type { Extra } from './extras.js';
-import { messageFromJson, messageToJson } from './forms.js';
+import { runTextDecoder, textDecoder, type TextDecoder } from './fasttext.js';
+import { messageFromJson, messageToJson, messageToText } from './forms.js';
 import { IMG_COMMON, IMG_SERVICE, typeByFileName, typeByMagic, typeByName, type ImageType } from './magic.js';
 import { b64Lines, fromB64, humanSize, pyDumps, pyString, type Json } from './pyjson.js';
 import { messagePlan, type MessagePlan } from './schema.js';
@@ -35,6 +36,8 @@ export interface ImageDoc {
 export interface ReadOptions {
   /** skip extra payloads instead of reading them (CRIT's --nopl) */
   skipPayload?: boolean;
+  /** called for each entry that lacks required fields (decoding goes on, as upstream's does) */
+  onMissing?: (e: Entry) => void;
 }
 
 /** Opens a path (or takes bytes) as a byte source. */
@@ -99,7 +102,10 @@ export function* readEntries(src: ByteSource, t: ImageType, opts: ReadOptions = 
       }
       const entry: Entry = { index, offset, type: plan.name, msg };
       const missing = missingRequired(plan, msg);
-      if (missing.length) entry.missing = missing;
+      if (missing.length) {
+        entry.missing = missing;
+        opts.onMissing?.(entry);
+      }
       if (t.layout === 'ghost') {
         // a ghost file: chunked -> each chunk entry carries `len` bytes; else all that follows is the data
         const dataLen = index === 0 ? (msg.chunks === true ? 0 : src.size - src.offset) : Number(msg.len ?? 0);
@@ -115,6 +121,49 @@ export function* readEntries(src: ByteSource, t: ImageType, opts: ReadOptions = 
       }
       yield entry;
       if (t.layout === 'ghost' && index === 0 && msg.chunks !== true) return;
+    } catch (e) {
+      if (e instanceof ImageError) throw e.at({ entry: index, offset });
+      throw e;
+    }
+  }
+}
+
+/**
+ * The entries of an image without payloads as JSON text (level 2 of the pretty
+ * form), through the compiled decoders where they apply.
+ */
+function* plainEntryTexts(src: ByteSource, t: ImageType, form: JsonForm, opts: ReadOptions): Generator<string> {
+  const pretty = form === 'pretty';
+  const decoders = new Map<MessagePlan, TextDecoder | null>();
+  for (let index = 0; src.offset < src.size; index++) {
+    const offset = src.offset;
+    const plan = planFor(t, index);
+    try {
+      const sz = src.takeIn(4, 'entry size');
+      const size = sz.window.readUInt32LE(sz.at);
+      const { window, at } = src.takeIn(size, `entry of ${size} bytes`);
+      let dec = decoders.get(plan);
+      if (dec === undefined) decoders.set(plan, (dec = textDecoder(plan, pretty, 2, false)));
+      const text = dec ? runTextDecoder(dec, window, at, at + size) : undefined;
+      if (text !== undefined) {
+        yield text;
+        continue;
+      }
+      const payload = window.subarray(at, at + size);
+      let msg: Message;
+      try {
+        msg = decodeMessage(plan, payload);
+      } catch (e) {
+        if (e instanceof WireError) throw new ImageError(`cannot decode ${plan.name}: ${e.message}`, { offset });
+        throw e;
+      }
+      const entry: Entry = { index, offset, type: plan.name, msg };
+      const missing = missingRequired(plan, msg);
+      if (missing.length) {
+        entry.missing = missing;
+        opts.onMissing?.(entry);
+      }
+      yield entryToText(t, entry, form, 2);
     } catch (e) {
       if (e instanceof ImageError) throw e.at({ entry: index, offset });
       throw e;
@@ -148,12 +197,23 @@ export type JsonForm = 'plain' | 'pretty';
 /** One entry in CRIT's JSON form (plain: decode; pretty: decode --pretty / show). */
 export function entryToJson(t: ImageType, e: Entry, form: JsonForm): { [k: string]: Json } {
   const out = messageToJson(messagePlan(e.type), e.msg, form === 'pretty');
-  if (e.extraSize !== undefined) {
-    if (t.layout !== 'ghost') out.extra = `... <${humanSize(e.extraSize)}>`;
-  } else if (e.extra !== undefined) {
-    out.extra = t.layout === 'ghost' ? b64Lines(e.extra as Buffer) : t.extra!.toJson(e.extra);
-  }
+  const extra = extraJson(t, e);
+  if (extra !== undefined) out.extra = extra;
   return out;
+}
+
+function extraJson(t: ImageType, e: Entry): Json | undefined {
+  if (e.extraSize !== undefined) return t.layout === 'ghost' ? undefined : `... <${humanSize(e.extraSize)}>`;
+  if (e.extra === undefined) return undefined;
+  return t.layout === 'ghost' ? b64Lines(e.extra as Buffer) : t.extra!.toJson(e.extra);
+}
+
+/** entryToJson as JSON text, at nesting level `level` of the pretty form. */
+export function entryToText(t: ImageType, e: Entry, form: JsonForm, level = 0): string {
+  const pretty = form === 'pretty';
+  const extra = extraJson(t, e);
+  const tail: Array<[string, string]> = extra === undefined ? [] : [['extra', pretty ? pyDumps(extra, 4, level + 1) : pyDumps(extra)]];
+  return messageToText(messagePlan(e.type), e.msg, pretty, level, false, tail);
 }
 
 /**
@@ -169,8 +229,8 @@ export function* imageJsonChunks(input: string | Buffer, form: JsonForm, opts: R
     const pretty = form === 'pretty';
     let buffered = pretty ? `{\n    "magic": ${pyString(t.name)},\n    "entries": [` : `{"magic": ${pyString(t.name)}, "entries": [`;
     let n = 0;
-    for (const e of readEntries(src, t, opts)) {
-      const body = pretty ? pyDumps(entryToJson(t, e, form), 4, 2) : pyDumps(entryToJson(t, e, form));
+    for (const e of t.extra || t.layout === 'ghost' ? readEntries(src, t, opts) : plainEntryTexts(src, t, form, opts)) {
+      const body = typeof e === 'string' ? e : entryToText(t, e, form, 2);
       buffered += (n ? (pretty ? ',\n        ' : ', ') : pretty ? '\n        ' : '') + body;
       n++;
       if (buffered.length > 1 << 16) {

@@ -3,11 +3,11 @@ export { ImageError, type ErrorPlace } from './errors.js';
 export { IMAGE_TYPES, IMG_COMMON, IMG_SERVICE, typeByFileName, typeByMagic, typeByName, type ImageType } from './magic.js';
 export type { Extra, IpcMessage, TcpQueues } from './extras.js';
 export {
-  decodeImage, encodeImage, entryToJson, imageInfo, imageToJsonText, openSource, readEntries, readHeader, readImageFile,
+  decodeImage, encodeImage, entryToJson, entryToText, imageInfo, imageToJsonText, openSource, readEntries, readHeader, readImageFile,
   writeFileAtomic, writeImageFile, imageJsonChunks, type Entry, type ImageDoc, type JsonForm, type ReadOptions,
 } from './image.js';
 export { parseImageJson } from './json-input.js';
-export { messageFromJson, messageToJson, ipText } from './forms.js';
+export { messageFromJson, messageToJson, messageToText, ipText } from './forms.js';
 export { decodeMessage, encodeMessage, decodeText, encodeText, UNKNOWN_KEY, type FieldValue, type Message, type Scalar } from './wire.js';
 export { messagePlan, messageNames, hasMessage, type FieldPlan, type MessagePlan, type CriuOptions } from './schema.js';
 export { pyDumps, pyString, b64Lines, qpEncode, qpDecode, humanSize, type Json } from './pyjson.js';

@@ -11,6 +11,11 @@ export interface ByteSource {
   readonly size: number;
   /** the next n bytes (n must not exceed what remains); the view is valid until the next call */
   take(n: number, what: string): Buffer;
+  /**
+   * Like take, without creating a view: the bytes are window[at, at + n) of
+   * the returned window (for hot loops).
+   */
+  takeIn(n: number, what: string): { window: Buffer; at: number };
   skip(n: number, what: string): void;
   close(): void;
 }
@@ -34,6 +39,12 @@ export class BufferSource implements ByteSource {
     const out = this.buf.subarray(this.offset, this.offset + n);
     this.offset += n;
     return out;
+  }
+  takeIn(n: number, what: string): { window: Buffer; at: number } {
+    checkFits(this, n, what);
+    const at = this.offset;
+    this.offset += n;
+    return { window: this.buf, at };
   }
   skip(n: number, what: string): void {
     checkFits(this, n, what);
@@ -65,12 +76,17 @@ export class FileSource implements ByteSource {
   }
 
   take(n: number, what: string): Buffer {
+    const { window, at } = this.takeIn(n, what);
+    return window.subarray(at, at + n);
+  }
+
+  takeIn(n: number, what: string): { window: Buffer; at: number } {
     checkFits(this, n, what);
     const rel = this.offset - this.winStart;
     if (rel + n > this.win.length) this.fill(n);
-    const start = this.offset - this.winStart;
+    const at = this.offset - this.winStart;
     this.offset += n;
-    return this.win.subarray(start, start + n);
+    return { window: this.win, at };
   }
 
   private fill(n: number): void {
