@@ -4,11 +4,15 @@ import { createRequire } from 'node:module';
 import yargs from 'yargs';
 import { ImageError } from '@ckpt/images';
 import { decode, encode, EXPLORERS, explore, info } from './commands.js';
+import { diffCommand } from './diff/command.js';
+import { DIR_SECTIONS } from './diff/model.js';
+import { editCommand, setCommand } from './edit/command.js';
+import { exploreMore, MORE_EXPLORERS, needsMore } from './explore/x-commands.js';
 
 const require = createRequire(import.meta.url);
 const VERSION: string = require('../package.json').version;
 
-function fail(e: unknown): never {
+function report(e: unknown): void {
   if (e instanceof ImageError) process.stderr.write(`crit: ${e.describe()}\n`);
   else {
     const err = e as NodeJS.ErrnoException;
@@ -17,10 +21,16 @@ function fail(e: unknown): never {
     process.stderr.write(`crit: ${what}${msg}\n`);
     if (process.env.CRIT_DEBUG) process.stderr.write(`${err.stack}\n`);
   }
+}
+
+function fail(e: unknown): never {
+  report(e);
   process.exit(1);
 }
 
-const warn = (msg: string) => process.stderr.write(`crit: warning: ${msg}\n`);
+// Warnings are printed once the command has succeeded: a failing command prints one line.
+const warnings: string[] = [];
+const warn = (msg: string) => warnings.push(`crit: warning: ${msg}\n`);
 
 export async function main(argv: string[]): Promise<void> {
   const cli = yargs(argv)
@@ -44,11 +54,87 @@ export async function main(argv: string[]): Promise<void> {
     (a) => info(a as { in: string }))
     .command('x <dir> <what>', 'explore an image directory', (y) =>
       y.positional('dir', { type: 'string', demandOption: true, describe: 'image directory' })
-        .positional('what', { choices: EXPLORERS, demandOption: true, describe: 'ps: process tree; fds: open files; mems: mappings; rss: dumped pages per mapping' })
-        .option('page-size', { type: 'number', default: 4096, describe: 'page size of the dumping host (rss)' })
+        .positional('what', {
+          choices: [...EXPLORERS, ...MORE_EXPLORERS], demandOption: true,
+          describe: 'ps: process tree; fds: open files; mems: mappings; rss: dumped pages per mapping; sk: sockets; mem: memory contents',
+        })
+        .option('page-size', { type: 'number', default: 4096, describe: 'page size of the dumping host (rss, mem)' })
+        .option('json', { type: 'boolean', describe: 'machine-readable output (every explorer)' })
+        .option('cmdline', { type: 'boolean', describe: 'ps: show argv, read from the dumped memory' })
+        .option('env', { type: 'boolean', describe: 'ps: show the environment, read from the dumped memory' })
+        .option('pid', { type: 'number', describe: 'mem: the task whose memory to show' })
+        .option('addr', { type: 'string', describe: 'mem: start address (0x hex or decimal)' })
+        .option('len', { type: 'string', describe: 'mem: bytes to show from --addr (default 256)' })
+        .option('search', { alias: 's', type: 'string', describe: 'mem: find this string (UTF-8) in the memory' })
+        .option('regex', { alias: 'r', type: 'string', describe: 'mem: find this regular expression (over bytes as latin1)' })
+        .option('context', { alias: 'c', type: 'number', describe: 'mem: bytes shown around each match (default 16)' })
+        .option('color', { type: 'boolean', describe: 'colour (default: on a terminal, unless NO_COLOR is set); --no-color turns it off' })
         .example('$0 x /tmp/ckpt ps', 'the process tree of a dump')
-        .example('$0 x /tmp/ckpt mems', 'every mapping of every task'),
-    (a) => explore({ dir: a.dir as string, what: a.what as string, pageSize: a['page-size'] }))
+        .example('$0 x /tmp/ckpt ps --cmdline --env', 'the tree with argv and environment of every task')
+        .example('$0 x /tmp/ckpt mems', 'every mapping of every task')
+        .example('$0 x /tmp/ckpt sk', 'sockets: kind, state, addresses, queued bytes, owning fds')
+        .example('$0 x /tmp/ckpt mem --pid 42 --addr 0x7ffd0000 --len 64', 'hexdump -C of 64 bytes of task 42')
+        .example('$0 x /tmp/ckpt mem --pid 42 --search password --context 32', 'where a string is in the memory of task 42')
+        .example('$0 x /tmp/ckpt fds --json', 'open files as JSON'),
+    (a) => {
+      const o = {
+        dir: a.dir as string, what: a.what as string, pageSize: a['page-size'], json: a.json, color: a.color as boolean | undefined,
+        cmdline: a.cmdline, env: a.env, pid: a.pid, addr: a.addr, len: a.len, search: a.search, regex: a.regex, context: a.context,
+      };
+      return needsMore(o) ? exploreMore(o) : explore(o);
+    })
+    .command('diff <a> <b>', 'compare two dumps (directories) or two image files by meaning', (y) =>
+      y.positional('a', { type: 'string', demandOption: true, describe: 'image directory or image file' })
+        .positional('b', { type: 'string', demandOption: true, describe: 'image directory or image file' })
+        .option('json', { type: 'boolean', describe: 'machine-readable output (schema "crit-diff/1")' })
+        .option('ignore', {
+          type: 'string', array: true, describe:
+            'leave out: a section, "pids" (match tasks by tree position), "timestamps", a field name (pos), or a JSON path with * and ** (repeatable)',
+        })
+        .option('only', { type: 'string', array: true, choices: [...DIR_SECTIONS], describe: 'compare only these sections (repeatable)' })
+        .option('page-size', { type: 'number', default: 4096, describe: 'page size of the dumping host' })
+        .option('color', { type: 'boolean', describe: 'colour (default: on a terminal, unless NO_COLOR is set); --no-color turns it off' })
+        .example('$0 diff ckpt-1 ckpt-2', 'what changed between two dumps, as a tree')
+        .example('$0 diff ckpt-1 ckpt-2 --ignore pids --ignore stats --only fds --only sockets', 'CI: assert no fd or socket changed')
+        .example('$0 diff a/files.img b/files.img --ignore "entries[*].reg.pos"', 'two images, entry by entry')
+        .example('$0 diff ckpt-1 ckpt-2 --json | jq .summary', 'counts per section')
+        .epilog('Exit status: 0 when equal, 1 when different, 2 on error (as diff(1)).'),
+    async (a) => {
+      let status: number;
+      try {
+        status = await diffCommand({
+          a: a.a as string, b: a.b as string, json: a.json, ignore: a.ignore as string[] | undefined, only: a.only as string[] | undefined,
+          color: a.color as boolean | undefined, pageSize: a['page-size'],
+        });
+      } catch (e) {
+        report(e);
+        status = 2;
+      }
+      process.exitCode = status;
+    })
+    .command('set <file> <path> <value>', 'change one field of an image (checked by the schema, written atomically)', (y) =>
+      y.positional('file', { type: 'string', demandOption: true, describe: 'image file' })
+        .positional('path', { type: 'string', demandOption: true, describe: 'JSON path of the field, as decode prints it (entries[0].reg.name)' })
+        .positional('value', { type: 'string', demandOption: true, describe: 'new value: JSON (numbers, lists, "strings") or bare text' })
+        .option('pretty-input', { type: 'boolean', describe: 'VALUE is in the pretty form of crit show (0x hex, flag names, IP addresses, major:minor)' })
+        .option('dry-run', { alias: 'n', type: 'boolean', describe: 'check and report, but do not write' })
+        .option('json', { type: 'boolean', describe: 'report the change as JSON' })
+        .option('color', { type: 'boolean', describe: 'colour (default: on a terminal, unless NO_COLOR is set)' })
+        .example('$0 set files.img entries[4].isk.src_addr 10.0.0.2 --pretty-input', 'move a socket to another IP address')
+        .example('$0 set files.img entries[2].reg.name \'"/new/path"\'', 'point an open file at another path')
+        .example('$0 set core-42.img entries[0].thread_info.gpregs.r12 0x1234 --pretty-input', 'change a register'),
+    (a) => setCommand({
+      file: a.file as string, path: a.path as string, value: String(a.value), prettyInput: a['pretty-input'], dryRun: a['dry-run'],
+      json: a.json, color: a.color as boolean | undefined,
+    }))
+    .command('edit <file>', 'edit an image as pretty JSON in $VISUAL/$EDITOR; checked and written atomically', (y) =>
+      y.positional('file', { type: 'string', demandOption: true, describe: 'image file' })
+        .option('json', { type: 'boolean', describe: 'report the changes as JSON' })
+        .option('color', { type: 'boolean', describe: 'colour (default: on a terminal, unless NO_COLOR is set)' })
+        .example('EDITOR=nano $0 edit fs-42.img', 'change the umask, cwd id, ... of a task')
+        .epilog('A bad edit (wrong type, unknown enum or flag name, bad IP address, unknown field) is refused with its JSON path; the image is left unchanged.'),
+    (a) => editCommand({ file: a.file as string, json: a.json, color: a.color as boolean | undefined }))
+    .completion('completion', 'print a bash/zsh completion script (source <(crit completion))')
     .command('show <in>', 'convert a criu image from binary to human-readable JSON', (y) =>
       y.positional('in', { type: 'string', demandOption: true, describe: 'image file' })
         .option('nopl', { type: 'boolean', describe: 'do not show entry payloads (pipe data, queues, ...), only their size' })
@@ -71,4 +157,5 @@ export async function main(argv: string[]): Promise<void> {
   } catch (e) {
     fail(e);
   }
+  for (const w of warnings) process.stderr.write(w);
 }

@@ -1,0 +1,45 @@
+// `crit diff A B`: exit 0 when equal, 1 when different, 2 on error (as diff(1)).
+import { statSync } from 'node:fs';
+import { ImageError } from '@ckpt/images';
+import { toStdout } from '../io.js';
+import { jsonText } from '../render/json.js';
+import { makeStyle } from '../render/style.js';
+import { diffDirs } from './dirs.js';
+import { diffFiles } from './files.js';
+import { DIR_SECTIONS } from './model.js';
+import { diffText } from './render.js';
+
+export interface DiffArgs {
+  a: string;
+  b: string;
+  json?: boolean;
+  ignore?: string[];
+  only?: string[];
+  color?: boolean;
+  pageSize?: number;
+}
+
+function kindOf(path: string): 'dir' | 'file' {
+  try {
+    return statSync(path).isDirectory() ? 'dir' : 'file';
+  } catch {
+    throw new ImageError('no such file or directory', { file: path });
+  }
+}
+
+/** Runs the diff and returns the exit status. */
+export async function diffCommand(args: DiffArgs): Promise<number> {
+  const ka = kindOf(args.a);
+  const kb = kindOf(args.b);
+  if (ka !== kb) throw new ImageError(`cannot compare a ${ka} with a ${kb}: give two image directories or two image files`);
+  const only = (args.only ?? []).flatMap((o) => o.split(',')).map((o) => o.trim()).filter(Boolean);
+  for (const o of only) {
+    if (!(DIR_SECTIONS as readonly string[]).includes(o)) throw new ImageError(`--only ${o}: expected one of ${DIR_SECTIONS.join(', ')}`);
+  }
+  if (ka === 'file' && only.length) throw new ImageError('--only applies to image directories; for files use --ignore');
+  const r = ka === 'dir'
+    ? diffDirs(args.a, args.b, { ignore: args.ignore, only, pageSize: args.pageSize })
+    : diffFiles(args.a, args.b, { ignore: args.ignore });
+  await toStdout(args.json ? [jsonText(r)] : diffText(r, makeStyle({ color: args.color })));
+  return r.equal ? 0 : 1;
+}

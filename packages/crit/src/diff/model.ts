@@ -1,0 +1,57 @@
+// What crit diff reports: a list of changes, each at a JSON path, in a section
+// that --only and --ignore can select.
+
+export const DIR_SECTIONS = ['tree', 'task', 'fds', 'sockets', 'mems', 'pages', 'stats'] as const;
+export type Section = (typeof DIR_SECTIONS)[number] | 'entries';
+
+export type Op = 'added' | 'removed' | 'changed';
+
+export interface PageRange {
+  start: string;
+  end: string;
+  pages: number;
+  /** changed: in both dumps with other bytes; added/removed: held by one dump only */
+  kind: Op;
+}
+
+export interface PagesDetail {
+  mapping: string;
+  changed: number;
+  added: number;
+  removed: number;
+  ranges: PageRange[];
+  /** ranges left out of `ranges` to keep the report bounded */
+  moreRanges: number;
+}
+
+export interface Change {
+  section: Section;
+  /** JSON path, e.g. tasks[123].fds[1].pos or entries[3].vmas[0].start */
+  path: string;
+  op: Op;
+  a?: unknown;
+  b?: unknown;
+  pages?: PagesDetail;
+}
+
+export interface DiffResult {
+  schema: 'crit-diff/1';
+  kind: 'dirs' | 'files';
+  a: string;
+  b: string;
+  equal: boolean;
+  summary: { total: number; bySection: Record<string, number> };
+  changes: Change[];
+  /** human names for path prefixes (task comm, fd target, mapping) */
+  labels: Record<string, string>;
+}
+
+export function result(kind: DiffResult['kind'], a: string, b: string, changes: Change[], labels: Record<string, string>): DiffResult {
+  const bySection: Record<string, number> = {};
+  for (const c of changes) bySection[c.section] = (bySection[c.section] ?? 0) + 1;
+  const used: Record<string, string> = {};
+  for (const [k, v] of Object.entries(labels).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) {
+    if (changes.some((c) => c.path === k || c.path.startsWith(k + '.') || c.path.startsWith(k + '['))) used[k] = v;
+  }
+  return { schema: 'crit-diff/1', kind, a, b, equal: changes.length === 0, summary: { total: changes.length, bySection }, changes, labels: used };
+}

@@ -1,0 +1,30 @@
+// An image loaded for editing: its bytes, and its JSON in the chosen form,
+// refused up front when that JSON would not give back the same bytes.
+import { readFileSync, statSync, chmodSync } from 'node:fs';
+import { encodeImage, ImageError, imageToJsonText, parseImageJson, type JsonForm } from '@ckpt/images';
+import { toFileAtomic } from '../io.js';
+
+export interface LoadedImage {
+  file: string;
+  bytes: Buffer;
+  form: JsonForm;
+  text: string;
+  doc: unknown;
+}
+
+export function loadForEdit(file: string, form: JsonForm): LoadedImage {
+  const bytes = readFileSync(file);
+  const text = imageToJsonText(bytes, form);
+  const doc = parseImageJson(text);
+  if (!encodeImage(doc).equals(bytes)) {
+    throw new ImageError('this image does not re-encode to the same bytes (non-canonical encoding?), so it cannot be edited safely', { file });
+  }
+  return { file, bytes, form, text, doc };
+}
+
+/** Replaces the image file atomically, keeping its permissions. */
+export function replaceImage(file: string, image: Buffer): void {
+  const mode = statSync(file).mode & 0o7777;
+  toFileAtomic(file, [image]);
+  chmodSync(file, mode);
+}

@@ -1,0 +1,47 @@
+// `crit x DIR ps --cmdline --env --json`: the process tree with task states
+// (correctly named), argv and environment from the dumped memory.
+import type { ChalkInstance } from 'chalk';
+import { tableText } from '../render/table.js';
+import { taskStrings } from './cmdline.js';
+import { ImageDir, isDead } from './imagedir.js';
+import { collectPs, type Task } from './ps.js';
+
+export interface PsDetail extends Omit<Task, 'children'> {
+  argv?: string[];
+  env?: string[];
+  children: PsDetail[];
+}
+
+export function collectPsDetail(dir: ImageDir, want: { cmdline?: boolean; env?: boolean; pageSize?: number }): PsDetail[] {
+  const add = (t: Task): PsDetail => {
+    const d: PsDetail = { ...t, children: t.children.map(add) };
+    if ((want.cmdline || want.env) && !isDead(dir, t.pid)) {
+      const s = taskStrings(dir, t.pid, want.pageSize);
+      if (want.cmdline) d.argv = s.argv;
+      if (want.env) d.env = s.env;
+    }
+    return d;
+  };
+  return collectPs(dir).map(add);
+}
+
+export function psDetailText(roots: PsDetail[], style: ChalkInstance, want: { cmdline?: boolean; env?: boolean }): string {
+  const head = ['PID', 'PPID', 'PGID', 'SID', 'STATE', 'COMM'];
+  if (want.cmdline) head.push('CMDLINE');
+  if (want.env) head.push('ENVIRONMENT');
+  const rows: string[][] = [];
+  const walk = (t: PsDetail, depth: number) => {
+    const row = [String(t.pid), String(t.ppid), String(t.pgid), String(t.sid), t.state, '  '.repeat(depth) + t.comm];
+    if (want.cmdline) row.push(t.argv ? t.argv.map(shellQuote).join(' ') : style.dim('-'));
+    if (want.env) row.push(t.env ? t.env.join('\n') : style.dim('-'));
+    rows.push(row);
+    for (const k of t.children) walk(k, depth + 1);
+  };
+  for (const r of roots) walk(r, 0);
+  return tableText(style, head, rows, ['right', 'right', 'right', 'right', 'left', 'left']);
+}
+
+/** An argument as a shell would need it written. */
+export function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
