@@ -1,8 +1,7 @@
 // The upstream-compatible commands: decode, encode, info, show, x.
 import { readFileSync } from 'node:fs';
 import {
-  encodeImage, imageInfo, imageJsonChunks, ImageError, openSource, parseImageJson, pyDumps, readEntries, readHeader,
-  type JsonForm,
+  encodeImage, imageInfo, imageJsonChunks, ImageError, parseImageJson, pyDumps, type Entry, type JsonForm,
 } from '@ckpt/images';
 import { readStdin, toFileAtomic, toStdout } from './io.js';
 import { ImageDir } from './explore/imagedir.js';
@@ -15,30 +14,16 @@ export interface Warn {
   (msg: string): void;
 }
 
-/** Reports required fields missing on the wire: upstream is silent, but encode would refuse them. */
-function warnMissing(input: string | Buffer, file: string, warn: Warn): void {
-  const src = openSource(input);
-  try {
-    const t = readHeader(src, file);
-    for (const e of readEntries(src, t, { skipPayload: true })) {
-      if (e.missing) warn(`${file}: entry ${e.index} at offset ${e.offset}: ${e.type} lacks required ${e.missing.join(', ')} (encode will refuse it)`);
-    }
-  } catch {
-    /* decoding reports errors itself */
-  } finally {
-    src.close();
-  }
-}
-
 export async function decode(opts: { in?: string; out?: string; pretty?: boolean; nopl?: boolean }, warn: Warn): Promise<void> {
   const input = opts.in ?? readStdin();
   const file = opts.in ?? '<stdin>';
   const form: JsonForm = opts.pretty ? 'pretty' : 'plain';
-  const chunks = withFileName(imageJsonChunks(input, form, { skipPayload: opts.nopl }), file);
+  // upstream is silent about required fields missing on the wire; encode would refuse them
+  const onMissing = (e: Entry) => warn(`${file}: entry ${e.index} at offset ${e.offset}: ${e.type} lacks required ${e.missing!.join(', ')} (encode will refuse it)`);
+  const chunks = withFileName(imageJsonChunks(input, form, { skipPayload: opts.nopl, onMissing }), file);
   // upstream: a newline after the JSON on stdout, none in a file
   if (opts.out) toFileAtomic(opts.out, chunks);
   else await toStdout(appendNewline(chunks));
-  warnMissing(input, file, warn);
 }
 
 function* appendNewline(chunks: Iterable<string>): Generator<string> {
