@@ -2,12 +2,17 @@
 // --pretty, show). Human forms come only from the schema's (criu) options.
 // fromJSON is the inverse of both forms, and also accepts native values
 // (bigint, Buffer) so that programs can build images without going through text.
-import { Address4, Address6 } from 'ip-address';
+import { createRequire } from 'node:module';
 import { ImageError } from './errors.js';
 import { b64Lines, fromB64, pyString, qpDecode, qpEncode, type Json } from './pyjson.js';
 import { messagePlan, type FieldPlan, type MessagePlan } from './schema.js';
 import { DICT_TABLES, FLAG_TABLES, flagsToText } from './tables.js';
 import { UNKNOWN_KEY, type FieldValue, type Message, type Scalar } from './wire.js';
+
+// ip-address is loaded on first use: most runs never print an address
+type IpAddress = typeof import('ip-address');
+let ipAddressModule: IpAddress | undefined;
+const ip = (): IpAddress => (ipAddressModule ??= createRequire(import.meta.url)('ip-address') as IpAddress);
 
 // ------------------------------------------------------------ to JSON
 
@@ -31,9 +36,9 @@ function ntohl(v: number): number {
 
 /** CRIT's ipadd form: one u32 -> IPv4, otherwise IPv6 from the first four. */
 export function ipText(words: number[]): string {
-  if (words.length === 1) return Address4.fromInteger(ntohl(words[0])).correctForm();
+  if (words.length === 1) return ip().Address4.fromInteger(ntohl(words[0])).correctForm();
   const big = words.slice(0, 4).reduce((acc, w) => (acc << 32n) | BigInt(ntohl(w)), 0n);
-  return Address6.fromBigInt(big).correctForm();
+  return ip().Address6.fromBigInt(big).correctForm();
 }
 
 function intToJson(f: FieldPlan, v: number | bigint, pretty: boolean, isHex: boolean): Json {
@@ -247,6 +252,7 @@ function scalarFromJson(f: FieldPlan, v: unknown, path: string): Scalar {
 
 function ipFromJson(text: string, path: string): number[] {
   const htonl = ntohl;
+  const { Address4, Address6 } = ip();
   if (Address4.isValid(text)) return [htonl(Number(new Address4(text).bigInt()))];
   if (Address6.isValid(text)) {
     const big = new Address6(text).bigInt();

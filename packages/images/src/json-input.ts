@@ -1,6 +1,9 @@
 // Reading CRIT JSON without losing 64-bit integers (JSON.parse would round them).
-import { isInteger, parse } from 'lossless-json';
+import { createRequire } from 'node:module';
 import { ImageError } from './errors.js';
+
+type LosslessJson = typeof import('lossless-json');
+let lossless: LosslessJson | undefined;
 
 const LONG_NUMBER = /\d{16}/;
 
@@ -11,6 +14,8 @@ const LONG_NUMBER = /\d{16}/;
 export function parseImageJson(text: string): unknown {
   try {
     if (!LONG_NUMBER.test(text)) return JSON.parse(text);
+    lossless ??= createRequire(import.meta.url)('lossless-json') as LosslessJson;
+    const { isInteger, parse } = lossless;
     return parse(text, null, (s: string) => {
       if (isInteger(s)) {
         const n = Number(s);
