@@ -19,9 +19,9 @@ export interface DiffArgs {
   pageSize?: number;
 }
 
-function kindOf(path: string): 'dir' | 'file' {
+function kindOf(path: string): 'directory' | 'file' {
   try {
-    return statSync(path).isDirectory() ? 'dir' : 'file';
+    return statSync(path).isDirectory() ? 'directory' : 'file';
   } catch {
     throw new ImageError('no such file or directory', { file: path });
   }
@@ -37,9 +37,10 @@ export async function diffCommand(args: DiffArgs): Promise<number> {
     if (!(DIR_SECTIONS as readonly string[]).includes(o)) throw new ImageError(`--only ${o}: expected one of ${DIR_SECTIONS.join(', ')}`);
   }
   if (ka === 'file' && only.length) throw new ImageError('--only applies to image directories; for files use --ignore');
-  const r = ka === 'dir'
+  const r = ka === 'directory'
     ? diffDirs(args.a, args.b, { ignore: args.ignore, only, pageSize: args.pageSize })
     : diffFiles(args.a, args.b, { ignore: args.ignore });
+  if (!args.json) for (const w of r.warnings) process.stderr.write(`crit: warning: ${w}\n`);
   await toStdout(args.json ? [jsonText(r)] : diffText(r, makeStyle({ color: args.color })));
   return r.equal ? 0 : 1;
 }

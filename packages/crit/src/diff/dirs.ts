@@ -20,6 +20,7 @@ export interface DiffOptions {
 class Collector {
   changes: Change[] = [];
   labels: Record<string, string> = {};
+  warnings: string[] = [];
   constructor(private rules: IgnoreRules, private sections: Set<Section>) {}
 
   wants(s: Section): boolean {
@@ -48,6 +49,11 @@ function pagesChanges(col: Collector, a: TaskSnap, b: TaskSnap, da: DumpSnap, db
   const pb = openPages(db.dir.dir, b.pid, ps);
   let spans: PageSpan[];
   try {
+    const missing = [pa, pb].find((r) => r && !existsSync(r.pagesFile) && r.presentBytes > 0);
+    if (missing) {
+      col.warnings.push(`${path}: ${missing.pagesFile} is missing: memory contents not compared`);
+      return;
+    }
     spans = comparePages(pa, pb, ps);
   } finally {
     pa?.close();
@@ -134,5 +140,5 @@ export function diffDirs(dirA: string, dirB: string, opts: DiffOptions = {}): Di
     col.push({ section: 'tree', path: taskPath(b), op: 'added', b: { pid: b.pid, ...b.tree } });
   }
   col.values('stats', da.stats, db.stats, 'stats');
-  return result('dirs', dirA, dirB, col.changes, col.labels);
+  return result('dirs', dirA, dirB, col.changes, col.labels, col.warnings);
 }

@@ -44,14 +44,16 @@ export interface DiffResult {
   changes: Change[];
   /** human names for path prefixes (task comm, fd target, mapping) */
   labels: Record<string, string>;
+  /** what could not be compared (e.g. a pages file missing from a dump) */
+  warnings: string[];
 }
 
-export function result(kind: DiffResult['kind'], a: string, b: string, changes: Change[], labels: Record<string, string>): DiffResult {
+export function result(kind: DiffResult['kind'], a: string, b: string, changes: Change[], labels: Record<string, string>, warnings: string[] = []): DiffResult {
   const bySection: Record<string, number> = {};
   for (const c of changes) bySection[c.section] = (bySection[c.section] ?? 0) + 1;
   const used: Record<string, string> = {};
   for (const [k, v] of Object.entries(labels).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) {
     if (changes.some((c) => c.path === k || c.path.startsWith(k + '.') || c.path.startsWith(k + '['))) used[k] = v;
   }
-  return { schema: 'crit-diff/1', kind, a, b, equal: changes.length === 0, summary: { total: changes.length, bySection }, changes, labels: used };
+  return { schema: 'crit-diff/1', kind, a, b, equal: changes.length === 0, summary: { total: changes.length, bySection }, changes, labels: used, warnings };
 }
