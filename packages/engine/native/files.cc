@@ -184,6 +184,57 @@ Napi::Value Clock(const Napi::CallbackInfo& info) {
   return a;
 }
 
+
+// lseek(fd, offset, whence) -> bigint offset, or a negative number (-errno)
+Napi::Value Lseek(const Napi::CallbackInfo& info) {
+  off_t r = lseek((int)ArgInt(info, 0), (off_t)ArgInt(info, 1), (int)ArgInt(info, 2));
+  if (r < 0) return Napi::Number::New(info.Env(), -errno);
+  return U64(info.Env(), (uint64_t)r);
+}
+
+// fown(fd) -> {pid, pidType, uid, euid, signum}: the owner of an open file description
+Napi::Value Fown(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = (int)ArgInt(info, 0);
+  struct f_owner_ex ex = {F_OWNER_TID, 0};
+  if (fcntl(fd, F_GETOWN_EX, &ex) < 0) return ThrowErrno(env, "F_GETOWN_EX");
+  uint32_t uids[2] = {0, 0};
+  if (fcntl(fd, 17 /* F_GETOWNER_UIDS */, uids) < 0) uids[0] = uids[1] = 0;
+  int sig = fcntl(fd, F_GETSIG);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", ex.pid);
+  o.Set("pidType", (int)ex.type);
+  o.Set("uid", uids[0]);
+  o.Set("euid", uids[1]);
+  o.Set("signum", sig < 0 ? 0 : sig);
+  return o;
+}
+
+
+// handlePath(mountDir, handleType, handleBytes) -> the path of the object behind a file handle
+// (open_by_handle_at + readlink of the resulting fd), or null.
+Napi::Value HandlePath(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string dir = info[0].As<Napi::String>().Utf8Value();
+  Napi::Buffer<char> h = info[2].As<Napi::Buffer<char>>();
+  int mfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (mfd < 0) return env.Null();
+  std::vector<char> fhbuf(sizeof(struct file_handle) + h.Length());
+  struct file_handle* fh = (struct file_handle*)fhbuf.data();
+  fh->handle_bytes = h.Length();
+  fh->handle_type = (int)ArgInt(info, 1);
+  memcpy(fh->f_handle, h.Data(), h.Length());
+  int fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC);
+  close(mfd);
+  if (fd < 0) return env.Null();
+  char link[64], buf[4096];
+  snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n < 0) return env.Null();
+  return Napi::String::New(env, buf, n);
+}
+
 }  // namespace
 
 void InitFiles(Napi::Env env, Napi::Object exports) {
@@ -200,6 +251,9 @@ void InitFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("sched", Napi::Function::New(env, Sched));
   exports.Set("robustList", Napi::Function::New(env, RobustList));
   exports.Set("clock", Napi::Function::New(env, Clock));
+  exports.Set("lseek", Napi::Function::New(env, Lseek));
+  exports.Set("fown", Napi::Function::New(env, Fown));
+  exports.Set("handlePath", Napi::Function::New(env, HandlePath));
 }
 
 }  // namespace ckpt

@@ -13,8 +13,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vector>
+
 #ifndef PTRACE_GET_RSEQ_CONFIGURATION
 #define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
+#endif
+#ifndef PTRACE_SECCOMP_GET_FILTER
+#define PTRACE_SECCOMP_GET_FILTER 0x420c
+#endif
+#ifndef PTRACE_SECCOMP_GET_METADATA
+#define PTRACE_SECCOMP_GET_METADATA 0x420d
 #endif
 #ifndef NT_X86_XSTATE
 #define NT_X86_XSTATE 0x202
@@ -278,6 +286,46 @@ Napi::Value InjectSyscall(const Napi::CallbackInfo& info) {
   return U64(env, result);
 }
 
+
+// threadArea(tid, entry) -> Buffer (16-byte struct user_desc) | null when unsupported
+Napi::Value ThreadArea(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t desc[4] = {0, 0, 0, 0};
+  long entry = (long)ArgInt(info, 1);
+  if (Pt(PTRACE_GET_THREAD_AREA, (pid_t)ArgInt(info, 0), (void*)entry, desc) < 0) return env.Null();
+  return Napi::Buffer<char>::Copy(env, (char*)desc, sizeof(desc));
+}
+
+// seccompFilters(tid) -> {filters: Buffer[] (newest first, raw sock_filter arrays), flags: number[]}
+// or {error: errno} when the filters cannot be read.
+Napi::Value SeccompFilters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pid_t tid = (pid_t)ArgInt(info, 0);
+  Napi::Object o = Napi::Object::New(env);
+  Napi::Array filters = Napi::Array::New(env);
+  Napi::Array flags = Napi::Array::New(env);
+  for (unsigned long i = 0;; i++) {
+    long n = Pt(PTRACE_SECCOMP_GET_FILTER, tid, (void*)i, nullptr);
+    if (n < 0) {
+      if (errno == ENOENT) break;
+      o.Set("error", Napi::Number::New(env, errno));
+      return o;
+    }
+    std::vector<char> buf((size_t)n * 8);
+    if (Pt(PTRACE_SECCOMP_GET_FILTER, tid, (void*)i, buf.data()) < 0) {
+      o.Set("error", Napi::Number::New(env, errno));
+      return o;
+    }
+    struct { uint64_t filter_off; uint64_t flags; } meta = {i, 0};
+    if (Pt(PTRACE_SECCOMP_GET_METADATA, tid, (void*)sizeof(meta), &meta) < 0) meta.flags = 0;
+    filters.Set(filters.Length(), Napi::Buffer<char>::Copy(env, buf.data(), buf.size()));
+    flags.Set(flags.Length(), Napi::Number::New(env, (double)meta.flags));
+  }
+  o.Set("filters", filters);
+  o.Set("flags", flags);
+  return o;
+}
+
 }  // namespace
 
 void InitPtrace(Napi::Env env, Napi::Object exports) {
@@ -297,6 +345,8 @@ void InitPtrace(Napi::Env env, Napi::Object exports) {
   exports.Set("peekSiginfo", Napi::Function::New(env, PeekSiginfo));
   exports.Set("peekWord", Napi::Function::New(env, PeekWord));
   exports.Set("injectSyscall", Napi::Function::New(env, InjectSyscall));
+  exports.Set("threadArea", Napi::Function::New(env, ThreadArea));
+  exports.Set("seccompFilters", Napi::Function::New(env, SeccompFilters));
 }
 
 }  // namespace ckpt

@@ -50,12 +50,13 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     opts.afterFreeze?.(tasks);
     faultInjection(tasks, log);
     checkSession(root, opts);
-    const files = new Files(log);
+    let pagesId = 1;
+    const files = new Files(log, { dir: opts.dir, nextPagesId: () => pagesId++ });
     const ids = new Ids();
     files.unix = new UnixSockets(ids.rootIds.net_ns_id, !!opts.extUnixSk);
     const pstree: any[] = [];
     const filesDone = new Set<number>();
-    let pagesId = 1, pagesWritten = 0, pagesScanned = 0;
+    let pagesWritten = 0, pagesScanned = 0;
     for (const task of tasks) {
       try {
         if (task.state === 6) throw new DumpError(`task ${task.pid} is a zombie; zombies are not supported yet`);
@@ -83,7 +84,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
         const mm = mmEntry(pid, vmas, exeId, pf.brk, pf.dumpable);
         const runs = scanRuns(pid, vmas);
         for (const v of vmas) pagesScanned += Number((v.end - v.start) / 4096n);
-        const pm = dumpPages(pid, opts.dir, pagesId, runs);
+        const myPagesId = pagesId++;
+        const pm = dumpPages(pid, opts.dir, myPagesId, runs);
         pagesWritten += pm.bytes / 4096;
         for (const [tid, core] of cores) writeImage(opts.dir, `core-${tid}.img`, { magic: 'CORE', entries: [core] });
         writeImage(opts.dir, `ids-${pid}.img`, { magic: 'IDS', entries: [taskIds] });
@@ -94,7 +96,6 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
           writeImage(opts.dir, `fdinfo-${taskIds.files_id}.img`, { magic: 'FDINFO', entries: fdinfo });
           filesDone.add(taskIds.files_id);
         }
-        pagesId++;
         log.debug(`task ${pid}: ${vmas.length} vmas, ${pm.bytes / 4096} pages`);
       } catch (e) {
         if (e instanceof DumpError) throw e;
@@ -106,6 +107,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     writeImage(opts.dir, 'files.img', { magic: 'FILES', entries: files.entries });
     if (files.unix.queues.length) writeImage(opts.dir, 'sk-queues.img', { magic: 'SK_QUEUES', entries: files.unix.queues });
     if (files.pipeData.length) writeImage(opts.dir, 'pipes-data.img', { magic: 'PIPES_DATA', entries: files.pipeData });
+    if (files.remaps.length) writeImage(opts.dir, 'remap-fpath.img', { magic: 'REMAP_FPATH', entries: files.remaps });
+    if (files.memfdInodes.length) writeImage(opts.dir, 'memfd.img', { magic: 'MEMFD_INODE', entries: files.memfdInodes });
     if (files.fifoData.length) writeImage(opts.dir, 'fifo-data.img', { magic: 'FIFO_DATA', entries: files.fifoData });
     writeImage(opts.dir, 'pstree.img', { magic: 'PSTREE', entries: pstree });
     writeImage(opts.dir, 'seccomp.img', { magic: 'SECCOMP', entries: [{}] });

@@ -1,7 +1,7 @@
 // VMAs and mm fields (ENGINE-NOTES §3.5) from /proc/PID/smaps, stat and auxv.
 import type { MapLine } from './proc.js';
 import { readAuxv, readStat, readStatus } from './proc.js';
-import type { Files } from './files.js';
+import { memfdName, type Files } from './files.js';
 import { DumpError } from './log.js';
 
 export const VMA = {
@@ -55,10 +55,20 @@ export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
       v.status |= VMA.ANON_PRIVATE | (m.path === '[heap]' ? VMA.HEAP : 0);
       v.flags |= MAP_ANONYMOUS;
     } else {
-      if (m.path.startsWith('/dev/zero') || m.path.startsWith('/SYSV') || m.path.startsWith('/memfd:')) {
-        throw new DumpError(`task ${pid}: mapping of ${m.path} is not supported yet`);
-      }
       const mf = `/proc/${pid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`;
+      // memfds and shared anonymous memory ("/dev/zero (deleted)" on the shmem device 0:1): memfd inodes
+      const sharedAnon = m.dev === '00:01' && m.path.startsWith('/dev/zero');
+      if (m.path.startsWith('/memfd:') || sharedAnon) {
+        v.shmid = files.memfdMapping(memfdName(m.path), mf);
+        v.pgoff = m.pgoff;
+        v.status |= (shared ? VMA.FILE_SHARED : VMA.FILE_PRIVATE) | VMA.MEMFD;
+        v.fdflags = shared && m.perms[1] === 'w' ? O_RDWR : 0;
+        out.push(v);
+        continue;
+      }
+      if (m.path.startsWith('/SYSV') || m.path.startsWith('/dev/zero')) {
+        throw new DumpError(`task ${pid}: mapping of ${m.path} (SysV shared memory) is not supported yet`);
+      }
       v.shmid = files.specialFile(m.path.replace(/ \(deleted\)$/, ''), mf);
       v.pgoff = m.pgoff;
       v.status |= shared ? VMA.FILE_SHARED : VMA.FILE_PRIVATE;

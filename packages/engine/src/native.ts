@@ -44,6 +44,11 @@ export interface Native {
   sched(tid: number): { policy: number; prio: number; nice: number };
   robustList(tid: number): { head: bigint; len: number };
   clock(id: number): [number, number];
+  lseek(fd: number, offset: number | bigint, whence: number): bigint | number;
+  fown(fd: number): { pid: number; pidType: number; uid: number; euid: number; signum: number };
+  handlePath(mountDir: string, type: number, handle: Buffer): string | null;
+  threadArea(tid: number, entry: number): Buffer | null;
+  seccompFilters(tid: number): { filters?: Buffer[]; flags?: number[]; error?: number };
 
   probePtrace(): Record<string, number>;
   probeClone3SetTid(pid: number): number;
