@@ -6,11 +6,27 @@ import { readFpRegs, readGpRegs } from './regs.js';
 import type { ProcessFacts, ThreadFacts } from './parasite.js';
 import type { Task } from './seize.js';
 import type { Log } from './log.js';
+import type { Seccomp } from './seccomp.js';
 
-const TLS_DEFAULT = [12, 13, 14].map((entry_number) => ({
-  entry_number, base_addr: 0, limit: 0, seg_32bit: false, contents_h: false, contents_l: false,
-  read_exec_only: true, limit_in_pages: false, seg_not_present: true, usable: false,
-}));
+const GDT_TLS = [12, 13, 14];
+
+/** The 3 GDT TLS entries of a thread (PTRACE_GET_THREAD_AREA), as CRIU's user_desc_t. */
+function tlsEntries(tid: number): any[] {
+  return GDT_TLS.map((entry_number) => {
+    const b = native().threadArea(tid, entry_number);
+    if (!b) {
+      return { entry_number, base_addr: 0, limit: 0, seg_32bit: false, contents_h: false, contents_l: false,
+        read_exec_only: true, limit_in_pages: false, seg_not_present: true, usable: false };
+    }
+    const bits = b.readUInt32LE(12);
+    return {
+      entry_number: b.readUInt32LE(0), base_addr: b.readUInt32LE(4), limit: b.readUInt32LE(8),
+      seg_32bit: (bits & 1) !== 0, contents_h: (bits & 4) !== 0, contents_l: (bits & 2) !== 0,
+      read_exec_only: (bits & 8) !== 0, limit_in_pages: (bits & 16) !== 0, seg_not_present: (bits & 32) !== 0,
+      usable: (bits & 64) !== 0,
+    };
+  });
+}
 
 function capPair(hex: string | undefined): number[] {
   const v = BigInt('0x' + (hex ?? '0'));
@@ -35,7 +51,7 @@ function signalQueue(tid: number, shared: boolean): any {
   return sigs.length ? { signals: sigs.map((siginfo) => ({ siginfo })) } : {};
 }
 
-function threadCore(pid: number, tid: number, tf: ThreadFacts, leader: boolean): any {
+function threadCore(pid: number, tid: number, tf: ThreadFacts, leader: boolean, seccomp: Seccomp): any {
   const n = native();
   const rl = n.robustList(tid);
   const sch = n.sched(tid);
@@ -46,8 +62,7 @@ function threadCore(pid: number, tid: number, tf: ThreadFacts, leader: boolean):
   if (tf.pdeathSig) tc.pdeath_sig = tf.pdeathSig;
   tc.signals_p = signalQueue(tid, false);
   tc.creds = creds(pid, tid, tf.securebits);
-  const seccomp = Number(readStatus(pid, tid).Seccomp ?? 0);
-  if (seccomp) tc.seccomp_mode = seccomp === 1 ? 'strict' : 'filter';
+  Object.assign(tc, seccomp.threadFields(tid));
   tc.comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'latin1').replace(/\n$/, '');
   const rseq = n.rseqConfig(tid);
   if (rseq.size) tc.rseq_entry = { rseq_abi_pointer: rseq.ptr, rseq_abi_size: rseq.size, signature: rseq.sig };
@@ -64,7 +79,7 @@ function readNumber(path: string, dflt: number): number {
 }
 
 /** One core entry per thread, leader first. */
-export function coreEntries(task: Task, pf: ProcessFacts, tfs: Map<number, ThreadFacts>, log: Log): Map<number, any> {
+export function coreEntries(task: Task, pf: ProcessFacts, tfs: Map<number, ThreadFacts>, seccomp: Seccomp, log: Log): Map<number, any> {
   const n = native();
   const pid = task.pid;
   const out = new Map<number, any>();
@@ -75,7 +90,7 @@ export function coreEntries(task: Task, pf: ProcessFacts, tfs: Map<number, Threa
     if (restartWarning) log.warn(`Will restore ${th.tid} with interrupted system call`);
     const core: any = {
       mtype: 'X86_64',
-      thread_info: { clear_tid_addr: tf.clearTidAddr, gpregs: regs, fpregs: readFpRegs(th.tid), tls: TLS_DEFAULT },
+      thread_info: { clear_tid_addr: tf.clearTidAddr, gpregs: regs, fpregs: readFpRegs(th.tid), tls: tlsEntries(th.tid) },
     };
     if (leader) {
       const stat = readStat(pid);
@@ -88,7 +103,7 @@ export function coreEntries(task: Task, pf: ProcessFacts, tfs: Map<number, Threa
         task_state: task.state, exit_code: 0,
         personality: parseInt(readFileSync(`/proc/${pid}/personality`, 'latin1').trim(), 10) || 0,
         flags: Number(stat[9]), blk_sigset: n.getSigmask(pid), comm: stat[2],
-        timers: { real: pf.itimers[0], virt: pf.itimers[1], prof: pf.itimers[2] },
+        timers: { real: pf.itimers[0], virt: pf.itimers[1], prof: pf.itimers[2], posix: pf.posixTimers ?? [] },
         rlimits: { rlimits },
         signals_s: signalQueue(pid, true),
         loginuid: readNumber(`/proc/${pid}/loginuid`, 4294967295),
@@ -99,7 +114,7 @@ export function coreEntries(task: Task, pf: ProcessFacts, tfs: Map<number, Threa
       if (task.stopSignal) tc.stop_signo = task.stopSignal;
       core.tc = tc;
     }
-    core.thread_core = threadCore(pid, th.tid, tf, leader);
+    core.thread_core = threadCore(pid, th.tid, tf, leader, seccomp);
     out.set(th.tid, core);
   }
   return out;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { native } from './native.js';
 import { Freezer, type Task } from './seize.js';
-import { readSmaps, readStat } from './proc.js';
+import { readSmaps, readStat, readTimers, type ProcTimer } from './proc.js';
 import { Parasite, syscallAddress, type ThreadFacts } from './parasite.js';
 import { coreEntries } from './core.js';
 import { collectVmas, mmEntry } from './mm.js';
@@ -13,6 +13,7 @@ import { dumpPages, scanRuns } from './pages.js';
 import { Files } from './files.js';
 import { UnixSockets } from './unix.js';
 import { Ids } from './ids.js';
+import { Seccomp } from './seccomp.js';
 import { writeImage } from './images-out.js';
 import { DumpError, Log } from './log.js';
 
@@ -51,6 +52,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     faultInjection(tasks, log);
     checkSession(root, opts);
     let pagesId = 1;
+    const seccomp = new Seccomp();
+    seccomp.collect(tasks);
     const files = new Files(log, { dir: opts.dir, nextPagesId: () => pagesId++ });
     const ids = new Ids();
     files.unix = new UnixSockets(ids.rootIds.net_ns_id, !!opts.extUnixSk);
@@ -74,11 +77,12 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
         parasite.begin();
         try {
           pf = parasite.processFacts();
+          pf.posixTimers = posixTimerEntries(readTimers(pid), parasite);
           for (const th of task.threads) tfs.set(th.tid, parasite.threadFacts(th.tid));
         } finally {
           parasite.finish();
         }
-        const cores = coreEntries(task, pf, tfs, log);
+        const cores = coreEntries(task, pf, tfs, seccomp, log);
         const fdinfo = filesDone.has(taskIds.files_id) ? undefined : files.dumpFds(pid, { shellJob: !!opts.shellJob });
         const fs = files.fsEntry(pid);
         const mm = mmEntry(pid, vmas, exeId, pf.brk, pf.dumpable);
@@ -111,7 +115,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     if (files.memfdInodes.length) writeImage(opts.dir, 'memfd.img', { magic: 'MEMFD_INODE', entries: files.memfdInodes });
     if (files.fifoData.length) writeImage(opts.dir, 'fifo-data.img', { magic: 'FIFO_DATA', entries: files.fifoData });
     writeImage(opts.dir, 'pstree.img', { magic: 'PSTREE', entries: pstree });
-    writeImage(opts.dir, 'seccomp.img', { magic: 'SECCOMP', entries: [{}] });
+    writeImage(opts.dir, 'seccomp.img', { magic: 'SECCOMP', entries: [seccomp.imageEntry()] });
     const n = native();
     const [ms, mns] = n.clock(CLOCK_MONOTONIC), [bs, bns] = n.clock(CLOCK_BOOTTIME);
     writeImage(opts.dir, 'timens-0.img', {
@@ -151,6 +155,27 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   result.totalMs = Number(tDone - t0) / 1e6;
   log.info('Dumping finished successfully');
   return result;
+}
+
+const SIGEV_SIGNAL = 0, SIGEV_NONE = 1, SIGEV_THREAD = 2, SIGEV_THREAD_ID = 4;
+
+/** tc.timers.posix: /proc/PID/timers plus the values only the task can read (timer_gettime, overrun). */
+function posixTimerEntries(timers: ProcTimer[], parasite: Parasite): any[] {
+  if (!timers.length) return [];
+  const vals = parasite.posixTimers(timers.map((t) => t.id));
+  return timers.map((t, i) => {
+    const v = vals[i];
+    let notify = SIGEV_SIGNAL;
+    if (t.notify === 'none') notify = SIGEV_NONE;
+    else if (t.notify === 'thread') notify = SIGEV_THREAD;
+    if (t.toThread) notify |= SIGEV_THREAD_ID;
+    const e: any = {
+      it_id: t.id, clock_id: t.clockId, si_signo: t.signo, it_sigev_notify: notify, sival_ptr: t.sivalPtr,
+      overrun: v.overrun, isec: v.isec, insec: v.insec, vsec: v.vsec, vnsec: v.vnsec,
+    };
+    if (t.toThread) e.notify_thread_id = t.notifyId;
+    return e;
+  });
 }
 
 function taskGone(pid: number): boolean {

@@ -5,7 +5,7 @@ import { native } from './native.js';
 import type { MapLine } from './proc.js';
 import { DumpError } from './log.js';
 
-const NR = { mmap: 9, munmap: 11, brk: 12, rt_sigaction: 13, getitimer: 36, sigaltstack: 131, prctl: 157 };
+const NR = { mmap: 9, munmap: 11, brk: 12, rt_sigaction: 13, getitimer: 36, sigaltstack: 131, prctl: 157, timer_gettime: 224, timer_getoverrun: 225 };
 const PR = { GET_PDEATHSIG: 2, GET_DUMPABLE: 3, GET_SECUREBITS: 27, GET_CHILD_SUBREAPER: 37, GET_TID_ADDRESS: 40 };
 const TASK_SIZE = 0x7ffffffff000n;
 
@@ -17,6 +17,7 @@ export interface ProcessFacts {
   brk: bigint;
   dumpable: number;
   childSubreaper: boolean;
+  posixTimers?: any[];
 }
 export interface ThreadFacts {
   sas: { sp: bigint; flags: number; size: bigint };
@@ -77,6 +78,19 @@ export class Parasite {
       return { isec: b.readBigInt64LE(o), iusec: b.readBigInt64LE(o + 8), vsec: b.readBigInt64LE(o + 16), vusec: b.readBigInt64LE(o + 24) };
     });
     return { sigactions, itimers, brk, dumpable, childSubreaper: b.readInt32LE(2200) !== 0 };
+  }
+
+  /** timer_gettime + timer_getoverrun for each POSIX timer id (from /proc/PID/timers). */
+  posixTimers(ids: number[]): { id: number; isec: bigint; insec: bigint; vsec: bigint; vnsec: bigint; overrun: number }[] {
+    const s = this.scratch, pid = this.pid;
+    return ids.map((id) => {
+      this.checked(pid, NR.timer_gettime, [id, s + 3584n], `timer_gettime(${id})`);
+      const overrun = Number(this.checked(pid, NR.timer_getoverrun, [id], `timer_getoverrun(${id})`));
+      const b = native().readMem(pid, s + 3584n, 32);
+      return {
+        id, isec: b.readBigInt64LE(0), insec: b.readBigInt64LE(8), vsec: b.readBigInt64LE(16), vnsec: b.readBigInt64LE(24), overrun,
+      };
+    });
   }
 
   threadFacts(tid: number): ThreadFacts {

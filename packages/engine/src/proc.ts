@@ -118,3 +118,37 @@ export function exists(path: string): boolean {
     return (e as NodeJS.ErrnoException).code === 'EINVAL';
   }
 }
+
+export interface ProcTimer { id: number; signo: number; sivalPtr: bigint; notify: string; toThread: boolean; notifyId: number; clockId: number }
+
+/** /proc/PID/timers: POSIX timers (ID, signal: signo/sival_ptr, notify: how/pid.N|tid.N, ClockID). */
+export function readTimers(pid: number): ProcTimer[] {
+  let text = '';
+  try {
+    text = readText(procPath(pid, 'timers'));
+  } catch {
+    return [];
+  }
+  const out: ProcTimer[] = [];
+  let cur: ProcTimer | undefined;
+  for (const line of text.split('\n')) {
+    const i = line.indexOf(':');
+    if (i < 0) continue;
+    const k = line.slice(0, i), v = line.slice(i + 1).trim();
+    if (k === 'ID') {
+      cur = { id: Number(v), signo: 0, sivalPtr: 0n, notify: 'signal', toThread: false, notifyId: 0, clockId: 0 };
+      out.push(cur);
+    } else if (!cur) continue;
+    else if (k === 'signal') {
+      const [sig, ptr] = v.split('/');
+      cur.signo = Number(sig);
+      cur.sivalPtr = BigInt('0x' + (ptr || '0'));
+    } else if (k === 'notify') {
+      const [how, who] = v.split('/');
+      cur.notify = how;
+      cur.toThread = (who ?? '').startsWith('tid.');
+      cur.notifyId = Number((who ?? '').replace(/^\w+\./, '')) || 0;
+    } else if (k === 'ClockID') cur.clockId = Number(v);
+  }
+  return out;
+}
