@@ -51,9 +51,13 @@ export interface DiffResult {
 export function result(kind: DiffResult['kind'], a: string, b: string, changes: Change[], labels: Record<string, string>, warnings: string[] = []): DiffResult {
   const bySection: Record<string, number> = {};
   for (const c of changes) bySection[c.section] = (bySection[c.section] ?? 0) + 1;
-  const used: Record<string, string> = {};
-  for (const [k, v] of Object.entries(labels).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) {
-    if (changes.some((c) => c.path === k || c.path.startsWith(k + '.') || c.path.startsWith(k + '['))) used[k] = v;
+  // keep the labels of path prefixes that some change has
+  const prefixes = new Set<string>();
+  for (const c of changes) {
+    for (let i = 0; i < c.path.length; i++) if (c.path[i] === '.' || c.path[i] === '[') prefixes.add(c.path.slice(0, i));
+    prefixes.add(c.path);
   }
+  const used: Record<string, string> = {};
+  for (const k of Object.keys(labels).sort()) if (prefixes.has(k)) used[k] = labels[k];
   return { schema: 'crit-diff/1', kind, a, b, equal: changes.length === 0, summary: { total: changes.length, bySection }, changes, labels: used, warnings };
 }

@@ -89,11 +89,13 @@ function fileFields(f: Obj | undefined): Obj {
   return sub ? without(pretty('file_entry', f)[sub], 'id') : {};
 }
 
-function taskFds(dir: ImageDir, pid: number, files: Map<number, Obj>, socks: Map<number, SocketInfo>) {
+type TaskFds = { fds: Obj; targets: Record<string, string>; sockets: Obj };
+
+/** The fds of an fd table (fdinfo-<files_id>.img); tasks sharing a table share the result. */
+function tableFds(dir: ImageDir, filesId: number, files: Map<number, Obj>, socks: Map<number, SocketInfo>): TaskFds {
   const fds: Obj = {};
   const targets: Record<string, string> = {};
   const sockets: Obj = {};
-  const filesId = Number(dir.first(`ids-${pid}.img`).files_id);
   for (const e of dir.maybeEntries(`fdinfo-${filesId}.img`) ?? []) {
     const id = Number(e.id);
     const f = files.get(id);
@@ -134,6 +136,7 @@ export function snapshot(path: string, opts: { byPlace: boolean; attrs: boolean;
   const files = new Map((dir.maybeEntries('files.img') ?? []).map((f) => [Number(f.id), f]));
   const socks = opts.fds ? new Map(collectSockets(dir).map((s) => [s.id, s])) : new Map<number, SocketInfo>();
   const tasks: TaskSnap[] = [];
+  const tables = new Map<number, TaskFds>();
   const walk = (t: Task, place: string) => {
     const alive = !isDead(dir, t.pid);
     const snap: TaskSnap = {
@@ -143,7 +146,9 @@ export function snapshot(path: string, opts: { byPlace: boolean; attrs: boolean;
     };
     if (alive && opts.attrs) snap.attrs = taskAttrs(dir, t, names, opts.byPlace);
     if (alive && opts.fds && dir.has(`ids-${t.pid}.img`)) {
-      const r = taskFds(dir, t.pid, files, socks);
+      const filesId = Number(dir.first(`ids-${t.pid}.img`).files_id);
+      let r = tables.get(filesId);
+      if (!r) tables.set(filesId, (r = tableFds(dir, filesId, files, socks)));
       snap.fds = r.fds;
       snap.fdTargets = r.targets;
       snap.sockets = r.sockets;
