@@ -97,7 +97,16 @@ export class PageReader {
    * touched, lazy, or file-backed clean pages) read as zero; `missing` counts them.
    */
   read(addr: bigint, len: number): { data: Buffer; missing: number } {
-    const data = Buffer.alloc(len);
+    const data = Buffer.allocUnsafe(len);
+    return { data, missing: this.readInto(addr, data) };
+  }
+
+  /**
+   * Fills `out` with the bytes at addr (as read() does, missing pages as zeros)
+   * and returns how many bytes the dump does not hold. Lets scans reuse one buffer.
+   */
+  readInto(addr: bigint, out: Buffer): number {
+    const len = out.length;
     let missing = 0;
     const ps = BigInt(this.pageSize);
     let pos = 0;
@@ -107,15 +116,15 @@ export class PageReader {
       // a run is read in one go up to its end; outside runs, page by page
       const stop = run ? run.vaddr + BigInt(run.nrPages) * ps : (a / ps + 1n) * ps;
       const n = Math.min(len - pos, Number(stop - a));
-      if (run && run.flags & PE.PRESENT) this.readFile(run.fileOffset! + Number(a - run.vaddr), data, pos, n);
-      else if (run && run.flags & PE.PARENT && this.parent()) {
-        const r = this.parent()!.read(a, n);
-        r.data.copy(data, pos);
-        missing += r.missing;
-      } else missing += n;
+      if (run && run.flags & PE.PRESENT) this.readFile(run.fileOffset! + Number(a - run.vaddr), out, pos, n);
+      else if (run && run.flags & PE.PARENT && this.parent()) missing += this.parent()!.readInto(a, out.subarray(pos, pos + n));
+      else {
+        out.fill(0, pos, pos + n);
+        missing += n;
+      }
       pos += n;
     }
-    return { data, missing };
+    return missing;
   }
 
   /** The present data, run by run, in pieces of at most maxBytes (for streaming scans). */
