@@ -34,6 +34,8 @@ export function comparePages(a: PageReader | undefined, b: PageReader | undefine
   let ia = 0;
   let ib = 0;
   const ps = BigInt(pageSize);
+  const bufA = Buffer.allocUnsafe(PIECE);
+  const bufB = Buffer.allocUnsafe(PIECE);
   for (let i = 0; i + 1 < cuts.length; i++) {
     const lo = cuts[i];
     const hi = cuts[i + 1];
@@ -46,11 +48,19 @@ export function comparePages(a: PageReader | undefined, b: PageReader | undefine
     else if (inA && inB) {
       for (let at = lo; at < hi; at += BigInt(PIECE)) {
         const len = Number(hi - at < BigInt(PIECE) ? hi - at : BigInt(PIECE));
-        const da = a!.read(at, len).data;
-        const db = b!.read(at, len).data;
+        const da = bufA.subarray(0, len);
+        const db = bufB.subarray(0, len);
+        a!.readInto(at, da);
+        b!.readInto(at, db);
         if (da.equals(db)) continue;
-        for (let off = 0; off < len; off += pageSize) {
-          if (!da.subarray(off, off + pageSize).equals(db.subarray(off, off + pageSize))) add(at + BigInt(off), at + BigInt(off) + ps, 'changed');
+        // narrow down: blocks of 64 pages, then pages
+        const block = 64 * pageSize;
+        for (let bo = 0; bo < len; bo += block) {
+          const be = Math.min(len, bo + block);
+          if (da.subarray(bo, be).equals(db.subarray(bo, be))) continue;
+          for (let off = bo; off < be; off += pageSize) {
+            if (!da.subarray(off, off + pageSize).equals(db.subarray(off, off + pageSize))) add(at + BigInt(off), at + BigInt(off) + ps, 'changed');
+          }
         }
       }
     }
