@@ -12,6 +12,9 @@ const CASES = [
   { name: 'threads' },
   { name: 'tree-pipes' },
   { name: 'unix-sockets', args: (dir) => [dir] },
+  { name: 'files', args: (dir) => [dir] },
+  { name: 'misc-fds', args: (dir) => [dir] },
+  { name: 'proc-state' },
 ];
 
 for (const c of CASES) {
