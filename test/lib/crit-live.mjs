@@ -2,7 +2,8 @@
 // (own session, stdout to out.log, clean environment), dump it with the engine's
 // `ckpt dump --leave-running`, and clean up only the processes we started.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { sleep } from '../engine/helpers.mjs';
 import { join } from 'node:path';
 import { ROOT } from './corpus.mjs';
 
@@ -46,27 +47,8 @@ int main(int argc, char **argv) {
 }
 `;
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Whether live dumps can be made here; under CI they must be possible. */
-export function liveOrSkip(t) {
-  let why = null;
-  if (process.getuid?.() !== 0) why = 'not root';
-  else {
-    const r = spawnSync(process.execPath, [CKPT, 'check'], { encoding: 'utf8' });
-    if (r.status !== 0) why = `ckpt check failed: ${r.stdout}${r.stderr}`;
-  }
-  if (!why) return true;
-  if (process.env.CI) throw new Error(`live dump tests need root and ptrace: ${why}`);
-  t.skip(why);
-  return false;
-}
-
-export function workDir(name) {
-  const base = join(ROOT, 'test/.tmp');
-  mkdirSync(base, { recursive: true });
-  return mkdtempSync(join(base, `${name}-`));
-}
+// the engine suites' helpers: work dirs under test/.tmp, the ptrace check (skip locally, fail under CI)
+export { needPtrace as liveOrSkip, sleep, workDir } from '../engine/helpers.mjs';
 
 /** Starts the counter program in dir; returns its pids, addresses and log reader. */
 export async function startCounter(dir, arg = 'x') {
