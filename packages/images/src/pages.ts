@@ -1,6 +1,6 @@
 // Memory contents of a dump: pagemap-N.img says which pages exist and where,
 // pages-<pages_id>.img holds the present ones back to back (FORMAT.md §6).
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageError } from './errors.js';
 import { decodeImage } from './image.js';
@@ -87,7 +87,10 @@ export class PageReader {
     let got = 0;
     while (got < len) {
       const n = readSync(this.fd, out, at + got, len - got, offset + got);
-      if (n === 0) throw new ImageError(`pages file ends at ${offset + got}, pagemap says more data`, { file: this.pagesFile, offset: offset + got });
+      if (n === 0) {
+        const size = fstatSync(this.fd).size;
+        throw new ImageError(`pages file holds ${size} bytes, but ${this.pagemapFile} puts page data at ${offset + got}`, { file: this.pagesFile });
+      }
       got += n;
     }
   }
@@ -140,7 +143,8 @@ export class PageReader {
           this.readFile(run.fileOffset! + done, data, 0, n);
           yield { vaddr, data };
         } else if (run.flags & PE.PARENT && this.parent()) {
-          yield { vaddr, data: this.parent()!.read(vaddr, n).data };
+          const { data, missing } = this.parent()!.read(vaddr, n);
+          if (missing < n) yield { vaddr, data };
         }
       }
     }
