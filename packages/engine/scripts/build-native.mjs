@@ -20,4 +20,7 @@ if (r.error) {
   console.error(`build-native: cannot run node-gyp: ${r.error.message}`);
   process.exit(1);
 }
-process.exit(r.status ?? 1);
+if (r.status !== 0) process.exit(r.status ?? 1);
+// the restore helper executable and its restorer blob (packages/engine/native/restore-*)
+const rr = spawnSync(process.execPath, [join(root, 'packages/engine/native/restore-build.mjs')], { stdio: 'inherit' });
+process.exit(rr.status ?? 1);

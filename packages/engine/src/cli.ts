@@ -4,6 +4,7 @@ import { isAbsolute, join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { check } from './check.js';
 import { dump } from './dump.js';
+import { restore } from './restore/index.js';
 import { DumpError, Log } from './log.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -27,6 +28,7 @@ export async function main(argv: string[]): Promise<void> {
           .option('leave-running', { alias: 'R', type: 'boolean', default: false, describe: 'let the tasks go on after the dump' })
           .option('shell-job', { alias: 'j', type: 'boolean', default: false, describe: 'allow a root that is not a session leader (run from a shell)' })
           .option('ext-unix-sk', { type: 'boolean', default: false, describe: 'allow unix sockets connected to peers outside the tree' })
+          .option('file-locks', { alias: 'l', type: 'boolean', default: false, describe: 'dump file locks (refused without it)' })
           .option('verbosity', { alias: 'v', type: 'number', default: 2, describe: 'log level 0..4' })
           .option('log-file', { alias: 'o', type: 'string', describe: 'log file (relative to the images dir)' }),
         async (a) => {
@@ -35,13 +37,34 @@ export async function main(argv: string[]): Promise<void> {
           mkdirSync(dir, { recursive: true });
           const log = new Log(a.verbosity, logFile);
           try {
-            await dump({ pid: a.tree, dir, leaveRunning: a['leave-running'], shellJob: a['shell-job'], extUnixSk: a['ext-unix-sk'], log });
+            await dump({ pid: a.tree, dir, leaveRunning: a['leave-running'], shellJob: a['shell-job'], extUnixSk: a['ext-unix-sk'], fileLocks: a['file-locks'], log });
           } catch (e) {
             if (!(e instanceof DumpError)) log.error((e as Error).stack ?? String(e));
             process.exitCode = 1;
           }
         })
-      .demandCommand(1, 'name a command: check or dump')
+      .command('restore', 'restore a process tree from an images directory',
+        (y) => y
+          .option('images-dir', { alias: 'D', type: 'string', default: '.', describe: 'directory with the images' })
+          .option('restore-detached', { alias: 'd', type: 'boolean', default: false, describe: 'exit once the tree is restored (it is reparented)' })
+          .option('pidfile', { type: 'string', describe: 'write the root task\'s pid here' })
+          .option('shell-job', { alias: 'j', type: 'boolean', default: false, describe: 'the root was not a session leader (run from a shell)' })
+          .option('ext-unix-sk', { type: 'boolean', default: false, describe: 'reconnect unix sockets to peers outside the tree' })
+          .option('verbosity', { alias: 'v', type: 'number', default: 2, describe: 'log level 0..4' })
+          .option('log-file', { alias: 'o', type: 'string', describe: 'log file (relative to the images dir)' }),
+        (a) => {
+          const dir = a['images-dir'];
+          const logFile = a['log-file'] ? (isAbsolute(a['log-file']) ? a['log-file'] : join(dir, a['log-file'])) : undefined;
+          const log = new Log(a.verbosity, logFile);
+          try {
+            const r = restore({ dir, detached: a['restore-detached'], pidfile: a.pidfile, shellJob: a['shell-job'], extUnixSk: a['ext-unix-sk'], fileLocks: a['file-locks'], log });
+            process.exitCode = r.exitCode ?? 0;
+          } catch (e) {
+            if (!(e instanceof DumpError)) log.error((e as Error).stack ?? String(e));
+            process.exitCode = 1;
+          }
+        })
+      .demandCommand(1, 'name a command: check, dump or restore')
       .strict()
       .help()
       .parseAsync();

@@ -1,0 +1,106 @@
+/* Arguments of the restorer blob (restore-blob.c), laid out by the restore helper (restore-helper.c)
+ * inside the blob's region. Plain numbers and absolute pointers into the region only: the blob is
+ * position independent and has no relocations. */
+#pragma once
+#include <stdint.h>
+
+#define RST_MAX_FDS_CLOSE 256
+
+struct rst_vma {
+	uint64_t start, end, pgoff;
+	uint32_t prot, flags;  /* image prot, mmap flags (without MAP_FIXED) */
+	int32_t fd;            /* file to map, -1 anonymous */
+	uint32_t madv_lo;      /* madvise bits 0..31 */
+	uint32_t madv_hi;      /* madvise bits 32..63 */
+	uint32_t add_write;    /* map with PROT_WRITE first (private VMAs receiving pages) */
+};
+
+struct rst_iov { uint64_t base, len; };
+
+struct rst_thread {
+	uint64_t tid;
+	uint64_t frame;        /* address of the rt_sigframe (64-aligned) */
+	uint64_t stack_top;
+	uint64_t clear_tid, robust, robust_len, fs_base, gs_base;
+	uint64_t rseq_ptr;
+	uint32_t rseq_size, rseq_sig;
+	char comm[16];
+};
+
+struct rst_sigact { uint64_t handler, flags, restorer, mask; };
+
+/* Shared with the controller (MAP_SHARED arena): progress and errors of one task. */
+struct rst_status {
+	volatile int32_t stage;    /* RST_STAGE_* */
+	volatile int32_t pid;
+	volatile int32_t step;     /* blob step that failed (RST_STEP_*) */
+	volatile int32_t err;      /* -errno */
+	volatile uint64_t detail;  /* e.g. the address of the VMA */
+	char msg[240];             /* helper-side error text */
+};
+
+enum {
+	RST_STAGE_NONE = 0,
+	RST_STAGE_FORKED = 1,      /* pid, sid, pgid in place */
+	RST_STAGE_PREPARED = 2,    /* fds, cwd, region ready; waiting for go */
+	RST_STAGE_DONE = 3,        /* blob finished, about to rt_sigreturn */
+	RST_STAGE_FAILED = 9,
+};
+
+enum {
+	RST_STEP_UNMAP = 1, RST_STEP_VDSO, RST_STEP_MMAP, RST_STEP_PAGES, RST_STEP_MPROTECT, RST_STEP_MM_MAP,
+	RST_STEP_SIGACTION, RST_STEP_THREAD, RST_STEP_CREDS, RST_STEP_ITIMER, RST_STEP_RSEQ, RST_STEP_TLS,
+	RST_STEP_VDSO_PLACE,
+};
+
+struct rst_arena {
+	volatile int32_t go;       /* 1: jump into the blob; -1: abort */
+	volatile int32_t nr_prepared, nr_done, nr_failed;
+	int32_t nr_tasks, pad;
+	struct rst_status task[];  /* nr_tasks */
+};
+
+struct rst_mm_map {  /* struct prctl_mm_map */
+	uint64_t start_code, end_code, start_data, end_data, start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	uint64_t auxv;
+	uint32_t auxv_size, exe_fd;
+};
+
+struct rst_args {
+	uint64_t keep_start, keep_end;  /* region + arena: everything else is unmapped */
+	struct rst_status *status;
+	struct rst_arena *arena;
+	uint64_t task_size;
+
+	uint32_t nr_vmas; struct rst_vma *vmas;
+	uint32_t nr_iovs; struct rst_iov *iovs;
+	uint64_t *iov_off;      /* offset of each iovec's data in the pages file */
+	int32_t pages_fd; int32_t pad0;
+
+	uint64_t vdso_hint;     /* vvar start of the image, 0: no vdso */
+	uint64_t vdso_expect;   /* where the vdso text must land */
+
+	struct rst_mm_map mm;
+	uint64_t auxv[64];
+	char comm[16];
+
+	struct rst_sigact sigact[64];
+	uint64_t rlim[16][2];
+	uint64_t itimer[3][4];  /* interval sec, usec, value sec, usec */
+
+	uint32_t creds_set;     /* 0: keep the helper's */
+	uint32_t uid, gid, euid, egid, suid, sgid, fsuid, fsgid;
+	uint32_t secbits, nr_groups;
+	uint32_t groups[64];
+	uint32_t cap_inh[2], cap_prm[2], cap_eff[2], cap_bnd[2];
+	uint32_t no_new_privs;
+	int32_t dumpable, pdeath_sig;
+	uint32_t personality_set; uint64_t personality;
+
+	uint32_t nr_close; int32_t close_fds[RST_MAX_FDS_CLOSE];
+
+	uint32_t nr_threads;    /* including the leader (threads[0]) */
+	volatile int32_t threads_done;
+	struct rst_thread *threads;
+};

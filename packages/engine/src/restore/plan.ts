@@ -1,0 +1,436 @@
+// Images -> restore plan: every decision that needs the format is made here, in TypeScript; the helper
+// (native/restore-helper.c) gets plain numbers, strings and bytes. Shared resources are resolved once:
+// each open file description (file id) becomes one object the helper creates before forking, and every
+// task dup2()s the objects it uses to its fd numbers.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeImage, ImageError, taskPages, type ImageDoc } from '@ckpt/images';
+import { buildSigframe } from './frame.js';
+import { buildId } from '../elf.js';
+
+export class RestoreError extends Error {}
+
+const VMA = {
+  REGULAR: 1, STACK: 2, VSYSCALL: 4, VDSO: 8, HEAP: 0x20, FILE_PRIVATE: 0x40, FILE_SHARED: 0x80, ANON_SHARED: 0x100,
+  ANON_PRIVATE: 0x200, SYSVIPC: 0x400, SOCKET: 0x800, VVAR: 0x1000, AIORING: 0x2000, MEMFD: 0x4000,
+};
+const PE_PRESENT = 4, PE_PARENT = 1;
+const USK_EXTERN = 1;
+const EXTERNAL_FLAG = 1 << 30;
+const PAGE = 4096n;
+const O_ACCMODE = 3, O_RDWR = 2;
+
+export interface Obj {
+  kind: 1 | 2 | 3 | 4; // REG PIPE UNIX FIFO
+  label: string;
+  path?: string; flags: number; pos?: bigint;
+  pipeNo?: number; end?: number;
+  sk?: { type: number; state: number; backlog: number; peer: number; sndbuf: number; rcvbuf: number; shutdown: number; passcred: number; name: Buffer; queue: Buffer[] };
+}
+
+export interface PlanTask {
+  pid: number; parent: number; pgid: number; sid: number; state: number; exitCode: number;
+  umask: number; cwd: string; root: string; exe: string; pages: string;
+  fds: { fd: number; obj: number; cloexec: number }[];
+  files: { path: string; oflags: number }[];
+  vmas: { start: bigint; end: bigint; pgoff: bigint; prot: number; flags: number; file: number; madv: bigint; addWrite: number }[];
+  iovs: { base: bigint; len: bigint; off: bigint }[];
+  vdso: { hint: bigint; expect: bigint; vvarLen: bigint; vdsoLen: bigint };
+  mm: bigint[]; auxv: bigint[]; comm: string;
+  sigact: bigint[][]; rlim: bigint[][]; itimer: bigint[][];
+  credsSet: number; cred: number[]; secbits: number; groups: number[]; caps: number[][]; noNewPrivs: number;
+  dumpable: number; pdeathSig: number; personalitySet: number; personality: bigint;
+  threads: { tid: number; clearTid: bigint; robust: bigint; robustLen: bigint; fsBase: bigint; gsBase: bigint; rseqPtr: bigint; rseqSize: number; rseqSig: number; comm: string; frame: Buffer }[];
+  pagesBytes: number;
+}
+
+export interface Plan {
+  detached: boolean; shellJob: boolean;
+  pipes: { size: number; data: Buffer }[];
+  objs: Obj[];
+  tasks: PlanTask[];
+}
+
+export interface PlanOptions { dir: string; detached: boolean; shellJob: boolean; extUnixSk: boolean }
+
+function load(dir: string, name: string, what: string): { entries: any[] } {
+  const p = join(dir, name);
+  if (!existsSync(p)) throw new RestoreError(`${what}: missing image ${name} in ${dir}`);
+  try {
+    return decodeImage(p) as ImageDoc & { entries: any[] };
+  } catch (e) {
+    const m = e instanceof ImageError ? e.message : (e as Error).message;
+    throw new RestoreError(`${what}: corrupt image ${name}: ${m}`);
+  }
+}
+
+const n = (v: unknown, d = 0): number => (v === undefined || v === null ? d : Number(v));
+const b = (v: unknown, d = 0n): bigint => (v === undefined || v === null ? d : BigInt(v as any));
+
+/** Our own credentials, to decide whether the restorer must change them. */
+function selfCreds(): { ids: number[]; groups: number[]; caps: bigint[] } {
+  const st = readFileSync('/proc/self/status', 'utf8');
+  const line = (k: string) => (new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(st)?.[1] ?? '').trim();
+  const [ruid, euid, suid, fsuid] = line('Uid').split(/\s+/).map(Number);
+  const [rgid, egid, sgid, fsgid] = line('Gid').split(/\s+/).map(Number);
+  const groups = line('Groups').split(/\s+/).filter(Boolean).map(Number);
+  const caps = ['CapInh', 'CapPrm', 'CapEff', 'CapBnd'].map((k) => BigInt('0x' + line(k)));
+  return { ids: [ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid], groups, caps };
+}
+
+export function buildPlan(o: PlanOptions): Plan {
+  const dir = o.dir;
+  if (!existsSync(dir)) throw new RestoreError(`images directory ${dir} does not exist`);
+  const inv = load(dir, 'inventory.img', 'inventory').entries[0];
+  if (!inv) throw new RestoreError('inventory.img has no entry');
+  if (inv.fdinfo_per_id === false) throw new RestoreError('images without fdinfo_per_id are not supported');
+  const pstree = load(dir, 'pstree.img', 'process tree').entries;
+  if (!pstree.length) throw new RestoreError('pstree.img lists no task');
+  const filesDoc = existsSync(join(dir, 'files.img')) ? load(dir, 'files.img', 'files').entries : [];
+  const fileById = new Map<number, any>();
+  for (const f of filesDoc) fileById.set(n(f.id), f);
+  const regName = (id: number, what: string): string => {
+    const f = fileById.get(id);
+    if (!f || !f.reg) throw new RestoreError(`${what}: file id ${id} is not in files.img`);
+    return f.reg.name as string;
+  };
+
+  // pipes-data and sk-queues, by pipe inode / receiver id
+  const pipeData = new Map<number, { size: number; data: Buffer }>();
+  if (existsSync(join(dir, 'pipes-data.img'))) {
+    for (const e of load(dir, 'pipes-data.img', 'pipes data').entries) {
+      pipeData.set(n(e.pipe_id), { size: n(e.size), data: (e.extra as Buffer) ?? Buffer.alloc(0) });
+    }
+  }
+  const skQueues = new Map<number, Buffer[]>();
+  if (existsSync(join(dir, 'sk-queues.img'))) {
+    for (const e of load(dir, 'sk-queues.img', 'socket queues').entries) {
+      const l = skQueues.get(n(e.id_for)) ?? [];
+      l.push((e.extra as Buffer) ?? Buffer.alloc(0));
+      skQueues.set(n(e.id_for), l);
+    }
+  }
+
+  const plan: Plan = { detached: o.detached, shellJob: o.shellJob, pipes: [], objs: [], tasks: [] };
+  const objByFileId = new Map<number, number>();
+  const pipeNo = new Map<number, number>();
+  const unixByIno = new Map<number, any>();
+  for (const f of filesDoc) if (f.usk) unixByIno.set(n(f.usk.ino), f);
+
+  const objFor = (fileId: number, what: string): number => {
+    const have = objByFileId.get(fileId);
+    if (have !== undefined) return have;
+    const f = fileById.get(fileId);
+    if (!f) throw new RestoreError(`${what}: file id ${fileId} is not in files.img`);
+    let obj: Obj;
+    if (f.reg) {
+      const r = f.reg;
+      const path = r.name as string;
+      let st;
+      try {
+        st = statSync(path);
+      } catch (e) {
+        throw new RestoreError(`${what}: file ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (e as Error).message}`);
+      }
+      if (r.size !== undefined && BigInt(st.size) !== b(r.size)) {
+        throw new RestoreError(`${what}: file ${path} has size ${st.size}, the dump recorded ${r.size}`);
+      }
+      obj = { kind: 1, label: `${what} (${path})`, path, flags: n(r.flags), pos: b(r.pos) };
+    } else if (f.pipe) {
+      const p = f.pipe;
+      const ino = n(p.pipe_id);
+      let no = pipeNo.get(ino);
+      if (no === undefined) {
+        no = plan.pipes.length;
+        const d = pipeData.get(ino);
+        plan.pipes.push({ size: d?.size ?? 0, data: d?.data ?? Buffer.alloc(0) });
+        pipeNo.set(ino, no);
+      }
+      obj = { kind: 2, label: `${what} (pipe:[${ino}])`, flags: n(p.flags) & ~O_ACCMODE, pipeNo: no, end: n(p.flags) & O_ACCMODE ? 1 : 0 };
+    } else if (f.usk) {
+      obj = unixObj(f.usk, what);
+    } else {
+      throw new RestoreError(`${what}: unsupported file type ${f.type}`);
+    }
+    plan.objs.push(obj);
+    const idx = plan.objs.length - 1;
+    objByFileId.set(fileId, idx);
+    if (f.usk && obj.sk && obj.sk.peer === -2) linkPeer(f.usk, idx, what);
+    return idx;
+  };
+
+  const unixObj = (u: any, what: string): Obj => {
+    const name: Buffer = u.name ?? Buffer.alloc(0);
+    const label = `${what} (unix socket:[${u.ino}]${name.length ? ' ' + JSON.stringify(name.toString('latin1').replace(/\0+$/, '')) : ''})`;
+    return {
+      kind: 3, label, flags: n(u.flags) & 0o4000 /* O_NONBLOCK */,
+      sk: {
+        type: n(u.type), state: n(u.state), backlog: n(u.backlog), peer: n(u.peer) ? -2 : -1,
+        sndbuf: n(u.opts?.so_sndbuf), rcvbuf: n(u.opts?.so_rcvbuf), shutdown: n(u.shutdown), passcred: u.opts?.so_passcred ? 1 : 0,
+        name, queue: skQueues.get(n(u.id)) ?? [],
+      },
+    };
+  };
+
+  const linkPeer = (u: any, idx: number, what: string) => {
+    const peerFile = unixByIno.get(n(u.peer));
+    const sk = plan.objs[idx].sk!;
+    if (!peerFile) {
+      if (!o.extUnixSk) throw new RestoreError(`${what}: unix socket ${u.ino} is connected to ${u.peer}, which is not in the images (use --ext-unix-sk)`);
+      sk.peer = -1;
+      return;
+    }
+    if (n(peerFile.usk.uflags) & USK_EXTERN) {
+      if (!o.extUnixSk) throw new RestoreError(`${what}: unix socket ${u.ino} is connected to an external socket (${peerFile.usk.name?.toString() ?? u.peer}); restore with --ext-unix-sk`);
+      const ext = unixObj(peerFile.usk, `external peer of ${what}`);
+      ext.flags |= EXTERNAL_FLAG;
+      ext.sk!.peer = -1;
+      plan.objs.push(ext);
+      sk.peer = plan.objs.length - 1;
+      return;
+    }
+    sk.peer = objFor(n(peerFile.id), `peer of ${what}`);
+  };
+
+  const self = selfCreds();
+  const pidIndex = new Map<number, number>();
+  for (const [i, e] of pstree.entries()) pidIndex.set(n(e.pid), i);
+
+  for (const [i, e] of pstree.entries()) {
+    const pid = n(e.pid);
+    const who = `task ${pid}`;
+    const parent = n(e.ppid) === 0 || i === 0 ? -1 : pidIndex.get(n(e.ppid));
+    if (parent === undefined || parent >= i) throw new RestoreError(`${who}: parent ${e.ppid} is not listed before it in pstree.img`);
+    const tids: number[] = (e.threads as number[] | undefined)?.map(Number) ?? [pid];
+    const cores = tids.map((tid) => load(dir, `core-${tid}.img`, `${who}${tid !== pid ? ` thread ${tid}` : ''}`).entries[0]);
+    const core = cores[0];
+    if (!core) throw new RestoreError(`${who}: core-${pid}.img is empty`);
+    if (core.mtype !== 'X86_64') throw new RestoreError(`${who}: architecture ${core.mtype} is not supported`);
+    const tc = core.tc ?? {};
+    const state = n(tc.task_state, 1);
+    const t: PlanTask = {
+      pid, parent: parent < 0 ? -1 : parent, pgid: n(e.pgid), sid: n(e.sid), state, exitCode: n(tc.exit_code),
+      umask: 0o22, cwd: '', root: '', exe: '', pages: '', fds: [], files: [], vmas: [], iovs: [],
+      vdso: { hint: 0n, expect: 0n, vvarLen: 0n, vdsoLen: 0n }, mm: new Array(11).fill(0n), auxv: [], comm: String(tc.comm ?? ''),
+      sigact: [], rlim: [], itimer: [], credsSet: 0, cred: new Array(8).fill(0), secbits: 0, groups: [], caps: [[0, 0], [0, 0], [0, 0], [0, 0]],
+      noNewPrivs: 0, dumpable: 1, pdeathSig: 0, personalitySet: 0, personality: 0n, threads: [], pagesBytes: 0,
+    };
+    plan.tasks.push(t);
+    if (state === 2) { // zombie: only pid, sid, pgid and its end
+      t.threads.push({ tid: pid, clearTid: 0n, robust: 0n, robustLen: 0n, fsBase: 0n, gsBase: 0n, rseqPtr: 0n, rseqSize: 0, rseqSig: 0, comm: '', frame: Buffer.alloc(0) });
+      for (let k = 0; k < 64; k++) t.sigact.push([0n, 0n, 0n, 0n]);
+      for (let k = 0; k < 16; k++) t.rlim.push([0n, 0n]);
+      for (let k = 0; k < 3; k++) t.itimer.push([0n, 0n, 0n, 0n]);
+      continue;
+    }
+    if (state !== 1 && state !== 3) throw new RestoreError(`${who}: task state ${state} is not supported`);
+
+    const ids = load(dir, `ids-${pid}.img`, who).entries[0] ?? {};
+    // fds
+    const fdinfo = load(dir, `fdinfo-${n(ids.files_id)}.img`, who).entries;
+    for (const fe of fdinfo) {
+      const what = `${who} fd ${fe.fd}`;
+      t.fds.push({ fd: n(fe.fd), obj: objFor(n(fe.id), what), cloexec: n(fe.flags) & 1 });
+    }
+    // fs
+    const fs = load(dir, `fs-${pid}.img`, who).entries[0] ?? {};
+    t.cwd = regName(n(fs.cwd_id), `${who} cwd`);
+    t.root = regName(n(fs.root_id), `${who} root`);
+    t.umask = n(fs.umask, 0o22);
+    for (const [k, p] of [['cwd', t.cwd], ['root', t.root]] as const) {
+      if (!existsSync(p)) throw new RestoreError(`${who}: ${k} ${p} is missing`);
+    }
+
+    // memory
+    const mm = load(dir, `mm-${pid}.img`, who).entries[0];
+    if (!mm) throw new RestoreError(`${who}: mm-${pid}.img is empty`);
+    t.exe = regName(n(mm.exe_file_id), `${who} exe`);
+    checkFile(fileById.get(n(mm.exe_file_id)).reg, `${who} exe`);
+    t.mm = [mm.mm_start_code, mm.mm_end_code, mm.mm_start_data, mm.mm_end_data, mm.mm_start_brk, mm.mm_brk, mm.mm_start_stack,
+      mm.mm_arg_start, mm.mm_arg_end, mm.mm_env_start, mm.mm_env_end].map((v) => b(v));
+    t.auxv = ((mm.mm_saved_auxv as bigint[] | undefined) ?? []).map((v) => b(v));
+    if (t.auxv.length > 62) throw new RestoreError(`${who}: auxv has ${t.auxv.length} values`);
+    t.dumpable = n(mm.dumpable, 1);
+    const fileIdx = new Map<string, number>();
+    const privateRanges: [bigint, bigint][] = [];
+    const skip: [bigint, bigint][] = [];
+    let prevEnd = 0n;
+    for (const v of (mm.vmas as any[]) ?? []) {
+      const start = b(v.start), end = b(v.end), status = n(v.status);
+      if (start < prevEnd || end <= start) throw new RestoreError(`${who}: VMAs in mm-${pid}.img overlap or are unsorted at 0x${start.toString(16)}`);
+      prevEnd = end;
+      if (!(status & VMA.REGULAR)) continue; // vsyscall
+      const range = `VMA 0x${start.toString(16)}-0x${end.toString(16)}`;
+      if (status & VMA.VVAR) { t.vdso.hint = start; t.vdso.vvarLen = end - start; skip.push([start, end]); continue; }
+      if (status & VMA.VDSO) { t.vdso.expect = start; t.vdso.vdsoLen = end - start; skip.push([start, end]); continue; }
+      if (status & (VMA.ANON_SHARED | VMA.MEMFD | VMA.SYSVIPC | VMA.SOCKET | VMA.AIORING)) {
+        throw new RestoreError(`${who}: ${range} (status 0x${status.toString(16)}): shared anonymous, memfd, SysV, socket and AIO mappings are not supported yet`);
+      }
+      let file = -1;
+      const shared = (n(v.flags) & 3) === 1;
+      if (status & (VMA.FILE_PRIVATE | VMA.FILE_SHARED)) {
+        const f = fileById.get(n(v.shmid));
+        if (!f?.reg) throw new RestoreError(`${who}: ${range}: file id ${v.shmid} is not in files.img`);
+        const path = f.reg.name as string;
+        checkFile(f.reg, `${who} ${range}`);
+        const oflags = shared && n(v.prot) & 2 ? O_RDWR : 0;
+        const key = `${oflags}:${path}`;
+        if (!fileIdx.has(key)) { fileIdx.set(key, t.files.length); t.files.push({ path, oflags }); }
+        file = fileIdx.get(key)!;
+      }
+      if (!shared) privateRanges.push([start, end]);
+      t.vmas.push({ start, end, pgoff: b(v.pgoff), prot: n(v.prot), flags: n(v.flags) & ~0x10, file, madv: b(v.madv), addWrite: shared ? 0 : 1 });
+    }
+    if (t.vdso.hint && !t.vdso.expect) throw new RestoreError(`${who}: the images have a vvar area but no vDSO`);
+    if (!t.vdso.hint && t.vdso.expect) throw new RestoreError(`${who}: the images have a vDSO but no vvar area`);
+
+    // pages
+    let reader;
+    try {
+      reader = taskPages(dir, pid);
+    } catch (err) {
+      throw new RestoreError(`${who}: corrupt image pagemap-${pid}.img: ${(err as Error).message}`);
+    }
+    t.pages = reader.pagesFile;
+    const pagesName = reader.pagesFile.split('/').pop();
+    if (!existsSync(t.pages)) throw new RestoreError(`${who}: missing image ${pagesName}`);
+    const pagesSize = BigInt(statSync(t.pages).size);
+    const inside = (a: bigint, z: bigint) => {
+      // [a, z) covered by consecutive private VMAs
+      let at = a;
+      for (const [s, e] of privateRanges) if (s <= at && at < e) at = e < z ? e : z;
+      return at >= z;
+    };
+    const runs = [...reader.runs].sort((x, y) => (x.fileOffset ?? 0) - (y.fileOffset ?? 0));
+    for (const r of runs) {
+      if (r.flags & PE_PARENT) throw new RestoreError(`${who}: incremental dumps (pages in a parent image) are not supported`);
+      if (!(r.flags & PE_PRESENT)) continue;
+      const len = BigInt(r.nrPages) * PAGE;
+      const off = BigInt(r.fileOffset!);
+      if (off + len > pagesSize) throw new RestoreError(`${who}: ${pagesName} is ${pagesSize} bytes, pagemap-${pid}.img needs ${off + len} (truncated pages image)`);
+      const a = r.vaddr, z = r.vaddr + len;
+      if (skip.some(([s, e]) => a >= s && z <= e)) continue; // vdso text comes from the kernel
+      if (!inside(a, z)) throw new RestoreError(`${who}: pagemap-${pid}.img run 0x${a.toString(16)}+${r.nrPages} pages is outside every private VMA`);
+      t.iovs.push({ base: a, len, off });
+      t.pagesBytes += Number(len);
+    }
+    reader.close();
+
+    // signals, limits, timers
+    const sa = (tc.sigactions as any[] | undefined) ?? [];
+    if (sa.length !== 62) throw new RestoreError(`${who}: core-${pid}.img has ${sa.length} signal actions, 62 expected`);
+    let k = 0;
+    for (let sig = 1; sig <= 64; sig++) {
+      if (sig === 9 || sig === 19) { t.sigact.push([0n, 0n, 0n, 0n]); continue; }
+      const s = sa[k++];
+      t.sigact.push([b(s.sigaction), b(s.flags), b(s.restorer), b(s.mask)]);
+    }
+    const rl = (tc.rlimits?.rlimits as any[] | undefined) ?? [];
+    for (let r = 0; r < 16; r++) t.rlim.push(rl[r] ? [b(rl[r].cur), b(rl[r].max)] : [~0n & 0xffffffffffffffffn, 0xffffffffffffffffn]);
+    for (const w of ['real', 'virt', 'prof']) {
+      const it = tc.timers?.[w] ?? {};
+      t.itimer.push([b(it.isec), b(it.iusec), b(it.vsec), b(it.vusec)]);
+    }
+    if ((tc.timers?.posix as any[] | undefined)?.length) throw new RestoreError(`${who}: POSIX timers are not supported yet`);
+    if (tc.personality) { t.personalitySet = 1; t.personality = BigInt('0x' + String(tc.personality)); }
+
+    // creds (the leader's)
+    const tcore = core.thread_core ?? {};
+    const cr = tcore.creds;
+    if (cr) {
+      t.cred = [cr.uid, cr.gid, cr.euid, cr.egid, cr.suid, cr.sgid, cr.fsuid, cr.fsgid].map((v: unknown) => n(v));
+      t.secbits = n(cr.secbits);
+      t.groups = ((cr.groups as number[] | undefined) ?? []).map(Number);
+      const cap = (a: unknown) => { const x = (a as number[] | undefined) ?? [0, 0]; return [n(x[0]), n(x[1])]; };
+      t.caps = [cap(cr.cap_inh), cap(cr.cap_prm), cap(cr.cap_eff), cap(cr.cap_bnd)];
+      t.noNewPrivs = cr.no_new_privs ? 1 : 0;
+      const capsBig = t.caps.map(([lo, hi]) => (BigInt(hi) << 32n) | BigInt(lo));
+      const same = t.cred.every((v, j) => v === self.ids[j]) && t.groups.join() === self.groups.join() &&
+        capsBig.every((v, j) => v === self.caps[j]) && !t.noNewPrivs && t.secbits === 0;
+      t.credsSet = same ? 0 : 1;
+    }
+    t.pdeathSig = n(tcore.pdeath_sig);
+
+    // threads
+    for (const [j, c] of cores.entries()) {
+      const tid = tids[j];
+      if (!c?.thread_info?.gpregs) throw new RestoreError(`${who}: core-${tid}.img has no registers`);
+      if (c.thread_info.gpregs.mode && c.thread_info.gpregs.mode !== 'NATIVE') throw new RestoreError(`${who}: thread ${tid} is a compat (32-bit) task`);
+      const ti = c.thread_info, th = c.thread_core ?? {};
+      if (th.signals_p && (th.signals_p.signals ?? []).length) throw new RestoreError(`${who}: pending signals are not supported yet`);
+      const blocked = j === 0 ? b(tc.blk_sigset ?? th.blk_sigset) : b(th.blk_sigset ?? tc.blk_sigset);
+      const gp = ti.gpregs;
+      t.threads.push({
+        tid, clearTid: b(ti.clear_tid_addr), robust: b(th.futex_rla), robustLen: b(th.futex_rla_len),
+        fsBase: b(gp.fs_base), gsBase: b(gp.gs_base),
+        rseqPtr: b(th.rseq_entry?.rseq_abi_pointer), rseqSize: n(th.rseq_entry?.rseq_abi_size), rseqSig: n(th.rseq_entry?.signature),
+        comm: String(th.comm ?? (j === 0 ? tc.comm : '') ?? ''), frame: buildSigframe(gp, ti.fpregs, blocked, th.sas),
+      });
+    }
+    if ((tc.signals_s?.signals ?? []).length) throw new RestoreError(`${who}: pending signals are not supported yet`);
+  }
+  return plan;
+}
+
+/** size and build-id of an executable or mapped file, as CRIU checks them */
+function checkFile(reg: any, what: string): void {
+  const path = reg.name as string;
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new RestoreError(`${what}: file ${path} is missing`);
+  }
+  if (reg.size !== undefined && BigInt(st.size) !== BigInt(reg.size)) throw new RestoreError(`${what}: file ${path} has size ${st.size}, the dump recorded ${reg.size}`);
+  if (reg.build_id?.length) {
+    const id = buildId(path);
+    if (id && id.join() !== (reg.build_id as number[]).map(Number).join()) throw new RestoreError(`${what}: file ${path} has another build-id than the dumped one`);
+  }
+}
+
+/** The plan in the helper's wire form: u64 LE numbers; strings and bytes as u64 length + data padded to 8. */
+export function encodePlan(p: Plan): Buffer {
+  const parts: Buffer[] = [];
+  const u64 = (v: number | bigint) => { const x = Buffer.alloc(8); x.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v))); parts.push(x); };
+  const bytes = (d: Buffer) => { u64(d.length); parts.push(d); const pad = (8 - (d.length % 8)) % 8; if (pad) parts.push(Buffer.alloc(pad)); };
+  const str = (s: string) => bytes(Buffer.from(s, 'utf8'));
+  u64(0x31545352544b5043n);
+  u64((p.detached ? 1 : 0) | (p.shellJob ? 2 : 0));
+  u64(p.tasks.length); u64(p.objs.length); u64(p.pipes.length);
+  for (const pp of p.pipes) { u64(pp.size); bytes(pp.data); }
+  for (const o of p.objs) {
+    u64(o.kind); str(o.label);
+    if (o.kind === 1 || o.kind === 4) { str(o.path!); u64(o.flags); u64(o.pos ?? 0n); }
+    else if (o.kind === 2) { u64(o.pipeNo!); u64(o.end!); u64(o.flags); }
+    else {
+      const s = o.sk!;
+      u64(s.type); u64(s.state); u64(s.backlog); u64(s.peer < 0 ? -1 : s.peer); u64(s.sndbuf); u64(s.rcvbuf); u64(s.shutdown); u64(s.passcred);
+      u64(o.flags); bytes(s.name); u64(s.queue.length); for (const q of s.queue) bytes(q);
+    }
+  }
+  for (const t of p.tasks) {
+    u64(t.pid); u64(t.parent < 0 ? -1 : t.parent); u64(t.pgid); u64(t.sid); u64(t.state); u64(t.exitCode);
+    u64(t.umask); str(t.cwd); str(t.root); str(t.exe); str(t.pages);
+    u64(t.fds.length); for (const f of t.fds) { u64(f.fd); u64(f.obj); u64(f.cloexec); }
+    u64(t.files.length); for (const f of t.files) { str(f.path); u64(f.oflags); }
+    u64(t.vmas.length); for (const v of t.vmas) { u64(v.start); u64(v.end); u64(v.pgoff); u64(v.prot); u64(v.flags); u64(v.file < 0 ? -1 : v.file); u64(v.madv); u64(v.addWrite); }
+    u64(t.iovs.length); for (const v of t.iovs) { u64(v.base); u64(v.len); u64(v.off); }
+    u64(t.vdso.hint); u64(t.vdso.expect); u64(t.vdso.vvarLen); u64(t.vdso.vdsoLen);
+    for (const v of t.mm) u64(v);
+    u64(t.auxv.length); for (const v of t.auxv) u64(v);
+    str(t.comm);
+    for (const s of t.sigact) for (const v of s) u64(v);
+    for (const r of t.rlim) for (const v of r) u64(v);
+    for (const r of t.itimer) for (const v of r) u64(v);
+    u64(t.credsSet); for (const v of t.cred) u64(v); u64(t.secbits);
+    u64(t.groups.length); for (const g of t.groups) u64(g);
+    for (const c of t.caps) for (const v of c) u64(v);
+    u64(t.noNewPrivs); u64(t.dumpable); u64(t.pdeathSig); u64(t.personalitySet); u64(t.personality);
+    u64(t.threads.length);
+    for (const h of t.threads) {
+      u64(h.tid); u64(h.clearTid); u64(h.robust); u64(h.robustLen); u64(h.fsBase); u64(h.gsBase); u64(h.rseqPtr); u64(h.rseqSize); u64(h.rseqSig);
+      str(h.comm); bytes(h.frame);
+    }
+  }
+  return Buffer.concat(parts);
+}
