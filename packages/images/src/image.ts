@@ -82,6 +82,24 @@ function planFor(t: ImageType, index: number): MessagePlan {
   return messagePlan(t.message!);
 }
 
+/** Decodes one entry's payload (general path), noting required fields it lacks. */
+function decodeEntry(plan: MessagePlan, payload: Uint8Array, index: number, offset: number, opts: ReadOptions): Entry {
+  let msg: Message;
+  try {
+    msg = decodeMessage(plan, payload);
+  } catch (e) {
+    if (e instanceof WireError) throw new ImageError(`cannot decode ${plan.name}: ${e.message}`, { offset });
+    throw e;
+  }
+  const entry: Entry = { index, offset, type: plan.name, msg };
+  const missing = missingRequired(plan, msg);
+  if (missing.length) {
+    entry.missing = missing;
+    opts.onMissing?.(entry);
+  }
+  return entry;
+}
+
 /**
  * Iterates over the entries of an image, reading only as much as each entry
  * needs. Every length is checked against what remains before it is read.
@@ -93,19 +111,8 @@ export function* readEntries(src: ByteSource, t: ImageType, opts: ReadOptions = 
       const size = src.take(4, 'entry size').readUInt32LE(0);
       const plan = planFor(t, index);
       const payload = src.take(size, `entry of ${size} bytes`);
-      let msg: Message;
-      try {
-        msg = decodeMessage(plan, payload);
-      } catch (e) {
-        if (e instanceof WireError) throw new ImageError(`cannot decode ${plan.name}: ${e.message}`, { offset });
-        throw e;
-      }
-      const entry: Entry = { index, offset, type: plan.name, msg };
-      const missing = missingRequired(plan, msg);
-      if (missing.length) {
-        entry.missing = missing;
-        opts.onMissing?.(entry);
-      }
+      const entry = decodeEntry(plan, payload, index, offset, opts);
+      const msg = entry.msg;
       if (t.layout === 'ghost') {
         // a ghost file: chunked -> each chunk entry carries `len` bytes; else all that follows is the data
         const dataLen = index === 0 ? (msg.chunks === true ? 0 : src.size - src.offset) : Number(msg.len ?? 0);
@@ -149,21 +156,7 @@ function* plainEntryTexts(src: ByteSource, t: ImageType, form: JsonForm, opts: R
         yield text;
         continue;
       }
-      const payload = window.subarray(at, at + size);
-      let msg: Message;
-      try {
-        msg = decodeMessage(plan, payload);
-      } catch (e) {
-        if (e instanceof WireError) throw new ImageError(`cannot decode ${plan.name}: ${e.message}`, { offset });
-        throw e;
-      }
-      const entry: Entry = { index, offset, type: plan.name, msg };
-      const missing = missingRequired(plan, msg);
-      if (missing.length) {
-        entry.missing = missing;
-        opts.onMissing?.(entry);
-      }
-      yield entryToText(t, entry, form, 2);
+      yield entryToText(t, decodeEntry(plan, window.subarray(at, at + size), index, offset, opts), form, 2);
     } catch (e) {
       if (e instanceof ImageError) throw e.at({ entry: index, offset });
       throw e;
