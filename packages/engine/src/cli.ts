@@ -57,7 +57,7 @@ export async function main(argv: string[]): Promise<void> {
           const logFile = a['log-file'] ? (isAbsolute(a['log-file']) ? a['log-file'] : join(dir, a['log-file'])) : undefined;
           const log = new Log(a.verbosity, logFile);
           try {
-            const r = restore({ dir, detached: a['restore-detached'], pidfile: a.pidfile, shellJob: a['shell-job'], extUnixSk: a['ext-unix-sk'], fileLocks: a['file-locks'], log });
+            const r = restore({ dir, detached: a['restore-detached'], pidfile: a.pidfile, shellJob: a['shell-job'], extUnixSk: a['ext-unix-sk'], log });
             process.exitCode = r.exitCode ?? 0;
           } catch (e) {
             if (!(e instanceof DumpError)) log.error((e as Error).stack ?? String(e));

@@ -23,6 +23,8 @@ export interface DumpOptions {
   leaveRunning?: boolean;
   shellJob?: boolean;
   extUnixSk?: boolean;
+  /** --file-locks: dump locks held by the tree into filelocks.img (else a held lock fails the dump) */
+  fileLocks?: boolean;
   log?: Log;
   /** test hook: called after the tree is frozen, before state is collected */
   afterFreeze?: (tasks: Task[]) => void;
@@ -83,7 +85,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
           parasite.finish();
         }
         const cores = coreEntries(task, pf, tfs, seccomp, log);
-        const fdinfo = filesDone.has(taskIds.files_id) ? undefined : files.dumpFds(pid, { shellJob: !!opts.shellJob });
+        const fdinfo = filesDone.has(taskIds.files_id) ? undefined : files.dumpFds(pid, { shellJob: !!opts.shellJob, fileLocks: !!opts.fileLocks });
         const fs = files.fsEntry(pid);
         const mm = mmEntry(pid, vmas, exeId, pf.brk, pf.dumpable);
         const runs = scanRuns(pid, vmas);
@@ -111,6 +113,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     writeImage(opts.dir, 'files.img', { magic: 'FILES', entries: files.entries });
     if (files.unix.queues.length) writeImage(opts.dir, 'sk-queues.img', { magic: 'SK_QUEUES', entries: files.unix.queues });
     if (files.pipeData.length) writeImage(opts.dir, 'pipes-data.img', { magic: 'PIPES_DATA', entries: files.pipeData });
+    if (files.locks.length) writeImage(opts.dir, 'filelocks.img', { magic: 'FILE_LOCKS', entries: files.locks });
     if (files.remaps.length) writeImage(opts.dir, 'remap-fpath.img', { magic: 'REMAP_FPATH', entries: files.remaps });
     if (files.memfdInodes.length) writeImage(opts.dir, 'memfd.img', { magic: 'MEMFD_INODE', entries: files.memfdInodes });
     if (files.fifoData.length) writeImage(opts.dir, 'fifo-data.img', { magic: 'FIFO_DATA', entries: files.fifoData });

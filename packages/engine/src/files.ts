@@ -38,6 +38,9 @@ export class Files {
   unix?: UnixSockets;
   /** remap-fpath.img entries (ghost files) */
   readonly remaps: any[] = [];
+  /** filelocks.img entries (--file-locks) */
+  readonly locks: any[] = [];
+  private lockKeys = new Set<string>();
   /** memfd.img entries (memfd and shared-anonymous inodes) */
   readonly memfdInodes: any[] = [];
   private ghosts = new Map<string, number>(); // dev:ino -> ghost id
@@ -240,7 +243,7 @@ export class Files {
   }
 
   /** Dumps the fd table of pid; returns the fdinfo entries. */
-  dumpFds(pid: number, opts: { shellJob: boolean }): any[] {
+  dumpFds(pid: number, opts: { shellJob: boolean; fileLocks?: boolean }): any[] {
     const out: any[] = [];
     for (const fd of listFds(pid)) {
       let link: string;
@@ -250,6 +253,7 @@ export class Files {
         continue; // closed meanwhile (cannot happen while frozen, unless shared with an outside task)
       }
       const info = readFdinfo(pid, fd);
+      this.collectLocks(pid, fd, link, info.lines, !!opts.fileLocks);
       const fdFlags = info.flags & O_CLOEXEC ? 1 : 0;
       const flags = info.flags & ~O_CLOEXEC;
       const procFd = `/proc/${pid}/fd/${fd}`;
@@ -346,6 +350,31 @@ export class Files {
     const root_id = this.specialFile(readlinkSync(`/proc/${pid}/root`), `/proc/${pid}/root`);
     const umask = parseInt(readStatus(pid).Umask ?? '022', 8);
     return { cwd_id, root_id, umask };
+  }
+
+  /**
+   * Locks set through this fd (fdinfo "lock:" lines: POSIX, FLOCK, OFDLCK). CRIU refuses a tree holding
+   * locks unless --file-locks is given; then they go to filelocks.img (flag FL_POSIX 1, FL_FLOCK 2,
+   * FL_OFD 4; type F_RDLCK 0 / F_WRLCK 1; len 0 = to EOF).
+   */
+  private collectLocks(pid: number, fd: number, link: string, lines: string[], allowed: boolean): void {
+    for (const l of lines) {
+      const m = /^lock:\s*\d+:\s*(\S+)\s+(\S+)\s+(\S+)\s+(-?\d+)\s+(\S+)\s+(\d+)\s+(\d+|EOF)/.exec(l);
+      if (!m) continue;
+      const [, kind, , rw, lpid, devIno, start, end] = m;
+      const what = `fd ${fd} of task ${pid} (${link})`;
+      if (!allowed) throw new DumpError(`Can't dump ${what}: it holds a ${kind} ${rw} lock; use --file-locks to dump file locks`);
+      const flag = kind === 'POSIX' ? 1 : kind === 'FLOCK' ? 2 : kind === 'OFDLCK' ? 4 : 0;
+      if (!flag || (rw !== 'READ' && rw !== 'WRITE')) throw new DumpError(`Can't dump ${what}: ${kind} ${rw} locks are not supported`);
+      const key = `${devIno}|${kind}|${rw}|${start}|${end}|${lpid}`;
+      if (this.lockKeys.has(key)) continue; // the same lock seen through a dup of the fd
+      this.lockKeys.add(key);
+      const s = BigInt(start);
+      this.locks.push({
+        flag, type: rw === 'READ' ? 0 : 1, pid: Number(lpid) > 0 ? Number(lpid) : pid, fd,
+        start: s, len: end === 'EOF' ? 0n : BigInt(end) - s + 1n,
+      });
+    }
   }
 
   /** The owner (F_SETOWN) of the task's open file description; all zero when none is set. */
