@@ -15,6 +15,7 @@ const CASES = [
   { name: 'files', args: (dir) => [dir] },
   { name: 'misc-fds', args: (dir) => [dir] },
   { name: 'proc-state' },
+  { name: 'fifo-locks', args: (dir) => [dir], dumpArgs: ['--file-locks'] },
 ];
 
 for (const c of CASES) {
@@ -25,7 +26,7 @@ for (const c of CASES) {
     const h = await launch(prog, c.args ? c.args(dir) : []);
     try {
       const img = join(dir, 'img');
-      const r = ckpt(['dump', '-t', String(h.pid), '-D', img, '-v4', '-o', 'dump.log']);
+      const r = ckpt(['dump', '-t', String(h.pid), '-D', img, '-v4', '-o', 'dump.log', ...(c.dumpArgs ?? [])]);
       assert.equal(r.status, 0, r.stderr);
       await sleep(200);
       assert.equal(alive(h.pid), false, 'the dumped program must be gone without --leave-running');

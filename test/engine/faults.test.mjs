@@ -42,6 +42,22 @@ test('an unsupported fd (an AF_INET socket) is refused by name; the tree keeps r
   }
 });
 
+test('held file locks without --file-locks are refused by name; the program keeps running', async (t) => {
+  if (!needPtrace(t)) return;
+  const dir = workDir('fault-locks');
+  const h = await launch(compile('fifo-locks', dir), [dir]);
+  try {
+    const img = join(dir, 'img');
+    const r = ckpt(['dump', '-t', String(h.pid), '-D', img]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /Can't dump fd 5 of task \d+ \(.*flock\.dat\): it holds a FLOCK WRITE lock; use --file-locks/);
+    assertUnusable(img);
+    await assertStillRunning(h, [h.pid]);
+  } finally {
+    kill(h);
+  }
+});
+
 test('a task exiting halfway through the dump fails it; the other tasks keep running', async (t) => {
   if (!needPtrace(t)) return;
   const dir = workDir('fault-exit');

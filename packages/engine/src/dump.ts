@@ -8,7 +8,7 @@ import { Freezer, type Task } from './seize.js';
 import { readSmaps, readStat, readTimers, type ProcTimer } from './proc.js';
 import { Parasite, syscallAddress, type ThreadFacts } from './parasite.js';
 import { coreEntries } from './core.js';
-import { collectVmas, mmEntry } from './mm.js';
+import { collectVmas, mmEntry, VMA } from './mm.js';
 import { dumpPages, scanRuns } from './pages.js';
 import { Files } from './files.js';
 import { UnixSockets } from './unix.js';
@@ -61,7 +61,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     files.unix = new UnixSockets(ids.rootIds.net_ns_id, !!opts.extUnixSk);
     const pstree: any[] = [];
     const filesDone = new Set<number>();
-    let pagesWritten = 0, pagesScanned = 0;
+    let pagesWritten = 0, pagesScanned = 0, memdumpUs = 0, memwriteUs = 0;
     for (const task of tasks) {
       try {
         if (task.state === 6) throw new DumpError(`task ${task.pid} is a zombie; zombies are not supported yet`);
@@ -88,10 +88,14 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
         const fdinfo = filesDone.has(taskIds.files_id) ? undefined : files.dumpFds(pid, { shellJob: !!opts.shellJob, fileLocks: !!opts.fileLocks });
         const fs = files.fsEntry(pid);
         const mm = mmEntry(pid, vmas, exeId, pf.brk, pf.dumpable);
+        const tScan = process.hrtime.bigint();
         const runs = scanRuns(pid, vmas);
-        for (const v of vmas) pagesScanned += Number((v.end - v.start) / 4096n);
+        const tCopy = process.hrtime.bigint();
+        for (const v of vmas) if (dumpable(v)) pagesScanned += Number((v.end - v.start) / 4096n);
         const myPagesId = pagesId++;
         const pm = dumpPages(pid, opts.dir, myPagesId, runs);
+        memdumpUs += Number((tCopy - tScan) / 1000n);
+        memwriteUs += Number((process.hrtime.bigint() - tCopy) / 1000n);
         pagesWritten += pm.bytes / 4096;
         for (const [tid, core] of cores) writeImage(opts.dir, `core-${tid}.img`, { magic: 'CORE', entries: [core] });
         writeImage(opts.dir, `ids-${pid}.img`, { magic: 'IDS', entries: [taskIds] });
@@ -128,9 +132,9 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     writeImage(opts.dir, 'stats-dump', {
       magic: 'STATS', entries: [{ dump: {
         freezing_time: Number((tFrozen - t0) / 1000n), frozen_time: Number((tEnd - tFrozen) / 1000n),
-        memdump_time: 0, memwrite_time: 0, pages_scanned: pagesScanned, pages_skipped_parent: 0,
+        memdump_time: memdumpUs, memwrite_time: memwriteUs, pages_scanned: pagesScanned, pages_skipped_parent: 0,
         pages_written: pagesWritten, irmap_resolve: 0, pages_lazy: 0, page_pipes: 0, page_pipe_bufs: 0,
-        shpages_scanned: 0, shpages_skipped_parent: 0, shpages_written: 0,
+        shpages_scanned: files.shmemPagesScanned, shpages_skipped_parent: 0, shpages_written: files.shmemPagesWritten,
       } }],
     });
     // inventory last: a dir without it is not a usable dump
@@ -179,6 +183,11 @@ function posixTimerEntries(timers: ProcTimer[], parasite: Parasite): any[] {
     if (t.toThread) e.notify_thread_id = t.notifyId;
     return e;
   });
+}
+
+/** VMAs whose pages go to the task's pages image (private, regular, not vvar/vsyscall). */
+function dumpable(v: { status: number }): boolean {
+  return (v.status & VMA.REGULAR) !== 0 && (v.status & (VMA.VVAR | VMA.VSYSCALL)) === 0 && (v.status & (VMA.ANON_PRIVATE | VMA.FILE_PRIVATE)) !== 0;
 }
 
 function taskGone(pid: number): boolean {
