@@ -38,7 +38,8 @@ function readVarint64(r: protobuf.Reader): bigint {
     shift += 7;
     if (b < 0x80) {
       r.pos = pos;
-      if (hi === 0) return BigInt(lo >>> 0);
+      // one BigInt allocation when the value fits a double exactly (addresses do)
+      if (hi >>> 0 < 0x200000) return BigInt((hi >>> 0) * 4294967296 + (lo >>> 0));
       return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
     }
   }
