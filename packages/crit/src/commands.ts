@@ -43,7 +43,8 @@ function* withFileName<T>(gen: Iterable<T>, file: string): Generator<T> {
 export async function encode(opts: { in?: string; out?: string }): Promise<void> {
   const file = opts.in ?? '<stdin>';
   const raw = opts.in ? readFileSync(opts.in) : readStdin();
-  if (raw.length >= 4 && raw[0] !== 0x7b && !/^\s*[{[]/.test(raw.subarray(0, 64).toString('latin1'))) {
+  // control bytes other than whitespace never occur in JSON text: a binary image was given
+  if (/[\x00-\x08\x0e-\x1f]/.test(raw.subarray(0, 64).toString('latin1'))) {
     throw new ImageError('this is not JSON (a binary image?): encode expects the JSON that decode prints', { file });
   }
   let image: Buffer;
