@@ -53,6 +53,8 @@ enum {
 	RST_STEP_VDSO_PLACE,
 };
 
+#define RST_BLOB_SYSCALL 8  /* offset of "syscall; int3" in the blob */
+
 struct rst_arena {
 	volatile int32_t go;       /* 1: jump into the blob; -1: abort */
 	volatile int32_t nr_prepared, nr_done, nr_failed;

@@ -161,7 +161,15 @@ static long clone_thread(struct rst_args *a, struct rst_thread *t, uint64_t stac
 	return ret;
 }
 
-__attribute__((section(".text.entry"), noreturn, used)) void restore_task(struct rst_args *a)
+/* offset 0: entry; offset 8: "syscall; int3", where the helper (as tracer) runs munmap(region) once every
+ * thread has returned into its own code */
+asm(".section .text.entry,\"ax\",@progbits\n"
+    "blob_entry:\n\tjmp restore_task\n"
+    "\t.balign 8\n"
+    "blob_syscall:\n\tsyscall\n\tint3\n"
+    ".previous\n");
+
+__attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 {
 	long r;
 	uint32_t i;

@@ -28,6 +28,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -357,6 +359,26 @@ static int pid_taken(pid_t pid)
 	char p[64];
 	snprintf(p, sizeof(p), "/proc/%d", pid);
 	return access(p, F_OK) == 0;
+}
+
+/* a dumped-and-killed task may still be a zombie for a moment: give its reaper up to 2 s */
+static int pid_taken_wait(pid_t pid)
+{
+	for (int i = 0; i < 200; i++) {
+		char p[64], buf[512];
+		snprintf(p, sizeof(p), "/proc/%d/stat", pid);
+		int fd = open(p, O_RDONLY);
+		if (fd < 0)
+			return 0;
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		char *r = strrchr(buf, ')');
+		if (!r || r[2] != 'Z')
+			return 1;
+		usleep(10000);
+	}
+	return pid_taken(pid);
 }
 
 /* ---------------------------------------------------------------- shared objects */
@@ -908,6 +930,108 @@ static void task_main(uint64_t ti)
 	__builtin_unreachable();
 }
 
+/* ---------------------------------------------------------------- unmapping the restorer
+
+ * Once a task's threads have rt_sigreturned, the region (blob, args, stacks, frames) is the only trace of
+ * the restore left in it. As their tracer we stop every thread, let any thread still inside the region
+ * finish its rt_sigreturn (PTRACE_SYSCALL to the syscall exit), then run munmap(region) on the leader at
+ * the blob's "syscall; int3", stop at the syscall exit, put its registers back and detach. */
+
+static int wait_stop(pid_t tid)
+{
+	int status;
+	for (;;) {
+		pid_t p = waitpid(tid, &status, __WALL);
+		if (p < 0 && errno == EINTR)
+			continue;
+		if (p < 0 || !WIFSTOPPED(status))
+			return -1;
+		return status;
+	}
+}
+
+/* stop a running tracee: returns 0 once it sits in a ptrace stop, signals it got meanwhile are re-sent */
+static int seize_stop(pid_t tid)
+{
+	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)PTRACE_O_TRACESYSGOOD) < 0 || ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
+		return -1;
+	for (int i = 0; i < 64; i++) {
+		int st = wait_stop(tid);
+		if (st < 0)
+			return -1;
+		if ((st >> 16) == PTRACE_EVENT_STOP)
+			return 0;
+		/* a signal-delivery stop: let the signal through and wait for the interrupt */
+		ptrace(PTRACE_CONT, tid, 0, (void *)(long)WSTOPSIG(st));
+	}
+	return -1;
+}
+
+static int in_region(uint64_t ip) { return ip >= region && ip < region + region_len; }
+
+/* run the tracee until its ip is outside the region (it finishes rt_sigreturn) */
+static int leave_region(pid_t tid)
+{
+	struct user_regs_struct r;
+	for (int i = 0; i < 1000; i++) {
+		if (ptrace(PTRACE_GETREGS, tid, 0, &r) < 0)
+			return -1;
+		if (!in_region(r.rip))
+			return 0;
+		if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
+			return -1;
+		int st = wait_stop(tid);
+		if (st < 0)
+			return -1;
+		if (WSTOPSIG(st) != (SIGTRAP | 0x80) && (st >> 16) != PTRACE_EVENT_STOP) {
+			/* a signal: leave it pending for the task, it is handled once the task runs its own code */
+			ptrace(PTRACE_SYSCALL, tid, 0, (void *)(long)WSTOPSIG(st));
+			if (wait_stop(tid) < 0)
+				return -1;
+		}
+	}
+	return -1;
+}
+
+static int unmap_region(uint64_t ti)
+{
+	struct task *t = &tasks[ti];
+	uint64_t nthr = t->nr_threads, k;
+	int ret = -1;
+	for (k = 0; k < nthr; k++)
+		if (seize_stop((pid_t)t->thr[k].tid) < 0)
+			goto out;
+	for (k = 0; k < nthr; k++)
+		if (leave_region((pid_t)t->thr[k].tid) < 0)
+			goto out;
+	pid_t tid = (pid_t)t->thr[0].tid;
+	struct user_regs_struct saved, r;
+	if (ptrace(PTRACE_GETREGS, tid, 0, &saved) < 0)
+		goto out;
+	r = saved;
+	r.rax = SYS_munmap;
+	r.rdi = region;
+	r.rsi = region_len;
+	r.rip = region + RST_BLOB_SYSCALL;
+	r.orig_rax = (uint64_t)-1;
+	if (ptrace(PTRACE_SETREGS, tid, 0, &r) < 0)
+		goto out;
+	for (int stops = 0; stops < 2; stops++) {  /* syscall entry, then exit */
+		if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0 || wait_stop(tid) < 0)
+			goto out;
+	}
+	ptrace(PTRACE_GETREGS, tid, 0, &r);
+	if (ptrace(PTRACE_SETREGS, tid, 0, &saved) < 0)
+		goto out;
+	ret = r.rax == 0 ? 0 : -1;
+	if (ret)
+		errno = -(long)r.rax;
+out:
+	for (k = 0; k < nthr; k++)
+		ptrace(PTRACE_DETACH, (pid_t)t->thr[k].tid, 0, 0);
+	return ret;
+}
+
 /* ---------------------------------------------------------------- controller */
 
 static void kill_all(void)
@@ -1011,7 +1135,7 @@ int main(int argc, char **argv)
 	for (uint64_t i = 0; i < nr_tasks; i++)
 		for (uint64_t k = 0; k < tasks[i].nr_threads; k++) {
 			pid_t p = (pid_t)tasks[i].thr[k].tid;
-			if (pid_taken(p)) {
+			if (pid_taken_wait(p)) {
 				char who[64];
 				pid_owner(p, who, sizeof(who));
 				fprintf(stderr, "Error: task %lu: %s %d is in use (by '%s'); restore needs it free\n",
@@ -1143,6 +1267,12 @@ int main(int argc, char **argv)
 		futex_wake(&arena->go);
 		kill_all();
 		return 1;
+	}
+	for (uint64_t i = 0; i < nr_tasks; i++) {
+		if (tasks[i].state == 2)
+			continue;
+		if (unmap_region(i) < 0)
+			fprintf(stderr, "Warn: task %lu: cannot unmap the restorer at 0x%lx: %s\n", (unsigned long)tasks[i].pid, (unsigned long)region, strerror(errno));
 	}
 	/* stopped tasks stop again */
 	for (uint64_t i = 0; i < nr_tasks; i++)

@@ -56,6 +56,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
     });
     for (const line of (r.stderr ?? '').split('\n').filter(Boolean)) {
       if (line.startsWith('Error: ')) log.error(line.slice(7));
+      else if (line.startsWith('Warn: ')) log.warn(line.slice(6));
       else log.info(line);
     }
     const pidLine = /^(\d+)$/m.exec(r.stdout ?? '');
