@@ -912,6 +912,10 @@ static void task_main(uint64_t ti)
 	if (stack_top > region + region_len)
 		task_fail(ti, "task %lu: blob region too small", pid);
 
+	const char *fault = getenv("CKPT_FAULT");  /* test hook: the last task fails after the tree is forked */
+	if (fault && !strcmp(fault, "restore-last-task") && ti == nr_tasks - 1)
+		task_fail(ti, "task %lu: injected fault (CKPT_FAULT=restore-last-task)", pid);
+
 	st->stage = RST_STAGE_PREPARED;
 	__atomic_fetch_add(&arena->nr_prepared, 1, __ATOMIC_SEQ_CST);
 	futex_wake(&arena->nr_prepared);

@@ -52,7 +52,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
     const r = spawnSync(helper, [planFile, String(log.level)], {
       stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 64 << 20,
       // the helper's glibc must not register rseq: its memory is gone when the restored task runs
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GLIBC_TUNABLES: 'glibc.pthread.rseq=0' },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GLIBC_TUNABLES: 'glibc.pthread.rseq=0', ...(process.env.CKPT_FAULT ? { CKPT_FAULT: process.env.CKPT_FAULT } : {}) },
     });
     for (const line of (r.stderr ?? '').split('\n').filter(Boolean)) {
       if (line.startsWith('Error: ')) log.error(line.slice(7));

@@ -1,0 +1,52 @@
+// Shared pieces of the restore suites: wait for PIDs, read tick lines, run a restore.
+import assert from 'node:assert/strict';
+import { readFileSync, existsSync } from 'node:fs';
+import { alive, ckpt, sleep } from './helpers.mjs';
+
+export async function waitGone(pids, ms = 3000) {
+  const end = Date.now() + ms;
+  while (pids.some((p) => existsSync(`/proc/${p}`))) {
+    if (Date.now() > end) return false;
+    await sleep(20);
+  }
+  return true;
+}
+
+/** ckpt restore -D dir -d (+args); asserts success and returns the root pid from --pidfile. */
+export function restoreOk(dir, extra = []) {
+  const pidfile = `${dir}/restore.pid`;
+  const r = ckpt(['restore', '-D', dir, '-d', '--pidfile', pidfile, '-v4', '-o', 'restore.log', ...extra]);
+  let log = '';
+  try { log = readFileSync(`${dir}/restore.log`, 'utf8'); } catch {}
+  assert.equal(r.status, 0, `restore failed: ${r.stderr}\n${log}`);
+  return Number(readFileSync(pidfile, 'utf8'));
+}
+
+export function lines(file) {
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean);
+}
+
+/** numbers of "tick N" lines (optionally those matching re) */
+export function ticks(all, re = /^tick (\d+)/) {
+  return all.map((l) => re.exec(l)).filter(Boolean).map((m) => Number(m[1]));
+}
+
+export function killPids(pids) {
+  for (const p of pids) {
+    try { process.kill(p, 'SIGKILL'); } catch {}
+  }
+}
+
+export function threadsOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/status`, 'utf8').match(/Threads:\s+(\d+)/)[1] | 0;
+  } catch { return 0; }
+}
+
+export function stat(pid) {
+  const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+  return { state: f[0], ppid: Number(f[1]), pgid: Number(f[2]), sid: Number(f[3]) };
+}
+
+export { alive };

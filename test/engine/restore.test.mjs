@@ -1,0 +1,99 @@
+// zdtm-style restore tests on our own dumps: each program is started, dumped (killed), restored with
+// `ckpt restore -d`, checked for its own state (same PIDs, counters go on, memory pattern ok, threads run,
+// pipe contents), then dumped again from the restored state and restored a second time.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ckpt, compile, decodeDir, launch, needPtrace, sessionPids, sleep, workDir } from './helpers.mjs';
+import { killPids, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
+
+const CASES = [
+  {
+    name: 'loop-static', flags: ['-static'],
+    check(before, after) {
+      const b = ticks(before), a = ticks(after);
+      assert.ok(a.length >= 2, 'ticks after restore');
+      assert.equal(a[0], b.at(-1) + 1, 'the counter continues where it was dumped');
+      a.forEach((v, i) => i && assert.equal(v, a[i - 1] + 1));
+    },
+  },
+  {
+    name: 'loop-dynamic',
+    check(before, after) {
+      const a = after.filter((l) => l.startsWith('tick'));
+      assert.ok(a.length >= 2);
+      assert.ok(a.every((l) => l.endsWith('pattern=ok')), `memory pattern after restore: ${a.join('|')}`);
+      assert.equal(ticks(a)[0], ticks(before).at(-1) + 1);
+    },
+  },
+  {
+    name: 'threads',
+    check(before, after, pids) {
+      assert.equal(threadsOf(pids[0]), 5, 'leader + 4 workers');
+      const names = readdirSync(`/proc/${pids[0]}/task`).map((t) => readFileSync(`/proc/${pids[0]}/task/${t}/comm`, 'utf8').trim()).sort();
+      assert.deepEqual(names, ['threads', 'worker-0', 'worker-1', 'worker-2', 'worker-3']);
+      const re = /c0=(\d+) c1=(\d+) c2=(\d+) c3=(\d+)/;
+      const last = re.exec(before.filter((l) => re.test(l)).at(-1)).slice(1).map(Number);
+      const now = re.exec(after.filter((l) => re.test(l)).at(-1)).slice(1).map(Number);
+      now.forEach((v, i) => assert.ok(v > last[i], `worker ${i} runs after restore (${last[i]} -> ${v})`));
+      // TLS survived: each worker's counter stays in its own thousand
+      now.forEach((v, i) => assert.equal(Math.floor(v / 1000), i + 1));
+      assert.equal(ticks(after)[0], ticks(before).at(-1) + 1);
+    },
+  },
+  {
+    name: 'tree-pipes',
+    check(before, after, pids) {
+      const [root, c1, c2] = pids;
+      assert.deepEqual([stat(c1).ppid, stat(c2).ppid], [root, root], 'children of the restored parent');
+      assert.equal(stat(c2).pgid, c2, 'child2 leads its own group');
+      assert.equal(stat(c1).pgid, root);
+      assert.ok([root, c1, c2].every((p) => stat(p).sid === root));
+      const re = /^parent got: child1 tick (\d+)/;
+      const a = ticks(after, re), b = ticks(before, re);
+      assert.ok(a.length >= 2, 'child1 -> parent pipe works after restore');
+      assert.ok(a[0] >= b.at(-1) && a[0] <= b.at(-1) + 1, `ticks go on (${b.at(-1)} -> ${a[0]})`);
+    },
+    async compare(img1, img2) {
+      // the unread pipe contents are the same in the dump taken after the restore
+      const d1 = await decodeDir(img1), d2 = await decodeDir(img2);
+      const data = (d) => (d['pipes-data.img']?.entries ?? []).map((e) => e.extra.toString('latin1')).filter((s) => s.length).sort();
+      assert.deepEqual(data(d2), data(d1));
+      assert.ok(data(d1).some((s) => s.length === 3000) && data(d1).some((s) => s === 'P'.repeat(100)));
+    },
+  },
+];
+
+for (const c of CASES) {
+  test(`restore ${c.name}: dump, restore, check, dump again, restore again`, async (t) => {
+    if (!needPtrace(t)) return;
+    const dir = workDir(`restore-${c.name}`);
+    const prog = compile(c.name, dir, c.flags ?? []);
+    const h = await launch(prog);
+    let pids = sessionPids(h.pid).sort((a, b) => a - b);
+    try {
+      await sleep(400);
+      let imgPrev;
+      for (const round of [1, 2]) {
+        const img = join(dir, `img${round}`);
+        const d = ckpt(['dump', '-t', String(h.pid), '-D', img]);
+        assert.equal(d.status, 0, `dump ${round}: ${d.stderr}`);
+        assert.ok(await waitGone(pids), 'dumped tasks are gone');
+        const before = lines(h.log);
+        const root = restoreOk(img);
+        assert.equal(root, h.pid, 'the root comes back with its PID');
+        await sleep(900);
+        const now = sessionPids(h.pid).sort((a, b) => a - b);
+        assert.deepEqual(now, pids, 'every task is back with its PID');
+        const after = lines(h.log).slice(before.length);
+        c.check(before, after, pids);
+        if (imgPrev && c.compare) await c.compare(imgPrev, img);
+        imgPrev = img;
+        pids = now;
+      }
+    } finally {
+      killPids(sessionPids(h.pid));
+    }
+  });
+}
