@@ -1,8 +1,8 @@
 // crit: the CRIU image tool. Command names, options and outputs follow
 // upstream CRIT; errors are one line naming file, entry and offset (or JSON path).
 import { createRequire } from 'node:module';
-import yargs from 'yargs';
 import { ImageError } from '@ckpt/images';
+import yargs from './yargs.cjs';
 import { decode, encode, EXPLORERS, explore, info } from './commands.js';
 import { diffCommand } from './diff/command.js';
 import { DIR_SECTIONS } from './diff/model.js';

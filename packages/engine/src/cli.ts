@@ -1,5 +1,5 @@
 // The `ckpt` command line: CRIU's option names for check and dump.
-import yargs from 'yargs';
+import yargs from './yargs.cjs';
 import { isAbsolute, join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { check } from './check.js';
