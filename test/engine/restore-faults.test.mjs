@@ -1,0 +1,107 @@
+// Restore failures: one clear error naming the task and the resource, non-zero exit, no task left
+// running, the images untouched.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, readFileSync, readdirSync, renameSync, truncateSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { CKPT, ckpt, compile, launch, needPtrace, sessionPids, sleep, workDir } from './helpers.mjs';
+import { killPids, waitGone } from './restore-lib.mjs';
+
+function digest(dir) {
+  const h = createHash('sha256');
+  for (const f of readdirSync(dir).sort()) {
+    if (!f.endsWith('.img')) continue;
+    h.update(f);
+    h.update(readFileSync(join(dir, f)));
+  }
+  return h.digest('hex');
+}
+
+/** a dumped program: {dir, img, pids, prog} with the tree gone */
+async function dumped(name, flags = []) {
+  const dir = workDir(`restore-fault-${name}`);
+  const prog = compile(name, dir, flags);
+  const h = await launch(prog);
+  const pids = sessionPids(h.pid);
+  const img = join(dir, 'img');
+  const r = ckpt(['dump', '-t', String(h.pid), '-D', img]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(await waitGone(pids));
+  return { dir, img, pids, prog, h };
+}
+
+function failing(img, env = {}) {
+  const r = spawnSync(process.execPath, [CKPT, 'restore', '-D', img, '-d'], { encoding: 'utf8', env: { ...process.env, ...env } });
+  assert.notEqual(r.status, 0, 'restore must fail');
+  const errors = r.stderr.split('\n').filter((l) => /Error:/.test(l));
+  assert.ok(errors.length >= 1, r.stderr);
+  return errors.join('\n');
+}
+
+test('restore fails cleanly: truncated pages image', async (t) => {
+  if (!needPtrace(t)) return;
+  const d = await dumped('loop-static', ['-static']);
+  const pages = readdirSync(d.img).find((f) => /^pages-\d+\.img$/.test(f));
+  truncateSync(join(d.img, pages), statSync(join(d.img, pages)).size - 4096);
+  const before = digest(d.img);
+  const err = failing(d.img);
+  assert.match(err, new RegExp(`task ${d.pids[0]}.*${pages}.*truncated`));
+  assert.equal(digest(d.img), before, 'images untouched');
+  assert.ok(await waitGone(d.pids, 500), 'nothing left running');
+});
+
+test('restore fails cleanly: PID in use', async (t) => {
+  if (!needPtrace(t)) return;
+  const dir = workDir('restore-fault-pid');
+  const prog = compile('loop-static', dir, ['-static']);
+  const h = await launch(prog);
+  try {
+    const img = join(dir, 'img');
+    const r = ckpt(['dump', '-t', String(h.pid), '-D', img, '--leave-running']);
+    assert.equal(r.status, 0, r.stderr);
+    const before = digest(img);
+    const err = failing(img);
+    assert.match(err, new RegExp(`task ${h.pid}: PID ${h.pid} is in use`));
+    assert.equal(digest(img), before);
+    assert.deepEqual(sessionPids(h.pid), [h.pid], 'only the original process');
+  } finally {
+    killPids(sessionPids(h.pid));
+  }
+});
+
+test('restore fails cleanly: missing file', async (t) => {
+  if (!needPtrace(t)) return;
+  const d = await dumped('loop-static', ['-static']);
+  renameSync(d.prog, `${d.prog}.moved`);
+  const err = failing(d.img);
+  assert.match(err, new RegExp(`task ${d.pids[0]} exe: file ${d.prog} is missing`));
+  renameSync(`${d.prog}.moved`, d.prog);
+  renameSync(d.h.log, `${d.h.log}.moved`);
+  const err2 = failing(d.img);
+  assert.match(err2, new RegExp(`task ${d.pids[0]} fd 1: file ${d.h.log}: missing`));
+  assert.ok(await waitGone(d.pids, 500));
+});
+
+test('restore fails cleanly: corrupt core image', async (t) => {
+  if (!needPtrace(t)) return;
+  const d = await dumped('loop-static', ['-static']);
+  const core = join(d.img, `core-${d.pids[0]}.img`);
+  const b = readFileSync(core);
+  b.writeUInt32LE(0xffffff, 8); // absurd entry length
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(core, b);
+  const err = failing(d.img);
+  assert.match(err, new RegExp(`task ${d.pids[0]}: corrupt image core-${d.pids[0]}.img`));
+  assert.ok(await waitGone(d.pids, 500));
+});
+
+test('restore fails cleanly: a task fails after the tree is forked -> every task is killed', async (t) => {
+  if (!needPtrace(t)) return;
+  const d = await dumped('tree-pipes');
+  const err = failing(d.img, { CKPT_FAULT: 'restore-last-task' });
+  assert.match(err, /task \d+: injected fault/);
+  await sleep(100);
+  assert.ok(await waitGone(d.pids, 1000), `no task of ${d.pids} left`);
+});
