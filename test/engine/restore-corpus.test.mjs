@@ -43,6 +43,11 @@ const CASES = {
     assert.equal(stat(c2).pgid, c2);
     assert.ok(ticks(after, /^parent got: child1 tick (\d+)/).length >= 2, after.join('|'));
   },
+  'unix-sockets': (c, after) => {
+    const a = ticks(after, /^server got: client tick (\d+)/);
+    assert.ok(a.length >= 2, after.join('|'));
+    assert.equal(a[0], ticks(c.lastBefore, /^server got: client tick (\d+)/).at(-1) + 1);
+  },
 };
 
 for (const [name, check] of Object.entries(CASES)) {

@@ -63,6 +63,23 @@ const CASES = [
       assert.ok(data(d1).some((s) => s.length === 3000) && data(d1).some((s) => s === 'P'.repeat(100)));
     },
   },
+  {
+    name: 'unix-sockets', args: (dir) => [dir],
+    check(before, after, pids) {
+      const re = /^server got: client tick (\d+)/;
+      const a = ticks(after, re), b = ticks(before, re);
+      assert.ok(a.length >= 2, 'the accepted connection carries data after restore');
+      assert.ok(a[0] >= b.at(-1) && a[0] <= b.at(-1) + 1, `ticks go on (${b.at(-1)} -> ${a[0]})`);
+      assert.equal(stat(pids[1]).ppid, pids[0]);
+    },
+    async compare(img1, img2) {
+      // every queued message (pairs both ways, datagrams, seqpackets) is still queued after the restore
+      const d1 = await decodeDir(img1), d2 = await decodeDir(img2);
+      const q = (d) => (d['sk-queues.img']?.entries ?? []).map((e) => e.extra.toString('latin1')).sort();
+      assert.ok(q(d1).length >= 10, q(d1).join('|'));
+      assert.deepEqual(q(d2), q(d1));
+    },
+  },
 ];
 
 for (const c of CASES) {
@@ -70,7 +87,7 @@ for (const c of CASES) {
     if (!needPtrace(t)) return;
     const dir = workDir(`restore-${c.name}`);
     const prog = compile(c.name, dir, c.flags ?? []);
-    const h = await launch(prog);
+    const h = await launch(prog, c.args ? c.args(dir) : []);
     let pids = sessionPids(h.pid).sort((a, b) => a - b);
     try {
       await sleep(400);

@@ -112,7 +112,7 @@ struct obj {
 	uint64_t flags, pos;
 	uint64_t pipe_no, end;  /* PIPE */
 	/* UNIX */
-	uint64_t sk_type, sk_state, sk_backlog, sk_peer_obj, sk_sndbuf, sk_rcvbuf, sk_shutdown, sk_passcred, sk_nonblock;
+	uint64_t sk_type, sk_state, sk_backlog, sk_peer_obj, sk_listener, sk_sndbuf, sk_rcvbuf, sk_shutdown, sk_passcred, sk_nonblock;
 	struct buf sk_name;
 	uint64_t nr_queue; struct buf *queue;   /* packets to deliver to this socket (sent from its peer) */
 	char *label;       /* for errors: "file /x", "pipe:[123]" */
@@ -207,7 +207,7 @@ static void read_plan(const char *path)
 			o->flags = u64();
 			break;
 		case OBJ_UNIX:
-			o->sk_type = u64(); o->sk_state = u64(); o->sk_backlog = u64(); o->sk_peer_obj = u64();
+			o->sk_type = u64(); o->sk_state = u64(); o->sk_backlog = u64(); o->sk_peer_obj = u64(); o->sk_listener = u64();
 			o->sk_sndbuf = u64(); o->sk_rcvbuf = u64(); o->sk_shutdown = u64(); o->sk_passcred = u64();
 			o->flags = u64();
 			o->sk_name = bytes();
@@ -557,6 +557,43 @@ static int open_unix(struct obj *o, char *err, size_t errn)
 	int type = (int)o->sk_type;
 	enum { TCP_ESTABLISHED = 1, TCP_LISTEN = 10, TCP_CLOSE = 7 };
 	struct sockaddr_un sa;
+	/* an accepted connection: connect the peer to the listener and accept (names come out right) */
+	if (peer && peer->fd < 0 && o->sk_listener == ~0ULL && peer->sk_listener != ~0ULL && peer->sk_peer_obj == (uint64_t)(o - objs))
+		return open_unix(peer, err, errn);
+	if (peer && peer->fd < 0 && o->sk_listener != ~0ULL) {
+		struct obj *l = &objs[o->sk_listener];
+		if (l->fd < 0 && open_unix(l, err, errn) < 0)
+			return -1;
+		int c = socket(AF_UNIX, (int)peer->sk_type, 0);
+		if (c < 0) {
+			snprintf(err, errn, "socket: %s", strerror(errno));
+			return -1;
+		}
+		sk_opts(peer, c);
+		if (peer->sk_name.len) {
+			socklen_t pl = sk_addr(peer, &sa);
+			if (sa.sun_path[0])
+				unlink(sa.sun_path);
+			if (bind(c, (struct sockaddr *)&sa, pl) < 0) {
+				snprintf(err, errn, "bind the connecting peer: %s", strerror(errno));
+				return -1;
+			}
+		}
+		socklen_t sl = sk_addr(l, &sa);
+		if (connect(c, (struct sockaddr *)&sa, sl) < 0) {
+			snprintf(err, errn, "connect to the listener: %s", strerror(errno));
+			return -1;
+		}
+		int acc = accept(l->fd, NULL, NULL);
+		if (acc < 0) {
+			snprintf(err, errn, "accept: %s", strerror(errno));
+			return -1;
+		}
+		sk_opts(o, acc);
+		o->fd = move_high(acc);
+		peer->fd = move_high(c);
+		return 0;
+	}
 	if (peer && peer->fd < 0 && peer->kind == OBJ_UNIX && !(peer->sk_state == TCP_LISTEN) &&
 	    (peer->sk_peer_obj == (uint64_t)(o - objs)) && !o->sk_name.len && !peer->sk_name.len) {
 		int sv[2];

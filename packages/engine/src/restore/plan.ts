@@ -16,6 +16,7 @@ const VMA = {
 };
 const PE_PRESENT = 4, PE_PARENT = 1;
 const USK_EXTERN = 1;
+const TCP_ESTABLISHED = 1, TCP_LISTEN = 10, SOCK_DGRAM = 2;
 const EXTERNAL_FLAG = 1 << 30;
 const PAGE = 4096n;
 const O_ACCMODE = 3, O_RDWR = 2;
@@ -25,7 +26,7 @@ export interface Obj {
   label: string;
   path?: string; flags: number; pos?: bigint;
   pipeNo?: number; end?: number;
-  sk?: { type: number; state: number; backlog: number; peer: number; sndbuf: number; rcvbuf: number; shutdown: number; passcred: number; name: Buffer; queue: Buffer[] };
+  sk?: { type: number; state: number; backlog: number; peer: number; listener: number; sndbuf: number; rcvbuf: number; shutdown: number; passcred: number; name: Buffer; queue: Buffer[] };
 }
 
 export interface PlanTask {
@@ -165,7 +166,7 @@ export function buildPlan(o: PlanOptions): Plan {
     return {
       kind: 3, label, flags: n(u.flags) & 0o4000 /* O_NONBLOCK */,
       sk: {
-        type: n(u.type), state: n(u.state), backlog: n(u.backlog), peer: n(u.peer) ? -2 : -1,
+        type: n(u.type), state: n(u.state), backlog: n(u.backlog), peer: n(u.peer) ? -2 : -1, listener: -1,
         sndbuf: n(u.opts?.so_sndbuf), rcvbuf: n(u.opts?.so_rcvbuf), shutdown: n(u.shutdown), passcred: u.opts?.so_passcred ? 1 : 0,
         name, queue: skQueues.get(n(u.id)) ?? [],
       },
@@ -188,6 +189,12 @@ export function buildPlan(o: PlanOptions): Plan {
       plan.objs.push(ext);
       sk.peer = plan.objs.length - 1;
       return;
+    }
+    // an accepted socket carries its listener's name: it is recreated by connect + accept on that listener
+    const name: Buffer = u.name ?? Buffer.alloc(0);
+    if (name.length && n(u.state) === TCP_ESTABLISHED && n(u.type) !== SOCK_DGRAM) {
+      const l = filesDoc.find((f) => f.usk && n(f.usk.state) === TCP_LISTEN && Buffer.compare(f.usk.name ?? Buffer.alloc(0), name) === 0);
+      if (l) sk.listener = objFor(n(l.id), `listener of ${what}`);
     }
     sk.peer = objFor(n(peerFile.id), `peer of ${what}`);
   };
@@ -404,7 +411,7 @@ export function encodePlan(p: Plan): Buffer {
     else if (o.kind === 2) { u64(o.pipeNo!); u64(o.end!); u64(o.flags); }
     else {
       const s = o.sk!;
-      u64(s.type); u64(s.state); u64(s.backlog); u64(s.peer < 0 ? -1 : s.peer); u64(s.sndbuf); u64(s.rcvbuf); u64(s.shutdown); u64(s.passcred);
+      u64(s.type); u64(s.state); u64(s.backlog); u64(s.peer < 0 ? -1 : s.peer); u64(s.listener < 0 ? -1 : s.listener); u64(s.sndbuf); u64(s.rcvbuf); u64(s.shutdown); u64(s.passcred);
       u64(o.flags); bytes(s.name); u64(s.queue.length); for (const q of s.queue) bytes(q);
     }
   }
