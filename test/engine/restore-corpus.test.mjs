@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CORPUS, ckpt, needPtrace, sleep, workDir } from './helpers.mjs';
+import { CORPUS, ckpt, launch, needPtrace, sleep, workDir } from './helpers.mjs';
 import { corpusOrSkip } from '../lib/corpus.mjs';
 import { killPids, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
 
@@ -81,4 +81,41 @@ for (const [name, check] of Object.entries(CASES)) {
       await waitGone(c.pids);
     }
   });
+}
+
+test("restore CRIU 4.2's ext-unix-sk: refused without --ext-unix-sk, reconnected to the running server with it", async (t) => {
+  if (!corpusOrSkip(t) || !needPtrace(t)) return;
+  const c = setup('ext-unix-sk');
+  const run = '/tmp/corpus-run/ext-unix-sk';
+  assert.ok(await waitGone(c.pids, 5000), `PIDs ${c.pids} must be free`);
+  const { rmSync } = await import('node:fs');
+  rmSync(join(run, 'server.sock'), { force: true });
+  writeFileSync(join(run, 'server.log'), '');
+  // the external peer exists at restore time, as the seed's recipe says
+  const server = spawnServer(run);
+  const srv = await server;
+  try {
+    const r = ckpt(['restore', '-D', join(CORPUS, 'ext-unix-sk'), '-d']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /task \d+ fd 3: unix socket \d+ is connected to an external socket \(\/tmp\/corpus-run\/ext-unix-sk\/server.sock\); restore with --ext-unix-sk/);
+    assert.ok(!existsSync(`/proc/${c.pids[0]}`), 'nothing restored');
+    assert.equal(restoreOk(join(CORPUS, 'ext-unix-sk'), ['--ext-unix-sk']), c.pids[0]);
+    await sleep(1200);
+    const got = lines(join(run, 'server.log')).filter((l) => l.startsWith('server got: ext client tick'));
+    assert.ok(got.length >= 2, `the server hears from the restored client: ${got.join('|')}`);
+  } finally {
+    killPids([...c.pids, srv]);
+    await waitGone([...c.pids, srv]);
+  }
+});
+
+async function spawnServer(run) {
+  const { spawnSync } = await import('node:child_process');
+  spawnSync('/bin/bash', ['-c', 'setsid /tmp/corpus-src/ext-unix-sk/server /tmp/corpus-run/ext-unix-sk/server.sock </dev/null >>server.log 2>&1 &'], { cwd: run, stdio: 'ignore' });
+  for (let i = 0; i < 250; i++) {
+    const m = /SERVER READY pid=(\d+)/.exec(readFileSync(join(run, 'server.log'), 'utf8'));
+    if (m) return Number(m[1]);
+    await sleep(20);
+  }
+  throw new Error('ext-unix-sk server did not start');
 }

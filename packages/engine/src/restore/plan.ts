@@ -182,7 +182,7 @@ export function buildPlan(o: PlanOptions): Plan {
       return;
     }
     if (n(peerFile.usk.uflags) & USK_EXTERN) {
-      if (!o.extUnixSk) throw new RestoreError(`${what}: unix socket ${u.ino} is connected to an external socket (${peerFile.usk.name?.toString() ?? u.peer}); restore with --ext-unix-sk`);
+      if (!o.extUnixSk) throw new RestoreError(`${what}: unix socket ${u.ino} is connected to an external socket (${peerFile.usk.name?.toString().replace(/\0/g, '') || u.peer}); restore with --ext-unix-sk`);
       const ext = unixObj(peerFile.usk, `external peer of ${what}`);
       ext.flags |= EXTERNAL_FLAG;
       ext.sk!.peer = -1;
