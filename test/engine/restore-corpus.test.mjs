@@ -8,7 +8,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSy
 import { join } from 'node:path';
 import { CORPUS, ckpt, launch, needPtrace, sleep, workDir } from './helpers.mjs';
 import { corpusOrSkip } from '../lib/corpus.mjs';
-import { killPids, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
+import { abstractFree, killPids, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
 
 function setup(name) {
   const src = `/tmp/corpus-src/${name}`, run = `/tmp/corpus-run/${name}`;
@@ -55,6 +55,7 @@ for (const [name, check] of Object.entries(CASES)) {
     if (!corpusOrSkip(t) || !needPtrace(t)) return;
     const c = setup(name);
     assert.ok(await waitGone(c.pids, 5000), `PIDs ${c.pids} must be free to restore the corpus case`);
+    if (name === 'unix-sockets') assert.ok(await abstractFree(), 'abstract socket name held by another test');
     try {
       const root = restoreOk(join(CORPUS, name));
       assert.equal(root, c.pids[0]);

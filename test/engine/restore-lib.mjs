@@ -50,3 +50,14 @@ export function stat(pid) {
 }
 
 export { alive };
+
+/** The unix-sockets programs bind the abstract name "corpus-abstract" (one per network namespace): other
+ * suites running at the same time may hold it. Waits until nobody does. */
+export async function abstractFree(name = 'corpus-abstract', ms = 60000) {
+  const end = Date.now() + ms;
+  while (readFileSync('/proc/net/unix', 'utf8').includes(` @${name}\n`)) {
+    if (Date.now() > end) return false;
+    await sleep(100);
+  }
+  return true;
+}

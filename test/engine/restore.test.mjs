@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ckpt, compile, decodeDir, launch, needPtrace, sessionPids, sleep, workDir } from './helpers.mjs';
-import { killPids, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
+import { abstractFree, killPids, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
 
 const CASES = [
   {
@@ -87,6 +87,7 @@ for (const c of CASES) {
     if (!needPtrace(t)) return;
     const dir = workDir(`restore-${c.name}`);
     const prog = compile(c.name, dir, c.flags ?? []);
+    if (c.name === 'unix-sockets') assert.ok(await abstractFree(), 'abstract socket name held by another test');
     const h = await launch(prog, c.args ? c.args(dir) : []);
     let pids = sessionPids(h.pid).sort((a, b) => a - b);
     try {
