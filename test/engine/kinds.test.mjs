@@ -148,3 +148,26 @@ test('proc-state: seccomp filter (same bytes as CRIU 4.2), filter mode with its 
     kill(h);
   }
 });
+
+test('a zombie child is dumped as TASK_DEAD with its exit code (core only); the tree goes on after -R', async (t) => {
+  if (!needPtrace(t)) return;
+  const dir = workDir('kinds-zombie');
+  const h = await launch(compile('zombie', dir));
+  try {
+    const zombie = Number(/zombie=(\d+)/.exec(h.lines().find((l) => l.startsWith('READY')))[1]);
+    const img = join(dir, 'img');
+    const r = ckpt(['dump', '-t', String(h.pid), '-D', img, '-R']);
+    assert.equal(r.status, 0, r.stderr);
+    const imgs = await decodeAll(img);
+    assert.deepEqual(imgs['pstree.img'].entries.map((p) => [p.ppid === 0 ? 'root' : 'child', p.threads.length]), [['root', 1], ['child', 1], ['child', 1]]);
+    const core = imgs[`core-${zombie}.img`].entries[0];
+    assert.deepEqual(core.tc && [core.tc.task_state, core.tc.exit_code], [2, 7 << 8]);
+    assert.equal(core.thread_info, undefined);
+    assert.equal(imgs[`ids-${zombie}.img`], undefined, 'a zombie has no ids/mm/fds');
+    assert.deepEqual(pythonCritFailures(img) ?? [], []);
+    await goesOn(h, () => {});
+    assert.match(readFileSync(`/proc/${zombie}/stat`, 'utf8'), /\) Z /, 'the zombie stays a zombie');
+  } finally {
+    kill(h);
+  }
+});

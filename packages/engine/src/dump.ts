@@ -64,9 +64,18 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     let pagesWritten = 0, pagesScanned = 0, memdumpUs = 0, memwriteUs = 0;
     for (const task of tasks) {
       try {
-        if (task.state === 6) throw new DumpError(`task ${task.pid} is a zombie; zombies are not supported yet`);
         const pid = task.pid;
         const stat = readStat(pid);
+        if (task.state === 6) {
+          // a zombie: its place in the tree and how it died (CRIU's dump_one_zombie), nothing else
+          if (task.children.length) throw new DumpError(`task ${pid} is a zombie with children; not supported`);
+          pstree.push({ pid, ppid: task.ppid, pgid: Number(stat[5]), sid: Number(stat[6]), threads: [pid] });
+          writeImage(opts.dir, `core-${pid}.img`, { magic: 'CORE', entries: [{
+            mtype: 'X86_64', tc: { task_state: 2, exit_code: Number(stat[52] ?? 0), personality: 0, flags: 0, blk_sigset: 0n, comm: stat[2] },
+          }] });
+          log.debug(`task ${pid}: zombie, exit code ${stat[52]}`);
+          continue;
+        }
         pstree.push({ pid, ppid: task.ppid, pgid: Number(stat[5]), sid: Number(stat[6]), threads: task.threads.map((t) => t.tid) });
         const taskIds = ids.forTask(pid);
         const maps = readSmaps(pid);
