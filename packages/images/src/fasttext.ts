@@ -88,6 +88,15 @@ const H = {
   str(b: Uint8Array): string {
     return pyString(isUtf8(b) ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8') : decodeText(b));
   },
+  /** a length-delimited sub-message, through its own compiled decoder */
+  msg(dec: TextDecoder, buf: Uint8Array, end: number): string {
+    const len = varint32(buf, end) >>> 0;
+    const start = S.p;
+    if (start + len > end) throw BAIL;
+    const text = dec(buf, start, start + len);
+    S.p = start + len;
+    return text;
+  },
   b64: (b: Uint8Array) => pyString(b64Lines(b)),
   qp: (b: Uint8Array) => pyString(qpEncode(b)),
   hex: (v: number | bigint) => (v < 0 ? '"0x-' + (-BigInt(v)).toString(16) + '"' : '"0x' + v.toString(16) + '"'),
@@ -157,9 +166,7 @@ function readExpr(f: FieldPlan, pretty: boolean, level: number, isHex: boolean, 
     case 'enum': return `H.enumName(${c(f.enumPlan!.byNumber)}, H.varint32(buf, end) | 0)`;
     case 'string': return 'H.str(H.bytesAt(buf, end))';
     case 'bytes': return f.opts.conv === 'unix_name' ? 'H.qp(H.bytesAt(buf, end))' : 'H.b64(H.bytesAt(buf, end))';
-    case 'message': {
-      return `((len) => { const s = S.p, e = s + len; if (e > end) throw H.BAIL; const t = SUB[${f.id}](buf, s, e); S.p = e; return t; })(H.varint32(buf, end) >>> 0)`;
-    }
+    case 'message': return `H.msg(SUB[${f.id}], buf, end)`;
     default: return null; // float, double, sfixed: not in CRIU's schema; the general path handles them
   }
 }
