@@ -4,11 +4,25 @@
 // and loop-dynamic are then dumped by us and restored again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CORPUS, ckpt, launch, needPtrace, sleep, workDir } from './helpers.mjs';
 import { corpusOrSkip } from '../lib/corpus.mjs';
-import { abstractFree, killPids, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
+import { abstractFree, filesCheck, killPids, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
+
+/** The data files CRIU's `files` images refer to, as src.c made them (sizes are checked on restore). */
+const FILES_DIR = '/tmp/corpus-run/files/tmpdir.iTW10n';
+function filesData() {
+  const fill = (n, base) => Buffer.from(Array.from({ length: n }, (_, i) => base.charCodeAt(0) + ((i % 4096) % 26)));
+  rmSync(FILES_DIR, { recursive: true, force: true });
+  mkdirSync(join(FILES_DIR, 'sub'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(FILES_DIR, 'ro.txt'), fill(65536, 'a'));
+  writeFileSync(join(FILES_DIR, 'wo.bin'), fill(10000, 'A'), { mode: 0o600 });
+  writeFileSync(join(FILES_DIR, 'rw.bin'), fill(8192, 'k'), { mode: 0o640 });
+  writeFileSync(join(FILES_DIR, 'append.log'), 'start pid=7132\n');
+  writeFileSync(join(FILES_DIR, 'rw-append.txt'), fill(777, 'm'));
+  writeFileSync(join(FILES_DIR, 'sub/nested.dat'), fill(1234, 'n'));
+}
 
 function setup(name) {
   const src = `/tmp/corpus-src/${name}`, run = `/tmp/corpus-run/${name}`;
@@ -19,6 +33,7 @@ function setup(name) {
     chmodSync(join(src, b), 0o755);
   }
   writeFileSync(join(run, 'out.log'), '');
+  if (name === 'files') filesData();
   const rr = readFileSync(join(CORPUS, name, 'run-result.txt'), 'utf8');
   const pids = /^tree pids: ([\d ]+)/m.exec(rr)[1].trim().split(/\s+/).map(Number);
   const lastBefore = /^last lines before dump: (.*)$/m.exec(rr)?.[1].split('|').filter(Boolean) ?? [];
@@ -43,6 +58,14 @@ const CASES = {
     assert.equal(stat(c2).pgid, c2);
     assert.ok(ticks(after, /^parent got: child1 tick (\d+)/).length >= 2, after.join('|'));
   },
+  files: (c, after) => {
+    const a = after.filter((l) => l.startsWith('tick'));
+    assert.ok(a.every((l) => / ro_pos=12345 wo_pos=5000 rw_pos=4113 ghost_pos=100 ghost\[0\.\.4\]=GHIJ$/.test(l)), a.join('|'));
+    assert.equal(ticks(after)[0], ticks(c.lastBefore).at(-1) + 1);
+    filesCheck(c.pids[0]);
+    // the dup'ed and re-opened append log goes on
+    assert.match(readFileSync(join(FILES_DIR, 'append.log'), 'utf8'), /tick \d+\n$/);
+  },
   'unix-sockets': (c, after) => {
     const a = ticks(after, /^server got: client tick (\d+)/);
     assert.ok(a.length >= 2, after.join('|'));
@@ -64,7 +87,7 @@ for (const [name, check] of Object.entries(CASES)) {
       const after = lines(c.log);
       assert.ok(after.length >= 2, 'the program keeps logging');
       check(c, after);
-      if (name === 'loop-static' || name === 'loop-dynamic') {
+      if (name === 'loop-static' || name === 'loop-dynamic' || name === 'files') {
         // and once more through our own dump
         const img = join(workDir(`corpus-${name}`), 'img');
         const d = ckpt(['dump', '-t', String(root), '-D', img]);
@@ -75,6 +98,7 @@ for (const [name, check] of Object.entries(CASES)) {
         await sleep(700);
         const again = lines(c.log).slice(n);
         assert.equal(ticks(again)[0], ticks(lines(c.log).slice(0, n)).at(-1) + 1);
+        if (name === 'files') check({ ...c, lastBefore: lines(c.log).slice(0, n) }, again);
         if (name === 'loop-dynamic') assert.ok(again.every((l) => /pattern=ok$/.test(l)));
       }
     } finally {
@@ -89,7 +113,6 @@ test("restore CRIU 4.2's ext-unix-sk: refused without --ext-unix-sk, reconnected
   const c = setup('ext-unix-sk');
   const run = '/tmp/corpus-run/ext-unix-sk';
   assert.ok(await waitGone(c.pids, 5000), `PIDs ${c.pids} must be free`);
-  const { rmSync } = await import('node:fs');
   rmSync(join(run, 'server.sock'), { force: true });
   writeFileSync(join(run, 'server.log'), '');
   // the external peer exists at restore time, as the seed's recipe says

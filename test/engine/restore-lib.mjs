@@ -1,6 +1,6 @@
 // Shared pieces of the restore suites: wait for PIDs, read tick lines, run a restore.
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { alive, ckpt, sleep } from './helpers.mjs';
 
 export async function waitGone(pids, ms = 3000) {
@@ -60,4 +60,24 @@ export async function abstractFree(name = 'corpus-abstract', ms = 60000) {
     await sleep(100);
   }
   return true;
+}
+
+/** fds of the files program after restore: flags, offsets, the ghosts deleted again and gone from disk */
+export function filesCheck(pid) {
+  const info = (fd) => {
+    const t = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    return { pos: Number(/pos:\s+(\d+)/.exec(t)[1]), flags: parseInt(/flags:\s+(\d+)/.exec(t)[1], 8) };
+  };
+  const link = (fd) => readlinkSync(`/proc/${pid}/fd/${fd}`);
+  assert.equal(info(3).pos, 12345); assert.equal(info(11).pos, 12345); assert.equal(link(11), link(3));
+  assert.equal(link(100), link(4)); assert.equal(info(100).pos, 5000);
+  assert.ok(info(5).flags & 0o2000000, 'rw.bin keeps O_CLOEXEC');
+  assert.ok(info(6).flags & 0o2000 && info(7).flags & 0o2000, 'O_APPEND files');
+  assert.equal(info(12).flags & 0o1400000, 0o1400000, 'O_NOFOLLOW|O_NOATIME');
+  assert.equal(info(12).pos, 1000);
+  assert.ok(info(10).flags & 0o200000, 'directory fd');
+  assert.match(link(8), /ghost\.txt.* \(deleted\)$/); assert.match(link(9), /ghost-ro\.txt.* \(deleted\)$/);
+  assert.equal(info(8).pos, 100); assert.equal(info(9).pos, 4999);
+  const dir = readlinkSync(`/proc/${pid}/cwd`);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.includes('ghost')), [], 'no ghost file left on disk');
 }

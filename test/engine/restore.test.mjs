@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ckpt, compile, decodeDir, launch, needPtrace, sessionPids, sleep, workDir } from './helpers.mjs';
-import { abstractFree, killPids, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
+import { abstractFree, filesCheck, killPids, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
 
 const CASES = [
   {
@@ -80,7 +80,20 @@ const CASES = [
       assert.deepEqual(q(d2), q(d1));
     },
   },
+  {
+    name: 'files', args: (dir) => [dir],
+    check(before, after, pids) {
+      // the program reports its own offsets and reads its ghost file (pread at 0) on every tick
+      const re = /^tick \d+ (ro_pos=\d+ wo_pos=\d+ rw_pos=\d+ ghost_pos=\d+ ghost\[0\.\.4\]=\S+)$/;
+      const a = after.map((l) => re.exec(l)?.[1]).filter(Boolean);
+      assert.ok(a.length >= 2, after.join('|'));
+      assert.ok(a.every((s) => s === 'ro_pos=12345 wo_pos=5000 rw_pos=4113 ghost_pos=100 ghost[0..4]=GHIJ'), a.join('|'));
+      assert.equal(ticks(after)[0], ticks(before).at(-1) + 1);
+      filesCheck(pids[0]);
+    },
+  },
 ];
+
 
 for (const c of CASES) {
   test(`restore ${c.name}: dump, restore, check, dump again, restore again`, async (t) => {

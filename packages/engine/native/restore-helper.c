@@ -103,7 +103,8 @@ static char *str(void)
 	return s;
 }
 
-enum { OBJ_REG = 1, OBJ_PIPE = 2, OBJ_UNIX = 3, OBJ_FIFO = 4 };
+enum { OBJ_REG = 1, OBJ_PIPE = 2, OBJ_UNIX = 3, OBJ_FIFO = 4, OBJ_INHERIT = 5 };
+#define OBJ_GHOST (1ULL << 31)  /* REG: a ghost file, unlinked once every object is open */
 #define OBJ_EXTERNAL (1ULL << 30) /* a peer outside the tree (--ext-unix-sk): never created */
 
 struct obj {
@@ -111,6 +112,7 @@ struct obj {
 	char *path;        /* REG/FIFO */
 	uint64_t flags, pos;
 	uint64_t pipe_no, end;  /* PIPE */
+	uint64_t inherit_fd;    /* INHERIT: the caller's fd (--inherit-fd) */
 	/* UNIX */
 	uint64_t sk_type, sk_state, sk_backlog, sk_peer_obj, sk_listener, sk_sndbuf, sk_rcvbuf, sk_shutdown, sk_passcred, sk_nonblock;
 	struct buf sk_name;
@@ -205,6 +207,9 @@ static void read_plan(const char *path)
 			o->pipe_no = u64();
 			o->end = u64();
 			o->flags = u64();
+			break;
+		case OBJ_INHERIT:
+			o->inherit_fd = u64();
 			break;
 		case OBJ_UNIX:
 			o->sk_type = u64(); o->sk_state = u64(); o->sk_backlog = u64(); o->sk_peer_obj = u64(); o->sk_listener = u64();
@@ -424,7 +429,7 @@ static int create_objects(void)
 		switch (o->kind) {
 		case OBJ_REG:
 		case OBJ_FIFO:
-			fd = open(o->path, (int)(o->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | (o->kind == OBJ_FIFO ? O_NONBLOCK : 0));
+			fd = open(o->path, (int)(o->flags & ~(O_CREAT | O_EXCL | O_TRUNC | OBJ_GHOST)) | (o->kind == OBJ_FIFO ? O_NONBLOCK : 0));
 			if (fd < 0) {
 				fprintf(stderr, "Error: %s: cannot open %s: %s\n", o->label, o->path, strerror(errno));
 				return -1;
@@ -435,6 +440,13 @@ static int create_objects(void)
 			}
 			if (o->kind == OBJ_REG && o->pos && lseek(fd, (off_t)o->pos, SEEK_SET) < 0) {
 				fprintf(stderr, "Error: %s: cannot seek %s to %lu: %s\n", o->label, o->path, (unsigned long)o->pos, strerror(errno));
+				return -1;
+			}
+			break;
+		case OBJ_INHERIT:
+			fd = fcntl((int)o->inherit_fd, F_DUPFD_CLOEXEC, 0);
+			if (fd < 0) {
+				fprintf(stderr, "Error: %s: the caller's fd %lu: %s\n", o->label, (unsigned long)o->inherit_fd, strerror(errno));
 				return -1;
 			}
 			break;
@@ -1232,6 +1244,14 @@ int main(int argc, char **argv)
 
 	if (create_objects() < 0)
 		return 1;
+	/* ghost files are open: their names go (the caller removes any left by a failure before this) */
+	for (uint64_t i = 0; i < nr_objs; i++)
+		if (objs[i].kind == OBJ_REG && (objs[i].flags & OBJ_GHOST) && unlink(objs[i].path) < 0 && errno != ENOENT)
+			fprintf(stderr, "Warn: %s: cannot unlink %s: %s\n", objs[i].label, objs[i].path, strerror(errno));
+	/* the caller's inherited fds live on only as objects */
+	for (uint64_t i = 0; i < nr_objs; i++)
+		if (objs[i].kind == OBJ_INHERIT)
+			close((int)objs[i].inherit_fd);
 
 	/* all signals blocked from here; each task's mask comes from its sigframe */
 	sigset_t all;

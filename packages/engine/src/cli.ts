@@ -4,7 +4,7 @@ import { isAbsolute, join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { check } from './check.js';
 import { dump } from './dump.js';
-import { restore } from './restore/index.js';
+import { parseInheritFd, restore, RestoreError } from './restore/index.js';
 import { DumpError, Log } from './log.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -50,6 +50,7 @@ export async function main(argv: string[]): Promise<void> {
           .option('pidfile', { type: 'string', describe: 'write the root task\'s pid here' })
           .option('shell-job', { alias: 'j', type: 'boolean', default: false, describe: 'the root was not a session leader (run from a shell)' })
           .option('ext-unix-sk', { type: 'boolean', default: false, describe: 'reconnect unix sockets to peers outside the tree' })
+          .option('inherit-fd', { type: 'string', array: true, describe: 'fd[N]:RESOURCE - hand our fd N to the restored task in place of RESOURCE (socket:[INO], pipe:[INO] or a path)' })
           .option('verbosity', { alias: 'v', type: 'number', default: 2, describe: 'log level 0..4' })
           .option('log-file', { alias: 'o', type: 'string', describe: 'log file (relative to the images dir)' }),
         (a) => {
@@ -57,7 +58,14 @@ export async function main(argv: string[]): Promise<void> {
           const logFile = a['log-file'] ? (isAbsolute(a['log-file']) ? a['log-file'] : join(dir, a['log-file'])) : undefined;
           const log = new Log(a.verbosity, logFile);
           try {
-            const r = restore({ dir, detached: a['restore-detached'], pidfile: a.pidfile, shellJob: a['shell-job'], extUnixSk: a['ext-unix-sk'], log });
+            let inheritFds;
+            try {
+              inheritFds = (a['inherit-fd'] ?? []).map((x) => parseInheritFd(String(x)));
+            } catch (e) {
+              if (e instanceof RestoreError) { log.error(e.message); process.exitCode = 1; return; }
+              throw e;
+            }
+            const r = restore({ dir, detached: a['restore-detached'], pidfile: a.pidfile, shellJob: a['shell-job'], extUnixSk: a['ext-unix-sk'], inheritFds, log });
             process.exitCode = r.exitCode ?? 0;
           } catch (e) {
             if (!(e instanceof DumpError)) log.error((e as Error).stack ?? String(e));

@@ -2,14 +2,14 @@
 // forks the tree with the original PIDs and hands every task to the restorer blob. The Node process
 // never forks the tree itself (it has threads and a huge address space).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fchmodSync, fchownSync, futimesSync, lstatSync, mkdtempSync, openSync, rmSync, unlinkSync, writeFileSync, writeSync, ftruncateSync, constants as C } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DumpError, Log } from '../log.js';
-import { buildPlan, encodePlan, RestoreError } from './plan.js';
+import { buildPlan, encodePlan, RestoreError, type Ghost, type InheritFd } from './plan.js';
 
-export { buildPlan, encodePlan, RestoreError } from './plan.js';
+export { buildPlan, encodePlan, parseInheritFd, RestoreError } from './plan.js';
 
 export interface RestoreOptions {
   dir: string;
@@ -17,6 +17,8 @@ export interface RestoreOptions {
   pidfile?: string;
   shellJob?: boolean;
   extUnixSk?: boolean;
+  /** --inherit-fd: fds of this process handed to the restored tasks in place of the dumped resources */
+  inheritFds?: InheritFd[];
   log?: Log;
 }
 
@@ -32,9 +34,9 @@ export function restore(opts: RestoreOptions): RestoreResult {
   const t0 = process.hrtime.bigint();
   const helper = helperPath();
   if (!existsSync(helper)) throw new DumpError(`restore helper not built at ${helper} (run npm run build)`);
-  let plan;
+  let plan: ReturnType<typeof buildPlan>;
   try {
-    plan = buildPlan({ dir: opts.dir, detached: opts.detached ?? false, shellJob: opts.shellJob ?? false, extUnixSk: opts.extUnixSk ?? false });
+    plan = buildPlan({ dir: opts.dir, detached: opts.detached ?? false, shellJob: opts.shellJob ?? false, extUnixSk: opts.extUnixSk ?? false, inheritFds: opts.inheritFds });
   } catch (e) {
     if (e instanceof RestoreError) {
       log.error(e.message);
@@ -47,10 +49,34 @@ export function restore(opts: RestoreOptions): RestoreResult {
   log.info(`Restoring ${plan.tasks.length} task(s), ${threads} thread(s), ${(pagesBytes / 1048576).toFixed(1)} MiB of pages (root pid ${plan.tasks[0].pid})`);
   const tmp = mkdtempSync(join(tmpdir(), 'ckpt-restore-'));
   const planFile = join(tmp, 'plan');
+  const ghosts: { path: string; ino: number }[] = [];
   try {
+    return runHelper();
+  } catch (e) {
+    if (e instanceof DumpError && !(e as any).logged) log.error(e.message);
+    throw e;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    // the helper unlinks each ghost once opened; one still there (a failure before that) is ours to remove
+    for (const g of ghosts) {
+      try { if (lstatSync(g.path).ino === g.ino) unlinkSync(g.path); } catch { /* gone */ }
+    }
+  }
+
+  function runHelper(): RestoreResult {
+    for (const fd of plan.inheritFds) {
+      try { fstatSync(fd); } catch { throw new DumpError(`--inherit-fd: fd ${fd} is not open in the caller`); }
+    }
+    for (const g of plan.ghosts) ghosts.push(makeGhost(g));
     writeFileSync(planFile, encodePlan(plan), { mode: 0o600 });
+    // inherited fds reach the helper at the same numbers
+    const stdio: (string | number)[] = ['ignore', 'pipe', 'pipe'];
+    for (const fd of plan.inheritFds) {
+      while (stdio.length <= fd) stdio.push('ignore');
+      stdio[fd] = fd;
+    }
     const r = spawnSync(helper, [planFile, String(log.level)], {
-      stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 64 << 20,
+      stdio: stdio as any, encoding: 'utf8', maxBuffer: 64 << 20,
       // the helper's glibc must not register rseq: its memory is gone when the restored task runs
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GLIBC_TUNABLES: 'glibc.pthread.rseq=0', ...(process.env.CKPT_FAULT ? { CKPT_FAULT: process.env.CKPT_FAULT } : {}) },
     });
@@ -64,14 +90,39 @@ export function restore(opts: RestoreOptions): RestoreResult {
     if (!pidLine) {
       const msg = 'restore failed';
       if (!/Error: /.test(r.stderr ?? '')) log.error(`${msg} (helper ${r.signal ? `killed by ${r.signal}` : `exit ${r.status}`})`);
-      throw new DumpError(msg);
+      throw Object.assign(new DumpError(msg), { logged: true });
     }
     const pid = Number(pidLine[1]);
     if (opts.pidfile) writeFileSync(opts.pidfile, `${pid}\n`);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     log.info(`Restore finished in ${ms.toFixed(1)} ms`);
     return { pid, tasks: plan.tasks.length, threads, pagesBytes, ms, exitCode: opts.detached ? undefined : r.status ?? 1 };
+  }
+}
+
+/** A ghost file as CRIU's mkreg_ghost makes it: exclusive create, the data (chunks at their offsets), the
+ * size, owner, mode and times. */
+function makeGhost(g: Ghost): { path: string; ino: number } {
+  let fd;
+  try {
+    fd = openSync(g.path, C.O_WRONLY | C.O_CREAT | C.O_EXCL, 0o600);
+  } catch (e) {
+    throw new DumpError(`cannot create ghost file ${g.path}: ${(e as Error).message}`);
+  }
+  try {
+    for (const c of g.chunks) {
+      let off = 0;
+      while (off < c.data.length) off += writeSync(fd, c.data, off, c.data.length - off, Number(c.off) + off);
+    }
+    ftruncateSync(fd, Number(g.size));
+    fchownSync(fd, g.uid, g.gid);
+    fchmodSync(fd, g.mode);
+    if (g.atime && g.mtime) futimesSync(fd, Number(g.atime[0]) + Number(g.atime[1]) / 1e6, Number(g.mtime[0]) + Number(g.mtime[1]) / 1e6);
+    return { path: g.path, ino: lstatSync(g.path).ino };
+  } catch (e) {
+    try { unlinkSync(g.path); } catch {}
+    throw new DumpError(`cannot create ghost file ${g.path}: ${(e as Error).message}`);
   } finally {
-    rmSync(tmp, { recursive: true, force: true });
+    closeSync(fd);
   }
 }

@@ -22,7 +22,8 @@ const PAGE = 4096n;
 const O_ACCMODE = 3, O_RDWR = 2;
 
 export interface Obj {
-  kind: 1 | 2 | 3 | 4; // REG PIPE UNIX FIFO
+  kind: 1 | 2 | 3 | 4 | 5; // REG PIPE UNIX FIFO INHERITED
+  inheritFd?: number;
   label: string;
   path?: string; flags: number; pos?: bigint;
   pipeNo?: number; end?: number;
@@ -45,14 +46,35 @@ export interface PlanTask {
   pagesBytes: number;
 }
 
+/** A deleted-but-open file: created at `path` before the helper runs, unlinked by the helper once opened. */
+export interface Ghost {
+  path: string; mode: number; uid: number; gid: number; size: bigint;
+  atime?: [bigint, bigint]; mtime?: [bigint, bigint];
+  chunks: { off: bigint; data: Buffer }[];
+}
+
 export interface Plan {
   detached: boolean; shellJob: boolean;
+  ghosts: Ghost[];
+  /** caller fds handed over (--inherit-fd): the helper gets them at the same numbers */
+  inheritFds: number[];
   pipes: { size: number; data: Buffer }[];
   objs: Obj[];
   tasks: PlanTask[];
 }
 
-export interface PlanOptions { dir: string; detached: boolean; shellJob: boolean; extUnixSk: boolean }
+export interface InheritFd { fd: number; key: string }
+export interface PlanOptions { dir: string; detached: boolean; shellJob: boolean; extUnixSk: boolean; inheritFds?: InheritFd[] }
+
+/** `fd[N]:RESOURCE` as CRIU's --inherit-fd takes it: socket:[INO], pipe:[INO], or a file path. */
+export function parseInheritFd(arg: string): InheritFd {
+  const m = /^fd\[(\d+)\]:(.+)$/.exec(arg);
+  if (!m) throw new RestoreError(`--inherit-fd ${arg}: expected fd[N]:RESOURCE (socket:[INODE], pipe:[INODE] or a path)`);
+  const fd = Number(m[1]);
+  if (fd <= 2) throw new RestoreError(`--inherit-fd ${arg}: fd ${fd} is one of the caller's standard streams`);
+  return { fd, key: m[2] };
+}
+const GHOST_FLAG = 2 ** 31; // REG object: unlink the path once opened
 
 function load(dir: string, name: string, what: string): { entries: any[] } {
   const p = join(dir, name);
@@ -112,7 +134,57 @@ export function buildPlan(o: PlanOptions): Plan {
     }
   }
 
-  const plan: Plan = { detached: o.detached, shellJob: o.shellJob, pipes: [], objs: [], tasks: [] };
+  const plan: Plan = { detached: o.detached, shellJob: o.shellJob, ghosts: [], inheritFds: [], pipes: [], objs: [], tasks: [] };
+  // --inherit-fd: resources by the name CRIU gives them (socket:[INO], pipe:[INO], a path with or without its /)
+  const inherit = new Map<string, number>();
+  for (const i of o.inheritFds ?? []) {
+    inherit.set(i.key, i.fd);
+    if (!i.key.includes(':[') && !i.key.startsWith('/')) inherit.set('/' + i.key, i.fd);
+  }
+  const inheritUsed = new Set<string>();
+  // remap-fpath: ghost files (deleted but open), recreated from ghost-file-ID.img
+  const ghostOf = new Map<number, number>();
+  if (existsSync(join(dir, 'remap-fpath.img'))) {
+    for (const e of load(dir, 'remap-fpath.img', 'file remaps').entries) {
+      const type = e.remap_type ?? 'LINKED';
+      if (type !== 'GHOST' && type !== 0) throw new RestoreError(`file id ${e.orig_id}: ${type} file remaps are not supported`);
+      ghostOf.set(n(e.orig_id), n(e.remap_id));
+    }
+  }
+  const ghostPath = new Map<number, string>();
+  const ghostFile = (r: any, remapId: number, what: string): string => {
+    const have = ghostPath.get(remapId);
+    if (have) return have;
+    const name = `ghost-file-${remapId.toString(16)}.img`;
+    const es = load(dir, name, `${what} (deleted file ${r.name})`).entries;
+    const g = es[0];
+    if (!g) throw new RestoreError(`${what}: ${name} is empty`);
+    const mode = n(g.mode);
+    if ((mode & 0o170000) !== 0o100000) throw new RestoreError(`${what}: ghost ${r.name} of mode 0${mode.toString(8)} is not a regular file (not supported)`);
+    const chunks: Ghost['chunks'] = [];
+    let size: bigint;
+    if (g.chunks) {
+      for (const c of es.slice(1)) chunks.push({ off: b(c.off), data: (c.extra as Buffer) ?? Buffer.alloc(0) });
+      size = b(g.size);
+    } else {
+      const data = (g.extra as Buffer) ?? Buffer.alloc(0);
+      chunks.push({ off: 0n, data });
+      size = BigInt(data.length);
+    }
+    if (r.size !== undefined && b(r.size) !== size) throw new RestoreError(`${what}: ghost file ${name} holds ${size} bytes, the dump recorded ${r.size} for ${r.name}`);
+    const path = `${r.name}.cr.${remapId.toString(16)}.ghost`;
+    const tv = (t: any): [bigint, bigint] | undefined => (t ? [b(t.tv_sec), b(t.tv_usec)] : undefined);
+    plan.ghosts.push({ path, mode: mode & 0o7777, uid: n(g.uid), gid: n(g.gid), size, atime: tv(g.atim), mtime: tv(g.mtim), chunks });
+    ghostPath.set(remapId, path);
+    return path;
+  };
+  const inheritKey = (f: any): string[] => {
+    if (f.reg) return [f.reg.name];
+    if (f.pipe) return [`pipe:[${f.pipe.pipe_id}]`];
+    if (f.usk) return [`socket:[${f.usk.ino}]`];
+    if (f.fifo) return [`pipe:[${f.fifo.pipe_id}]`];
+    return [];
+  };
   const objByFileId = new Map<number, number>();
   const pipeNo = new Map<number, number>();
   const unixByIno = new Map<number, any>();
@@ -124,7 +196,15 @@ export function buildPlan(o: PlanOptions): Plan {
     const f = fileById.get(fileId);
     if (!f) throw new RestoreError(`${what}: file id ${fileId} is not in files.img`);
     let obj: Obj;
-    if (f.reg) {
+    const ik = inheritKey(f).find((k) => inherit.has(k));
+    if (ik !== undefined) {
+      inheritUsed.add(ik);
+      obj = { kind: 5, label: `${what} (${ik}, inherited fd ${inherit.get(ik)})`, flags: 0, inheritFd: inherit.get(ik) };
+    } else if (f.reg && ghostOf.has(fileId)) {
+      const r = f.reg;
+      const path = ghostFile(r, ghostOf.get(fileId)!, what);
+      obj = { kind: 1, label: `${what} (deleted file ${r.name})`, path, flags: (n(r.flags) | GHOST_FLAG) >>> 0, pos: b(r.pos) };
+    } else if (f.reg) {
       const r = f.reg;
       const path = r.name as string;
       let st;
@@ -278,6 +358,7 @@ export function buildPlan(o: PlanOptions): Plan {
       if (status & (VMA.FILE_PRIVATE | VMA.FILE_SHARED)) {
         const f = fileById.get(n(v.shmid));
         if (!f?.reg) throw new RestoreError(`${who}: ${range}: file id ${v.shmid} is not in files.img`);
+        if (ghostOf.has(n(v.shmid))) throw new RestoreError(`${who}: ${range}: mappings of deleted files (${f.reg.name}) are not supported yet`);
         const path = f.reg.name as string;
         checkFile(f.reg, `${who} ${range}`);
         const oflags = shared && n(v.prot) & 2 ? O_RDWR : 0;
@@ -376,6 +457,10 @@ export function buildPlan(o: PlanOptions): Plan {
     }
     if ((tc.signals_s?.signals ?? []).length) throw new RestoreError(`${who}: pending signals are not supported yet`);
   }
+  for (const i of o.inheritFds ?? []) {
+    if (!inheritUsed.has(i.key) && !inheritUsed.has('/' + i.key)) throw new RestoreError(`--inherit-fd fd[${i.fd}]:${i.key}: no restored file is ${i.key}`);
+  }
+  plan.inheritFds = [...new Set((o.inheritFds ?? []).map((i) => i.fd))];
   return plan;
 }
 
@@ -408,6 +493,7 @@ export function encodePlan(p: Plan): Buffer {
   for (const o of p.objs) {
     u64(o.kind); str(o.label);
     if (o.kind === 1 || o.kind === 4) { str(o.path!); u64(o.flags); u64(o.pos ?? 0n); }
+    else if (o.kind === 5) { u64(o.inheritFd!); }
     else if (o.kind === 2) { u64(o.pipeNo!); u64(o.end!); u64(o.flags); }
     else {
       const s = o.sk!;
