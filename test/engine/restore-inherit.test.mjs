@@ -1,0 +1,88 @@
+// --inherit-fd as CRIU means it (the seed's socketpair recipe): a task whose fd 3 is a socket connected to
+// its caller (outside the tree), whose fd 4 is a pipe read outside the tree, and whose stdout is a log
+// file, is dumped (--ext-unix-sk) and restored with --inherit-fd fd[3]:socket:[INO], fd[4]:pipe:[INO] and
+// fd[5]:PATH: the caller's new socket, pipe and file take the ticks that follow.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CKPT, ckpt, compile, needPtrace, sleep, workDir } from './helpers.mjs';
+import { killPids, lines, ticks, waitGone } from './restore-lib.mjs';
+
+async function until(fn, ms, what) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+test('restore --inherit-fd fd[N]:socket:[INO], fd[N]:pipe:[INO] and fd[N]:PATH replace the dumped resources', async (t) => {
+  if (!needPtrace(t)) return;
+  const dir = workDir('restore-inherit');
+  const prog = compile('restore-inherit', dir);
+  const outLog = join(dir, 'out.log'), newLog = join(dir, 'new.log');
+  writeFileSync(outLog, '');
+  // the caller side of the socket is ours (node's stdio 'pipe' is a unix socketpair); the pipe's reader is a
+  // cat outside the tree (a sibling of the program in the launching shell)
+  const launcher = spawn('/bin/bash', ['-c', '( exec setsid "$0" 4>&1 >>out.log 2>&1 </dev/null ) | exec cat >> pipe1.log', prog],
+    { cwd: dir, stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: { PATH: '/usr/bin:/bin' } });
+  const sock1 = [];
+  launcher.stdio[3].on('data', (d) => sock1.push(d.toString()));
+  const pid = Number((await until(() => /READY pid=(\d+)/.exec(readFileSync(outLog, 'utf8')), 5000, 'READY'))[1]);
+  let restorer;
+  const pids = [pid];
+  try {
+    await sleep(400);
+    const sockIno = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/3`))[1];
+    const pipeIno = /^pipe:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/4`))[1];
+    assert.ok(sock1.join('').includes('tick 1\n'), 'the caller hears the program before the dump');
+    const img = join(dir, 'img');
+    const d = ckpt(['dump', '-t', String(pid), '-D', img, '--ext-unix-sk']);
+    assert.equal(d.status, 0, d.stderr);
+    assert.ok(await waitGone([pid]));
+    const last = ticks(lines(outLog)).at(-1);
+
+    // without --inherit-fd the socket's peer is missing: refused, nothing runs
+    const r0 = ckpt(['restore', '-D', img, '-d']);
+    assert.notEqual(r0.status, 0);
+    assert.match(r0.stderr, /fd 3.*unix socket/);
+    assert.ok(await waitGone([pid], 0), 'nothing restored');
+    // a resource no file of the images is
+    const r1 = ckpt(['restore', '-D', img, '-d', '--ext-unix-sk', '--inherit-fd', 'fd[3]:socket:[1]']);
+    assert.notEqual(r1.status, 0);
+    assert.match(r1.stderr, /--inherit-fd fd\[3\]:socket:\[1\]: no restored file is socket:\[1\]/);
+
+    // the caller: a new socketpair end at fd 3, a new pipe (read by a new cat) at fd 4, a new log at fd 5
+    const script = 'exec "$0" "$@" 4> >(exec cat >> pipe2.log) 5>>new.log';
+    restorer = spawn('/bin/bash', ['-c', script, process.execPath, CKPT, 'restore', '-D', img, '-d', '--ext-unix-sk',
+      '--inherit-fd', `fd[3]:socket:[${sockIno}]`, '--inherit-fd', `fd[4]:pipe:[${pipeIno}]`, '--inherit-fd', `fd[5]:${outLog}`],
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env: { PATH: '/usr/bin:/bin' } });
+    const sock2 = [];
+    let err = '';
+    restorer.stdio[3].on('data', (b) => sock2.push(b.toString()));
+    restorer.stderr.on('data', (b) => { err += b; });
+    const code = await new Promise((res) => restorer.on('exit', (c) => res(c)));
+    assert.equal(code, 0, err);
+    await sleep(800);
+    assert.ok(readlinkSync(`/proc/${pid}/fd/1`).endsWith('/new.log'), 'stdout is the inherited file');
+    assert.equal(readlinkSync(`/proc/${pid}/fd/3`) === `socket:[${sockIno}]`, false, 'fd 3 is the new socket');
+    const n = ticks(lines(newLog));
+    assert.ok(n.length >= 3, `the new log gets ticks: ${n}`);
+    assert.equal(n[0], last + 1, 'the counter goes on');
+    const s = ticks(sock2.join('').split('\n'));
+    assert.ok(s.length >= 3 && s[0] === last + 1, `the caller's new socket gets the ticks: ${s}`);
+    const p = ticks(lines(join(dir, 'pipe2.log')));
+    assert.ok(p.length >= 3 && p[0] === last + 1, `the new pipe gets the ticks: ${p}`);
+    assert.ok(!lines(newLog).some((l) => /write failed/.test(l)), 'no write fails');
+    assert.equal(ticks(lines(outLog)).at(-1), last, 'the old log is not written after the dump');
+  } finally {
+    killPids(pids);
+    await waitGone(pids);
+    launcher.stdio[3].destroy();
+    restorer?.stdio[3]?.destroy();
+  }
+});
