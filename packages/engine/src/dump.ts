@@ -1,16 +1,16 @@
 // `ckpt dump`: freeze the tree, collect every task's state, write the images, then kill the tree
 // or let it go on. Any failure releases every task exactly as it was and marks the dir unusable.
-import { mkdirSync, rmSync, writeFileSync, readlinkSync, existsSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync, readlinkSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { native } from './native.js';
 import { Freezer, type Task } from './seize.js';
-import { readSmaps, readStat, readTimers, type ProcTimer } from './proc.js';
-import { Parasite, syscallAddress, type ThreadFacts } from './parasite.js';
+import { listFds, readSmaps, readStat, readTimers, type ProcTimer } from './proc.js';
+import { Parasite, syscallAddress, type ThreadFacts, type TtyFacts } from './parasite.js';
 import { coreEntries } from './core.js';
 import { collectVmas, mmEntry, VMA } from './mm.js';
 import { dumpPages, scanRuns } from './pages.js';
-import { Files } from './files.js';
+import { Files, isPtsSlave } from './files.js';
 import { UnixSockets } from './unix.js';
 import { Ids } from './ids.js';
 import { Seccomp } from './seccomp.js';
@@ -52,7 +52,6 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     log.info(`Frozen ${tasks.length} task(s), ${tasks.reduce((n, t) => n + t.threads.length, 0)} thread(s)`);
     opts.afterFreeze?.(tasks);
     faultInjection(tasks, log);
-    checkSession(root, opts);
     let pagesId = 1;
     const seccomp = new Seccomp();
     seccomp.collect(tasks);
@@ -84,17 +83,19 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
         // state only the task can tell: run syscalls inside it
         const parasite = new Parasite(pid, syscallAddress(maps));
         const tfs = new Map<number, ThreadFacts>();
+        const ttys = new Map<number, TtyFacts>();
         let pf;
         parasite.begin();
         try {
           pf = parasite.processFacts();
           pf.posixTimers = posixTimerEntries(readTimers(pid), parasite);
           for (const th of task.threads) tfs.set(th.tid, parasite.threadFacts(th.tid));
+          if (!filesDone.has(taskIds.files_id)) for (const fd of ttyFds(pid)) ttys.set(fd, parasite.ttyFacts(fd, true));
         } finally {
           parasite.finish();
         }
         const cores = coreEntries(task, pf, tfs, seccomp, log);
-        const fdinfo = filesDone.has(taskIds.files_id) ? undefined : files.dumpFds(pid, { shellJob: !!opts.shellJob, fileLocks: !!opts.fileLocks });
+        const fdinfo = filesDone.has(taskIds.files_id) ? undefined : files.dumpFds(pid, { shellJob: !!opts.shellJob, fileLocks: !!opts.fileLocks, ttys });
         const fs = files.fsEntry(pid);
         const mm = mmEntry(pid, vmas, exeId, pf.brk, pf.dumpable);
         const tScan = process.hrtime.bigint();
@@ -122,6 +123,9 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
         throw new DumpError(`task ${task.pid}${gone ? ' exited during the dump' : ''}: ${(e as Error).message}`);
       }
     }
+    checkTtys(files, tasks, pstree, opts);
+    checkSession(root, opts);
+    checkTtyPairs(files, opts);
     files.unix.checkPeers(() => files.newId(), (e) => files.entries.push(e));
     writeImage(opts.dir, 'files.img', { magic: 'FILES', entries: files.entries });
     if (files.unix.queues.length) writeImage(opts.dir, 'sk-queues.img', { magic: 'SK_QUEUES', entries: files.unix.queues });
@@ -130,6 +134,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     if (files.remaps.length) writeImage(opts.dir, 'remap-fpath.img', { magic: 'REMAP_FPATH', entries: files.remaps });
     if (files.memfdInodes.length) writeImage(opts.dir, 'memfd.img', { magic: 'MEMFD_INODE', entries: files.memfdInodes });
     if (files.fifoData.length) writeImage(opts.dir, 'fifo-data.img', { magic: 'FIFO_DATA', entries: files.fifoData });
+    if (files.ttyInfos.length) writeImage(opts.dir, 'tty-info.img', { magic: 'TTY_INFO', entries: files.ttyInfos });
     writeImage(opts.dir, 'pstree.img', { magic: 'PSTREE', entries: pstree });
     writeImage(opts.dir, 'seccomp.img', { magic: 'SECCOMP', entries: [seccomp.imageEntry()] });
     const n = native();
@@ -214,6 +219,50 @@ function faultInjection(tasks: Task[], log: Log): void {
   log.warn(`fault injection: killing task ${victim.pid}`);
   native().kill(victim.pid, 9);
   native().wait(victim.pid, 1000);
+}
+
+/** fds of pid that are pts slaves (their state is read from inside the task). */
+function ttyFds(pid: number): number[] {
+  const out: number[] = [];
+  for (const fd of listFds(pid)) {
+    try {
+      if (isPtsSlave(statSync(`/proc/${pid}/fd/${fd}`))) out.push(fd);
+    } catch {
+      // closed meanwhile: dumpFds skips it too
+    }
+  }
+  return out;
+}
+
+/**
+ * CRIU's dump_verify_tty_sids: a terminal whose session leader is not in the tree belongs to a
+ * shell outside it; only --shell-job allows that (restore then inherits the caller's terminal).
+ */
+function checkTtys(files: Files, tasks: Task[], pstree: any[], opts: DumpOptions): void {
+  if (opts.shellJob) return;
+  const inTree = new Set(tasks.map((t) => t.pid));
+  for (const t of files.ttys) {
+    if (!t.sid) continue;
+    const leader = pstree.find((p) => p.sid === t.sid);
+    if (!leader || leader.pid !== t.sid || !inTree.has(t.sid)) {
+      throw new DumpError(`Found dangling tty with sid ${t.sid} pgid ${t.pgrp} (pts) on fd ${t.fd} of task ${t.pid}. ` +
+        'Task attached to shell terminal. Consider using --shell-job option');
+    }
+  }
+}
+
+/**
+ * CRIU's tty_verify_active_pairs: a pts slave whose master (ptmx) is not in the tree is an external
+ * terminal: only with --shell-job, and only one.
+ */
+function checkTtyPairs(files: Files, opts: DumpOptions): void {
+  const slaves = files.ttys.filter((t) => !t.hangup);
+  if (!slaves.length) return;
+  if (!opts.shellJob) {
+    const t = slaves[0];
+    throw new DumpError(`Found slave peer index ${t.index} without correspond master peer (fd ${t.fd} of task ${t.pid}); use --shell-job (-j) for a terminal outside the tree`);
+  }
+  if (slaves.length > 1) throw new DumpError(`Only one slave external peer is allowed (index ${slaves[1].index})`);
 }
 
 function checkSession(root: Task, opts: DumpOptions): void {

@@ -11,6 +11,7 @@ import { DumpError, Log } from './log.js';
 import { anonKind, fdinfoEntry } from './fdkinds.js';
 import { writeImage } from './images-out.js';
 import type { UnixSockets } from './unix.js';
+import type { TtyFacts } from './parasite.js';
 
 const O_WRONLY = 0o1, O_ACCMODE = 0o3, O_APPEND = 0o2000, O_CLOEXEC = 0o2000000;
 const KCMP_FILE = 0;
@@ -26,6 +27,14 @@ const GHOST_CHUNKS_THRESH = 3 * 4096;
 export interface FilesOutput { dir: string; nextPagesId(): number }
 
 interface OfdRecord { pid: number; fd: number; key: string; id: number }
+
+/** A pts fd seen in the dump (CRIU's tty_dump_info): checked against the tree once every task is dumped. */
+export interface TtySeen { pid: number; fd: number; index: number; sid: number; pgrp: number; hangup: boolean }
+
+/** Whether st is a terminal this dump handles: a pts slave (major 136..143). */
+export function isPtsSlave(st: Stats): boolean {
+  return st.isCharacterDevice() && major(st.rdev) >= 136 && major(st.rdev) <= 143;
+}
 
 export class Files {
   private nextId = 1;
@@ -49,6 +58,9 @@ export class Files {
   private memfdFiles = new Map<string, number>(); // dev:ino -> file id of the VMA memfd entry
   shmemPagesWritten = 0;
   shmemPagesScanned = 0;
+  /** tty-info.img entries, one per terminal (tty_info_id) */
+  readonly ttyInfos: any[] = [];
+  readonly ttys: TtySeen[] = [];
 
   constructor(private log: Log, private out?: FilesOutput) {}
 
@@ -243,7 +255,7 @@ export class Files {
   }
 
   /** Dumps the fd table of pid; returns the fdinfo entries. */
-  dumpFds(pid: number, opts: { shellJob: boolean; fileLocks?: boolean }): any[] {
+  dumpFds(pid: number, opts: { shellJob: boolean; fileLocks?: boolean; ttys?: Map<number, TtyFacts> }): any[] {
     const out: any[] = [];
     for (const fd of listFds(pid)) {
       let link: string;
@@ -295,6 +307,9 @@ export class Files {
         case 'UNIXSK':
           this.unix!.dumpFd(pid, fd, id, st.ino, flags, (e) => this.entries.push(e));
           break;
+        case 'TTY':
+          this.dumpTty(pid, fd, id, link, flags, info.pos, st, fown, opts.ttys?.get(fd));
+          break;
         case 'MEMFD': {
           const inode_id = this.memfdInode(memfdName(link), procFd, st);
           this.entries.push({ type, id, memfd: { id, flags, pos: info.pos, fown, inode_id } });
@@ -323,12 +338,49 @@ export class Files {
       if (st.isCharacterDevice()) {
         const rdev = st.rdev;
         if (rdev === makedev(1, 3) || rdev === makedev(1, 5)) return 'REG'; // /dev/null, /dev/zero
-        if (opts.shellJob && (major(rdev) === 136 || major(rdev) === 4 || major(rdev) === 5)) {
-          throw new DumpError(`Can't dump ${what}: terminals (--shell-job) are not supported yet`);
+        if (isPtsSlave(st)) return 'TTY';
+        if (major(rdev) === 5 || major(rdev) === 4 || major(rdev) === 204) {
+          throw new DumpError(`Can't dump ${what}: only pts terminals are supported (not ptmx, /dev/tty, consoles or serial lines)`);
         }
       }
     }
     throw new DumpError(`Can't dump ${what}: unsupported file type`);
+  }
+
+  /**
+   * A pts slave (CRIU's dump_one_tty): a REG entry for the device path (regf_id, a new id), the
+   * terminal's tty-info entry once per tty_info_id (index << 1 for a slave), then the TTY entry.
+   */
+  private dumpTty(pid: number, fd: number, id: number, link: string, flags: number, pos: bigint, st: Stats, fown: any, f?: TtyFacts): void {
+    const what = `fd ${fd} of task ${pid} (${link})`;
+    const m = /\/(\d+)$/.exec(link);
+    if (!m) throw new DumpError(`Can't dump ${what}: can't tell the pts index from its path`);
+    if (!f) throw new DumpError(`Can't dump ${what}: terminal state was not collected`);
+    const index = Number(m[1]);
+    const ttyInfoId = index << 1;
+    const regId = this.newId();
+    const reg = this.regEntry(regId, link, flags, pos, st);
+    reg.fown = fown;
+    this.entries.push({ type: 'REG', id: regId, reg });
+    if (!this.ttyInfos.some((t) => t.id === ttyInfoId)) {
+      const info: any = {
+        id: ttyInfoId, type: 'PTY', locked: f.locked, exclusive: f.exclusive, packet_mode: f.packetMode,
+        sid: f.sid, pgrp: f.pgrp, rdev: st.rdev,
+      };
+      if (!f.hangup) {
+        info.termios = termiosEntry(f.termios!);
+        info.termios_locked = termiosEntry(f.termiosLocked!);
+        const w = f.winsize!;
+        info.winsize = { ws_row: w.readUInt16LE(0), ws_col: w.readUInt16LE(2), ws_xpixel: w.readUInt16LE(4), ws_ypixel: w.readUInt16LE(6) };
+      }
+      info.pty = { index };
+      info.dev = st.dev;
+      info.uid = st.uid;
+      info.gid = st.gid;
+      this.ttyInfos.push(info);
+      this.ttys.push({ pid, fd, index, sid: f.sid, pgrp: f.pgrp, hangup: f.hangup });
+    }
+    this.entries.push({ type: 'TTY', id, tty: { id, tty_info_id: ttyInfoId, flags, fown, regf_id: regId } });
   }
 
   private collectPipeData(procFd: string, ino: number, into: any[]): void {
@@ -396,6 +448,22 @@ export class Files {
       n.close(local);
     }
   }
+}
+
+/**
+ * termios_entry as CRIU fills it: the flags, c_line, and c_cc as a memcpy of glibc's 32-byte c_cc
+ * (the kernel's 19 bytes, then zeros) over the first 8 of 19 u32 words; CRIU leaves the other 11
+ * words uninitialised, we write zeros. Speeds stay 0.
+ */
+function termiosEntry(k: Buffer): any {
+  const cc = Buffer.alloc(19 * 4);
+  k.copy(cc, 0, 17, 36);
+  const c_cc: number[] = [];
+  for (let i = 0; i < 19; i++) c_cc.push(cc.readUInt32LE(i * 4));
+  return {
+    c_iflag: k.readUInt32LE(0), c_oflag: k.readUInt32LE(4), c_cflag: k.readUInt32LE(8), c_lflag: k.readUInt32LE(12),
+    c_line: k[16], c_ispeed: 0, c_ospeed: 0, c_cc,
+  };
 }
 
 /** "/memfd:NAME (deleted)" -> NAME; the shared-anonymous "/dev/zero (deleted)" -> "/dev/zero". */

@@ -5,7 +5,7 @@ import { native } from './native.js';
 import type { MapLine } from './proc.js';
 import { DumpError } from './log.js';
 
-const NR = { mmap: 9, munmap: 11, brk: 12, rt_sigaction: 13, getitimer: 36, sigaltstack: 131, prctl: 157, timer_gettime: 224, timer_getoverrun: 225 };
+const NR = { mmap: 9, munmap: 11, brk: 12, rt_sigaction: 13, ioctl: 16, getitimer: 36, sigaltstack: 131, prctl: 157, timer_gettime: 224, timer_getoverrun: 225 };
 const PR = { GET_PDEATHSIG: 2, GET_DUMPABLE: 3, GET_SECUREBITS: 27, GET_CHILD_SUBREAPER: 37, GET_TID_ADDRESS: 40 };
 const TASK_SIZE = 0x7ffffffff000n;
 
@@ -19,6 +19,20 @@ export interface ProcessFacts {
   childSubreaper: boolean;
   posixTimers?: any[];
 }
+/** What CRIU's parasite_dump_tty and its TCGETS/TIOCGLCKTRMIOS/TIOCGWINSZ calls report for a tty fd. */
+export interface TtyFacts {
+  sid: number;
+  pgrp: number;
+  exclusive: boolean;
+  packetMode: boolean;
+  locked: boolean;
+  /** EIO on the get ioctls: a pty whose other side is gone; only the minimum is dumped */
+  hangup: boolean;
+  termios?: Buffer; // kernel struct termios, 36 bytes
+  termiosLocked?: Buffer;
+  winsize?: Buffer; // 8 bytes
+}
+
 export interface ThreadFacts {
   sas: { sp: bigint; flags: number; size: bigint };
   clearTidAddr: bigint;
@@ -63,15 +77,15 @@ export class Parasite {
     const s = this.scratch, pid = this.pid;
     const sigs: number[] = [];
     for (let sig = 1; sig <= 64; sig++) if (sig !== 9 && sig !== 19) sigs.push(sig);
-    for (const sig of sigs) this.checked(pid, NR.rt_sigaction, [sig, 0, s + BigInt(sig * 32), 8], `rt_sigaction(${sig})`);
+    for (const sig of sigs) this.checked(pid, NR.rt_sigaction, [sig, 0, s + BigInt((sig - 1) * 32), 8], `rt_sigaction(${sig})`);
     for (let w = 0; w < 3; w++) this.checked(pid, NR.getitimer, [w, s + 2048n + BigInt(w * 32)], 'getitimer');
     const brk = this.checked(pid, NR.brk, [0], 'brk');
     const dumpable = Number(this.checked(pid, NR.prctl, [PR.GET_DUMPABLE, 0, 0, 0, 0], 'PR_GET_DUMPABLE'));
     this.checked(pid, NR.prctl, [PR.GET_CHILD_SUBREAPER, s + 2200n, 0, 0, 0], 'PR_GET_CHILD_SUBREAPER');
     const b = native().readMem(pid, s, 4096);
     const sigactions = sigs.map((sig) => ({
-      handler: b.readBigUInt64LE(sig * 32), flags: b.readBigUInt64LE(sig * 32 + 8),
-      restorer: b.readBigUInt64LE(sig * 32 + 16), mask: b.readBigUInt64LE(sig * 32 + 24),
+      handler: b.readBigUInt64LE((sig - 1) * 32), flags: b.readBigUInt64LE((sig - 1) * 32 + 8),
+      restorer: b.readBigUInt64LE((sig - 1) * 32 + 16), mask: b.readBigUInt64LE((sig - 1) * 32 + 24),
     }));
     const itimers = [0, 1, 2].map((w) => {
       const o = 2048 + w * 32;
@@ -91,6 +105,47 @@ export class Parasite {
         id, isec: b.readBigInt64LE(0), insec: b.readBigInt64LE(8), vsec: b.readBigInt64LE(16), vnsec: b.readBigInt64LE(24), overrun,
       };
     });
+  }
+
+  /**
+   * A terminal fd, asked from inside the task (TIOCGSID/TIOCGPGRP answer only for the caller's
+   * controlling terminal): ENOTTY -> 0, EIO -> hung up, as CRIU's parasite_dump_tty.
+   */
+  ttyFacts(fd: number, pty: boolean): TtyFacts {
+    const s = this.scratch, pid = this.pid;
+    const ENOTTY = 25, EIO = 5;
+    const f: TtyFacts = { sid: 0, pgrp: 0, exclusive: false, packetMode: false, locked: false, hangup: false };
+    const intIoctl = (req: number, what: string): number | undefined => {
+      const r = this.call(pid, NR.ioctl, [fd, req, s + 3800n]);
+      if (r > 0xfffffffffffff000n) {
+        const e = Number(-BigInt.asIntN(64, r));
+        if (e === ENOTTY) return 0;
+        if (e === EIO) return undefined;
+        throw new DumpError(`task ${pid}: tty fd ${fd}: ${what} failed: errno ${e}`);
+      }
+      return native().readMem(pid, s + 3800n, 4).readInt32LE(0);
+    };
+    const TIOCGSID = 0x5429, TIOCGPGRP = 0x540f, TIOCGEXCL = 0x80045440, TIOCGPKT = 0x80045438, TIOCGPTLCK = 0x80045439;
+    const vals: (number | undefined)[] = [intIoctl(TIOCGSID, 'TIOCGSID'), intIoctl(TIOCGPGRP, 'TIOCGPGRP'), intIoctl(TIOCGEXCL, 'TIOCGEXCL')];
+    if (pty && !vals.includes(undefined)) vals.push(intIoctl(TIOCGPKT, 'TIOCGPKT'), intIoctl(TIOCGPTLCK, 'TIOCGPTLCK'));
+    if (vals.includes(undefined)) {
+      f.hangup = true;
+      return f;
+    }
+    f.sid = vals[0]!;
+    f.pgrp = vals[1]!;
+    f.exclusive = vals[2] !== 0;
+    f.packetMode = (vals[3] ?? 0) !== 0;
+    f.locked = (vals[4] ?? 0) !== 0;
+    const TCGETS = 0x5401, TIOCGLCKTRMIOS = 0x5456, TIOCGWINSZ = 0x5413;
+    this.checked(pid, NR.ioctl, [fd, TCGETS, s + 3700n], `TCGETS on tty fd ${fd}`);
+    this.checked(pid, NR.ioctl, [fd, TIOCGLCKTRMIOS, s + 3744n], `TIOCGLCKTRMIOS on tty fd ${fd}`);
+    this.checked(pid, NR.ioctl, [fd, TIOCGWINSZ, s + 3784n], `TIOCGWINSZ on tty fd ${fd}`);
+    const b = native().readMem(pid, s + 3700n, 96);
+    f.termios = Buffer.from(b.subarray(0, 36));
+    f.termiosLocked = Buffer.from(b.subarray(44, 80));
+    f.winsize = Buffer.from(b.subarray(84, 92));
+    return f;
   }
 
   threadFacts(tid: number): ThreadFacts {
