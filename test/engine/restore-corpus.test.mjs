@@ -6,9 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { CORPUS, ckpt, launch, needPtrace, sleep, workDir } from './helpers.mjs';
 import { corpusOrSkip } from '../lib/corpus.mjs';
-import { abstractFree, filesCheck, killPids, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
+import { abstractFree, filesCheck, killPids, locksCheck, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
 
 /** The data files CRIU's `files` images refer to, as src.c made them (sizes are checked on restore). */
 const FILES_DIR = '/tmp/corpus-run/files/tmpdir.iTW10n';
@@ -34,6 +35,14 @@ function setup(name) {
   }
   writeFileSync(join(run, 'out.log'), '');
   if (name === 'files') filesData();
+  if (name === 'fifo-locks') {
+    // the FIFO node and the locked files, as the program made them (sizes are checked)
+    for (const f of ['fifo', 'flock.dat', 'posix.dat', 'ofd.dat']) rmSync(join(run, f), { force: true });
+    execFileSync('mkfifo', ['-m', '0600', join(run, 'fifo')]);
+    writeFileSync(join(run, 'flock.dat'), '');
+    writeFileSync(join(run, 'posix.dat'), Buffer.alloc(4096));
+    writeFileSync(join(run, 'ofd.dat'), '');
+  }
   const rr = readFileSync(join(CORPUS, name, 'run-result.txt'), 'utf8');
   const pids = /^tree pids: ([\d ]+)/m.exec(rr)[1].trim().split(/\s+/).map(Number);
   const lastBefore = /^last lines before dump: (.*)$/m.exec(rr)?.[1].split('|').filter(Boolean) ?? [];
@@ -66,6 +75,12 @@ const CASES = {
     // the dup'ed and re-opened append log goes on
     assert.match(readFileSync(join(FILES_DIR, 'append.log'), 'utf8'), /tick \d+\n$/);
   },
+  'fifo-locks': (c, after) => {
+    const a = after.filter((l) => l.startsWith('tick'));
+    assert.ok(a.every((l) => l.endsWith('ofd_lock_seen=yes')), a.join('|'));
+    assert.equal(ticks(after)[0], ticks(c.lastBefore).at(-1) + 1);
+    locksCheck(c.pids[0]);
+  },
   'unix-sockets': (c, after) => {
     const a = ticks(after, /^server got: client tick (\d+)/);
     assert.ok(a.length >= 2, after.join('|'));
@@ -80,25 +95,26 @@ for (const [name, check] of Object.entries(CASES)) {
     assert.ok(await waitGone(c.pids, 5000), `PIDs ${c.pids} must be free to restore the corpus case`);
     if (name === 'unix-sockets') assert.ok(await abstractFree(), 'abstract socket name held by another test');
     try {
-      const root = restoreOk(join(CORPUS, name));
+      const flags = name === 'fifo-locks' ? ['--file-locks'] : [];
+      const root = restoreOk(join(CORPUS, name), flags);
       assert.equal(root, c.pids[0]);
       await sleep(1000);
       assert.ok(c.pids.every((p) => existsSync(`/proc/${p}`)), 'every PID is back');
       const after = lines(c.log);
       assert.ok(after.length >= 2, 'the program keeps logging');
       check(c, after);
-      if (name === 'loop-static' || name === 'loop-dynamic' || name === 'files') {
+      if (name === 'loop-static' || name === 'loop-dynamic' || name === 'files' || name === 'fifo-locks') {
         // and once more through our own dump
         const img = join(workDir(`corpus-${name}`), 'img');
-        const d = ckpt(['dump', '-t', String(root), '-D', img]);
+        const d = ckpt(['dump', '-t', String(root), '-D', img, ...flags]);
         assert.equal(d.status, 0, d.stderr);
         assert.ok(await waitGone(c.pids));
         const n = lines(c.log).length;
-        assert.equal(restoreOk(img), root);
+        assert.equal(restoreOk(img, flags), root);
         await sleep(700);
         const again = lines(c.log).slice(n);
         assert.equal(ticks(again)[0], ticks(lines(c.log).slice(0, n)).at(-1) + 1);
-        if (name === 'files') check({ ...c, lastBefore: lines(c.log).slice(0, n) }, again);
+        if (name === 'files' || name === 'fifo-locks') check({ ...c, lastBefore: lines(c.log).slice(0, n) }, again);
         if (name === 'loop-dynamic') assert.ok(again.every((l) => /pattern=ok$/.test(l)));
       }
     } finally {

@@ -81,3 +81,14 @@ export function filesCheck(pid) {
   const dir = readlinkSync(`/proc/${pid}/cwd`);
   assert.deepEqual(readdirSync(dir).filter((f) => f.includes('ghost')), [], 'no ghost file left on disk');
 }
+
+/** the fifo-locks program's locks after restore: POSIX write [0,100) and read [200,300) owned by it, its flock,
+ * and an OFD lock [10,30) */
+export function locksCheck(pid) {
+  const l = readFileSync('/proc/locks', 'utf8').split('\n');
+  const mine = l.filter((x) => x.split(/\s+/)[4] === String(pid)).map((x) => x.split(/\s+/).slice(1, 4).concat(x.split(/\s+/).slice(6)).join(' '));
+  assert.ok(mine.includes('POSIX ADVISORY WRITE 0 99'), mine.join('|'));
+  assert.ok(mine.includes('POSIX ADVISORY READ 200 299'), mine.join('|'));
+  assert.ok(mine.includes('FLOCK ADVISORY WRITE 0 EOF'), mine.join('|'));
+  assert.ok(l.some((x) => /OFDLCK\s+ADVISORY\s+WRITE .* 10 29$/.test(x)), 'the OFD lock');
+}

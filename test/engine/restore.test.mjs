@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ckpt, compile, decodeDir, launch, needPtrace, sessionPids, sleep, workDir } from './helpers.mjs';
-import { abstractFree, filesCheck, killPids, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
+import { abstractFree, filesCheck, killPids, locksCheck, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
 
 const CASES = [
   {
@@ -92,8 +92,27 @@ const CASES = [
       filesCheck(pids[0]);
     },
   },
+  {
+    name: 'fifo-locks', args: (dir) => [dir], dumpArgs: ['--file-locks'], restoreArgs: ['--file-locks'],
+    check(before, after, pids) {
+      const a = after.filter((l) => l.startsWith('tick'));
+      assert.ok(a.length >= 2 && a.every((l) => l.endsWith('ofd_lock_seen=yes')), a.join('|'));
+      assert.equal(ticks(after)[0], ticks(before).at(-1) + 1);
+      locksCheck(pids[0]);
+    },
+    async compare(img1, img2) {
+      // the unread FIFO data, the locks and the pipe's signal owner are all in the dump taken after the restore
+      const d1 = await decodeDir(img1), d2 = await decodeDir(img2);
+      const fifo = (d) => d['fifo-data.img'].entries.map((e) => e.extra.toString('latin1'));
+      assert.deepEqual(fifo(d2), fifo(d1));
+      assert.deepEqual(fifo(d1), ['F'.repeat(500)]);
+      const locks = (d) => d['filelocks.img'].entries.map((e) => [e.flag, e.type, e.start, e.len, e.fd].join(':')).sort();
+      assert.deepEqual(locks(d2), locks(d1));
+      const fown = (d) => d['files.img'].entries.filter((e) => e.pipe).map((e) => JSON.stringify([e.pipe.flags, e.pipe.fown])).sort();
+      assert.deepEqual(fown(d2), fown(d1));
+    },
+  },
 ];
-
 
 for (const c of CASES) {
   test(`restore ${c.name}: dump, restore, check, dump again, restore again`, async (t) => {
@@ -108,11 +127,11 @@ for (const c of CASES) {
       let imgPrev;
       for (const round of [1, 2]) {
         const img = join(dir, `img${round}`);
-        const d = ckpt(['dump', '-t', String(h.pid), '-D', img]);
+        const d = ckpt(['dump', '-t', String(h.pid), '-D', img, ...(c.dumpArgs ?? [])]);
         assert.equal(d.status, 0, `dump ${round}: ${d.stderr}`);
         assert.ok(await waitGone(pids), 'dumped tasks are gone');
         const before = lines(h.log);
-        const root = restoreOk(img);
+        const root = restoreOk(img, c.restoreArgs ?? []);
         assert.equal(root, h.pid, 'the root comes back with its PID');
         await sleep(900);
         const now = sessionPids(h.pid).sort((a, b) => a - b);

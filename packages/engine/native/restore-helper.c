@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -113,6 +114,8 @@ struct obj {
 	uint64_t flags, pos;
 	uint64_t pipe_no, end;  /* PIPE */
 	uint64_t inherit_fd;    /* INHERIT: the caller's fd (--inherit-fd) */
+	uint64_t fifo_size; struct buf fifo_data; /* FIFO: unread data (on the first object of a FIFO) */
+	uint64_t fown_sig, fown_type, fown_pid;   /* F_SETSIG / F_SETOWN_EX, set by the task that has it */
 	/* UNIX */
 	uint64_t sk_type, sk_state, sk_backlog, sk_peer_obj, sk_listener, sk_sndbuf, sk_rcvbuf, sk_shutdown, sk_passcred, sk_nonblock;
 	struct buf sk_name;
@@ -146,6 +149,7 @@ struct task {
 	uint64_t creds_set, cred[8], secbits, nr_groups, groups[64], caps[4][2], no_new_privs;
 	uint64_t dumpable, pdeath_sig, personality_set, personality;
 	uint64_t nr_threads; struct thr *thr;
+	uint64_t nr_locks; uint64_t (*locks)[5];  /* kind (1 POSIX, 2 FLOCK, 4 OFD), type, start, len, fd */
 	uint64_t region_need;
 };
 
@@ -202,6 +206,10 @@ static void read_plan(const char *path)
 			o->path = str();
 			o->flags = u64();
 			o->pos = u64();
+			if (o->kind == OBJ_FIFO) {
+				o->fifo_size = u64();
+				o->fifo_data = bytes();
+			}
 			break;
 		case OBJ_PIPE:
 			o->pipe_no = u64();
@@ -224,6 +232,7 @@ static void read_plan(const char *path)
 		default:
 			bad_plan();
 		}
+		o->fown_sig = u64(); o->fown_type = u64(); o->fown_pid = u64();
 	}
 	tasks = calloc(nr_tasks + 1, sizeof(*tasks));
 	for (uint64_t i = 0; i < nr_tasks; i++) {
@@ -300,6 +309,11 @@ static void read_plan(const char *path)
 			if (h->frame.len > FRAME_AREA)
 				bad_plan();
 		}
+		t->nr_locks = u64();
+		t->locks = calloc(t->nr_locks + 1, sizeof(*t->locks));
+		for (uint64_t k = 0; k < t->nr_locks; k++)
+			for (int j = 0; j < 5; j++)
+				t->locks[k][j] = u64();
 		if (t->parent != ~0ULL && t->parent >= i)
 			bad_plan();
 	}
@@ -423,6 +437,37 @@ static int create_objects(void)
 		p->fds[0] = move_high(fds[0]);
 		p->fds[1] = move_high(fds[1]);
 	}
+	/* FIFOs: one O_RDWR keeper per path while the objects are opened (so no open blocks or fails with
+	 * ENXIO), refilled with the unread data */
+	int nkeep = 0;
+	struct { const char *path; int fd; } *keep = calloc(nr_objs + 1, sizeof(*keep));
+	for (uint64_t i = 0; i < nr_objs; i++) {
+		struct obj *o = &objs[i];
+		if (o->kind != OBJ_FIFO)
+			continue;
+		int k;
+		for (k = 0; k < nkeep && strcmp(keep[k].path, o->path); k++)
+			;
+		if (k == nkeep) {
+			int kfd = open(o->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+			if (kfd < 0) {
+				fprintf(stderr, "Error: %s: cannot open FIFO %s: %s\n", o->label, o->path, strerror(errno));
+				return -1;
+			}
+			keep[nkeep].path = o->path;
+			keep[nkeep++].fd = move_high(kfd);
+		}
+		if (o->fifo_size)
+			fcntl(keep[k].fd, F_SETPIPE_SZ, (int)o->fifo_size);
+		for (size_t off = 0; off < o->fifo_data.len;) {
+			ssize_t n = write(keep[k].fd, o->fifo_data.p + off, o->fifo_data.len - off);
+			if (n <= 0) {
+				fprintf(stderr, "Error: %s: cannot refill FIFO %s with %zu bytes: %s\n", o->label, o->path, o->fifo_data.len, strerror(errno));
+				return -1;
+			}
+			off += n;
+		}
+	}
 	for (uint64_t i = 0; i < nr_objs; i++) {
 		struct obj *o = &objs[i];
 		int fd = -1;
@@ -438,6 +483,8 @@ static int create_objects(void)
 				int fl = fcntl(fd, F_GETFL);
 				fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 			}
+			if (o->flags & O_ASYNC)
+				fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC);
 			if (o->kind == OBJ_REG && o->pos && lseek(fd, (off_t)o->pos, SEEK_SET) < 0) {
 				fprintf(stderr, "Error: %s: cannot seek %s to %lu: %s\n", o->label, o->path, (unsigned long)o->pos, strerror(errno));
 				return -1;
@@ -471,7 +518,7 @@ static int create_objects(void)
 				}
 			}
 			int fl = fcntl(fd, F_GETFL);
-			fcntl(fd, F_SETFL, (fl & ~O_NONBLOCK) | (o->flags & O_NONBLOCK));
+			fcntl(fd, F_SETFL, (fl & ~(O_NONBLOCK | O_ASYNC)) | (o->flags & (O_NONBLOCK | O_ASYNC)));
 			break;
 		}
 		case OBJ_UNIX:
@@ -487,6 +534,9 @@ static int create_objects(void)
 		if (o->fd < 0)
 			goto sys;
 	}
+	for (int k = 0; k < nkeep; k++)
+		close(keep[k].fd);
+	free(keep);
 	/* queued socket data: sent from the peer, or from a throwaway socket when the peer is gone */
 	for (uint64_t i = 0; i < nr_objs; i++) {
 		struct obj *o = &objs[i];
@@ -864,6 +914,33 @@ static void task_main(uint64_t ti)
 		}
 		syscall(SYS_close_range, from, ~0U, 0);
 		free(keep);
+	}
+	/* signal owners (they name restored PIDs, so only now) and file locks (POSIX ones belong to this
+	 * process; every other fd of the file is closed by now, which would drop them) */
+	for (uint64_t k = 0; k < t->nr_fds; k++) {
+		struct obj *o = &objs[t->fds[k].obj];
+		int fd = (int)t->fds[k].fd;
+		if (o->fown_sig && fcntl(fd, F_SETSIG, (int)o->fown_sig) < 0)
+			task_fail(ti, "task %lu: fd %d (%s): F_SETSIG %lu: %s", pid, fd, o->label, (unsigned long)o->fown_sig, strerror(errno));
+		if (o->fown_pid) {
+			struct f_owner_ex ow = { .type = (int)o->fown_type, .pid = (pid_t)o->fown_pid };
+			if (fcntl(fd, F_SETOWN_EX, &ow) < 0)
+				task_fail(ti, "task %lu: fd %d (%s): F_SETOWN_EX %lu: %s", pid, fd, o->label, (unsigned long)o->fown_pid, strerror(errno));
+		}
+	}
+	for (uint64_t k = 0; k < t->nr_locks; k++) {
+		uint64_t *l = t->locks[k];
+		int fd = (int)l[4], r;
+		const char *what = l[0] == 2 ? "flock" : l[0] == 4 ? "OFD lock" : "POSIX lock";
+		if (l[0] == 2) {
+			r = flock(fd, (l[1] == F_WRLCK ? LOCK_EX : l[1] == F_RDLCK ? LOCK_SH : LOCK_UN) | LOCK_NB);
+		} else {
+			struct flock fl = { .l_type = (short)l[1], .l_whence = SEEK_SET, .l_start = (off_t)l[2], .l_len = (off_t)l[3] };
+			r = fcntl(fd, l[0] == 4 ? F_OFD_SETLK : F_SETLK, &fl);
+		}
+		if (r < 0)
+			task_fail(ti, "task %lu: fd %d: %s [%lu, +%lu): %s%s", pid, fd, what, (unsigned long)l[2], (unsigned long)l[3], strerror(errno),
+				  errno == EAGAIN || errno == EACCES ? " (held by another process)" : "");
 	}
 
 	umask((mode_t)t->umask);

@@ -50,6 +50,7 @@ export async function main(argv: string[]): Promise<void> {
           .option('pidfile', { type: 'string', describe: 'write the root task\'s pid here' })
           .option('shell-job', { alias: 'j', type: 'boolean', default: false, describe: 'the root was not a session leader (run from a shell)' })
           .option('ext-unix-sk', { type: 'boolean', default: false, describe: 'reconnect unix sockets to peers outside the tree' })
+          .option('file-locks', { alias: 'l', type: 'boolean', default: false, describe: 'restore file locks (left out without it, as CRIU does)' })
           .option('inherit-fd', { type: 'string', array: true, describe: 'fd[N]:RESOURCE - hand our fd N to the restored task in place of RESOURCE (socket:[INO], pipe:[INO] or a path)' })
           .option('verbosity', { alias: 'v', type: 'number', default: 2, describe: 'log level 0..4' })
           .option('log-file', { alias: 'o', type: 'string', describe: 'log file (relative to the images dir)' }),
@@ -65,7 +66,7 @@ export async function main(argv: string[]): Promise<void> {
               if (e instanceof RestoreError) { log.error(e.message); process.exitCode = 1; return; }
               throw e;
             }
-            const r = restore({ dir, detached: a['restore-detached'], pidfile: a.pidfile, shellJob: a['shell-job'], extUnixSk: a['ext-unix-sk'], inheritFds, log });
+            const r = restore({ dir, detached: a['restore-detached'], pidfile: a.pidfile, shellJob: a['shell-job'], extUnixSk: a['ext-unix-sk'], inheritFds, fileLocks: a['file-locks'], log });
             process.exitCode = r.exitCode ?? 0;
           } catch (e) {
             if (!(e instanceof DumpError)) log.error((e as Error).stack ?? String(e));

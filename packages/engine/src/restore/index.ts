@@ -19,6 +19,8 @@ export interface RestoreOptions {
   extUnixSk?: boolean;
   /** --inherit-fd: fds of this process handed to the restored tasks in place of the dumped resources */
   inheritFds?: InheritFd[];
+  /** take the file locks of filelocks.img (CRIU's --file-locks; without it they are left out) */
+  fileLocks?: boolean;
   log?: Log;
 }
 
@@ -36,7 +38,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
   if (!existsSync(helper)) throw new DumpError(`restore helper not built at ${helper} (run npm run build)`);
   let plan: ReturnType<typeof buildPlan>;
   try {
-    plan = buildPlan({ dir: opts.dir, detached: opts.detached ?? false, shellJob: opts.shellJob ?? false, extUnixSk: opts.extUnixSk ?? false, inheritFds: opts.inheritFds });
+    plan = buildPlan({ dir: opts.dir, detached: opts.detached ?? false, shellJob: opts.shellJob ?? false, extUnixSk: opts.extUnixSk ?? false, inheritFds: opts.inheritFds, fileLocks: opts.fileLocks });
   } catch (e) {
     if (e instanceof RestoreError) {
       log.error(e.message);

@@ -24,6 +24,9 @@ const O_ACCMODE = 3, O_RDWR = 2;
 export interface Obj {
   kind: 1 | 2 | 3 | 4 | 5; // REG PIPE UNIX FIFO INHERITED
   inheritFd?: number;
+  fifo?: { size: number; data: Buffer };
+  /** F_SETSIG signal, F_SETOWN_EX type and pid */
+  fown?: [number, number, number];
   label: string;
   path?: string; flags: number; pos?: bigint;
   pipeNo?: number; end?: number;
@@ -44,6 +47,8 @@ export interface PlanTask {
   dumpable: number; pdeathSig: number; personalitySet: number; personality: bigint;
   threads: { tid: number; clearTid: bigint; robust: bigint; robustLen: bigint; fsBase: bigint; gsBase: bigint; rseqPtr: bigint; rseqSize: number; rseqSig: number; comm: string; frame: Buffer }[];
   pagesBytes: number;
+  /** filelocks.img entries of this task: kind (1 POSIX, 2 FLOCK, 4 OFD), type, start, len, fd */
+  locks: [number, number, bigint, bigint, number][];
 }
 
 /** A deleted-but-open file: created at `path` before the helper runs, unlinked by the helper once opened. */
@@ -64,7 +69,7 @@ export interface Plan {
 }
 
 export interface InheritFd { fd: number; key: string }
-export interface PlanOptions { dir: string; detached: boolean; shellJob: boolean; extUnixSk: boolean; inheritFds?: InheritFd[] }
+export interface PlanOptions { dir: string; detached: boolean; shellJob: boolean; extUnixSk: boolean; inheritFds?: InheritFd[]; fileLocks?: boolean }
 
 /** `fd[N]:RESOURCE` as CRIU's --inherit-fd takes it: socket:[INO], pipe:[INO], or a file path. */
 export function parseInheritFd(arg: string): InheritFd {
@@ -123,6 +128,23 @@ export function buildPlan(o: PlanOptions): Plan {
   if (existsSync(join(dir, 'pipes-data.img'))) {
     for (const e of load(dir, 'pipes-data.img', 'pipes data').entries) {
       pipeData.set(n(e.pipe_id), { size: n(e.size), data: (e.extra as Buffer) ?? Buffer.alloc(0) });
+    }
+  }
+  const fifoData = new Map<number, { size: number; data: Buffer }>();
+  if (existsSync(join(dir, 'fifo-data.img'))) {
+    for (const e of load(dir, 'fifo-data.img', 'FIFO data').entries) {
+      fifoData.set(n(e.pipe_id), { size: n(e.size), data: (e.extra as Buffer) ?? Buffer.alloc(0) });
+    }
+  }
+  const locksByPid = new Map<number, PlanTask['locks']>();
+  // as CRIU: without --file-locks the locks in the images are not taken
+  if (o.fileLocks && existsSync(join(dir, 'filelocks.img'))) {
+    for (const e of load(dir, 'filelocks.img', 'file locks').entries) {
+      const kind = n(e.flag);
+      if (kind !== 1 && kind !== 2 && kind !== 4) throw new RestoreError(`task ${e.pid} fd ${e.fd}: file lock of kind ${kind} (lease or mandatory) is not supported`);
+      const l = locksByPid.get(n(e.pid)) ?? [];
+      l.push([kind, n(e.type), b(e.start), b(e.len), n(e.fd)]);
+      locksByPid.set(n(e.pid), l);
     }
   }
   const skQueues = new Map<number, Buffer[]>();
@@ -230,14 +252,31 @@ export function buildPlan(o: PlanOptions): Plan {
       obj = { kind: 2, label: `${what} (pipe:[${ino}])`, flags: n(p.flags) & ~O_ACCMODE, pipeNo: no, end: n(p.flags) & O_ACCMODE ? 1 : 0 };
     } else if (f.usk) {
       obj = unixObj(f.usk, what);
+    } else if (f.fifo) {
+      const r = fileById.get(n(f.fifo.regf_id))?.reg;
+      if (!r) throw new RestoreError(`${what}: FIFO ${f.fifo.pipe_id}: file id ${f.fifo.regf_id} is not in files.img`);
+      const path = r.name as string;
+      let st;
+      try { st = statSync(path); } catch { throw new RestoreError(`${what}: FIFO ${path} is missing`); }
+      if (!st.isFIFO()) throw new RestoreError(`${what}: ${path} is not a FIFO`);
+      const ino = n(f.fifo.pipe_id);
+      const d = fifoData.get(ino);
+      fifoData.delete(ino); // the first object of this FIFO refills it
+      obj = { kind: 4, label: `${what} (FIFO ${path})`, path, flags: n(r.flags), fifo: d ?? { size: 0, data: Buffer.alloc(0) } };
+      fownOf(obj, r.fown);
     } else {
       throw new RestoreError(`${what}: unsupported file type ${f.type}`);
     }
+    if (!obj.fown) fownOf(obj, (f.reg ?? f.pipe ?? f.usk)?.fown);
     plan.objs.push(obj);
     const idx = plan.objs.length - 1;
     objByFileId.set(fileId, idx);
     if (f.usk && obj.sk && obj.sk.peer === -2) linkPeer(f.usk, idx, what);
     return idx;
+  };
+
+  const fownOf = (obj: Obj, fo: any) => {
+    if (fo && (n(fo.signum) || n(fo.pid))) obj.fown = [n(fo.signum), n(fo.pid_type), n(fo.pid)];
   };
 
   const unixObj = (u: any, what: string): Obj => {
@@ -301,6 +340,7 @@ export function buildPlan(o: PlanOptions): Plan {
       vdso: { hint: 0n, expect: 0n, vvarLen: 0n, vdsoLen: 0n }, mm: new Array(11).fill(0n), auxv: [], comm: String(tc.comm ?? ''),
       sigact: [], rlim: [], itimer: [], credsSet: 0, cred: new Array(8).fill(0), secbits: 0, groups: [], caps: [[0, 0], [0, 0], [0, 0], [0, 0]],
       noNewPrivs: 0, dumpable: 1, pdeathSig: 0, personalitySet: 0, personality: 0n, threads: [], pagesBytes: 0,
+      locks: locksByPid.get(pid) ?? [],
     };
     plan.tasks.push(t);
     if (state === 2) { // zombie: only pid, sid, pgid and its end
@@ -492,14 +532,17 @@ export function encodePlan(p: Plan): Buffer {
   for (const pp of p.pipes) { u64(pp.size); bytes(pp.data); }
   for (const o of p.objs) {
     u64(o.kind); str(o.label);
-    if (o.kind === 1 || o.kind === 4) { str(o.path!); u64(o.flags); u64(o.pos ?? 0n); }
-    else if (o.kind === 5) { u64(o.inheritFd!); }
+    if (o.kind === 1 || o.kind === 4) {
+      str(o.path!); u64(o.flags); u64(o.pos ?? 0n);
+      if (o.kind === 4) { u64(o.fifo?.size ?? 0); bytes(o.fifo?.data ?? Buffer.alloc(0)); }
+    } else if (o.kind === 5) { u64(o.inheritFd!); }
     else if (o.kind === 2) { u64(o.pipeNo!); u64(o.end!); u64(o.flags); }
     else {
       const s = o.sk!;
       u64(s.type); u64(s.state); u64(s.backlog); u64(s.peer < 0 ? -1 : s.peer); u64(s.listener < 0 ? -1 : s.listener); u64(s.sndbuf); u64(s.rcvbuf); u64(s.shutdown); u64(s.passcred);
       u64(o.flags); bytes(s.name); u64(s.queue.length); for (const q of s.queue) bytes(q);
     }
+    for (const v of o.fown ?? [0, 0, 0]) u64(v);
   }
   for (const t of p.tasks) {
     u64(t.pid); u64(t.parent < 0 ? -1 : t.parent); u64(t.pgid); u64(t.sid); u64(t.state); u64(t.exitCode);
@@ -524,6 +567,7 @@ export function encodePlan(p: Plan): Buffer {
       u64(h.tid); u64(h.clearTid); u64(h.robust); u64(h.robustLen); u64(h.fsBase); u64(h.gsBase); u64(h.rseqPtr); u64(h.rseqSize); u64(h.rseqSig);
       str(h.comm); bytes(h.frame);
     }
+    u64(t.locks.length); for (const l of t.locks) for (const v of l) u64(v);
   }
   return Buffer.concat(parts);
 }
