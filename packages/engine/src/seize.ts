@@ -23,6 +23,8 @@ export interface Task {
 
 export class Freezer {
   readonly seized = new Set<number>();
+  /** processes that were stopped (group stop or queued stop signal) -> the signal that puts them back */
+  private readonly stopOnRelease = new Map<number, number>();
   root?: Task;
   constructor(private log: Log, private timeoutMs = 10000) {}
 
@@ -53,6 +55,9 @@ export class Freezer {
         if (task.threads.some((t) => t.tid === tid)) continue;
         const t = this.seizeOne(pid, tid, realPpid);
         if (t.state === TASK_ZOMBIE) throw new DumpError(`Zombie thread ${tid} of ${pid} is not supported`);
+        if ((t.state === TASK_STOPPED) !== (task.state === TASK_STOPPED)) {
+          throw new DumpError(`Individually stopped threads not supported (thread ${tid} of ${pid})`);
+        }
         task.threads.push({ tid, seccomp: t.seccomp });
         fresh++;
       }
@@ -109,15 +114,43 @@ export class Freezer {
         n.cont(tid, si.signo);
         continue;
       }
-      if (STOP_SIGNALS.has(si.signo)) stopSignal = si.signo;
       const seccomp = Number(status.Seccomp ?? 0);
       const opts = PTRACE_O_TRACESYSGOOD | (seccomp ? PTRACE_O_SUSPEND_SECCOMP : 0);
       const so = n.setOptions(tid, opts);
       if (so < 0) throw new DumpError(`Can't set ptrace options on task ${tid}: ${errnoName(-so)}`);
-      const pending = BigInt('0x' + (status.SigPnd ?? '0')) | BigInt('0x' + (status.ShdPnd ?? '0'));
-      if (pending & (1n << BigInt(SIGTRAP - 1))) throw new DumpError(`Task ${tid} has a pending SIGTRAP; refusing to dump`);
-      if (status.State.startsWith('T') && !stopSignal && tid === pid) stopSignal = SIGSTOP;
-      return { state: stopSignal ? TASK_STOPPED : TASK_ALIVE, stopSignal, seccomp };
+      const mask = (k: string) => BigInt('0x' + (status[k] ?? '0'));
+      const sigPnd = mask('SigPnd'), shdPnd = mask('ShdPnd'), sigBlk = mask('SigBlk');
+      if ((sigPnd | shdPnd) & bit(SIGTRAP)) throw new DumpError(`Task ${tid} has a pending SIGTRAP; refusing to dump`);
+      // compel_wait_task: every stop in the way of the parasite is let through once (a queued
+      // SIGSTOP, an unblocked SIGTSTP, the group stop the task is in); the INTERRUPT still pending
+      // traps the task right after, and it is put back into its stop when released.
+      let nrStop = 0;
+      if (sigPnd & bit(SIGSTOP)) nrStop++;
+      if (shdPnd & bit(SIGSTOP)) nrStop++;
+      if (sigPnd & bit(SIGTSTP) && !(sigBlk & bit(SIGTSTP))) nrStop++;
+      if (shdPnd & bit(SIGTSTP) && !(sigBlk & bit(SIGTSTP))) nrStop++;
+      if (si.signo === SIGSTOP || si.signo === SIGTSTP) nrStop++;
+      if (nrStop) {
+        // from here on the task must get its stop back however the dump ends
+        const back = si.signo === SIGSTOP || si.signo === SIGTSTP ? si.signo : SIGSTOP;
+        if (!this.stopOnRelease.has(pid)) this.stopOnRelease.set(pid, back);
+        for (let i = 0; i < nrStop; i++) {
+          const c = n.cont(tid, 0);
+          if (c < 0) throw new DumpError(`Can't resume stopped task ${tid} to seize it: ${errnoName(-c)}`);
+          const w2 = n.wait(tid, this.timeoutMs);
+          if (w2.pid <= 0 || (w2.status & 0x7f) !== 0x7f) {
+            throw new DumpError(`Stopped task ${tid} did not trap after it was resumed (wait ${w2.pid}, status 0x${w2.status.toString(16)})`);
+          }
+        }
+        const si2 = n.getSiginfo(tid);
+        stopSignal = si2 && STOP_SIGNALS.has(si2.signo) ? si2.signo : back;
+        if (stopSignal === SIGTTIN || stopSignal === SIGTTOU) stopSignal = back;
+        this.stopOnRelease.set(pid, stopSignal);
+        this.log.debug(`Task ${tid} was stopped (signal ${stopSignal}); ${nrStop} stop(s) skipped`);
+        return { state: TASK_STOPPED, stopSignal, seccomp };
+      }
+      if (si.signo !== SIGTRAP) throw new DumpError(`Task ${tid}: unsupported stop signal ${si.signo}`);
+      return { state: TASK_ALIVE, stopSignal: 0, seccomp };
     }
   }
 
@@ -137,13 +170,25 @@ export class Freezer {
   releaseAll(): void {
     const n = native();
     const tasks = this.allTasks();
-    for (const t of tasks) if (t.state === TASK_STOPPED && this.seized.has(t.pid)) n.kill(t.pid, t.stopSignal || SIGSTOP);
+    // CRIU's compel_resume_task_sig: the stop signal is queued while still traced, so the task
+    // stops again as soon as it is detached (also when the dump failed halfway through seizing it)
+    for (const [pid, sig] of this.stopOnRelease) {
+      const traced = [...this.seized].some((tid) => tid === pid || tgidOf(tid) === pid);
+      if (traced) n.kill(pid, sig);
+    }
+    void tasks;
     for (const tid of [...this.seized]) {
       const r = n.detach(tid, 0);
       if (r < 0) this.log.warn(`Can't detach task ${tid}: ${errnoName(-r)}`);
       this.seized.delete(tid);
     }
   }
+}
+
+const bit = (sig: number) => 1n << BigInt(sig - 1);
+
+function tgidOf(tid: number): number {
+  return Number(safeStatus(tid)?.Tgid ?? 0);
 }
 
 function safeStatus(pid: number): Record<string, string> | undefined {
