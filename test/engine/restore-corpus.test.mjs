@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { CORPUS, ckpt, launch, needPtrace, sleep, workDir } from './helpers.mjs';
 import { corpusOrSkip } from '../lib/corpus.mjs';
-import { abstractFree, filesCheck, killPids, locksCheck, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
+import { abstractFree, filesCheck, killPids, locksCheck, procStateCheck, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
 
 /** The data files CRIU's `files` images refer to, as src.c made them (sizes are checked on restore). */
 const FILES_DIR = '/tmp/corpus-run/files/tmpdir.iTW10n';
@@ -81,6 +81,10 @@ const CASES = {
     assert.equal(ticks(after)[0], ticks(c.lastBefore).at(-1) + 1);
     locksCheck(c.pids[0]);
   },
+  'proc-state': (c, after) => {
+    assert.equal(ticks(after)[0], ticks(c.lastBefore).at(-1) + 1);
+    procStateCheck(c.pids[0], after);
+  },
   'unix-sockets': (c, after) => {
     const a = ticks(after, /^server got: client tick (\d+)/);
     assert.ok(a.length >= 2, after.join('|'));
@@ -103,7 +107,7 @@ for (const [name, check] of Object.entries(CASES)) {
       const after = lines(c.log);
       assert.ok(after.length >= 2, 'the program keeps logging');
       check(c, after);
-      if (name === 'loop-static' || name === 'loop-dynamic' || name === 'files' || name === 'fifo-locks') {
+      if (name === 'loop-static' || name === 'loop-dynamic' || name === 'files' || name === 'fifo-locks' || name === 'proc-state') {
         // and once more through our own dump
         const img = join(workDir(`corpus-${name}`), 'img');
         const d = ckpt(['dump', '-t', String(root), '-D', img, ...flags]);
@@ -111,10 +115,10 @@ for (const [name, check] of Object.entries(CASES)) {
         assert.ok(await waitGone(c.pids));
         const n = lines(c.log).length;
         assert.equal(restoreOk(img, flags), root);
-        await sleep(700);
+        await sleep(1000);
         const again = lines(c.log).slice(n);
         assert.equal(ticks(again)[0], ticks(lines(c.log).slice(0, n)).at(-1) + 1);
-        if (name === 'files' || name === 'fifo-locks') check({ ...c, lastBefore: lines(c.log).slice(0, n) }, again);
+        if (name === 'files' || name === 'fifo-locks' || name === 'proc-state') check({ ...c, lastBefore: lines(c.log).slice(0, n) }, again);
         if (name === 'loop-dynamic') assert.ok(again.every((l) => /pattern=ok$/.test(l)));
       }
     } finally {

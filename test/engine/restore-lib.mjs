@@ -92,3 +92,26 @@ export function locksCheck(pid) {
   assert.ok(mine.includes('FLOCK ADVISORY WRITE 0 EOF'), mine.join('|'));
   assert.ok(l.some((x) => /OFDLCK\s+ADVISORY\s+WRITE .* 10 29$/.test(x)), 'the OFD lock');
 }
+
+/** the proc-state program after restore: its own report (alarms go on, seccomp denies uname, umask, nice), and
+ * what /proc shows: the pending+blocked SIGWINCH, seccomp, no_new_privs, groups, caps, personality, rlimits */
+export function procStateCheck(pid, after) {
+  const re = /^tick \d+ alarms=(\d+) usr1=(\d+) uname=(.*) umask=(\d+) nice=(-?\d+)$/;
+  const m = after.map((l) => re.exec(l)).filter(Boolean);
+  assert.ok(m.length >= 3, after.join('|'));
+  assert.ok(Number(m.at(-1)[1]) > Number(m[0][1]), 'ITIMER_REAL fires and the SIGALRM handler counts');
+  assert.ok(m.every((x) => x[2] === '1' && x[3] === '-1/Operation not permitted' && x[4] === '027' && x[5] === '5'), after.join('|'));
+  const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const f = (k) => new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(st)[1].trim();
+  assert.equal(BigInt('0x' + f('ShdPnd')) & 0x8000000n, 0x8000000n, 'SIGWINCH still pending');
+  assert.equal(BigInt('0x' + f('SigBlk')), 0x8000000n);
+  assert.equal(f('Seccomp'), '2'); assert.equal(f('NoNewPrivs'), '1');
+  assert.equal(f('Groups'), '0 10 100');
+  assert.equal(BigInt('0x' + f('CapEff')) & ((1n << 13n) | (1n << 25n)), 0n, 'CAP_NET_RAW and CAP_SYS_TIME dropped');
+  assert.equal(BigInt('0x' + f('CapBnd')) & (1n << 27n), 0n, 'CAP_MKNOD out of the bounding set');
+  assert.equal(BigInt('0x' + f('CapInh')), 1n);
+  assert.equal(readFileSync(`/proc/${pid}/personality`, 'utf8').trim(), '00040000');
+  const lim = readFileSync(`/proc/${pid}/limits`, 'utf8');
+  assert.match(lim, /Max open files\s+512\s+4096/);
+  assert.match(lim, /Max stack size\s+4194304\s+67108864/);
+}

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ckpt, compile, decodeDir, launch, needPtrace, sessionPids, sleep, workDir } from './helpers.mjs';
-import { abstractFree, filesCheck, killPids, locksCheck, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
+import { abstractFree, filesCheck, killPids, locksCheck, procStateCheck, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
 
 const CASES = [
   {
@@ -110,6 +110,13 @@ const CASES = [
       assert.deepEqual(locks(d2), locks(d1));
       const fown = (d) => d['files.img'].entries.filter((e) => e.pipe).map((e) => JSON.stringify([e.pipe.flags, e.pipe.fown])).sort();
       assert.deepEqual(fown(d2), fown(d1));
+    },
+  },
+  {
+    name: 'proc-state',
+    check(before, after, pids) {
+      assert.equal(ticks(after)[0], ticks(before).at(-1) + 1);
+      procStateCheck(pids[0], after);
     },
   },
 ];

@@ -36,6 +36,9 @@
 #define __NR_prlimit64 302
 #define __NR_rseq 334
 #define __NR_clone3 435
+#define __NR_rt_sigqueueinfo 129
+#define __NR_rt_tgsigqueueinfo 297
+#define __NR_seccomp 317
 
 #define PROT_WRITE 2
 #define MAP_FIXED 0x10
@@ -308,12 +311,26 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 			fail(a, RST_STEP_ITIMER, r, i);
 	}
 
-	/* 12. wait for the threads, report, drop the arena, return into the dumped registers */
+	/* 12. wait for the threads, queue the pending signals again (every signal is blocked here; the
+	 * sigframes' masks decide), seccomp last (TSYNC), report, drop the arena, return into the dumped registers */
 	for (;;) {
 		int32_t d = __atomic_load_n(&a->threads_done, __ATOMIC_SEQ_CST);
 		if ((uint32_t)d >= a->nr_threads - 1)
 			break;
 		sys6(__NR_futex, (long)&a->threads_done, FUTEX_WAIT, d, 0, 0, 0);
+	}
+	long self = (long)a->threads[0].tid;
+	for (i = 0; i < a->nr_sigs; i++) {
+		struct rst_siginfo *q = &a->sigs[i];
+		r = q->tid ? sys4(__NR_rt_tgsigqueueinfo, self, q->tid, q->signo, (long)q->info)
+			   : sys3(__NR_rt_sigqueueinfo, self, q->signo, (long)q->info);
+		if (r < 0)
+			fail(a, RST_STEP_SIGNALS, r, q->signo);
+	}
+	for (i = 0; i < a->nr_seccomp; i++) {
+		struct rst_seccomp *f = &a->seccomp[i];
+		if ((r = sys3(__NR_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, f->flags, (long)f)) < 0)
+			fail(a, RST_STEP_SECCOMP, r, i);
 	}
 	struct rst_arena *arena = a->arena;
 	a->status->stage = RST_STAGE_DONE;

@@ -150,6 +150,9 @@ struct task {
 	uint64_t dumpable, pdeath_sig, personality_set, personality;
 	uint64_t nr_threads; struct thr *thr;
 	uint64_t nr_locks; uint64_t (*locks)[5];  /* kind (1 POSIX, 2 FLOCK, 4 OFD), type, start, len, fd */
+	uint64_t nice, policy, prio, subreaper, oom_set, oom_adj;
+	uint64_t nr_sigs; uint64_t *sig_tid; struct buf *sig_info;    /* pending signals (tid 0: shared) */
+	uint64_t nr_seccomp; uint64_t *sc_flags; struct buf *sc_insns; /* filter chain, oldest first */
 	uint64_t region_need;
 };
 
@@ -314,6 +317,25 @@ static void read_plan(const char *path)
 		for (uint64_t k = 0; k < t->nr_locks; k++)
 			for (int j = 0; j < 5; j++)
 				t->locks[k][j] = u64();
+		t->nice = u64(); t->policy = u64(); t->prio = u64(); t->subreaper = u64(); t->oom_set = u64(); t->oom_adj = u64();
+		t->nr_sigs = u64();
+		t->sig_tid = calloc(t->nr_sigs + 1, 8);
+		t->sig_info = calloc(t->nr_sigs + 1, sizeof(struct buf));
+		for (uint64_t k = 0; k < t->nr_sigs; k++) {
+			t->sig_tid[k] = u64();
+			t->sig_info[k] = bytes();
+			if (t->sig_info[k].len != 128)
+				bad_plan();
+		}
+		t->nr_seccomp = u64();
+		t->sc_flags = calloc(t->nr_seccomp + 1, 8);
+		t->sc_insns = calloc(t->nr_seccomp + 1, sizeof(struct buf));
+		for (uint64_t k = 0; k < t->nr_seccomp; k++) {
+			t->sc_flags[k] = u64();
+			t->sc_insns[k] = bytes();
+			if (t->sc_insns[k].len % 8 || t->sc_insns[k].len / 8 > 4096)
+				bad_plan();
+		}
 		if (t->parent != ~0ULL && t->parent >= i)
 			bad_plan();
 	}
@@ -765,6 +787,10 @@ static uint64_t task_need(struct task *t)
 	n += PALIGN(t->nr_threads * sizeof(struct rst_thread));
 	n += t->nr_threads * (THREAD_STACK + FRAME_AREA);
 	n += THREAD_STACK; /* the blob's own stack */
+	n += PALIGN(t->nr_sigs * sizeof(struct rst_siginfo));
+	n += PALIGN(t->nr_seccomp * sizeof(struct rst_seccomp));
+	for (uint64_t k = 0; k < t->nr_seccomp; k++)
+		n += PALIGN(t->sc_insns[k].len);
 	return n;
 }
 
@@ -944,6 +970,24 @@ static void task_main(uint64_t ti)
 	}
 
 	umask((mode_t)t->umask);
+	/* scheduling, subreaper, OOM score: per process, before the blob (threads it clones inherit them) */
+	if (t->policy) {
+		struct sched_param sp = { .sched_priority = (int)t->prio };
+		if (sched_setscheduler(0, (int)t->policy, &sp) < 0)
+			task_fail(ti, "task %lu: scheduling policy %lu: %s", pid, (unsigned long)t->policy, strerror(errno));
+	}
+	if (setpriority(PRIO_PROCESS, 0, (int)(int64_t)t->nice) < 0)
+		task_fail(ti, "task %lu: nice %ld: %s", pid, (long)(int64_t)t->nice, strerror(errno));
+	if (t->subreaper)
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (t->oom_set) {
+		int ofd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+		char ob[32];
+		int ol = snprintf(ob, sizeof(ob), "%ld", (long)(int64_t)t->oom_adj);
+		if (ofd < 0 || write(ofd, ob, ol) != ol)
+			task_fail(ti, "task %lu: oom_score_adj %s: %s", pid, ob, strerror(errno));
+		close(ofd);
+	}
 	if (t->root[0] && strcmp(t->root, "/") && chroot(t->root) < 0)
 		task_fail(ti, "task %lu: root %s: %s", pid, t->root, strerror(errno));
 	if (t->cwd[0] && chdir(t->cwd) < 0)
@@ -1016,6 +1060,24 @@ static void task_main(uint64_t ti)
 	a->personality = t->personality;
 	a->nr_close = nclose;
 	memcpy(a->close_fds, blobfds, nclose * sizeof(int));
+	a->nr_sigs = (uint32_t)t->nr_sigs;
+	a->sigs = (struct rst_siginfo *)cur;
+	for (uint64_t k = 0; k < t->nr_sigs; k++) {
+		a->sigs[k].tid = (int32_t)t->sig_tid[k];
+		memcpy(a->sigs[k].info, t->sig_info[k].p, 128);
+		memcpy(&a->sigs[k].signo, t->sig_info[k].p, 4);  /* si_signo comes first */
+	}
+	cur += PALIGN(t->nr_sigs * sizeof(struct rst_siginfo));
+	a->nr_seccomp = (uint32_t)t->nr_seccomp;
+	a->seccomp = (struct rst_seccomp *)cur;
+	cur += PALIGN(t->nr_seccomp * sizeof(struct rst_seccomp));
+	for (uint64_t k = 0; k < t->nr_seccomp; k++) {
+		a->seccomp[k].len = (uint16_t)(t->sc_insns[k].len / 8);
+		a->seccomp[k].flags = (uint32_t)t->sc_flags[k];
+		a->seccomp[k].filter = (uint64_t)cur;
+		memcpy(cur, t->sc_insns[k].p, t->sc_insns[k].len);
+		cur += PALIGN(t->sc_insns[k].len);
+	}
 	a->nr_threads = t->nr_threads;
 	a->threads = (struct rst_thread *)cur;
 	cur += PALIGN(t->nr_threads * sizeof(struct rst_thread));
@@ -1083,7 +1145,7 @@ static int wait_stop(pid_t tid)
 /* stop a running tracee: returns 0 once it sits in a ptrace stop, signals it got meanwhile are re-sent */
 static int seize_stop(pid_t tid)
 {
-	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)PTRACE_O_TRACESYSGOOD) < 0 || ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
+	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP)) < 0 || ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
 		return -1;
 	for (int i = 0; i < 64; i++) {
 		int st = wait_stop(tid);

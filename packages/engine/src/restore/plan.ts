@@ -49,6 +49,11 @@ export interface PlanTask {
   pagesBytes: number;
   /** filelocks.img entries of this task: kind (1 POSIX, 2 FLOCK, 4 OFD), type, start, len, fd */
   locks: [number, number, bigint, bigint, number][];
+  nice: number; policy: number; prio: number; subreaper: number; oomSet: number; oomAdj: number;
+  /** pending signals: tid 0 = shared by the process; info = the 128-byte siginfo */
+  sigs: { tid: number; info: Buffer }[];
+  /** the seccomp filter chain, oldest first */
+  seccomp: { flags: number; insns: Buffer }[];
 }
 
 /** A deleted-but-open file: created at `path` before the helper runs, unlinked by the helper once opened. */
@@ -319,6 +324,12 @@ export function buildPlan(o: PlanOptions): Plan {
   };
 
   const self = selfCreds();
+  let seccompAll: any[] | undefined;
+  const sigInfo = (sg: any, who: string): Buffer => {
+    const info = sg.siginfo as Buffer | undefined;
+    if (!info || info.length !== 128) throw new RestoreError(`${who}: pending signal with a siginfo of ${info?.length ?? 0} bytes (128 expected)`);
+    return info;
+  };
   const pidIndex = new Map<number, number>();
   for (const [i, e] of pstree.entries()) pidIndex.set(n(e.pid), i);
 
@@ -341,6 +352,7 @@ export function buildPlan(o: PlanOptions): Plan {
       sigact: [], rlim: [], itimer: [], credsSet: 0, cred: new Array(8).fill(0), secbits: 0, groups: [], caps: [[0, 0], [0, 0], [0, 0], [0, 0]],
       noNewPrivs: 0, dumpable: 1, pdeathSig: 0, personalitySet: 0, personality: 0n, threads: [], pagesBytes: 0,
       locks: locksByPid.get(pid) ?? [],
+      nice: 0, policy: 0, prio: 0, subreaper: 0, oomSet: 0, oomAdj: 0, sigs: [], seccomp: [],
     };
     plan.tasks.push(t);
     if (state === 2) { // zombie: only pid, sid, pgid and its end
@@ -485,7 +497,7 @@ export function buildPlan(o: PlanOptions): Plan {
       if (!c?.thread_info?.gpregs) throw new RestoreError(`${who}: core-${tid}.img has no registers`);
       if (c.thread_info.gpregs.mode && c.thread_info.gpregs.mode !== 'NATIVE') throw new RestoreError(`${who}: thread ${tid} is a compat (32-bit) task`);
       const ti = c.thread_info, th = c.thread_core ?? {};
-      if (th.signals_p && (th.signals_p.signals ?? []).length) throw new RestoreError(`${who}: pending signals are not supported yet`);
+      for (const sg of (th.signals_p?.signals as any[] | undefined) ?? []) t.sigs.push({ tid, info: sigInfo(sg, `${who} thread ${tid}`) });
       const blocked = j === 0 ? b(tc.blk_sigset ?? th.blk_sigset) : b(th.blk_sigset ?? tc.blk_sigset);
       const gp = ti.gpregs;
       t.threads.push({
@@ -495,7 +507,28 @@ export function buildPlan(o: PlanOptions): Plan {
         comm: String(th.comm ?? (j === 0 ? tc.comm : '') ?? ''), frame: buildSigframe(gp, ti.fpregs, blocked, th.sas),
       });
     }
-    if ((tc.signals_s?.signals ?? []).length) throw new RestoreError(`${who}: pending signals are not supported yet`);
+    for (const sg of (tc.signals_s?.signals as any[] | undefined) ?? []) t.sigs.push({ tid: 0, info: sigInfo(sg, who) });
+    // scheduling, subreaper, OOM score (the leader's; threads inherit them)
+    const th0 = core.thread_core ?? {};
+    t.nice = n(th0.sched_nice); t.policy = n(th0.sched_policy); t.prio = n(th0.sched_prio);
+    t.subreaper = tc.child_subreaper ? 1 : 0;
+    if (tc.oom_score_adj !== undefined && n(tc.oom_score_adj) !== 0) { t.oomSet = 1; t.oomAdj = n(tc.oom_score_adj); }
+    // seccomp: one chain for the whole process, installed with TSYNC when there are threads
+    const modes = cores.map((c) => c.thread_core?.seccomp_mode ?? 'disabled');
+    const scIdx = cores.map((c) => c.thread_core?.seccomp_filter);
+    if (modes.some((m) => m === 'strict' || m === 1)) throw new RestoreError(`${who}: seccomp strict mode is not supported`);
+    if (modes.some((m) => m === 'filter' || m === 2)) {
+      if (new Set(modes).size > 1 || new Set(scIdx.map(String)).size > 1) throw new RestoreError(`${who}: threads with different seccomp filters are not supported`);
+      seccompAll ??= (load(dir, 'seccomp.img', who).entries[0]?.seccomp_filters as any[] | undefined) ?? [];
+      const chain: any[] = [];
+      for (let k: number | undefined = n(scIdx[0]); k !== undefined; ) {
+        const f: any = seccompAll[k];
+        if (!f || chain.length > 64) throw new RestoreError(`${who}: seccomp.img has no filter ${k}`);
+        chain.unshift(f);
+        k = f.prev === undefined || f.prev === null ? undefined : n(f.prev);
+      }
+      t.seccomp = chain.map((f) => ({ flags: (n(f.flags) & 1) | (tids.length > 1 ? 1 : 0), insns: (f.filter as Buffer) ?? Buffer.alloc(0) }));
+    }
   }
   for (const i of o.inheritFds ?? []) {
     if (!inheritUsed.has(i.key) && !inheritUsed.has('/' + i.key)) throw new RestoreError(`--inherit-fd fd[${i.fd}]:${i.key}: no restored file is ${i.key}`);
@@ -568,6 +601,9 @@ export function encodePlan(p: Plan): Buffer {
       str(h.comm); bytes(h.frame);
     }
     u64(t.locks.length); for (const l of t.locks) for (const v of l) u64(v);
+    u64(t.nice); u64(t.policy); u64(t.prio); u64(t.subreaper); u64(t.oomSet); u64(t.oomAdj);
+    u64(t.sigs.length); for (const q of t.sigs) { u64(q.tid); bytes(q.info); }
+    u64(t.seccomp.length); for (const f of t.seccomp) { u64(f.flags); bytes(f.insns); }
   }
   return Buffer.concat(parts);
 }
