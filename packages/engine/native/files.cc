@@ -25,6 +25,15 @@ Napi::Value Kcmp(const Napi::CallbackInfo& info) {
   return Ret(info.Env(), r);
 }
 
+// kcmpEpollTfd(pid1, fd, pid2, efd, tfd, toff) -> 0 when fd of pid1 is the file registered as the
+// toff-th target with number tfd in epoll fd efd of pid2 (KCMP_EPOLL_TFD), else >0 or -errno
+Napi::Value KcmpEpollTfd(const Napi::CallbackInfo& info) {
+  struct { uint32_t efd, tfd, toff; } slot = { (uint32_t)ArgInt(info, 3), (uint32_t)ArgInt(info, 4), (uint32_t)ArgInt(info, 5) };
+  long r = syscall(SYS_kcmp, (pid_t)ArgInt(info, 0), (pid_t)ArgInt(info, 2), 7 /* KCMP_EPOLL_TFD */,
+                   (unsigned long)ArgInt(info, 1), (unsigned long)&slot);
+  return Ret(info.Env(), r);
+}
+
 // getFd(pid, fd) -> a local fd on the same open file description (pidfd_getfd)
 Napi::Value GetFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -239,6 +248,7 @@ Napi::Value HandlePath(const Napi::CallbackInfo& info) {
 
 void InitFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("kcmp", Napi::Function::New(env, Kcmp));
+  exports.Set("kcmpEpollTfd", Napi::Function::New(env, KcmpEpollTfd));
   exports.Set("getFd", Napi::Function::New(env, GetFd));
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("fcntl", Napi::Function::New(env, Fcntl));

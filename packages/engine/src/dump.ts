@@ -123,6 +123,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
         throw new DumpError(`task ${task.pid}${gone ? ' exited during the dump' : ''}: ${(e as Error).message}`);
       }
     }
+    files.entries.push(...files.deferredEpoll);
     checkTtys(files, tasks, pstree, opts);
     checkSession(root, opts);
     checkTtyPairs(files, opts);

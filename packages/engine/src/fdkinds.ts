@@ -1,7 +1,8 @@
 // File kinds described by /proc/PID/fdinfo lines (ENGINE-NOTES §3.7, CRIU's eventfd.c, timerfd.c,
 // signalfd.c, eventpoll.c, fsnotify.c): eventfd, timerfd, signalfd, epoll (with its targets) and
 // inotify (with its watches). Plain parsers: fdinfo text in, image entry objects out.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { listFds } from './proc.js';
 import { native } from './native.js';
 import { DumpError } from './log.js';
 
@@ -51,35 +52,49 @@ export function fdinfoEntry(type: string, id: number, flags: number, fown: any, 
     case 'SIGNALFD':
       return { type, id, sgfd: { id, flags, fown, sigmask: BigInt('0x' + need(lines, 'sigmask:', what)) } };
     case 'EVENTPOLL':
-      return { type, id, epfd: { id, flags, fown, tfd: epollTargets(lines, pid, what) } };
+      throw new DumpError(`Can't dump ${what}: epoll needs its fd (epollEntry)`);
     case 'INOTIFY':
       return { type, id, ify: { id, flags, fown, wd: inotifyWatches(lines, pid, what) } };
   }
   throw new DumpError(`Can't dump ${what}: unsupported file type`);
 }
 
-// "tfd: %8d events: %8x data: %16llx  pos:%lli ino:%lx sdev:%x"
-function epollTargets(lines: string[], pid: number, what: string): any[] {
-  const out: any[] = [];
+/**
+ * An epoll fd (CRIU's dump_one_eventpoll). fdinfo names each target by the fd number it was
+ * registered with; kcmp(KCMP_EPOLL_TFD) tells whether that fd still holds the registered file. When
+ * it does not (the fd was closed or replaced after EPOLL_CTL_ADD), the target is looked up among the
+ * task's other fds the same way and the entry is written with that fd, after every task (CRIU's
+ * queued dinfo, flushed at the end). A file open in no fd of the task any more is refused by name.
+ */
+export function epollEntry(id: number, flags: number, fown: any, lines: string[], pid: number, efd: number, what: string): { entry: any; moved: boolean } {
+  const n = native();
+  const tfd: any[] = [];
+  const seen = new Map<number, number>(); // registered fd number -> how many targets had it so far (toff)
+  let moved = false;
+  let fds: number[] | undefined;
+  // "tfd: %8d events: %8x data: %16llx  pos:%lli ino:%lx sdev:%x"
   for (const l of lines) {
     const m = /^tfd:\s*(\d+)\s+events:\s*([0-9a-f]+)\s+data:\s*([0-9a-f]+)\s+pos:(\d+)\s+ino:([0-9a-f]+)\s+sdev:([0-9a-f]+)/.exec(l);
     if (!m) continue;
-    const tfd = Number(m[1]);
-    const inode = parseInt(m[5], 16);
-    // the registered fd number must still name the registered file in this task
-    let ok = false;
-    try {
-      ok = statSync(`/proc/${pid}/fd/${tfd}`).ino === inode;
-    } catch {
-      ok = false;
+    const reg = Number(m[1]);
+    const toff = seen.get(reg) ?? 0;
+    seen.set(reg, toff + 1);
+    let fd = reg;
+    if (n.kcmpEpollTfd(pid, reg, pid, efd, reg, toff) !== 0) {
+      fds ??= listFds(pid);
+      const found = fds.find((f) => f !== efd && n.kcmpEpollTfd(pid, f, pid, efd, reg, toff) === 0);
+      if (found === undefined) {
+        throw new DumpError(`Can't dump ${what}: epoll target registered as fd ${reg} (inode ${parseInt(m[5], 16)}) is no longer open in task ${pid}`);
+      }
+      fd = found;
+      moved = true;
     }
-    if (!ok) throw new DumpError(`Can't dump ${what}: epoll target fd ${tfd} was closed or replaced after it was registered; not supported`);
-    out.push({
-      id: 0, tfd, events: parseInt(m[2], 16), data: BigInt('0x' + m[3]), dev: parseInt(m[6], 16), inode: BigInt(inode),
+    tfd.push({
+      id: 0, tfd: fd, events: parseInt(m[2], 16), data: BigInt('0x' + m[3]), dev: parseInt(m[6], 16), inode: BigInt(parseInt(m[5], 16)),
       pos: BigInt(m[4]),
     });
   }
-  return out;
+  return { entry: { type: 'EVENTPOLL', id, epfd: { id, flags, fown, tfd } }, moved };
 }
 
 // "inotify wd:%x ino:%lx sdev:%x mask:%x ignored_mask:%x fhandle-bytes:%x fhandle-type:%x f_handle:%02x..."

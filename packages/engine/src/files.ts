@@ -8,7 +8,7 @@ import { native } from './native.js';
 import { fdLink, listFds, readFdinfo, readStatus } from './proc.js';
 import { buildId } from './elf.js';
 import { DumpError, Log } from './log.js';
-import { anonKind, fdinfoEntry } from './fdkinds.js';
+import { anonKind, epollEntry, fdinfoEntry } from './fdkinds.js';
 import { writeImage } from './images-out.js';
 import type { UnixSockets } from './unix.js';
 import type { TtyFacts } from './parasite.js';
@@ -61,6 +61,8 @@ export class Files {
   /** tty-info.img entries, one per terminal (tty_info_id) */
   readonly ttyInfos: any[] = [];
   readonly ttys: TtySeen[] = [];
+  /** epoll entries whose targets were found under other fds: written after every task, as CRIU */
+  readonly deferredEpoll: any[] = [];
 
   constructor(private log: Log, private out?: FilesOutput) {}
 
@@ -307,6 +309,12 @@ export class Files {
         case 'UNIXSK':
           this.unix!.dumpFd(pid, fd, id, st.ino, flags, (e) => this.entries.push(e));
           break;
+        case 'EVENTPOLL': {
+          const e = epollEntry(id, flags, fown, info.lines, pid, fd, what);
+          if (e.moved) this.deferredEpoll.push(e.entry);
+          else this.entries.push(e.entry);
+          break;
+        }
         case 'TTY':
           this.dumpTty(pid, fd, id, link, flags, info.pos, st, fown, opts.ttys?.get(fd));
           break;

@@ -32,6 +32,7 @@ export interface Native {
   readMem(pid: number, addr: bigint, len: number): Buffer;
 
   kcmp(pid1: number, pid2: number, type: number, idx1: number, idx2: number): number;
+  kcmpEpollTfd(pid1: number, fd: number, pid2: number, efd: number, tfd: number, toff: number): number;
   getFd(pid: number, fd: number): number;
   close(fd: number): number;
   fcntl(fd: number, cmd: number, arg?: number): number;
