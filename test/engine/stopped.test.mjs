@@ -145,3 +145,32 @@ test('a failed dump leaves a stopped task stopped and running tasks running', as
     kill(h2);
   }
 });
+
+test('a task stopped by SIGTSTP (child2 of tree-pipes, a non-orphaned group) is dumped with stop_signo 20 and stays stopped', async (t) => {
+  if (!needPtrace(t)) return;
+  const dir = workDir('stopped-tstp');
+  const h = await launch(compile('tree-pipes', dir));
+  try {
+    // SIGTSTP is discarded in orphaned process groups: child2 leads its own group under its parent
+    const pgid = (p) => { const s = readFileSync(`/proc/${p}/stat`, 'utf8'); return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[2]); };
+    const c2 = sessionPids(h.pid).find((p) => p !== h.pid && pgid(p) === p);
+    assert.ok(c2, 'child2 found');
+    process.kill(c2, 'SIGTSTP');
+    await sleep(200);
+    assertStopped(c2);
+    const img = join(dir, 'img');
+    const r = ckpt(['dump', '-t', String(c2), '-D', img, '-R', '-j']);
+    assert.equal(r.status, 0, r.stderr);
+    await sleep(300);
+    assertStopped(c2);
+    const imgs = await decodeAll(img);
+    const core = imgs[`core-${c2}.img`].entries[0];
+    assert.equal(core.tc.task_state, 3);
+    assert.equal(core.tc.stop_signo, 20);
+    process.kill(c2, 'SIGCONT');
+    await sleep(300);
+    assertRunning(c2);
+  } finally {
+    kill(h);
+  }
+});
