@@ -205,7 +205,23 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 			fail(a, RST_STEP_MMAP, r < 0 ? r : -14, v->start);
 	}
 
-	/* 4. contents: runs with consecutive file offsets are read by one preadv */
+	/* 4. contents. Fault the target pages in first, a range at a time (MADV_POPULATE_WRITE, 5.14+; one call
+	 * instead of a fault per page inside preadv), then runs with consecutive file offsets are read by one preadv */
+	{
+		uint64_t lo = 0, hi = 0;
+		for (i = 0; i <= a->nr_iovs; i++) {
+			if (i < a->nr_iovs && a->iovs[i].base == hi) {
+				hi += a->iovs[i].len;
+				continue;
+			}
+			if (hi > lo)
+				sys3(__NR_madvise, lo, hi - lo, 23 /* MADV_POPULATE_WRITE; failure only costs speed */);
+			if (i < a->nr_iovs) {
+				lo = a->iovs[i].base;
+				hi = lo + a->iovs[i].len;
+			}
+		}
+	}
 	{
 		uint32_t done = 0;
 		while (done < a->nr_iovs) {

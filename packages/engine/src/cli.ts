@@ -2,8 +2,7 @@
 import yargs from './yargs.cjs';
 import { isAbsolute, join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { check } from './check.js';
-import { dump } from './dump.js';
+// check and dump are loaded by their commands only: restore does not pay for the native addon's load
 import { parseInheritFd, restore, RestoreError } from './restore/index.js';
 import { DumpError, Log } from './log.js';
 
@@ -16,7 +15,8 @@ export async function main(argv: string[]): Promise<void> {
       .command('check', 'check whether the kernel supports what dump and restore need',
         (y) => y.option('all', { type: 'boolean', default: false, describe: 'also check features needed only for some process trees' })
           .option('extra', { type: 'boolean', default: false, hidden: true }),
-        (a) => {
+        async (a) => {
+          const { check } = await import('./check.js');
           const r = check(a.all || a.extra);
           for (const l of r.lines) console.log(l);
           process.exitCode = r.ok ? 0 : 1;
@@ -37,6 +37,7 @@ export async function main(argv: string[]): Promise<void> {
           mkdirSync(dir, { recursive: true });
           const log = new Log(a.verbosity, logFile);
           try {
+            const { dump } = await import('./dump.js');
             await dump({ pid: a.tree, dir, leaveRunning: a['leave-running'], shellJob: a['shell-job'], extUnixSk: a['ext-unix-sk'], fileLocks: a['file-locks'], log });
           } catch (e) {
             if (!(e instanceof DumpError)) log.error((e as Error).stack ?? String(e));
