@@ -1,5 +1,5 @@
 // Images as a whole: the header, the streaming entry reader, and encoding.
-import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fchmodSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ImageError } from './errors.js';
 import type { Extra } from './extras.js';
@@ -339,12 +339,32 @@ export function writeImageFile(path: string, doc: unknown): void {
   writeFileAtomic(path, encodeImage(doc));
 }
 
-export function writeFileAtomic(path: string, data: Buffer | string): void {
+/**
+ * Writes data (or chunks of it) to a temporary file beside `path`, then renames
+ * it over `path`: a failure half-way leaves neither a partial file nor a
+ * damaged original. An existing file keeps its permissions.
+ */
+export function writeFileAtomic(path: string, data: Buffer | string | Iterable<string | Uint8Array>): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  let mode = 0o644;
   try {
-    writeFileSync(tmp, data);
+    mode = statSync(path).mode & 0o7777;
+  } catch {
+    /* a new file */
+  }
+  const fd = openSync(tmp, 'w', mode);
+  try {
+    const chunks = typeof data === 'string' || Buffer.isBuffer(data) ? [data] : data;
+    for (const c of chunks) writeSync(fd, typeof c === 'string' ? Buffer.from(c) : c);
+    fchmodSync(fd, mode);
+    closeSync(fd);
     renameSync(tmp, path);
   } catch (e) {
+    try {
+      closeSync(fd);
+    } catch {
+      /* closed already */
+    }
     try {
       unlinkSync(tmp);
     } catch {
