@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { CORPUS, ckpt, launch, needPtrace, sleep, workDir } from './helpers.mjs';
 import { corpusOrSkip } from '../lib/corpus.mjs';
-import { abstractFree, filesCheck, killPids, locksCheck, procStateCheck, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
+import { abstractFree, filesCheck, killPids, locksCheck, miscFdsCheck, procStateCheck, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
 
 /** The data files CRIU's `files` images refer to, as src.c made them (sizes are checked on restore). */
 const FILES_DIR = '/tmp/corpus-run/files/tmpdir.iTW10n';
@@ -35,6 +35,11 @@ function setup(name) {
   }
   writeFileSync(join(run, 'out.log'), '');
   if (name === 'files') filesData();
+  if (name === 'misc-fds') {
+    // the files the program made: the watched file and the 16 KiB shared mapping (its size is checked)
+    writeFileSync(join(run, 'watched.txt'), 'watch me\n');
+    writeFileSync(join(run, 'shared.dat'), Buffer.alloc(16384, 'f'));
+  }
   if (name === 'fifo-locks') {
     // the FIFO node and the locked files, as the program made them (sizes are checked)
     for (const f of ['fifo', 'flock.dat', 'posix.dat', 'ofd.dat']) rmSync(join(run, f), { force: true });
@@ -85,6 +90,10 @@ const CASES = {
     assert.equal(ticks(after)[0], ticks(c.lastBefore).at(-1) + 1);
     procStateCheck(c.pids[0], after);
   },
+  'misc-fds': (c, after) => {
+    assert.equal(ticks(after)[0], ticks(c.lastBefore).at(-1) + 1);
+    miscFdsCheck(c.pids, after);
+  },
   'unix-sockets': (c, after) => {
     const a = ticks(after, /^server got: client tick (\d+)/);
     assert.ok(a.length >= 2, after.join('|'));
@@ -107,7 +116,7 @@ for (const [name, check] of Object.entries(CASES)) {
       const after = lines(c.log);
       assert.ok(after.length >= 2, 'the program keeps logging');
       check(c, after);
-      if (name === 'loop-static' || name === 'loop-dynamic' || name === 'files' || name === 'fifo-locks' || name === 'proc-state') {
+      if (name === 'loop-static' || name === 'loop-dynamic' || name === 'files' || name === 'fifo-locks' || name === 'proc-state' || name === 'misc-fds') {
         // and once more through our own dump
         const img = join(workDir(`corpus-${name}`), 'img');
         const d = ckpt(['dump', '-t', String(root), '-D', img, ...flags]);
@@ -118,7 +127,7 @@ for (const [name, check] of Object.entries(CASES)) {
         await sleep(1000);
         const again = lines(c.log).slice(n);
         assert.equal(ticks(again)[0], ticks(lines(c.log).slice(0, n)).at(-1) + 1);
-        if (name === 'files' || name === 'fifo-locks' || name === 'proc-state') check({ ...c, lastBefore: lines(c.log).slice(0, n) }, again);
+        if (name === 'files' || name === 'fifo-locks' || name === 'proc-state' || name === 'misc-fds') check({ ...c, lastBefore: lines(c.log).slice(0, n) }, again);
         if (name === 'loop-dynamic') assert.ok(again.every((l) => /pattern=ok$/.test(l)));
       }
     } finally {

@@ -115,3 +115,39 @@ export function procStateCheck(pid, after) {
   assert.match(lim, /Max open files\s+512\s+4096/);
   assert.match(lim, /Max stack size\s+4194304\s+67108864/);
 }
+
+/** the misc-fds program (and its child) after restore: its report (the child's counter in shared anonymous memory
+ * goes on, the memfd's first byte, the POSIX timer runs down) and /proc: eventfd count, timerfd clocks, epoll
+ * targets, signalfd mask, inotify watches, memfd and /dev/zero mappings shared with the child, the POSIX timer,
+ * the pending signals */
+export function miscFdsCheck(pids, after) {
+  const [pid, child] = pids;
+  const re = /^tick \d+ shm_counter=(\d+) timerfd_fires=(\d+) memfd\[0\]=(.) posix_timer_left=(\d+)s$/;
+  const m = after.map((l) => re.exec(l)).filter(Boolean);
+  assert.ok(m.length >= 3, after.join('|'));
+  assert.ok(Number(m.at(-1)[1]) > Number(m[0][1]), 'the child increments the shared counter the parent reads');
+  assert.ok(m.every((x) => x[3] === 'M' && Number(x[4]) <= 10), after.join('|'));
+  const fdinfo = (fd) => readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+  const fdOf = (re) => readdirSync(`/proc/${pid}/fd`).map(Number).filter((fd) => re.test(readlinkSync(`/proc/${pid}/fd/${fd}`)));
+  const [efd] = fdOf(/eventfd/);
+  assert.match(fdinfo(efd), /eventfd-count:\s+5\n/);
+  const tfds = fdOf(/timerfd/).map((fd) => /clockid: (\d+)/.exec(fdinfo(fd))[1]).sort();
+  assert.deepEqual(tfds, ['1', '7']);
+  const [ep] = fdOf(/eventpoll/);
+  assert.equal((fdinfo(ep).match(/^tfd:/gm) ?? []).length, 3);
+  assert.match(fdinfo(ep), /events:\s+80000019 data:\s+2222/);
+  const [sfd] = fdOf(/signalfd/);
+  assert.match(fdinfo(sfd), /sigmask:\s+0000000000000a00/);
+  const [ino] = fdOf(/inotify/);
+  assert.deepEqual((fdinfo(ino).match(/inotify wd:(\d+)/g) ?? []).sort(), ['inotify wd:1', 'inotify wd:2']);
+  assert.equal(fdOf(/^\/memfd:corpus-memfd \(deleted\)$/).length, 1);
+  const shared = (p) => readFileSync(`/proc/${p}/maps`, 'utf8').split('\n').filter((l) => / rw-s .*(\/dev\/zero|\/memfd:corpus-memfd) \(deleted\)$/.test(l))
+    .map((l) => l.split(/\s+/).filter((_, i) => i !== 2 && i !== 3).join(' ')).sort();
+  assert.equal(shared(pid).length, 2, readFileSync(`/proc/${pid}/maps`, 'utf8'));
+  assert.deepEqual(shared(child), shared(pid), 'the child maps the same shared memory');
+  assert.match(readFileSync(`/proc/${pid}/timers`, 'utf8'), /^ID: \d+\nsignal: 0\/0+\nnotify: none\/pid\.\d+\nClockID: 1$/m);
+  const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+  assert.match(st, /^SigPnd:\s+0000000000000200$/m, 'SIGUSR1 pending for the thread');
+  assert.match(st, /^ShdPnd:\s+0000000000000800$/m, 'SIGUSR2 pending for the process');
+  assert.equal(readFileSync(`/proc/${child}/comm`, 'utf8').trim(), 'misc-child');
+}

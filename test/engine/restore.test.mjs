@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ckpt, compile, decodeDir, launch, needPtrace, sessionPids, sleep, workDir } from './helpers.mjs';
-import { abstractFree, filesCheck, killPids, locksCheck, procStateCheck, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
+import { abstractFree, filesCheck, killPids, locksCheck, miscFdsCheck, procStateCheck, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
 
 const CASES = [
   {
@@ -117,6 +117,13 @@ const CASES = [
     check(before, after, pids) {
       assert.equal(ticks(after)[0], ticks(before).at(-1) + 1);
       procStateCheck(pids[0], after);
+    },
+  },
+  {
+    name: 'misc-fds', args: (dir) => [dir],
+    check(before, after, pids) {
+      assert.equal(ticks(after)[0], ticks(before).at(-1) + 1);
+      miscFdsCheck(pids, after);
     },
   },
 ];

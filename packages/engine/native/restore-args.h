@@ -32,6 +32,9 @@ struct rst_sigact { uint64_t handler, flags, restorer, mask; };
 /* a pending signal to queue again: tid 0 = the whole process */
 struct rst_siginfo { int32_t tid, signo; uint8_t info[128]; };
 
+/* a POSIX timer: created with its dumped id (PR_TIMER_CREATE_RESTORE_IDS), armed with what was left */
+struct rst_ptimer { int32_t id, clock, notify, signo, tid, pad; uint64_t sival, isec, insec, vsec, vnsec; };
+
 /* one seccomp filter of the chain (oldest first): a struct sock_fprog plus flags */
 struct rst_seccomp { uint16_t len; uint16_t pad[3]; uint64_t filter; uint32_t flags, pad2; };
 
@@ -56,7 +59,7 @@ enum {
 enum {
 	RST_STEP_UNMAP = 1, RST_STEP_VDSO, RST_STEP_MMAP, RST_STEP_PAGES, RST_STEP_MPROTECT, RST_STEP_MM_MAP,
 	RST_STEP_SIGACTION, RST_STEP_THREAD, RST_STEP_CREDS, RST_STEP_ITIMER, RST_STEP_RSEQ, RST_STEP_TLS,
-	RST_STEP_VDSO_PLACE, RST_STEP_SIGNALS, RST_STEP_SECCOMP,
+	RST_STEP_VDSO_PLACE, RST_STEP_SIGNALS, RST_STEP_SECCOMP, RST_STEP_PTIMER,
 };
 
 #define RST_BLOB_SYSCALL 8  /* offset of "syscall; int3" in the blob */
@@ -110,6 +113,7 @@ struct rst_args {
 
 	uint32_t nr_sigs; struct rst_siginfo *sigs;
 	uint32_t nr_seccomp; struct rst_seccomp *seccomp;
+	uint32_t nr_ptimers; struct rst_ptimer *ptimers;
 
 	uint32_t nr_threads;    /* including the leader (threads[0]) */
 	volatile int32_t threads_done;

@@ -39,6 +39,8 @@
 #define __NR_rt_sigqueueinfo 129
 #define __NR_rt_tgsigqueueinfo 297
 #define __NR_seccomp 317
+#define __NR_timer_create 222
+#define __NR_timer_settime 223
 
 #define PROT_WRITE 2
 #define MAP_FIXED 0x10
@@ -325,6 +327,27 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 		if (!v[2] && !v[3]) { v[2] = v[0]; v[3] = v[1]; }
 		if ((r = sys3(__NR_setitimer, i, (long)v, 0)) < 0)
 			fail(a, RST_STEP_ITIMER, r, i);
+	}
+
+	/* 11b. POSIX timers with their ids (after the threads: SIGEV_THREAD_ID names one) */
+	if (a->nr_ptimers) {
+		int ids = sys5(__NR_prctl, 77 /* PR_TIMER_CREATE_RESTORE_IDS */, 1 /* ON */, 0, 0, 0) == 0;
+		for (i = 0; i < a->nr_ptimers; i++) {
+			struct rst_ptimer *q = &a->ptimers[i];
+			struct { uint64_t value; int32_t signo, notify, tid, pad[11]; } sev;
+			bzero_(&sev, sizeof(sev));
+			sev.value = q->sival; sev.signo = q->signo; sev.notify = q->notify; sev.tid = q->tid;
+			int32_t id = ids ? q->id : -1;
+			if ((r = sys3(__NR_timer_create, q->clock, (long)&sev, (long)&id)) < 0)
+				fail(a, RST_STEP_PTIMER, r, q->id);
+			if (id != q->id)
+				fail(a, RST_STEP_PTIMER, -17 /* EEXIST: another id */, q->id);
+			uint64_t its[4] = { q->isec, q->insec, q->vsec, q->vnsec };
+			if ((q->vsec | q->vnsec) && (r = sys4(__NR_timer_settime, id, 0, (long)its, 0)) < 0)
+				fail(a, RST_STEP_PTIMER, r, q->id);
+		}
+		if (ids)
+			sys5(__NR_prctl, 77, 0 /* OFF */, 0, 0, 0);
 	}
 
 	/* 12. wait for the threads, queue the pending signals again (every signal is blocked here; the

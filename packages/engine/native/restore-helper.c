@@ -26,7 +26,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -40,6 +46,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef TFD_IOC_SET_TICKS
+#define TFD_IOC_SET_TICKS _IOW('T', 0, uint64_t)
+#endif
 #include "restore-args.h"
 #include "restore-blob.h" /* generated: restore_blob[], restore_blob_len */
 
@@ -104,7 +113,8 @@ static char *str(void)
 	return s;
 }
 
-enum { OBJ_REG = 1, OBJ_PIPE = 2, OBJ_UNIX = 3, OBJ_FIFO = 4, OBJ_INHERIT = 5 };
+enum { OBJ_REG = 1, OBJ_PIPE = 2, OBJ_UNIX = 3, OBJ_FIFO = 4, OBJ_INHERIT = 5, OBJ_EVENTFD = 6, OBJ_TIMERFD = 7, OBJ_SIGNALFD = 8,
+       OBJ_EPOLL = 9, OBJ_INOTIFY = 10, OBJ_MEMFD = 11 };
 #define OBJ_GHOST (1ULL << 31)  /* REG: a ghost file, unlinked once every object is open */
 #define OBJ_EXTERNAL (1ULL << 30) /* a peer outside the tree (--ext-unix-sk): never created */
 
@@ -116,6 +126,8 @@ struct obj {
 	uint64_t inherit_fd;    /* INHERIT: the caller's fd (--inherit-fd) */
 	uint64_t fifo_size; struct buf fifo_data; /* FIFO: unread data (on the first object of a FIFO) */
 	uint64_t fown_sig, fown_type, fown_pid;   /* F_SETSIG / F_SETOWN_EX, set by the task that has it */
+	uint64_t nr_nums, *nums;                  /* EVENTFD/TIMERFD/SIGNALFD/MEMFD parameters (see plan.ts) */
+	uint64_t nr_watches; struct watch { uint64_t wd, mask; char *path; } *watches;  /* INOTIFY */
 	/* UNIX */
 	uint64_t sk_type, sk_state, sk_backlog, sk_peer_obj, sk_listener, sk_sndbuf, sk_rcvbuf, sk_shutdown, sk_passcred, sk_nonblock;
 	struct buf sk_name;
@@ -127,7 +139,12 @@ struct obj {
 struct pipe_ { uint64_t size; struct buf data; int fds[2]; };
 
 struct fdent { uint64_t fd, obj, cloexec; };
-struct mfile { char *path; uint64_t oflags; int fd; };
+struct mfile { char *path; uint64_t oflags, memfd; int fd; };
+struct memfd_ {
+	char *label, *name; uint64_t anon, size, seals, mode, uid, gid; char *pages;
+	uint64_t nr_runs, *runs;  /* offset in the file, length, offset in the pages image */
+	int fd;
+};
 struct vma { uint64_t start, end, pgoff, prot, flags, file, madv, add_write; };
 struct thr {
 	uint64_t tid, clear_tid, robust, robust_len, fs_base, gs_base, rseq_ptr, rseq_size, rseq_sig;
@@ -153,10 +170,13 @@ struct task {
 	uint64_t nice, policy, prio, subreaper, oom_set, oom_adj;
 	uint64_t nr_sigs; uint64_t *sig_tid; struct buf *sig_info;    /* pending signals (tid 0: shared) */
 	uint64_t nr_seccomp; uint64_t *sc_flags; struct buf *sc_insns; /* filter chain, oldest first */
+	uint64_t nr_epoll, (*epoll)[4];   /* epoll fd, target fd, events, data */
+	uint64_t nr_ptimers, (*ptimers)[10];
 	uint64_t region_need;
 };
 
-static uint64_t plan_flags, nr_tasks, nr_objs, nr_pipes;
+static uint64_t plan_flags, nr_tasks, nr_objs, nr_pipes, nr_memfds;
+static struct memfd_ *memfds;
 static struct obj *objs;
 static struct pipe_ *pipes;
 static struct task *tasks;
@@ -192,10 +212,22 @@ static void read_plan(const char *path)
 	nr_tasks = u64();
 	nr_objs = u64();
 	nr_pipes = u64();
+	nr_memfds = u64();
 	pipes = calloc(nr_pipes + 1, sizeof(*pipes));
 	for (uint64_t i = 0; i < nr_pipes; i++) {
 		pipes[i].size = u64();
 		pipes[i].data = bytes();
+	}
+	memfds = calloc(nr_memfds + 1, sizeof(*memfds));
+	for (uint64_t i = 0; i < nr_memfds; i++) {
+		struct memfd_ *m = &memfds[i];
+		m->label = str(); m->name = str(); m->anon = u64(); m->size = u64(); m->seals = u64(); m->mode = u64(); m->uid = u64(); m->gid = u64();
+		m->pages = str();
+		m->nr_runs = u64();
+		m->runs = calloc(3 * m->nr_runs + 1, 8);
+		for (uint64_t k = 0; k < 3 * m->nr_runs; k++)
+			m->runs[k] = u64();
+		m->fd = -1;
 	}
 	objs = calloc(nr_objs + 1, sizeof(*objs));
 	for (uint64_t i = 0; i < nr_objs; i++) {
@@ -221,6 +253,21 @@ static void read_plan(const char *path)
 			break;
 		case OBJ_INHERIT:
 			o->inherit_fd = u64();
+			break;
+		case OBJ_EVENTFD: case OBJ_TIMERFD: case OBJ_SIGNALFD: case OBJ_EPOLL: case OBJ_INOTIFY: case OBJ_MEMFD:
+			o->flags = u64();
+			o->pos = u64();
+			o->nr_nums = u64();
+			o->nums = calloc(o->nr_nums + 8, 8);
+			for (uint64_t k = 0; k < o->nr_nums; k++)
+				o->nums[k] = u64();
+			o->nr_watches = u64();
+			o->watches = calloc(o->nr_watches + 1, sizeof(*o->watches));
+			for (uint64_t k = 0; k < o->nr_watches; k++) {
+				o->watches[k].wd = u64(); o->watches[k].mask = u64(); o->watches[k].path = str();
+			}
+			if (o->kind == OBJ_MEMFD && o->nums[0] >= nr_memfds)
+				bad_plan();
 			break;
 		case OBJ_UNIX:
 			o->sk_type = u64(); o->sk_state = u64(); o->sk_backlog = u64(); o->sk_peer_obj = u64(); o->sk_listener = u64();
@@ -252,7 +299,9 @@ static void read_plan(const char *path)
 		t->nr_files = u64();
 		t->files = calloc(t->nr_files + 1, sizeof(*t->files));
 		for (uint64_t k = 0; k < t->nr_files; k++) {
-			t->files[k].path = str(); t->files[k].oflags = u64(); t->files[k].fd = -1;
+			t->files[k].path = str(); t->files[k].oflags = u64(); t->files[k].memfd = u64(); t->files[k].fd = -1;
+			if (t->files[k].memfd != ~0ULL && t->files[k].memfd >= nr_memfds)
+				bad_plan();
 		}
 		t->nr_vmas = u64();
 		t->vmas = calloc(t->nr_vmas + 1, sizeof(*t->vmas));
@@ -336,6 +385,16 @@ static void read_plan(const char *path)
 			if (t->sc_insns[k].len % 8 || t->sc_insns[k].len / 8 > 4096)
 				bad_plan();
 		}
+		t->nr_epoll = u64();
+		t->epoll = calloc(t->nr_epoll + 1, sizeof(*t->epoll));
+		for (uint64_t k = 0; k < t->nr_epoll; k++)
+			for (int j = 0; j < 4; j++)
+				t->epoll[k][j] = u64();
+		t->nr_ptimers = u64();
+		t->ptimers = calloc(t->nr_ptimers + 1, sizeof(*t->ptimers));
+		for (uint64_t k = 0; k < t->nr_ptimers; k++)
+			for (int j = 0; j < 10; j++)
+				t->ptimers[k][j] = u64();
 		if (t->parent != ~0ULL && t->parent >= i)
 			bad_plan();
 	}
@@ -437,9 +496,79 @@ static int move_high(int fd)
 
 static int open_unix(struct obj *o, char *err, size_t errn);
 
+/* memfds and shared anonymous memory, filled from their pages images; seals last */
+static int create_memfds(void)
+{
+	static char buf[1 << 20];
+	for (uint64_t i = 0; i < nr_memfds; i++) {
+		struct memfd_ *m = &memfds[i];
+		int fd;
+		if (m->anon) {
+			/* MAP_SHARED|MAP_ANONYMOUS memory is a "/dev/zero" shmem file: get it from a mapping of our own */
+			size_t len = (m->size + 4095) & ~4095ULL;
+			if (!len)
+				len = 4096;
+			void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+			if (p == MAP_FAILED) {
+				fprintf(stderr, "Error: %s: mmap %lu bytes: %s\n", m->label, (unsigned long)len, strerror(errno));
+				return -1;
+			}
+			char path[96];
+			snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)p, (unsigned long)p + len);
+			fd = open(path, O_RDWR | O_CLOEXEC);
+			int e = errno;
+			munmap(p, len);
+			if (fd < 0) {
+				fprintf(stderr, "Error: %s: %s: %s\n", m->label, path, strerror(e));
+				return -1;
+			}
+		} else {
+			fd = (int)syscall(SYS_memfd_create, m->name, 2 /* MFD_ALLOW_SEALING */ | 1 /* MFD_CLOEXEC */);
+			if (fd < 0 || ftruncate(fd, (off_t)m->size) < 0) {
+				fprintf(stderr, "Error: %s: memfd_create/ftruncate %lu: %s\n", m->label, (unsigned long)m->size, strerror(errno));
+				return -1;
+			}
+			if (fchmod(fd, (mode_t)m->mode) < 0 || fchown(fd, (uid_t)m->uid, (gid_t)m->gid) < 0) {
+				fprintf(stderr, "Error: %s: owner/mode: %s\n", m->label, strerror(errno));
+				return -1;
+			}
+		}
+		fd = move_high(fd);
+		if (m->nr_runs) {
+			int pfd = open(m->pages, O_RDONLY | O_CLOEXEC);
+			if (pfd < 0) {
+				fprintf(stderr, "Error: %s: %s: %s\n", m->label, m->pages, strerror(errno));
+				return -1;
+			}
+			for (uint64_t k = 0; k < m->nr_runs; k++) {
+				uint64_t off = m->runs[3 * k], len = m->runs[3 * k + 1], foff = m->runs[3 * k + 2];
+				while (len) {
+					size_t want = len < sizeof(buf) ? len : sizeof(buf);
+					ssize_t r = pread(pfd, buf, want, (off_t)foff);
+					if (r <= 0 || pwrite(fd, buf, r, (off_t)off) != r) {
+						fprintf(stderr, "Error: %s: copying pages from %s: %s\n", m->label, m->pages, r < 0 ? strerror(errno) : "short read");
+						close(pfd);
+						return -1;
+					}
+					off += r; foff += r; len -= r;
+				}
+			}
+			close(pfd);
+		}
+		if (!m->anon && m->seals && fcntl(fd, F_ADD_SEALS, (int)m->seals) < 0) {
+			fprintf(stderr, "Error: %s: seals 0x%lx: %s\n", m->label, (unsigned long)m->seals, strerror(errno));
+			return -1;
+		}
+		m->fd = fd;
+	}
+	return 0;
+}
+
 static int create_objects(void)
 {
 	char err[300];
+	if (create_memfds() < 0)
+		return -1;
 	for (uint64_t i = 0; i < nr_pipes; i++) {
 		struct pipe_ *p = &pipes[i];
 		int fds[2];
@@ -512,6 +641,78 @@ static int create_objects(void)
 				return -1;
 			}
 			break;
+		case OBJ_EVENTFD:
+			fd = eventfd((unsigned int)o->nums[0], (o->flags & O_NONBLOCK ? EFD_NONBLOCK : 0) | EFD_CLOEXEC);
+			if (fd < 0)
+				goto obj_err;
+			if (o->nums[0] > 0xffffffffULL) {  /* eventfd() takes 32 bits: add the rest */
+				uint64_t rest = o->nums[0] - (unsigned int)o->nums[0];
+				if (write(fd, &rest, 8) != 8)
+					goto obj_err;
+			}
+			break;
+		case OBJ_TIMERFD: {
+			fd = timerfd_create((int)o->nums[0], (o->flags & O_NONBLOCK ? TFD_NONBLOCK : 0) | TFD_CLOEXEC);
+			if (fd < 0)
+				goto obj_err;
+			struct itimerspec its = { { (time_t)o->nums[2], (long)o->nums[3] }, { (time_t)o->nums[4], (long)o->nums[5] } };
+			if ((its.it_value.tv_sec || its.it_value.tv_nsec) && timerfd_settime(fd, 0, &its, NULL) < 0)
+				goto obj_err;
+			if (o->nums[1]) {
+				uint64_t ticks = o->nums[1];
+				if (ioctl(fd, TFD_IOC_SET_TICKS, &ticks) < 0)
+					goto obj_err;
+			}
+			break;
+		}
+		case OBJ_SIGNALFD: {
+			sigset_t ss;
+			sigemptyset(&ss);
+			for (int sig = 1; sig <= 64; sig++)
+				if (o->nums[0] & (1ULL << (sig - 1)))
+					sigaddset(&ss, sig);
+			fd = signalfd(-1, &ss, (o->flags & O_NONBLOCK ? SFD_NONBLOCK : 0) | SFD_CLOEXEC);
+			if (fd < 0)
+				goto obj_err;
+			break;
+		}
+		case OBJ_EPOLL:
+			fd = epoll_create1(EPOLL_CLOEXEC);  /* targets: added by the task, at its fd numbers */
+			if (fd < 0)
+				goto obj_err;
+			break;
+		case OBJ_INOTIFY:
+			fd = inotify_init1((o->flags & O_NONBLOCK ? IN_NONBLOCK : 0) | IN_CLOEXEC);
+			if (fd < 0)
+				goto obj_err;
+			for (uint64_t k = 0; k < o->nr_watches; k++) {
+				struct watch *w = &o->watches[k];
+				/* watch descriptors come in order: add and drop until the dumped number comes up */
+				for (int tries = 0;; tries++) {
+					int wd = inotify_add_watch(fd, w->path, (uint32_t)(w->mask & ~0x08000000ULL /* FS_EVENT_ON_CHILD */));
+					if (wd < 0) {
+						fprintf(stderr, "Error: %s: watch %s: %s\n", o->label, w->path, strerror(errno));
+						return -1;
+					}
+					if ((uint64_t)wd == w->wd)
+						break;
+					if ((uint64_t)wd > w->wd || tries > 100000) {
+						fprintf(stderr, "Error: %s: watch %s got descriptor %d, not the dumped %lu\n", o->label, w->path, wd, (unsigned long)w->wd);
+						return -1;
+					}
+					inotify_rm_watch(fd, wd);
+				}
+			}
+			break;
+		case OBJ_MEMFD: {
+			/* a file description of its own on the memfd, with its flags and offset */
+			char path[64];
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", memfds[o->nums[0]].fd);
+			fd = open(path, (int)(o->flags & ~(O_CREAT | O_EXCL | O_TRUNC)));
+			if (fd < 0 || (o->pos && lseek(fd, (off_t)o->pos, SEEK_SET) < 0))
+				goto obj_err;
+			break;
+		}
 		case OBJ_INHERIT:
 			fd = fcntl((int)o->inherit_fd, F_DUPFD_CLOEXEC, 0);
 			if (fd < 0) {
@@ -555,6 +756,10 @@ static int create_objects(void)
 		o->fd = move_high(fd);
 		if (o->fd < 0)
 			goto sys;
+		continue;
+	obj_err:
+		fprintf(stderr, "Error: %s: %s\n", o->label, strerror(errno));
+		return -1;
 	}
 	for (int k = 0; k < nkeep; k++)
 		close(keep[k].fd);
@@ -788,6 +993,7 @@ static uint64_t task_need(struct task *t)
 	n += t->nr_threads * (THREAD_STACK + FRAME_AREA);
 	n += THREAD_STACK; /* the blob's own stack */
 	n += PALIGN(t->nr_sigs * sizeof(struct rst_siginfo));
+	n += PALIGN(t->nr_ptimers * sizeof(struct rst_ptimer));
 	n += PALIGN(t->nr_seccomp * sizeof(struct rst_seccomp));
 	for (uint64_t k = 0; k < t->nr_seccomp; k++)
 		n += PALIGN(t->sc_insns[k].len);
@@ -893,9 +1099,9 @@ static void task_main(uint64_t ti)
 	int blobfds[RST_MAX_FDS_CLOSE];
 	for (uint64_t k = 0; k < t->nr_files; k++) {
 		struct mfile *m = &t->files[k];
-		int fd = open(m->path, (int)m->oflags);
+		int fd = m->memfd != ~0ULL ? fcntl(memfds[m->memfd].fd, F_DUPFD_CLOEXEC, 0) : open(m->path, (int)m->oflags);
 		if (fd < 0)
-			task_fail(ti, "task %lu: mapped file %s: %s", pid, m->path, strerror(errno));
+			task_fail(ti, "task %lu: mapped file %s: %s", pid, m->memfd != ~0ULL ? memfds[m->memfd].label : m->path, strerror(errno));
 		m->fd = move_high(fd);
 		if (nclose < RST_MAX_FDS_CLOSE - 2)
 			blobfds[nclose++] = m->fd;
@@ -953,6 +1159,11 @@ static void task_main(uint64_t ti)
 			if (fcntl(fd, F_SETOWN_EX, &ow) < 0)
 				task_fail(ti, "task %lu: fd %d (%s): F_SETOWN_EX %lu: %s", pid, fd, o->label, (unsigned long)o->fown_pid, strerror(errno));
 		}
+	}
+	for (uint64_t k = 0; k < t->nr_epoll; k++) {
+		struct epoll_event ev = { .events = (uint32_t)t->epoll[k][2], .data.u64 = t->epoll[k][3] };
+		if (epoll_ctl((int)t->epoll[k][0], EPOLL_CTL_ADD, (int)t->epoll[k][1], &ev) < 0 && errno != EEXIST)
+			task_fail(ti, "task %lu: epoll fd %lu: adding fd %lu: %s", pid, (unsigned long)t->epoll[k][0], (unsigned long)t->epoll[k][1], strerror(errno));
 	}
 	for (uint64_t k = 0; k < t->nr_locks; k++) {
 		uint64_t *l = t->locks[k];
@@ -1068,6 +1279,15 @@ static void task_main(uint64_t ti)
 		memcpy(&a->sigs[k].signo, t->sig_info[k].p, 4);  /* si_signo comes first */
 	}
 	cur += PALIGN(t->nr_sigs * sizeof(struct rst_siginfo));
+	a->nr_ptimers = (uint32_t)t->nr_ptimers;
+	a->ptimers = (struct rst_ptimer *)cur;
+	for (uint64_t k = 0; k < t->nr_ptimers; k++) {
+		struct rst_ptimer *q = &a->ptimers[k];
+		uint64_t *v = t->ptimers[k];
+		q->id = (int32_t)v[0]; q->clock = (int32_t)v[1]; q->notify = (int32_t)v[2]; q->signo = (int32_t)v[3]; q->tid = (int32_t)v[4];
+		q->sival = v[5]; q->isec = v[6]; q->insec = v[7]; q->vsec = v[8]; q->vnsec = v[9];
+	}
+	cur += PALIGN(t->nr_ptimers * sizeof(struct rst_ptimer));
 	a->nr_seccomp = (uint32_t)t->nr_seccomp;
 	a->seccomp = (struct rst_seccomp *)cur;
 	cur += PALIGN(t->nr_seccomp * sizeof(struct rst_seccomp));
@@ -1245,6 +1465,9 @@ static const char *step_name(int s)
 {
 	switch (s) {
 	case RST_STEP_UNMAP: return "unmap the helper";
+	case RST_STEP_SIGNALS: return "queue a pending signal";
+	case RST_STEP_SECCOMP: return "install a seccomp filter";
+	case RST_STEP_PTIMER: return "create a POSIX timer";
 	case RST_STEP_VDSO: return "map the vDSO";
 	case RST_STEP_VDSO_PLACE: return "place the vDSO";
 	case RST_STEP_MMAP: return "map VMA";

@@ -22,7 +22,10 @@ const PAGE = 4096n;
 const O_ACCMODE = 3, O_RDWR = 2;
 
 export interface Obj {
-  kind: 1 | 2 | 3 | 4 | 5; // REG PIPE UNIX FIFO INHERITED
+  kind: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11; // REG PIPE UNIX FIFO INHERITED EVENTFD TIMERFD SIGNALFD EPOLL INOTIFY MEMFD
+  /** EVENTFD [counter]; TIMERFD [clockid, ticks, isec, insec, vsec, vnsec]; SIGNALFD [sigmask]; MEMFD [inode index] */
+  nums?: bigint[];
+  watches?: { wd: number; mask: number; path: string }[];
   inheritFd?: number;
   fifo?: { size: number; data: Buffer };
   /** F_SETSIG signal, F_SETOWN_EX type and pid */
@@ -37,7 +40,11 @@ export interface PlanTask {
   pid: number; parent: number; pgid: number; sid: number; state: number; exitCode: number;
   umask: number; cwd: string; root: string; exe: string; pages: string;
   fds: { fd: number; obj: number; cloexec: number }[];
-  files: { path: string; oflags: number }[];
+  files: { path: string; oflags: number; memfd: number }[];
+  /** epoll registrations done by this task once its fds are in place: epoll fd, target fd, events, data */
+  epoll: [number, number, number, bigint][];
+  /** POSIX timers: id, clock, notify, signo, notify tid, sival, isec, insec, vsec, vnsec */
+  ptimers: bigint[][];
   vmas: { start: bigint; end: bigint; pgoff: bigint; prot: number; flags: number; file: number; madv: bigint; addWrite: number }[];
   iovs: { base: bigint; len: bigint; off: bigint }[];
   vdso: { hint: bigint; expect: bigint; vvarLen: bigint; vdsoLen: bigint };
@@ -63,8 +70,15 @@ export interface Ghost {
   chunks: { off: bigint; data: Buffer }[];
 }
 
+/** a memfd or shared anonymous memory (anon: mmap'ed MAP_SHARED|MAP_ANONYMOUS, so it stays "/dev/zero") */
+export interface Memfd {
+  label: string; name: string; anon: boolean; size: bigint; seals: number; mode: number; uid: number; gid: number;
+  pages: string; runs: { off: bigint; len: bigint; fileOff: bigint }[];
+}
+
 export interface Plan {
   detached: boolean; shellJob: boolean;
+  memfds: Memfd[];
   ghosts: Ghost[];
   /** caller fds handed over (--inherit-fd): the helper gets them at the same numbers */
   inheritFds: number[];
@@ -161,7 +175,57 @@ export function buildPlan(o: PlanOptions): Plan {
     }
   }
 
-  const plan: Plan = { detached: o.detached, shellJob: o.shellJob, ghosts: [], inheritFds: [], pipes: [], objs: [], tasks: [] };
+  const plan: Plan = { detached: o.detached, shellJob: o.shellJob, memfds: [], ghosts: [], inheritFds: [], pipes: [], objs: [], tasks: [] };
+  // memfds and shared anonymous memory: memfd.img inodes, contents from pagemap-shmem-SHMID.img
+  const memfdInodes = new Map<number, any>();
+  if (existsSync(join(dir, 'memfd.img'))) for (const e of load(dir, 'memfd.img', 'memfds').entries) memfdInodes.set(n(e.inode_id), e);
+  const memfdIdx = new Map<string, number>();
+  const shmemRuns = (shmid: number, what: string): { pages: string; runs: Memfd['runs'] } => {
+    const name = `pagemap-shmem-${shmid}.img`;
+    if (!existsSync(join(dir, name))) return { pages: '', runs: [] };
+    const es = load(dir, name, what).entries;
+    const pagesId = n(es[0]?.pages_id);
+    const pages = join(dir, `pages-${pagesId}.img`);
+    if (!existsSync(pages)) throw new RestoreError(`${what}: missing image pages-${pagesId}.img`);
+    const size = BigInt(statSync(pages).size);
+    let fileOff = 0n;
+    const runs: Memfd['runs'] = [];
+    for (const e of es.slice(1)) {
+      const len = b(e.nr_pages) * PAGE;
+      if (n(e.flags) & PE_PARENT) throw new RestoreError(`${what}: incremental dumps are not supported`);
+      if (!(n(e.flags) & PE_PRESENT)) continue;
+      runs.push({ off: b(e.vaddr), len, fileOff });
+      fileOff += len;
+    }
+    if (fileOff > size) throw new RestoreError(`${what}: pages-${pagesId}.img is ${size} bytes, ${name} needs ${fileOff} (truncated pages image)`);
+    return { pages, runs };
+  };
+  const memfdFor = (inodeId: number, what: string): number => {
+    const key = `i${inodeId}`;
+    const have = memfdIdx.get(key);
+    if (have !== undefined) return have;
+    const e = memfdInodes.get(inodeId);
+    if (!e) throw new RestoreError(`${what}: memfd inode ${inodeId} is not in memfd.img`);
+    if (e.hugetlb_flag) throw new RestoreError(`${what}: hugetlb memfds are not supported`);
+    const name = String(e.name ?? '');
+    const anon = name === '/dev/zero';
+    plan.memfds.push({ label: `${what} (${anon ? 'shared anonymous memory' : `memfd ${name}`})`, name, anon, size: b(e.size), seals: n(e.seals), mode: n(e.mode, 0o100777) & 0o7777,
+      uid: n(e.uid), gid: n(e.gid), ...shmemRuns(n(e.shmid), what) });
+    memfdIdx.set(key, plan.memfds.length - 1);
+    return plan.memfds.length - 1;
+  };
+  const anonShmFor = (shmid: number, size: bigint, what: string): number => {
+    const key = `s${shmid}`;
+    const have = memfdIdx.get(key);
+    if (have !== undefined) {
+      if (plan.memfds[have].size < size) plan.memfds[have].size = size;
+      return have;
+    }
+    plan.memfds.push({ label: `${what} (shared anonymous memory ${shmid})`, name: '/dev/zero', anon: true, size, seals: 0, mode: 0o777, uid: 0, gid: 0, ...shmemRuns(shmid, what) });
+    memfdIdx.set(key, plan.memfds.length - 1);
+    return plan.memfds.length - 1;
+  };
+  const epollTargets = new Map<number, { tfd: number; events: number; data: bigint; done: boolean }[]>();
   // --inherit-fd: resources by the name CRIU gives them (socket:[INO], pipe:[INO], a path with or without its /)
   const inherit = new Map<string, number>();
   for (const i of o.inheritFds ?? []) {
@@ -257,6 +321,27 @@ export function buildPlan(o: PlanOptions): Plan {
       obj = { kind: 2, label: `${what} (pipe:[${ino}])`, flags: n(p.flags) & ~O_ACCMODE, pipeNo: no, end: n(p.flags) & O_ACCMODE ? 1 : 0 };
     } else if (f.usk) {
       obj = unixObj(f.usk, what);
+    } else if (f.efd) {
+      obj = { kind: 6, label: `${what} (eventfd)`, flags: n(f.efd.flags), nums: [b(f.efd.counter)] };
+    } else if (f.tfd) {
+      const t = f.tfd;
+      obj = { kind: 7, label: `${what} (timerfd)`, flags: n(t.flags), nums: [b(t.clockid), b(t.ticks), b(t.isec), b(t.insec), b(t.vsec), b(t.vnsec)] };
+    } else if (f.sgfd) {
+      obj = { kind: 8, label: `${what} (signalfd)`, flags: n(f.sgfd.flags), nums: [b(f.sgfd.sigmask)] };
+    } else if (f.epfd) {
+      obj = { kind: 9, label: `${what} (eventpoll)`, flags: n(f.epfd.flags) };
+      epollTargets.set(plan.objs.length, ((f.epfd.tfd as any[]) ?? []).map((x) => ({ tfd: n(x.tfd), events: n(x.events), data: b(x.data), done: false })));
+    } else if (f.ify) {
+      const watches = ((f.ify.wd as any[]) ?? []).map((w) => {
+        const path = w.f_handle?.path as string | undefined;
+        if (!path) throw new RestoreError(`${what}: inotify watch ${w.wd} has no path in the images (handles alone are not supported)`);
+        if (!existsSync(path)) throw new RestoreError(`${what}: inotify watch ${w.wd}: ${path} is missing`);
+        return { wd: n(w.wd), mask: n(w.mask), path };
+      }).sort((x, y) => x.wd - y.wd);
+      obj = { kind: 10, label: `${what} (inotify)`, flags: n(f.ify.flags), watches };
+    } else if (f.memfd) {
+      const m = f.memfd;
+      obj = { kind: 11, label: `${what} (memfd)`, flags: n(m.flags), pos: b(m.pos), nums: [BigInt(memfdFor(n(m.inode_id), what))] };
     } else if (f.fifo) {
       const r = fileById.get(n(f.fifo.regf_id))?.reg;
       if (!r) throw new RestoreError(`${what}: FIFO ${f.fifo.pipe_id}: file id ${f.fifo.regf_id} is not in files.img`);
@@ -272,7 +357,7 @@ export function buildPlan(o: PlanOptions): Plan {
     } else {
       throw new RestoreError(`${what}: unsupported file type ${f.type}`);
     }
-    if (!obj.fown) fownOf(obj, (f.reg ?? f.pipe ?? f.usk)?.fown);
+    if (!obj.fown) fownOf(obj, (f.reg ?? f.pipe ?? f.usk ?? f.efd ?? f.tfd ?? f.sgfd ?? f.epfd ?? f.ify ?? f.memfd)?.fown);
     plan.objs.push(obj);
     const idx = plan.objs.length - 1;
     objByFileId.set(fileId, idx);
@@ -347,7 +432,7 @@ export function buildPlan(o: PlanOptions): Plan {
     const state = n(tc.task_state, 1);
     const t: PlanTask = {
       pid, parent: parent < 0 ? -1 : parent, pgid: n(e.pgid), sid: n(e.sid), state, exitCode: n(tc.exit_code),
-      umask: 0o22, cwd: '', root: '', exe: '', pages: '', fds: [], files: [], vmas: [], iovs: [],
+      umask: 0o22, cwd: '', root: '', exe: '', pages: '', fds: [], files: [], epoll: [], ptimers: [], vmas: [], iovs: [],
       vdso: { hint: 0n, expect: 0n, vvarLen: 0n, vdsoLen: 0n }, mm: new Array(11).fill(0n), auxv: [], comm: String(tc.comm ?? ''),
       sigact: [], rlim: [], itimer: [], credsSet: 0, cred: new Array(8).fill(0), secbits: 0, groups: [], caps: [[0, 0], [0, 0], [0, 0], [0, 0]],
       noNewPrivs: 0, dumpable: 1, pdeathSig: 0, personalitySet: 0, personality: 0n, threads: [], pagesBytes: 0,
@@ -370,6 +455,12 @@ export function buildPlan(o: PlanOptions): Plan {
     for (const fe of fdinfo) {
       const what = `${who} fd ${fe.fd}`;
       t.fds.push({ fd: n(fe.fd), obj: objFor(n(fe.id), what), cloexec: n(fe.flags) & 1 });
+    }
+    // epoll registrations: by the first task that has the epoll and the target at their fd numbers
+    for (const fd of t.fds) {
+      for (const x of epollTargets.get(fd.obj) ?? []) {
+        if (!x.done && t.fds.some((g) => g.fd === x.tfd)) { t.epoll.push([fd.fd, x.tfd, x.events, x.data]); x.done = true; }
+      }
     }
     // fs
     const fs = load(dir, `fs-${pid}.img`, who).entries[0] ?? {};
@@ -402,12 +493,19 @@ export function buildPlan(o: PlanOptions): Plan {
       const range = `VMA 0x${start.toString(16)}-0x${end.toString(16)}`;
       if (status & VMA.VVAR) { t.vdso.hint = start; t.vdso.vvarLen = end - start; skip.push([start, end]); continue; }
       if (status & VMA.VDSO) { t.vdso.expect = start; t.vdso.vdsoLen = end - start; skip.push([start, end]); continue; }
-      if (status & (VMA.ANON_SHARED | VMA.MEMFD | VMA.SYSVIPC | VMA.SOCKET | VMA.AIORING)) {
-        throw new RestoreError(`${who}: ${range} (status 0x${status.toString(16)}): shared anonymous, memfd, SysV, socket and AIO mappings are not supported yet`);
+      if (status & (VMA.SYSVIPC | VMA.SOCKET | VMA.AIORING)) {
+        throw new RestoreError(`${who}: ${range} (status 0x${status.toString(16)}): SysV, socket and AIO mappings are not supported yet`);
       }
       let file = -1;
       const shared = (n(v.flags) & 3) === 1;
-      if (status & (VMA.FILE_PRIVATE | VMA.FILE_SHARED)) {
+      const memfdFile = status & (VMA.FILE_PRIVATE | VMA.FILE_SHARED | VMA.MEMFD) ? fileById.get(n(v.shmid))?.memfd : undefined;
+      if (memfdFile || status & VMA.ANON_SHARED) {
+        // a memfd, or shared anonymous memory: one object for every task that maps it
+        const m = memfdFile ? memfdFor(n(memfdFile.inode_id), `${who} ${range}`) : anonShmFor(n(v.shmid), end - start + b(v.pgoff), `${who} ${range}`);
+        const key = `memfd:${m}`;
+        if (!fileIdx.has(key)) { fileIdx.set(key, t.files.length); t.files.push({ path: '', oflags: O_RDWR, memfd: m }); }
+        file = fileIdx.get(key)!;
+      } else if (status & (VMA.FILE_PRIVATE | VMA.FILE_SHARED)) {
         const f = fileById.get(n(v.shmid));
         if (!f?.reg) throw new RestoreError(`${who}: ${range}: file id ${v.shmid} is not in files.img`);
         if (ghostOf.has(n(v.shmid))) throw new RestoreError(`${who}: ${range}: mappings of deleted files (${f.reg.name}) are not supported yet`);
@@ -415,11 +513,11 @@ export function buildPlan(o: PlanOptions): Plan {
         checkFile(f.reg, `${who} ${range}`);
         const oflags = shared && n(v.prot) & 2 ? O_RDWR : 0;
         const key = `${oflags}:${path}`;
-        if (!fileIdx.has(key)) { fileIdx.set(key, t.files.length); t.files.push({ path, oflags }); }
+        if (!fileIdx.has(key)) { fileIdx.set(key, t.files.length); t.files.push({ path, oflags, memfd: -1 }); }
         file = fileIdx.get(key)!;
       }
       if (!shared) privateRanges.push([start, end]);
-      t.vmas.push({ start, end, pgoff: b(v.pgoff), prot: n(v.prot), flags: n(v.flags) & ~0x10, file, madv: b(v.madv), addWrite: shared ? 0 : 1 });
+      t.vmas.push({ start, end, pgoff: b(v.pgoff), prot: n(v.prot), flags: n(v.flags) & ~(0x10 | (file >= 0 ? 0x20 : 0)), file, madv: b(v.madv), addWrite: shared ? 0 : 1 });
     }
     if (t.vdso.hint && !t.vdso.expect) throw new RestoreError(`${who}: the images have a vvar area but no vDSO`);
     if (!t.vdso.hint && t.vdso.expect) throw new RestoreError(`${who}: the images have a vDSO but no vvar area`);
@@ -471,7 +569,11 @@ export function buildPlan(o: PlanOptions): Plan {
       const it = tc.timers?.[w] ?? {};
       t.itimer.push([b(it.isec), b(it.iusec), b(it.vsec), b(it.vusec)]);
     }
-    if ((tc.timers?.posix as any[] | undefined)?.length) throw new RestoreError(`${who}: POSIX timers are not supported yet`);
+    for (const pt of (tc.timers?.posix as any[] | undefined) ?? []) {
+      const notify = n(pt.it_sigev_notify);
+      if (notify & 2 /* SIGEV_THREAD: a glibc helper thread */ && !(notify & 4)) throw new RestoreError(`${who}: POSIX timer ${pt.it_id} with SIGEV_THREAD is not supported`);
+      t.ptimers.push([pt.it_id, pt.clock_id, notify, pt.si_signo, pt.notify_thread_id, pt.sival_ptr, pt.isec, pt.insec, pt.vsec, pt.vnsec].map((v) => b(v)));
+    }
     if (tc.personality) { t.personalitySet = 1; t.personality = BigInt('0x' + String(tc.personality)); }
 
     // creds (the leader's)
@@ -530,6 +632,10 @@ export function buildPlan(o: PlanOptions): Plan {
       t.seccomp = chain.map((f) => ({ flags: (n(f.flags) & 1) | (tids.length > 1 ? 1 : 0), insns: (f.filter as Buffer) ?? Buffer.alloc(0) }));
     }
   }
+  for (const [obj, ts] of epollTargets) {
+    const miss = ts.find((x) => !x.done);
+    if (miss) throw new RestoreError(`${plan.objs[obj].label}: target fd ${miss.tfd} is not open in any task that has this epoll`);
+  }
   for (const i of o.inheritFds ?? []) {
     if (!inheritUsed.has(i.key) && !inheritUsed.has('/' + i.key)) throw new RestoreError(`--inherit-fd fd[${i.fd}]:${i.key}: no restored file is ${i.key}`);
   }
@@ -561,14 +667,23 @@ export function encodePlan(p: Plan): Buffer {
   const str = (s: string) => bytes(Buffer.from(s, 'utf8'));
   u64(0x31545352544b5043n);
   u64((p.detached ? 1 : 0) | (p.shellJob ? 2 : 0));
-  u64(p.tasks.length); u64(p.objs.length); u64(p.pipes.length);
+  u64(p.tasks.length); u64(p.objs.length); u64(p.pipes.length); u64(p.memfds.length);
   for (const pp of p.pipes) { u64(pp.size); bytes(pp.data); }
+  for (const m of p.memfds) {
+    str(m.label); str(m.name); u64(m.anon ? 1 : 0); u64(m.size); u64(m.seals); u64(m.mode); u64(m.uid); u64(m.gid); str(m.pages);
+    u64(m.runs.length); for (const r of m.runs) { u64(r.off); u64(r.len); u64(r.fileOff); }
+  }
   for (const o of p.objs) {
     u64(o.kind); str(o.label);
     if (o.kind === 1 || o.kind === 4) {
       str(o.path!); u64(o.flags); u64(o.pos ?? 0n);
       if (o.kind === 4) { u64(o.fifo?.size ?? 0); bytes(o.fifo?.data ?? Buffer.alloc(0)); }
     } else if (o.kind === 5) { u64(o.inheritFd!); }
+    else if (o.kind >= 6) {
+      u64(o.flags); u64(o.pos ?? 0n);
+      const nums = o.nums ?? []; u64(nums.length); for (const v of nums) u64(v);
+      const w = o.watches ?? []; u64(w.length); for (const x of w) { u64(x.wd); u64(x.mask); str(x.path); }
+    }
     else if (o.kind === 2) { u64(o.pipeNo!); u64(o.end!); u64(o.flags); }
     else {
       const s = o.sk!;
@@ -581,7 +696,7 @@ export function encodePlan(p: Plan): Buffer {
     u64(t.pid); u64(t.parent < 0 ? -1 : t.parent); u64(t.pgid); u64(t.sid); u64(t.state); u64(t.exitCode);
     u64(t.umask); str(t.cwd); str(t.root); str(t.exe); str(t.pages);
     u64(t.fds.length); for (const f of t.fds) { u64(f.fd); u64(f.obj); u64(f.cloexec); }
-    u64(t.files.length); for (const f of t.files) { str(f.path); u64(f.oflags); }
+    u64(t.files.length); for (const f of t.files) { str(f.path); u64(f.oflags); u64(f.memfd); }
     u64(t.vmas.length); for (const v of t.vmas) { u64(v.start); u64(v.end); u64(v.pgoff); u64(v.prot); u64(v.flags); u64(v.file < 0 ? -1 : v.file); u64(v.madv); u64(v.addWrite); }
     u64(t.iovs.length); for (const v of t.iovs) { u64(v.base); u64(v.len); u64(v.off); }
     u64(t.vdso.hint); u64(t.vdso.expect); u64(t.vdso.vvarLen); u64(t.vdso.vdsoLen);
@@ -604,6 +719,8 @@ export function encodePlan(p: Plan): Buffer {
     u64(t.nice); u64(t.policy); u64(t.prio); u64(t.subreaper); u64(t.oomSet); u64(t.oomAdj);
     u64(t.sigs.length); for (const q of t.sigs) { u64(q.tid); bytes(q.info); }
     u64(t.seccomp.length); for (const f of t.seccomp) { u64(f.flags); bytes(f.insns); }
+    u64(t.epoll.length); for (const e of t.epoll) for (const v of e) u64(v);
+    u64(t.ptimers.length); for (const pt of t.ptimers) for (const v of pt) u64(v);
   }
   return Buffer.concat(parts);
 }
