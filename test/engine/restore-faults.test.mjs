@@ -20,10 +20,10 @@ function digest(dir) {
 }
 
 /** a dumped program: {dir, img, pids, prog} with the tree gone */
-async function dumped(name, flags = []) {
+async function dumped(name, flags = [], args = () => []) {
   const dir = workDir(`restore-fault-${name}`);
   const prog = compile(name, dir, flags);
-  const h = await launch(prog);
+  const h = await launch(prog, args(dir));
   const pids = sessionPids(h.pid);
   const img = join(dir, 'img');
   const r = ckpt(['dump', '-t', String(h.pid), '-D', img]);
@@ -104,4 +104,45 @@ test('restore fails cleanly: a task fails after the tree is forked -> every task
   assert.match(err, /task \d+: injected fault/);
   await sleep(100);
   assert.ok(await waitGone(d.pids, 1000), `no task of ${d.pids} left`);
+});
+
+test('restore fails cleanly: ghost file data of another size; a failure after the ghosts are made removes them', async (t) => {
+  if (!needPtrace(t)) return;
+  const d = await dumped('files', [], (dir) => [dir]);
+  const cwd = readdirSync(d.dir).find((f) => f.startsWith('tmpdir.'));
+  const ghosts = () => readdirSync(join(d.dir, cwd)).filter((f) => f.includes('.ghost'));
+  const before = digest(d.img);
+  const err = failing(d.img, { CKPT_FAULT: 'restore-last-task' });
+  assert.match(err, /task \d+: injected fault/);
+  assert.deepEqual(ghosts(), [], 'no ghost file left on disk');
+  assert.equal(digest(d.img), before, 'images untouched');
+  assert.ok(await waitGone(d.pids, 1000));
+  // a ghost image whose data is shorter than the file the dump recorded
+  const g = readdirSync(d.img).find((f) => /^ghost-file-\d+\.img$/.test(f));
+  truncateSync(join(d.img, g), statSync(join(d.img, g)).size - 10);
+  const cut = digest(d.img);
+  const err2 = failing(d.img);
+  assert.match(err2, new RegExp(`task ${d.pids[0]} fd \\d+: .*${g}`));
+  assert.deepEqual(ghosts(), []);
+  assert.equal(digest(d.img), cut, 'images untouched');
+});
+
+test('restore fails cleanly: truncated shared memory pages (misc-fds), --inherit-fd of a closed fd', async (t) => {
+  if (!needPtrace(t)) return;
+  const d = await dumped('misc-fds', [], (dir) => [dir]);
+  const before = digest(d.img);
+  const r = spawnSync(process.execPath, [CKPT, 'restore', '-D', d.img, '-d', '--inherit-fd', 'fd[7]:/nonexistent'], { encoding: 'utf8' });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /--inherit-fd fd\[7\]:\/nonexistent: no restored file is \/nonexistent/);
+  const { decodeImage } = await import('@ckpt/images');
+  const shm = readdirSync(d.img).find((f) => /^pagemap-shmem-\d+\.img$/.test(f));
+  const pagesId = decodeImage(join(d.img, shm)).entries[0].pages_id;
+  const pages = join(d.img, `pages-${pagesId}.img`);
+  assert.equal(digest(d.img), before);
+  truncateSync(pages, statSync(pages).size - 4096);
+  const cut = digest(d.img);
+  const err = failing(d.img);
+  assert.match(err, new RegExp(`pages-${pagesId}\\.img is \\d+ bytes, ${shm} needs \\d+ \\(truncated pages image\\)`));
+  assert.equal(digest(d.img), cut, 'images untouched');
+  assert.ok(await waitGone(d.pids, 500), 'nothing left running');
 });
