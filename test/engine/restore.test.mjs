@@ -126,6 +126,18 @@ const CASES = [
       miscFdsCheck(pids, after);
     },
   },
+  {
+    name: 'restore-creds-threads',
+    check(before, after, pids) {
+      assert.equal(ticks(after)[0], ticks(before).at(-1) + 1);
+      const tasks = readdirSync(`/proc/${pids[0]}/task`);
+      assert.equal(tasks.length, 3);
+      for (const tid of tasks) {
+        const eff = BigInt('0x' + /^CapEff:\s+(\S+)/m.exec(readFileSync(`/proc/${pids[0]}/task/${tid}/status`, 'utf8'))[1]);
+        assert.equal(eff & (1n << 13n), 0n, `thread ${tid} is without CAP_NET_RAW, as dumped`);
+      }
+    },
+  },
 ];
 
 for (const c of CASES) {

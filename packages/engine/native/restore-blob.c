@@ -125,9 +125,39 @@ static void thread_state(struct rst_args *a, struct rst_thread *t)
 		fail(a, RST_STEP_RSEQ, r, t->tid);
 }
 
+/* credentials of the calling thread: groups, ids, securebits, bounding set, capabilities, no_new_privs */
+static void restore_creds(struct rst_args *a)
+{
+	long r;
+	if (a->creds_set) {
+		struct { uint32_t version; int pid; } hdr = { 0x20080522, 0 };
+		struct { uint32_t eff, prm, inh; } data[2] = {
+			{ a->cap_eff[0], a->cap_prm[0], a->cap_inh[0] }, { a->cap_eff[1], a->cap_prm[1], a->cap_inh[1] } };
+		sys2(__NR_setgroups, a->nr_groups, (long)a->groups);
+		sys2(__NR_prctl, PR_SET_SECUREBITS, 0x4 /* SECBIT_NO_SETUID_FIXUP: keep caps across setresuid */);
+		if ((r = sys3(__NR_setresgid, a->gid, a->egid, a->sgid)) < 0)
+			fail(a, RST_STEP_CREDS, r, 1);
+		sys1(__NR_setfsgid, a->fsgid);
+		if ((r = sys3(__NR_setresuid, a->uid, a->euid, a->suid)) < 0)
+			fail(a, RST_STEP_CREDS, r, 2);
+		sys1(__NR_setfsuid, a->fsuid);
+		sys2(__NR_prctl, PR_SET_SECUREBITS, a->secbits);
+		for (int c = 0; c < 64; c++) {
+			uint32_t w = a->cap_bnd[c / 32];
+			if (!(w & (1u << (c % 32))))
+				sys2(__NR_prctl, PR_CAPBSET_DROP, c);
+		}
+		if ((r = sys2(__NR_capset, (long)&hdr, (long)data)) < 0)
+			fail(a, RST_STEP_CREDS, r, 3);
+		if (a->no_new_privs)
+			sys5(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	}
+}
+
 __attribute__((noreturn, used, noipa)) static void restore_thread(struct rst_args *a, struct rst_thread *t)
 {
 	thread_state(a, t);
+	restore_creds(a);
 	__atomic_fetch_add(&a->threads_done, 1, __ATOMIC_SEQ_CST);
 	sys6(__NR_futex, (long)&a->threads_done, FUTEX_WAKE, 1, 0, 0, 0);
 	sigreturn_to(t->frame);
@@ -290,30 +320,8 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 	for (i = 0; i < 16; i++)
 		sys4(__NR_prlimit64, 0, i, (long)a->rlim[i], 0);
 
-	/* 10. creds last among the privileged steps */
-	if (a->creds_set) {
-		struct { uint32_t version; int pid; } hdr = { 0x20080522, 0 };
-		struct { uint32_t eff, prm, inh; } data[2] = {
-			{ a->cap_eff[0], a->cap_prm[0], a->cap_inh[0] }, { a->cap_eff[1], a->cap_prm[1], a->cap_inh[1] } };
-		sys2(__NR_setgroups, a->nr_groups, (long)a->groups);
-		sys2(__NR_prctl, PR_SET_SECUREBITS, 0x4 /* SECBIT_NO_SETUID_FIXUP: keep caps across setresuid */);
-		if ((r = sys3(__NR_setresgid, a->gid, a->egid, a->sgid)) < 0)
-			fail(a, RST_STEP_CREDS, r, 1);
-		sys1(__NR_setfsgid, a->fsgid);
-		if ((r = sys3(__NR_setresuid, a->uid, a->euid, a->suid)) < 0)
-			fail(a, RST_STEP_CREDS, r, 2);
-		sys1(__NR_setfsuid, a->fsuid);
-		sys2(__NR_prctl, PR_SET_SECUREBITS, a->secbits);
-		for (int c = 0; c < 64; c++) {
-			uint32_t w = a->cap_bnd[c / 32];
-			if (!(w & (1u << (c % 32))))
-				sys2(__NR_prctl, PR_CAPBSET_DROP, c);
-		}
-		if ((r = sys2(__NR_capset, (long)&hdr, (long)data)) < 0)
-			fail(a, RST_STEP_CREDS, r, 3);
-		if (a->no_new_privs)
-			sys5(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-	}
+	/* 10. creds last among the privileged steps (each thread sets its own: creds are per thread) */
+	restore_creds(a);
 	sys2(__NR_prctl, PR_SET_DUMPABLE, a->dumpable);
 	if (a->pdeath_sig)
 		sys2(__NR_prctl, PR_SET_PDEATHSIG, a->pdeath_sig);
