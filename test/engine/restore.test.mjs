@@ -3,7 +3,7 @@
 // pipe contents), then dumped again from the restored state and restored a second time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ckpt, compile, decodeDir, launch, needPtrace, sessionPids, sleep, workDir } from './helpers.mjs';
 import { abstractFree, filesCheck, killPids, locksCheck, miscFdsCheck, procStateCheck, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
@@ -136,6 +136,36 @@ const CASES = [
         const eff = BigInt('0x' + /^CapEff:\s+(\S+)/m.exec(readFileSync(`/proc/${pids[0]}/task/${tid}/status`, 'utf8'))[1]);
         assert.equal(eff & (1n << 13n), 0n, `thread ${tid} is without CAP_NET_RAW, as dumped`);
       }
+    },
+  },
+  {
+    name: 'ghost-big', args: (dir) => [dir],
+    check(before, after, pids) {
+      // a sparse chunked ghost: same offset, data at both ends and the hole between (the program looks itself)
+      const rest = (l) => l.replace(/^tick \d+ /, '');
+      const a = after.filter((l) => l.startsWith('tick'));
+      assert.ok(a.length >= 2);
+      assert.ok(a.every((l) => rest(l) === rest(before.filter((x) => x.startsWith('tick')).at(-1))), `${before.at(-1)} -> ${a.join('|')}`);
+      assert.match(a[0], /data=AZ/);
+      assert.equal(ticks(after)[0], ticks(before).at(-1) + 1);
+      assert.match(readlinkSync(`/proc/${pids[0]}/fd/3`), /big-ghost\.bin.* \(deleted\)$/);
+    },
+  },
+  {
+    name: 'zombie',
+    check(before, after, pids) {
+      // the zombie is back as a zombie of the root, with its exit code; the other child runs
+      assert.equal(ticks(after)[0], ticks(before).at(-1) + 1);
+      const states = pids.slice(1).map((p) => {
+        const st = readFileSync(`/proc/${p}/stat`, 'utf8');
+        const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+        return { p, state: f[0], ppid: Number(f[1]), exit: Number(f.at(-1)) };
+      });
+      const z = states.filter((x) => x.state === 'Z');
+      assert.equal(z.length, 1, JSON.stringify(states));
+      assert.equal(z[0].ppid, pids[0]);
+      assert.equal(z[0].exit, 7 << 8, 'exit code 7');
+      assert.ok(states.some((x) => x.state !== 'Z' && x.ppid === pids[0]), JSON.stringify(states));
     },
   },
 ];
