@@ -1,12 +1,17 @@
 // Memory of a stopped task: which pages are present (/proc/PID/pagemap) and copying them in
-// large batches from /proc/PID/mem straight into an output fd.
+// large batches (process_vm_readv, /proc/PID/mem where that cannot read) into an output fd.
 #include "common.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <vector>
+#include <sys/uio.h>
 
 namespace ckpt {
 namespace {
@@ -101,56 +106,147 @@ Napi::Value ScanPages(const Napi::CallbackInfo& info) {
 }
 
 // copyPages(pid, outFd, BigUint64Array [addr, nrPages, ...]) -> bytes written
-// pread(/proc/PID/mem) works on a stopped tracee even through PROT_NONE.
+// One user-space copy each way, overlapped: this thread reads the target's pages with
+// process_vm_readv (no bounce page, unlike /proc/PID/mem) into a ring of buffers while a writer
+// thread write()s the filled ones to outFd. A range process_vm_readv cannot read (PROT_NONE) is
+// read again through /proc/PID/mem, which works on a stopped tracee through any protection.
+// The writer thread only writes to a file; every ptrace call stays on the caller's thread.
 Napi::Value CopyPages(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   pid_t pid = (pid_t)ArgInt(info, 0);
   int out = (int)ArgInt(info, 1);
-  Napi::BigUint64Array runs = info[2].As<Napi::BigUint64Array>();
-  int mem = open(ProcPath(pid, "mem").c_str(), O_RDONLY | O_CLOEXEC);
-  if (mem < 0) return ThrowErrno(env, "open mem");
-  const size_t kChunk = 16 << 20;
-  char* buf = (char*)mmap(nullptr, kChunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (buf == MAP_FAILED) {
-    close(mem);
-    return ThrowErrno(env, "mmap");
-  }
-  uint64_t total = 0;
-  int err = 0;
-  std::string what;
-  for (size_t i = 0; i + 1 < runs.ElementLength() && !err; i += 2) {
-    uint64_t addr = runs[i], left = runs[i + 1] * kPage;
-    while (left && !err) {
-      size_t n = std::min<uint64_t>(left, kChunk);
-      size_t got = 0;
-      while (got < n) {
-        ssize_t r = pread(mem, buf + got, n - got, (off_t)(addr + got));
-        if (r <= 0) {
-          err = r == 0 ? EIO : errno;
-          what = "read memory at 0x" + ([](uint64_t v) { char s[32]; snprintf(s, sizeof s, "%llx", (unsigned long long)v); return std::string(s); })(addr + got);
-          break;
-        }
-        got += r;
+  Napi::BigUint64Array runsArr = info[2].As<Napi::BigUint64Array>();
+  std::vector<uint64_t> runs(runsArr.Data(), runsArr.Data() + runsArr.ElementLength());
+
+  constexpr size_t kBufs = 4, kBuf = 4 << 20, kIov = 1024;
+  char* mem = (char*)mmap(nullptr, kBufs * kBuf, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (mem == MAP_FAILED) return ThrowErrno(env, "mmap");
+  int memFd = -1;
+  // Reserve the blocks first: ext4's delayed allocation then skips its per-block reservation
+  // work in write() (measured here: 512 MiB written in ~0.05 s instead of ~0.085 s). Best effort.
+  uint64_t bytes = 0;
+  for (size_t i = 1; i < runs.size(); i += 2) bytes += runs[i] * kPage;
+  off_t base = lseek(out, 0, SEEK_CUR);
+  if (bytes && base >= 0) (void)fallocate(out, 0, base, (off_t)bytes);
+
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t fill[kBufs] = {0};  // bytes ready in buffer i (0 = free)
+  size_t head = 0, tail = 0;  // next to fill / next to write
+  bool done = false;
+  int werr = 0;
+
+  std::thread writer([&] {
+    for (;;) {
+      size_t n;
+      {
+        std::unique_lock<std::mutex> lk(mu);
+        cv.wait(lk, [&] { return tail < head || done; });
+        if (tail == head) return;
+        n = fill[tail % kBufs];
       }
+      char* b = mem + (tail % kBufs) * kBuf;
       size_t put = 0;
-      while (!err && put < n) {
-        ssize_t w = write(out, buf + put, n - put);
+      int e = 0;
+      while (put < n) {
+        ssize_t w = write(out, b + put, n - put);
         if (w < 0) {
           if (errno == EINTR) continue;
-          err = errno;
-          what = "write pages";
+          e = errno;
           break;
         }
         put += w;
       }
-      addr += n;
-      left -= n;
-      total += n;
+      std::lock_guard<std::mutex> lk(mu);
+      fill[tail % kBufs] = 0;
+      tail++;
+      if (e && !werr) werr = e;
+      cv.notify_all();
+      if (werr) return;
     }
+  });
+
+  uint64_t total = 0;
+  int err = 0;
+  std::string what;
+  size_t ri = 0;          // current run
+  uint64_t roff = 0;      // bytes of the current run already taken
+  struct iovec local, remote[kIov];
+  while (ri + 1 < runs.size() && !err) {
+    {
+      std::unique_lock<std::mutex> lk(mu);
+      cv.wait(lk, [&] { return head - tail < kBufs || werr; });
+      if (werr) break;
+    }
+    char* b = mem + (head % kBufs) * kBuf;
+    // gather up to kBuf bytes of runs into this buffer
+    size_t nio = 0, want = 0;
+    while (ri + 1 < runs.size() && want < kBuf && nio < kIov) {
+      uint64_t len = runs[ri + 1] * kPage - roff;
+      uint64_t take = std::min<uint64_t>(len, kBuf - want);
+      remote[nio].iov_base = (void*)(uintptr_t)(runs[ri] + roff);
+      remote[nio].iov_len = take;
+      nio++;
+      want += take;
+      roff += take;
+      if (roff == runs[ri + 1] * kPage) {
+        ri += 2;
+        roff = 0;
+      }
+    }
+    local.iov_base = b;
+    local.iov_len = want;
+    ssize_t got = process_vm_readv(pid, &local, 1, remote, nio, 0);
+    if (got < 0) got = 0;
+    if ((size_t)got < want) {
+      // the rest through /proc/PID/mem, iovec by iovec
+      if (memFd < 0) memFd = open(ProcPath(pid, "mem").c_str(), O_RDONLY | O_CLOEXEC);
+      if (memFd < 0) {
+        err = errno;
+        what = "open mem";
+        break;
+      }
+      size_t pos = 0;
+      for (size_t k = 0; k < nio && !err; k++) {
+        size_t l = remote[k].iov_len;
+        if (pos + l <= (size_t)got) {
+          pos += l;
+          continue;
+        }
+        size_t skip = (size_t)got > pos ? (size_t)got - pos : 0;
+        size_t have = skip;
+        uint64_t base = (uint64_t)(uintptr_t)remote[k].iov_base;
+        while (have < l) {
+          ssize_t r = pread(memFd, b + pos + have, l - have, (off_t)(base + have));
+          if (r <= 0) {
+            err = r == 0 ? EIO : errno;
+            char s[32];
+            snprintf(s, sizeof s, "%llx", (unsigned long long)(base + have));
+            what = std::string("read memory at 0x") + s;
+            break;
+          }
+          have += r;
+        }
+        pos += l;
+      }
+      if (err) break;
+    }
+    total += want;
+    std::lock_guard<std::mutex> lk(mu);
+    fill[head % kBufs] = want;
+    head++;
+    cv.notify_all();
   }
-  munmap(buf, kChunk);
-  close(mem);
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    done = true;
+    cv.notify_all();
+  }
+  writer.join();
+  munmap(mem, kBufs * kBuf);
+  if (memFd >= 0) close(memFd);
   if (err) return ThrowErrno(env, what, err);
+  if (werr) return ThrowErrno(env, "write pages", werr);
   return Napi::Number::New(env, (double)total);
 }
 
