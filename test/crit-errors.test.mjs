@@ -125,3 +125,16 @@ test('x on a directory with a zombie task skips it instead of crashing', async (
   assert.equal(fds.code, 0, fds.stderr);
   assert.equal(fds.stdout.toString(), '10\n\t      0: /dev/null\n\t    cwd: /dev/null\n\t   root: /dev/null\n');
 });
+
+test('crit starts from its startup snapshot, and from its modules when V8 flags are set', async () => {
+  const img = join(tmp, 'snap-pstree.img');
+  writeFileSync(img, pstree);
+  const want = (await run(process.execPath, [join(CRIT, '../../@ckpt/crit/bin/crit.js'), 'show', img])).stdout.toString();
+  const viaSnapshot = await run(CRIT, ['show', img]);
+  assert.equal(viaSnapshot.code, 0, viaSnapshot.stderr);
+  assert.equal(viaSnapshot.stdout.toString(), want);
+  // V8 refuses a snapshot made under other flags: NODE_OPTIONS must not break crit
+  const withFlags = await run(CRIT, ['show', img], { env: { NODE_OPTIONS: '--max-semi-space-size=16' } });
+  assert.equal(withFlags.code, 0, withFlags.stderr);
+  assert.equal(withFlags.stdout.toString(), want);
+});
