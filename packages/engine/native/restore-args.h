@@ -62,6 +62,13 @@ enum {
 	RST_STEP_VDSO_PLACE, RST_STEP_SIGNALS, RST_STEP_SECCOMP, RST_STEP_PTIMER,
 };
 
+/* <linux/userfaultfd.h>, checked against it by the helper */
+#define RST_UFFD_API 0xAA
+#define RST_UFFDIO_API 0xC018AA3FUL
+#define RST_UFFDIO_REGISTER 0xC020AA00UL
+#define RST_UFFDIO_UNREGISTER 0x8010AA01UL
+#define RST_UFFDIO_COPY 0xC028AA03UL
+
 #define RST_BLOB_SYSCALL 8  /* offset of "syscall; int3" in the blob */
 
 struct rst_arena {
@@ -88,6 +95,7 @@ struct rst_args {
 	uint32_t nr_iovs; struct rst_iov *iovs;
 	uint64_t *iov_off;      /* offset of each iovec's data in the pages file */
 	int32_t pages_fd; int32_t pad0;
+	uint64_t pages_size;    /* of the pages file: mapped read-only for UFFDIO_COPY */
 
 	uint64_t vdso_hint;     /* vvar start of the image, 0: no vdso */
 	uint64_t vdso_expect;   /* where the vdso text must land */

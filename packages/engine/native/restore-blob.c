@@ -40,6 +40,8 @@
 #define __NR_rt_tgsigqueueinfo 297
 #define __NR_seccomp 317
 #define __NR_timer_create 222
+#define __NR_userfaultfd 323
+#define __NR_ioctl 16
 #define __NR_timer_settime 223
 
 #define PROT_WRITE 2
@@ -237,11 +239,66 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 			fail(a, RST_STEP_MMAP, r < 0 ? r : -14, v->start);
 	}
 
-	/* 4. contents. Fault the target pages in first, a range at a time (MADV_POPULATE_WRITE, 5.14+; one call
+	/* 4a. anonymous private VMAs: UFFDIO_COPY from a read-only mapping of the pages image, so each page is
+	 * allocated and filled in one step (no zeroing, then copying); runs it covers are marked done (top bit of
+	 * their offset). Without userfaultfd, or for file-backed VMAs, 4b below does it all. */
+	if (a->pages_size) {
+		long uffd = sys1(__NR_userfaultfd, 02000000 /* O_CLOEXEC */);
+		long src = -1;
+		if (uffd >= 0) {
+			struct { uint64_t api, features, ioctls; } api = { RST_UFFD_API, 0, 0 };
+			if (sys3(__NR_ioctl, uffd, RST_UFFDIO_API, (long)&api) < 0)
+				src = -1;
+			else
+				src = sys6(__NR_mmap, 0, (a->pages_size + 4095) & ~4095UL, 1 /* PROT_READ */, 2 /* MAP_PRIVATE */, a->pages_fd, 0);
+		}
+		if (uffd >= 0 && src > 0 && (uint64_t)src < (uint64_t)-4096L) {
+			for (i = 0; i < a->nr_vmas; i++) {
+				struct rst_vma *v = &a->vmas[i];
+				if (v->fd >= 0 || !v->add_write)
+					continue;
+				uint32_t k, any = 0;
+				for (k = 0; k < a->nr_iovs && !any; k++)
+					any = a->iovs[k].base >= v->start && a->iovs[k].base + a->iovs[k].len <= v->end;
+				if (!any)
+					continue;
+				struct { uint64_t start, len, mode, ioctls; } reg = { v->start, v->end - v->start, 1 /* MISSING */, 0 };
+				if (sys3(__NR_ioctl, uffd, RST_UFFDIO_REGISTER, (long)&reg) < 0)
+					continue;
+				for (k = 0; k < a->nr_iovs; k++) {
+					struct rst_iov *io = &a->iovs[k];
+					/* only runs inside this VMA (UFFDIO_COPY stops at its end); the rest go by preadv */
+					if (io->base < v->start || io->base + io->len > v->end || (a->iov_off[k] >> 63))
+						continue;
+					uint64_t done = 0;
+					while (done < io->len) {
+						struct { uint64_t dst, src, len, mode; int64_t copy; } c =
+							{ io->base + done, (uint64_t)src + a->iov_off[k] + done, io->len - done, 0, 0 };
+						r = sys3(__NR_ioctl, uffd, RST_UFFDIO_COPY, (long)&c);
+						if (c.copy > 0)
+							done += (uint64_t)c.copy;
+						else if (r < 0 && r != -11 /* EAGAIN */)
+							fail(a, RST_STEP_PAGES, r, io->base + done);
+					}
+					a->iov_off[k] |= 1UL << 63;
+				}
+				struct { uint64_t start, len; } rg = { v->start, v->end - v->start };
+				sys3(__NR_ioctl, uffd, RST_UFFDIO_UNREGISTER, (long)&rg);
+			}
+		}
+		if (src > 0 && (uint64_t)src < (uint64_t)-4096L)
+			sys2(__NR_munmap, src, (a->pages_size + 4095) & ~4095UL);
+		if (uffd >= 0)
+			sys1(__NR_close, uffd);
+	}
+
+	/* 4b. contents. Fault the target pages in first, a range at a time (MADV_POPULATE_WRITE, 5.14+; one call
 	 * instead of a fault per page inside preadv), then runs with consecutive file offsets are read by one preadv */
 	{
 		uint64_t lo = 0, hi = 0;
 		for (i = 0; i <= a->nr_iovs; i++) {
+			if (i < a->nr_iovs && (a->iov_off[i] >> 63))
+				continue;
 			if (i < a->nr_iovs && a->iovs[i].base == hi) {
 				hi += a->iovs[i].len;
 				continue;
@@ -257,6 +314,10 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 	{
 		uint32_t done = 0;
 		while (done < a->nr_iovs) {
+			if (a->iov_off[done] >> 63) {  /* copied in 4a */
+				done++;
+				continue;
+			}
 			uint64_t off = a->iov_off[done], want = a->iovs[done].len;
 			uint32_t n = 1;
 			while (done + n < a->nr_iovs && n < 1024 && a->iov_off[done + n] == off + want) {

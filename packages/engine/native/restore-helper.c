@@ -50,6 +50,9 @@
 #define TFD_IOC_SET_TICKS _IOW('T', 0, uint64_t)
 #endif
 #include "restore-args.h"
+#include <linux/userfaultfd.h>
+_Static_assert(RST_UFFDIO_API == UFFDIO_API && RST_UFFDIO_REGISTER == UFFDIO_REGISTER && RST_UFFDIO_UNREGISTER == UFFDIO_UNREGISTER &&
+	       RST_UFFDIO_COPY == UFFDIO_COPY && RST_UFFD_API == UFFD_API, "userfaultfd constants");
 #include "restore-blob.h" /* generated: restore_blob[], restore_blob_len */
 
 #define TASK_SIZE 0x7ffffffff000ULL
@@ -1235,6 +1238,10 @@ static void task_main(uint64_t ti)
 		a->iov_off[k] = t->iov[3 * k + 2];
 	cur += PALIGN(t->nr_iovs * 8);
 	a->pages_fd = pages_fd;
+	{
+		struct stat pst;
+		a->pages_size = fstat(pages_fd, &pst) == 0 && getenv("CKPT_NO_UFFD") == NULL ? (uint64_t)pst.st_size : 0;
+	}
 	a->vdso_hint = t->vdso_hint;
 	a->vdso_expect = t->vdso_expect;
 	uint64_t *mmf = &a->mm.start_code;

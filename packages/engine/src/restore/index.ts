@@ -80,7 +80,8 @@ export function restore(opts: RestoreOptions): RestoreResult {
     const r = spawnSync(helper, [planFile, String(log.level)], {
       stdio: stdio as any, encoding: 'utf8', maxBuffer: 64 << 20,
       // the helper's glibc must not register rseq: its memory is gone when the restored task runs
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GLIBC_TUNABLES: 'glibc.pthread.rseq=0', ...(process.env.CKPT_FAULT ? { CKPT_FAULT: process.env.CKPT_FAULT } : {}) },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GLIBC_TUNABLES: 'glibc.pthread.rseq=0', ...(process.env.CKPT_FAULT ? { CKPT_FAULT: process.env.CKPT_FAULT } : {}),
+        ...(process.env.CKPT_NO_UFFD ? { CKPT_NO_UFFD: '1' } : {}) },
     });
     for (const line of (r.stderr ?? '').split('\n').filter(Boolean)) {
       if (line.startsWith('Error: ')) log.error(line.slice(7));
