@@ -4,9 +4,9 @@
 // (clone3 to every task back in its code) and MB/s, median of N runs; the first run reads the pages
 // image cold if the page cache was dropped, later runs are warm. `criu restore` of the same images
 // beside it when a working CRIU is installed.
-// Usage: node bench/restore.mjs [MiB=512] [runs=5]
+// Usage: node bench/restore.mjs [MiB=512] [runs=5] [cold]   (cold: drop the page cache before every run; root)
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const CKPT = resolve(here, '../packages/engine/bin/ckpt.js');
 const mib = Number(process.argv[2] ?? 512);
 const runs = Number(process.argv[3] ?? 5);
+const cold = process.argv[4] === 'cold';
 const work = mkdtempSync(join(tmpdir(), 'bench-restore-'));
 const prog = join(work, 'bigmem');
 execFileSync('gcc', ['-O2', '-o', prog, join(here, 'dump-bigmem.c')]);
@@ -37,6 +38,10 @@ if (d.status !== 0) throw new Error(`dump failed: ${d.stderr}`);
 await gone(h.pid);
 
 async function once(tool) {
+  if (cold) {
+    spawnSync('sync');
+    writeFileSync('/proc/sys/vm/drop_caches', '1');
+  }
   const t0 = process.hrtime.bigint();
   const r = tool === 'ckpt'
     ? spawnSync(process.execPath, [CKPT, 'restore', '-D', img, '-d', '-v3'], { encoding: 'utf8', env: ckptEnv })
@@ -59,7 +64,7 @@ async function series(tool) {
 
 const fmt = (name, s) => `${name.padEnd(6)} wall ${s.wall.toFixed(3)} s (first ${s.first.toFixed(3)} s)   ` +
   `${Number.isNaN(s.inner) ? '' : `helper ${s.inner.toFixed(3)} s   `}${s.mbps.toFixed(0)} MB/s`;
-console.log(`restore of a ${mib} MiB process, median of ${runs} runs (page cache warm after the first)`);
+console.log(`restore of a ${mib} MiB process, median of ${runs} runs (${cold ? 'page cache dropped before every run' : 'page cache warm after the first'})`);
 if (caNote) console.log('(ckpt runs without NODE_EXTRA_CA_CERTS, which costs Node ~45 ms at start-up here)');
 console.log(fmt('ckpt', await series('ckpt')));
 const criuOk = spawnSync('criu', ['check'], { encoding: 'utf8' }).status === 0;
