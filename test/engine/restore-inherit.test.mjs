@@ -2,6 +2,7 @@
 // its caller (outside the tree), whose fd 4 is a pipe read outside the tree, and whose stdout is a log
 // file, is dumped (--ext-unix-sk) and restored with --inherit-fd fd[3]:socket:[INO], fd[4]:pipe:[INO] and
 // fd[5]:PATH: the caller's new socket, pipe and file take the ticks that follow.
+// And --ext-unix-sk on our own dump: the datagram client is refused without it, reconnected by name with it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -84,5 +85,41 @@ test('restore --inherit-fd fd[N]:socket:[INO], fd[N]:pipe:[INO] and fd[N]:PATH r
     await waitGone(pids);
     launcher.stdio[3].destroy();
     restorer?.stdio[3]?.destroy();
+  }
+});
+
+test('restore --ext-unix-sk of our own dump: the datagram client reconnects to the live server, twice', async (t) => {
+  if (!needPtrace(t)) return;
+  const { mkdirSync } = await import('node:fs');
+  const { launch, kill } = await import('./helpers.mjs');
+  const { restoreOk } = await import('./restore-lib.mjs');
+  const dir = workDir('restore-ext-unix-sk');
+  const srvDir = join(dir, 'server');
+  mkdirSync(srvDir);
+  const sock = join(dir, 'server.sock');
+  const server = await launch(compile('ext-unix-sk-server', dir), [sock], srvDir);
+  const client = await launch(compile('ext-unix-sk', dir), [sock]);
+  const heard = () => ticks(lines(join(srvDir, 'out.log')), /ext client tick (\d+)/);
+  try {
+    for (const round of [1, 2]) {
+      const img = join(dir, `img${round}`);
+      const d = ckpt(['dump', '-t', String(client.pid), '-D', img, '--ext-unix-sk']);
+      assert.equal(d.status, 0, d.stderr);
+      assert.ok(await waitGone([client.pid]));
+      const last = ticks(lines(client.log)).at(-1);
+      const r0 = ckpt(['restore', '-D', img, '-d']);
+      assert.notEqual(r0.status, 0, 'refused without --ext-unix-sk');
+      assert.match(r0.stderr, /external socket.*--ext-unix-sk/);
+      assert.equal(restoreOk(img, ['--ext-unix-sk']), client.pid);
+      await sleep(900);
+      const after = ticks(lines(client.log)).filter((n) => n > last);
+      assert.ok(after.length >= 2 && after[0] === last + 1, `the client goes on: ${after}`);
+      assert.ok(after.every((n) => lines(client.log).some((l) => l === `tick ${n} sent=${`ext client tick ${n}`.length}`)), 'every send succeeds');
+      assert.ok(heard().includes(after.at(-1)) || heard().includes(after.at(-2)), `the server hears the restored client: ${heard().slice(-3)}`);
+    }
+  } finally {
+    killPids([client.pid]);
+    kill(server);
+    await waitGone([client.pid]);
   }
 });
