@@ -168,6 +168,22 @@ const CASES = [
       assert.ok(states.some((x) => x.state !== 'Z' && x.ppid === pids[0]), JSON.stringify(states));
     },
   },
+  {
+    name: 'restore-ghost-map', args: (dir) => [dir],
+    check(before, after, pids) {
+      // the deleted file comes back with its contents (counter included), shared by the MAP_SHARED view and
+      // read through the untouched MAP_PRIVATE one; nothing of it is left on disk
+      const re = /^tick (\d+) counter=(\d+) private_sees=(\d+) pattern=(\w+)$/;
+      const a = after.map((l) => re.exec(l)).filter(Boolean), b = before.map((l) => re.exec(l)).filter(Boolean);
+      assert.ok(a.length >= 2);
+      assert.equal(Number(a[0][1]), Number(b.at(-1)[1]) + 1);
+      assert.ok(a.every((x) => x[2] === x[1] && x[3] === x[1] && x[4] === 'ok'), after.join('|'));
+      const maps = readFileSync(`/proc/${pids[0]}/maps`, 'utf8').split('\n').filter((l) => /mapped\.bin/.test(l));
+      assert.equal(maps.length, 2, maps.join('\n'));
+      assert.ok(maps.every((l) => / \(deleted\)$/.test(l)));
+      assert.deepEqual(readdirSync(readlinkSync(`/proc/${pids[0]}/cwd`)).filter((f) => f.includes('mapped')), []);
+    },
+  },
 ];
 
 for (const c of CASES) {

@@ -142,7 +142,7 @@ struct obj {
 struct pipe_ { uint64_t size; struct buf data; int fds[2]; };
 
 struct fdent { uint64_t fd, obj, cloexec; };
-struct mfile { char *path; uint64_t oflags, memfd; int fd; };
+struct mfile { char *path; uint64_t oflags, memfd, obj; int fd; };
 struct memfd_ {
 	char *label, *name; uint64_t anon, size, seals, mode, uid, gid; char *pages;
 	uint64_t nr_runs, *runs;  /* offset in the file, length, offset in the pages image */
@@ -302,8 +302,8 @@ static void read_plan(const char *path)
 		t->nr_files = u64();
 		t->files = calloc(t->nr_files + 1, sizeof(*t->files));
 		for (uint64_t k = 0; k < t->nr_files; k++) {
-			t->files[k].path = str(); t->files[k].oflags = u64(); t->files[k].memfd = u64(); t->files[k].fd = -1;
-			if (t->files[k].memfd != ~0ULL && t->files[k].memfd >= nr_memfds)
+			t->files[k].path = str(); t->files[k].oflags = u64(); t->files[k].memfd = u64(); t->files[k].obj = u64(); t->files[k].fd = -1;
+			if ((t->files[k].memfd != ~0ULL && t->files[k].memfd >= nr_memfds) || (t->files[k].obj != ~0ULL && t->files[k].obj >= nr_objs))
 				bad_plan();
 		}
 		t->nr_vmas = u64();
@@ -1102,9 +1102,16 @@ static void task_main(uint64_t ti)
 	int blobfds[RST_MAX_FDS_CLOSE];
 	for (uint64_t k = 0; k < t->nr_files; k++) {
 		struct mfile *m = &t->files[k];
-		int fd = m->memfd != ~0ULL ? fcntl(memfds[m->memfd].fd, F_DUPFD_CLOEXEC, 0) : open(m->path, (int)m->oflags);
+		int fd;
+		if (m->obj != ~0ULL) {  /* a ghost file: already unlinked, reopened through our own fd */
+			char p[64];
+			snprintf(p, sizeof(p), "/proc/self/fd/%d", objs[m->obj].fd);
+			fd = open(p, (int)m->oflags | O_CLOEXEC);
+		} else
+			fd = m->memfd != ~0ULL ? fcntl(memfds[m->memfd].fd, F_DUPFD_CLOEXEC, 0) : open(m->path, (int)m->oflags);
 		if (fd < 0)
-			task_fail(ti, "task %lu: mapped file %s: %s", pid, m->memfd != ~0ULL ? memfds[m->memfd].label : m->path, strerror(errno));
+			task_fail(ti, "task %lu: mapped file %s: %s", pid,
+				  m->obj != ~0ULL ? objs[m->obj].label : m->memfd != ~0ULL ? memfds[m->memfd].label : m->path, strerror(errno));
 		m->fd = move_high(fd);
 		if (nclose < RST_MAX_FDS_CLOSE - 2)
 			blobfds[nclose++] = m->fd;

@@ -40,7 +40,8 @@ export interface PlanTask {
   pid: number; parent: number; pgid: number; sid: number; state: number; exitCode: number;
   umask: number; cwd: string; root: string; exe: string; pages: string;
   fds: { fd: number; obj: number; cloexec: number }[];
-  files: { path: string; oflags: number; memfd: number }[];
+  /** files to map: by path, a memfd, or an object (a ghost file, reopened through /proc/self/fd) */
+  files: { path: string; oflags: number; memfd: number; obj?: number }[];
   /** epoll registrations done by this task once its fds are in place: epoll fd, target fd, events, data */
   epoll: [number, number, number, bigint][];
   /** POSIX timers: id, clock, notify, signo, notify tid, sival, isec, insec, vsec, vnsec */
@@ -508,7 +509,17 @@ export function buildPlan(o: PlanOptions): Plan {
       } else if (status & (VMA.FILE_PRIVATE | VMA.FILE_SHARED)) {
         const f = fileById.get(n(v.shmid));
         if (!f?.reg) throw new RestoreError(`${who}: ${range}: file id ${v.shmid} is not in files.img`);
-        if (ghostOf.has(n(v.shmid))) throw new RestoreError(`${who}: ${range}: mappings of deleted files (${f.reg.name}) are not supported yet`);
+        const oflagsG = shared && n(v.prot) & 2 ? O_RDWR : 0;
+        if (ghostOf.has(n(v.shmid))) {
+          // a deleted file: the ghost object, reopened by the task with what the mapping needs
+          const obj = objFor(n(v.shmid), `${who} ${range}`);
+          const key = `obj${oflagsG}:${obj}`;
+          if (!fileIdx.has(key)) { fileIdx.set(key, t.files.length); t.files.push({ path: '', oflags: oflagsG, memfd: -1, obj }); }
+          file = fileIdx.get(key)!;
+          if (!shared) privateRanges.push([start, end]);
+          t.vmas.push({ start, end, pgoff: b(v.pgoff), prot: n(v.prot), flags: n(v.flags) & ~0x30, file, madv: b(v.madv), addWrite: shared ? 0 : 1 });
+          continue;
+        }
         const path = f.reg.name as string;
         checkFile(f.reg, `${who} ${range}`);
         const oflags = shared && n(v.prot) & 2 ? O_RDWR : 0;
@@ -696,7 +707,7 @@ export function encodePlan(p: Plan): Buffer {
     u64(t.pid); u64(t.parent < 0 ? -1 : t.parent); u64(t.pgid); u64(t.sid); u64(t.state); u64(t.exitCode);
     u64(t.umask); str(t.cwd); str(t.root); str(t.exe); str(t.pages);
     u64(t.fds.length); for (const f of t.fds) { u64(f.fd); u64(f.obj); u64(f.cloexec); }
-    u64(t.files.length); for (const f of t.files) { str(f.path); u64(f.oflags); u64(f.memfd); }
+    u64(t.files.length); for (const f of t.files) { str(f.path); u64(f.oflags); u64(f.memfd); u64(f.obj ?? -1); }
     u64(t.vmas.length); for (const v of t.vmas) { u64(v.start); u64(v.end); u64(v.pgoff); u64(v.prot); u64(v.flags); u64(v.file < 0 ? -1 : v.file); u64(v.madv); u64(v.addWrite); }
     u64(t.iovs.length); for (const v of t.iovs) { u64(v.base); u64(v.len); u64(v.off); }
     u64(t.vdso.hint); u64(t.vdso.expect); u64(t.vdso.vvarLen); u64(t.vdso.vdsoLen);
