@@ -219,3 +219,31 @@ for (const c of CASES) {
     }
   });
 }
+
+test('restore a group-stopped task: it comes back stopped, and goes on after SIGCONT', async (t) => {
+  if (!needPtrace(t)) return;
+  const dir = workDir('restore-stopped');
+  const prog = compile('loop-static', dir, ['-static']);
+  const h = await launch(prog);
+  try {
+    process.kill(h.pid, 'SIGSTOP');
+    await sleep(100);
+    assert.equal(stat(h.pid).state, 'T');
+    const img = join(dir, 'img');
+    const d = ckpt(['dump', '-t', String(h.pid), '-D', img]);
+    assert.equal(d.status, 0, d.stderr);
+    assert.ok(await waitGone([h.pid]));
+    const n = lines(h.log).length;
+    assert.equal(restoreOk(img), h.pid);
+    await sleep(600);
+    assert.equal(stat(h.pid).state, 'T', 'stopped, as dumped');
+    assert.equal(lines(h.log).length, n, `no tick while stopped: ${lines(h.log).join('|')}`);
+    process.kill(h.pid, 'SIGCONT');
+    await sleep(800);
+    const after = ticks(lines(h.log).slice(n));
+    assert.ok(after.length >= 2 && after[0] === ticks(lines(h.log).slice(0, n)).at(-1) + 1, `${after}`);
+  } finally {
+    killPids([h.pid]);
+    await waitGone([h.pid]);
+  }
+});

@@ -122,6 +122,7 @@ struct rst_args {
 	uint32_t nr_sigs; struct rst_siginfo *sigs;
 	uint32_t nr_seccomp; struct rst_seccomp *seccomp;
 	uint32_t nr_ptimers; struct rst_ptimer *ptimers;
+	uint32_t stop_self;     /* a stopped task: SIGSTOP itself before returning (the tracer's detach keeps it stopped) */
 
 	uint32_t nr_threads;    /* including the leader (threads[0]) */
 	volatile int32_t threads_done;

@@ -41,6 +41,7 @@
 #define __NR_seccomp 317
 #define __NR_timer_create 222
 #define __NR_userfaultfd 323
+#define __NR_kill 62
 #define __NR_ioctl 16
 #define __NR_timer_settime 223
 
@@ -445,5 +446,7 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 	__atomic_fetch_add(&arena->nr_done, 1, __ATOMIC_SEQ_CST);
 	sys6(__NR_futex, (long)&arena->nr_done, FUTEX_WAKE, 1 << 30, 0, 0, 0);
 	sys2(__NR_munmap, (long)arena, a->keep_end - (uint64_t)arena);
+	if (a->stop_self)
+		sys2(__NR_kill, self, 19 /* SIGSTOP: not a single instruction of its own before SIGCONT */);
 	sigreturn_to(a->threads[0].frame);
 }

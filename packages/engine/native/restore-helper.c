@@ -1293,6 +1293,7 @@ static void task_main(uint64_t ti)
 		memcpy(&a->sigs[k].signo, t->sig_info[k].p, 4);  /* si_signo comes first */
 	}
 	cur += PALIGN(t->nr_sigs * sizeof(struct rst_siginfo));
+	a->stop_self = t->state == 3;
 	a->nr_ptimers = (uint32_t)t->nr_ptimers;
 	a->ptimers = (struct rst_ptimer *)cur;
 	for (uint64_t k = 0; k < t->nr_ptimers; k++) {
@@ -1453,8 +1454,14 @@ static int unmap_region(uint64_t ti)
 	if (ret)
 		errno = -(long)r.rax;
 out:
-	for (k = 0; k < nthr; k++)
-		ptrace(PTRACE_DETACH, (pid_t)t->thr[k].tid, 0, 0);
+	{
+		/* a stopped task stops again before it runs a single instruction of its own: SIGSTOP is queued while
+		 * it is still held by us, and taken on its way back to user mode */
+		if (t->state == 3)
+			kill((pid_t)t->pid, SIGSTOP);
+		for (k = 0; k < nthr; k++)
+			ptrace(PTRACE_DETACH, (pid_t)t->thr[k].tid, 0, 0);
+	}
 	return ret;
 }
 
@@ -1711,10 +1718,6 @@ int main(int argc, char **argv)
 		if (unmap_region(i) < 0)
 			fprintf(stderr, "Warn: task %lu: cannot unmap the restorer at 0x%lx: %s\n", (unsigned long)tasks[i].pid, (unsigned long)region, strerror(errno));
 	}
-	/* stopped tasks stop again */
-	for (uint64_t i = 0; i < nr_tasks; i++)
-		if (tasks[i].state == 3)
-			kill((pid_t)tasks[i].pid, SIGSTOP);
 	struct timespec t1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	info("restored %lu task(s) in %.3f s", (unsigned long)nr_tasks, (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
