@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 
 namespace ckpt {
@@ -266,6 +267,22 @@ Napi::Value ReadMem(const Napi::CallbackInfo& info) {
   return b;
 }
 
+// mrelease(pid) -> 0 | -errno. After SIGKILL: process_mrelease(2) frees the dying task's memory in
+// this thread while the task's own exit path frees it too, so it is gone sooner (512 MiB here:
+// ~22 ms instead of ~37 ms). Best effort: the caller still waits for the task.
+Napi::Value Mrelease(const Napi::CallbackInfo& info) {
+  pid_t pid = (pid_t)ArgInt(info, 0);
+  int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (fd < 0) return Napi::Number::New(info.Env(), -errno);
+#ifndef SYS_process_mrelease
+#define SYS_process_mrelease 448
+#endif
+  long r = syscall(SYS_process_mrelease, fd, 0);
+  int e = errno;
+  close(fd);
+  return Napi::Number::New(info.Env(), r < 0 ? -e : 0);
+}
+
 }  // namespace
 
 void InitMemory(Napi::Env env, Napi::Object exports) {
@@ -273,6 +290,7 @@ void InitMemory(Napi::Env env, Napi::Object exports) {
   exports.Set("scanPages", Napi::Function::New(env, ScanPages));
   exports.Set("copyPages", Napi::Function::New(env, CopyPages));
   exports.Set("readMem", Napi::Function::New(env, ReadMem));
+  exports.Set("mrelease", Napi::Function::New(env, Mrelease));
 }
 
 }  // namespace ckpt

@@ -30,6 +30,8 @@ export interface Native {
   scanPages(pid: number, start: bigint, end: bigint, opts: { all?: boolean; skipFile?: boolean; zeroPfn?: bigint }): BigUint64Array;
   copyPages(pid: number, outFd: number, runs: BigUint64Array): number;
   readMem(pid: number, addr: bigint, len: number): Buffer;
+  /** process_mrelease of a task that was sent SIGKILL: 0 or -errno */
+  mrelease(pid: number): number;
 
   kcmp(pid1: number, pid2: number, type: number, idx1: number, idx2: number): number;
   kcmpEpollTfd(pid1: number, fd: number, pid2: number, efd: number, tfd: number, toff: number): number;
