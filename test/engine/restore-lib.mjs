@@ -1,6 +1,8 @@
 // Shared pieces of the restore suites: wait for PIDs, read tick lines, run a restore.
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { alive, ckpt, sleep } from './helpers.mjs';
 
 export async function waitGone(pids, ms = 3000) {
@@ -12,14 +14,18 @@ export async function waitGone(pids, ms = 3000) {
   return true;
 }
 
-/** ckpt restore -D dir -d (+args); asserts success and returns the root pid from --pidfile. */
+/** ckpt restore -D dir -d (+args); asserts success and returns the root pid from --pidfile. The pidfile and
+ * the log go to a directory of their own: the images dir may be the shared corpus, which is read only to us. */
 export function restoreOk(dir, extra = []) {
-  const pidfile = `${dir}/restore.pid`;
-  const r = ckpt(['restore', '-D', dir, '-d', '--pidfile', pidfile, '-v4', '-o', 'restore.log', ...extra]);
+  const out = mkdtempSync(join(tmpdir(), 'ckpt-restore-out-'));
+  const pidfile = join(out, 'restore.pid');
+  const r = ckpt(['restore', '-D', dir, '-d', '--pidfile', pidfile, '-v4', '-o', join(out, 'restore.log'), ...extra]);
   let log = '';
-  try { log = readFileSync(`${dir}/restore.log`, 'utf8'); } catch {}
+  try { log = readFileSync(join(out, 'restore.log'), 'utf8'); } catch {}
   assert.equal(r.status, 0, `restore failed: ${r.stderr}\n${log}`);
-  return Number(readFileSync(pidfile, 'utf8'));
+  const pid = Number(readFileSync(pidfile, 'utf8'));
+  rmSync(out, { recursive: true, force: true });
+  return pid;
 }
 
 export function lines(file) {

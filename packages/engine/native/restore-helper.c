@@ -117,7 +117,7 @@ static char *str(void)
 }
 
 enum { OBJ_REG = 1, OBJ_PIPE = 2, OBJ_UNIX = 3, OBJ_FIFO = 4, OBJ_INHERIT = 5, OBJ_EVENTFD = 6, OBJ_TIMERFD = 7, OBJ_SIGNALFD = 8,
-       OBJ_EPOLL = 9, OBJ_INOTIFY = 10, OBJ_MEMFD = 11 };
+       OBJ_EPOLL = 9, OBJ_INOTIFY = 10, OBJ_MEMFD = 11, OBJ_CALLER_TTY = 12 };
 #define OBJ_GHOST (1ULL << 31)  /* REG: a ghost file, unlinked once every object is open */
 #define OBJ_EXTERNAL (1ULL << 30) /* a peer outside the tree (--ext-unix-sk): never created */
 
@@ -256,6 +256,9 @@ static void read_plan(const char *path)
 			break;
 		case OBJ_INHERIT:
 			o->inherit_fd = u64();
+			break;
+		case OBJ_CALLER_TTY:
+			o->flags = u64();
 			break;
 		case OBJ_EVENTFD: case OBJ_TIMERFD: case OBJ_SIGNALFD: case OBJ_EPOLL: case OBJ_INOTIFY: case OBJ_MEMFD:
 			o->flags = u64();
@@ -716,6 +719,15 @@ static int create_objects(void)
 				goto obj_err;
 			break;
 		}
+		case OBJ_CALLER_TTY:
+			if (!isatty(0)) {
+				fprintf(stderr, "Error: %s: ckpt's stdin is not a terminal (run the restore of a shell job from one)\n", o->label);
+				return -1;
+			}
+			fd = fcntl(0, F_DUPFD_CLOEXEC, 0);
+			if (fd < 0)
+				goto obj_err;
+			break;
 		case OBJ_INHERIT:
 			fd = fcntl((int)o->inherit_fd, F_DUPFD_CLOEXEC, 0);
 			if (fd < 0) {

@@ -72,7 +72,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
     for (const g of plan.ghosts) ghosts.push(makeGhost(g));
     writeFileSync(planFile, encodePlan(plan), { mode: 0o600 });
     // inherited fds reach the helper at the same numbers
-    const stdio: (string | number)[] = ['ignore', 'pipe', 'pipe'];
+    const stdio: (string | number)[] = [plan.callerTty ? 'inherit' : 'ignore', 'pipe', 'pipe'];
     for (const fd of plan.inheritFds) {
       while (stdio.length <= fd) stdio.push('ignore');
       stdio[fd] = fd;

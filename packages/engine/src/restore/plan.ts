@@ -22,7 +22,7 @@ const PAGE = 4096n;
 const O_ACCMODE = 3, O_RDWR = 2;
 
 export interface Obj {
-  kind: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11; // REG PIPE UNIX FIFO INHERITED EVENTFD TIMERFD SIGNALFD EPOLL INOTIFY MEMFD
+  kind: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12; // REG PIPE UNIX FIFO INHERITED EVENTFD TIMERFD SIGNALFD EPOLL INOTIFY MEMFD CALLER-TTY
   /** EVENTFD [counter]; TIMERFD [clockid, ticks, isec, insec, vsec, vnsec]; SIGNALFD [sigmask]; MEMFD [inode index] */
   nums?: bigint[];
   watches?: { wd: number; mask: number; path: string }[];
@@ -79,6 +79,8 @@ export interface Memfd {
 
 export interface Plan {
   detached: boolean; shellJob: boolean;
+  /** a shell job's terminal: the helper needs our stdin (the caller's terminal) */
+  callerTty: boolean;
   memfds: Memfd[];
   ghosts: Ghost[];
   /** caller fds handed over (--inherit-fd): the helper gets them at the same numbers */
@@ -176,7 +178,7 @@ export function buildPlan(o: PlanOptions): Plan {
     }
   }
 
-  const plan: Plan = { detached: o.detached, shellJob: o.shellJob, memfds: [], ghosts: [], inheritFds: [], pipes: [], objs: [], tasks: [] };
+  const plan: Plan = { detached: o.detached, shellJob: o.shellJob, callerTty: false, memfds: [], ghosts: [], inheritFds: [], pipes: [], objs: [], tasks: [] };
   // memfds and shared anonymous memory: memfd.img inodes, contents from pagemap-shmem-SHMID.img
   const memfdInodes = new Map<number, any>();
   if (existsSync(join(dir, 'memfd.img'))) for (const e of load(dir, 'memfd.img', 'memfds').entries) memfdInodes.set(n(e.inode_id), e);
@@ -226,6 +228,7 @@ export function buildPlan(o: PlanOptions): Plan {
     memfdIdx.set(key, plan.memfds.length - 1);
     return plan.memfds.length - 1;
   };
+  let ttyInfo: Map<number, any> | undefined;
   const epollTargets = new Map<number, { tfd: number; events: number; data: bigint; done: boolean }[]>();
   // --inherit-fd: resources by the name CRIU gives them (socket:[INO], pipe:[INO], a path with or without its /)
   const inherit = new Map<string, number>();
@@ -322,6 +325,17 @@ export function buildPlan(o: PlanOptions): Plan {
       obj = { kind: 2, label: `${what} (pipe:[${ino}])`, flags: n(p.flags) & ~O_ACCMODE, pipeNo: no, end: n(p.flags) & O_ACCMODE ? 1 : 0 };
     } else if (f.usk) {
       obj = unixObj(f.usk, what);
+    } else if (f.tty) {
+      // a shell job's terminal: a pts slave whose master is outside the tree; as CRIU with --shell-job, the
+      // restored task gets the terminal of the caller (our stdin)
+      ttyInfo ??= new Map((existsSync(join(dir, 'tty-info.img')) ? load(dir, 'tty-info.img', 'terminals').entries : []).map((e: any) => [n(e.id), e]));
+      const info = ttyInfo.get(n(f.tty.tty_info_id));
+      const name = fileById.get(n(f.tty.regf_id))?.reg?.name ?? `tty ${f.tty.tty_info_id}`;
+      if (!info) throw new RestoreError(`${what}: terminal ${name}: tty-info ${f.tty.tty_info_id} is not in tty-info.img`);
+      if (info.type !== 'PTY' || !/^\/dev\/pts\/\d+$/.test(name)) throw new RestoreError(`${what}: terminal ${name} (${info.type}) is not supported (only a shell job's pts)`);
+      if (!o.shellJob) throw new RestoreError(`${what}: terminal ${name} belongs to a session outside the tree: restore with --shell-job from a terminal`);
+      obj = { kind: 12, label: `${what} (${name}: the caller's terminal)`, flags: n(f.tty.flags) };
+      plan.callerTty = true;
     } else if (f.efd) {
       obj = { kind: 6, label: `${what} (eventfd)`, flags: n(f.efd.flags), nums: [b(f.efd.counter)] };
     } else if (f.tfd) {
@@ -358,7 +372,7 @@ export function buildPlan(o: PlanOptions): Plan {
     } else {
       throw new RestoreError(`${what}: unsupported file type ${f.type}`);
     }
-    if (!obj.fown) fownOf(obj, (f.reg ?? f.pipe ?? f.usk ?? f.efd ?? f.tfd ?? f.sgfd ?? f.epfd ?? f.ify ?? f.memfd)?.fown);
+    if (!obj.fown) fownOf(obj, (f.reg ?? f.pipe ?? f.usk ?? f.efd ?? f.tfd ?? f.sgfd ?? f.epfd ?? f.ify ?? f.memfd ?? f.tty)?.fown);
     plan.objs.push(obj);
     const idx = plan.objs.length - 1;
     objByFileId.set(fileId, idx);
@@ -690,6 +704,7 @@ export function encodePlan(p: Plan): Buffer {
       str(o.path!); u64(o.flags); u64(o.pos ?? 0n);
       if (o.kind === 4) { u64(o.fifo?.size ?? 0); bytes(o.fifo?.data ?? Buffer.alloc(0)); }
     } else if (o.kind === 5) { u64(o.inheritFd!); }
+    else if (o.kind === 12) { u64(o.flags); }
     else if (o.kind >= 6) {
       u64(o.flags); u64(o.pos ?? 0n);
       const nums = o.nums ?? []; u64(nums.length); for (const v of nums) u64(v);
