@@ -4,9 +4,9 @@
 // and loop-dynamic are then dumped by us and restored again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { CORPUS, ckpt, launch, needPtrace, sleep, workDir } from './helpers.mjs';
 import { corpusOrSkip } from '../lib/corpus.mjs';
 import { abstractFree, filesCheck, killPids, locksCheck, miscFdsCheck, procStateCheck, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
@@ -93,6 +93,30 @@ const CASES = {
   'misc-fds': (c, after) => {
     assert.equal(ticks(after)[0], ticks(c.lastBefore).at(-1) + 1);
     miscFdsCheck(c.pids, after);
+  },
+  pty: (c, after) => {
+    // a pty pair inside the tree: the child writes to the slave, the parent reads the master; the slave is the
+    // session's controlling terminal (root and child, root's group in the foreground); termios/winsize as dumped,
+    // and the 35 bytes of input left queued for the slave are still there
+    const re = /^master got: child tick (\d+)/;
+    assert.equal(ticks(after, re)[0], ticks(c.lastBefore, re).at(-1) + 1, after.join('|'));
+    assert.ok(ticks(after, re).length >= 2);
+    const [root, child] = c.pids;
+    const slave = readlinkSync(`/proc/${root}/fd/4`);
+    assert.match(slave, /^\/dev\/pts\/\d+$/);
+    assert.equal(readlinkSync(`/proc/${root}/fd/3`), '/dev/ptmx');
+    const rdev = statSync(slave).rdev;
+    for (const p of [root, child]) {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+      assert.equal(Number(f[4]), rdev, `task ${p}: controlling terminal`);
+      assert.equal(Number(f[5]), root, `task ${p}: foreground group`);
+    }
+    const py = spawnSync('python3', ['-c', `import os, fcntl, termios, struct
+fd = os.open('/proc/${root}/fd/4', os.O_RDWR | os.O_NOCTTY)
+a = termios.tcgetattr(fd)
+print(struct.unpack('i', fcntl.ioctl(fd, termios.FIONREAD, b'0000'))[0], a[1] & termios.ONLCR, a[3] & termios.ECHO, bool(a[3] & termios.ICANON),
+      struct.unpack('HHHH', fcntl.ioctl(fd, termios.TIOCGWINSZ, b'0' * 8))[:2])`], { encoding: 'utf8' });
+    assert.equal(py.stdout.trim(), '35 0 0 True (42, 132)', py.stderr);
   },
   'unix-sockets': (c, after) => {
     const a = ticks(after, /^server got: client tick (\d+)/);

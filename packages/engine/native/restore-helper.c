@@ -33,6 +33,7 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <termios.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -117,7 +118,7 @@ static char *str(void)
 }
 
 enum { OBJ_REG = 1, OBJ_PIPE = 2, OBJ_UNIX = 3, OBJ_FIFO = 4, OBJ_INHERIT = 5, OBJ_EVENTFD = 6, OBJ_TIMERFD = 7, OBJ_SIGNALFD = 8,
-       OBJ_EPOLL = 9, OBJ_INOTIFY = 10, OBJ_MEMFD = 11, OBJ_CALLER_TTY = 12 };
+       OBJ_EPOLL = 9, OBJ_INOTIFY = 10, OBJ_MEMFD = 11, OBJ_CALLER_TTY = 12, OBJ_PTY_MASTER = 13, OBJ_PTY_SLAVE = 14 };
 #define OBJ_GHOST (1ULL << 31)  /* REG: a ghost file, unlinked once every object is open */
 #define OBJ_EXTERNAL (1ULL << 30) /* a peer outside the tree (--ext-unix-sk): never created */
 
@@ -129,7 +130,9 @@ struct obj {
 	uint64_t inherit_fd;    /* INHERIT: the caller's fd (--inherit-fd) */
 	uint64_t fifo_size; struct buf fifo_data; /* FIFO: unread data (on the first object of a FIFO) */
 	uint64_t fown_sig, fown_type, fown_pid;   /* F_SETSIG / F_SETOWN_EX, set by the task that has it */
-	uint64_t nr_nums, *nums;                  /* EVENTFD/TIMERFD/SIGNALFD/MEMFD parameters (see plan.ts) */
+	uint64_t nr_nums, *nums;                  /* EVENTFD/TIMERFD/SIGNALFD/MEMFD/PTY parameters (see plan.ts) */
+	struct buf data;                          /* PTY_MASTER: input queued for the slave */
+	int pty_index;                            /* PTY_MASTER: the index it got */
 	uint64_t nr_watches; struct watch { uint64_t wd, mask; char *path; } *watches;  /* INOTIFY */
 	/* UNIX */
 	uint64_t sk_type, sk_state, sk_backlog, sk_peer_obj, sk_listener, sk_sndbuf, sk_rcvbuf, sk_shutdown, sk_passcred, sk_nonblock;
@@ -175,6 +178,7 @@ struct task {
 	uint64_t nr_seccomp; uint64_t *sc_flags; struct buf *sc_insns; /* filter chain, oldest first */
 	uint64_t nr_epoll, (*epoll)[4];   /* epoll fd, target fd, events, data */
 	uint64_t nr_ptimers, (*ptimers)[10];
+	uint64_t ctty, ctty_pgrp;
 	uint64_t region_need;
 };
 
@@ -259,6 +263,17 @@ static void read_plan(const char *path)
 			break;
 		case OBJ_CALLER_TTY:
 			o->flags = u64();
+			break;
+		case OBJ_PTY_MASTER:
+		case OBJ_PTY_SLAVE:
+			o->flags = u64();
+			o->nr_nums = u64();
+			o->nums = calloc(o->nr_nums + 40, 8);
+			for (uint64_t k = 0; k < o->nr_nums; k++)
+				o->nums[k] = u64();
+			o->data = bytes();
+			if (o->kind == OBJ_PTY_SLAVE && (o->nr_nums < 1 || o->nums[0] >= i || objs[o->nums[0]].kind != OBJ_PTY_MASTER))
+				bad_plan();
 			break;
 		case OBJ_EVENTFD: case OBJ_TIMERFD: case OBJ_SIGNALFD: case OBJ_EPOLL: case OBJ_INOTIFY: case OBJ_MEMFD:
 			o->flags = u64();
@@ -401,6 +416,9 @@ static void read_plan(const char *path)
 		for (uint64_t k = 0; k < t->nr_ptimers; k++)
 			for (int j = 0; j < 10; j++)
 				t->ptimers[k][j] = u64();
+		t->ctty = u64(); t->ctty_pgrp = u64();
+		if (t->ctty != ~0ULL && t->ctty >= nr_objs)
+			bad_plan();
 		if (t->parent != ~0ULL && t->parent >= i)
 			bad_plan();
 	}
@@ -716,6 +734,63 @@ static int create_objects(void)
 			snprintf(path, sizeof(path), "/proc/self/fd/%d", memfds[o->nums[0]].fd);
 			fd = open(path, (int)(o->flags & ~(O_CREAT | O_EXCL | O_TRUNC)));
 			if (fd < 0 || (o->pos && lseek(fd, (off_t)o->pos, SEEK_SET) < 0))
+				goto obj_err;
+			break;
+		}
+		case OBJ_PTY_MASTER: {
+			/* /dev/ptmx until the dumped index comes up (held ones go back), else the first one we got */
+			int want = (int)o->nums[0], held[64], nheld = 0, idx = -1;
+			for (int tries = 0; tries < 64; tries++) {
+				int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+				if (m < 0 || ioctl(m, TIOCGPTN, &idx) < 0)
+					goto obj_err;
+				if (idx == want) { fd = m; break; }
+				held[nheld++] = m;
+				if (idx > want)
+					break;
+			}
+			if (fd < 0) {
+				fd = held[0];
+				ioctl(fd, TIOCGPTN, &idx);
+				fprintf(stderr, "Warn: %s: /dev/pts/%d is in use, the pty gets /dev/pts/%d\n", o->label, want, idx);
+			}
+			for (int k = 0; k < nheld; k++)
+				if (held[k] != fd)
+					close(held[k]);
+			int unlock = 0;
+			ioctl(fd, TIOCSPTLCK, &unlock);
+			o->pty_index = idx;
+			char sp[32];
+			snprintf(sp, sizeof(sp), "/dev/pts/%d", idx);
+			int s = open(sp, O_RDWR | O_NOCTTY | O_CLOEXEC);
+			if (s < 0)
+				goto obj_err;
+			if (o->nums[12]) {
+				struct termios tio;
+				tcgetattr(s, &tio);
+				tio.c_iflag = (tcflag_t)o->nums[1]; tio.c_oflag = (tcflag_t)o->nums[2];
+				tio.c_cflag = (tcflag_t)o->nums[3]; tio.c_lflag = (tcflag_t)o->nums[4]; tio.c_line = (cc_t)o->nums[5];
+				for (uint64_t k = 0; k < 19 && 13 + k < o->nr_nums && k < NCCS; k++)
+					tio.c_cc[k] = (cc_t)o->nums[13 + k];
+				if (tcsetattr(s, TCSANOW, &tio) < 0)
+					goto obj_err;
+			}
+			struct winsize ws = { (unsigned short)o->nums[6], (unsigned short)o->nums[7], (unsigned short)o->nums[8], (unsigned short)o->nums[9] };
+			ioctl(s, TIOCSWINSZ, &ws);
+			if (o->data.len && write(fd, o->data.p, o->data.len) != (ssize_t)o->data.len)
+				goto obj_err;
+			if (o->nums[11]) {
+				int on = 1;
+				ioctl(fd, TIOCPKT, &on);
+			}
+			close(s);
+			break;
+		}
+		case OBJ_PTY_SLAVE: {
+			char sp[32];
+			snprintf(sp, sizeof(sp), "/dev/pts/%d", objs[o->nums[0]].pty_index);
+			fd = open(sp, (int)(o->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY);
+			if (fd < 0)
 				goto obj_err;
 			break;
 		}
@@ -1080,6 +1155,14 @@ static void task_main(uint64_t ti)
 		}
 		if (ok < 0)
 			task_fail(ti, "task %lu: process group %lu: %s", pid, (unsigned long)t->pgid, strerror(errno));
+	}
+	/* a session leader takes its pty as controlling terminal before its children are forked (they share it) */
+	if (t->ctty != ~0ULL) {
+		int cfd = objs[t->ctty].fd;
+		if (ioctl(cfd, TIOCSCTTY, 0) < 0)
+			task_fail(ti, "task %lu: controlling terminal (%s): %s", pid, objs[t->ctty].label, strerror(errno));
+		if (t->ctty_pgrp == t->pid && tcsetpgrp(cfd, (pid_t)t->ctty_pgrp) < 0)
+			task_fail(ti, "task %lu: foreground group %lu of %s: %s", pid, (unsigned long)t->ctty_pgrp, objs[t->ctty].label, strerror(errno));
 	}
 	st->stage = RST_STAGE_FORKED;
 	futex_wake(&st->stage);

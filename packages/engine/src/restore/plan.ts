@@ -22,7 +22,8 @@ const PAGE = 4096n;
 const O_ACCMODE = 3, O_RDWR = 2;
 
 export interface Obj {
-  kind: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12; // REG PIPE UNIX FIFO INHERITED EVENTFD TIMERFD SIGNALFD EPOLL INOTIFY MEMFD CALLER-TTY
+  kind: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14; // REG PIPE UNIX FIFO INHERITED EVENTFD TIMERFD SIGNALFD EPOLL INOTIFY MEMFD CALLER-TTY PTY-MASTER PTY-SLAVE
+  data?: Buffer;
   /** EVENTFD [counter]; TIMERFD [clockid, ticks, isec, insec, vsec, vnsec]; SIGNALFD [sigmask]; MEMFD [inode index] */
   nums?: bigint[];
   watches?: { wd: number; mask: number; path: string }[];
@@ -46,6 +47,8 @@ export interface PlanTask {
   epoll: [number, number, number, bigint][];
   /** POSIX timers: id, clock, notify, signo, notify tid, sival, isec, insec, vsec, vnsec */
   ptimers: bigint[][];
+  /** the object of the terminal this session leader takes as its controlling tty (-1: none), and its foreground group */
+  ctty: number; cttyPgrp: number;
   vmas: { start: bigint; end: bigint; pgoff: bigint; prot: number; flags: number; file: number; madv: bigint; addWrite: number }[];
   iovs: { base: bigint; len: bigint; off: bigint }[];
   vdso: { hint: bigint; expect: bigint; vvarLen: bigint; vdsoLen: bigint };
@@ -229,6 +232,8 @@ export function buildPlan(o: PlanOptions): Plan {
     return plan.memfds.length - 1;
   };
   let ttyInfo: Map<number, any> | undefined;
+  let ttyData: Map<number, Buffer> | undefined;
+  const cttyOf = new Map<number, { obj: number; pgrp: number; fileId: number }>(); // session id -> its terminal
   const epollTargets = new Map<number, { tfd: number; events: number; data: bigint; done: boolean }[]>();
   // --inherit-fd: resources by the name CRIU gives them (socket:[INO], pipe:[INO], a path with or without its /)
   const inherit = new Map<string, number>();
@@ -332,10 +337,32 @@ export function buildPlan(o: PlanOptions): Plan {
       const info = ttyInfo.get(n(f.tty.tty_info_id));
       const name = fileById.get(n(f.tty.regf_id))?.reg?.name ?? `tty ${f.tty.tty_info_id}`;
       if (!info) throw new RestoreError(`${what}: terminal ${name}: tty-info ${f.tty.tty_info_id} is not in tty-info.img`);
-      if (info.type !== 'PTY' || !/^\/dev\/pts\/\d+$/.test(name)) throw new RestoreError(`${what}: terminal ${name} (${info.type}) is not supported (only a shell job's pts)`);
-      if (!o.shellJob) throw new RestoreError(`${what}: terminal ${name} belongs to a session outside the tree: restore with --shell-job from a terminal`);
-      obj = { kind: 12, label: `${what} (${name}: the caller's terminal)`, flags: n(f.tty.flags) };
-      plan.callerTty = true;
+      const index = n(info.pty?.index, -1);
+      const masterFile = info.type === 'PTY' && name !== '/dev/ptmx' ? filesDoc.find((g) => g.tty && fileById.get(n(g.tty.regf_id))?.reg?.name === '/dev/ptmx' &&
+        n(ttyInfo!.get(n(g.tty.tty_info_id))?.pty?.index, -2) === index) : undefined;
+      if (info.type === 'PTY' && name === '/dev/ptmx') {
+        // a pty master: /dev/ptmx (its slave's index if it is free), the slave's termios/winsize, the input queued for the slave
+        const slaveInfo = [...ttyInfo.values()].find((x) => x.type === 'PTY' && n(x.pty?.index, -1) === index && n(x.rdev) !== n(info.rdev)) ?? info;
+        const tio = slaveInfo.termios ?? {};
+        const cc: number[] = [];
+        for (const w of ((tio.c_cc as number[] | undefined) ?? []).slice(0, 5)) for (let k = 0; k < 4; k++) cc.push((n(w) >>> (8 * k)) & 0xff);
+        const ws = slaveInfo.winsize ?? {};
+        ttyData ??= new Map((existsSync(join(dir, 'tty-data.img')) ? load(dir, 'tty-data.img', 'terminal data').entries : []).map((e: any) => [n(e.tty_id), e.data as Buffer]));
+        obj = { kind: 13, label: `${what} (pty master of /dev/pts/${index})`, flags: n(f.tty.flags), data: ttyData.get(n(slaveInfo.id)) ?? Buffer.alloc(0),
+          nums: [index, n(tio.c_iflag), n(tio.c_oflag), n(tio.c_cflag), n(tio.c_lflag), n(tio.c_line), n(ws.ws_row), n(ws.ws_col), n(ws.ws_xpixel), n(ws.ws_ypixel),
+            info.locked ? 1 : 0, info.packet_mode ? 1 : 0, slaveInfo.termios ? 1 : 0, ...cc.slice(0, 19)].map((v) => BigInt(v)) };
+      } else if (masterFile) {
+        const m = objFor(n(masterFile.id), `master of ${what}`);
+        obj = { kind: 14, label: `${what} (${name})`, flags: n(f.tty.flags), nums: [BigInt(m)] };
+        if (n(info.sid)) cttyOf.set(n(info.sid), { obj: -1, pgrp: n(info.pgrp), fileId });
+      } else if (info.type !== 'PTY' || !/^\/dev\/pts\/\d+$/.test(name)) {
+        throw new RestoreError(`${what}: terminal ${name} (${info.type}) is not supported (only ptys)`);
+      } else if (!o.shellJob) {
+        throw new RestoreError(`${what}: terminal ${name} belongs to a session outside the tree: restore with --shell-job from a terminal`);
+      } else {
+        obj = { kind: 12, label: `${what} (${name}: the caller's terminal)`, flags: n(f.tty.flags) };
+        plan.callerTty = true;
+      }
     } else if (f.efd) {
       obj = { kind: 6, label: `${what} (eventfd)`, flags: n(f.efd.flags), nums: [b(f.efd.counter)] };
     } else if (f.tfd) {
@@ -447,7 +474,7 @@ export function buildPlan(o: PlanOptions): Plan {
     const state = n(tc.task_state, 1);
     const t: PlanTask = {
       pid, parent: parent < 0 ? -1 : parent, pgid: n(e.pgid), sid: n(e.sid), state, exitCode: n(tc.exit_code),
-      umask: 0o22, cwd: '', root: '', exe: '', pages: '', fds: [], files: [], epoll: [], ptimers: [], vmas: [], iovs: [],
+      umask: 0o22, cwd: '', root: '', exe: '', pages: '', fds: [], files: [], epoll: [], ptimers: [], ctty: -1, cttyPgrp: 0, vmas: [], iovs: [],
       vdso: { hint: 0n, expect: 0n, vvarLen: 0n, vdsoLen: 0n }, mm: new Array(11).fill(0n), auxv: [], comm: String(tc.comm ?? ''),
       sigact: [], rlim: [], itimer: [], credsSet: 0, cred: new Array(8).fill(0), secbits: 0, groups: [], caps: [[0, 0], [0, 0], [0, 0], [0, 0]],
       noNewPrivs: 0, dumpable: 1, pdeathSig: 0, personalitySet: 0, personality: 0n, threads: [], pagesBytes: 0,
@@ -471,6 +498,9 @@ export function buildPlan(o: PlanOptions): Plan {
       const what = `${who} fd ${fe.fd}`;
       t.fds.push({ fd: n(fe.fd), obj: objFor(n(fe.id), what), cloexec: n(fe.flags) & 1 });
     }
+    // a session leader whose terminal is a pty of the images takes it as its controlling tty
+    const ct = cttyOf.get(pid);
+    if (ct && pid === t.sid) { t.ctty = objByFileId.get(ct.fileId) ?? -1; t.cttyPgrp = ct.pgrp; }
     // epoll registrations: by the first task that has the epoll and the target at their fd numbers
     for (const fd of t.fds) {
       for (const x of epollTargets.get(fd.obj) ?? []) {
@@ -705,6 +735,9 @@ export function encodePlan(p: Plan): Buffer {
       if (o.kind === 4) { u64(o.fifo?.size ?? 0); bytes(o.fifo?.data ?? Buffer.alloc(0)); }
     } else if (o.kind === 5) { u64(o.inheritFd!); }
     else if (o.kind === 12) { u64(o.flags); }
+    else if (o.kind === 13 || o.kind === 14) {
+      u64(o.flags); const nums = o.nums ?? []; u64(nums.length); for (const v of nums) u64(v); bytes(o.data ?? Buffer.alloc(0));
+    }
     else if (o.kind >= 6) {
       u64(o.flags); u64(o.pos ?? 0n);
       const nums = o.nums ?? []; u64(nums.length); for (const v of nums) u64(v);
@@ -747,6 +780,7 @@ export function encodePlan(p: Plan): Buffer {
     u64(t.seccomp.length); for (const f of t.seccomp) { u64(f.flags); bytes(f.insns); }
     u64(t.epoll.length); for (const e of t.epoll) for (const v of e) u64(v);
     u64(t.ptimers.length); for (const pt of t.ptimers) for (const v of pt) u64(v);
+    u64(t.ctty); u64(t.cttyPgrp);
   }
   return Buffer.concat(parts);
 }
