@@ -47,10 +47,17 @@ async function once(tool) {
 async function series(tool) {
   const res = [];
   for (let i = 0; i < runs; i++) res.push(await once(tool));
-  return { wall: median(res.map((r) => r.wall)), frozen: median(res.map((r) => r.frozen)), mbps: median(res.map((r) => r.mbps)) };
+  const walls = res.map((r) => r.wall);
+  return {
+    wall: median(walls), frozen: median(res.map((r) => r.frozen)), mbps: median(res.map((r) => r.mbps)),
+    min: Math.min(...walls), max: Math.max(...walls), all: walls.map((w) => w.toFixed(3)).join(' '),
+  };
 }
 
-const fmt = (name, s) => `${name.padEnd(6)} wall ${s.wall.toFixed(3)} s   frozen ${s.frozen.toFixed(3)} s   ${s.mbps.toFixed(0)} MB/s`;
+// every run's wall time too: on this VM, page-cache pages that the host has taken back (free page
+// reporting) make writing the pages several times slower in some runs, for any dumper
+const fmt = (name, s) => `${name.padEnd(6)} wall ${s.wall.toFixed(3)} s   frozen ${s.frozen.toFixed(3)} s   ${s.mbps.toFixed(0)} MB/s` +
+  `   (wall min ${s.min.toFixed(3)} max ${s.max.toFixed(3)}; runs: ${s.all})`;
 console.log(`dump of a ${mib} MiB process, median of ${runs} runs (page cache warm after the first), load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 if (caNote) console.log('(ckpt runs without NODE_EXTRA_CA_CERTS, which costs Node ~30-45 ms at start-up here)');
 console.log(fmt('ckpt', await series('ckpt')));
