@@ -5,9 +5,9 @@
 // `dump` when it is newer than the last compile and falls back to the modules otherwise, so a
 // failure here only costs speed.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -36,12 +36,20 @@ try {
     format: 'cjs',
     outfile: bundle,
     logLevel: 'error',
-    // the addon is required at run time by its path; modules that locate files next to
-    // themselves (native.ts: ../../../build) do so relative to the bundle, also in dist/
-    define: { 'import.meta.url': '__ckpt_bundle_url' },
-    banner: { js: "const __ckpt_bundle_url = require('node:url').pathToFileURL(__filename).href;" },
+    // modules that locate files next to themselves (native.ts: the addon; restore: its helper;
+    // images: schema.json) keep doing so from where they are: each one's import.meta.url becomes
+    // its own file's URL, not the bundle's
+    plugins: [{
+      name: 'own-import-meta-url',
+      setup(b) {
+        b.onLoad({ filter: /\.[cm]?js$/ }, (args) => {
+          const text = readFileSync(args.path, 'utf8');
+          if (!text.includes('import.meta.url')) return undefined;
+          return { contents: text.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)), loader: 'js' };
+        });
+      },
+    }],
   });
-  copyFileSync(join(pkg, '../images/dist/schema.json'), join(dist, 'schema.json'));
   execFileSync(process.execPath, ['--snapshot-blob', fresh, '--build-snapshot', bundle], { cwd: dist, stdio: ['ignore', 'ignore', 'pipe'] });
   // the blob must answer like the modules do, or it is not used
   const ask = (args) => {
