@@ -14,6 +14,8 @@ import { launch, kill, sleep } from '../test/engine/helpers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CKPT = resolve(here, '../packages/engine/bin/ckpt.js');
+// restores go through bin/ckpt, the startup snapshot when it is built (the dump through the modules)
+const CKPT_BIN = resolve(here, '../packages/engine/bin/ckpt');
 const mib = Number(process.argv[2] ?? 512);
 const runs = Number(process.argv[3] ?? 5);
 const cold = process.argv[4] === 'cold';
@@ -44,7 +46,7 @@ async function once(tool) {
   }
   const t0 = process.hrtime.bigint();
   const r = tool === 'ckpt'
-    ? spawnSync(process.execPath, [CKPT, 'restore', '-D', img, '-d', '-v3'], { encoding: 'utf8', env: ckptEnv })
+    ? spawnSync(CKPT_BIN, ['restore', '-D', img, '-d', '-v3'], { encoding: 'utf8', env: ckptEnv })
     : spawnSync('criu', ['restore', '-D', img, '-d', '-v0'], { encoding: 'utf8' });
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${tool} restore failed: ${r.stderr}`);

@@ -247,3 +247,36 @@ test('restore a group-stopped task: it comes back stopped, and goes on after SIG
     await waitGone([h.pid]);
   }
 });
+
+test('bin/ckpt restore (startup snapshot) restores like the modules', async (t) => {
+  if (!needPtrace(t)) return;
+  const { existsSync } = await import('node:fs');
+  const { spawnSync } = await import('node:child_process');
+  const { ROOT } = await import('./helpers.mjs');
+  const blob = join(ROOT, 'packages/engine/dist/ckpt.blob');
+  if (!existsSync(blob)) {
+    if (process.env.CI) assert.fail(`no startup snapshot at ${blob} (npm run build makes it)`);
+    t.skip('no startup snapshot built');
+    return;
+  }
+  const dir = workDir('restore-snapshot');
+  const prog = compile('loop-static', dir, ['-static']);
+  const h = await launch(prog);
+  try {
+    const img = join(dir, 'img');
+    const d = ckpt(['dump', '-t', String(h.pid), '-D', img]);
+    assert.equal(d.status, 0, d.stderr);
+    assert.ok(await waitGone([h.pid]));
+    const n = lines(h.log).length;
+    const pidfile = join(dir, 'pid');
+    const r = spawnSync(join(ROOT, 'packages/engine/bin/ckpt'), ['restore', '-D', img, '-d', '--pidfile', pidfile], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(Number(readFileSync(pidfile, 'utf8')), h.pid);
+    await sleep(900);
+    const after = ticks(lines(h.log).slice(n));
+    assert.ok(after.length >= 1 && after[0] === ticks(lines(h.log).slice(0, n)).at(-1) + 1, `${after}`);
+  } finally {
+    killPids([h.pid]);
+    await waitGone([h.pid]);
+  }
+});

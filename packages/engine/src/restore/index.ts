@@ -28,7 +28,10 @@ export interface RestoreResult { pid: number; tasks: number; threads: number; pa
 
 export function helperPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  return resolve(here, '../../../../build/Release/ckpt-restore-helper');
+  // dist/restore/index.js, or the startup snapshot's bundle in dist/ (bin/ckpt)
+  const fromModule = resolve(here, '../../../../build/Release/ckpt-restore-helper');
+  const fromBundle = resolve(here, '../../../build/Release/ckpt-restore-helper');
+  return existsSync(fromModule) || !existsSync(fromBundle) ? fromModule : fromBundle;
 }
 
 export function restore(opts: RestoreOptions): RestoreResult {
