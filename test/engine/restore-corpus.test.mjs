@@ -129,7 +129,7 @@ for (const [name, check] of Object.entries(CASES)) {
   test(`restore CRIU 4.2's ${name}`, async (t) => {
     if (!corpusOrSkip(t) || !needPtrace(t)) return;
     const c = setup(name);
-    assert.ok(await waitGone(c.pids, 5000), `PIDs ${c.pids} must be free to restore the corpus case`);
+    assert.ok(await waitGone(c.pids, 30000), `PIDs ${c.pids} must be free to restore the corpus case (another process holds one: ${c.pids.filter((p) => existsSync(`/proc/${p}`)).map((p) => { try { return `${p}=${readFileSync(`/proc/${p}/comm`, "utf8").trim()}`; } catch { return p; } })})`);
     if (name === 'unix-sockets') assert.ok(await abstractFree(), 'abstract socket name held by another test');
     try {
       const flags = name === 'fifo-locks' ? ['--file-locks'] : [];
@@ -165,7 +165,7 @@ test("restore CRIU 4.2's ext-unix-sk: refused without --ext-unix-sk, reconnected
   if (!corpusOrSkip(t) || !needPtrace(t)) return;
   const c = setup('ext-unix-sk');
   const run = '/tmp/corpus-run/ext-unix-sk';
-  assert.ok(await waitGone(c.pids, 5000), `PIDs ${c.pids} must be free`);
+  assert.ok(await waitGone(c.pids, 30000), `PIDs ${c.pids} must be free`);
   rmSync(join(run, 'server.sock'), { force: true });
   writeFileSync(join(run, 'server.log'), '');
   // the external peer exists at restore time, as the seed's recipe says

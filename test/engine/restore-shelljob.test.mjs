@@ -60,7 +60,7 @@ test("restore CRIU 4.2's shell-job: refused without -j, on the caller's terminal
   const m = /^lines after restore: (\d+); last: .*\|tick (\d+)\|$/m.exec(readFileSync(join(CORPUS, name, 'run-result.txt'), 'utf8'));
   const lastBefore = Number(m[2]) - Number(m[1]);
   const pid = Number(/^started: READY pid=(\d+)/m.exec(readFileSync(join(CORPUS, name, 'run-result.txt'), 'utf8'))[1]);
-  assert.ok(await waitGone([pid], 5000), `PID ${pid} must be free`);
+  assert.ok(await waitGone([pid], 30000), `PID ${pid} must be free`);
   try {
     const r = ckpt(['restore', '-D', join(CORPUS, name), '-d']);
     assert.notEqual(r.status, 0);
