@@ -1,4 +1,4 @@
-// bin/ckpt starts `dump` from the V8 startup snapshot (packages/engine/scripts/build-snapshot.mjs):
+// bin/ckpt starts `dump` from the V8 startup snapshot (scripts/build-snapshots.mjs):
 // the same program dumped through the modules (-R) and then through the snapshot must give the same
 // images (modulo what moves between two dumps: times, the run id), and the tree is killed as usual.
 import { test } from 'node:test';

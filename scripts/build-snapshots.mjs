@@ -1,0 +1,76 @@
+// Builds the V8 startup snapshots of crit and ckpt: node then starts with their
+// modules, yargs and the compiled image schema already in its heap instead of
+// resolving and compiling ~60 modules at every run (most of their start time).
+// For each: bundle the CLI into one CommonJS file (esbuild), load it once with
+// `node --build-snapshot`, check that the blob answers like the modules do,
+// then rename it into place. The launchers (packages/*/bin/crit, bin/ckpt) use
+// a blob only when it is newer than the last compile, so a failure here only
+// costs speed. Native addons cannot live in a snapshot: they load at first use.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const warmImages = `
+import { encodeImage, imageToJsonText, messageNames, messagePlan } from '@ckpt/images';
+for (const name of messageNames()) messagePlan(name); // the schema, parsed into the heap
+const sample = encodeImage({ magic: 'PSTREE', entries: [{ pid: 1, ppid: 0, pgid: 1, sid: 1, threads: [1] }] });
+for (const form of ['plain', 'pretty']) imageToJsonText(sample, form);
+`;
+
+const TARGETS = [
+  { name: 'crit', pkg: 'packages/crit', imports: '', check: ['--version'] },
+  { name: 'ckpt', pkg: 'packages/engine', imports: "import './dump.js';", check: ['dump', '--help'] },
+];
+
+// each bundled module keeps its own import.meta.url, so files it finds next to
+// itself (schema.json, the native addon, restore's helper) are found as before
+const ownImportMetaUrl = {
+  name: 'own-import-meta-url',
+  setup(b) {
+    b.onLoad({ filter: /\.[cm]?js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      if (!text.includes('import.meta.url')) return undefined;
+      return { contents: text.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)), loader: 'js' };
+    });
+  },
+};
+
+function answer(args) {
+  try {
+    return execFileSync(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  } catch (e) {
+    return `${e.status}:${e.stdout}${e.stderr}`;
+  }
+}
+
+for (const t of TARGETS) {
+  const dist = join(root, t.pkg, 'dist');
+  const entry = join(dist, 'snapshot-entry.mjs');
+  const bundle = join(dist, `${t.name}-snapshot.cjs`);
+  const blob = join(dist, `${t.name}.blob`);
+  const fresh = `${blob}.${process.pid}.tmp`; // renamed over the blob only once verified
+  writeFileSync(entry, `import v8 from 'node:v8';
+import { main } from './cli.js';
+${t.imports}
+${warmImages}
+v8.startupSnapshot.setDeserializeMainFunction(() => main(process.argv.slice(2)));
+`);
+  try {
+    await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', outfile: bundle, logLevel: 'error', plugins: [ownImportMetaUrl] });
+    execFileSync(process.execPath, ['--snapshot-blob', fresh, '--build-snapshot', bundle], { cwd: dist, stdio: ['ignore', 'ignore', 'pipe'] });
+    const viaBlob = answer(['--snapshot-blob', fresh, bundle, ...t.check]);
+    const viaModules = answer([join(root, t.pkg, `bin/${t.name}.js`), ...t.check]);
+    if (viaBlob !== viaModules) throw new Error(`snapshot answers ${JSON.stringify(viaBlob)}, modules ${JSON.stringify(viaModules)}`);
+    renameSync(fresh, blob);
+    console.log(`${t.name}: startup snapshot -> ${blob}`);
+  } catch (e) {
+    rmSync(fresh, { force: true });
+    rmSync(blob, { force: true }); // an older blob would run older code
+    console.warn(`${t.name}: no startup snapshot (${e.message.split('\n')[0]}); it will start from its modules`);
+  } finally {
+    rmSync(entry, { force: true });
+  }
+}
