@@ -2,27 +2,20 @@
 // bench/dump: dump a process with 512 MiB of touched memory. Prints wall time, time frozen and
 // MB/s (median of N runs), and the same for `criu dump` when a working CRIU is installed.
 // Usage: node bench/dump.mjs [MiB=512] [runs=5]
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, readdirSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, statSync, readdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launch, kill, sleep } from '../test/engine/helpers.mjs';
+import { bigmemProgram, caNote, ckptEnv, median } from './bigmem.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // bin/ckpt is the installed command: it starts `dump` from the V8 startup snapshot when built
 const CKPT = resolve(here, '../packages/engine/bin/ckpt');
 const mib = Number(process.argv[2] ?? 512);
 const runs = Number(process.argv[3] ?? 5);
-const work = mkdtempSync(join(tmpdir(), 'bench-dump-'));
-const prog = join(work, 'bigmem');
-execFileSync('gcc', ['-O2', '-o', prog, join(here, 'dump-bigmem.c')]);
-// Node reads NODE_EXTRA_CA_CERTS at start-up (~30-45 ms here) although dump makes no TLS connection: the
-// sandbox sets it for every process, so ckpt runs without it (said in the output when it was set)
-const ckptEnv = { ...process.env };
-const caNote = ckptEnv.NODE_EXTRA_CA_CERTS !== undefined;
-delete ckptEnv.NODE_EXTRA_CA_CERTS;
-const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const { work, prog } = bigmemProgram('dump');
 
 async function once(tool) {
   const h = await launch(prog, [String(mib)], work);

@@ -5,12 +5,12 @@
 // image cold if the page cache was dropped, later runs are warm. `criu restore` of the same images
 // beside it when a working CRIU is installed.
 // Usage: node bench/restore.mjs [MiB=512] [runs=5] [cold]   (cold: drop the page cache before every run; root)
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launch, kill, sleep } from '../test/engine/helpers.mjs';
+import { bigmemProgram, caNote, ckptEnv, median } from './bigmem.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CKPT = resolve(here, '../packages/engine/bin/ckpt.js');
@@ -19,15 +19,7 @@ const CKPT_BIN = resolve(here, '../packages/engine/bin/ckpt');
 const mib = Number(process.argv[2] ?? 512);
 const runs = Number(process.argv[3] ?? 5);
 const cold = process.argv[4] === 'cold';
-const work = mkdtempSync(join(tmpdir(), 'bench-restore-'));
-const prog = join(work, 'bigmem');
-execFileSync('gcc', ['-O2', '-o', prog, join(here, 'dump-bigmem.c')]);
-// Node reads NODE_EXTRA_CA_CERTS at start-up (~45 ms here) although restore makes no TLS connection: the
-// sandbox sets it for every process, so ckpt runs without it (said in the output when it was set)
-const ckptEnv = { ...process.env };
-const caNote = ckptEnv.NODE_EXTRA_CA_CERTS !== undefined;
-delete ckptEnv.NODE_EXTRA_CA_CERTS;
-const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const { work, prog } = bigmemProgram('restore');
 
 async function gone(pid) {
   for (let i = 0; i < 300 && existsSync(`/proc/${pid}`); i++) await sleep(10);

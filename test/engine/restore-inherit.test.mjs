@@ -9,17 +9,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CKPT, ckpt, compile, needPtrace, sleep, workDir } from './helpers.mjs';
-import { killPids, lines, ticks, waitGone } from './restore-lib.mjs';
-
-async function until(fn, ms, what) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+import { killPids, lines, ticks, until, waitGone } from './restore-lib.mjs';
 
 test('restore --inherit-fd fd[N]:socket:[INO], fd[N]:pipe:[INO] and fd[N]:PATH replace the dumped resources', async (t) => {
   if (!needPtrace(t)) return;

@@ -157,3 +157,14 @@ export function miscFdsCheck(pids, after) {
   assert.match(st, /^ShdPnd:\s+0000000000000800$/m, 'SIGUSR2 pending for the process');
   assert.equal(readFileSync(`/proc/${child}/comm`, 'utf8').trim(), 'misc-child');
 }
+
+/** Polls fn every 20 ms until it returns something truthy; fails after ms naming what was awaited. */
+export async function until(fn, ms, what) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}

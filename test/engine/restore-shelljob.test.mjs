@@ -9,7 +9,7 @@ import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, re
 import { join } from 'node:path';
 import { CKPT, CORPUS, ckpt, compile, needPtrace, sleep, workDir } from './helpers.mjs';
 import { corpusOrSkip } from '../lib/corpus.mjs';
-import { killPids, lines, stat, ticks, waitGone } from './restore-lib.mjs';
+import { killPids, lines, stat, ticks, until, waitGone } from './restore-lib.mjs';
 
 const ENV = { PATH: '/usr/bin:/bin', HOME: '/tmp', LANG: 'C.UTF-8', TERM: 'xterm' };
 const CLOSE = 'n=3; while [ $n -lt 256 ]; do eval "exec $n>&-" 2>/dev/null; n=$((n+1)); done; exec "$@"';
@@ -18,16 +18,6 @@ const CLOSE = 'n=3; while [ $n -lt 256 ]; do eval "exec $n>&-" 2>/dev/null; n=$(
 function inPty(dir, cmd, typescript) {
   const c = spawn('/bin/bash', ['-c', CLOSE, 'bash', 'setsid', 'script', '-qfec', cmd, typescript], { cwd: dir, stdio: 'ignore', env: ENV });
   c.unref();
-}
-
-async function until(fn, ms, what) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 /** restores img with -j inside a new pty; checks the program is back on that terminal and goes on */
