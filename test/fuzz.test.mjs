@@ -11,15 +11,7 @@ import { join } from 'node:path';
 import { ImageError, imageInfo, imageJsonChunks } from '@ckpt/images';
 import { CORPUS, cases, corpusOrSkip, images, isRaw, ROOT } from './lib/corpus.mjs';
 import { pool, run } from './lib/run.mjs';
-
-function rng(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './lib/rng.mjs';
 
 const MUTATIONS = {
   truncate: (b, r) => b.subarray(0, Math.floor(r() * b.length)),

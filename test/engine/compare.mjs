@@ -1,7 +1,9 @@
 // Structural views of a dump that must match what CRIU 4.2 wrote for the same program
 // (addresses, PIDs, inode numbers and paths that move between runs are left out).
+import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { imageSet } from './helpers.mjs';
 
 export async function decodeAll(dir) {
   const { decodeImage } = await import('@ckpt/images');
@@ -61,4 +63,21 @@ void rootOf;
 /** files.img as CRIU orders it: [type, id relative to the first id] per entry. */
 export function fileOrder(imgs) {
   return imgs['files.img'].entries.map((e) => `${e.type}#${e.id}`);
+}
+
+/**
+ * Asserts that our dump in `img` has the structure of CRIU's in `ref`: the same
+ * image files (but stats-restore), tree, cores, fd kinds, VMAs and files.img order.
+ * Returns both decoded dumps for further checks.
+ */
+export async function assertSameStructure(img, ref) {
+  assert.deepEqual(imageSet(img), imageSet(ref).filter((f) => f !== 'stats-restore'));
+  const ours = await decodeAll(img);
+  const theirs = await decodeAll(ref);
+  assert.deepEqual(treeShape(ours), treeShape(theirs));
+  assert.deepEqual(coreShape(ours), coreShape(theirs));
+  assert.deepEqual(fdKinds(ours), fdKinds(theirs));
+  assert.deepEqual(vmaShape(ours), vmaShape(theirs));
+  assert.deepEqual(fileOrder(ours), fileOrder(theirs));
+  return { ours, theirs };
 }
