@@ -1,4 +1,4 @@
-// The `ckpt` command line: CRIU's option names for check and dump.
+// The `ckpt` command line: CRIU's option names for check, dump and restore.
 import yargs from './yargs.cjs';
 import { isAbsolute, join } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -14,7 +14,8 @@ export async function main(argv: string[]): Promise<void> {
       .version(false)
       .command('check', 'check whether the kernel supports what dump and restore need',
         (y) => y.option('all', { type: 'boolean', default: false, describe: 'also check features needed only for some process trees' })
-          .option('extra', { type: 'boolean', default: false, hidden: true }),
+          .option('extra', { type: 'boolean', default: false, hidden: true })
+          .example('$0 check', 'prints "Looks good." when dump and restore can work here, else what is missing and what it breaks'),
         async (a) => {
           const { check } = await import('./check.js');
           const r = check(a.all || a.extra);
@@ -30,7 +31,11 @@ export async function main(argv: string[]): Promise<void> {
           .option('ext-unix-sk', { type: 'boolean', default: false, describe: 'allow unix sockets connected to peers outside the tree' })
           .option('file-locks', { alias: 'l', type: 'boolean', default: false, describe: 'dump file locks (refused without it)' })
           .option('verbosity', { alias: 'v', type: 'number', default: 2, describe: 'log level 0..4' })
-          .option('log-file', { alias: 'o', type: 'string', describe: 'log file (relative to the images dir)' }),
+          .option('log-file', { alias: 'o', type: 'string', describe: 'log file (relative to the images dir)' })
+          .example('$0 dump -t 4242 -D /tmp/ckpt', 'freeze the tree rooted at 4242 into /tmp/ckpt; the tree is killed afterwards')
+          .example('$0 dump -t 4242 -D /tmp/ckpt -R -v4 -o dump.log', 'the same, leaving the tree running, with a detailed log')
+          .example('$0 dump -t 4242 -D /tmp/ckpt -j', 'a program started from a shell (its terminal belongs to the shell)')
+          .epilog('Look at a dump with `crit x DIR ps|fds|mems`; bring it back with `ckpt restore -D DIR`.'),
         async (a) => {
           const dir = a['images-dir'];
           const logFile = a['log-file'] ? (isAbsolute(a['log-file']) ? a['log-file'] : join(dir, a['log-file'])) : undefined;
@@ -54,7 +59,11 @@ export async function main(argv: string[]): Promise<void> {
           .option('file-locks', { alias: 'l', type: 'boolean', default: false, describe: 'restore file locks (left out without it, as CRIU does)' })
           .option('inherit-fd', { type: 'string', array: true, describe: 'fd[N]:RESOURCE - hand our fd N to the restored task in place of RESOURCE (socket:[INO], pipe:[INO] or a path)' })
           .option('verbosity', { alias: 'v', type: 'number', default: 2, describe: 'log level 0..4' })
-          .option('log-file', { alias: 'o', type: 'string', describe: 'log file (relative to the images dir)' }),
+          .option('log-file', { alias: 'o', type: 'string', describe: 'log file (relative to the images dir)' })
+          .example('$0 restore -D /tmp/ckpt -d', 'bring the tree back with its PIDs and let it run on its own')
+          .example('$0 restore -D /tmp/ckpt -j', 'a shell job: it gets this terminal and stays in the foreground')
+          .example('$0 restore -D /tmp/ckpt --inherit-fd "fd[3]:socket:[85705]"', 'hand our fd 3 to the task in place of the dumped socket 85705')
+          .epilog('The PIDs recorded in the images must be free; the images are only read.'),
         (a) => {
           const dir = a['images-dir'];
           const logFile = a['log-file'] ? (isAbsolute(a['log-file']) ? a['log-file'] : join(dir, a['log-file'])) : undefined;
