@@ -3,12 +3,14 @@
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 
-let pipeClosedHandled = false;
+// the stream, not a flag: the startup snapshot runs commands at build time, and
+// the process then starts with a new process.stdout
+const quietOnEpipe = new WeakSet<NodeJS.WriteStream>();
 
 /** A reader that went away (`crit decode ... | head`) is not an error. */
 export function endQuietlyOnEpipe(): void {
-  if (pipeClosedHandled) return;
-  pipeClosedHandled = true;
+  if (quietOnEpipe.has(process.stdout)) return;
+  quietOnEpipe.add(process.stdout);
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);
     throw e;
