@@ -138,3 +138,17 @@ test('crit starts from its startup snapshot, and from its modules when V8 flags 
   assert.equal(withFlags.code, 0, withFlags.stderr);
   assert.equal(withFlags.stdout.toString(), want);
 });
+
+test('crit does not load NODE_EXTRA_CA_CERTS at start, and hands it on to the processes it starts', async () => {
+  const img = join(tmp, 'ca-fs.img');
+  writeFileSync(img, encodeImage({ magic: 'FS', entries: [{ cwd_id: 1, root_id: 1 }] }));
+  const seen = join(tmp, 'ca-seen');
+  const editor = join(tmp, 'ca-editor.sh');
+  writeFileSync(editor, `#!/bin/sh\necho "NODE=\${NODE_EXTRA_CA_CERTS-unset} CKPT=\${CKPT_EXTRA_CA_CERTS-unset}" > ${seen}\n`, { mode: 0o755 });
+  // a bundle Node cannot load: it would print a warning at start if it tried
+  const ca = join(tmp, 'no-such-bundle.pem');
+  const r = await run(CRIT, ['edit', img], { env: { NODE_EXTRA_CA_CERTS: ca, EDITOR: editor } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  assert.equal(readFileSync(seen, 'utf8'), `NODE=${ca} CKPT=unset\n`);
+});

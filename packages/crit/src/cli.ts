@@ -12,6 +12,11 @@ import { exploreMore, MORE_EXPLORERS, needsMore } from './explore/x-commands.js'
 const require = createRequire(import.meta.url);
 const VERSION: string = require('../package.json').version;
 
+/** The part of yargs 17's internal API that main() reaches into. */
+interface YargsInternals {
+  getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } | undefined };
+}
+
 function report(e: unknown): void {
   if (e instanceof ImageError) process.stderr.write(`crit: ${e.describe()}\n`);
   else {
@@ -151,6 +156,10 @@ export async function main(argv: string[]): Promise<void> {
       process.stderr.write(`crit: error: ${msg}\nRun 'crit --help' for usage.\n`);
       process.exit(argv.length === 0 ? 1 : 2);
     });
+  // yargs renders the whole help text after every command in case a failing
+  // async handler shows it (~4 ms a run); ours never do (see .fail above)
+  const usage = (cli as unknown as YargsInternals).getInternalMethods?.().getUsageInstance?.();
+  if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
   try {
     await cli.parseAsync();
   } catch (e) {

@@ -17,12 +17,30 @@ export function endQuietlyOnEpipe(): void {
   });
 }
 
-/** Writes text or bytes to stdout, respecting back-pressure so memory stays bounded. */
+const BATCH = 1 << 16;
+
+/**
+ * Writes text or bytes to stdout, respecting back-pressure so memory stays
+ * bounded. Short strings (an explorer's lines) go out together: one write per
+ * 64 KiB instead of one system call per line.
+ */
 export async function toStdout(chunks: Iterable<string | Uint8Array>): Promise<void> {
   endQuietlyOnEpipe();
-  for (const c of chunks) {
+  const write = async (c: string | Uint8Array) => {
     if (!process.stdout.write(c)) await once(process.stdout, 'drain');
+  };
+  let batch = '';
+  for (const c of chunks) {
+    if (typeof c === 'string' && batch.length + c.length < BATCH) {
+      batch += c;
+      continue;
+    }
+    if (batch) await write(batch);
+    batch = '';
+    if (typeof c === 'string' && c.length < BATCH) batch = c;
+    else await write(c);
   }
+  if (batch) await write(batch);
 }
 
 /** Atomic file output (temporary file + rename), from the images library. */

@@ -1,6 +1,6 @@
 // @ckpt/images: the CRIU image format. See README.md for the API with examples.
 export { ImageError, type ErrorPlace } from './errors.js';
-export { IMAGE_TYPES, IMG_COMMON, IMG_SERVICE, typeByFileName, typeByMagic, typeByName, type ImageType } from './magic.js';
+export { IMAGE_TYPES, IMG_COMMON, IMG_SERVICE, imageFileName, typeByFileName, typeByMagic, typeByName, type ImageType } from './magic.js';
 export type { Extra, IpcMessage, TcpQueues } from './extras.js';
 export {
   decodeImage, encodeImage, entryToJson, entryToText, imageInfo, imageToJsonText, openSource, readEntries, readHeader, readImageFile,
@@ -8,7 +8,7 @@ export {
 } from './image.js';
 export { parseImageJson } from './json-input.js';
 export { messageFromJson, messageToJson, messageToText, ipText } from './forms.js';
-export { decodeMessage, encodeMessage, decodeText, encodeText, UNKNOWN_KEY, type FieldValue, type Message, type Scalar } from './wire.js';
+export { decodeMessage, encodeMessage, decodeText, encodeText, UNKNOWN_KEY, type FieldSelection, type FieldValue, type Message, type Scalar } from './wire.js';
 export { messagePlan, messageNames, hasMessage, type FieldPlan, type MessagePlan, type CriuOptions } from './schema.js';
 export { pyDumps, pyString, b64Lines, qpEncode, qpDecode, humanSize, type Json } from './pyjson.js';
 export { FLAG_TABLES, DICT_TABLES, TASK_STATES, VMA, PE, flagsToText } from './tables.js';

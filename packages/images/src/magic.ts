@@ -141,6 +141,31 @@ export function typeByMagic(magic: number): ImageType | undefined {
   return byMagic.get(magic);
 }
 
+// 'core' -> ['core-%u.img']: a template's stem is its name before the id
+const templatesByStem = new Map<string, string[]>();
+for (const t of IMAGE_TYPES) {
+  for (const tpl of t.files) {
+    const stem = tpl.replace(/-?%l?[uxs].*$/, '').replace(/\.img$/, '');
+    templatesByStem.set(stem, [...(templatesByStem.get(stem) ?? []), tpl]);
+  }
+}
+
+/**
+ * The file name CRIU gives an image, from its template: the stem is the name
+ * before the id, and the id is printed as the template says (decimal; hex for
+ * ghost files and TCP streams; text for stats).
+ *   imageFileName('core', 42)         -> 'core-42.img'
+ *   imageFileName('ghost-file', 31)   -> 'ghost-file-1f.img'
+ *   imageFileName('pagemap-shmem', 7) -> 'pagemap-shmem-7.img'
+ *   imageFileName('files')            -> 'files.img'
+ */
+export function imageFileName(stem: string, id?: number | bigint | string): string {
+  const tpl = templatesByStem.get(stem)?.find((t) => t.includes('%') === (id !== undefined));
+  if (!tpl) throw new Error(`no CRIU image is named ${stem}${id === undefined ? '' : '-ID'}.img`);
+  if (id === undefined) return tpl;
+  return tpl.replace(/%(l?u|x|s)/, (_, k: string) => (k === 'x' && typeof id !== 'string' ? id.toString(16) : String(id)));
+}
+
 /** The image type whose file name template matches a base name, e.g. "pages-1.img" -> PAGES. */
 export function typeByFileName(base: string): ImageType | undefined {
   for (const t of IMAGE_TYPES) {

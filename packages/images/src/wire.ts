@@ -148,11 +148,27 @@ function enumValue(f: FieldPlan, n: number): string | number {
   return f.enumPlan!.byNumber.get(n) ?? n;
 }
 
-/** Decodes one message from buf[start, end). Throws WireError on malformed input. */
-export function decodeMessage(plan: MessagePlan, buf: Uint8Array, start = 0, end = buf.length): Message {
+function enumNumber(f: FieldPlan, name: string): number {
+  const n = f.enumPlan!.byName.get(name);
+  if (n === undefined) throw new WireError(`field ${f.name}: ${name} is not a value of ${f.enumPlan!.name}`);
+  return n;
+}
+
+/**
+ * The fields to decode, by name, nested for sub-messages: `{ tc: { comm: true } }`.
+ * Fields left out are skipped on the wire (still bounds-checked), which is
+ * what makes reading a few fields of many images cheap (crit x).
+ */
+export type FieldSelection = { readonly [field: string]: true | FieldSelection };
+
+/**
+ * Decodes one message from buf[start, end), or only the selected fields of it.
+ * Throws WireError on malformed input.
+ */
+export function decodeMessage(plan: MessagePlan, buf: Uint8Array, start = 0, end = buf.length, select?: FieldSelection): Message {
   const r = new Reader(buf.subarray(start, end));
   try {
-    return readMessage(plan, r, r.len);
+    return readMessage(plan, r, r.len, select);
   } catch (e) {
     // protobufjs's Reader reports malformed input with plain Error/RangeError
     if (e instanceof WireError) throw e;
@@ -160,7 +176,7 @@ export function decodeMessage(plan: MessagePlan, buf: Uint8Array, start = 0, end
   }
 }
 
-function readMessage(plan: MessagePlan, r: protobuf.Reader, end: number): Message {
+function readMessage(plan: MessagePlan, r: protobuf.Reader, end: number, select?: FieldSelection): Message {
   const msg: Message = {};
   let unknown: Buffer[] | undefined;
   let sorted = true;
@@ -173,10 +189,11 @@ function readMessage(plan: MessagePlan, r: protobuf.Reader, end: number): Messag
     if (id === 0) throw new WireError(`invalid field number 0 at byte ${tagStart}`);
     const f = plan.byId.get(id);
     const expected = f ? wireTypeOf(f) : -1;
-    if (!f || (wt !== expected && !(f.repeated && wt === 2 && expected !== 2))) {
+    const wanted = select === undefined || !f ? true : Object.hasOwn(select, f.name) && select[f.name];
+    if (!f || !wanted || (wt !== expected && !(f.repeated && wt === 2 && expected !== 2))) {
       r.skipType(wt);
       if (r.pos > end) throw new WireError('field runs past the end of its message');
-      (unknown ??= []).push(Buffer.from(r.buf.subarray(tagStart, r.pos)));
+      if (select === undefined) (unknown ??= []).push(Buffer.from(r.buf.subarray(tagStart, r.pos)));
       continue;
     }
     if (id < lastId) sorted = false;
@@ -186,7 +203,7 @@ function readMessage(plan: MessagePlan, r: protobuf.Reader, end: number): Messag
       const len = r.uint32();
       const subEnd = r.pos + len;
       if (subEnd > end) throw new WireError(`message ${f.name} runs past the end of its parent`);
-      const sub = readMessage(messagePlan(f.msgName!), r, subEnd);
+      const sub = readMessage(messagePlan(f.msgName!), r, subEnd, wanted === true ? undefined : wanted);
       value = sub;
     } else if (f.repeated && wt === 2 && expected !== 2) {
       // packed repeated scalars: accepted on read (re-encoded unpacked)
@@ -250,7 +267,8 @@ function longBits(v: bigint): { low: number; high: number } {
 function writeScalar(w: protobuf.Writer, f: FieldPlan, v: Scalar): void {
   switch (f.kind) {
     case 'uint32': w.uint32(v as number); break;
-    case 'int32': case 'enum': w.int32(v as number); break;
+    case 'int32': w.int32(v as number); break;
+    case 'enum': w.int32(typeof v === 'string' ? enumNumber(f, v) : (v as number)); break;
     case 'sint32': w.sint32(v as number); break;
     case 'fixed32': w.fixed32(v as number); break;
     case 'sfixed32': w.sfixed32(v as number); break;
@@ -272,7 +290,8 @@ function writeScalar(w: protobuf.Writer, f: FieldPlan, v: Scalar): void {
 
 /**
  * Encodes a message whose values already have their wire types (numbers, bigint
- * for 64-bit kinds, enum numbers, Buffers for bytes). Fields in number order,
+ * for 64-bit kinds, enum names or numbers, Buffers for bytes): what
+ * decodeMessage gives. Fields in number order,
  * repeated fields unpacked, as protobuf-c writes them.
  */
 export function encodeMessage(plan: MessagePlan, msg: Message): Uint8Array {
