@@ -9,7 +9,7 @@ import { IMG_COMMON, IMG_SERVICE, typeByFileName, typeByMagic, typeByName, type 
 import { b64Lines, fromB64, humanSize, pyDumps, pyString, type Json } from './pyjson.js';
 import { messagePlan, type MessagePlan } from './schema.js';
 import { BufferSource, FileSource, type ByteSource } from './source.js';
-import { decodeMessage, encodeMessage, missingRequired, WireError, type Message } from './wire.js';
+import { decodeMessage, encodeMessage, missingRequired, WireError, type FieldSelection, type Message } from './wire.js';
 
 /** One entry as read from an image. */
 export interface Entry {
@@ -38,6 +38,8 @@ export interface ReadOptions {
   skipPayload?: boolean;
   /** called for each entry that lacks required fields (decoding goes on, as upstream's does) */
   onMissing?: (e: Entry) => void;
+  /** decode only these fields of each entry (the others are skipped, and not checked for presence) */
+  fields?: FieldSelection;
 }
 
 /** Opens a path (or takes bytes) as a byte source. */
@@ -86,13 +88,13 @@ function planFor(t: ImageType, index: number): MessagePlan {
 function decodeEntry(plan: MessagePlan, payload: Uint8Array, index: number, offset: number, opts: ReadOptions): Entry {
   let msg: Message;
   try {
-    msg = decodeMessage(plan, payload);
+    msg = decodeMessage(plan, payload, 0, payload.length, opts.fields);
   } catch (e) {
     if (e instanceof WireError) throw new ImageError(`cannot decode ${plan.name}: ${e.message}`, { offset });
     throw e;
   }
   const entry: Entry = { index, offset, type: plan.name, msg };
-  const missing = missingRequired(plan, msg);
+  const missing = opts.fields ? [] : missingRequired(plan, msg);
   if (missing.length) {
     entry.missing = missing;
     opts.onMissing?.(entry);

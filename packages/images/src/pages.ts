@@ -4,6 +4,7 @@ import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageError } from './errors.js';
 import { decodeImage } from './image.js';
+import { imageFileName } from './magic.js';
 import { PE } from './tables.js';
 
 export interface PageRun {
@@ -38,7 +39,7 @@ export class PageReader {
     const doc = decodeImage(join(dir, pagemapFile));
     if (doc.magic !== 'PAGEMAP') throw new ImageError(`not a pagemap image (${doc.magic})`, { file: join(dir, pagemapFile) });
     const [head, ...rest] = doc.entries;
-    this.pagesFile = join(dir, `pages-${head?.pages_id ?? 0}.img`);
+    this.pagesFile = join(dir, imageFileName('pages', Number(head?.pages_id ?? 0)));
     let off = 0;
     this.runs = rest.map((e) => {
       const flags = e.in_parent === true ? PE.PARENT : e.flags === undefined ? PE.PRESENT : Number(e.flags);
@@ -159,10 +160,10 @@ export class PageReader {
 
 /** The page reader of a task's memory: pagemap-<pid>.img in dir. */
 export function taskPages(dir: string, pid: number, opts?: PageReaderOptions): PageReader {
-  return new PageReader(dir, `pagemap-${pid}.img`, opts);
+  return new PageReader(dir, imageFileName('pagemap', pid), opts);
 }
 
 /** The page reader of a shared memory object: pagemap-shmem-<shmid>.img in dir. */
 export function shmemPages(dir: string, shmid: number | bigint, opts?: PageReaderOptions): PageReader {
-  return new PageReader(dir, `pagemap-shmem-${shmid}.img`, opts);
+  return new PageReader(dir, imageFileName('pagemap-shmem', shmid), opts);
 }

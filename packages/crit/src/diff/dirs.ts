@@ -2,7 +2,7 @@
 // attributes, fds, sockets, mappings and memory contents, then dump statistics.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { taskPages, type PageReader } from '@ckpt/images';
+import { imageFileName, taskPages, type PageReader } from '@ckpt/images';
 import { IgnoreRules } from './ignore.js';
 import { DIR_SECTIONS, result, type Change, type DiffResult, type PageRange, type Section } from './model.js';
 import { comparePages, type PageSpan } from './pages.js';
@@ -40,7 +40,7 @@ class Collector {
 }
 
 function openPages(dir: string, pid: number, pageSize: number): PageReader | undefined {
-  return existsSync(join(dir, `pagemap-${pid}.img`)) ? taskPages(dir, pid, { pageSize }) : undefined;
+  return existsSync(join(dir, imageFileName('pagemap', pid))) ? taskPages(dir, pid, { pageSize }) : undefined;
 }
 
 function pagesChanges(col: Collector, a: TaskSnap, b: TaskSnap, da: DumpSnap, db: DumpSnap, path: string, opts: DiffOptions): void {

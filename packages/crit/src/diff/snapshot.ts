@@ -3,7 +3,7 @@
 import { messagePlan, messageToJson, VMA, type Json, type Message } from '@ckpt/images';
 import { FileNames } from '../explore/files.js';
 import { protText } from '../explore/mems.js';
-import { ImageDir, isDead, type Obj } from '../explore/imagedir.js';
+import { FILES_ID, ImageDir, isDead, type Obj } from '../explore/imagedir.js';
 import { collectPs, type Task } from '../explore/ps.js';
 import { collectSockets, type SocketInfo } from '../explore/sk.js';
 import { rlimitName, signalName } from '../linux-names.js';
@@ -46,7 +46,7 @@ function regsOf(core: Obj): Json | undefined {
 }
 
 function taskAttrs(dir: ImageDir, t: Task, names: FileNames, byPlace: boolean): Obj {
-  const core = pretty('core_entry', dir.first(`core-${t.pid}.img`));
+  const core = pretty('core_entry', dir.first('core', t.pid));
   const tc: Obj = core.tc ?? {};
   const attrs: Obj = {};
   if (core.thread_core?.creds) attrs.creds = core.thread_core.creds;
@@ -56,8 +56,8 @@ function taskAttrs(dir: ImageDir, t: Task, names: FileNames, byPlace: boolean): 
   if (sa.length) attrs.sigactions = Object.fromEntries(sa.map((s, i) => [signalName(i + 1), s]));
   attrs.tc = without(tc, 'comm', 'task_state', 'rlimits', 'sigactions');
   attrs.thread = without(core.thread_core, 'creds');
-  if (dir.has(`fs-${t.pid}.img`)) {
-    const fs = dir.first(`fs-${t.pid}.img`);
+  if (dir.has('fs', t.pid)) {
+    const fs = dir.first('fs', t.pid);
     attrs.cwd = names.describe('REG', Number(fs.cwd_id));
     attrs.root = names.describe('REG', Number(fs.root_id));
     if (fs.umask !== undefined) attrs.umask = '0' + Number(fs.umask).toString(8);
@@ -65,9 +65,8 @@ function taskAttrs(dir: ImageDir, t: Task, names: FileNames, byPlace: boolean): 
   const regs: Obj = {};
   const tids = t.threads.length ? t.threads : [t.pid];
   tids.forEach((tid, i) => {
-    const name = `core-${tid}.img`;
-    if (!dir.has(name)) return;
-    const r = regsOf(tid === t.pid ? core : pretty('core_entry', dir.first(name)));
+    if (!dir.has('core', tid)) return;
+    const r = regsOf(tid === t.pid ? core : pretty('core_entry', dir.first('core', tid)));
     if (r !== undefined) regs[byPlace ? String(i) : String(tid)] = r;
   });
   attrs.regs = regs;
@@ -96,7 +95,7 @@ function tableFds(dir: ImageDir, filesId: number, files: Map<number, Obj>, socks
   const fds: Obj = {};
   const targets: Record<string, string> = {};
   const sockets: Obj = {};
-  for (const e of dir.maybeEntries(`fdinfo-${filesId}.img`) ?? []) {
+  for (const e of dir.maybeEntries('fdinfo', filesId) ?? []) {
     const id = Number(e.id);
     const f = files.get(id);
     const sock = socks.get(id);
@@ -133,7 +132,7 @@ function vmaName(v: Obj, names: FileNames): string {
 export function snapshot(path: string, opts: { byPlace: boolean; attrs: boolean; fds: boolean; mems: boolean }): DumpSnap {
   const dir = new ImageDir(path);
   const names = new FileNames(dir);
-  const files = new Map((dir.maybeEntries('files.img') ?? []).map((f) => [Number(f.id), f]));
+  const files = new Map((dir.maybeEntries('files') ?? []).map((f) => [Number(f.id), f]));
   const socks = opts.fds ? new Map(collectSockets(dir).map((s) => [s.id, s])) : new Map<number, SocketInfo>();
   const tasks: TaskSnap[] = [];
   const tables = new Map<number, TaskFds>();
@@ -145,16 +144,16 @@ export function snapshot(path: string, opts: { byPlace: boolean; attrs: boolean;
       attrs: {}, fds: {}, fdTargets: {}, sockets: {}, mm: {}, vmas: {}, vmaNames: {},
     };
     if (alive && opts.attrs) snap.attrs = taskAttrs(dir, t, names, opts.byPlace);
-    if (alive && opts.fds && dir.has(`ids-${t.pid}.img`)) {
-      const filesId = Number(dir.first(`ids-${t.pid}.img`).files_id);
+    if (alive && opts.fds && dir.has('ids', t.pid)) {
+      const filesId = Number(dir.first('ids', t.pid, FILES_ID).files_id);
       let r = tables.get(filesId);
       if (!r) tables.set(filesId, (r = tableFds(dir, filesId, files, socks)));
       snap.fds = r.fds;
       snap.fdTargets = r.targets;
       snap.sockets = r.sockets;
     }
-    if (alive && opts.mems && dir.has(`mm-${t.pid}.img`)) {
-      const mm = dir.first(`mm-${t.pid}.img`);
+    if (alive && opts.mems && dir.has('mm', t.pid)) {
+      const mm = dir.first('mm', t.pid);
       snap.mm = without(pretty('mm_entry', mm), 'vmas', 'exe_file_id');
       snap.mm.exe = names.describe('REG', Number(mm.exe_file_id));
       for (const v of (mm.vmas ?? []) as Obj[]) {
@@ -169,7 +168,7 @@ export function snapshot(path: string, opts: { byPlace: boolean; attrs: boolean;
     t.children.forEach((k, i) => walk(k, `${place}.${i}`));
   };
   collectPs(dir).forEach((r, i) => walk(r, String(i)));
-  const stats = dir.has('stats-dump') ? dir.maybeEntries('stats-dump')?.[0] : undefined;
+  const stats = dir.maybeEntries('stats', 'dump')?.[0];
   return { dir, tasks, stats: stats ? pretty('stats_entry', stats) : undefined };
 }
 

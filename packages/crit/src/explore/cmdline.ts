@@ -17,7 +17,7 @@ function splitNul(b: Buffer): string[] {
 }
 
 export function taskStrings(dir: ImageDir, pid: number, pageSize = 4096): TaskStrings {
-  const mm = dir.first(`mm-${pid}.img`);
+  const mm = dir.first('mm', pid);
   const pages = taskPages(dir.dir, pid, { pageSize });
   try {
     const area = (start: unknown, end: unknown) => {

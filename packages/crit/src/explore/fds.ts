@@ -1,6 +1,6 @@
 // `crit x DIR fds`: each task's fds with what they are, then cwd and root (CRIT.md §7.3).
 import { FileNames } from './files.js';
-import { ImageDir, isDead, taskId } from './imagedir.js';
+import { FILES_ID, ImageDir, isDead, taskId } from './imagedir.js';
 
 export interface TaskFds {
   pid: number;
@@ -15,11 +15,11 @@ export function collectFds(dir: ImageDir, names = new FileNames(dir)): TaskFds[]
   return dir.pstree().map((p) => {
     const pid = taskId(p, 'pid');
     if (isDead(dir, pid)) return { pid, skipped: 'not alive when dumped: no fds', fds: [] };
-    const filesId = Number(dir.first(`ids-${pid}.img`).files_id);
-    const fds = dir.entries(`fdinfo-${filesId}.img`).map((fd) => ({
+    const filesId = Number(dir.first('ids', pid, FILES_ID).files_id);
+    const fds = dir.entries('fdinfo', filesId).map((fd) => ({
       fd: Number(fd.fd), type: String(fd.type), id: Number(fd.id), desc: names.describe(fd.type, Number(fd.id)),
     }));
-    const fs = dir.first(`fs-${pid}.img`);
+    const fs = dir.first('fs', pid);
     return { pid, fds, cwd: names.describe('REG', Number(fs.cwd_id)), root: names.describe('REG', Number(fs.root_id)) };
   });
 }

@@ -4,10 +4,10 @@
 import { qpEncode } from '@ckpt/images';
 import type { ImageDir, Obj } from './imagedir.js';
 
-const LEGACY: Record<string, [field: string, image: string]> = {
-  REG: ['reg', 'reg-files.img'],
-  PIPE: ['pipe', 'pipes.img'],
-  UNIXSK: ['usk', 'unixsk.img'],
+const LEGACY: Record<string, [field: string, stem: string]> = {
+  REG: ['reg', 'reg-files'],
+  PIPE: ['pipe', 'pipes'],
+  UNIXSK: ['usk', 'unixsk'],
 };
 
 export class FileNames {
@@ -20,7 +20,7 @@ export class FileNames {
     if (!this.byId) {
       let entries: Obj[] = [];
       try {
-        entries = this.dir.maybeEntries('files.img') ?? [];
+        entries = this.dir.maybeEntries('files') ?? [];
       } catch {
         entries = []; // as upstream: an unreadable files.img counts as empty
       }
@@ -30,10 +30,10 @@ export class FileNames {
   }
 
   private lookup(type: string, id: number): Obj | undefined {
-    const [field, image] = LEGACY[type];
+    const [field, stem] = LEGACY[type];
     const f = this.files().get(id);
     if (f) return f[field];
-    const legacy = this.dir.maybeEntries(image);
+    const legacy = this.dir.maybeEntries(stem);
     return legacy?.find((e) => Number(e.id) === id);
   }
 

@@ -1,51 +1,68 @@
-// An image directory as the explorers see it: images loaded on demand, once.
+// An image directory as the explorers see it: images loaded on demand, once,
+// named by their CRIU file stem and id (see imageFileName): dir.first('core', 42).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeImage, ImageError, type ImageDoc } from '@ckpt/images';
+import { decodeImage, imageFileName, ImageError, type FieldSelection, type ImageDoc } from '@ckpt/images';
 
 export type Obj = { [k: string]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Id = number | bigint | string;
 
 export class ImageDir {
   private cache = new Map<string, ImageDoc | null>();
+  /** images decoded with a field selection, per selection */
+  private partial = new WeakMap<FieldSelection, Map<string, ImageDoc | null>>();
 
   constructor(readonly dir: string) {
     if (!existsSync(dir)) throw new ImageError('no such directory', { file: dir });
   }
 
-  path(name: string): string {
-    return join(this.dir, name);
+  path(stem: string, id?: Id): string {
+    return join(this.dir, imageFileName(stem, id));
   }
 
-  has(name: string): boolean {
-    return existsSync(this.path(name));
+  has(stem: string, id?: Id): boolean {
+    return existsSync(this.path(stem, id));
   }
 
-  /** Entries of an image; a missing image is an error naming it. */
-  entries(name: string): Obj[] {
-    const doc = this.load(name);
-    if (!doc) throw new ImageError('image missing from the dump directory', { file: this.path(name) });
+  /**
+   * Entries of an image; a missing image is an error naming it. With `fields`,
+   * only those fields are decoded (much cheaper on large dumps; see FieldSelection).
+   */
+  entries(stem: string, id?: Id, fields?: FieldSelection): Obj[] {
+    const doc = this.load(stem, id, fields);
+    if (!doc) throw new ImageError('image missing from the dump directory', { file: this.path(stem, id) });
     return doc.entries as Obj[];
   }
 
   /** Entries of an image, or undefined when the file does not exist. */
-  maybeEntries(name: string): Obj[] | undefined {
-    return (this.load(name)?.entries as Obj[] | undefined) ?? undefined;
-  }
-
-  private load(name: string): ImageDoc | null {
-    if (!this.cache.has(name)) this.cache.set(name, this.has(name) ? decodeImage(this.path(name)) : null);
-    return this.cache.get(name)!;
+  maybeEntries(stem: string, id?: Id, fields?: FieldSelection): Obj[] | undefined {
+    return (this.load(stem, id, fields)?.entries as Obj[] | undefined) ?? undefined;
   }
 
   /** The only entry of a single-entry image (core, mm, ids, fs). */
-  first(name: string): Obj {
-    const e = this.entries(name)[0];
-    if (!e) throw new ImageError('image has no entries', { file: this.path(name) });
+  first(stem: string, id?: Id, fields?: FieldSelection): Obj {
+    const e = this.entries(stem, id, fields)[0];
+    if (!e) throw new ImageError('image has no entries', { file: this.path(stem, id) });
     return e;
   }
 
   pstree(): Obj[] {
-    return this.entries('pstree.img');
+    return this.entries('pstree');
+  }
+
+  private load(stem: string, id: Id | undefined, fields: FieldSelection | undefined): ImageDoc | null {
+    const name = imageFileName(stem, id);
+    // a fully decoded image serves every selection
+    let cache = this.cache;
+    if (fields && !cache.has(name)) {
+      cache = this.partial.get(fields) ?? new Map();
+      this.partial.set(fields, cache);
+    }
+    if (!cache.has(name)) {
+      const path = join(this.dir, name);
+      cache.set(name, existsSync(path) ? decodeImage(path, { fields }) : null);
+    }
+    return cache.get(name)!;
   }
 }
 
@@ -54,9 +71,14 @@ export function taskId(p: Obj, key: 'pid' | 'pgid' | 'sid'): number {
   return Number(p[key] ?? p[`ns_${key}`]?.[0] ?? 0);
 }
 
+const TASK_STATE: FieldSelection = { tc: { task_state: true } };
+
+/** ids images: what the explorers read of them */
+export const FILES_ID: FieldSelection = { files_id: true };
+
 /** Task states (core tc.task_state) that leave no fds, mm or pages images behind. */
 export function isDead(dir: ImageDir, pid: number): boolean {
-  const core = dir.maybeEntries(`core-${pid}.img`)?.[0];
+  const core = dir.maybeEntries('core', pid, TASK_STATE)?.[0];
   const state = Number(core?.tc?.task_state ?? 1);
   return state === 2 || state === 6;
 }

@@ -10,9 +10,9 @@ import { collectMems, type Mapping } from './mems.js';
 import { searchMemory, type MemMatch, type SearchSpec } from './search.js';
 
 export function openTaskPages(dir: ImageDir, pid: number, pageSize = 4096): PageReader {
-  if (!dir.has(`pagemap-${pid}.img`)) {
+  if (!dir.has('pagemap', pid)) {
     const known = dir.pstree().map((p) => p.pid).join(', ');
-    throw new ImageError(`no memory images for pid ${pid} (tasks in this dump: ${known})`, { file: dir.path(`pagemap-${pid}.img`) });
+    throw new ImageError(`no memory images for pid ${pid} (tasks in this dump: ${known})`, { file: dir.path('pagemap', pid) });
   }
   return taskPages(dir.dir, pid, { pageSize });
 }

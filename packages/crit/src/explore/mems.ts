@@ -1,5 +1,5 @@
 // `crit x DIR mems`: each task's mappings with what backs them (CRIT.md §7.4).
-import { VMA } from '@ckpt/images';
+import { VMA, type FieldSelection } from '@ckpt/images';
 import { FileNames } from './files.js';
 import { ImageDir, isDead, taskId, type Obj } from './imagedir.js';
 
@@ -53,12 +53,14 @@ export function protText(prot: number): string {
   return (prot & 1 ? 'r' : '-') + (prot & 2 ? 'w' : '-') + (prot & 4 ? 'x' : '-');
 }
 
+const MAPPINGS: FieldSelection = { exe_file_id: true, vmas: true };
+
 export function collectMems(dir: ImageDir, names = new FileNames(dir)): TaskMems[] {
   const ids = new SmallIds();
   return dir.pstree().map((p) => {
     const pid = taskId(p, 'pid');
     if (isDead(dir, pid)) return { pid, skipped: 'not alive when dumped: no memory', vmas: [] };
-    const mm = dir.first(`mm-${pid}.img`);
+    const mm = dir.first('mm', pid, MAPPINGS);
     return {
       pid,
       exe: names.describe('REG', Number(mm.exe_file_id)),

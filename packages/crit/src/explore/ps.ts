@@ -1,5 +1,5 @@
 // `crit x DIR ps`: the process tree, depth-first from the root (CRIT.md §7.2).
-import { TASK_STATES } from '@ckpt/images';
+import { TASK_STATES, type FieldSelection } from '@ckpt/images';
 import { ImageDir, taskId, type Obj } from './imagedir.js';
 
 export interface Task {
@@ -14,11 +14,13 @@ export interface Task {
   children: Task[];
 }
 
+const COMM_STATE: FieldSelection = { tc: { comm: true, task_state: true } };
+
 export function collectPs(dir: ImageDir): Task[] {
   const tasks = new Map<number, Task>();
   for (const p of dir.pstree()) {
     const pid = taskId(p, 'pid');
-    const core: Obj = dir.first(`core-${pid}.img`);
+    const core: Obj = dir.first('core', pid, COMM_STATE);
     tasks.set(pid, {
       pid, ppid: Number(p.ppid ?? 0), pgid: taskId(p, 'pgid'), sid: taskId(p, 'sid'),
       comm: String(core.tc?.comm ?? '?'),

@@ -21,8 +21,8 @@ export function collectRss(dir: ImageDir, pageSize = 4096, names = new FileNames
   return dir.pstree().map((p) => {
     const pid = taskId(p, 'pid');
     if (isDead(dir, pid)) return { pid, skipped: 'not alive when dumped: no memory', runs: [] };
-    const vmas: Obj[] = dir.first(`mm-${pid}.img`).vmas ?? [];
-    const pms = dir.entries(`pagemap-${pid}.img`).slice(1);
+    const vmas: Obj[] = dir.first('mm', pid, { vmas: true }).vmas ?? [];
+    const pms = dir.entries('pagemap', pid).slice(1);
     let vmi = 0;
     let prev = -1;
     const runs = pms.map((pm): RssRun => {

@@ -4,7 +4,7 @@
 import type { ChalkInstance } from 'chalk';
 import { DICT_TABLES, ipText } from '@ckpt/images';
 import { tableText } from '../render/table.js';
-import { ImageDir, isDead, taskId, type Obj } from './imagedir.js';
+import { FILES_ID, ImageDir, isDead, taskId, type Obj } from './imagedir.js';
 
 export interface SocketInfo {
   /** file id in files.img */
@@ -83,24 +83,24 @@ export function collectSockets(dir: ImageDir): SocketInfo[] {
   const holders = new Map<number, string[]>();
   for (const p of dir.pstree()) {
     const pid = taskId(p, 'pid');
-    if (isDead(dir, pid) || !dir.has(`ids-${pid}.img`)) continue;
-    const filesId = Number(dir.first(`ids-${pid}.img`).files_id);
-    for (const fd of dir.maybeEntries(`fdinfo-${filesId}.img`) ?? []) {
+    if (isDead(dir, pid) || !dir.has('ids', pid)) continue;
+    const filesId = Number(dir.first('ids', pid, FILES_ID).files_id);
+    for (const fd of dir.maybeEntries('fdinfo', filesId) ?? []) {
       const list = holders.get(Number(fd.id)) ?? [];
       list.push(`${pid}:${fd.fd}`);
       holders.set(Number(fd.id), list);
     }
   }
   const queued = new Map<number, number>();
-  for (const q of dir.maybeEntries('sk-queues.img') ?? []) queued.set(Number(q.id_for), (queued.get(Number(q.id_for)) ?? 0) + Number(q.length ?? 0));
+  for (const q of dir.maybeEntries('sk-queues', undefined, { id_for: true, length: true }) ?? []) queued.set(Number(q.id_for), (queued.get(Number(q.id_for)) ?? 0) + Number(q.length ?? 0));
   const out: SocketInfo[] = [];
-  for (const f of dir.maybeEntries('files.img') ?? []) {
+  for (const f of dir.maybeEntries('files') ?? []) {
     const d = describe(f);
     if (!d) continue;
     let recvQ = queued.get(d.id) ?? 0;
     let sendQ = 0;
     if (d.ino !== undefined && d.proto === 'TCP') {
-      const tcp = dir.maybeEntries(`tcp-stream-${d.ino.toString(16)}.img`)?.[0];
+      const tcp = dir.maybeEntries('tcp-stream', d.ino)?.[0];
       if (tcp) {
         recvQ += Number(tcp.inq_len ?? 0);
         sendQ += Number(tcp.outq_len ?? 0);
