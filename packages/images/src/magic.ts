@@ -141,12 +141,20 @@ export function typeByMagic(magic: number): ImageType | undefined {
   return byMagic.get(magic);
 }
 
-// 'core' -> ['core-%u.img']: a template's stem is its name before the id
-const templatesByStem = new Map<string, string[]>();
+// 'core' -> core-%u.img as { prefix: 'core-', conv: 'u', suffix: '.img' }: a
+// template's stem is its name before the id
+interface Template {
+  prefix: string;
+  conv?: string;
+  suffix: string;
+}
+const templatesByStem = new Map<string, Template[]>();
 for (const t of IMAGE_TYPES) {
   for (const tpl of t.files) {
-    const stem = tpl.replace(/-?%l?[uxs].*$/, '').replace(/\.img$/, '');
-    templatesByStem.set(stem, [...(templatesByStem.get(stem) ?? []), tpl]);
+    const m = /^(.*?)%l?([uxs])(.*)$/.exec(tpl);
+    const parsed: Template = m ? { prefix: m[1], conv: m[2], suffix: m[3] } : { prefix: tpl, suffix: '' };
+    const stem = m ? m[1].replace(/-$/, '') : tpl.replace(/\.img$/, '');
+    templatesByStem.set(stem, [...(templatesByStem.get(stem) ?? []), parsed]);
   }
 }
 
@@ -160,10 +168,10 @@ for (const t of IMAGE_TYPES) {
  *   imageFileName('files')            -> 'files.img'
  */
 export function imageFileName(stem: string, id?: number | bigint | string): string {
-  const tpl = templatesByStem.get(stem)?.find((t) => t.includes('%') === (id !== undefined));
+  const tpl = templatesByStem.get(stem)?.find((t) => (t.conv !== undefined) === (id !== undefined));
   if (!tpl) throw new Error(`no CRIU image is named ${stem}${id === undefined ? '' : '-ID'}.img`);
-  if (id === undefined) return tpl;
-  return tpl.replace(/%(l?u|x|s)/, (_, k: string) => (k === 'x' && typeof id !== 'string' ? id.toString(16) : String(id)));
+  if (id === undefined) return tpl.prefix;
+  return tpl.prefix + (tpl.conv === 'x' && typeof id !== 'string' ? id.toString(16) : String(id)) + tpl.suffix;
 }
 
 /** The image type whose file name template matches a base name, e.g. "pages-1.img" -> PAGES. */

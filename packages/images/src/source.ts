@@ -54,6 +54,7 @@ export class BufferSource implements ByteSource {
 }
 
 const WINDOW = 1 << 20;
+const FIRST_READ = 1 << 16;
 
 /** A source over a file read through a sliding window: memory stays bounded. */
 export class FileSource implements ByteSource {
@@ -66,11 +67,17 @@ export class FileSource implements ByteSource {
   constructor(path: string) {
     this.fd = openSync(path, 'r');
     try {
-      const st = fstatSync(this.fd);
-      if (st.isDirectory()) throw new ImageError('is a directory, not an image file');
-      this.size = st.size;
+      // Most images are small: one read gives the whole file, and its size
+      // without an fstat (a short pread of a file is its end; pipes refuse pread).
+      const first = Buffer.allocUnsafe(FIRST_READ);
+      const got = readSync(this.fd, first, 0, FIRST_READ, 0);
+      this.size = got < FIRST_READ ? got : fstatSync(this.fd).size;
+      this.win = first.subarray(0, got);
     } catch (e) {
       closeSync(this.fd);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EISDIR') throw new ImageError('is a directory, not an image file');
+      if (code === 'ESPIPE') throw new ImageError('not a regular file (crit decode without -i reads a pipe on stdin)');
       throw e;
     }
   }
