@@ -3,6 +3,7 @@
 import { mkdirSync, rmSync, writeFileSync, readlinkSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { imageFileName } from '@ckpt/images';
 import { native } from './native.js';
 import { Freezer, type Task } from './seize.js';
 import { listFds, readSmaps, readStat, readTimers, type ProcTimer } from './proc.js';
@@ -39,7 +40,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   const log = opts.log ?? new Log(2);
   const t0 = process.hrtime.bigint();
   mkdirSync(opts.dir, { recursive: true });
-  rmSync(join(opts.dir, 'inventory.img'), { force: true });
+  rmSync(join(opts.dir, imageFileName('inventory')), { force: true });
   rmSync(join(opts.dir, FAILED_MARK), { force: true });
   const freezer = new Freezer(log);
   let tFrozen = 0n;
@@ -69,7 +70,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
           // a zombie: its place in the tree and how it died (CRIU's dump_one_zombie), nothing else
           if (task.children.length) throw new DumpError(`task ${pid} is a zombie with children; not supported`);
           pstree.push({ pid, ppid: task.ppid, pgid: Number(stat[5]), sid: Number(stat[6]), threads: [pid] });
-          writeImage(opts.dir, `core-${pid}.img`, { magic: 'CORE', entries: [{
+          writeImage(opts.dir, 'core', pid, { magic: 'CORE', entries: [{
             mtype: 'X86_64', tc: { task_state: 2, exit_code: Number(stat[52] ?? 0), personality: 0, flags: 0, blk_sigset: 0n, comm: stat[2] },
           }] });
           log.debug(`task ${pid}: zombie, exit code ${stat[52]}`);
@@ -107,13 +108,13 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
         memdumpUs += Number((tCopy - tScan) / 1000n);
         memwriteUs += Number((process.hrtime.bigint() - tCopy) / 1000n);
         pagesWritten += pm.bytes / 4096;
-        for (const [tid, core] of cores) writeImage(opts.dir, `core-${tid}.img`, { magic: 'CORE', entries: [core] });
-        writeImage(opts.dir, `ids-${pid}.img`, { magic: 'IDS', entries: [taskIds] });
-        writeImage(opts.dir, `mm-${pid}.img`, { magic: 'MM', entries: [mm] });
-        writeImage(opts.dir, `pagemap-${pid}.img`, { magic: 'PAGEMAP', entries: pm.entries });
-        writeImage(opts.dir, `fs-${pid}.img`, { magic: 'FS', entries: [fs] });
+        for (const [tid, core] of cores) writeImage(opts.dir, 'core', tid, { magic: 'CORE', entries: [core] });
+        writeImage(opts.dir, 'ids', pid, { magic: 'IDS', entries: [taskIds] });
+        writeImage(opts.dir, 'mm', pid, { magic: 'MM', entries: [mm] });
+        writeImage(opts.dir, 'pagemap', pid, { magic: 'PAGEMAP', entries: pm.entries });
+        writeImage(opts.dir, 'fs', pid, { magic: 'FS', entries: [fs] });
         if (fdinfo) {
-          writeImage(opts.dir, `fdinfo-${taskIds.files_id}.img`, { magic: 'FDINFO', entries: fdinfo });
+          writeImage(opts.dir, 'fdinfo', taskIds.files_id, { magic: 'FDINFO', entries: fdinfo });
           filesDone.add(taskIds.files_id);
         }
         log.debug(`task ${pid}: ${vmas.length} vmas, ${pm.bytes / 4096} pages`);
@@ -128,23 +129,23 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     checkSession(root, opts);
     checkTtyPairs(files, opts);
     files.unix.checkPeers(() => files.newId(), (e) => files.entries.push(e));
-    writeImage(opts.dir, 'files.img', { magic: 'FILES', entries: files.entries });
-    if (files.unix.queues.length) writeImage(opts.dir, 'sk-queues.img', { magic: 'SK_QUEUES', entries: files.unix.queues });
-    if (files.pipeData.length) writeImage(opts.dir, 'pipes-data.img', { magic: 'PIPES_DATA', entries: files.pipeData });
-    if (files.locks.length) writeImage(opts.dir, 'filelocks.img', { magic: 'FILE_LOCKS', entries: files.locks });
-    if (files.remaps.length) writeImage(opts.dir, 'remap-fpath.img', { magic: 'REMAP_FPATH', entries: files.remaps });
-    if (files.memfdInodes.length) writeImage(opts.dir, 'memfd.img', { magic: 'MEMFD_INODE', entries: files.memfdInodes });
-    if (files.fifoData.length) writeImage(opts.dir, 'fifo-data.img', { magic: 'FIFO_DATA', entries: files.fifoData });
-    if (files.ttyInfos.length) writeImage(opts.dir, 'tty-info.img', { magic: 'TTY_INFO', entries: files.ttyInfos });
-    writeImage(opts.dir, 'pstree.img', { magic: 'PSTREE', entries: pstree });
-    writeImage(opts.dir, 'seccomp.img', { magic: 'SECCOMP', entries: [seccomp.imageEntry()] });
+    writeImage(opts.dir, 'files', { magic: 'FILES', entries: files.entries });
+    if (files.unix.queues.length) writeImage(opts.dir, 'sk-queues', { magic: 'SK_QUEUES', entries: files.unix.queues });
+    if (files.pipeData.length) writeImage(opts.dir, 'pipes-data', { magic: 'PIPES_DATA', entries: files.pipeData });
+    if (files.locks.length) writeImage(opts.dir, 'filelocks', { magic: 'FILE_LOCKS', entries: files.locks });
+    if (files.remaps.length) writeImage(opts.dir, 'remap-fpath', { magic: 'REMAP_FPATH', entries: files.remaps });
+    if (files.memfdInodes.length) writeImage(opts.dir, 'memfd', { magic: 'MEMFD_INODE', entries: files.memfdInodes });
+    if (files.fifoData.length) writeImage(opts.dir, 'fifo-data', { magic: 'FIFO_DATA', entries: files.fifoData });
+    if (files.ttyInfos.length) writeImage(opts.dir, 'tty-info', { magic: 'TTY_INFO', entries: files.ttyInfos });
+    writeImage(opts.dir, 'pstree', { magic: 'PSTREE', entries: pstree });
+    writeImage(opts.dir, 'seccomp', { magic: 'SECCOMP', entries: [seccomp.imageEntry()] });
     const n = native();
     const [ms, mns] = n.clock(CLOCK_MONOTONIC), [bs, bns] = n.clock(CLOCK_BOOTTIME);
-    writeImage(opts.dir, 'timens-0.img', {
+    writeImage(opts.dir, 'timens', 0, {
       magic: 'TIMENS', entries: [{ monotonic: { tv_sec: ms, tv_nsec: mns }, boottime: { tv_sec: bs, tv_nsec: bns } }],
     });
     const tEnd = process.hrtime.bigint();
-    writeImage(opts.dir, 'stats-dump', {
+    writeImage(opts.dir, 'stats', 'dump', {
       magic: 'STATS', entries: [{ dump: {
         freezing_time: Number((tFrozen - t0) / 1000n), frozen_time: Number((tEnd - tFrozen) / 1000n),
         memdump_time: memdumpUs, memwrite_time: memwriteUs, pages_scanned: pagesScanned, pages_skipped_parent: 0,
@@ -153,7 +154,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       } }],
     });
     // inventory last: a dir without it is not a usable dump
-    writeImage(opts.dir, 'inventory.img', { magic: 'INVENTORY', entries: [{
+    writeImage(opts.dir, 'inventory', { magic: 'INVENTORY', entries: [{
       img_version: 2, fdinfo_per_id: true, root_ids: ids.rootIds, ns_per_id: true, root_cg_set: 1, lsmtype: 'NO_LSM',
       network_lock_method: 0, plugins_entry: {}, dump_criu_run_id: randomUUID(),
     }] });
@@ -164,7 +165,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   } catch (e) {
     freezer.releaseAll();
     if (existsSync(opts.dir)) {
-      rmSync(join(opts.dir, 'inventory.img'), { force: true });
+      rmSync(join(opts.dir, imageFileName('inventory')), { force: true });
       writeFileSync(join(opts.dir, FAILED_MARK), `${(e as Error).message}\n`);
     }
     log.error(`Dumping FAILED: ${(e as Error).message}`);

@@ -4,6 +4,7 @@
 // and devices, which always get a new id.
 import { closeSync, constants, openSync, readlinkSync, readSync, statSync, writeSync, Stats } from 'node:fs';
 import { join } from 'node:path';
+import { imageFileName } from '@ckpt/images';
 import { native } from './native.js';
 import { fdLink, listFds, readFdinfo, readStatus } from './proc.js';
 import { buildId } from './elf.js';
@@ -136,7 +137,7 @@ export class Files {
       off = endPage;
     }
     const pagesId = this.out.nextPagesId();
-    const out = openSync(join(this.out.dir, `pages-${pagesId}.img`), 'w');
+    const out = openSync(join(this.out.dir, imageFileName('pages', pagesId)), 'w');
     try {
       const buf = Buffer.alloc(1 << 20);
       for (const [start, nr] of runs) {
@@ -160,7 +161,7 @@ export class Files {
       closeSync(out);
     }
     this.shmemPagesScanned += Math.ceil(size / 4096);
-    writeImage(this.out.dir, `pagemap-shmem-${ino}.img`, {
+    writeImage(this.out.dir, 'pagemap-shmem', ino, {
       magic: 'PAGEMAP', entries: [{ pages_id: pagesId }, ...runs.map(([v, nr]) => ({ vaddr: BigInt(v), compat_nr_pages: 0, flags: 4, nr_pages: nr }))],
     });
   }
@@ -241,7 +242,7 @@ export class Files {
         closeSync(fd);
       }
     }
-    writeImage(this.out!.dir, `ghost-file-${gid.toString(16)}.img`, { magic: 'GHOST_FILE', entries });
+    writeImage(this.out!.dir, 'ghost-file', gid, { magic: 'GHOST_FILE', entries });
   }
 
   private regEntry(id: number, name: string, flags: number, pos: bigint, st: Stats, elfPath?: string): any {

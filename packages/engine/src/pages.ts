@@ -2,6 +2,7 @@
 // /proc/PID/pagemap, described by pagemap-PID.img and copied in large batches into pages-N.img.
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
+import { imageFileName } from '@ckpt/images';
 import { native } from './native.js';
 import { VMA, type Vma } from './mm.js';
 
@@ -41,7 +42,7 @@ export function dumpPages(pid: number, dir: string, pagesId: number, runs: PageR
     flat[i * 2] = r.vaddr;
     flat[i * 2 + 1] = BigInt(r.nrPages);
   });
-  const fd = openSync(join(dir, `pages-${pagesId}.img`), 'w');
+  const fd = openSync(join(dir, imageFileName('pages', pagesId)), 'w');
   let bytes = 0;
   try {
     bytes = native().copyPages(pid, fd, flat);

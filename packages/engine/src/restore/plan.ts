@@ -4,7 +4,7 @@
 // task dup2()s the objects it uses to its fd numbers.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeImage, ImageError, taskPages, type ImageDoc } from '@ckpt/images';
+import { decodeImage, ImageError, imageFileName, taskPages, type ImageDoc } from '@ckpt/images';
 import { buildSigframe } from './frame.js';
 import { buildId } from '../elf.js';
 
@@ -106,7 +106,14 @@ export function parseInheritFd(arg: string): InheritFd {
 }
 const GHOST_FLAG = 2 ** 31; // REG object: unlink the path once opened
 
-function load(dir: string, name: string, what: string): { entries: any[] } {
+type ImageId = number | bigint | string;
+
+/** DIR's image STEM (with ID), named as CRIU names it: load(dir, 'files', what), load(dir, 'core', tid, what). */
+function load(dir: string, stem: string, what: string): { entries: any[] };
+function load(dir: string, stem: string, id: ImageId, what: string): { entries: any[] };
+function load(dir: string, stem: string, ...rest: [string] | [ImageId, string]): { entries: any[] } {
+  const [id, what] = rest.length === 1 ? [undefined, rest[0]] : rest;
+  const name = imageFileName(stem, id);
   const p = join(dir, name);
   if (!existsSync(p)) throw new RestoreError(`${what}: missing image ${name} in ${dir}`);
   try {
@@ -115,6 +122,11 @@ function load(dir: string, name: string, what: string): { entries: any[] } {
     const m = e instanceof ImageError ? e.message : (e as Error).message;
     throw new RestoreError(`${what}: corrupt image ${name}: ${m}`);
   }
+}
+
+/** Whether DIR has the image STEM (with ID). */
+function hasImage(dir: string, stem: string, id?: ImageId): boolean {
+  return existsSync(join(dir, imageFileName(stem, id)));
 }
 
 const n = (v: unknown, d = 0): number => (v === undefined || v === null ? d : Number(v));
@@ -134,37 +146,37 @@ function selfCreds(): { ids: number[]; groups: number[]; caps: bigint[] } {
 export function buildPlan(o: PlanOptions): Plan {
   const dir = o.dir;
   if (!existsSync(dir)) throw new RestoreError(`images directory ${dir} does not exist`);
-  const inv = load(dir, 'inventory.img', 'inventory').entries[0];
-  if (!inv) throw new RestoreError('inventory.img has no entry');
+  const inv = load(dir, 'inventory', 'inventory').entries[0];
+  if (!inv) throw new RestoreError(`${imageFileName('inventory')} has no entry`);
   if (inv.fdinfo_per_id === false) throw new RestoreError('images without fdinfo_per_id are not supported');
-  const pstree = load(dir, 'pstree.img', 'process tree').entries;
-  if (!pstree.length) throw new RestoreError('pstree.img lists no task');
-  const filesDoc = existsSync(join(dir, 'files.img')) ? load(dir, 'files.img', 'files').entries : [];
+  const pstree = load(dir, 'pstree', 'process tree').entries;
+  if (!pstree.length) throw new RestoreError(`${imageFileName('pstree')} lists no task`);
+  const filesDoc = hasImage(dir, 'files') ? load(dir, 'files', 'files').entries : [];
   const fileById = new Map<number, any>();
   for (const f of filesDoc) fileById.set(n(f.id), f);
   const regName = (id: number, what: string): string => {
     const f = fileById.get(id);
-    if (!f || !f.reg) throw new RestoreError(`${what}: file id ${id} is not in files.img`);
+    if (!f || !f.reg) throw new RestoreError(`${what}: file id ${id} is not in ${imageFileName('files')}`);
     return f.reg.name as string;
   };
 
   // pipes-data and sk-queues, by pipe inode / receiver id
   const pipeData = new Map<number, { size: number; data: Buffer }>();
-  if (existsSync(join(dir, 'pipes-data.img'))) {
-    for (const e of load(dir, 'pipes-data.img', 'pipes data').entries) {
+  if (hasImage(dir, 'pipes-data')) {
+    for (const e of load(dir, 'pipes-data', 'pipes data').entries) {
       pipeData.set(n(e.pipe_id), { size: n(e.size), data: (e.extra as Buffer) ?? Buffer.alloc(0) });
     }
   }
   const fifoData = new Map<number, { size: number; data: Buffer }>();
-  if (existsSync(join(dir, 'fifo-data.img'))) {
-    for (const e of load(dir, 'fifo-data.img', 'FIFO data').entries) {
+  if (hasImage(dir, 'fifo-data')) {
+    for (const e of load(dir, 'fifo-data', 'FIFO data').entries) {
       fifoData.set(n(e.pipe_id), { size: n(e.size), data: (e.extra as Buffer) ?? Buffer.alloc(0) });
     }
   }
   const locksByPid = new Map<number, PlanTask['locks']>();
   // as CRIU: without --file-locks the locks in the images are not taken
-  if (o.fileLocks && existsSync(join(dir, 'filelocks.img'))) {
-    for (const e of load(dir, 'filelocks.img', 'file locks').entries) {
+  if (o.fileLocks && hasImage(dir, 'filelocks')) {
+    for (const e of load(dir, 'filelocks', 'file locks').entries) {
       const kind = n(e.flag);
       if (kind !== 1 && kind !== 2 && kind !== 4) throw new RestoreError(`task ${e.pid} fd ${e.fd}: file lock of kind ${kind} (lease or mandatory) is not supported`);
       const l = locksByPid.get(n(e.pid)) ?? [];
@@ -173,8 +185,8 @@ export function buildPlan(o: PlanOptions): Plan {
     }
   }
   const skQueues = new Map<number, Buffer[]>();
-  if (existsSync(join(dir, 'sk-queues.img'))) {
-    for (const e of load(dir, 'sk-queues.img', 'socket queues').entries) {
+  if (hasImage(dir, 'sk-queues')) {
+    for (const e of load(dir, 'sk-queues', 'socket queues').entries) {
       const l = skQueues.get(n(e.id_for)) ?? [];
       l.push((e.extra as Buffer) ?? Buffer.alloc(0));
       skQueues.set(n(e.id_for), l);
@@ -184,15 +196,15 @@ export function buildPlan(o: PlanOptions): Plan {
   const plan: Plan = { detached: o.detached, shellJob: o.shellJob, callerTty: false, memfds: [], ghosts: [], inheritFds: [], pipes: [], objs: [], tasks: [] };
   // memfds and shared anonymous memory: memfd.img inodes, contents from pagemap-shmem-SHMID.img
   const memfdInodes = new Map<number, any>();
-  if (existsSync(join(dir, 'memfd.img'))) for (const e of load(dir, 'memfd.img', 'memfds').entries) memfdInodes.set(n(e.inode_id), e);
+  if (hasImage(dir, 'memfd')) for (const e of load(dir, 'memfd', 'memfds').entries) memfdInodes.set(n(e.inode_id), e);
   const memfdIdx = new Map<string, number>();
   const shmemRuns = (shmid: number, what: string): { pages: string; runs: Memfd['runs'] } => {
-    const name = `pagemap-shmem-${shmid}.img`;
+    const name = imageFileName('pagemap-shmem', shmid);
     if (!existsSync(join(dir, name))) return { pages: '', runs: [] };
-    const es = load(dir, name, what).entries;
-    const pagesId = n(es[0]?.pages_id);
-    const pages = join(dir, `pages-${pagesId}.img`);
-    if (!existsSync(pages)) throw new RestoreError(`${what}: missing image pages-${pagesId}.img`);
+    const es = load(dir, 'pagemap-shmem', shmid, what).entries;
+    const pagesName = imageFileName('pages', n(es[0]?.pages_id));
+    const pages = join(dir, pagesName);
+    if (!existsSync(pages)) throw new RestoreError(`${what}: missing image ${pagesName}`);
     const size = BigInt(statSync(pages).size);
     let fileOff = 0n;
     const runs: Memfd['runs'] = [];
@@ -203,7 +215,7 @@ export function buildPlan(o: PlanOptions): Plan {
       runs.push({ off: b(e.vaddr), len, fileOff });
       fileOff += len;
     }
-    if (fileOff > size) throw new RestoreError(`${what}: pages-${pagesId}.img is ${size} bytes, ${name} needs ${fileOff} (truncated pages image)`);
+    if (fileOff > size) throw new RestoreError(`${what}: ${pagesName} is ${size} bytes, ${name} needs ${fileOff} (truncated pages image)`);
     return { pages, runs };
   };
   const memfdFor = (inodeId: number, what: string): number => {
@@ -211,7 +223,7 @@ export function buildPlan(o: PlanOptions): Plan {
     const have = memfdIdx.get(key);
     if (have !== undefined) return have;
     const e = memfdInodes.get(inodeId);
-    if (!e) throw new RestoreError(`${what}: memfd inode ${inodeId} is not in memfd.img`);
+    if (!e) throw new RestoreError(`${what}: memfd inode ${inodeId} is not in ${imageFileName('memfd')}`);
     if (e.hugetlb_flag) throw new RestoreError(`${what}: hugetlb memfds are not supported`);
     const name = String(e.name ?? '');
     const anon = name === '/dev/zero';
@@ -244,8 +256,8 @@ export function buildPlan(o: PlanOptions): Plan {
   const inheritUsed = new Set<string>();
   // remap-fpath: ghost files (deleted but open), recreated from ghost-file-ID.img
   const ghostOf = new Map<number, number>();
-  if (existsSync(join(dir, 'remap-fpath.img'))) {
-    for (const e of load(dir, 'remap-fpath.img', 'file remaps').entries) {
+  if (hasImage(dir, 'remap-fpath')) {
+    for (const e of load(dir, 'remap-fpath', 'file remaps').entries) {
       const type = e.remap_type ?? 'LINKED';
       if (type !== 'GHOST' && type !== 0) throw new RestoreError(`file id ${e.orig_id}: ${type} file remaps are not supported`);
       ghostOf.set(n(e.orig_id), n(e.remap_id));
@@ -255,8 +267,8 @@ export function buildPlan(o: PlanOptions): Plan {
   const ghostFile = (r: any, remapId: number, what: string): string => {
     const have = ghostPath.get(remapId);
     if (have) return have;
-    const name = `ghost-file-${remapId.toString(16)}.img`;
-    const es = load(dir, name, `${what} (deleted file ${r.name})`).entries;
+    const name = imageFileName('ghost-file', remapId);
+    const es = load(dir, 'ghost-file', remapId, `${what} (deleted file ${r.name})`).entries;
     const g = es[0];
     if (!g) throw new RestoreError(`${what}: ${name} is empty`);
     const mode = n(g.mode);
@@ -294,7 +306,7 @@ export function buildPlan(o: PlanOptions): Plan {
     const have = objByFileId.get(fileId);
     if (have !== undefined) return have;
     const f = fileById.get(fileId);
-    if (!f) throw new RestoreError(`${what}: file id ${fileId} is not in files.img`);
+    if (!f) throw new RestoreError(`${what}: file id ${fileId} is not in ${imageFileName('files')}`);
     let obj: Obj;
     const ik = inheritKey(f).find((k) => inherit.has(k));
     if (ik !== undefined) {
@@ -333,10 +345,10 @@ export function buildPlan(o: PlanOptions): Plan {
     } else if (f.tty) {
       // a shell job's terminal: a pts slave whose master is outside the tree; as CRIU with --shell-job, the
       // restored task gets the terminal of the caller (our stdin)
-      ttyInfo ??= new Map((existsSync(join(dir, 'tty-info.img')) ? load(dir, 'tty-info.img', 'terminals').entries : []).map((e: any) => [n(e.id), e]));
+      ttyInfo ??= new Map((hasImage(dir, 'tty-info') ? load(dir, 'tty-info', 'terminals').entries : []).map((e: any) => [n(e.id), e]));
       const info = ttyInfo.get(n(f.tty.tty_info_id));
       const name = fileById.get(n(f.tty.regf_id))?.reg?.name ?? `tty ${f.tty.tty_info_id}`;
-      if (!info) throw new RestoreError(`${what}: terminal ${name}: tty-info ${f.tty.tty_info_id} is not in tty-info.img`);
+      if (!info) throw new RestoreError(`${what}: terminal ${name}: tty-info ${f.tty.tty_info_id} is not in ${imageFileName('tty-info')}`);
       const index = n(info.pty?.index, -1);
       const masterFile = info.type === 'PTY' && name !== '/dev/ptmx' ? filesDoc.find((g) => g.tty && fileById.get(n(g.tty.regf_id))?.reg?.name === '/dev/ptmx' &&
         n(ttyInfo!.get(n(g.tty.tty_info_id))?.pty?.index, -2) === index) : undefined;
@@ -347,7 +359,7 @@ export function buildPlan(o: PlanOptions): Plan {
         const cc: number[] = [];
         for (const w of ((tio.c_cc as number[] | undefined) ?? []).slice(0, 5)) for (let k = 0; k < 4; k++) cc.push((n(w) >>> (8 * k)) & 0xff);
         const ws = slaveInfo.winsize ?? {};
-        ttyData ??= new Map((existsSync(join(dir, 'tty-data.img')) ? load(dir, 'tty-data.img', 'terminal data').entries : []).map((e: any) => [n(e.tty_id), e.data as Buffer]));
+        ttyData ??= new Map((hasImage(dir, 'tty-data') ? load(dir, 'tty-data', 'terminal data').entries : []).map((e: any) => [n(e.tty_id), e.data as Buffer]));
         obj = { kind: 13, label: `${what} (pty master of /dev/pts/${index})`, flags: n(f.tty.flags), data: ttyData.get(n(slaveInfo.id)) ?? Buffer.alloc(0),
           nums: [index, n(tio.c_iflag), n(tio.c_oflag), n(tio.c_cflag), n(tio.c_lflag), n(tio.c_line), n(ws.ws_row), n(ws.ws_col), n(ws.ws_xpixel), n(ws.ws_ypixel),
             info.locked ? 1 : 0, info.packet_mode ? 1 : 0, slaveInfo.termios ? 1 : 0, ...cc.slice(0, 19)].map((v) => BigInt(v)) };
@@ -386,7 +398,7 @@ export function buildPlan(o: PlanOptions): Plan {
       obj = { kind: 11, label: `${what} (memfd)`, flags: n(m.flags), pos: b(m.pos), nums: [BigInt(memfdFor(n(m.inode_id), what))] };
     } else if (f.fifo) {
       const r = fileById.get(n(f.fifo.regf_id))?.reg;
-      if (!r) throw new RestoreError(`${what}: FIFO ${f.fifo.pipe_id}: file id ${f.fifo.regf_id} is not in files.img`);
+      if (!r) throw new RestoreError(`${what}: FIFO ${f.fifo.pipe_id}: file id ${f.fifo.regf_id} is not in ${imageFileName('files')}`);
       const path = r.name as string;
       let st;
       try { st = statSync(path); } catch { throw new RestoreError(`${what}: FIFO ${path} is missing`); }
@@ -464,11 +476,11 @@ export function buildPlan(o: PlanOptions): Plan {
     const pid = n(e.pid);
     const who = `task ${pid}`;
     const parent = n(e.ppid) === 0 || i === 0 ? -1 : pidIndex.get(n(e.ppid));
-    if (parent === undefined || parent >= i) throw new RestoreError(`${who}: parent ${e.ppid} is not listed before it in pstree.img`);
+    if (parent === undefined || parent >= i) throw new RestoreError(`${who}: parent ${e.ppid} is not listed before it in ${imageFileName('pstree')}`);
     const tids: number[] = (e.threads as number[] | undefined)?.map(Number) ?? [pid];
-    const cores = tids.map((tid) => load(dir, `core-${tid}.img`, `${who}${tid !== pid ? ` thread ${tid}` : ''}`).entries[0]);
+    const cores = tids.map((tid) => load(dir, 'core', tid, `${who}${tid !== pid ? ` thread ${tid}` : ''}`).entries[0]);
     const core = cores[0];
-    if (!core) throw new RestoreError(`${who}: core-${pid}.img is empty`);
+    if (!core) throw new RestoreError(`${who}: ${imageFileName('core', pid)} is empty`);
     if (core.mtype !== 'X86_64') throw new RestoreError(`${who}: architecture ${core.mtype} is not supported`);
     const tc = core.tc ?? {};
     const state = n(tc.task_state, 1);
@@ -491,9 +503,9 @@ export function buildPlan(o: PlanOptions): Plan {
     }
     if (state !== 1 && state !== 3) throw new RestoreError(`${who}: task state ${state} is not supported`);
 
-    const ids = load(dir, `ids-${pid}.img`, who).entries[0] ?? {};
+    const ids = load(dir, 'ids', pid, who).entries[0] ?? {};
     // fds
-    const fdinfo = load(dir, `fdinfo-${n(ids.files_id)}.img`, who).entries;
+    const fdinfo = load(dir, 'fdinfo', n(ids.files_id), who).entries;
     for (const fe of fdinfo) {
       const what = `${who} fd ${fe.fd}`;
       t.fds.push({ fd: n(fe.fd), obj: objFor(n(fe.id), what), cloexec: n(fe.flags) & 1 });
@@ -508,7 +520,7 @@ export function buildPlan(o: PlanOptions): Plan {
       }
     }
     // fs
-    const fs = load(dir, `fs-${pid}.img`, who).entries[0] ?? {};
+    const fs = load(dir, 'fs', pid, who).entries[0] ?? {};
     t.cwd = regName(n(fs.cwd_id), `${who} cwd`);
     t.root = regName(n(fs.root_id), `${who} root`);
     t.umask = n(fs.umask, 0o22);
@@ -517,8 +529,8 @@ export function buildPlan(o: PlanOptions): Plan {
     }
 
     // memory
-    const mm = load(dir, `mm-${pid}.img`, who).entries[0];
-    if (!mm) throw new RestoreError(`${who}: mm-${pid}.img is empty`);
+    const mm = load(dir, 'mm', pid, who).entries[0];
+    if (!mm) throw new RestoreError(`${who}: ${imageFileName('mm', pid)} is empty`);
     t.exe = regName(n(mm.exe_file_id), `${who} exe`);
     checkFile(fileById.get(n(mm.exe_file_id)).reg, `${who} exe`);
     t.mm = [mm.mm_start_code, mm.mm_end_code, mm.mm_start_data, mm.mm_end_data, mm.mm_start_brk, mm.mm_brk, mm.mm_start_stack,
@@ -532,7 +544,7 @@ export function buildPlan(o: PlanOptions): Plan {
     let prevEnd = 0n;
     for (const v of (mm.vmas as any[]) ?? []) {
       const start = b(v.start), end = b(v.end), status = n(v.status);
-      if (start < prevEnd || end <= start) throw new RestoreError(`${who}: VMAs in mm-${pid}.img overlap or are unsorted at 0x${start.toString(16)}`);
+      if (start < prevEnd || end <= start) throw new RestoreError(`${who}: VMAs in ${imageFileName('mm', pid)} overlap or are unsorted at 0x${start.toString(16)}`);
       prevEnd = end;
       if (!(status & VMA.REGULAR)) continue; // vsyscall
       const range = `VMA 0x${start.toString(16)}-0x${end.toString(16)}`;
@@ -552,7 +564,7 @@ export function buildPlan(o: PlanOptions): Plan {
         file = fileIdx.get(key)!;
       } else if (status & (VMA.FILE_PRIVATE | VMA.FILE_SHARED)) {
         const f = fileById.get(n(v.shmid));
-        if (!f?.reg) throw new RestoreError(`${who}: ${range}: file id ${v.shmid} is not in files.img`);
+        if (!f?.reg) throw new RestoreError(`${who}: ${range}: file id ${v.shmid} is not in ${imageFileName('files')}`);
         const oflagsG = shared && n(v.prot) & 2 ? O_RDWR : 0;
         if (ghostOf.has(n(v.shmid))) {
           // a deleted file: the ghost object, reopened by the task with what the mapping needs
@@ -578,11 +590,12 @@ export function buildPlan(o: PlanOptions): Plan {
     if (!t.vdso.hint && t.vdso.expect) throw new RestoreError(`${who}: the images have a vDSO but no vvar area`);
 
     // pages
+    const pagemapName = imageFileName('pagemap', pid);
     let reader;
     try {
       reader = taskPages(dir, pid);
     } catch (err) {
-      throw new RestoreError(`${who}: corrupt image pagemap-${pid}.img: ${(err as Error).message}`);
+      throw new RestoreError(`${who}: corrupt image ${pagemapName}: ${(err as Error).message}`);
     }
     t.pages = reader.pagesFile;
     const pagesName = reader.pagesFile.split('/').pop();
@@ -600,10 +613,10 @@ export function buildPlan(o: PlanOptions): Plan {
       if (!(r.flags & PE_PRESENT)) continue;
       const len = BigInt(r.nrPages) * PAGE;
       const off = BigInt(r.fileOffset!);
-      if (off + len > pagesSize) throw new RestoreError(`${who}: ${pagesName} is ${pagesSize} bytes, pagemap-${pid}.img needs ${off + len} (truncated pages image)`);
+      if (off + len > pagesSize) throw new RestoreError(`${who}: ${pagesName} is ${pagesSize} bytes, ${pagemapName} needs ${off + len} (truncated pages image)`);
       const a = r.vaddr, z = r.vaddr + len;
       if (skip.some(([s, e]) => a >= s && z <= e)) continue; // vdso text comes from the kernel
-      if (!inside(a, z)) throw new RestoreError(`${who}: pagemap-${pid}.img run 0x${a.toString(16)}+${r.nrPages} pages is outside every private VMA`);
+      if (!inside(a, z)) throw new RestoreError(`${who}: ${pagemapName} run 0x${a.toString(16)}+${r.nrPages} pages is outside every private VMA`);
       t.iovs.push({ base: a, len, off });
       t.pagesBytes += Number(len);
     }
@@ -611,7 +624,7 @@ export function buildPlan(o: PlanOptions): Plan {
 
     // signals, limits, timers
     const sa = (tc.sigactions as any[] | undefined) ?? [];
-    if (sa.length !== 62) throw new RestoreError(`${who}: core-${pid}.img has ${sa.length} signal actions, 62 expected`);
+    if (sa.length !== 62) throw new RestoreError(`${who}: ${imageFileName('core', pid)} has ${sa.length} signal actions, 62 expected`);
     let k = 0;
     for (let sig = 1; sig <= 64; sig++) {
       if (sig === 9 || sig === 19) { t.sigact.push([0n, 0n, 0n, 0n]); continue; }
@@ -651,7 +664,7 @@ export function buildPlan(o: PlanOptions): Plan {
     // threads
     for (const [j, c] of cores.entries()) {
       const tid = tids[j];
-      if (!c?.thread_info?.gpregs) throw new RestoreError(`${who}: core-${tid}.img has no registers`);
+      if (!c?.thread_info?.gpregs) throw new RestoreError(`${who}: ${imageFileName('core', tid)} has no registers`);
       if (c.thread_info.gpregs.mode && c.thread_info.gpregs.mode !== 'NATIVE') throw new RestoreError(`${who}: thread ${tid} is a compat (32-bit) task`);
       const ti = c.thread_info, th = c.thread_core ?? {};
       for (const sg of (th.signals_p?.signals as any[] | undefined) ?? []) t.sigs.push({ tid, info: sigInfo(sg, `${who} thread ${tid}`) });
@@ -676,11 +689,11 @@ export function buildPlan(o: PlanOptions): Plan {
     if (modes.some((m) => m === 'strict' || m === 1)) throw new RestoreError(`${who}: seccomp strict mode is not supported`);
     if (modes.some((m) => m === 'filter' || m === 2)) {
       if (new Set(modes).size > 1 || new Set(scIdx.map(String)).size > 1) throw new RestoreError(`${who}: threads with different seccomp filters are not supported`);
-      seccompAll ??= (load(dir, 'seccomp.img', who).entries[0]?.seccomp_filters as any[] | undefined) ?? [];
+      seccompAll ??= (load(dir, 'seccomp', who).entries[0]?.seccomp_filters as any[] | undefined) ?? [];
       const chain: any[] = [];
       for (let k: number | undefined = n(scIdx[0]); k !== undefined; ) {
         const f: any = seccompAll[k];
-        if (!f || chain.length > 64) throw new RestoreError(`${who}: seccomp.img has no filter ${k}`);
+        if (!f || chain.length > 64) throw new RestoreError(`${who}: ${imageFileName('seccomp')} has no filter ${k}`);
         chain.unshift(f);
         k = f.prev === undefined || f.prev === null ? undefined : n(f.prev);
       }
