@@ -55,6 +55,8 @@ export class BufferSource implements ByteSource {
 
 const WINDOW = 1 << 20;
 const FIRST_READ = 1 << 16;
+/** the first read of every file lands here, then only its bytes are copied out */
+const firstRead = Buffer.allocUnsafe(FIRST_READ);
 
 /** A source over a file read through a sliding window: memory stays bounded. */
 export class FileSource implements ByteSource {
@@ -69,10 +71,9 @@ export class FileSource implements ByteSource {
     try {
       // Most images are small: one read gives the whole file, and its size
       // without an fstat (a short pread of a file is its end; pipes refuse pread).
-      const first = Buffer.allocUnsafe(FIRST_READ);
-      const got = readSync(this.fd, first, 0, FIRST_READ, 0);
+      const got = readSync(this.fd, firstRead, 0, FIRST_READ, 0);
       this.size = got < FIRST_READ ? got : fstatSync(this.fd).size;
-      this.win = first.subarray(0, got);
+      this.win = Buffer.from(firstRead.subarray(0, got));
     } catch (e) {
       closeSync(this.fd);
       const code = (e as NodeJS.ErrnoException).code;

@@ -76,8 +76,13 @@ const TASK_STATE: FieldSelection = { tc: { task_state: true } };
 /** ids images: what the explorers read of them */
 export const FILES_ID: FieldSelection = { files_id: true };
 
-/** Task states (core tc.task_state) that leave no fds, mm or pages images behind. */
+/**
+ * Whether the task was dead or a zombie (core tc.task_state), which leaves no
+ * ids, fds, mm or pages images behind. Every live task has an ids image: when
+ * it is there the core need not be read.
+ */
 export function isDead(dir: ImageDir, pid: number): boolean {
+  if (dir.has('ids', pid)) return false;
   const core = dir.maybeEntries('core', pid, TASK_STATE)?.[0];
   const state = Number(core?.tc?.task_state ?? 1);
   return state === 2 || state === 6;
