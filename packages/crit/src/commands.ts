@@ -7,7 +7,7 @@ import { readStdin, toFileAtomic, toStdout } from './io.js';
 import { ImageDir } from './explore/imagedir.js';
 import { collectPs, psText } from './explore/ps.js';
 import { collectFds, fdsText } from './explore/fds.js';
-import { collectMems, memsText } from './explore/mems.js';
+import { eachTaskMems, memsText } from './explore/mems.js';
 import { collectRss, rssText } from './explore/rss.js';
 
 export interface Warn {
@@ -69,7 +69,7 @@ export async function explore(opts: { dir: string; what: string; pageSize?: numb
     switch (opts.what) {
       case 'ps': return [...psText(collectPs(dir))];
       case 'fds': return [...fdsText(collectFds(dir))];
-      case 'mems': return [...memsText(collectMems(dir))];
+      case 'mems': return [...memsText(eachTaskMems(dir))];
       case 'rss': return [...rssText(collectRss(dir, opts.pageSize))];
       default: throw new ImageError(`unknown explorer ${opts.what}`);
     }

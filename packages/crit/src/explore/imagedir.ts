@@ -1,5 +1,8 @@
-// An image directory as the explorers see it: images loaded on demand, once,
-// named by their CRIU file stem and id (see imageFileName): dir.first('core', 42).
+// An image directory as the explorers see it: images loaded on demand, named by
+// their CRIU file stem and id (see imageFileName): dir.first('core', 42). Images
+// of the whole dump (pstree, files, ...) are kept once read; per-task ones (an
+// id in the name) are read where they are used, not kept: on large dumps
+// holding them all made the collector do most of the work.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeImage, imageFileName, ImageError, type FieldSelection, type ImageDoc } from '@ckpt/images';
@@ -8,9 +11,8 @@ export type Obj = { [k: string]: any }; // eslint-disable-line @typescript-eslin
 type Id = number | bigint | string;
 
 export class ImageDir {
+  /** the images of the whole dump, by file name */
   private cache = new Map<string, ImageDoc | null>();
-  /** images decoded with a field selection, per selection */
-  private partial = new WeakMap<FieldSelection, Map<string, ImageDoc | null>>();
 
   constructor(readonly dir: string) {
     if (!existsSync(dir)) throw new ImageError('no such directory', { file: dir });
@@ -26,7 +28,7 @@ export class ImageDir {
 
   /**
    * Entries of an image; a missing image is an error naming it. With `fields`,
-   * only those fields are decoded (much cheaper on large dumps; see FieldSelection).
+   * a per-task image decodes only those fields (much cheaper on large dumps).
    */
   entries(stem: string, id?: Id, fields?: FieldSelection): Obj[] {
     const doc = this.load(stem, id, fields);
@@ -52,17 +54,10 @@ export class ImageDir {
 
   private load(stem: string, id: Id | undefined, fields: FieldSelection | undefined): ImageDoc | null {
     const name = imageFileName(stem, id);
-    // a fully decoded image serves every selection
-    let cache = this.cache;
-    if (fields && !cache.has(name)) {
-      cache = this.partial.get(fields) ?? new Map();
-      this.partial.set(fields, cache);
-    }
-    if (!cache.has(name)) {
-      const path = join(this.dir, name);
-      cache.set(name, existsSync(path) ? decodeImage(path, { fields }) : null);
-    }
-    return cache.get(name)!;
+    const path = join(this.dir, name);
+    if (id !== undefined) return existsSync(path) ? decodeImage(path, { fields }) : null;
+    if (!this.cache.has(name)) this.cache.set(name, existsSync(path) ? decodeImage(path) : null);
+    return this.cache.get(name)!;
   }
 }
 

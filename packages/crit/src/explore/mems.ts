@@ -55,23 +55,31 @@ export function protText(prot: number): string {
 
 const MAPPINGS: FieldSelection = { exe_file_id: true, vmas: true };
 
-export function collectMems(dir: ImageDir, names = new FileNames(dir)): TaskMems[] {
+/** Each task's mappings, one task at a time: a large dump is never held whole. */
+export function* eachTaskMems(dir: ImageDir, names = new FileNames(dir)): Generator<TaskMems> {
   const ids = new SmallIds();
-  return dir.pstree().map((p) => {
+  for (const p of dir.pstree()) {
     const pid = taskId(p, 'pid');
-    if (isDead(dir, pid)) return { pid, skipped: 'not alive when dumped: no memory', vmas: [] };
+    if (isDead(dir, pid)) {
+      yield { pid, skipped: 'not alive when dumped: no memory', vmas: [] };
+      continue;
+    }
     const mm = dir.first('mm', pid, MAPPINGS);
-    return {
+    yield {
       pid,
       exe: names.describe('REG', Number(mm.exe_file_id)),
       vmas: (mm.vmas ?? []).map((v: Obj) => ({
         start: BigInt(v.start), end: BigInt(v.end), prot: protText(Number(v.prot)), what: describeVma(v, names, ids),
       })),
     };
-  });
+  }
 }
 
-export function* memsText(tasks: TaskMems[]): Generator<string> {
+export function collectMems(dir: ImageDir, names = new FileNames(dir)): TaskMems[] {
+  return [...eachTaskMems(dir, names)];
+}
+
+export function* memsText(tasks: Iterable<TaskMems>): Generator<string> {
   for (const t of tasks) {
     if (t.skipped) continue;
     yield `${t.pid}\n\t${'exe'.padEnd(36)}    ${t.exe}\n`;

@@ -92,7 +92,7 @@ export function collectSockets(dir: ImageDir): SocketInfo[] {
     }
   }
   const queued = new Map<number, number>();
-  for (const q of dir.maybeEntries('sk-queues', undefined, { id_for: true, length: true }) ?? []) queued.set(Number(q.id_for), (queued.get(Number(q.id_for)) ?? 0) + Number(q.length ?? 0));
+  for (const q of dir.maybeEntries('sk-queues') ?? []) queued.set(Number(q.id_for), (queued.get(Number(q.id_for)) ?? 0) + Number(q.length ?? 0));
   const out: SocketInfo[] = [];
   for (const f of dir.maybeEntries('files') ?? []) {
     const d = describe(f);
