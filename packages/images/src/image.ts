@@ -3,7 +3,7 @@ import { closeSync, fchmodSync, openSync, renameSync, statSync, unlinkSync, writ
 import { basename, dirname, join } from 'node:path';
 import { ImageError } from './errors.js';
 import type { Extra } from './extras.js';
-import { runTextDecoder, textDecoder, type TextDecoder } from './fasttext.js';
+import { TextOut, textDecoder, type TextDecoder } from './fasttext.js';
 import { messageFromJson, messageToJson, messageToText } from './forms.js';
 import { IMG_COMMON, IMG_SERVICE, typeByFileName, typeByMagic, typeByName, type ImageType } from './magic.js';
 import { b64Lines, fromB64, humanSize, pyDumps, pyString, type Json } from './pyjson.js';
@@ -137,33 +137,59 @@ export function* readEntries(src: ByteSource, t: ImageType, opts: ReadOptions = 
   }
 }
 
+/** A chunk of JSON text is handed out once this many bytes are buffered. */
+const CHUNK_BYTES = 1 << 16;
+
 /**
- * The entries of an image without payloads as JSON text (level 2 of the pretty
- * form), through the compiled decoders where they apply.
+ * Writes the entries of an image (level 2 of the pretty form, with the
+ * separators before them) into out; yields out's text whenever it holds
+ * chunkBytes. Returns the number of entries.
  */
-function* plainEntryTexts(src: ByteSource, t: ImageType, form: JsonForm, opts: ReadOptions): Generator<string> {
+function* entryTexts(src: ByteSource, t: ImageType, form: JsonForm, opts: ReadOptions, out: TextOut, chunkBytes: number): Generator<string, number> {
   const pretty = form === 'pretty';
-  const decoders = new Map<MessagePlan, TextDecoder | null>();
-  for (let index = 0; src.offset < src.size; index++) {
-    const offset = src.offset;
-    const plan = planFor(t, index);
-    try {
-      const sz = src.takeIn(4, 'entry size');
-      const size = sz.window.readUInt32LE(sz.at);
-      const { window, at } = src.takeIn(size, `entry of ${size} bytes`);
-      let dec = decoders.get(plan);
-      if (dec === undefined) decoders.set(plan, (dec = textDecoder(plan, pretty, 2, false)));
-      const text = dec ? runTextDecoder(dec, window, at, at + size) : undefined;
-      if (text !== undefined) {
-        yield text;
-        continue;
-      }
-      yield entryToText(t, decodeEntry(plan, window.subarray(at, at + size), index, offset, opts), form, 2);
-    } catch (e) {
-      if (e instanceof ImageError) throw e.at({ entry: index, offset });
-      throw e;
+  const first = Buffer.from(pretty ? '\n        ' : '');
+  const sep = Buffer.from(pretty ? ',\n        ' : ', ');
+  let index = 0;
+  if (t.extra || t.layout === 'ghost') {
+    for (const e of readEntries(src, t, opts)) {
+      out.bytes(index++ ? sep : first);
+      out.text(entryToText(t, e, form, 2));
+      if (out.o >= chunkBytes) yield out.take();
     }
+    return index;
   }
+  // the first entry's type and the others' (they differ in a pagemap), with their compiled decoders
+  const plans = [planFor(t, 0), planFor(t, 1)];
+  const decoders = plans.map((plan) => textDecoder(plan, pretty, 2, false));
+  // the entries from `index` on, until out holds a chunk; a plain function, not
+  // a generator, so that the JIT compiles this loop early
+  const fill = (index: number): number => {
+    for (; src.offset < src.size && out.o < chunkBytes; index++) {
+      const offset = src.offset;
+      const k = index === 0 ? 0 : 1;
+      try {
+        const sz = src.takeIn(4, 'entry size');
+        const w = sz.window;
+        const size = (w[sz.at] | (w[sz.at + 1] << 8) | (w[sz.at + 2] << 16) | (w[sz.at + 3] << 24)) >>> 0;
+        // the description is only needed for the error: not built for every entry
+        const { window, at } = src.takeIn(size, size > src.size - src.offset ? `entry of ${size} bytes` : 'entry');
+        out.bytes(index ? sep : first);
+        const dec = decoders[k];
+        if (!dec || !out.run(dec, window, at, at + size)) {
+          out.text(entryToText(t, decodeEntry(plans[k], window.subarray(at, at + size), index, offset, opts), form, 2));
+        }
+      } catch (e) {
+        if (e instanceof ImageError) throw e.at({ entry: index, offset });
+        throw e;
+      }
+    }
+    return index;
+  };
+  while (src.offset < src.size) {
+    index = fill(index);
+    if (out.o >= chunkBytes) yield out.take();
+  }
+  return index;
 }
 
 /** Reads a whole image (path or bytes) into native form. */
@@ -213,27 +239,24 @@ export function entryToText(t: ImageType, e: Entry, form: JsonForm, level = 0): 
 
 /**
  * An image as CRIT's JSON text, in chunks (the same bytes as upstream's
- * `crit decode [--pretty]`, without the final newline), entry by entry, so
- * memory stays bounded whatever the image size.
+ * `crit decode [--pretty]`, without the final newline) of about 64 KiB (or
+ * one entry, when larger), so memory stays bounded whatever the image size.
  */
 export function* imageJsonChunks(input: string | Buffer, form: JsonForm, opts: ReadOptions = {}): Generator<string> {
+  yield* jsonChunks(input, form, opts, CHUNK_BYTES);
+}
+
+function* jsonChunks(input: string | Buffer, form: JsonForm, opts: ReadOptions, chunkBytes: number): Generator<string> {
   const file = typeof input === 'string' ? input : undefined;
   const src = openSource(input);
   try {
     const t = readHeader(src, file);
     const pretty = form === 'pretty';
-    let buffered = pretty ? `{\n    "magic": ${pyString(t.name)},\n    "entries": [` : `{"magic": ${pyString(t.name)}, "entries": [`;
-    let n = 0;
-    for (const e of t.extra || t.layout === 'ghost' ? readEntries(src, t, opts) : plainEntryTexts(src, t, form, opts)) {
-      const body = typeof e === 'string' ? e : entryToText(t, e, form, 2);
-      buffered += (n ? (pretty ? ',\n        ' : ', ') : pretty ? '\n        ' : '') + body;
-      n++;
-      if (buffered.length > 1 << 16) {
-        yield buffered;
-        buffered = '';
-      }
-    }
-    yield buffered + (pretty ? (n ? '\n    ]\n}' : ']\n}') : ']}');
+    const out = new TextOut();
+    out.text(pretty ? `{\n    "magic": ${pyString(t.name)},\n    "entries": [` : `{"magic": ${pyString(t.name)}, "entries": [`);
+    const n = yield* entryTexts(src, t, form, opts, out, chunkBytes);
+    out.text(pretty ? (n ? '\n    ]\n}' : ']\n}') : ']}');
+    yield out.take();
   } catch (e) {
     if (e instanceof ImageError && file) e.at({ file });
     throw e;
@@ -242,9 +265,10 @@ export function* imageJsonChunks(input: string | Buffer, form: JsonForm, opts: R
   }
 }
 
-/** The whole JSON text of an image (see writeImageJson). */
+/** The whole JSON text of an image (what imageJsonChunks yields, in one string). */
 export function imageToJsonText(input: string | Buffer, form: JsonForm, opts: ReadOptions = {}): string {
-  return [...imageJsonChunks(input, form, opts)].join('');
+  const [text] = jsonChunks(input, form, opts, Infinity);
+  return text;
 }
 
 /** CRIT's `info`: the image type and how many entries it holds (pagemap: not counting the head). */
