@@ -3,7 +3,7 @@
 // on every corpus image, on synthetic messages of every type and on mutants.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BufferSource, decodeMessage, messagePlan, messageToText, messageNames, readHeader, encodeMessage, messageFromJson,
@@ -23,6 +23,21 @@ function frames(buf) {
     if (t.extra || t.layout === 'ghost') break; // extras follow: only the first frame is certain
   }
   return { t, out };
+}
+
+/**
+ * Runs a compiled decoder into a buffer that has exactly `room` bytes left, so
+ * that it must make room at the right moment; undefined when it declines.
+ */
+function runTight(d, payload, room) {
+  const out = new TextOut();
+  out.b = Buffer.alloc(room + 1, 0x3f);
+  out.o = 1;
+  if (!out.run(d, payload, 0, payload.length)) {
+    assert.equal(out.o, 1, 'a declined entry left text behind');
+    return undefined;
+  }
+  return out.take().slice(1);
 }
 
 /** Checks that the fast path prints what the general path prints (when it accepts); returns how many forms it accepted. */
@@ -274,4 +289,34 @@ test('chunks: bounded, the same text as a whole, and two images read in turns do
     assert.ok(got.a.length > 10, `${got.a.length} chunks`);
     for (const c of got.a) assert.ok(typeof c === 'string' && c.length < (1 << 16) + 4096, `chunk of ${c.length}`);
   }
+});
+
+test('decoders make room before every write: run with the buffer short by every possible amount', () => {
+  let runs = 0;
+  const check = (name, payload, label) => {
+    for (const pretty of [false, true]) {
+      const d = textDecoder(messagePlan(name), pretty, 2, false);
+      const whole = d ? runTight(d, payload, 1 << 20) : undefined;
+      if (whole === undefined) continue;
+      for (let room = 0; room <= whole.length + 1; room++) {
+        assert.equal(runTight(d, payload, room), whole, `${label} (${pretty ? 'pretty' : 'plain'}) with ${room} bytes of room`);
+        runs++;
+      }
+    }
+  };
+  const vma = { start: 2n ** 47n, end: 2n ** 64n - 1n, pgoff: 2n ** 53n + 1n, shmid: 10, prot: 7, flags: 0x122, status: 0xffffffff, fd: -(2n ** 63n), madv: 1, fdflags: 2 ** 31 };
+  check('mm_entry', encode('mm_entry', { ...minimal('mm_entry'), mm_saved_auxv: [1, 2n ** 63n], vmas: [vma, vma], dumpable: -1, thp_disabled: true }), 'mm_entry');
+  check('inet_sk_entry', encode('inet_sk_entry', { ...minimal('inet_sk_entry'), family: 10, state: 99, src_addr: [1, 2, 3, 4], dst_addr: [1, 2] }), 'inet_sk_entry');
+  check('irmap_cache_entry', encode('irmap_cache_entry', { dev: 2 ** 32 - 1, inode: 2n ** 64n - 1n, path: '/a"\\é\n' }), 'irmap_cache_entry');
+  // every corpus image's first entry
+  if (existsSync(CORPUS)) {
+    for (const c of cases()) {
+      for (const f of images(c)) {
+        if (isRaw(f)) continue;
+        const { t: type, out } = frames(readFileSync(join(CORPUS, c, f)));
+        if (out.length) check(type.layout === 'pagemap' ? 'pagemap_head' : type.message, out[0], `${c}/${f}`);
+      }
+    }
+  }
+  assert.ok(runs > 10000, `${runs} runs`);
 });

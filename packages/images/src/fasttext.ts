@@ -107,32 +107,33 @@ function decDigits(b: Buffer, e: number, v: number, n: number): void {
   }
 }
 
-/** v (a uint32 of 10 or more, or its int32 bits) in decimal */
-function d32(b: Buffer, o: number, v: number): number {
-  v >>>= 0;
-  const t = ((32 - Math.clz32(v)) * 1233) >>> 12; // floor(log10(2) * bits): the digit count, or one less
-  const n = t + (v >= POW10[t] ? 1 : 0);
-  decDigits(b, o + n, v, n);
-  return o + n;
-}
-
-/** the 64-bit unsigned integer hi:lo (int32 bits, hi not 0) in decimal */
-function d64(b: Buffer, o: number, lo: number, hi: number): number {
-  if (hi < 0 || hi >= 0x200000) return ws(b, o, ((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0)).toString()); // >= 2^53: rare
-  // exact in doubles: n < 2^53, q * 1e8 <= n; the division may round, r puts it right
-  const n = hi * 4294967296 + lo + (lo < 0 ? 4294967296 : 0);
-  let q = Math.floor(n / 1e8);
-  let r = n - q * 1e8;
-  if (r < 0) {
-    q--;
-    r += 1e8;
-  } else if (r >= 1e8) {
-    q++;
-    r -= 1e8;
+/** the unsigned 64-bit integer hi:lo (int32 bits) in decimal */
+function dec(b: Buffer, o: number, lo: number, hi: number): number {
+  // top: the digits before the last eight (all of them below 2^32), low: those eight
+  let top = 0;
+  let low = 0;
+  let n8 = 0;
+  if (hi === 0) top = lo >>> 0;
+  else {
+    if (hi < 0 || hi >= 0x200000) return ws(b, o, ((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0)).toString()); // >= 2^53: rare
+    // exact in doubles: n < 2^53, top * 1e8 <= n; the division may round, low puts it right
+    const n = hi * 4294967296 + lo + (lo < 0 ? 4294967296 : 0);
+    top = Math.floor(n / 1e8);
+    low = n - top * 1e8;
+    if (low < 0) {
+      top--;
+      low += 1e8;
+    } else if (low >= 1e8) {
+      top++;
+      low -= 1e8;
+    }
+    n8 = 8;
   }
-  o = d32(b, o, q);
-  decDigits(b, o + 8, r, 8);
-  return o + 8;
+  const t = ((32 - Math.clz32(top)) * 1233) >>> 12; // floor(log10(2) * bits): the digit count, or one less
+  const n = t + (top >= POW10[t] ? 1 : 0) || 1;
+  decDigits(b, o + n, top, n);
+  decDigits(b, o + n + n8, low, n8);
+  return o + n + n8;
 }
 
 /** v (int32 bits) in hex, in n digits (zero-padded) ending at b[e] */
@@ -177,7 +178,7 @@ interface FlagCache {
 }
 
 const H = {
-  BAIL, grow, v32, v64, ws, d32, d64, x64, str,
+  BAIL, grow, v32, v64, ws, dec, x64, str,
   /** called as set.call(b, src, o): b.set is looked up in Buffer.prototype, too large for the JIT to inline the lookup */
   set: Uint8Array.prototype.set,
   /** the quoted flags text of v, cached per table (a few distinct values per image; capped against hostile input) */
@@ -246,8 +247,9 @@ const SIGN: Record<string, string> = {
 const READ: Record<string, string> = {
   uint32: READ32, int32: READ32, sint32: READ32, fixed32: FIXED32, uint64: READ64, int64: READ64, sint64: READ64, fixed64: FIXED64,
 };
-// Writing v (uint32, as int32 bits) in decimal; one digit inline.
-const DEC32 = 'if (v >= 0 && v < 10) b[o++] = 48 + v; else o = H.d32(b, o, v);';
+// Writing v (and hi) in decimal; one digit inline.
+const DEC32 = 'if (v >= 0 && v < 10) b[o++] = 48 + v; else o = H.dec(b, o, v, 0);';
+const DEC64 = 'if (hi === 0 && v >= 0 && v < 10) b[o++] = 48 + v; else o = H.dec(b, o, v, hi);';
 /** the room every field write may take beyond its constant pieces: a 64-bit number with sign, quotes and 0x */
 const VALUE_ROOM = 32;
 
@@ -305,7 +307,7 @@ function compile(plan: MessagePlan, pretty: boolean, level: number, hexInherited
         const form = !pretty ? 'dec' : isHex ? 'hex' : opts.dev ? 'dev' : opts.flags ? (FLAG_TABLES[opts.flags] ? 'flags' : 'hex') : opts.dict ? 'dict' : 'dec';
         if (form !== 'dec' && form !== 'hex' && f.kind !== 'uint32') return null; // dev, flags and dict forms are on uint32 fields only in CRIU's schema
         if (ip) value = `${READ32} (ipw ??= []).push(v);`;
-        else if (form === 'dec') value = `${read} ${minus}${f.wide ? 'if (hi !== 0) o = H.d64(b, o, v, hi); else ' : ''}${DEC32}`;
+        else if (form === 'dec') value = `${read} ${minus}${f.wide ? DEC64 : DEC32}`;
         else if (form === 'hex') value = `${read} ${put('"0x')} ${minus}o = H.x64(b, o, v, ${f.wide ? 'hi' : 0}); b[o++] = 34;`;
         else if (form === 'dev') value = `${read} o = H.ws(b, o, H.dev(v, ${opts.odev === true}));`;
         else if (form === 'flags') {
@@ -404,8 +406,6 @@ const names = (pairs: Iterable<[number, string]>) => new Map([...pairs].map(([k,
 /** Room of a TextOut at its first write: grown (doubling) for larger entries. */
 const INITIAL = 1 << 18;
 const EMPTY = Buffer.alloc(0);
-/** the most run() makes room for ahead (entries are at most a few MiB in practice) */
-const MAX_RESERVE = 1 << 28;
 
 /** Where JSON text is built: ASCII bytes, filled by compiled decoders and by general-path text. */
 export class TextOut {
@@ -421,12 +421,17 @@ export class TextOut {
     wt(s);
   }
 
+  /** Makes room for n more bytes now. */
+  reserve(n: number): void {
+    if (this.o + n > this.b.length) {
+      S.w = this;
+      grow(this.o, n);
+    }
+  }
+
   /** Appends ASCII bytes. */
   bytes(src: Uint8Array): void {
-    if (this.o + src.length > this.b.length) {
-      S.w = this;
-      grow(this.o, src.length);
-    }
+    this.reserve(src.length);
     H.set.call(this.b, src, this.o);
     this.o += src.length;
   }
@@ -438,10 +443,6 @@ export class TextOut {
   run(d: TextDecoder, buf: Uint8Array, start: number, end: number): boolean {
     const o = this.o;
     S.w = this;
-    // room for the usual text of that many bytes, made now: compiled code that
-    // meets its first grow half-way through a large entry is thrown away
-    const room = Math.min(16 * (end - start), MAX_RESERVE);
-    if (o + room > this.b.length) grow(o, room);
     try {
       d(buf, start, end);
       return true;
@@ -457,5 +458,18 @@ export class TextOut {
     const s = this.b.toString('latin1', 0, this.o);
     this.o = 0;
     return s;
+  }
+
+  /**
+   * The text written so far in pieces of max bytes, while there are that many
+   * (one large entry makes many: small strings are cheap, large ones are not);
+   * the rest stays, moved to the start.
+   */
+  *pieces(max: number): Generator<string> {
+    let r = 0;
+    for (; this.o - r >= max; r += max) yield this.b.toString('latin1', r, r + max);
+    if (r === 0) return;
+    this.b.copyWithin(0, r, this.o);
+    this.o -= r;
   }
 }

@@ -139,11 +139,13 @@ export function* readEntries(src: ByteSource, t: ImageType, opts: ReadOptions = 
 
 /** A chunk of JSON text is handed out once this many bytes are buffered. */
 const CHUNK_BYTES = 1 << 16;
+/** The most made room for ahead of one entry's text (it can still grow past it). */
+const MAX_RESERVE = 1 << 26;
 
 /**
  * Writes the entries of an image (level 2 of the pretty form, with the
- * separators before them) into out; yields out's text whenever it holds
- * chunkBytes. Returns the number of entries.
+ * separators before them) into out; yields out's text in pieces of chunkBytes
+ * whenever it holds that much. Returns the number of entries.
  */
 function* entryTexts(src: ByteSource, t: ImageType, form: JsonForm, opts: ReadOptions, out: TextOut, chunkBytes: number): Generator<string, number> {
   const pretty = form === 'pretty';
@@ -154,7 +156,7 @@ function* entryTexts(src: ByteSource, t: ImageType, form: JsonForm, opts: ReadOp
     for (const e of readEntries(src, t, opts)) {
       out.bytes(index++ ? sep : first);
       out.text(entryToText(t, e, form, 2));
-      if (out.o >= chunkBytes) yield out.take();
+      if (out.o >= chunkBytes) yield* out.pieces(chunkBytes);
     }
     return index;
   }
@@ -174,6 +176,9 @@ function* entryTexts(src: ByteSource, t: ImageType, form: JsonForm, opts: ReadOp
         // the description is only needed for the error: not built for every entry
         const { window, at } = src.takeIn(size, size > src.size - src.offset ? `entry of ${size} bytes` : 'entry');
         out.bytes(index ? sep : first);
+        // room for the usual text of an entry that size, made before the decoder runs:
+        // compiled code that meets its first grow half-way through a large entry is thrown away
+        out.reserve(Math.min(16 * size, MAX_RESERVE));
         const dec = decoders[k];
         if (!dec || !out.run(dec, window, at, at + size)) {
           out.text(entryToText(t, decodeEntry(plans[k], window.subarray(at, at + size), index, offset, opts), form, 2));
@@ -187,7 +192,7 @@ function* entryTexts(src: ByteSource, t: ImageType, form: JsonForm, opts: ReadOp
   };
   while (src.offset < src.size) {
     index = fill(index);
-    if (out.o >= chunkBytes) yield out.take();
+    if (out.o >= chunkBytes) yield* out.pieces(chunkBytes);
   }
   return index;
 }
@@ -239,8 +244,8 @@ export function entryToText(t: ImageType, e: Entry, form: JsonForm, level = 0): 
 
 /**
  * An image as CRIT's JSON text, in chunks (the same bytes as upstream's
- * `crit decode [--pretty]`, without the final newline) of about 64 KiB (or
- * one entry, when larger), so memory stays bounded whatever the image size.
+ * `crit decode [--pretty]`, without the final newline) of 64 KiB (the last
+ * one less), so memory stays bounded whatever the image size.
  */
 export function* imageJsonChunks(input: string | Buffer, form: JsonForm, opts: ReadOptions = {}): Generator<string> {
   yield* jsonChunks(input, form, opts, CHUNK_BYTES);
@@ -256,6 +261,7 @@ function* jsonChunks(input: string | Buffer, form: JsonForm, opts: ReadOptions, 
     out.text(pretty ? `{\n    "magic": ${pyString(t.name)},\n    "entries": [` : `{"magic": ${pyString(t.name)}, "entries": [`);
     const n = yield* entryTexts(src, t, form, opts, out, chunkBytes);
     out.text(pretty ? (n ? '\n    ]\n}' : ']\n}') : ']}');
+    yield* out.pieces(chunkBytes);
     yield out.take();
   } catch (e) {
     if (e instanceof ImageError && file) e.at({ file });
