@@ -203,8 +203,24 @@ const H = {
   },
 };
 
+// Constant pieces of text and name tables, shared by all decoders (about 200
+// are compiled by the start-up snapshot's warm-up, whose heap every run loads).
+const pieceBytes = new Map<string, Buffer>();
+const nameTables = new Map<object, Map<number, Uint8Array>>();
+
 /** ASCII bytes of a constant piece of text */
-const bytes = (s: string) => Buffer.from(s, 'latin1');
+function bytes(s: string): Buffer {
+  let b = pieceBytes.get(s);
+  if (!b) pieceBytes.set(s, (b = Buffer.from(s, 'latin1')));
+  return b;
+}
+
+/** number -> quoted name, as ASCII bytes, once per table */
+function names(table: object, pairs: () => Iterable<[number, string]>): Map<number, Uint8Array> {
+  let m = nameTables.get(table);
+  if (!m) nameTables.set(table, (m = new Map([...pairs()].map(([k, name]) => [k, bytes(pyString(name))]))));
+  return m;
+}
 
 const cache = new Map<string, TextDecoder | null>();
 const compiling = new Set<string>();
@@ -261,6 +277,7 @@ const VALUE_ROOM = 32;
  */
 function compile(plan: MessagePlan, pretty: boolean, level: number, hexInherited: boolean): TextDecoder | null {
   const nl = (l: number) => (pretty ? '\n' + ' '.repeat(4 * l) : '');
+  const fieldSep = pretty ? ',' : ', ';
   const itemSep = pretty ? ',' + nl(level + 2) : ', ';
   const listClose = nl(level + 1) + ']';
   const objClose = nl(level) + '}';
@@ -269,9 +286,8 @@ function compile(plan: MessagePlan, pretty: boolean, level: number, hexInherited
   const T = {
     /** tag -> field index, -1 for tags not in the schema (or with another wire type) */
     IDX: new Int16Array(maxTag + 1).fill(-1),
-    /** what precedes the field's value: its key, with the separator before it (NEXT) or the object's start (FIRST) */
-    FIRST: [] as Buffer[],
-    NEXT: [] as Buffer[],
+    /** the field's key (after a newline and indent when pretty), written after the separator from the field before */
+    KEY: [] as Buffer[],
     REQ: new Int32Array(n),
     /** 1: a list, 2: a pretty ip list (printed when it ends) */
     LST: new Int8Array(n),
@@ -316,7 +332,8 @@ function compile(plan: MessagePlan, pretty: boolean, level: number, hexInherited
           T.P[i] = fc;
           value = `${read} t = H.flags(P[i], v); if (o + t.length > b.length) b = H.grow(o, t.length); set.call(b, t, o); o += t.length;`;
         } else {
-          T.P[i] = names(Object.entries(DICT_TABLES[opts.dict!]?.[f.name] ?? {}).map(([k, name]) => [Number(k), name]));
+          const table = DICT_TABLES[opts.dict!]?.[f.name] ?? {};
+          T.P[i] = names(table, () => Object.entries(table).map(([k, name]) => [Number(k), name]));
           value = `${read} t = P[i].get(v); if (t !== undefined) { set.call(b, t, o); o += t.length; } else ${DEC32}`;
         }
         break;
@@ -325,7 +342,7 @@ function compile(plan: MessagePlan, pretty: boolean, level: number, hexInherited
         value = `${READ64} if (v !== 0 || hi !== 0) { ${put('true')} } else { ${put('false')} }`;
         break;
       case 'enum':
-        T.P[i] = names([...f.enumPlan!.byNumber]);
+        T.P[i] = names(f.enumPlan!, () => f.enumPlan!.byNumber);
         value = `${READ32} t = P[i].get(v); if (t !== undefined) { set.call(b, t, o); o += t.length; } else { if (v < 0) { b[o++] = 45; v = -v; } ${DEC32} }`;
         break;
       case 'string': case 'bytes': case 'message': {
@@ -345,10 +362,8 @@ function compile(plan: MessagePlan, pretty: boolean, level: number, hexInherited
     }
     // dict and enum names are written without making room: ROOM holds them
     for (const t of (T.P[i] instanceof Map ? T.P[i].values() : []) as Iterable<Uint8Array>) room = Math.max(room, t.length + VALUE_ROOM);
-    const key = pyString(f.name) + ': ' + (f.repeated ? '[' + nl(level + 2) : '');
-    T.FIRST[i] = bytes(nl(level + 1) + key);
-    T.NEXT[i] = bytes((pretty ? ',' : ', ') + nl(level + 1) + key);
-    room = Math.max(room, listClose.length + T.NEXT[i].length + VALUE_ROOM, itemSep.length + VALUE_ROOM);
+    T.KEY[i] = bytes(nl(level + 1) + pyString(f.name) + ': ' + (f.repeated ? '[' + nl(level + 2) : ''));
+    room = Math.max(room, listClose.length + fieldSep.length + T.KEY[i].length + VALUE_ROOM, itemSep.length + VALUE_ROOM);
     T.IDX[(f.id << 3) | (WIRE[f.kind] ?? 0)] = i;
     if (f.required) T.REQ[i] = 1 << required++;
     T.LST[i] = ip ? 2 : f.repeated ? 1 : 0;
@@ -361,7 +376,7 @@ function compile(plan: MessagePlan, pretty: boolean, level: number, hexInherited
   const closeList = `if (lst !== 0) { ${ips ? ipFlush : ''}${put(listClose)} lst = 0; }`;
   const cases = [...forms].map(([value, fields]) => `${fields.map((i) => `case ${i}:`).join(' ')}\n        ${value}\n        break;`);
   const src = `
-const { IDX, FIRST, NEXT, REQ, LST, P, ITEMSEP, K } = T;
+const { IDX, KEY, REQ, LST, P, ITEMSEP, K } = T;
 const ROOM = ${room}, set = H.set;
 return function decode_${plan.name.replace(/\W/g, '_')}(buf, start, end) {
   const w = S.w;
@@ -377,7 +392,8 @@ return function decode_${plan.name.replace(/\W/g, '_')}(buf, start, end) {
     if (i !== f) {
       if (i < f) throw H.BAIL;
       ${lists ? closeList : ''}
-      t = f < 0 ? FIRST[i] : NEXT[i];
+      if (f >= 0) { ${put(fieldSep)} }
+      t = KEY[i];
       set.call(b, t, o);
       o += t.length;
       f = i;
@@ -399,9 +415,6 @@ return function decode_${plan.name.replace(/\W/g, '_')}(buf, start, end) {
     return null;
   }
 }
-
-/** number -> quoted name, as ASCII bytes */
-const names = (pairs: Iterable<[number, string]>) => new Map([...pairs].map(([k, name]) => [k, bytes(pyString(name))]));
 
 /** Room of a TextOut at its first write: grown (doubling) for larger entries. */
 const INITIAL = 1 << 18;
@@ -453,9 +466,10 @@ export class TextOut {
     }
   }
 
-  /** The text written so far; empties the buffer. */
+  /** The text written so far, the last of it: the buffer is let go. */
   take(): string {
     const s = this.b.toString('latin1', 0, this.o);
+    this.b = EMPTY;
     this.o = 0;
     return s;
   }
