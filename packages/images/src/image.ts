@@ -102,38 +102,49 @@ function decodeEntry(plan: MessagePlan, payload: Uint8Array, index: number, offs
   return entry;
 }
 
+/** The size that frames each entry (little-endian u32), read without creating a view. */
+function entrySize(src: ByteSource): number {
+  const { window: w, at } = src.takeIn(4, 'entry size');
+  return (w[at] | (w[at + 1] << 8) | (w[at + 2] << 16) | (w[at + 3] << 24)) >>> 0;
+}
+
+/** What an entry of that size is called in the error if it does not fit: built only then. */
+const entryWhat = (src: ByteSource, size: number) => (size > src.size - src.offset ? `entry of ${size} bytes` : 'entry');
+
 /**
  * Iterates over the entries of an image, reading only as much as each entry
  * needs. Every length is checked against what remains before it is read.
  */
 export function* readEntries(src: ByteSource, t: ImageType, opts: ReadOptions = {}): Generator<Entry> {
-  for (let index = 0; src.offset < src.size; index++) {
-    const offset = src.offset;
-    try {
-      const size = src.take(4, 'entry size').readUInt32LE(0);
-      const plan = planFor(t, index);
-      const payload = src.take(size, `entry of ${size} bytes`);
-      const entry = decodeEntry(plan, payload, index, offset, opts);
-      const msg = entry.msg;
-      if (t.layout === 'ghost') {
-        // a ghost file: chunked -> each chunk entry carries `len` bytes; else all that follows is the data
-        const dataLen = index === 0 ? (msg.chunks === true ? 0 : src.size - src.offset) : Number(msg.len ?? 0);
-        if (index > 0 || msg.chunks !== true) {
-          if (opts.skipPayload) {
-            src.skip(dataLen, 'ghost file data');
-            entry.extraSize = dataLen;
-          } else entry.extra = Buffer.from(src.take(dataLen, `ghost file data (${index ? 'len' : 'rest of file'})`));
-        }
-      } else if (t.extra) {
-        if (opts.skipPayload) entry.extraSize = t.extra.skip(src, msg);
-        else entry.extra = t.extra.read(src, msg);
+  for (let index = 0; src.offset < src.size; index++) yield readEntry(src, t, index, opts);
+}
+
+/** Reads the entry at src's offset, and the payload that follows it if its type has one. */
+function readEntry(src: ByteSource, t: ImageType, index: number, opts: ReadOptions): Entry {
+  const offset = src.offset;
+  try {
+    const size = entrySize(src);
+    const plan = planFor(t, index);
+    const payload = src.take(size, entryWhat(src, size));
+    const entry = decodeEntry(plan, payload, index, offset, opts);
+    const msg = entry.msg;
+    if (t.layout === 'ghost') {
+      // a ghost file: chunked -> each chunk entry carries `len` bytes; else all that follows is the data
+      const dataLen = index === 0 ? (msg.chunks === true ? 0 : src.size - src.offset) : Number(msg.len ?? 0);
+      if (index > 0 || msg.chunks !== true) {
+        if (opts.skipPayload) {
+          src.skip(dataLen, 'ghost file data');
+          entry.extraSize = dataLen;
+        } else entry.extra = Buffer.from(src.take(dataLen, `ghost file data (${index ? 'len' : 'rest of file'})`));
       }
-      yield entry;
-      if (t.layout === 'ghost' && index === 0 && msg.chunks !== true) return;
-    } catch (e) {
-      if (e instanceof ImageError) throw e.at({ entry: index, offset });
-      throw e;
+    } else if (t.extra) {
+      if (opts.skipPayload) entry.extraSize = t.extra.skip(src, msg);
+      else entry.extra = t.extra.read(src, msg);
     }
+    return entry;
+  } catch (e) {
+    if (e instanceof ImageError) throw e.at({ entry: index, offset });
+    throw e;
   }
 }
 
@@ -170,11 +181,8 @@ function* entryTexts(src: ByteSource, t: ImageType, form: JsonForm, opts: ReadOp
       const offset = src.offset;
       const k = index === 0 ? 0 : 1;
       try {
-        const sz = src.takeIn(4, 'entry size');
-        const w = sz.window;
-        const size = (w[sz.at] | (w[sz.at + 1] << 8) | (w[sz.at + 2] << 16) | (w[sz.at + 3] << 24)) >>> 0;
-        // the description is only needed for the error: not built for every entry
-        const { window, at } = src.takeIn(size, size > src.size - src.offset ? `entry of ${size} bytes` : 'entry');
+        const size = entrySize(src);
+        const { window, at } = src.takeIn(size, entryWhat(src, size));
         out.bytes(index ? sep : first);
         // room for the usual text of an entry that size, made before the decoder runs:
         // compiled code that meets its first grow half-way through a large entry is thrown away
@@ -204,7 +212,8 @@ export function decodeImage(input: string | Buffer, opts: ReadOptions = {}): Ima
   try {
     const t = readHeader(src, file);
     const entries: ImageDoc['entries'] = [];
-    for (const e of readEntries(src, t, opts)) {
+    for (let index = 0; src.offset < src.size; index++) {
+      const e = readEntry(src, t, index, opts);
       entries.push(e.extra !== undefined ? { ...e.msg, extra: e.extra } : e.msg);
     }
     return { magic: t.name, entries };

@@ -55,8 +55,17 @@ export class ImageDir {
   private load(stem: string, id: Id | undefined, fields: FieldSelection | undefined): ImageDoc | null {
     const name = imageFileName(stem, id);
     const path = join(this.dir, name);
-    if (id !== undefined) return existsSync(path) ? decodeImage(path, { fields }) : null;
-    if (!this.cache.has(name)) this.cache.set(name, existsSync(path) ? decodeImage(path) : null);
+    const read = (): ImageDoc | null => {
+      try {
+        return decodeImage(path, { fields });
+      } catch (e) {
+        if (!existsSync(path)) return null; // asked only when it failed: one system call less per image
+        throw e;
+      }
+    };
+    if (id !== undefined) return read();
+    fields = undefined; // kept whole: other callers may want other fields
+    if (!this.cache.has(name)) this.cache.set(name, read());
     return this.cache.get(name)!;
   }
 }
