@@ -1,7 +1,7 @@
 // Byte sources for the entry reader. Every read is checked against what is left
 // before anything is allocated, so a corrupt length can never make us allocate
 // more than the input holds.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { ImageError } from './errors.js';
 
 export interface ByteSource {
@@ -67,7 +67,7 @@ export class FileSource implements ByteSource {
   private winStart = 0;
 
   constructor(path: string) {
-    this.fd = openSync(path, 'r');
+    this.fd = openSync(path, constants.O_RDONLY);
     try {
       // Most images are small: one read gives the whole file, and its size
       // without an fstat (a short pread of a file is its end; pipes refuse pread).

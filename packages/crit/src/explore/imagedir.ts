@@ -3,7 +3,7 @@
 // of the whole dump (pstree, files, ...) are kept once read; per-task ones (an
 // id in the name) are read where they are used, not kept: on large dumps
 // holding them all made the collector do most of the work.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeImage, imageFileName, ImageError, type FieldSelection, type ImageDoc } from '@ckpt/images';
 
@@ -13,17 +13,23 @@ type Id = number | bigint | string;
 export class ImageDir {
   /** the images of the whole dump, by file name */
   private cache = new Map<string, ImageDoc | null>();
+  /** the directory's file names, listed once: cheaper than asking for each image */
+  private listing: Set<string> | undefined;
+  /** dir/, joined once */
+  private prefix: string;
 
   constructor(readonly dir: string) {
     if (!existsSync(dir)) throw new ImageError('no such directory', { file: dir });
+    this.prefix = join(dir, '/');
   }
 
   path(stem: string, id?: Id): string {
-    return join(this.dir, imageFileName(stem, id));
+    return this.prefix + imageFileName(stem, id);
   }
 
   has(stem: string, id?: Id): boolean {
-    return existsSync(this.path(stem, id));
+    this.listing ??= new Set(readdirSync(this.dir));
+    return this.listing.has(imageFileName(stem, id));
   }
 
   /**
@@ -54,7 +60,7 @@ export class ImageDir {
 
   private load(stem: string, id: Id | undefined, fields: FieldSelection | undefined): ImageDoc | null {
     const name = imageFileName(stem, id);
-    const path = join(this.dir, name);
+    const path = this.prefix + name;
     const read = (): ImageDoc | null => {
       try {
         return decodeImage(path, { fields });
