@@ -6,9 +6,9 @@ import {
 import { readStdin, toFileAtomic, toStdout } from './io.js';
 import { ImageDir } from './explore/imagedir.js';
 import { collectPs, psText } from './explore/ps.js';
-import { collectFds, fdsText } from './explore/fds.js';
+import { eachTaskFds, fdsText } from './explore/fds.js';
 import { eachTaskMems, memsText } from './explore/mems.js';
-import { collectRss, rssText } from './explore/rss.js';
+import { eachTaskRss, rssText } from './explore/rss.js';
 
 export interface Warn {
   (msg: string): void;
@@ -63,16 +63,17 @@ export async function info(opts: { in: string }): Promise<void> {
 
 export const EXPLORERS = ['ps', 'fds', 'mems', 'rss'] as const;
 
+/**
+ * The upstream explorers' text, written as it is made, task by task (as
+ * upstream prints it): on a large dump nothing is held whole.
+ */
 export async function explore(opts: { dir: string; what: string; pageSize?: number }): Promise<void> {
   const dir = new ImageDir(opts.dir);
-  const text = (() => {
-    switch (opts.what) {
-      case 'ps': return [...psText(collectPs(dir))];
-      case 'fds': return [...fdsText(collectFds(dir))];
-      case 'mems': return [...memsText(eachTaskMems(dir))];
-      case 'rss': return [...rssText(collectRss(dir, opts.pageSize))];
-      default: throw new ImageError(`unknown explorer ${opts.what}`);
-    }
-  })();
-  await toStdout(text);
+  switch (opts.what) {
+    case 'ps': return toStdout(psText(collectPs(dir)));
+    case 'fds': return toStdout(fdsText(eachTaskFds(dir)));
+    case 'mems': return toStdout(memsText(eachTaskMems(dir)));
+    case 'rss': return toStdout(rssText(eachTaskRss(dir, opts.pageSize)));
+    default: throw new ImageError(`unknown explorer ${opts.what}`);
+  }
 }

@@ -11,20 +11,28 @@ export interface TaskFds {
   root?: string;
 }
 
-export function collectFds(dir: ImageDir, names = new FileNames(dir)): TaskFds[] {
-  return dir.pstree().map((p) => {
+/** Each task's fds, one task at a time: a large dump is never held whole. */
+export function* eachTaskFds(dir: ImageDir, names = new FileNames(dir)): Generator<TaskFds> {
+  for (const p of dir.pstree()) {
     const pid = taskId(p, 'pid');
-    if (isDead(dir, pid)) return { pid, skipped: 'not alive when dumped: no fds', fds: [] };
+    if (isDead(dir, pid)) {
+      yield { pid, skipped: 'not alive when dumped: no fds', fds: [] };
+      continue;
+    }
     const filesId = Number(dir.first('ids', pid, FILES_ID).files_id);
     const fds = dir.entries('fdinfo', filesId).map((fd) => ({
       fd: Number(fd.fd), type: String(fd.type), id: Number(fd.id), desc: names.describe(fd.type, Number(fd.id)),
     }));
     const fs = dir.first('fs', pid);
-    return { pid, fds, cwd: names.describe('REG', Number(fs.cwd_id)), root: names.describe('REG', Number(fs.root_id)) };
-  });
+    yield { pid, fds, cwd: names.describe('REG', Number(fs.cwd_id)), root: names.describe('REG', Number(fs.root_id)) };
+  }
 }
 
-export function* fdsText(tasks: TaskFds[]): Generator<string> {
+export function collectFds(dir: ImageDir, names = new FileNames(dir)): TaskFds[] {
+  return [...eachTaskFds(dir, names)];
+}
+
+export function* fdsText(tasks: Iterable<TaskFds>): Generator<string> {
   for (const t of tasks) {
     if (t.skipped) continue;
     yield `${t.pid}\n`;

@@ -16,11 +16,15 @@ export interface TaskRss {
   runs: RssRun[];
 }
 
-export function collectRss(dir: ImageDir, pageSize = 4096, names = new FileNames(dir)): TaskRss[] {
+/** Each task's dumped pages, one task at a time: a large dump is never held whole. */
+export function* eachTaskRss(dir: ImageDir, pageSize = 4096, names = new FileNames(dir)): Generator<TaskRss> {
   const ps = BigInt(pageSize);
-  return dir.pstree().map((p) => {
+  for (const p of dir.pstree()) {
     const pid = taskId(p, 'pid');
-    if (isDead(dir, pid)) return { pid, skipped: 'not alive when dumped: no memory', runs: [] };
+    if (isDead(dir, pid)) {
+      yield { pid, skipped: 'not alive when dumped: no memory', runs: [] };
+      continue;
+    }
     const vmas: Obj[] = dir.first('mm', pid, { vmas: true }).vmas ?? [];
     const pms = dir.entries('pagemap', pid).slice(1);
     let vmi = 0;
@@ -45,11 +49,15 @@ export function collectRss(dir: ImageDir, pageSize = 4096, names = new FileNames
       vmi = Math.max(0, vmi - 1);
       return run;
     });
-    return { pid, runs };
-  });
+    yield { pid, runs };
+  }
 }
 
-export function* rssText(tasks: TaskRss[]): Generator<string> {
+export function collectRss(dir: ImageDir, pageSize = 4096, names = new FileNames(dir)): TaskRss[] {
+  return [...eachTaskRss(dir, pageSize, names)];
+}
+
+export function* rssText(tasks: Iterable<TaskRss>): Generator<string> {
   const pad = '\n\t' + ' '.repeat(23);
   for (const t of tasks) {
     if (t.skipped) continue;
