@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { encodeImage } from '@ckpt/images';
 import { CRIT } from './lib/corpus.mjs';
 import { run } from './lib/run.mjs';
@@ -137,6 +137,14 @@ test('crit starts from its startup snapshot, and from its modules when V8 flags 
   const withFlags = await run(CRIT, ['show', img], { env: { NODE_OPTIONS: '--max-semi-space-size=16' } });
   assert.equal(withFlags.code, 0, withFlags.stderr);
   assert.equal(withFlags.stdout.toString(), want);
+});
+
+test('an image path that is a FIFO or a directory is refused at once, not waited on', async () => {
+  const fifo = join(tmp, 'a-fifo.img');
+  execFileSync('mkfifo', [fifo]);
+  oneLine(await run(CRIT, ['show', fifo], { timeout: 10000 }), /a-fifo\.img: not a regular file/);
+  oneLine(await run(CRIT, ['decode', '-i', fifo], { timeout: 10000 }), /a-fifo\.img: not a regular file/);
+  oneLine(await run(CRIT, ['info', tmp], { timeout: 10000 }), /is a directory/);
 });
 
 test('crit does not load NODE_EXTRA_CA_CERTS at start, and hands it on to the processes it starts', async () => {

@@ -1,6 +1,6 @@
 // Memory contents of a dump: pagemap-N.img says which pages exist and where,
 // pages-<pages_id>.img holds the present ones back to back (FORMAT.md §6).
-import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageError } from './errors.js';
 import { decodeImage } from './image.js';
@@ -84,7 +84,7 @@ export class PageReader {
   }
 
   private readFile(offset: number, out: Buffer, at: number, len: number): void {
-    this.fd ??= openSync(this.pagesFile, 'r');
+    this.fd ??= openSync(this.pagesFile, constants.O_RDONLY | constants.O_NONBLOCK); // a FIFO must not block us
     let got = 0;
     while (got < len) {
       const n = readSync(this.fd, out, at + got, len - got, offset + got);

@@ -67,7 +67,8 @@ export class FileSource implements ByteSource {
   private winStart = 0;
 
   constructor(path: string) {
-    this.fd = openSync(path, constants.O_RDONLY);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below)
+    this.fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
       // Most images are small: one read gives the whole file, and its size
       // without an fstat (a short pread of a file is its end; pipes refuse pread).
