@@ -16,10 +16,4 @@ export function bigmemProgram(name) {
   return { work, prog };
 }
 
-// Node reads NODE_EXTRA_CA_CERTS at start-up (~30-45 ms here) although ckpt makes no TLS connection:
-// the sandbox sets it for every process, so ckpt runs without it (the benches say so when it was set)
-export const ckptEnv = { ...process.env };
-export const caNote = ckptEnv.NODE_EXTRA_CA_CERTS !== undefined;
-delete ckptEnv.NODE_EXTRA_CA_CERTS;
-
 export const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];

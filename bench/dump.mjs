@@ -8,7 +8,7 @@ import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launch, kill, sleep } from '../test/engine/helpers.mjs';
-import { bigmemProgram, caNote, ckptEnv, median } from './bigmem.mjs';
+import { bigmemProgram, median } from './bigmem.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // bin/ckpt is the installed command: it starts `dump` from the V8 startup snapshot when built
@@ -23,7 +23,7 @@ async function once(tool) {
   rmSync(img, { recursive: true, force: true });
   const t0 = process.hrtime.bigint();
   const r = tool === 'ckpt'
-    ? spawnSync(CKPT, ['dump', '-t', String(h.pid), '-D', img, '-v0'], { encoding: 'utf8', env: ckptEnv })
+    ? spawnSync(CKPT, ['dump', '-t', String(h.pid), '-D', img, '-v0'], { encoding: 'utf8' })
     : spawnSync('criu', ['dump', '-t', String(h.pid), '-D', img, '-v0'], { encoding: 'utf8' });
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   kill(h);
@@ -52,7 +52,6 @@ async function series(tool) {
 const fmt = (name, s) => `${name.padEnd(6)} wall ${s.wall.toFixed(3)} s   frozen ${s.frozen.toFixed(3)} s   ${s.mbps.toFixed(0)} MB/s` +
   `   (wall min ${s.min.toFixed(3)} max ${s.max.toFixed(3)}; runs: ${s.all})`;
 console.log(`dump of a ${mib} MiB process, median of ${runs} runs (page cache warm after the first), load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-if (caNote) console.log('(ckpt runs without NODE_EXTRA_CA_CERTS, which costs Node ~30-45 ms at start-up here)');
 console.log(fmt('ckpt', await series('ckpt')));
 const criuOk = spawnSync('criu', ['check'], { encoding: 'utf8' }).status === 0;
 if (criuOk) console.log(fmt('criu', await series('criu')));

@@ -10,7 +10,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launch, kill, sleep } from '../test/engine/helpers.mjs';
-import { bigmemProgram, caNote, ckptEnv, median } from './bigmem.mjs';
+import { bigmemProgram, median } from './bigmem.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CKPT = resolve(here, '../packages/engine/bin/ckpt.js');
@@ -38,7 +38,7 @@ async function once(tool) {
   }
   const t0 = process.hrtime.bigint();
   const r = tool === 'ckpt'
-    ? spawnSync(CKPT_BIN, ['restore', '-D', img, '-d', '-v3'], { encoding: 'utf8', env: ckptEnv })
+    ? spawnSync(CKPT_BIN, ['restore', '-D', img, '-d', '-v3'], { encoding: 'utf8' })
     : spawnSync('criu', ['restore', '-D', img, '-d', '-v0'], { encoding: 'utf8' });
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${tool} restore failed: ${r.stderr}`);
@@ -59,7 +59,6 @@ async function series(tool) {
 const fmt = (name, s) => `${name.padEnd(6)} wall ${s.wall.toFixed(3)} s (first ${s.first.toFixed(3)} s)   ` +
   `${Number.isNaN(s.inner) ? '' : `helper ${s.inner.toFixed(3)} s   `}${s.mbps.toFixed(0)} MB/s`;
 console.log(`restore of a ${mib} MiB process, median of ${runs} runs (${cold ? 'page cache dropped before every run' : 'page cache warm after the first'})`);
-if (caNote) console.log('(ckpt runs without NODE_EXTRA_CA_CERTS, which costs Node ~45 ms at start-up here)');
 console.log(fmt('ckpt', await series('ckpt')));
 const criuOk = spawnSync('criu', ['check'], { encoding: 'utf8' }).status === 0;
 if (criuOk) {
