@@ -61,16 +61,16 @@ export class ImageDir {
   private load(stem: string, id: Id | undefined, fields: FieldSelection | undefined): ImageDoc | null {
     const name = imageFileName(stem, id);
     const path = this.prefix + name;
-    const read = (): ImageDoc | null => {
+    const read = (select?: FieldSelection): ImageDoc | null => {
       try {
-        return decodeImage(path, { fields });
+        return decodeImage(path, { fields: select });
       } catch (e) {
         if (!existsSync(path)) return null; // asked only when it failed: one system call less per image
         throw e;
       }
     };
-    if (id !== undefined) return read();
-    fields = undefined; // kept whole: other callers may want other fields
+    if (id !== undefined) return read(fields);
+    // an image of the whole dump is kept, whole: other callers may want other fields
     if (!this.cache.has(name)) this.cache.set(name, read());
     return this.cache.get(name)!;
   }
