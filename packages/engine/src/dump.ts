@@ -3,14 +3,14 @@
 import { mkdirSync, rmSync, writeFileSync, readlinkSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { imageFileName } from '@ckpt/images';
+import { imageFileName, TASK } from '@ckpt/images';
 import { native } from './native.js';
 import { Freezer, type Task } from './seize.js';
 import { listFds, readSmaps, readStat, readTimers, type ProcTimer } from './proc.js';
 import { Parasite, syscallAddress, type ThreadFacts, type TtyFacts } from './parasite.js';
 import { coreEntries } from './core.js';
-import { collectVmas, mmEntry, VMA } from './mm.js';
-import { dumpPages, scanRuns } from './pages.js';
+import { collectVmas, mmEntry } from './mm.js';
+import { dumpPages, pagesDumped, scanRuns } from './pages.js';
 import { Files, isPtsSlave } from './files.js';
 import { UnixSockets } from './unix.js';
 import { Ids } from './ids.js';
@@ -66,12 +66,12 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       try {
         const pid = task.pid;
         const stat = readStat(pid);
-        if (task.state === 6) {
+        if (task.state === TASK.ZOMBIE) {
           // a zombie: its place in the tree and how it died (CRIU's dump_one_zombie), nothing else
           if (task.children.length) throw new DumpError(`task ${pid} is a zombie with children; not supported`);
           pstree.push({ pid, ppid: task.ppid, pgid: Number(stat[5]), sid: Number(stat[6]), threads: [pid] });
           writeImage(opts.dir, 'core', pid, { magic: 'CORE', entries: [{
-            mtype: 'X86_64', tc: { task_state: 2, exit_code: Number(stat[52] ?? 0), personality: 0, flags: 0, blk_sigset: 0n, comm: stat[2] },
+            mtype: 'X86_64', tc: { task_state: TASK.DEAD, exit_code: Number(stat[52] ?? 0), personality: 0, flags: 0, blk_sigset: 0n, comm: stat[2] },
           }] });
           log.debug(`task ${pid}: zombie, exit code ${stat[52]}`);
           continue;
@@ -102,7 +102,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
         const tScan = process.hrtime.bigint();
         const runs = scanRuns(pid, vmas);
         const tCopy = process.hrtime.bigint();
-        for (const v of vmas) if (dumpable(v)) pagesScanned += Number((v.end - v.start) / 4096n);
+        for (const v of vmas) if (pagesDumped(v)) pagesScanned += Number((v.end - v.start) / 4096n);
         const myPagesId = pagesId++;
         const pm = dumpPages(pid, opts.dir, myPagesId, runs);
         memdumpUs += Number((tCopy - tScan) / 1000n);
@@ -199,11 +199,6 @@ function posixTimerEntries(timers: ProcTimer[], parasite: Parasite): any[] {
     if (t.toThread) e.notify_thread_id = t.notifyId;
     return e;
   });
-}
-
-/** VMAs whose pages go to the task's pages image (private, regular, not vvar/vsyscall). */
-function dumpable(v: { status: number }): boolean {
-  return (v.status & VMA.REGULAR) !== 0 && (v.status & (VMA.VVAR | VMA.VSYSCALL)) === 0 && (v.status & (VMA.ANON_PRIVATE | VMA.FILE_PRIVATE)) !== 0;
 }
 
 function taskGone(pid: number): boolean {

@@ -1,14 +1,12 @@
 // VMAs and mm fields (ENGINE-NOTES §3.5) from /proc/PID/smaps, stat and auxv.
+import { VMA } from '@ckpt/images';
 import type { MapLine } from './proc.js';
 import { readAuxv, readStat, readStatus } from './proc.js';
 import { memfdName, type Files } from './files.js';
 import { DumpError } from './log.js';
 
-export const VMA = {
-  REGULAR: 1, STACK: 2, VSYSCALL: 4, VDSO: 8, HEAP: 0x20, FILE_PRIVATE: 0x40, FILE_SHARED: 0x80,
-  ANON_SHARED: 0x100, ANON_PRIVATE: 0x200, VVAR: 0x1000, MEMFD: 0x4000,
-};
-const MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_GROWSDOWN = 0x100, MAP_LOCKED = 0x2000,
+/** mmap flags (kernel ABI), as vma_entry.flags holds them */
+export const MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_GROWSDOWN = 0x100, MAP_LOCKED = 0x2000,
   MAP_NORESERVE = 0x4000, MAP_HUGETLB = 0x40000;
 const MADV: Record<string, number> = { rr: 1, sr: 2, dc: 10, mg: 12, hg: 14, nh: 15, dd: 16, wf: 18 };
 const O_RDWR = 2;
@@ -25,7 +23,7 @@ function prot(perms: string): number {
 export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
   const out: Vma[] = [];
   for (const m of maps) {
-    const v: Vma = { start: m.start, end: m.end, pgoff: 0n, shmid: 0, prot: prot(m.perms), flags: 0, status: VMA.REGULAR, fd: -1 };
+    const v: Vma = { start: m.start, end: m.end, pgoff: 0n, shmid: 0, prot: prot(m.perms), flags: 0, status: VMA.VMA_AREA_REGULAR, fd: -1 };
     const shared = m.perms[3] === 's';
     v.flags = shared ? MAP_SHARED : MAP_PRIVATE;
     for (const f of m.vmFlags) {
@@ -37,22 +35,22 @@ export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
     }
     const anon = m.ino === 0 && !m.path.startsWith('/');
     if (m.path === '[vsyscall]') {
-      v.status = VMA.VSYSCALL | VMA.ANON_PRIVATE;
+      v.status = VMA.VMA_AREA_VSYSCALL | VMA.VMA_ANON_PRIVATE;
       v.flags |= MAP_ANONYMOUS;
     } else if (m.path === '[vvar]' || m.path === '[vvar_vclock]') {
       const prev = out[out.length - 1];
-      if (m.path === '[vvar_vclock]' && prev && prev.status & VMA.VVAR && prev.end === m.start) {
+      if (m.path === '[vvar_vclock]' && prev && prev.status & VMA.VMA_AREA_VVAR && prev.end === m.start) {
         prev.end = m.end; // one VVAR entry for both parts, as CRIU writes it
         continue;
       }
-      v.status |= VMA.ANON_PRIVATE | VMA.VVAR;
+      v.status |= VMA.VMA_ANON_PRIVATE | VMA.VMA_AREA_VVAR;
       v.flags |= MAP_ANONYMOUS;
     } else if (m.path === '[vdso]') {
-      v.status |= VMA.VDSO | VMA.ANON_PRIVATE;
+      v.status |= VMA.VMA_AREA_VDSO | VMA.VMA_ANON_PRIVATE;
       v.flags |= MAP_ANONYMOUS;
     } else if (anon) {
       if (shared) throw new DumpError(`task ${pid}: shared anonymous mapping ${m.start.toString(16)}-${m.end.toString(16)} is not supported yet`);
-      v.status |= VMA.ANON_PRIVATE | (m.path === '[heap]' ? VMA.HEAP : 0);
+      v.status |= VMA.VMA_ANON_PRIVATE | (m.path === '[heap]' ? VMA.VMA_AREA_HEAP : 0);
       v.flags |= MAP_ANONYMOUS;
     } else {
       const mf = `/proc/${pid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`;
@@ -61,7 +59,7 @@ export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
       if (m.path.startsWith('/memfd:') || sharedAnon) {
         v.shmid = files.memfdMapping(memfdName(m.path), mf);
         v.pgoff = m.pgoff;
-        v.status |= (shared ? VMA.FILE_SHARED : VMA.FILE_PRIVATE) | VMA.MEMFD;
+        v.status |= (shared ? VMA.VMA_FILE_SHARED : VMA.VMA_FILE_PRIVATE) | VMA.VMA_AREA_MEMFD;
         v.fdflags = shared && m.perms[1] === 'w' ? O_RDWR : 0;
         out.push(v);
         continue;
@@ -71,7 +69,7 @@ export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
       }
       v.shmid = files.specialFile(m.path.replace(/ \(deleted\)$/, ''), mf);
       v.pgoff = m.pgoff;
-      v.status |= shared ? VMA.FILE_SHARED : VMA.FILE_PRIVATE;
+      v.status |= shared ? VMA.VMA_FILE_SHARED : VMA.VMA_FILE_PRIVATE;
       v.fdflags = shared && m.perms[1] === 'w' ? O_RDWR : 0;
     }
     out.push(v);

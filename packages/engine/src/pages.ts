@@ -2,29 +2,31 @@
 // /proc/PID/pagemap, described by pagemap-PID.img and copied in large batches into pages-N.img.
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { imageFileName } from '@ckpt/images';
+import { imageFileName, PE, VMA } from '@ckpt/images';
 import { native } from './native.js';
-import { VMA, type Vma } from './mm.js';
+import { MAP_ANONYMOUS, MAP_HUGETLB, MAP_LOCKED, MAP_PRIVATE, type Vma } from './mm.js';
 
-const PE_LAZY = 2, PE_PRESENT = 4;
-const MAP_ANONYMOUS = 0x20, MAP_PRIVATE = 2, MAP_LOCKED = 0x2000, MAP_HUGETLB = 0x40000;
 
 export interface PageRun { vaddr: bigint; nrPages: number; flags: number }
 
 let zeroPfn: bigint | undefined;
+
+/** VMAs whose pages go to the task's pages image: private, regular, not vvar/vsyscall. */
+export function pagesDumped(v: { status: number }): boolean {
+  return (v.status & VMA.VMA_AREA_REGULAR) !== 0 && (v.status & (VMA.VMA_AREA_VVAR | VMA.VMA_AREA_VSYSCALL)) === 0
+    && (v.status & (VMA.VMA_ANON_PRIVATE | VMA.VMA_FILE_PRIVATE)) !== 0;
+}
 
 export function scanRuns(pid: number, vmas: Vma[]): PageRun[] {
   const n = native();
   zeroPfn ??= n.zeroPfn();
   const runs: PageRun[] = [];
   for (const v of vmas) {
-    if (!(v.status & VMA.REGULAR) || v.status & VMA.VVAR || v.status & VMA.VSYSCALL) continue;
-    const priv = v.status & (VMA.ANON_PRIVATE | VMA.FILE_PRIVATE);
-    if (!priv) continue;
-    const isVdso = (v.status & VMA.VDSO) !== 0;
+    if (!pagesDumped(v)) continue;
+    const isVdso = (v.status & VMA.VMA_AREA_VDSO) !== 0;
     const lazy = (v.flags & MAP_ANONYMOUS) && (v.flags & MAP_PRIVATE) && !(v.flags & (MAP_LOCKED | MAP_HUGETLB)) && !isVdso;
-    const flags = PE_PRESENT | (lazy ? PE_LAZY : 0);
-    const r = n.scanPages(pid, v.start, v.end, { all: isVdso, skipFile: (v.status & VMA.FILE_PRIVATE) !== 0, zeroPfn });
+    const flags = PE.PRESENT | (lazy ? PE.LAZY : 0);
+    const r = n.scanPages(pid, v.start, v.end, { all: isVdso, skipFile: (v.status & VMA.VMA_FILE_PRIVATE) !== 0, zeroPfn });
     for (let i = 0; i < r.length; i += 2) {
       const vaddr = r[i], nr = Number(r[i + 1]);
       const last = runs[runs.length - 1];

@@ -4,6 +4,7 @@
 // seccomp_filter = index of its newest filter. When all threads of a process share the leader's
 // chain, only the leader keeps it, flagged TSYNC. A task in filter mode whose filters cannot be
 // read is refused: a filter mode without filters would restore an unconfined task.
+import { TASK } from '@ckpt/images';
 import { native } from './native.js';
 import { readStatus } from './proc.js';
 import { DumpError } from './log.js';
@@ -23,7 +24,7 @@ export class Seccomp {
   /** Reads every thread's mode and filters (tasks frozen), applies TSYNC, lays out the image. */
   collect(tasks: Task[]): void {
     for (const task of tasks) {
-      if (task.state === 6) continue;
+      if (task.state === TASK.ZOMBIE) continue;
       const ths: ThreadSeccomp[] = [];
       for (const th of task.threads) {
         const mode = Number(readStatus(task.pid, th.tid).Seccomp ?? 0);

@@ -1,11 +1,11 @@
 // Freezing a process tree (ENGINE-NOTES §1): PTRACE_SEIZE + PTRACE_INTERRUPT on every thread,
 // root first, DFS, threads before children, rescanning until nothing new appears. And the way
 // back: kill while traced, or detach and let the tasks go on.
+import { TASK } from '@ckpt/images';
 import { native } from './native.js';
 import { listChildren, listThreads, readStatus } from './proc.js';
 import { DumpError, Log } from './log.js';
 
-export const TASK_ALIVE = 1, TASK_DEAD = 2, TASK_STOPPED = 3, TASK_ZOMBIE = 6;
 const PTRACE_EVENT_STOP = 128;
 const PTRACE_O_TRACESYSGOOD = 1, PTRACE_O_SUSPEND_SECCOMP = 1 << 21;
 const SIGKILL = 9, SIGTRAP = 5, SIGSTOP = 19, SIGTSTP = 20, SIGTTIN = 21, SIGTTOU = 22;
@@ -42,20 +42,20 @@ export class Freezer {
   }
 
   private freezeProcess(pid: number, realPpid: number, imagePpid: number): Task {
-    const task: Task = { pid, ppid: imagePpid, state: TASK_ALIVE, stopSignal: 0, threads: [], children: [] };
+    const task: Task = { pid, ppid: imagePpid, state: TASK.ALIVE, stopSignal: 0, threads: [], children: [] };
     const lead = this.seizeOne(pid, pid, realPpid);
     task.state = lead.state;
     task.stopSignal = lead.stopSignal;
     task.threads.push({ tid: pid, seccomp: lead.seccomp });
-    if (task.state === TASK_ZOMBIE) return task;
+    if (task.state === TASK.ZOMBIE) return task;
     // threads: rescan until stable
     for (let pass = 0; pass < 5; pass++) {
       let fresh = 0;
       for (const tid of listThreads(pid)) {
         if (task.threads.some((t) => t.tid === tid)) continue;
         const t = this.seizeOne(pid, tid, realPpid);
-        if (t.state === TASK_ZOMBIE) throw new DumpError(`Zombie thread ${tid} of ${pid} is not supported`);
-        if ((t.state === TASK_STOPPED) !== (task.state === TASK_STOPPED)) {
+        if (t.state === TASK.ZOMBIE) throw new DumpError(`Zombie thread ${tid} of ${pid} is not supported`);
+        if ((t.state === TASK.STOPPED) !== (task.state === TASK.STOPPED)) {
           throw new DumpError(`Individually stopped threads not supported (thread ${tid} of ${pid})`);
         }
         task.threads.push({ tid, seccomp: t.seccomp });
@@ -86,7 +86,7 @@ export class Freezer {
       const st = safeStatus(tid);
       if (st && st.State.startsWith('Z')) {
         this.log.info(`Task ${tid} is a zombie`);
-        return { state: TASK_ZOMBIE, stopSignal: 0, seccomp: 0 };
+        return { state: TASK.ZOMBIE, stopSignal: 0, seccomp: 0 };
       }
       throw new DumpError(`Can't seize task ${tid}: ${errnoName(-r)}${-r === 1 ? ' (permission denied)' : ''}`);
     }
@@ -147,10 +147,10 @@ export class Freezer {
         if (stopSignal === SIGTTIN || stopSignal === SIGTTOU) stopSignal = back;
         this.stopOnRelease.set(pid, stopSignal);
         this.log.debug(`Task ${tid} was stopped (signal ${stopSignal}); ${nrStop} stop(s) skipped`);
-        return { state: TASK_STOPPED, stopSignal, seccomp };
+        return { state: TASK.STOPPED, stopSignal, seccomp };
       }
       if (si.signo !== SIGTRAP) throw new DumpError(`Task ${tid}: unsupported stop signal ${si.signo}`);
-      return { state: TASK_ALIVE, stopSignal: 0, seccomp };
+      return { state: TASK.ALIVE, stopSignal: 0, seccomp };
     }
   }
 

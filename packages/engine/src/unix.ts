@@ -3,6 +3,7 @@
 // (peeked, never consumed) for sk-queues.img. A peer outside the dumped tree is an "external
 // socket": refused unless --ext-unix-sk.
 import { statSync } from 'node:fs';
+import { USK } from '@ckpt/images';
 import { native } from './native.js';
 import { DumpError } from './log.js';
 import { FOWN_NONE } from './files.js';
@@ -12,7 +13,6 @@ interface Diag { ino: number; type: number; state: number; peer: number; shutdow
 const SOL_SOCKET = 1;
 const SO = { REUSEADDR: 2, DONTROUTE: 5, BROADCAST: 6, SNDBUF: 7, RCVBUF: 8, KEEPALIVE: 9, OOBINLINE: 10, NO_CHECK: 11,
   PRIORITY: 12, REUSEPORT: 15, PASSCRED: 16, RCVLOWAT: 18, RCVTIMEO: 20, SNDTIMEO: 21, PASSSEC: 34, MARK: 36, BUF_LOCK: 72 };
-const USK_EXTERN = 1;
 const TCP_LISTEN = 10;
 
 interface Dumped { pid: number; fd: number; id: number; ino: number; entry: any }
@@ -127,7 +127,7 @@ export class UnixSockets {
       external.set(peer, id);
       this.emitWritten({
         type: 'UNIXSK', id, usk: {
-          id, ino: peer, type: s.entry.type, state: TCP_LISTEN, flags: 0, uflags: USK_EXTERN, backlog: 0, peer: 0,
+          id, ino: peer, type: s.entry.type, state: TCP_LISTEN, flags: 0, uflags: USK.EXTERN, backlog: 0, peer: 0,
           fown: FOWN_NONE, opts: { so_sndbuf: 0, so_rcvbuf: 0, so_snd_tmo_sec: 0n, so_snd_tmo_usec: 0n, so_rcv_tmo_sec: 0n, so_rcv_tmo_usec: 0n },
           name: d?.name ?? Buffer.alloc(0),
         },

@@ -11,6 +11,6 @@ export { messageFromJson, messageToJson, messageToText, ipText } from './forms.j
 export { decodeMessage, encodeMessage, decodeText, encodeText, UNKNOWN_KEY, type FieldSelection, type FieldValue, type Message, type Scalar } from './wire.js';
 export { messagePlan, messageNames, hasMessage, type FieldPlan, type MessagePlan, type CriuOptions } from './schema.js';
 export { pyDumps, pyString, b64Lines, qpEncode, qpDecode, humanSize, type Json } from './pyjson.js';
-export { FLAG_TABLES, DICT_TABLES, TASK_STATES, VMA, PE, flagsToText } from './tables.js';
+export { FLAG_TABLES, DICT_TABLES, TASK, TASK_STATES, VMA, PE, USK, flagsToText } from './tables.js';
 export { BufferSource, FileSource, type ByteSource } from './source.js';
 export { PageReader, taskPages, shmemPages, type PageRun, type PageReaderOptions } from './pages.js';

@@ -43,13 +43,17 @@ export const DICT_TABLES: Record<string, Record<string, Record<number, string>>>
 };
 
 /** CRIU's task states (criu/include/pstree.h / images: task_core_entry.task_state). */
-export const TASK_STATES: Record<number, string> = { 1: 'alive', 2: 'dead', 3: 'stopped', 6: 'zombie' };
+export const TASK = { ALIVE: 1, DEAD: 2, STOPPED: 3, ZOMBIE: 6 } as const;
+export const TASK_STATES: Record<number, string> = { [TASK.ALIVE]: 'alive', [TASK.DEAD]: 'dead', [TASK.STOPPED]: 'stopped', [TASK.ZOMBIE]: 'zombie' };
 
 /** VMA status bits used by tools (same values as the mmap.status table). */
 export const VMA = Object.fromEntries(FLAG_TABLES['mmap.status']) as Record<string, number>;
 
 /** pagemap_entry.flags bits. */
 export const PE = { PARENT: 1, LAZY: 2, PRESENT: 4 } as const;
+
+/** unix_sk_entry.uflags bits (CRIU's sk-unix.c). */
+export const USK = { EXTERN: 1 } as const;
 
 export function flagsToText(value: number, table: FlagTable): string {
   const names: string[] = [];

@@ -5,7 +5,7 @@
 // holding them all made the collector do most of the work.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeImage, imageFileName, ImageError, type FieldSelection, type ImageDoc } from '@ckpt/images';
+import { decodeImage, imageFileName, ImageError, TASK, type FieldSelection, type ImageDoc } from '@ckpt/images';
 
 export type Obj = { [k: string]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Id = number | bigint | string;
@@ -94,6 +94,6 @@ export const FILES_ID: FieldSelection = { files_id: true };
 export function isDead(dir: ImageDir, pid: number): boolean {
   if (dir.has('ids', pid)) return false;
   const core = dir.maybeEntries('core', pid, TASK_STATE)?.[0];
-  const state = Number(core?.tc?.task_state ?? 1);
-  return state === 2 || state === 6;
+  const state = Number(core?.tc?.task_state ?? TASK.ALIVE);
+  return state === TASK.DEAD || state === TASK.ZOMBIE;
 }

@@ -4,18 +4,12 @@
 // task dup2()s the objects it uses to its fd numbers.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeImage, ImageError, imageFileName, taskPages, type ImageDoc } from '@ckpt/images';
+import { decodeImage, ImageError, imageFileName, PE, taskPages, TASK, USK, VMA, type ImageDoc } from '@ckpt/images';
 import { buildSigframe } from './frame.js';
 import { buildId } from '../elf.js';
 
 export class RestoreError extends Error {}
 
-const VMA = {
-  REGULAR: 1, STACK: 2, VSYSCALL: 4, VDSO: 8, HEAP: 0x20, FILE_PRIVATE: 0x40, FILE_SHARED: 0x80, ANON_SHARED: 0x100,
-  ANON_PRIVATE: 0x200, SYSVIPC: 0x400, SOCKET: 0x800, VVAR: 0x1000, AIORING: 0x2000, MEMFD: 0x4000,
-};
-const PE_PRESENT = 4, PE_PARENT = 1;
-const USK_EXTERN = 1;
 const TCP_ESTABLISHED = 1, TCP_LISTEN = 10, SOCK_DGRAM = 2;
 const EXTERNAL_FLAG = 1 << 30;
 const PAGE = 4096n;
@@ -210,8 +204,8 @@ export function buildPlan(o: PlanOptions): Plan {
     const runs: Memfd['runs'] = [];
     for (const e of es.slice(1)) {
       const len = b(e.nr_pages) * PAGE;
-      if (n(e.flags) & PE_PARENT) throw new RestoreError(`${what}: incremental dumps are not supported`);
-      if (!(n(e.flags) & PE_PRESENT)) continue;
+      if (n(e.flags) & PE.PARENT) throw new RestoreError(`${what}: incremental dumps are not supported`);
+      if (!(n(e.flags) & PE.PRESENT)) continue;
       runs.push({ off: b(e.vaddr), len, fileOff });
       fileOff += len;
     }
@@ -444,7 +438,7 @@ export function buildPlan(o: PlanOptions): Plan {
       sk.peer = -1;
       return;
     }
-    if (n(peerFile.usk.uflags) & USK_EXTERN) {
+    if (n(peerFile.usk.uflags) & USK.EXTERN) {
       if (!o.extUnixSk) throw new RestoreError(`${what}: unix socket ${u.ino} is connected to an external socket (${peerFile.usk.name?.toString().replace(/\0/g, '') || u.peer}); restore with --ext-unix-sk`);
       const ext = unixObj(peerFile.usk, `external peer of ${what}`);
       ext.flags |= EXTERNAL_FLAG;
@@ -483,7 +477,7 @@ export function buildPlan(o: PlanOptions): Plan {
     if (!core) throw new RestoreError(`${who}: ${imageFileName('core', pid)} is empty`);
     if (core.mtype !== 'X86_64') throw new RestoreError(`${who}: architecture ${core.mtype} is not supported`);
     const tc = core.tc ?? {};
-    const state = n(tc.task_state, 1);
+    const state = n(tc.task_state, TASK.ALIVE);
     const t: PlanTask = {
       pid, parent: parent < 0 ? -1 : parent, pgid: n(e.pgid), sid: n(e.sid), state, exitCode: n(tc.exit_code),
       umask: 0o22, cwd: '', root: '', exe: '', pages: '', fds: [], files: [], epoll: [], ptimers: [], ctty: -1, cttyPgrp: 0, vmas: [], iovs: [],
@@ -494,14 +488,14 @@ export function buildPlan(o: PlanOptions): Plan {
       nice: 0, policy: 0, prio: 0, subreaper: 0, oomSet: 0, oomAdj: 0, sigs: [], seccomp: [],
     };
     plan.tasks.push(t);
-    if (state === 2) { // zombie: only pid, sid, pgid and its end
+    if (state === TASK.DEAD) { // a zombie (CRIU writes it as dead): only pid, sid, pgid and its end
       t.threads.push({ tid: pid, clearTid: 0n, robust: 0n, robustLen: 0n, fsBase: 0n, gsBase: 0n, rseqPtr: 0n, rseqSize: 0, rseqSig: 0, comm: '', frame: Buffer.alloc(0) });
       for (let k = 0; k < 64; k++) t.sigact.push([0n, 0n, 0n, 0n]);
       for (let k = 0; k < 16; k++) t.rlim.push([0n, 0n]);
       for (let k = 0; k < 3; k++) t.itimer.push([0n, 0n, 0n, 0n]);
       continue;
     }
-    if (state !== 1 && state !== 3) throw new RestoreError(`${who}: task state ${state} is not supported`);
+    if (state !== TASK.ALIVE && state !== TASK.STOPPED) throw new RestoreError(`${who}: task state ${state} is not supported`);
 
     const ids = load(dir, 'ids', pid, who).entries[0] ?? {};
     // fds
@@ -546,23 +540,23 @@ export function buildPlan(o: PlanOptions): Plan {
       const start = b(v.start), end = b(v.end), status = n(v.status);
       if (start < prevEnd || end <= start) throw new RestoreError(`${who}: VMAs in ${imageFileName('mm', pid)} overlap or are unsorted at 0x${start.toString(16)}`);
       prevEnd = end;
-      if (!(status & VMA.REGULAR)) continue; // vsyscall
+      if (!(status & VMA.VMA_AREA_REGULAR)) continue; // vsyscall
       const range = `VMA 0x${start.toString(16)}-0x${end.toString(16)}`;
-      if (status & VMA.VVAR) { t.vdso.hint = start; t.vdso.vvarLen = end - start; skip.push([start, end]); continue; }
-      if (status & VMA.VDSO) { t.vdso.expect = start; t.vdso.vdsoLen = end - start; skip.push([start, end]); continue; }
-      if (status & (VMA.SYSVIPC | VMA.SOCKET | VMA.AIORING)) {
+      if (status & VMA.VMA_AREA_VVAR) { t.vdso.hint = start; t.vdso.vvarLen = end - start; skip.push([start, end]); continue; }
+      if (status & VMA.VMA_AREA_VDSO) { t.vdso.expect = start; t.vdso.vdsoLen = end - start; skip.push([start, end]); continue; }
+      if (status & (VMA.VMA_AREA_SYSVIPC | VMA.VMA_AREA_SOCKET | VMA.VMA_AREA_AIORING)) {
         throw new RestoreError(`${who}: ${range} (status 0x${status.toString(16)}): SysV, socket and AIO mappings are not supported yet`);
       }
       let file = -1;
       const shared = (n(v.flags) & 3) === 1;
-      const memfdFile = status & (VMA.FILE_PRIVATE | VMA.FILE_SHARED | VMA.MEMFD) ? fileById.get(n(v.shmid))?.memfd : undefined;
-      if (memfdFile || status & VMA.ANON_SHARED) {
+      const memfdFile = status & (VMA.VMA_FILE_PRIVATE | VMA.VMA_FILE_SHARED | VMA.VMA_AREA_MEMFD) ? fileById.get(n(v.shmid))?.memfd : undefined;
+      if (memfdFile || status & VMA.VMA_ANON_SHARED) {
         // a memfd, or shared anonymous memory: one object for every task that maps it
         const m = memfdFile ? memfdFor(n(memfdFile.inode_id), `${who} ${range}`) : anonShmFor(n(v.shmid), end - start + b(v.pgoff), `${who} ${range}`);
         const key = `memfd:${m}`;
         if (!fileIdx.has(key)) { fileIdx.set(key, t.files.length); t.files.push({ path: '', oflags: O_RDWR, memfd: m }); }
         file = fileIdx.get(key)!;
-      } else if (status & (VMA.FILE_PRIVATE | VMA.FILE_SHARED)) {
+      } else if (status & (VMA.VMA_FILE_PRIVATE | VMA.VMA_FILE_SHARED)) {
         const f = fileById.get(n(v.shmid));
         if (!f?.reg) throw new RestoreError(`${who}: ${range}: file id ${v.shmid} is not in ${imageFileName('files')}`);
         const oflagsG = shared && n(v.prot) & 2 ? O_RDWR : 0;
@@ -609,8 +603,8 @@ export function buildPlan(o: PlanOptions): Plan {
     };
     const runs = [...reader.runs].sort((x, y) => (x.fileOffset ?? 0) - (y.fileOffset ?? 0));
     for (const r of runs) {
-      if (r.flags & PE_PARENT) throw new RestoreError(`${who}: incremental dumps (pages in a parent image) are not supported`);
-      if (!(r.flags & PE_PRESENT)) continue;
+      if (r.flags & PE.PARENT) throw new RestoreError(`${who}: incremental dumps (pages in a parent image) are not supported`);
+      if (!(r.flags & PE.PRESENT)) continue;
       const len = BigInt(r.nrPages) * PAGE;
       const off = BigInt(r.fileOffset!);
       if (off + len > pagesSize) throw new RestoreError(`${who}: ${pagesName} is ${pagesSize} bytes, ${pagemapName} needs ${off + len} (truncated pages image)`);
