@@ -88,6 +88,11 @@ v8.startupSnapshot.setDeserializeMainFunction(() => {
     process.env.NODE_EXTRA_CA_CERTS = ca;
     delete process.env.CKPT_EXTRA_CA_CERTS;
   }
+  // and the malloc tuning it may have set is for this process only
+  if (process.env.CKPT_SET_GLIBC_TUNABLES !== undefined) {
+    delete process.env.GLIBC_TUNABLES;
+    delete process.env.CKPT_SET_GLIBC_TUNABLES;
+  }
   main(process.argv.slice(2));
 });
 `);

@@ -147,16 +147,22 @@ test('an image path that is a FIFO or a directory is refused at once, not waited
   oneLine(await run(CRIT, ['info', tmp], { timeout: 10000 }), /is a directory/);
 });
 
-test('crit does not load NODE_EXTRA_CA_CERTS at start, and hands it on to the processes it starts', async () => {
+test('crit does not load NODE_EXTRA_CA_CERTS at start, and hands it and GLIBC_TUNABLES on as they were', async () => {
   const img = join(tmp, 'ca-fs.img');
   writeFileSync(img, encodeImage({ magic: 'FS', entries: [{ cwd_id: 1, root_id: 1 }] }));
   const seen = join(tmp, 'ca-seen');
   const editor = join(tmp, 'ca-editor.sh');
-  writeFileSync(editor, `#!/bin/sh\necho "NODE=\${NODE_EXTRA_CA_CERTS-unset} CKPT=\${CKPT_EXTRA_CA_CERTS-unset}" > ${seen}\n`, { mode: 0o755 });
+  writeFileSync(editor, `#!/bin/sh\necho "NODE=\${NODE_EXTRA_CA_CERTS-unset} CKPT=\${CKPT_EXTRA_CA_CERTS-unset} GLIBC=\${GLIBC_TUNABLES-unset} \${CKPT_SET_GLIBC_TUNABLES-unset}" > ${seen}\n`, { mode: 0o755 });
   // a bundle Node cannot load: it would print a warning at start if it tried
   const ca = join(tmp, 'no-such-bundle.pem');
-  const r = await run(CRIT, ['edit', img], { env: { NODE_EXTRA_CA_CERTS: ca, EDITOR: editor } });
+  // unset (spawn leaves out undefined values): the launcher tunes malloc for crit alone
+  const env = { NODE_EXTRA_CA_CERTS: ca, EDITOR: editor, GLIBC_TUNABLES: undefined };
+  const r = await run(CRIT, ['edit', img], { env });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, '');
-  assert.equal(readFileSync(seen, 'utf8'), `NODE=${ca} CKPT=unset\n`);
+  assert.equal(readFileSync(seen, 'utf8'), `NODE=${ca} CKPT=unset GLIBC=unset unset\n`);
+  // a user's own tuning is left alone
+  const r2 = await run(CRIT, ['edit', img], { env: { ...env, GLIBC_TUNABLES: 'glibc.malloc.check=0' } });
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.equal(readFileSync(seen, 'utf8'), `NODE=${ca} CKPT=unset GLIBC=glibc.malloc.check=0 unset\n`);
 });
