@@ -89,15 +89,25 @@ function timeOnce(cmd, argv, env = process.env) {
   return { ms, ok: true, rssKb };
 }
 
-function measure(cmd, argv, env) {
-  const runs = [];
-  for (let i = 0; i < RUNS; i++) {
-    const r = timeOnce(cmd, argv, env);
-    if (!r.ok) return r;
-    runs.push(r);
+// medians of RUNS runs each, ours and upstream's taking turns (after one
+// unmeasured run each) so that this VM's drifts in speed fall on both alike
+function measurePair(a, b, argv) {
+  const runs = [[], []];
+  const tools = [a, b];
+  for (let i = -1; i < RUNS; i++) {
+    tools.forEach((t, k) => {
+      if (!t || runs[k].err) return;
+      const r = timeOnce(t.cmd, argv, t.env);
+      if (!r.ok) runs[k].err = r.err;
+      else if (i >= 0) runs[k].push(r);
+    });
   }
-  runs.sort((a, b) => a.ms - b.ms);
-  return { ok: true, ms: runs[Math.floor(runs.length / 2)].ms, rssKb: Math.max(...runs.map((r) => r.rssKb)) };
+  return runs.map((rs) => {
+    if (rs.err) return { ok: false, err: rs.err };
+    if (rs.length === 0) return { ok: false, err: 'n/a' };
+    rs.sort((x, y) => x.ms - y.ms);
+    return { ok: true, ms: rs[Math.floor(rs.length / 2)].ms, rssKb: Math.max(...rs.map((r) => r.rssKb)) };
+  });
 }
 
 const pm = write('pagemap-200k.img', pagemap(200000));
@@ -122,19 +132,18 @@ const cases = [
   ['small: x mems', ['x', small, 'mems']],
 ];
 
-console.log(`crit benchmark: median of ${RUNS} runs; peak RSS from GNU time${GNU_TIME ? '' : ' (not installed: no RSS)'}`);
+console.log(`crit benchmark: median of ${RUNS} runs, ours and upstream taking turns; peak RSS from GNU time${GNU_TIME ? '' : ' (not installed: no RSS)'}`);
 console.log(`ours: ${OURS}\nupstream: ${hasPy ? PY + ' (' + execFileSync('dpkg-query', ['-W', '-f', '${Version}', 'criu']).toString() + ')' : 'not installed'}\n`);
 const pad = (s, n) => String(s).padEnd(n);
 // what no Node program goes below here, which bounds any speed-up (without
 // NODE_EXTRA_CA_CERTS, which crit's launcher sets aside: Node would load a CA bundle)
 const bare = { ...process.env };
 delete bare.NODE_EXTRA_CA_CERTS;
-const floor = measure(process.execPath, ['-e', '0'], bare);
+const [floor] = measurePair({ cmd: process.execPath, env: bare }, null, ['-e', '0']);
 console.log(`start-up floor: node -e 0 takes ${floor.ms.toFixed(0)} ms\n`);
 console.log(`${pad('case', 38)}${pad('ours ms', 10)}${pad('ours MB', 9)}${pad('python ms', 11)}${pad('python MB', 11)}speed-up`);
 for (const [label, argv] of cases) {
-  const a = measure(OURS, argv);
-  const b = hasPy ? measure(PY, argv) : { ok: false, err: 'n/a' };
+  const [a, b] = measurePair({ cmd: OURS }, hasPy ? { cmd: PY } : null, argv);
   const mb = (r) => (r.ok && !Number.isNaN(r.rssKb) ? (r.rssKb / 1024).toFixed(0) : '-');
   const ratio = a.ok && b.ok ? (b.ms / a.ms).toFixed(1) + 'x' : b.ok ? '' : `(python: ${b.err?.slice(0, 60)})`;
   console.log(`${pad(label, 38)}${pad(a.ok ? a.ms.toFixed(0) : 'FAIL ' + a.err, 10)}${pad(mb(a), 9)}${pad(b.ok ? b.ms.toFixed(0) : '-', 11)}${pad(mb(b), 11)}${ratio}`);
