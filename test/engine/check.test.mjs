@@ -3,6 +3,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ckpt, needPtrace } from './helpers.mjs';
 
+test('ckpt --version names our version and the image format it writes', () => {
+  const r = ckpt(['--version']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^\d+\.\d+\.\d+ \(CRIU 4\.2 image format\)\n$/);
+});
+
 test('ckpt check says Looks good.', (t) => {
   if (!needPtrace(t)) return;
   const r = ckpt(['check']);
