@@ -1,7 +1,7 @@
 // crit: the CRIU image tool. Command names, options and outputs follow
 // upstream CRIT; errors are one line naming file, entry and offset (or JSON path).
 import { createRequire } from 'node:module';
-import { ImageError } from '@ckpt/images';
+import { IMAGE_FORMAT, ImageError } from '@ckpt/images';
 import yargs from './yargs.cjs';
 import { decode, encode, EXPLORERS, explore, info } from './commands.js';
 import { diffCommand } from './diff/command.js';
@@ -40,7 +40,7 @@ export async function main(argv: string[]): Promise<void> {
   const cli = yargs(argv)
     .scriptName('crit')
     .usage('$0 <command> [options]\n\nCRiu Image Tool: read, write and explore CRIU checkpoint images.')
-    .version(`${VERSION} (CRIU 4.2 image format)`)
+    .version(`${VERSION} (${IMAGE_FORMAT} image format)`)
     .command('decode', 'convert a criu image from binary to JSON', (y) =>
       y.option('in', { alias: 'i', type: 'string', describe: 'image to decode (default: stdin)' })
         .option('out', { alias: 'o', type: 'string', describe: 'where to write the JSON (default: stdout)' })

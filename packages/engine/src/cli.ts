@@ -4,6 +4,7 @@ import yargs from './yargs.cjs';
 import { isAbsolute, join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { IMAGE_FORMAT } from '@ckpt/images';
 // check and dump are loaded by their commands only: restore does not pay for the native addon's load
 import { parseInheritFd, restore, RestoreError } from './restore/index.js';
 import { DumpError, Log } from './log.js';
@@ -26,7 +27,7 @@ export async function main(argv: string[]): Promise<void> {
     await yargs(argv)
       .scriptName('ckpt')
       .usage('$0 <command> [options]')
-      .version(`${VERSION} (CRIU 4.2 image format)`)
+      .version(`${VERSION} (${IMAGE_FORMAT} image format)`)
       .command('check', 'check whether the kernel supports what dump and restore need',
         (y) => y.option('all', { type: 'boolean', default: false, describe: 'also check features needed only for some process trees' })
           .option('extra', { type: 'boolean', default: false, hidden: true })

@@ -1,6 +1,6 @@
 // @ckpt/images: the CRIU image format. See README.md for the API with examples.
 export { ImageError, type ErrorPlace } from './errors.js';
-export { IMAGE_TYPES, IMG_COMMON, IMG_SERVICE, imageFileName, typeByFileName, typeByMagic, typeByName, type ImageType } from './magic.js';
+export { IMAGE_FORMAT, IMAGE_TYPES, IMG_COMMON, IMG_SERVICE, imageFileName, typeByFileName, typeByMagic, typeByName, type ImageType } from './magic.js';
 export type { Extra, IpcMessage, TcpQueues } from './extras.js';
 export {
   decodeImage, encodeImage, entryToJson, entryToText, imageInfo, imageToJsonText, openSource, readEntries, readHeader, readImageFile,

@@ -3,6 +3,9 @@
 import * as x from './extras.js';
 import type { ExtraCodec } from './extras.js';
 
+/** The CRIU release whose image format this table and the schema in proto/ follow. */
+export const IMAGE_FORMAT = 'CRIU 4.2';
+
 export const IMG_COMMON = 0x54564319;
 export const IMG_SERVICE = 0x55105940;
 
