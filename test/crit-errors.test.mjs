@@ -166,3 +166,9 @@ test('crit does not load NODE_EXTRA_CA_CERTS at start, and hands it and GLIBC_TU
   assert.equal(r2.code, 0, r2.stderr);
   assert.equal(readFileSync(seen, 'utf8'), `NODE=${ca} CKPT=unset GLIBC=glibc.malloc.check=0 unset\n`);
 });
+
+test('crit --version names our version and the image format it reads and writes', async () => {
+  const r = await run(CRIT, ['--version']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^\d+\.\d+\.\d+ \(CRIU 4\.2 image format\)\n$/);
+});
