@@ -170,5 +170,5 @@ test('crit does not load NODE_EXTRA_CA_CERTS at start, and hands it and GLIBC_TU
 test('crit --version names our version and the image format it reads and writes', async () => {
   const r = await run(CRIT, ['--version']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^\d+\.\d+\.\d+ \(CRIU 4\.2 image format\)\n$/);
+  assert.match(r.stdout.toString(), /^\d+\.\d+\.\d+ \(CRIU 4\.2 image format\)\n$/);
 });
