@@ -8,11 +8,11 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** A work dir with bench/dump-bigmem.c compiled into it. */
+/** A work dir with test/engine/progs/bigmem.c compiled into it. */
 export function bigmemProgram(name) {
   const work = mkdtempSync(join(tmpdir(), `bench-${name}-`));
   const prog = join(work, 'bigmem');
-  execFileSync('gcc', ['-O2', '-o', prog, join(here, 'dump-bigmem.c')]);
+  execFileSync('gcc', ['-O2', '-o', prog, join(here, '../test/engine/progs/bigmem.c')]);
   return { work, prog };
 }
 

@@ -3,10 +3,10 @@
 // images (modulo what moves between two dumps: times, the run id), and the tree is killed as usual.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { alive, ckpt, imageSet, kill, launch, needPtrace, ROOT, sleep, workDir } from './helpers.mjs';
+import { alive, ckpt, compile, imageSet, kill, launch, needPtrace, ROOT, sleep, workDir } from './helpers.mjs';
 import { decodeAll } from './compare.mjs';
 
 const BIN = join(ROOT, 'packages/engine/bin/ckpt');
@@ -33,8 +33,7 @@ test('bin/ckpt dump (startup snapshot) writes the same images as the modules and
   }
   const dir = workDir('snapshot');
   // an idle program (it only waits in pause()), so that two dumps of it see the same state
-  const prog = join(dir, 'bigmem');
-  execFileSync('gcc', ['-O2', '-o', prog, join(ROOT, 'bench/dump-bigmem.c')]);
+  const prog = compile('bigmem', dir);
   const h = await launch(prog, ['8']);
   try {
     const viaModules = join(dir, 'img-modules'), viaSnapshot = join(dir, 'img-snapshot');

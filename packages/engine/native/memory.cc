@@ -107,7 +107,9 @@ Napi::Value ScanPages(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// copyPages(pid, outFd, BigUint64Array [addr, nrPages, ...]) -> bytes written
+// copyPages(pid, outFd, BigUint64Array [addr, nrPages, ...], progress?) -> bytes written
+// progress(done, total), in bytes, is called on this thread every kReport bytes read and
+// once at the end; if it throws, the copy stops and the exception is what the caller gets.
 // One user-space copy each way, overlapped: this thread reads the target's pages with
 // process_vm_readv (no bounce page, unlike /proc/PID/mem) into a ring of buffers while a writer
 // thread write()s the filled ones to outFd. A range process_vm_readv cannot read (PROT_NONE) is
@@ -119,6 +121,10 @@ Napi::Value CopyPages(const Napi::CallbackInfo& info) {
   int out = (int)ArgInt(info, 1);
   Napi::BigUint64Array runsArr = info[2].As<Napi::BigUint64Array>();
   std::vector<uint64_t> runs(runsArr.Data(), runsArr.Data() + runsArr.ElementLength());
+  Napi::Function progress = info.Length() > 3 && info[3].IsFunction() ? info[3].As<Napi::Function>() : Napi::Function();
+  constexpr uint64_t kReport = 64 << 20;
+  uint64_t reported = 0;
+  bool threw = false;
 
   constexpr size_t kBufs = 4, kBuf = 4 << 20, kIov = 1024;
   char* mem = (char*)mmap(nullptr, kBufs * kBuf, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -267,10 +273,20 @@ Napi::Value CopyPages(const Napi::CallbackInfo& info) {
       if (err) break;
     }
     total += want;
-    std::lock_guard<std::mutex> lk(mu);
-    fill[head % kBufs] = want;
-    head++;
-    cv.notify_all();
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      fill[head % kBufs] = want;
+      head++;
+      cv.notify_all();
+    }
+    if (!progress.IsEmpty() && total - reported >= kReport) {
+      reported = total;
+      progress.Call({Napi::Number::New(env, (double)total), Napi::Number::New(env, (double)bytes)});
+      if (env.IsExceptionPending()) {
+        threw = true;
+        break;
+      }
+    }
   }
   {
     std::lock_guard<std::mutex> lk(mu);
@@ -281,8 +297,13 @@ Napi::Value CopyPages(const Napi::CallbackInfo& info) {
   if (direct) fcntl(out, F_SETFL, flags0);
   munmap(mem, kBufs * kBuf);
   if (memFd >= 0) close(memFd);
+  if (threw) return env.Undefined();
   if (err) return ThrowErrno(env, what, err);
   if (werr) return ThrowErrno(env, "write pages", werr);
+  if (!progress.IsEmpty() && reported) {
+    progress.Call({Napi::Number::New(env, (double)total), Napi::Number::New(env, (double)bytes)});
+    if (env.IsExceptionPending()) return env.Undefined();
+  }
   return Napi::Number::New(env, (double)total);
 }
 

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { IMAGE_FORMAT } from '@ckpt/images';
 // check and dump are loaded by their commands only: restore does not pay for the native addon's load
 import { parseInheritFd, restore, RestoreError } from './restore/index.js';
-import { DumpError, Log } from './log.js';
+import { DumpError, Log, memoryProgress } from './log.js';
 
 const VERSION: string = createRequire(import.meta.url)('../package.json').version;
 
@@ -49,14 +49,17 @@ export async function main(argv: string[]): Promise<void> {
           .example('$0 dump -t 4242 -D /tmp/ckpt', 'freeze the tree rooted at 4242 into /tmp/ckpt; the tree is killed afterwards')
           .example('$0 dump -t 4242 -D /tmp/ckpt -R -v4 -o dump.log', 'the same, leaving the tree running, with a detailed log')
           .example('$0 dump -t 4242 -D /tmp/ckpt -j', 'a program started from a shell (its terminal belongs to the shell)')
-          .epilog('Look at a dump with `crit x DIR ps|fds|mems`; bring it back with `ckpt restore -D DIR`.'),
+          .epilog('On a terminal, a task with more than 64 MiB of memory shows how far the copy of its memory is (not with -v0).\nLook at a dump with `crit x DIR ps|fds|mems`; bring it back with `ckpt restore -D DIR`.'),
         async (a) => {
           const dir = a['images-dir'];
           mkdirSync(dir, { recursive: true });
           const log = openLog(a.verbosity, a['log-file'], dir);
           try {
             const { dump } = await import('./dump.js');
-            await dump({ pid: a.tree, dir, leaveRunning: a['leave-running'], shellJob: a['shell-job'], extUnixSk: a['ext-unix-sk'], fileLocks: a['file-locks'], log });
+            await dump({
+              pid: a.tree, dir, leaveRunning: a['leave-running'], shellJob: a['shell-job'], extUnixSk: a['ext-unix-sk'], fileLocks: a['file-locks'], log,
+              progress: a.verbosity > 0 ? memoryProgress() : undefined,
+            });
           } catch (e) {
             if (!(e instanceof DumpError)) log.error((e as Error).stack ?? String(e));
             process.exitCode = 1;

@@ -27,6 +27,8 @@ export interface DumpOptions {
   /** --file-locks: dump locks held by the tree into filelocks.img (else a held lock fails the dump) */
   fileLocks?: boolean;
   log?: Log;
+  /** how far the copy of a task's memory is, in bytes: every 64 MiB of a task that has more, and at its end */
+  progress?: (p: { pid: number; done: number; total: number }) => void;
   /** test hook: called after the tree is frozen, before state is collected */
   afterFreeze?: (tasks: Task[]) => void;
 }
@@ -104,7 +106,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
         const tCopy = process.hrtime.bigint();
         for (const v of vmas) if (pagesDumped(v)) pagesScanned += Number((v.end - v.start) / 4096n);
         const myPagesId = pagesId++;
-        const pm = dumpPages(pid, opts.dir, myPagesId, runs);
+        const progress = opts.progress;
+        const pm = dumpPages(pid, opts.dir, myPagesId, runs, progress && ((done, total) => progress({ pid, done, total })));
         memdumpUs += Number((tCopy - tScan) / 1000n);
         memwriteUs += Number((process.hrtime.bigint() - tCopy) / 1000n);
         pagesWritten += pm.bytes / 4096;

@@ -26,3 +26,19 @@ export class DumpError extends Error {
     super(message);
   }
 }
+
+const size = (bytes: number, gib: boolean) => (gib ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${Math.round(bytes / 2 ** 20)} MiB`);
+
+/**
+ * How far a dump's copy of memory is, as one line on the terminal rewritten in
+ * place and cleared once the task is done; undefined when the stream is not a
+ * terminal (logs and pipes get no progress lines).
+ */
+export function memoryProgress(stream: NodeJS.WriteStream = process.stderr): ((p: { pid: number; done: number; total: number }) => void) | undefined {
+  if (!stream.isTTY) return undefined;
+  return ({ pid, done, total }) => {
+    const gib = total >= 2 ** 30;
+    stream.write(done >= total ? '\r\x1b[K'
+      : `\r\x1b[Kdumping memory of task ${pid}: ${size(done, gib)} of ${size(total, gib)} (${Math.floor((100 * done) / total)}%)`);
+  };
+}

@@ -28,7 +28,8 @@ export interface Native {
 
   zeroPfn(): bigint;
   scanPages(pid: number, start: bigint, end: bigint, opts: { all?: boolean; skipFile?: boolean; zeroPfn?: bigint }): BigUint64Array;
-  copyPages(pid: number, outFd: number, runs: BigUint64Array): number;
+  /** progress(done, total) in bytes: every 64 MiB read and at the end (not called for less) */
+  copyPages(pid: number, outFd: number, runs: BigUint64Array, progress?: (done: number, total: number) => void): number;
   readMem(pid: number, addr: bigint, len: number): Buffer;
   /** process_mrelease of a task that was sent SIGKILL: 0 or -errno */
   mrelease(pid: number): number;

@@ -37,8 +37,11 @@ export function scanRuns(pid: number, vmas: Vma[]): PageRun[] {
   return runs;
 }
 
-/** Writes the pages of the runs into DIR/pages-ID.img; returns the pagemap image entries and byte count. */
-export function dumpPages(pid: number, dir: string, pagesId: number, runs: PageRun[]): { entries: any[]; bytes: number } {
+/**
+ * Writes the pages of the runs into DIR/pages-ID.img; returns the pagemap image entries and byte count.
+ * progress(done, total) is told how far the copy is, in bytes, every 64 MiB (and at the end).
+ */
+export function dumpPages(pid: number, dir: string, pagesId: number, runs: PageRun[], progress?: (done: number, total: number) => void): { entries: any[]; bytes: number } {
   const flat = new BigUint64Array(runs.length * 2);
   runs.forEach((r, i) => {
     flat[i * 2] = r.vaddr;
@@ -47,7 +50,7 @@ export function dumpPages(pid: number, dir: string, pagesId: number, runs: PageR
   const fd = openSync(join(dir, imageFileName('pages', pagesId)), 'w');
   let bytes = 0;
   try {
-    bytes = native().copyPages(pid, fd, flat);
+    bytes = native().copyPages(pid, fd, flat, progress);
   } finally {
     closeSync(fd);
   }

@@ -1,4 +1,4 @@
-/* bench: a process with N MiB of touched anonymous memory (argv[1], default 512), then idle. */
+/* A process with N MiB of touched anonymous memory (argv[1], default 512), then idle. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
