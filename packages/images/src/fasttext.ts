@@ -107,6 +107,11 @@ function decDigits(b: Buffer, e: number, v: number, n: number): void {
   }
 }
 
+/** dec() of a value of 2^53 or more, apart: BigInt code in dec made its optimizing compile several times slower */
+function decBig(b: Buffer, o: number, lo: number, hi: number): number {
+  return ws(b, o, ((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0)).toString());
+}
+
 /** the unsigned 64-bit integer hi:lo (int32 bits) in decimal */
 function dec(b: Buffer, o: number, lo: number, hi: number): number {
   // top: the digits before the last eight (all of them below 2^32), low: those eight
@@ -115,7 +120,7 @@ function dec(b: Buffer, o: number, lo: number, hi: number): number {
   let n8 = 0;
   if (hi === 0) top = lo >>> 0;
   else {
-    if (hi < 0 || hi >= 0x200000) return ws(b, o, ((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0)).toString()); // >= 2^53: rare
+    if (hi < 0 || hi >= 0x200000) return decBig(b, o, lo, hi); // >= 2^53: rare
     // exact in doubles: n < 2^53, top * 1e8 <= n; the division may round, low puts it right
     const n = hi * 4294967296 + lo + (lo < 0 ? 4294967296 : 0);
     top = Math.floor(n / 1e8);
