@@ -1,0 +1,317 @@
+// One task of the dump as the plan's task: its fds (objects of FileObjects), fs, memory (VMAs and the
+// pages to read), signals, limits, timers, credentials, threads (with their signal frames) and seccomp.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { imageFileName, PE, taskPages, TASK, VMA } from '@ckpt/images';
+import { buildId } from '../elf.js';
+import { buildSigframe } from './frame.js';
+import type { FileObjects } from './objects.js';
+import { b, load, n, PAGE, RestoreError } from './read.js';
+import type { PlanTask } from './types.js';
+
+const O_RDWR = 2;
+
+/** What every task's planning shares. */
+export interface TaskContext {
+  dir: string;
+  objects: FileObjects;
+  /** filelocks.img entries by pid (empty without --file-locks) */
+  locksByPid: Map<number, PlanTask['locks']>;
+  /** our own credentials: the restorer changes a task's only when they differ */
+  self: Creds;
+  /** seccomp.img's filters, read by the first task that has any */
+  seccomp?: any[];
+}
+
+interface Creds { ids: number[]; groups: number[]; caps: bigint[] }
+
+/** Our own credentials, to decide whether the restorer must change them. */
+export function selfCreds(): Creds {
+  const st = readFileSync('/proc/self/status', 'utf8');
+  const line = (k: string) => (new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(st)?.[1] ?? '').trim();
+  const [ruid, euid, suid, fsuid] = line('Uid').split(/\s+/).map(Number);
+  const [rgid, egid, sgid, fsgid] = line('Gid').split(/\s+/).map(Number);
+  const groups = line('Groups').split(/\s+/).filter(Boolean).map(Number);
+  const caps = ['CapInh', 'CapPrm', 'CapEff', 'CapBnd'].map((k) => BigInt('0x' + line(k)));
+  return { ids: [ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid], groups, caps };
+}
+
+/** The plan of pstree entry e, whose parent is task number `parent` of the plan (-1: the root). */
+export function planTask(ctx: TaskContext, e: any, parent: number): PlanTask {
+  const pid = n(e.pid);
+  const who = `task ${pid}`;
+  const tids: number[] = (e.threads as number[] | undefined)?.map(Number) ?? [pid];
+  const cores = tids.map((tid) => load(ctx.dir, 'core', tid, `${who}${tid !== pid ? ` thread ${tid}` : ''}`).entries[0]);
+  const core = cores[0];
+  if (!core) throw new RestoreError(`${who}: ${imageFileName('core', pid)} is empty`);
+  if (core.mtype !== 'X86_64') throw new RestoreError(`${who}: architecture ${core.mtype} is not supported`);
+  const tc = core.tc ?? {};
+  const state = n(tc.task_state, TASK.ALIVE);
+  const t: PlanTask = {
+    pid, parent, pgid: n(e.pgid), sid: n(e.sid), state, exitCode: n(tc.exit_code),
+    umask: 0o22, cwd: '', root: '', exe: '', pages: '', fds: [], files: [], epoll: [], ptimers: [], ctty: -1, cttyPgrp: 0, vmas: [], iovs: [],
+    vdso: { hint: 0n, expect: 0n, vvarLen: 0n, vdsoLen: 0n }, mm: new Array(11).fill(0n), auxv: [], comm: String(tc.comm ?? ''),
+    sigact: [], rlim: [], itimer: [], credsSet: 0, cred: new Array(8).fill(0), secbits: 0, groups: [], caps: [[0, 0], [0, 0], [0, 0], [0, 0]],
+    noNewPrivs: 0, dumpable: 1, pdeathSig: 0, personalitySet: 0, personality: 0n, threads: [], pagesBytes: 0,
+    locks: ctx.locksByPid.get(pid) ?? [],
+    nice: 0, policy: 0, prio: 0, subreaper: 0, oomSet: 0, oomAdj: 0, sigs: [], seccomp: [],
+  };
+  if (state === TASK.DEAD) { // a zombie (CRIU writes it as dead): only pid, sid, pgid and its end
+    t.threads.push({ tid: pid, clearTid: 0n, robust: 0n, robustLen: 0n, fsBase: 0n, gsBase: 0n, rseqPtr: 0n, rseqSize: 0, rseqSig: 0, comm: '', frame: Buffer.alloc(0) });
+    for (let k = 0; k < 64; k++) t.sigact.push([0n, 0n, 0n, 0n]);
+    for (let k = 0; k < 16; k++) t.rlim.push([0n, 0n]);
+    for (let k = 0; k < 3; k++) t.itimer.push([0n, 0n, 0n, 0n]);
+    return t;
+  }
+  if (state !== TASK.ALIVE && state !== TASK.STOPPED) throw new RestoreError(`${who}: task state ${state} is not supported`);
+
+  planFds(ctx, t, who);
+  planFs(ctx, t, who);
+  const memory = planMemory(ctx, t, who);
+  planPages(ctx, t, who, memory);
+  planSignalsLimitsTimers(t, tc, who);
+  planCreds(ctx, t, core);
+  planThreads(t, cores, tids, tc, who);
+  planSeccomp(ctx, t, cores, tids, who);
+  return t;
+}
+
+/** fds: the objects of fdinfo's file ids; the controlling tty; epoll registrations */
+function planFds(ctx: TaskContext, t: PlanTask, who: string): void {
+  const ids = load(ctx.dir, 'ids', t.pid, who).entries[0] ?? {};
+  const fdinfo = load(ctx.dir, 'fdinfo', n(ids.files_id), who).entries;
+  for (const fe of fdinfo) {
+    const what = `${who} fd ${fe.fd}`;
+    t.fds.push({ fd: n(fe.fd), obj: ctx.objects.objFor(n(fe.id), what), cloexec: n(fe.flags) & 1 });
+  }
+  // a session leader whose terminal is a pty of the images takes it as its controlling tty
+  const ct = ctx.objects.cttyOf.get(t.pid);
+  if (ct && t.pid === t.sid) { t.ctty = ctx.objects.objectOf(ct.fileId) ?? -1; t.cttyPgrp = ct.pgrp; }
+  // epoll registrations: by the first task that has the epoll and the target at their fd numbers
+  for (const fd of t.fds) {
+    for (const x of ctx.objects.epollTargets.get(fd.obj) ?? []) {
+      if (!x.done && t.fds.some((g) => g.fd === x.tfd)) { t.epoll.push([fd.fd, x.tfd, x.events, x.data]); x.done = true; }
+    }
+  }
+}
+
+function planFs(ctx: TaskContext, t: PlanTask, who: string): void {
+  const fs = load(ctx.dir, 'fs', t.pid, who).entries[0] ?? {};
+  t.cwd = ctx.objects.regName(n(fs.cwd_id), `${who} cwd`);
+  t.root = ctx.objects.regName(n(fs.root_id), `${who} root`);
+  t.umask = n(fs.umask, 0o22);
+  for (const [k, p] of [['cwd', t.cwd], ['root', t.root]] as const) {
+    if (!existsSync(p)) throw new RestoreError(`${who}: ${k} ${p} is missing`);
+  }
+}
+
+/** Where a task's dumped pages may go: its private VMAs; the vvar/vDSO, whose contents the kernel gives. */
+interface MemoryLayout { privateRanges: [bigint, bigint][]; skip: [bigint, bigint][] }
+
+/** mm: the mm fields, auxv, and the VMAs with the files (or memfds, ghost objects) they map */
+function planMemory(ctx: TaskContext, t: PlanTask, who: string): MemoryLayout {
+  const pid = t.pid;
+  const objects = ctx.objects;
+  const mm = load(ctx.dir, 'mm', pid, who).entries[0];
+  if (!mm) throw new RestoreError(`${who}: ${imageFileName('mm', pid)} is empty`);
+  t.exe = objects.regName(n(mm.exe_file_id), `${who} exe`);
+  checkFile(objects.file(n(mm.exe_file_id)).reg, `${who} exe`);
+  t.mm = [mm.mm_start_code, mm.mm_end_code, mm.mm_start_data, mm.mm_end_data, mm.mm_start_brk, mm.mm_brk, mm.mm_start_stack,
+    mm.mm_arg_start, mm.mm_arg_end, mm.mm_env_start, mm.mm_env_end].map((v) => b(v));
+  t.auxv = ((mm.mm_saved_auxv as bigint[] | undefined) ?? []).map((v) => b(v));
+  if (t.auxv.length > 62) throw new RestoreError(`${who}: auxv has ${t.auxv.length} values`);
+  t.dumpable = n(mm.dumpable, 1);
+  const fileIdx = new Map<string, number>();
+  const layout: MemoryLayout = { privateRanges: [], skip: [] };
+  let prevEnd = 0n;
+  for (const v of (mm.vmas as any[]) ?? []) {
+    const start = b(v.start), end = b(v.end), status = n(v.status);
+    if (start < prevEnd || end <= start) throw new RestoreError(`${who}: VMAs in ${imageFileName('mm', pid)} overlap or are unsorted at 0x${start.toString(16)}`);
+    prevEnd = end;
+    if (!(status & VMA.VMA_AREA_REGULAR)) continue; // vsyscall
+    const range = `VMA 0x${start.toString(16)}-0x${end.toString(16)}`;
+    if (status & VMA.VMA_AREA_VVAR) { t.vdso.hint = start; t.vdso.vvarLen = end - start; layout.skip.push([start, end]); continue; }
+    if (status & VMA.VMA_AREA_VDSO) { t.vdso.expect = start; t.vdso.vdsoLen = end - start; layout.skip.push([start, end]); continue; }
+    if (status & (VMA.VMA_AREA_SYSVIPC | VMA.VMA_AREA_SOCKET | VMA.VMA_AREA_AIORING)) {
+      throw new RestoreError(`${who}: ${range} (status 0x${status.toString(16)}): SysV, socket and AIO mappings are not supported yet`);
+    }
+    let file = -1;
+    const shared = (n(v.flags) & 3) === 1;
+    const memfdFile = status & (VMA.VMA_FILE_PRIVATE | VMA.VMA_FILE_SHARED | VMA.VMA_AREA_MEMFD) ? objects.file(n(v.shmid))?.memfd : undefined;
+    if (memfdFile || status & VMA.VMA_ANON_SHARED) {
+      // a memfd, or shared anonymous memory: one object for every task that maps it
+      const m = memfdFile ? objects.memfdFor(n(memfdFile.inode_id), `${who} ${range}`) : objects.anonShmFor(n(v.shmid), end - start + b(v.pgoff), `${who} ${range}`);
+      const key = `memfd:${m}`;
+      if (!fileIdx.has(key)) { fileIdx.set(key, t.files.length); t.files.push({ path: '', oflags: O_RDWR, memfd: m }); }
+      file = fileIdx.get(key)!;
+    } else if (status & (VMA.VMA_FILE_PRIVATE | VMA.VMA_FILE_SHARED)) {
+      const f = objects.file(n(v.shmid));
+      if (!f?.reg) throw new RestoreError(`${who}: ${range}: file id ${v.shmid} is not in ${imageFileName('files')}`);
+      const oflags = shared && n(v.prot) & 2 ? O_RDWR : 0;
+      if (objects.isGhost(n(v.shmid))) {
+        // a deleted file: the ghost object, reopened by the task with what the mapping needs
+        const obj = objects.objFor(n(v.shmid), `${who} ${range}`);
+        const key = `obj${oflags}:${obj}`;
+        if (!fileIdx.has(key)) { fileIdx.set(key, t.files.length); t.files.push({ path: '', oflags, memfd: -1, obj }); }
+        file = fileIdx.get(key)!;
+        if (!shared) layout.privateRanges.push([start, end]);
+        t.vmas.push({ start, end, pgoff: b(v.pgoff), prot: n(v.prot), flags: n(v.flags) & ~0x30, file, madv: b(v.madv), addWrite: shared ? 0 : 1 });
+        continue;
+      }
+      const path = f.reg.name as string;
+      checkFile(f.reg, `${who} ${range}`);
+      const key = `${oflags}:${path}`;
+      if (!fileIdx.has(key)) { fileIdx.set(key, t.files.length); t.files.push({ path, oflags, memfd: -1 }); }
+      file = fileIdx.get(key)!;
+    }
+    if (!shared) layout.privateRanges.push([start, end]);
+    t.vmas.push({ start, end, pgoff: b(v.pgoff), prot: n(v.prot), flags: n(v.flags) & ~(0x10 | (file >= 0 ? 0x20 : 0)), file, madv: b(v.madv), addWrite: shared ? 0 : 1 });
+  }
+  if (t.vdso.hint && !t.vdso.expect) throw new RestoreError(`${who}: the images have a vvar area but no vDSO`);
+  if (!t.vdso.hint && t.vdso.expect) throw new RestoreError(`${who}: the images have a vDSO but no vvar area`);
+  return layout;
+}
+
+/** pages: the runs of pages-N.img the restorer reads into the task's private VMAs */
+function planPages(ctx: TaskContext, t: PlanTask, who: string, { privateRanges, skip }: MemoryLayout): void {
+  const pagemapName = imageFileName('pagemap', t.pid);
+  let reader;
+  try {
+    reader = taskPages(ctx.dir, t.pid);
+  } catch (err) {
+    throw new RestoreError(`${who}: corrupt image ${pagemapName}: ${(err as Error).message}`);
+  }
+  t.pages = reader.pagesFile;
+  const pagesName = reader.pagesFile.split('/').pop();
+  if (!existsSync(t.pages)) throw new RestoreError(`${who}: missing image ${pagesName}`);
+  const pagesSize = BigInt(statSync(t.pages).size);
+  const inside = (a: bigint, z: bigint) => {
+    // [a, z) covered by consecutive private VMAs
+    let at = a;
+    for (const [s, e] of privateRanges) if (s <= at && at < e) at = e < z ? e : z;
+    return at >= z;
+  };
+  const runs = [...reader.runs].sort((x, y) => (x.fileOffset ?? 0) - (y.fileOffset ?? 0));
+  for (const r of runs) {
+    if (r.flags & PE.PARENT) throw new RestoreError(`${who}: incremental dumps (pages in a parent image) are not supported`);
+    if (!(r.flags & PE.PRESENT)) continue;
+    const len = BigInt(r.nrPages) * PAGE;
+    const off = BigInt(r.fileOffset!);
+    if (off + len > pagesSize) throw new RestoreError(`${who}: ${pagesName} is ${pagesSize} bytes, ${pagemapName} needs ${off + len} (truncated pages image)`);
+    const a = r.vaddr, z = r.vaddr + len;
+    if (skip.some(([s, e]) => a >= s && z <= e)) continue; // vdso text comes from the kernel
+    if (!inside(a, z)) throw new RestoreError(`${who}: ${pagemapName} run 0x${a.toString(16)}+${r.nrPages} pages is outside every private VMA`);
+    t.iovs.push({ base: a, len, off });
+    t.pagesBytes += Number(len);
+  }
+  reader.close();
+}
+
+/** signal actions, rlimits, itimers, POSIX timers, personality */
+function planSignalsLimitsTimers(t: PlanTask, tc: any, who: string): void {
+  const sa = (tc.sigactions as any[] | undefined) ?? [];
+  if (sa.length !== 62) throw new RestoreError(`${who}: ${imageFileName('core', t.pid)} has ${sa.length} signal actions, 62 expected`);
+  let k = 0;
+  for (let sig = 1; sig <= 64; sig++) {
+    if (sig === 9 || sig === 19) { t.sigact.push([0n, 0n, 0n, 0n]); continue; }
+    const s = sa[k++];
+    t.sigact.push([b(s.sigaction), b(s.flags), b(s.restorer), b(s.mask)]);
+  }
+  const rl = (tc.rlimits?.rlimits as any[] | undefined) ?? [];
+  for (let r = 0; r < 16; r++) t.rlim.push(rl[r] ? [b(rl[r].cur), b(rl[r].max)] : [~0n & 0xffffffffffffffffn, 0xffffffffffffffffn]);
+  for (const w of ['real', 'virt', 'prof']) {
+    const it = tc.timers?.[w] ?? {};
+    t.itimer.push([b(it.isec), b(it.iusec), b(it.vsec), b(it.vusec)]);
+  }
+  for (const pt of (tc.timers?.posix as any[] | undefined) ?? []) {
+    const notify = n(pt.it_sigev_notify);
+    if (notify & 2 /* SIGEV_THREAD: a glibc helper thread */ && !(notify & 4)) throw new RestoreError(`${who}: POSIX timer ${pt.it_id} with SIGEV_THREAD is not supported`);
+    t.ptimers.push([pt.it_id, pt.clock_id, notify, pt.si_signo, pt.notify_thread_id, pt.sival_ptr, pt.isec, pt.insec, pt.vsec, pt.vnsec].map((v) => b(v)));
+  }
+  if (tc.personality) { t.personalitySet = 1; t.personality = BigInt('0x' + String(tc.personality)); }
+}
+
+/** the leader's credentials; set by the restorer only when they are not ours */
+function planCreds(ctx: TaskContext, t: PlanTask, core: any): void {
+  const tcore = core.thread_core ?? {};
+  const cr = tcore.creds;
+  if (cr) {
+    const self = ctx.self;
+    t.cred = [cr.uid, cr.gid, cr.euid, cr.egid, cr.suid, cr.sgid, cr.fsuid, cr.fsgid].map((v: unknown) => n(v));
+    t.secbits = n(cr.secbits);
+    t.groups = ((cr.groups as number[] | undefined) ?? []).map(Number);
+    const cap = (a: unknown) => { const x = (a as number[] | undefined) ?? [0, 0]; return [n(x[0]), n(x[1])]; };
+    t.caps = [cap(cr.cap_inh), cap(cr.cap_prm), cap(cr.cap_eff), cap(cr.cap_bnd)];
+    t.noNewPrivs = cr.no_new_privs ? 1 : 0;
+    const capsBig = t.caps.map(([lo, hi]) => (BigInt(hi) << 32n) | BigInt(lo));
+    const same = t.cred.every((v, j) => v === self.ids[j]) && t.groups.join() === self.groups.join() &&
+      capsBig.every((v, j) => v === self.caps[j]) && !t.noNewPrivs && t.secbits === 0;
+    t.credsSet = same ? 0 : 1;
+  }
+  t.pdeathSig = n(tcore.pdeath_sig);
+}
+
+/** threads (registers as a signal frame), pending signals, scheduling, subreaper, OOM score */
+function planThreads(t: PlanTask, cores: any[], tids: number[], tc: any, who: string): void {
+  for (const [j, c] of cores.entries()) {
+    const tid = tids[j];
+    if (!c?.thread_info?.gpregs) throw new RestoreError(`${who}: ${imageFileName('core', tid)} has no registers`);
+    if (c.thread_info.gpregs.mode && c.thread_info.gpregs.mode !== 'NATIVE') throw new RestoreError(`${who}: thread ${tid} is a compat (32-bit) task`);
+    const ti = c.thread_info, th = c.thread_core ?? {};
+    for (const sg of (th.signals_p?.signals as any[] | undefined) ?? []) t.sigs.push({ tid, info: sigInfo(sg, `${who} thread ${tid}`) });
+    const blocked = j === 0 ? b(tc.blk_sigset ?? th.blk_sigset) : b(th.blk_sigset ?? tc.blk_sigset);
+    const gp = ti.gpregs;
+    t.threads.push({
+      tid, clearTid: b(ti.clear_tid_addr), robust: b(th.futex_rla), robustLen: b(th.futex_rla_len),
+      fsBase: b(gp.fs_base), gsBase: b(gp.gs_base),
+      rseqPtr: b(th.rseq_entry?.rseq_abi_pointer), rseqSize: n(th.rseq_entry?.rseq_abi_size), rseqSig: n(th.rseq_entry?.signature),
+      comm: String(th.comm ?? (j === 0 ? tc.comm : '') ?? ''), frame: buildSigframe(gp, ti.fpregs, blocked, th.sas),
+    });
+  }
+  for (const sg of (tc.signals_s?.signals as any[] | undefined) ?? []) t.sigs.push({ tid: 0, info: sigInfo(sg, who) });
+  // the leader's; threads inherit them
+  const th0 = cores[0].thread_core ?? {};
+  t.nice = n(th0.sched_nice); t.policy = n(th0.sched_policy); t.prio = n(th0.sched_prio);
+  t.subreaper = tc.child_subreaper ? 1 : 0;
+  if (tc.oom_score_adj !== undefined && n(tc.oom_score_adj) !== 0) { t.oomSet = 1; t.oomAdj = n(tc.oom_score_adj); }
+}
+
+/** seccomp: one chain for the whole process, installed with TSYNC when there are threads */
+function planSeccomp(ctx: TaskContext, t: PlanTask, cores: any[], tids: number[], who: string): void {
+  const modes = cores.map((c) => c.thread_core?.seccomp_mode ?? 'disabled');
+  const scIdx = cores.map((c) => c.thread_core?.seccomp_filter);
+  if (modes.some((m) => m === 'strict' || m === 1)) throw new RestoreError(`${who}: seccomp strict mode is not supported`);
+  if (!modes.some((m) => m === 'filter' || m === 2)) return;
+  if (new Set(modes).size > 1 || new Set(scIdx.map(String)).size > 1) throw new RestoreError(`${who}: threads with different seccomp filters are not supported`);
+  ctx.seccomp ??= (load(ctx.dir, 'seccomp', who).entries[0]?.seccomp_filters as any[] | undefined) ?? [];
+  const all = ctx.seccomp;
+  const chain: any[] = [];
+  for (let k: number | undefined = n(scIdx[0]); k !== undefined; ) {
+    const f: any = all[k];
+    if (!f || chain.length > 64) throw new RestoreError(`${who}: ${imageFileName('seccomp')} has no filter ${k}`);
+    chain.unshift(f);
+    k = f.prev === undefined || f.prev === null ? undefined : n(f.prev);
+  }
+  t.seccomp = chain.map((f) => ({ flags: (n(f.flags) & 1) | (tids.length > 1 ? 1 : 0), insns: (f.filter as Buffer) ?? Buffer.alloc(0) }));
+}
+
+function sigInfo(sg: any, who: string): Buffer {
+  const info = sg.siginfo as Buffer | undefined;
+  if (!info || info.length !== 128) throw new RestoreError(`${who}: pending signal with a siginfo of ${info?.length ?? 0} bytes (128 expected)`);
+  return info;
+}
+
+/** size and build-id of an executable or mapped file, as CRIU checks them */
+function checkFile(reg: any, what: string): void {
+  const path = reg.name as string;
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new RestoreError(`${what}: file ${path} is missing`);
+  }
+  if (reg.size !== undefined && BigInt(st.size) !== BigInt(reg.size)) throw new RestoreError(`${what}: file ${path} has size ${st.size}, the dump recorded ${reg.size}`);
+  if (reg.build_id?.length) {
+    const id = buildId(path);
+    if (id && id.join() !== (reg.build_id as number[]).map(Number).join()) throw new RestoreError(`${what}: file ${path} has another build-id than the dumped one`);
+  }
+}

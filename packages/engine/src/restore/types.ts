@@ -1,0 +1,77 @@
+// The restore plan: what the helper (native/restore-helper.c) is given, in plain numbers, strings and
+// bytes (encodePlan in plan.ts writes it in the helper's wire form).
+
+export interface Obj {
+  kind: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14; // REG PIPE UNIX FIFO INHERITED EVENTFD TIMERFD SIGNALFD EPOLL INOTIFY MEMFD CALLER-TTY PTY-MASTER PTY-SLAVE
+  data?: Buffer;
+  /** EVENTFD [counter]; TIMERFD [clockid, ticks, isec, insec, vsec, vnsec]; SIGNALFD [sigmask]; MEMFD [inode index] */
+  nums?: bigint[];
+  watches?: { wd: number; mask: number; path: string }[];
+  inheritFd?: number;
+  fifo?: { size: number; data: Buffer };
+  /** F_SETSIG signal, F_SETOWN_EX type and pid */
+  fown?: [number, number, number];
+  label: string;
+  path?: string; flags: number; pos?: bigint;
+  pipeNo?: number; end?: number;
+  sk?: { type: number; state: number; backlog: number; peer: number; listener: number; sndbuf: number; rcvbuf: number; shutdown: number; passcred: number; name: Buffer; queue: Buffer[] };
+}
+
+export interface PlanTask {
+  pid: number; parent: number; pgid: number; sid: number; state: number; exitCode: number;
+  umask: number; cwd: string; root: string; exe: string; pages: string;
+  fds: { fd: number; obj: number; cloexec: number }[];
+  /** files to map: by path, a memfd, or an object (a ghost file, reopened through /proc/self/fd) */
+  files: { path: string; oflags: number; memfd: number; obj?: number }[];
+  /** epoll registrations done by this task once its fds are in place: epoll fd, target fd, events, data */
+  epoll: [number, number, number, bigint][];
+  /** POSIX timers: id, clock, notify, signo, notify tid, sival, isec, insec, vsec, vnsec */
+  ptimers: bigint[][];
+  /** the object of the terminal this session leader takes as its controlling tty (-1: none), and its foreground group */
+  ctty: number; cttyPgrp: number;
+  vmas: { start: bigint; end: bigint; pgoff: bigint; prot: number; flags: number; file: number; madv: bigint; addWrite: number }[];
+  iovs: { base: bigint; len: bigint; off: bigint }[];
+  vdso: { hint: bigint; expect: bigint; vvarLen: bigint; vdsoLen: bigint };
+  mm: bigint[]; auxv: bigint[]; comm: string;
+  sigact: bigint[][]; rlim: bigint[][]; itimer: bigint[][];
+  credsSet: number; cred: number[]; secbits: number; groups: number[]; caps: number[][]; noNewPrivs: number;
+  dumpable: number; pdeathSig: number; personalitySet: number; personality: bigint;
+  threads: { tid: number; clearTid: bigint; robust: bigint; robustLen: bigint; fsBase: bigint; gsBase: bigint; rseqPtr: bigint; rseqSize: number; rseqSig: number; comm: string; frame: Buffer }[];
+  pagesBytes: number;
+  /** filelocks.img entries of this task: kind (1 POSIX, 2 FLOCK, 4 OFD), type, start, len, fd */
+  locks: [number, number, bigint, bigint, number][];
+  nice: number; policy: number; prio: number; subreaper: number; oomSet: number; oomAdj: number;
+  /** pending signals: tid 0 = shared by the process; info = the 128-byte siginfo */
+  sigs: { tid: number; info: Buffer }[];
+  /** the seccomp filter chain, oldest first */
+  seccomp: { flags: number; insns: Buffer }[];
+}
+
+/** A deleted-but-open file: created at `path` before the helper runs, unlinked by the helper once opened. */
+export interface Ghost {
+  path: string; mode: number; uid: number; gid: number; size: bigint;
+  atime?: [bigint, bigint]; mtime?: [bigint, bigint];
+  chunks: { off: bigint; data: Buffer }[];
+}
+
+/** a memfd or shared anonymous memory (anon: mmap'ed MAP_SHARED|MAP_ANONYMOUS, so it stays "/dev/zero") */
+export interface Memfd {
+  label: string; name: string; anon: boolean; size: bigint; seals: number; mode: number; uid: number; gid: number;
+  pages: string; runs: { off: bigint; len: bigint; fileOff: bigint }[];
+}
+
+export interface Plan {
+  detached: boolean; shellJob: boolean;
+  /** a shell job's terminal: the helper needs our stdin (the caller's terminal) */
+  callerTty: boolean;
+  memfds: Memfd[];
+  ghosts: Ghost[];
+  /** caller fds handed over (--inherit-fd): the helper gets them at the same numbers */
+  inheritFds: number[];
+  pipes: { size: number; data: Buffer }[];
+  objs: Obj[];
+  tasks: PlanTask[];
+}
+
+export interface InheritFd { fd: number; key: string }
+export interface PlanOptions { dir: string; detached: boolean; shellJob: boolean; extUnixSk: boolean; inheritFds?: InheritFd[]; fileLocks?: boolean }
