@@ -1126,17 +1126,11 @@ static void fork_children(uint64_t ti)
 		}
 }
 
-static void task_main(uint64_t ti)
+/* the session and process group of the dump; a session leader takes its pty as controlling terminal */
+static void join_session(uint64_t ti)
 {
 	struct task *t = &tasks[ti];
-	struct rst_status *st = &arena->task[ti];
 	unsigned long pid = t->pid;
-	st->pid = getpid();
-	if ((uint64_t)getpid() != t->pid)
-		task_fail(ti, "task %lu: got PID %d", pid, getpid());
-	prctl(PR_SET_PDEATHSIG, 0);
-
-	/* session and group */
 	if (t->sid == t->pid) {
 		if (getsid(0) != (pid_t)t->pid && setsid() < 0)
 			task_fail(ti, "task %lu: setsid: %s", pid, strerror(errno));
@@ -1164,37 +1158,45 @@ static void task_main(uint64_t ti)
 		if (t->ctty_pgrp == t->pid && tcsetpgrp(cfd, (pid_t)t->ctty_pgrp) < 0)
 			task_fail(ti, "task %lu: foreground group %lu of %s: %s", pid, (unsigned long)t->ctty_pgrp, objs[t->ctty].label, strerror(errno));
 	}
-	st->stage = RST_STAGE_FORKED;
-	futex_wake(&st->stage);
+}
 
-	fork_children(ti);
-
-	/* zombies: wait for go, then die the way they died */
-	if (t->state == 2) {
-		__atomic_fetch_add(&arena->nr_prepared, 1, __ATOMIC_SEQ_CST);
-		st->stage = RST_STAGE_PREPARED;
-		futex_wake(&arena->nr_prepared);
-		while (arena->go == 0)
-			futex_wait(&arena->go, 0, 1000);
-		__atomic_fetch_add(&arena->nr_done, 1, __ATOMIC_SEQ_CST);
-		st->stage = RST_STAGE_DONE;
-		futex_wake(&arena->nr_done);
-		if (t->exit_code & 0x7f) {
-			signal((int)(t->exit_code & 0x7f), SIG_DFL);
-			sigset_t s;
-			sigemptyset(&s);
-			sigaddset(&s, (int)(t->exit_code & 0x7f));
-			sigprocmask(SIG_UNBLOCK, &s, NULL);
-			kill(getpid(), (int)(t->exit_code & 0x7f));
-		}
-		_exit((int)((t->exit_code >> 8) & 0xff));
+/* a zombie: waits for go, then dies the way it died */
+static void end_as_zombie(uint64_t ti) __attribute__((noreturn));
+static void end_as_zombie(uint64_t ti)
+{
+	struct task *t = &tasks[ti];
+	struct rst_status *st = &arena->task[ti];
+	__atomic_fetch_add(&arena->nr_prepared, 1, __ATOMIC_SEQ_CST);
+	st->stage = RST_STAGE_PREPARED;
+	futex_wake(&arena->nr_prepared);
+	while (arena->go == 0)
+		futex_wait(&arena->go, 0, 1000);
+	__atomic_fetch_add(&arena->nr_done, 1, __ATOMIC_SEQ_CST);
+	st->stage = RST_STAGE_DONE;
+	futex_wake(&arena->nr_done);
+	if (t->exit_code & 0x7f) {
+		signal((int)(t->exit_code & 0x7f), SIG_DFL);
+		sigset_t s;
+		sigemptyset(&s);
+		sigaddset(&s, (int)(t->exit_code & 0x7f));
+		sigprocmask(SIG_UNBLOCK, &s, NULL);
+		kill(getpid(), (int)(t->exit_code & 0x7f));
 	}
+	_exit((int)((t->exit_code >> 8) & 0xff));
+}
 
-	/* files the blob needs: mappings, exe, pages (high fds, closed by the blob) */
-	struct rst_args *a = (struct rst_args *)(region + blob_size());
-	int exe_fd = -1, pages_fd = -1;
-	int nclose = 0;
-	int blobfds[RST_MAX_FDS_CLOSE];
+/* what the blob is handed open (high fds, closed by the blob): mapped files, the executable, the pages image */
+struct blob_fds {
+	int exe, pages, nclose;
+	int close[RST_MAX_FDS_CLOSE];
+};
+
+static void open_blob_files(uint64_t ti, struct blob_fds *bf)
+{
+	struct task *t = &tasks[ti];
+	unsigned long pid = t->pid;
+	bf->exe = bf->pages = -1;
+	bf->nclose = 0;
 	for (uint64_t k = 0; k < t->nr_files; k++) {
 		struct mfile *m = &t->files[k];
 		int fd;
@@ -1208,20 +1210,25 @@ static void task_main(uint64_t ti)
 			task_fail(ti, "task %lu: mapped file %s: %s", pid,
 				  m->obj != ~0ULL ? objs[m->obj].label : m->memfd != ~0ULL ? memfds[m->memfd].label : m->path, strerror(errno));
 		m->fd = move_high(fd);
-		if (nclose < RST_MAX_FDS_CLOSE - 2)
-			blobfds[nclose++] = m->fd;
+		if (bf->nclose < RST_MAX_FDS_CLOSE - 2)
+			bf->close[bf->nclose++] = m->fd;
 	}
 	if (t->exe[0]) {
-		exe_fd = move_high(open(t->exe, O_RDONLY));
-		if (exe_fd < 0)
+		bf->exe = move_high(open(t->exe, O_RDONLY));
+		if (bf->exe < 0)
 			task_fail(ti, "task %lu: executable %s: %s", pid, t->exe, strerror(errno));
 	}
-	pages_fd = move_high(open(t->pages, O_RDONLY));
-	if (pages_fd < 0)
+	bf->pages = move_high(open(t->pages, O_RDONLY));
+	if (bf->pages < 0)
 		task_fail(ti, "task %lu: pages image %s: %s", pid, t->pages, strerror(errno));
-	blobfds[nclose++] = pages_fd;
+	bf->close[bf->nclose++] = bf->pages;
+}
 
-	/* fds at their numbers */
+/* fds at their numbers, everything else closed */
+static void place_fds(uint64_t ti, const struct blob_fds *bf)
+{
+	struct task *t = &tasks[ti];
+	unsigned long pid = t->pid;
 	for (uint64_t k = 0; k < t->nr_fds; k++) {
 		struct fdent *f = &t->fds[k];
 		struct obj *o = &objs[f->obj];
@@ -1235,13 +1242,13 @@ static void task_main(uint64_t ti)
 	/* close everything else */
 	{
 		int n = 0;
-		int *keep = malloc((t->nr_fds + nclose + 2) * sizeof(int));
+		int *keep = malloc((t->nr_fds + bf->nclose + 2) * sizeof(int));
 		for (uint64_t k = 0; k < t->nr_fds; k++)
 			keep[n++] = (int)t->fds[k].fd;
-		for (int k = 0; k < nclose; k++)
-			keep[n++] = blobfds[k];
-		if (exe_fd >= 0)
-			keep[n++] = exe_fd;
+		for (int k = 0; k < bf->nclose; k++)
+			keep[n++] = bf->close[k];
+		if (bf->exe >= 0)
+			keep[n++] = bf->exe;
 		qsort(keep, n, sizeof(int), cmp_int);
 		unsigned int from = 0;
 		for (int k = 0; k < n; k++) {
@@ -1252,8 +1259,14 @@ static void task_main(uint64_t ti)
 		syscall(SYS_close_range, from, ~0U, 0);
 		free(keep);
 	}
-	/* signal owners (they name restored PIDs, so only now) and file locks (POSIX ones belong to this
-	 * process; every other fd of the file is closed by now, which would drop them) */
+}
+
+/* signal owners (they name restored PIDs, so only now), epoll registrations, and file locks (POSIX ones
+ * belong to this process; every other fd of the file is closed by now, which would drop them) */
+static void fd_owners_epoll_locks(uint64_t ti)
+{
+	struct task *t = &tasks[ti];
+	unsigned long pid = t->pid;
 	for (uint64_t k = 0; k < t->nr_fds; k++) {
 		struct obj *o = &objs[t->fds[k].obj];
 		int fd = (int)t->fds[k].fd;
@@ -1284,9 +1297,14 @@ static void task_main(uint64_t ti)
 			task_fail(ti, "task %lu: fd %d: %s [%lu, +%lu): %s%s", pid, fd, what, (unsigned long)l[2], (unsigned long)l[3], strerror(errno),
 				  errno == EAGAIN || errno == EACCES ? " (held by another process)" : "");
 	}
+}
 
+/* per process, before the blob (threads it clones inherit them): umask, scheduling, subreaper, OOM score, root, cwd */
+static void process_attrs(uint64_t ti)
+{
+	struct task *t = &tasks[ti];
+	unsigned long pid = t->pid;
 	umask((mode_t)t->umask);
-	/* scheduling, subreaper, OOM score: per process, before the blob (threads it clones inherit them) */
 	if (t->policy) {
 		struct sched_param sp = { .sched_priority = (int)t->prio };
 		if (sched_setscheduler(0, (int)t->policy, &sp) < 0)
@@ -1308,8 +1326,14 @@ static void task_main(uint64_t ti)
 		task_fail(ti, "task %lu: root %s: %s", pid, t->root, strerror(errno));
 	if (t->cwd[0] && chdir(t->cwd) < 0)
 		task_fail(ti, "task %lu: cwd %s: %s", pid, t->cwd, strerror(errno));
+}
 
-	/* blob arguments */
+/* the blob's arguments, after the blob in the region; returns the top of the blob's stack */
+static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blob_fds *bf)
+{
+	struct task *t = &tasks[ti];
+	unsigned long pid = t->pid;
+	struct rst_status *st = &arena->task[ti];
 	uint8_t *cur = (uint8_t *)a + PALIGN(sizeof(*a));
 	memset(a, 0, sizeof(*a));
 	a->keep_start = region;
@@ -1339,10 +1363,10 @@ static void task_main(uint64_t ti)
 	for (uint64_t k = 0; k < t->nr_iovs; k++)
 		a->iov_off[k] = t->iov[3 * k + 2];
 	cur += PALIGN(t->nr_iovs * 8);
-	a->pages_fd = pages_fd;
+	a->pages_fd = bf->pages;
 	{
 		struct stat pst;
-		a->pages_size = fstat(pages_fd, &pst) == 0 && getenv("CKPT_NO_UFFD") == NULL ? (uint64_t)pst.st_size : 0;
+		a->pages_size = fstat(bf->pages, &pst) == 0 && getenv("CKPT_NO_UFFD") == NULL ? (uint64_t)pst.st_size : 0;
 	}
 	a->vdso_hint = t->vdso_hint;
 	a->vdso_expect = t->vdso_expect;
@@ -1352,7 +1376,7 @@ static void task_main(uint64_t ti)
 	for (uint64_t k = 0; k < t->nr_auxv; k++)
 		a->auxv[k] = t->auxv[k];
 	a->mm.auxv_size = (uint32_t)(((t->nr_auxv + 2) & ~1ULL) * 8); /* with its AT_NULL pair */
-	a->mm.exe_fd = (uint32_t)exe_fd;
+	a->mm.exe_fd = (uint32_t)bf->exe;
 	snprintf(a->comm, sizeof(a->comm), "%s", t->comm);
 	for (int k = 0; k < 64; k++) {
 		a->sigact[k].handler = t->sigact[k][0];
@@ -1378,8 +1402,8 @@ static void task_main(uint64_t ti)
 	a->pdeath_sig = (int32_t)t->pdeath_sig;
 	a->personality_set = t->personality_set;
 	a->personality = t->personality;
-	a->nr_close = nclose;
-	memcpy(a->close_fds, blobfds, nclose * sizeof(int));
+	a->nr_close = bf->nclose;
+	memcpy(a->close_fds, bf->close, bf->nclose * sizeof(int));
 	a->nr_sigs = (uint32_t)t->nr_sigs;
 	a->sigs = (struct rst_siginfo *)cur;
 	for (uint64_t k = 0; k < t->nr_sigs; k++) {
@@ -1429,6 +1453,35 @@ static void task_main(uint64_t ti)
 	uint64_t stack_top = (uint64_t)cur + THREAD_STACK - 64;
 	if (stack_top > region + region_len)
 		task_fail(ti, "task %lu: blob region too small", pid);
+	return stack_top;
+}
+
+static void task_main(uint64_t ti)
+{
+	struct task *t = &tasks[ti];
+	struct rst_status *st = &arena->task[ti];
+	unsigned long pid = t->pid;
+	st->pid = getpid();
+	if ((uint64_t)getpid() != t->pid)
+		task_fail(ti, "task %lu: got PID %d", pid, getpid());
+	prctl(PR_SET_PDEATHSIG, 0);
+
+	join_session(ti);
+	st->stage = RST_STAGE_FORKED;
+	futex_wake(&st->stage);
+
+	fork_children(ti);
+
+	if (t->state == 2)
+		end_as_zombie(ti);
+
+	struct blob_fds bf;
+	open_blob_files(ti, &bf);
+	place_fds(ti, &bf);
+	fd_owners_epoll_locks(ti);
+	process_attrs(ti);
+	struct rst_args *a = (struct rst_args *)(region + blob_size());
+	uint64_t stack_top = fill_blob_args(ti, a, &bf);
 
 	const char *fault = getenv("CKPT_FAULT");  /* test hook: the last task fails after the tree is forked */
 	if (fault && !strcmp(fault, "restore-last-task") && ti == nr_tasks - 1)
