@@ -1823,6 +1823,8 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	struct timespec tp;
+	clock_gettime(CLOCK_MONOTONIC, &tp);
 	if (!failed) {
 		info("%lu task(s) prepared, jumping into the restorer", (unsigned long)nr_tasks);
 		arena->go = 1;
@@ -1872,7 +1874,10 @@ int main(int argc, char **argv)
 	for (uint64_t i = 0; i < nr_objs; i++)
 		if (objs[i].fd >= 0)
 			close(objs[i].fd);
-	printf("%d\n", root);
+	/* the root's PID, then for --display-stats: the tree forked and prepared, and restored, in us */
+	printf("%d\nforking_us %ld\nrestore_us %ld\n", root,
+	       (long)((tp.tv_sec - t0.tv_sec) * 1000000 + (tp.tv_nsec - t0.tv_nsec) / 1000),
+	       (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
 	fflush(stdout);
 	if (plan_flags & FLAG_DETACHED) {
 		prctl(PR_SET_CHILD_SUBREAPER, 0);

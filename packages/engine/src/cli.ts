@@ -8,6 +8,7 @@ import { IMAGE_FORMAT } from '@ckpt/images';
 // check and dump are loaded by their commands only: restore does not pay for the native addon's load
 import { parseInheritFd, restore, RestoreError } from './restore/index.js';
 import { DumpError, Log, memoryProgress } from './log.js';
+import { dumpStatsText, restoreStatsText } from './stats.js';
 
 const VERSION: string = createRequire(import.meta.url)('../package.json').version;
 
@@ -46,6 +47,7 @@ export async function main(argv: string[]): Promise<void> {
           .option('shell-job', { alias: 'j', type: 'boolean', default: false, describe: 'allow a root that is not a session leader (run from a shell)' })
           .option('ext-unix-sk', { type: 'boolean', default: false, describe: 'allow unix sockets connected to peers outside the tree' })
           .option('file-locks', { alias: 'l', type: 'boolean', default: false, describe: 'dump file locks (refused without it)' })
+          .option('display-stats', { type: 'boolean', default: false, describe: 'print the dump\'s times and page counts (as CRIU; also in stats-dump.img)' })
           .example('$0 dump -t 4242 -D /tmp/ckpt', 'freeze the tree rooted at 4242 into /tmp/ckpt; the tree is killed afterwards')
           .example('$0 dump -t 4242 -D /tmp/ckpt -R -v4 -o dump.log', 'the same, leaving the tree running, with a detailed log')
           .example('$0 dump -t 4242 -D /tmp/ckpt -j', 'a program started from a shell (its terminal belongs to the shell)')
@@ -56,10 +58,11 @@ export async function main(argv: string[]): Promise<void> {
           const log = openLog(a.verbosity, a['log-file'], dir);
           try {
             const { dump } = await import('./dump.js');
-            await dump({
+            const r = await dump({
               pid: a.tree, dir, leaveRunning: a['leave-running'], shellJob: a['shell-job'], extUnixSk: a['ext-unix-sk'], fileLocks: a['file-locks'], log,
               progress: a.verbosity > 0 ? memoryProgress() : undefined,
             });
+            if (a['display-stats']) process.stdout.write(dumpStatsText(r.stats));
           } catch (e) {
             if (!(e instanceof DumpError)) log.error((e as Error).stack ?? String(e));
             process.exitCode = 1;
@@ -73,6 +76,7 @@ export async function main(argv: string[]): Promise<void> {
           .option('shell-job', { alias: 'j', type: 'boolean', default: false, describe: 'the root was not a session leader (run from a shell)' })
           .option('ext-unix-sk', { type: 'boolean', default: false, describe: 'reconnect unix sockets to peers outside the tree' })
           .option('file-locks', { alias: 'l', type: 'boolean', default: false, describe: 'restore file locks (left out without it, as CRIU does)' })
+          .option('display-stats', { type: 'boolean', default: false, describe: 'print the restore\'s times and page counts (as CRIU; without -d, once the tree has ended)' })
           .option('inherit-fd', { type: 'string', array: true, describe: 'fd[N]:RESOURCE - hand our fd N to the restored task in place of RESOURCE (socket:[INO], pipe:[INO] or a path)' })
           .example('$0 restore -D /tmp/ckpt -d', 'bring the tree back with its PIDs and let it run on its own')
           .example('$0 restore -D /tmp/ckpt -j', 'a shell job: it gets this terminal and stays in the foreground')
@@ -90,6 +94,7 @@ export async function main(argv: string[]): Promise<void> {
               throw e;
             }
             const r = restore({ dir, detached: a['restore-detached'], pidfile: a.pidfile, shellJob: a['shell-job'], extUnixSk: a['ext-unix-sk'], inheritFds, fileLocks: a['file-locks'], log });
+            if (a['display-stats']) process.stdout.write(restoreStatsText(r.stats));
             process.exitCode = r.exitCode ?? 0;
           } catch (e) {
             if (!(e instanceof DumpError)) log.error((e as Error).stack ?? String(e));

@@ -17,6 +17,7 @@ import { Ids } from './ids.js';
 import { Seccomp } from './seccomp.js';
 import { writeImage } from './images-out.js';
 import { DumpError, Log } from './log.js';
+import type { DumpStats } from './stats.js';
 
 export interface DumpOptions {
   pid: number;
@@ -33,7 +34,11 @@ export interface DumpOptions {
   afterFreeze?: (tasks: Task[]) => void;
 }
 
-export interface DumpResult { tasks: number; threads: number; pagesWritten: number; frozenMs: number; totalMs: number }
+export interface DumpResult {
+  tasks: number; threads: number; pagesWritten: number; frozenMs: number; totalMs: number;
+  /** what stats-dump.img holds */
+  stats: DumpStats;
+}
 
 const FAILED_MARK = 'ckpt-dump-failed';
 const CLOCK_MONOTONIC = 1, CLOCK_BOOTTIME = 7;
@@ -148,14 +153,13 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       magic: 'TIMENS', entries: [{ monotonic: { tv_sec: ms, tv_nsec: mns }, boottime: { tv_sec: bs, tv_nsec: bns } }],
     });
     const tEnd = process.hrtime.bigint();
-    writeImage(opts.dir, 'stats', 'dump', {
-      magic: 'STATS', entries: [{ dump: {
-        freezing_time: Number((tFrozen - t0) / 1000n), frozen_time: Number((tEnd - tFrozen) / 1000n),
-        memdump_time: memdumpUs, memwrite_time: memwriteUs, pages_scanned: pagesScanned, pages_skipped_parent: 0,
-        pages_written: pagesWritten, irmap_resolve: 0, pages_lazy: 0, page_pipes: 0, page_pipe_bufs: 0,
-        shpages_scanned: files.shmemPagesScanned, shpages_skipped_parent: 0, shpages_written: files.shmemPagesWritten,
-      } }],
-    });
+    const stats = {
+      freezing_time: Number((tFrozen - t0) / 1000n), frozen_time: Number((tEnd - tFrozen) / 1000n),
+      memdump_time: memdumpUs, memwrite_time: memwriteUs, pages_scanned: pagesScanned, pages_skipped_parent: 0,
+      pages_written: pagesWritten, irmap_resolve: 0, pages_lazy: 0, page_pipes: 0, page_pipe_bufs: 0,
+      shpages_scanned: files.shmemPagesScanned, shpages_skipped_parent: 0, shpages_written: files.shmemPagesWritten,
+    };
+    writeImage(opts.dir, 'stats', 'dump', { magic: 'STATS', entries: [{ dump: stats }] });
     // inventory last: a dir without it is not a usable dump
     writeImage(opts.dir, 'inventory', { magic: 'INVENTORY', entries: [{
       img_version: 2, fdinfo_per_id: true, root_ids: ids.rootIds, ns_per_id: true, root_cg_set: 1, lsmtype: 'NO_LSM',
@@ -163,7 +167,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     }] });
     result = {
       tasks: tasks.length, threads: tasks.reduce((k, t) => k + t.threads.length, 0), pagesWritten,
-      frozenMs: 0, totalMs: 0,
+      frozenMs: 0, totalMs: 0, stats,
     };
   } catch (e) {
     freezer.releaseAll();

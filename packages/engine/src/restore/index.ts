@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DumpError, Log } from '../log.js';
+import type { RestoreStats } from '../stats.js';
 import { buildPlan, encodePlan, RestoreError, type Ghost, type InheritFd } from './plan.js';
 
 export { buildPlan, encodePlan, parseInheritFd, RestoreError } from './plan.js';
@@ -24,7 +25,11 @@ export interface RestoreOptions {
   log?: Log;
 }
 
-export interface RestoreResult { pid: number; tasks: number; threads: number; pagesBytes: number; ms: number; exitCode?: number }
+export interface RestoreResult {
+  pid: number; tasks: number; threads: number; pagesBytes: number; ms: number; exitCode?: number;
+  /** CRIU's restore_stats_entry: forking_time is the tree forked and every task prepared; restore_time includes planning */
+  stats: RestoreStats;
+}
 
 export function helperPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
@@ -80,6 +85,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
       while (stdio.length <= fd) stdio.push('ignore');
       stdio[fd] = fd;
     }
+    const tHelper = process.hrtime.bigint();
     const r = spawnSync(helper, [planFile, String(log.level)], {
       stdio: stdio as any, encoding: 'utf8', maxBuffer: 64 << 20,
       // the helper's glibc must not register rseq: its memory is gone when the restored task runs
@@ -102,7 +108,12 @@ export function restore(opts: RestoreOptions): RestoreResult {
     if (opts.pidfile) writeFileSync(opts.pidfile, `${pid}\n`);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     log.info(`Restore finished in ${ms.toFixed(1)} ms`);
-    return { pid, tasks: plan.tasks.length, threads, pagesBytes, ms, exitCode: opts.detached ? undefined : r.status ?? 1 };
+    const us = (key: string) => Number(new RegExp(`^${key} (\\d+)$`, 'm').exec(r.stdout)?.[1] ?? 0);
+    const stats: RestoreStats = {
+      pages_compared: 0, pages_skipped_cow: 0, pages_restored: pagesBytes / 4096,
+      forking_time: us('forking_us'), restore_time: Number((tHelper - t0) / 1000n) + us('restore_us'),
+    };
+    return { pid, tasks: plan.tasks.length, threads, pagesBytes, ms, exitCode: opts.detached ? undefined : r.status ?? 1, stats };
   }
 }
 
