@@ -47,7 +47,7 @@ export async function main(argv: string[]): Promise<void> {
           .option('shell-job', { alias: 'j', type: 'boolean', default: false, describe: 'allow a root that is not a session leader (run from a shell)' })
           .option('ext-unix-sk', { type: 'boolean', default: false, describe: 'allow unix sockets connected to peers outside the tree' })
           .option('file-locks', { alias: 'l', type: 'boolean', default: false, describe: 'dump file locks (refused without it)' })
-          .option('display-stats', { type: 'boolean', default: false, describe: 'print the dump\'s times and page counts (as CRIU; also in stats-dump.img)' })
+          .option('display-stats', { type: 'boolean', default: false, describe: 'print the dump\'s times and page counts (as CRIU; kept in DIR/stats-dump)' })
           .example('$0 dump -t 4242 -D /tmp/ckpt', 'freeze the tree rooted at 4242 into /tmp/ckpt; the tree is killed afterwards')
           .example('$0 dump -t 4242 -D /tmp/ckpt -R -v4 -o dump.log', 'the same, leaving the tree running, with a detailed log')
           .example('$0 dump -t 4242 -D /tmp/ckpt -j', 'a program started from a shell (its terminal belongs to the shell)')
