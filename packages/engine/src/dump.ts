@@ -36,7 +36,7 @@ export interface DumpOptions {
 
 export interface DumpResult {
   tasks: number; threads: number; pagesWritten: number; frozenMs: number; totalMs: number;
-  /** what stats-dump.img holds */
+  /** what DIR/stats-dump holds */
   stats: DumpStats;
 }
 
