@@ -588,16 +588,20 @@ static int create_memfds(void)
 	return 0;
 }
 
-static int create_objects(void)
+static int sys_error(void)
 {
-	char err[300];
-	if (create_memfds() < 0)
-		return -1;
+	fprintf(stderr, "Error: cannot create shared objects: %s\n", strerror(errno));
+	return -1;
+}
+
+/* pipes, refilled with their unread data (each end's first object takes the pipe's own fds) */
+static int create_pipes(void)
+{
 	for (uint64_t i = 0; i < nr_pipes; i++) {
 		struct pipe_ *p = &pipes[i];
 		int fds[2];
 		if (pipe2(fds, 0) < 0)
-			goto sys;
+			return sys_error();
 		if (p->size)
 			fcntl(fds[1], F_SETPIPE_SZ, (int)p->size);
 		size_t off = 0;
@@ -612,25 +616,30 @@ static int create_objects(void)
 		p->fds[0] = move_high(fds[0]);
 		p->fds[1] = move_high(fds[1]);
 	}
-	/* FIFOs: one O_RDWR keeper per path while the objects are opened (so no open blocks or fails with
-	 * ENXIO), refilled with the unread data */
-	int nkeep = 0;
-	struct { const char *path; int fd; } *keep = calloc(nr_objs + 1, sizeof(*keep));
+	return 0;
+}
+
+/* FIFOs: one O_RDWR keeper per path while the objects are opened (so no open blocks or fails with
+ * ENXIO), refilled with the unread data */
+struct fifo_keeper { const char *path; int fd; };
+
+static int open_fifo_keepers(struct fifo_keeper *keep, int *nkeep)
+{
 	for (uint64_t i = 0; i < nr_objs; i++) {
 		struct obj *o = &objs[i];
 		if (o->kind != OBJ_FIFO)
 			continue;
 		int k;
-		for (k = 0; k < nkeep && strcmp(keep[k].path, o->path); k++)
+		for (k = 0; k < *nkeep && strcmp(keep[k].path, o->path); k++)
 			;
-		if (k == nkeep) {
+		if (k == *nkeep) {
 			int kfd = open(o->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 			if (kfd < 0) {
 				fprintf(stderr, "Error: %s: cannot open FIFO %s: %s\n", o->label, o->path, strerror(errno));
 				return -1;
 			}
-			keep[nkeep].path = o->path;
-			keep[nkeep++].fd = move_high(kfd);
+			keep[*nkeep].path = o->path;
+			keep[(*nkeep)++].fd = move_high(kfd);
 		}
 		if (o->fifo_size)
 			fcntl(keep[k].fd, F_SETPIPE_SZ, (int)o->fifo_size);
@@ -643,218 +652,233 @@ static int create_objects(void)
 			off += n;
 		}
 	}
-	for (uint64_t i = 0; i < nr_objs; i++) {
-		struct obj *o = &objs[i];
-		int fd = -1;
-		switch (o->kind) {
-		case OBJ_REG:
-		case OBJ_FIFO:
-			fd = open(o->path, (int)(o->flags & ~(O_CREAT | O_EXCL | O_TRUNC | OBJ_GHOST)) | (o->kind == OBJ_FIFO ? O_NONBLOCK : 0));
-			if (fd < 0) {
-				fprintf(stderr, "Error: %s: cannot open %s: %s\n", o->label, o->path, strerror(errno));
-				return -1;
-			}
-			if (o->kind == OBJ_FIFO && !(o->flags & O_NONBLOCK)) {
-				int fl = fcntl(fd, F_GETFL);
-				fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-			}
-			if (o->flags & O_ASYNC)
-				fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC);
-			if (o->kind == OBJ_REG && o->pos && lseek(fd, (off_t)o->pos, SEEK_SET) < 0) {
-				fprintf(stderr, "Error: %s: cannot seek %s to %lu: %s\n", o->label, o->path, (unsigned long)o->pos, strerror(errno));
-				return -1;
-			}
+	return 0;
+}
+
+/* a pty master: /dev/ptmx until the dumped index comes up (held ones go back), else the first one we got;
+ * the slave's termios and window size, the input queued for the slave. -1 with errno set. */
+static int open_pty_master(struct obj *o)
+{
+	int fd = -1;
+	int want = (int)o->nums[0], held[64], nheld = 0, idx = -1;
+	for (int tries = 0; tries < 64; tries++) {
+		int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (m < 0 || ioctl(m, TIOCGPTN, &idx) < 0)
+			return -1;
+		if (idx == want) { fd = m; break; }
+		held[nheld++] = m;
+		if (idx > want)
 			break;
-		case OBJ_EVENTFD:
-			fd = eventfd((unsigned int)o->nums[0], (o->flags & O_NONBLOCK ? EFD_NONBLOCK : 0) | EFD_CLOEXEC);
-			if (fd < 0)
-				goto obj_err;
-			if (o->nums[0] > 0xffffffffULL) {  /* eventfd() takes 32 bits: add the rest */
-				uint64_t rest = o->nums[0] - (unsigned int)o->nums[0];
-				if (write(fd, &rest, 8) != 8)
-					goto obj_err;
-			}
-			break;
-		case OBJ_TIMERFD: {
-			fd = timerfd_create((int)o->nums[0], (o->flags & O_NONBLOCK ? TFD_NONBLOCK : 0) | TFD_CLOEXEC);
-			if (fd < 0)
-				goto obj_err;
-			struct itimerspec its = { { (time_t)o->nums[2], (long)o->nums[3] }, { (time_t)o->nums[4], (long)o->nums[5] } };
-			if ((its.it_value.tv_sec || its.it_value.tv_nsec) && timerfd_settime(fd, 0, &its, NULL) < 0)
-				goto obj_err;
-			if (o->nums[1]) {
-				uint64_t ticks = o->nums[1];
-				if (ioctl(fd, TFD_IOC_SET_TICKS, &ticks) < 0)
-					goto obj_err;
-			}
-			break;
+	}
+	if (fd < 0) {
+		fd = held[0];
+		ioctl(fd, TIOCGPTN, &idx);
+		fprintf(stderr, "Warn: %s: /dev/pts/%d is in use, the pty gets /dev/pts/%d\n", o->label, want, idx);
+	}
+	for (int k = 0; k < nheld; k++)
+		if (held[k] != fd)
+			close(held[k]);
+	int unlock = 0;
+	ioctl(fd, TIOCSPTLCK, &unlock);
+	o->pty_index = idx;
+	char sp[32];
+	snprintf(sp, sizeof(sp), "/dev/pts/%d", idx);
+	int s = open(sp, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s < 0)
+		return -1;
+	if (o->nums[12]) {
+		struct termios tio;
+		tcgetattr(s, &tio);
+		tio.c_iflag = (tcflag_t)o->nums[1]; tio.c_oflag = (tcflag_t)o->nums[2];
+		tio.c_cflag = (tcflag_t)o->nums[3]; tio.c_lflag = (tcflag_t)o->nums[4]; tio.c_line = (cc_t)o->nums[5];
+		for (uint64_t k = 0; k < 19 && 13 + k < o->nr_nums && k < NCCS; k++)
+			tio.c_cc[k] = (cc_t)o->nums[13 + k];
+		if (tcsetattr(s, TCSANOW, &tio) < 0)
+			return -1;
+	}
+	struct winsize ws = { (unsigned short)o->nums[6], (unsigned short)o->nums[7], (unsigned short)o->nums[8], (unsigned short)o->nums[9] };
+	ioctl(s, TIOCSWINSZ, &ws);
+	if (o->data.len && write(fd, o->data.p, o->data.len) != (ssize_t)o->data.len)
+		return -1;
+	if (o->nums[11]) {
+		int on = 1;
+		ioctl(fd, TIOCPKT, &on);
+	}
+	close(s);
+	return fd;
+}
+
+/* object i: its fd (moved out of the way of the dumped fd numbers) in objs[i].fd; -1 once the error is printed */
+static int create_object(uint64_t i)
+{
+	char err[300];
+	struct obj *o = &objs[i];
+	int fd = -1;
+	switch (o->kind) {
+	case OBJ_REG:
+	case OBJ_FIFO:
+		fd = open(o->path, (int)(o->flags & ~(O_CREAT | O_EXCL | O_TRUNC | OBJ_GHOST)) | (o->kind == OBJ_FIFO ? O_NONBLOCK : 0));
+		if (fd < 0) {
+			fprintf(stderr, "Error: %s: cannot open %s: %s\n", o->label, o->path, strerror(errno));
+			return -1;
 		}
-		case OBJ_SIGNALFD: {
-			sigset_t ss;
-			sigemptyset(&ss);
-			for (int sig = 1; sig <= 64; sig++)
-				if (o->nums[0] & (1ULL << (sig - 1)))
-					sigaddset(&ss, sig);
-			fd = signalfd(-1, &ss, (o->flags & O_NONBLOCK ? SFD_NONBLOCK : 0) | SFD_CLOEXEC);
-			if (fd < 0)
-				goto obj_err;
-			break;
+		if (o->kind == OBJ_FIFO && !(o->flags & O_NONBLOCK)) {
+			int fl = fcntl(fd, F_GETFL);
+			fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 		}
-		case OBJ_EPOLL:
-			fd = epoll_create1(EPOLL_CLOEXEC);  /* targets: added by the task, at its fd numbers */
-			if (fd < 0)
-				goto obj_err;
-			break;
-		case OBJ_INOTIFY:
-			fd = inotify_init1((o->flags & O_NONBLOCK ? IN_NONBLOCK : 0) | IN_CLOEXEC);
-			if (fd < 0)
-				goto obj_err;
-			for (uint64_t k = 0; k < o->nr_watches; k++) {
-				struct watch *w = &o->watches[k];
-				/* watch descriptors come in order: add and drop until the dumped number comes up */
-				for (int tries = 0;; tries++) {
-					int wd = inotify_add_watch(fd, w->path, (uint32_t)(w->mask & ~0x08000000ULL /* FS_EVENT_ON_CHILD */));
-					if (wd < 0) {
-						fprintf(stderr, "Error: %s: watch %s: %s\n", o->label, w->path, strerror(errno));
-						return -1;
-					}
-					if ((uint64_t)wd == w->wd)
-						break;
-					if ((uint64_t)wd > w->wd || tries > 100000) {
-						fprintf(stderr, "Error: %s: watch %s got descriptor %d, not the dumped %lu\n", o->label, w->path, wd, (unsigned long)w->wd);
-						return -1;
-					}
-					inotify_rm_watch(fd, wd);
-				}
-			}
-			break;
-		case OBJ_MEMFD: {
-			/* a file description of its own on the memfd, with its flags and offset */
-			char path[64];
-			snprintf(path, sizeof(path), "/proc/self/fd/%d", memfds[o->nums[0]].fd);
-			fd = open(path, (int)(o->flags & ~(O_CREAT | O_EXCL | O_TRUNC)));
-			if (fd < 0 || (o->pos && lseek(fd, (off_t)o->pos, SEEK_SET) < 0))
-				goto obj_err;
-			break;
+		if (o->flags & O_ASYNC)
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC);
+		if (o->kind == OBJ_REG && o->pos && lseek(fd, (off_t)o->pos, SEEK_SET) < 0) {
+			fprintf(stderr, "Error: %s: cannot seek %s to %lu: %s\n", o->label, o->path, (unsigned long)o->pos, strerror(errno));
+			return -1;
 		}
-		case OBJ_PTY_MASTER: {
-			/* /dev/ptmx until the dumped index comes up (held ones go back), else the first one we got */
-			int want = (int)o->nums[0], held[64], nheld = 0, idx = -1;
-			for (int tries = 0; tries < 64; tries++) {
-				int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-				if (m < 0 || ioctl(m, TIOCGPTN, &idx) < 0)
-					goto obj_err;
-				if (idx == want) { fd = m; break; }
-				held[nheld++] = m;
-				if (idx > want)
-					break;
-			}
-			if (fd < 0) {
-				fd = held[0];
-				ioctl(fd, TIOCGPTN, &idx);
-				fprintf(stderr, "Warn: %s: /dev/pts/%d is in use, the pty gets /dev/pts/%d\n", o->label, want, idx);
-			}
-			for (int k = 0; k < nheld; k++)
-				if (held[k] != fd)
-					close(held[k]);
-			int unlock = 0;
-			ioctl(fd, TIOCSPTLCK, &unlock);
-			o->pty_index = idx;
-			char sp[32];
-			snprintf(sp, sizeof(sp), "/dev/pts/%d", idx);
-			int s = open(sp, O_RDWR | O_NOCTTY | O_CLOEXEC);
-			if (s < 0)
+		break;
+	case OBJ_EVENTFD:
+		fd = eventfd((unsigned int)o->nums[0], (o->flags & O_NONBLOCK ? EFD_NONBLOCK : 0) | EFD_CLOEXEC);
+		if (fd < 0)
+			goto obj_err;
+		if (o->nums[0] > 0xffffffffULL) {  /* eventfd() takes 32 bits: add the rest */
+			uint64_t rest = o->nums[0] - (unsigned int)o->nums[0];
+			if (write(fd, &rest, 8) != 8)
 				goto obj_err;
-			if (o->nums[12]) {
-				struct termios tio;
-				tcgetattr(s, &tio);
-				tio.c_iflag = (tcflag_t)o->nums[1]; tio.c_oflag = (tcflag_t)o->nums[2];
-				tio.c_cflag = (tcflag_t)o->nums[3]; tio.c_lflag = (tcflag_t)o->nums[4]; tio.c_line = (cc_t)o->nums[5];
-				for (uint64_t k = 0; k < 19 && 13 + k < o->nr_nums && k < NCCS; k++)
-					tio.c_cc[k] = (cc_t)o->nums[13 + k];
-				if (tcsetattr(s, TCSANOW, &tio) < 0)
-					goto obj_err;
-			}
-			struct winsize ws = { (unsigned short)o->nums[6], (unsigned short)o->nums[7], (unsigned short)o->nums[8], (unsigned short)o->nums[9] };
-			ioctl(s, TIOCSWINSZ, &ws);
-			if (o->data.len && write(fd, o->data.p, o->data.len) != (ssize_t)o->data.len)
-				goto obj_err;
-			if (o->nums[11]) {
-				int on = 1;
-				ioctl(fd, TIOCPKT, &on);
-			}
-			close(s);
-			break;
 		}
-		case OBJ_PTY_SLAVE: {
-			char sp[32];
-			snprintf(sp, sizeof(sp), "/dev/pts/%d", objs[o->nums[0]].pty_index);
-			fd = open(sp, (int)(o->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY);
-			if (fd < 0)
+		break;
+	case OBJ_TIMERFD: {
+		fd = timerfd_create((int)o->nums[0], (o->flags & O_NONBLOCK ? TFD_NONBLOCK : 0) | TFD_CLOEXEC);
+		if (fd < 0)
+			goto obj_err;
+		struct itimerspec its = { { (time_t)o->nums[2], (long)o->nums[3] }, { (time_t)o->nums[4], (long)o->nums[5] } };
+		if ((its.it_value.tv_sec || its.it_value.tv_nsec) && timerfd_settime(fd, 0, &its, NULL) < 0)
+			goto obj_err;
+		if (o->nums[1]) {
+			uint64_t ticks = o->nums[1];
+			if (ioctl(fd, TFD_IOC_SET_TICKS, &ticks) < 0)
 				goto obj_err;
-			break;
 		}
-		case OBJ_CALLER_TTY:
-			if (!isatty(0)) {
-				fprintf(stderr, "Error: %s: ckpt's stdin is not a terminal (run the restore of a shell job from one)\n", o->label);
-				return -1;
-			}
-			fd = fcntl(0, F_DUPFD_CLOEXEC, 0);
-			if (fd < 0)
-				goto obj_err;
-			break;
-		case OBJ_INHERIT:
-			fd = fcntl((int)o->inherit_fd, F_DUPFD_CLOEXEC, 0);
-			if (fd < 0) {
-				fprintf(stderr, "Error: %s: the caller's fd %lu: %s\n", o->label, (unsigned long)o->inherit_fd, strerror(errno));
-				return -1;
-			}
-			break;
-		case OBJ_PIPE: {
-			struct pipe_ *p = &pipes[o->pipe_no];
-			int end = o->end ? 1 : 0;
-			if (p->fds[end] >= 0) {
-				fd = p->fds[end];
-				p->fds[end] = -1;  /* the first object of this end takes the pipe's own OFD */
-			} else {
-				/* a second open file description of the same end */
-				char path[64];
-				int any = -1;
-				for (uint64_t k = 0; k < i; k++)
-					if (objs[k].kind == OBJ_PIPE && objs[k].pipe_no == o->pipe_no)
-						any = objs[k].fd;
-				snprintf(path, sizeof(path), "/proc/self/fd/%d", any);
-				fd = open(path, end ? O_WRONLY : O_RDONLY);
-				if (fd < 0) {
-					fprintf(stderr, "Error: %s: cannot reopen pipe: %s\n", o->label, strerror(errno));
+		break;
+	}
+	case OBJ_SIGNALFD: {
+		sigset_t ss;
+		sigemptyset(&ss);
+		for (int sig = 1; sig <= 64; sig++)
+			if (o->nums[0] & (1ULL << (sig - 1)))
+				sigaddset(&ss, sig);
+		fd = signalfd(-1, &ss, (o->flags & O_NONBLOCK ? SFD_NONBLOCK : 0) | SFD_CLOEXEC);
+		if (fd < 0)
+			goto obj_err;
+		break;
+	}
+	case OBJ_EPOLL:
+		fd = epoll_create1(EPOLL_CLOEXEC);  /* targets: added by the task, at its fd numbers */
+		if (fd < 0)
+			goto obj_err;
+		break;
+	case OBJ_INOTIFY:
+		fd = inotify_init1((o->flags & O_NONBLOCK ? IN_NONBLOCK : 0) | IN_CLOEXEC);
+		if (fd < 0)
+			goto obj_err;
+		for (uint64_t k = 0; k < o->nr_watches; k++) {
+			struct watch *w = &o->watches[k];
+			/* watch descriptors come in order: add and drop until the dumped number comes up */
+			for (int tries = 0;; tries++) {
+				int wd = inotify_add_watch(fd, w->path, (uint32_t)(w->mask & ~0x08000000ULL /* FS_EVENT_ON_CHILD */));
+				if (wd < 0) {
+					fprintf(stderr, "Error: %s: watch %s: %s\n", o->label, w->path, strerror(errno));
 					return -1;
 				}
+				if ((uint64_t)wd == w->wd)
+					break;
+				if ((uint64_t)wd > w->wd || tries > 100000) {
+					fprintf(stderr, "Error: %s: watch %s got descriptor %d, not the dumped %lu\n", o->label, w->path, wd, (unsigned long)w->wd);
+					return -1;
+				}
+				inotify_rm_watch(fd, wd);
 			}
-			int fl = fcntl(fd, F_GETFL);
-			fcntl(fd, F_SETFL, (fl & ~(O_NONBLOCK | O_ASYNC)) | (o->flags & (O_NONBLOCK | O_ASYNC)));
-			break;
 		}
-		case OBJ_UNIX:
-			if (o->fd >= 0 || (o->flags & OBJ_EXTERNAL))
-				continue;  /* created with its peer / provided by the user */
-			if (open_unix(o, err, sizeof(err)) < 0) {
-				fprintf(stderr, "Error: %s: %s\n", o->label, err);
+		break;
+	case OBJ_MEMFD: {
+		/* a file description of its own on the memfd, with its flags and offset */
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", memfds[o->nums[0]].fd);
+		fd = open(path, (int)(o->flags & ~(O_CREAT | O_EXCL | O_TRUNC)));
+		if (fd < 0 || (o->pos && lseek(fd, (off_t)o->pos, SEEK_SET) < 0))
+			goto obj_err;
+		break;
+	}
+	case OBJ_PTY_MASTER:
+		fd = open_pty_master(o);
+		if (fd < 0)
+			goto obj_err;
+		break;
+	case OBJ_PTY_SLAVE: {
+		char sp[32];
+		snprintf(sp, sizeof(sp), "/dev/pts/%d", objs[o->nums[0]].pty_index);
+		fd = open(sp, (int)(o->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY);
+		if (fd < 0)
+			goto obj_err;
+		break;
+	}
+	case OBJ_CALLER_TTY:
+		if (!isatty(0)) {
+			fprintf(stderr, "Error: %s: ckpt's stdin is not a terminal (run the restore of a shell job from one)\n", o->label);
+			return -1;
+		}
+		fd = fcntl(0, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			goto obj_err;
+		break;
+	case OBJ_INHERIT:
+		fd = fcntl((int)o->inherit_fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0) {
+			fprintf(stderr, "Error: %s: the caller's fd %lu: %s\n", o->label, (unsigned long)o->inherit_fd, strerror(errno));
+			return -1;
+		}
+		break;
+	case OBJ_PIPE: {
+		struct pipe_ *p = &pipes[o->pipe_no];
+		int end = o->end ? 1 : 0;
+		if (p->fds[end] >= 0) {
+			fd = p->fds[end];
+			p->fds[end] = -1;  /* the first object of this end takes the pipe's own OFD */
+		} else {
+			/* a second open file description of the same end */
+			char path[64];
+			int any = -1;
+			for (uint64_t k = 0; k < i; k++)
+				if (objs[k].kind == OBJ_PIPE && objs[k].pipe_no == o->pipe_no)
+					any = objs[k].fd;
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", any);
+			fd = open(path, end ? O_WRONLY : O_RDONLY);
+			if (fd < 0) {
+				fprintf(stderr, "Error: %s: cannot reopen pipe: %s\n", o->label, strerror(errno));
 				return -1;
 			}
-			continue;
 		}
-		o->fd = move_high(fd);
-		if (o->fd < 0)
-			goto sys;
-		continue;
-	obj_err:
-		fprintf(stderr, "Error: %s: %s\n", o->label, strerror(errno));
-		return -1;
+		int fl = fcntl(fd, F_GETFL);
+		fcntl(fd, F_SETFL, (fl & ~(O_NONBLOCK | O_ASYNC)) | (o->flags & (O_NONBLOCK | O_ASYNC)));
+		break;
 	}
-	for (int k = 0; k < nkeep; k++)
-		close(keep[k].fd);
-	free(keep);
-	/* queued socket data: sent from the peer, or from a throwaway socket when the peer is gone */
+	case OBJ_UNIX:
+		if (o->fd >= 0 || (o->flags & OBJ_EXTERNAL))
+			return 0;  /* created with its peer / provided by the user */
+		if (open_unix(o, err, sizeof(err)) < 0) {
+			fprintf(stderr, "Error: %s: %s\n", o->label, err);
+			return -1;
+		}
+		return 0;
+	}
+	o->fd = move_high(fd);
+	if (o->fd < 0)
+		return sys_error();
+	return 0;
+obj_err:
+	fprintf(stderr, "Error: %s: %s\n", o->label, strerror(errno));
+	return -1;
+}
+
+/* queued socket data: sent from the peer, or from a throwaway socket when the peer is gone */
+static int requeue_socket_data(void)
+{
 	for (uint64_t i = 0; i < nr_objs; i++) {
 		struct obj *o = &objs[i];
 		if (o->kind != OBJ_UNIX || !o->nr_queue)
@@ -892,7 +916,12 @@ static int create_objects(void)
 		if (tmp >= 0)
 			close(tmp);
 	}
-	/* shutdown and non-blocking state last (after the queues are filled) */
+	return 0;
+}
+
+/* sockets' shutdown and non-blocking state, last (after the queues are filled) */
+static void finish_sockets(void)
+{
 	for (uint64_t i = 0; i < nr_objs; i++) {
 		struct obj *o = &objs[i];
 		if (o->kind != OBJ_UNIX || o->fd < 0)
@@ -902,10 +931,26 @@ static int create_objects(void)
 		int fl = fcntl(o->fd, F_GETFL);
 		fcntl(o->fd, F_SETFL, (fl & ~O_NONBLOCK) | (o->flags & O_NONBLOCK));
 	}
+}
+
+static int create_objects(void)
+{
+	if (create_memfds() < 0 || create_pipes() < 0)
+		return -1;
+	int nkeep = 0;
+	struct fifo_keeper *keep = calloc(nr_objs + 1, sizeof(*keep));
+	if (open_fifo_keepers(keep, &nkeep) < 0)
+		return -1;
+	for (uint64_t i = 0; i < nr_objs; i++)
+		if (create_object(i) < 0)
+			return -1;
+	for (int k = 0; k < nkeep; k++)
+		close(keep[k].fd);
+	free(keep);
+	if (requeue_socket_data() < 0)
+		return -1;
+	finish_sockets();
 	return 0;
-sys:
-	fprintf(stderr, "Error: cannot create shared objects: %s\n", strerror(errno));
-	return -1;
 }
 
 static void sk_opts(struct obj *o, int fd)
