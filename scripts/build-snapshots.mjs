@@ -85,8 +85,7 @@ ${t.imports}
 ${warmImages}
 ${t.warm}
 v8.startupSnapshot.setDeserializeMainFunction(() => {
-  ${t.flags ? `v8.setFlagsFromString(${JSON.stringify(t.flags)});` : ''}
-  // the launcher moved NODE_EXTRA_CA_CERTS aside so that Node does not load a CA
+${t.flags ? `  v8.setFlagsFromString(${JSON.stringify(t.flags)});\n` : ''}  // the launcher moved NODE_EXTRA_CA_CERTS aside so that Node does not load a CA
   // bundle at start (no TLS here); the processes we start get it back
   const ca = process.env.CKPT_EXTRA_CA_CERTS;
   if (ca !== undefined) {

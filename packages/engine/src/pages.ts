@@ -6,7 +6,6 @@ import { imageFileName, PE, VMA } from '@ckpt/images';
 import { native } from './native.js';
 import { MAP_ANONYMOUS, MAP_HUGETLB, MAP_LOCKED, MAP_PRIVATE, type Vma } from './mm.js';
 
-
 export interface PageRun { vaddr: bigint; nrPages: number; flags: number }
 
 let zeroPfn: bigint | undefined;
