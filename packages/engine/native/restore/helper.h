@@ -1,0 +1,46 @@
+/* The restore helper's shared declarations: the controller's state (region, arena, fd base), logging, how
+ * a task fails, and what the modules export to each other. See main.c for the order of a restore. */
+#ifndef CKPT_RESTORE_HELPER_H
+#define CKPT_RESTORE_HELPER_H
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "plan.h"
+#include "restore-args.h"
+
+#define TASK_SIZE 0x7ffffffff000ULL
+#define PAGE 4096ULL
+#define PALIGN(x) (((x) + PAGE - 1) & ~(PAGE - 1))
+#define THREAD_STACK 0x10000ULL
+
+/* helper.c */
+extern int verbosity;
+void info(const char *fmt, ...);
+extern struct rst_arena *arena;
+extern uint64_t region, region_len, arena_len;  /* blob region (blob, args, stacks, frames), then the arena */
+extern int fd_base;                             /* objects live at fds >= fd_base in the controller */
+void task_fail(uint64_t i, const char *fmt, ...) __attribute__((noreturn));
+long futex_wait(volatile int32_t *addr, int32_t val, long ms);
+void futex_wake(volatile int32_t *addr);
+int move_high(int fd);
+
+/* pids.c */
+pid_t clone_with_pid(pid_t pid);
+void pid_owner(pid_t pid, char *out, size_t n);
+int pid_taken(pid_t pid);
+int pid_taken_wait(pid_t pid);
+
+/* region.c */
+uint64_t blob_size(void);
+int map_region(void);
+
+/* kinds/kinds.c */
+int create_objects(void);
+
+/* tasks.c */
+void task_main(uint64_t ti) __attribute__((noreturn));
+
+/* tracer.c */
+int unmap_region(uint64_t ti);
+
+#endif

@@ -1,0 +1,50 @@
+/* regular files (ghost files among them: their names go once every object is open) */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kinds.h"
+
+/* o->path with the dumped flags, never creating or truncating; `extra` only for the open itself (a FIFO is
+ * opened non-blocking). -1 once the error is printed */
+int open_obj_path(struct obj *o, int extra)
+{
+	int fd = open(o->path, (int)(o->flags & ~(O_CREAT | O_EXCL | O_TRUNC | OBJ_GHOST)) | extra);
+	if (fd < 0) {
+		fprintf(stderr, "Error: %s: cannot open %s: %s\n", o->label, o->path, strerror(errno));
+		return -1;
+	}
+	int drop = extra & ~(int)o->flags;
+	if (drop) {
+		int fl = fcntl(fd, F_GETFL);
+		fcntl(fd, F_SETFL, fl & ~drop);
+	}
+	if (o->flags & O_ASYNC)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC);
+	return fd;
+}
+
+static int create_reg(struct obj *o)
+{
+	int fd = open_obj_path(o, 0);
+	if (fd < 0)
+		return -1;
+	if (o->pos && lseek(fd, (off_t)o->pos, SEEK_SET) < 0) {
+		fprintf(stderr, "Error: %s: cannot seek %s to %lu: %s\n", o->label, o->path, (unsigned long)o->pos, strerror(errno));
+		return -1;
+	}
+	return obj_fd(o, fd);
+}
+
+/* ghost files are open: their names go (the caller removes any left by a failure before this) */
+static int unlink_ghosts(void)
+{
+	for (uint64_t i = 0; i < nr_objs; i++)
+		if (objs[i].kind == OBJ_REG && (objs[i].flags & OBJ_GHOST) && unlink(objs[i].path) < 0 && errno != ENOENT)
+			fprintf(stderr, "Warn: %s: cannot unlink %s: %s\n", objs[i].label, objs[i].path, strerror(errno));
+	return 0;
+}
+
+const struct kind_ops reg_ops = { .kind = OBJ_REG, .create = create_reg, .finish = unlink_ghosts };

@@ -1,0 +1,204 @@
+/* unix sockets: pairs, bound and listening sockets, accepted connections, connections to named sockets;
+ * once all exist their queues are refilled from their peers, then they are shut down as dumped */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "kinds.h"
+
+static void sk_opts(struct obj *o, int fd)
+{
+	int v;
+	if (o->sk_sndbuf) { v = (int)o->sk_sndbuf / 2; setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)); }
+	if (o->sk_rcvbuf) { v = (int)o->sk_rcvbuf / 2; setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)); }
+	if (o->sk_passcred) { v = 1; setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &v, sizeof(v)); }
+}
+
+static socklen_t sk_addr(struct obj *o, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	size_t n = o->sk_name.len < sizeof(sa->sun_path) ? o->sk_name.len : sizeof(sa->sun_path);
+	memcpy(sa->sun_path, o->sk_name.p, n);
+	socklen_t sl = offsetof(struct sockaddr_un, sun_path) + n;
+	if (n && sa->sun_path[0] != 0 && sa->sun_path[n - 1] == 0)
+		sl--;  /* path names are stored with their NUL */
+	return sl;
+}
+
+/* Unix sockets: pairs (both ends in the tree) come from socketpair(); named listeners are bound and listen;
+ * a socket connected to a named socket of the tree connects to it. */
+static int open_unix(struct obj *o, char *err, size_t errn)
+{
+	struct obj *peer = o->sk_peer_obj != ~0ULL ? &objs[o->sk_peer_obj] : NULL;
+	int type = (int)o->sk_type;
+	enum { TCP_ESTABLISHED = 1, TCP_LISTEN = 10, TCP_CLOSE = 7 };
+	struct sockaddr_un sa;
+	/* an accepted connection: connect the peer to the listener and accept (names come out right) */
+	if (peer && peer->fd < 0 && o->sk_listener == ~0ULL && peer->sk_listener != ~0ULL && peer->sk_peer_obj == (uint64_t)(o - objs))
+		return open_unix(peer, err, errn);
+	if (peer && peer->fd < 0 && o->sk_listener != ~0ULL) {
+		struct obj *l = &objs[o->sk_listener];
+		if (l->fd < 0 && open_unix(l, err, errn) < 0)
+			return -1;
+		int c = socket(AF_UNIX, (int)peer->sk_type, 0);
+		if (c < 0) {
+			snprintf(err, errn, "socket: %s", strerror(errno));
+			return -1;
+		}
+		sk_opts(peer, c);
+		if (peer->sk_name.len) {
+			socklen_t pl = sk_addr(peer, &sa);
+			if (sa.sun_path[0])
+				unlink(sa.sun_path);
+			if (bind(c, (struct sockaddr *)&sa, pl) < 0) {
+				snprintf(err, errn, "bind the connecting peer: %s", strerror(errno));
+				return -1;
+			}
+		}
+		socklen_t sl = sk_addr(l, &sa);
+		if (connect(c, (struct sockaddr *)&sa, sl) < 0) {
+			snprintf(err, errn, "connect to the listener: %s", strerror(errno));
+			return -1;
+		}
+		int acc = accept(l->fd, NULL, NULL);
+		if (acc < 0) {
+			snprintf(err, errn, "accept: %s", strerror(errno));
+			return -1;
+		}
+		sk_opts(o, acc);
+		o->fd = move_high(acc);
+		peer->fd = move_high(c);
+		return 0;
+	}
+	if (peer && peer->fd < 0 && peer->kind == OBJ_UNIX && !(peer->sk_state == TCP_LISTEN) &&
+	    (peer->sk_peer_obj == (uint64_t)(o - objs)) && !o->sk_name.len && !peer->sk_name.len) {
+		int sv[2];
+		if (socketpair(AF_UNIX, type, 0, sv) < 0) {
+			snprintf(err, errn, "socketpair: %s", strerror(errno));
+			return -1;
+		}
+		o->fd = move_high(sv[0]);
+		peer->fd = move_high(sv[1]);
+		sk_opts(o, o->fd);
+		sk_opts(peer, peer->fd);
+		return 0;
+	}
+	int fd = socket(AF_UNIX, type, 0);
+	if (fd < 0) {
+		snprintf(err, errn, "socket: %s", strerror(errno));
+		return -1;
+	}
+	sk_opts(o, fd);
+	if (o->sk_name.len) {
+		socklen_t sl = sk_addr(o, &sa);
+		if (sa.sun_path[0])
+			unlink(sa.sun_path);  /* the stale socket file of the dumped listener */
+		if (bind(fd, (struct sockaddr *)&sa, sl) < 0) {
+			snprintf(err, errn, "bind: %s", strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
+	if (o->sk_state == TCP_LISTEN && listen(fd, (int)o->sk_backlog) < 0) {
+		snprintf(err, errn, "listen: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	o->fd = move_high(fd);
+	if (peer && peer->sk_name.len && (o->sk_state == TCP_ESTABLISHED || type == SOCK_DGRAM)) {
+		if (peer->fd < 0 && !(peer->flags & OBJ_EXTERNAL) && open_unix(peer, err, errn) < 0)
+			return -1;
+		socklen_t sl = sk_addr(peer, &sa);
+		if (connect(o->fd, (struct sockaddr *)&sa, sl) < 0) {
+			snprintf(err, errn, "connect to %s: %s", sa.sun_path[0] ? sa.sun_path : "@abstract", strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int create_unix(struct obj *o)
+{
+	char err[300];
+	if (o->fd >= 0 || (o->flags & OBJ_EXTERNAL))
+		return 0;  /* created with its peer / provided by the user */
+	if (open_unix(o, err, sizeof(err)) < 0) {
+		fprintf(stderr, "Error: %s: %s\n", o->label, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* queued socket data: sent from the peer, or from a throwaway socket when the peer is gone */
+static int requeue_socket_data(void)
+{
+	for (uint64_t i = 0; i < nr_objs; i++) {
+		struct obj *o = &objs[i];
+		if (o->kind != OBJ_UNIX || !o->nr_queue)
+			continue;
+		int from = -1, tmp = -1;
+		if (o->sk_peer_obj != ~0ULL && objs[o->sk_peer_obj].fd >= 0 && o->sk_type != SOCK_DGRAM)
+			from = objs[o->sk_peer_obj].fd;
+		for (uint64_t k = 0; k < o->nr_queue; k++) {
+			ssize_t n;
+			if (from >= 0)
+				n = send(from, o->queue[k].p, o->queue[k].len, MSG_DONTWAIT | MSG_NOSIGNAL);
+			else {
+				/* datagram: address the socket by its name, or through its peer's connection */
+				if (tmp < 0)
+					tmp = socket(AF_UNIX, o->sk_type, 0);
+				struct sockaddr_un sa = { .sun_family = AF_UNIX };
+				socklen_t sl = offsetof(struct sockaddr_un, sun_path) + o->sk_name.len;
+				memcpy(sa.sun_path, o->sk_name.p, o->sk_name.len < sizeof(sa.sun_path) ? o->sk_name.len : sizeof(sa.sun_path));
+				if (o->sk_name.len && o->sk_name.p[o->sk_name.len - 1] == 0 && o->sk_name.p[0] != 0)
+					sl--;
+				if (o->sk_name.len)
+					n = sendto(tmp, o->queue[k].p, o->queue[k].len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa, sl);
+				else if (o->sk_peer_obj != ~0ULL && objs[o->sk_peer_obj].fd >= 0)
+					n = send(objs[o->sk_peer_obj].fd, o->queue[k].p, o->queue[k].len, MSG_DONTWAIT | MSG_NOSIGNAL);
+				else {
+					errno = ENOTCONN;
+					n = -1;
+				}
+			}
+			if (n != (ssize_t)o->queue[k].len) {
+				fprintf(stderr, "Error: %s: cannot requeue %zu bytes: %s\n", o->label, o->queue[k].len, strerror(errno));
+				return -1;
+			}
+		}
+		if (tmp >= 0)
+			close(tmp);
+	}
+	return 0;
+}
+
+/* sockets' shutdown and non-blocking state, last (after the queues are filled) */
+static void finish_sockets(void)
+{
+	for (uint64_t i = 0; i < nr_objs; i++) {
+		struct obj *o = &objs[i];
+		if (o->kind != OBJ_UNIX || o->fd < 0)
+			continue;
+		if (o->sk_shutdown == 1 || o->sk_shutdown == 2 || o->sk_shutdown == 3)
+			shutdown(o->fd, (int)o->sk_shutdown - 1);
+		int fl = fcntl(o->fd, F_GETFL);
+		fcntl(o->fd, F_SETFL, (fl & ~O_NONBLOCK) | (o->flags & O_NONBLOCK));
+	}
+}
+
+/* once every socket exists: their queues, then their shutdown and non-blocking state */
+static int finish_unix(void)
+{
+	if (requeue_socket_data() < 0)
+		return -1;
+	finish_sockets();
+	return 0;
+}
+
+const struct kind_ops unix_ops = { .kind = OBJ_UNIX, .create = create_unix, .finish = finish_unix };

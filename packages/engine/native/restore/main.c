@@ -1,0 +1,295 @@
+/* ckpt-restore-helper: the native half of `ckpt restore`.
+ *
+ * Reads a plan (plain numbers, strings and byte strings written by packages/engine/src/restore/plan.ts;
+ * no image format knowledge here; plan-read.c) and restores the process tree it describes:
+ *   controller: checks PIDs and the vDSO layout, maps the blob region + a shared arena in a hole free in
+ *               its own and every target layout (region.c), creates every shared object (files, pipes with
+ *               their data, unix sockets, ...; one file per kind in kinds/) once at high fds, clone3()s the
+ *               root with its PID;
+ *   each task:  (tasks.c) sets sid/pgid, clone3()s its children with their PIDs, puts its fds at their
+ *               numbers, cwd/root/umask, lays out the blob arguments, waits for "go", jumps into the blob;
+ *   blob:       (restore-blob.c) unmaps the helper, maps memory, ..., rt_sigreturn;
+ *   controller: as tracer (tracer.c), unmaps the blob region from every task once it runs its own code.
+ * On any failure before "go" or inside the blob the controller kills every task it created, reaps them
+ * (it is a child subreaper) and exits non-zero with one line naming the task and the resource.
+ *
+ * Usage: ckpt-restore-helper PLAN_FILE VERBOSITY   (exit 0: restored; 1: failed; with the detached flag
+ * clear the controller waits for the root and exits with its status). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+static void kill_all(void)
+{
+	for (uint64_t i = 0; i < nr_tasks; i++)
+		if (arena->task[i].pid > 0)
+			kill(arena->task[i].pid, SIGKILL);
+	/* we are a child subreaper: every task ends up ours to reap */
+	for (int tries = 0; tries < 2000; tries++) {
+		pid_t p = waitpid(-1, NULL, __WALL | WNOHANG);
+		if (p < 0 && errno == ECHILD)
+			break;
+		if (p <= 0)
+			usleep(1000);
+	}
+}
+
+static const char *step_name(int s)
+{
+	switch (s) {
+	case RST_STEP_UNMAP: return "unmap the helper";
+	case RST_STEP_SIGNALS: return "queue a pending signal";
+	case RST_STEP_SECCOMP: return "install a seccomp filter";
+	case RST_STEP_PTIMER: return "create a POSIX timer";
+	case RST_STEP_VDSO: return "map the vDSO";
+	case RST_STEP_VDSO_PLACE: return "place the vDSO";
+	case RST_STEP_MMAP: return "map VMA";
+	case RST_STEP_PAGES: return "read pages";
+	case RST_STEP_MPROTECT: return "mprotect VMA";
+	case RST_STEP_MM_MAP: return "PR_SET_MM_MAP";
+	case RST_STEP_SIGACTION: return "rt_sigaction";
+	case RST_STEP_THREAD: return "clone3 thread";
+	case RST_STEP_CREDS: return "creds";
+	case RST_STEP_ITIMER: return "setitimer";
+	case RST_STEP_RSEQ: return "rseq";
+	case RST_STEP_TLS: return "ARCH_SET_FS";
+	}
+	return "?";
+}
+
+static int report_failure(void)
+{
+	int reported = 0;
+	for (uint64_t i = 0; i < nr_tasks; i++) {
+		struct rst_status *st = &arena->task[i];
+		if (st->stage != RST_STAGE_FAILED)
+			continue;
+		if (st->msg[0])
+			fprintf(stderr, "Error: %s\n", st->msg);
+		else
+			fprintf(stderr, "Error: task %lu: restorer: %s (0x%llx) failed: %s\n", (unsigned long)tasks[i].pid,
+				step_name(st->step), (unsigned long long)st->detail, strerror(-st->err));
+		reported = 1;
+	}
+	return reported;
+}
+
+/* runtime vdso layout must equal the dumped one (same kernel): AT_SYSINFO_EHDR and code point into it */
+static int check_vdso(void)
+{
+	uint64_t vvar = 0, vdso = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+		if (sscanf(line, "%lx-%lx", &s, &e) != 2)
+			continue;
+		if (strstr(line, "[vvar]") || strstr(line, "[vvar_vclock]"))
+			vvar += e - s;
+		else if (strstr(line, "[vdso]"))
+			vdso += e - s;
+	}
+	if (f)
+		fclose(f);
+	for (uint64_t i = 0; i < nr_tasks; i++) {
+		struct task *t = &tasks[i];
+		if (!t->vdso_hint)
+			continue;
+		if (t->vvar_len != vvar || t->vdso_len != vdso || t->vdso_expect != t->vdso_hint + vvar) {
+			fprintf(stderr, "Error: task %lu: vDSO layout of the dump (vvar %lu KiB, vdso %lu KiB) differs from this kernel's (vvar %lu KiB, vdso %lu KiB)\n",
+				(unsigned long)t->pid, (unsigned long)(t->vvar_len >> 10), (unsigned long)(t->vdso_len >> 10),
+				(unsigned long)(vvar >> 10), (unsigned long)(vdso >> 10));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* PIDs and TIDs must be free */
+static int check_pids(void)
+{
+	for (uint64_t i = 0; i < nr_tasks; i++)
+		for (uint64_t k = 0; k < tasks[i].nr_threads; k++) {
+			pid_t p = (pid_t)tasks[i].thr[k].tid;
+			if (pid_taken_wait(p)) {
+				char who[64];
+				pid_owner(p, who, sizeof(who));
+				fprintf(stderr, "Error: task %lu: %s %d is in use (by '%s'); restore needs it free\n",
+					(unsigned long)tasks[i].pid, k ? "TID" : "PID", p, who);
+				return -1;
+			}
+		}
+	return 0;
+}
+
+/* fds: shared objects live above every fd number the tasks use */
+static int set_fd_base(void)
+{
+	int maxfd = 2;
+	for (uint64_t i = 0; i < nr_tasks; i++)
+		for (uint64_t k = 0; k < tasks[i].nr_fds; k++)
+			if ((int)tasks[i].fds[k].fd > maxfd)
+				maxfd = (int)tasks[i].fds[k].fd;
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	fd_base = maxfd + 1 < 64 ? 64 : maxfd + 1;
+	if ((uint64_t)fd_base + nr_objs + 2 * nr_pipes + 64 > rl.rlim_cur) {
+		fprintf(stderr, "Error: fd %d of the dump is beyond RLIMIT_NOFILE (%lu)\n", maxfd, (unsigned long)rl.rlim_cur);
+		return -1;
+	}
+	return 0;
+}
+
+/* wait until every task is prepared: 0, or 1 when one failed, died or it took too long */
+static int wait_prepared(void)
+{
+	int failed = 0;
+	const long limit_ms = 20000;
+	long waited = 0;
+	while (arena->nr_prepared < (int32_t)nr_tasks) {
+		if (arena->nr_failed) { failed = 1; break; }
+		int status;
+		pid_t p = waitpid(-1, &status, __WALL | WNOHANG);
+		if (p > 0) {
+			fprintf(stderr, "Error: task %d died while being prepared (status 0x%x)\n", p, status);
+			failed = 1;
+			break;
+		}
+		int32_t v = arena->nr_prepared;
+		futex_wait(&arena->nr_prepared, v, 5);
+		if ((waited += 5) > limit_ms) {
+			fprintf(stderr, "Error: timed out preparing the tasks\n");
+			failed = 1;
+			break;
+		}
+	}
+	return failed;
+}
+
+/* "go": every task jumps into its restorer; 0 once all are done, or 1 when one failed, died or it took too long */
+static int run_restorers(void)
+{
+	info("%lu task(s) prepared, jumping into the restorer", (unsigned long)nr_tasks);
+	arena->go = 1;
+	futex_wake(&arena->go);
+	int failed = 0;
+	const long limit_ms = 20000;
+	long waited = 0;
+	while (arena->nr_done < (int32_t)nr_tasks) {
+		if (arena->nr_failed) { failed = 1; break; }
+		int status;
+		pid_t p = waitpid(-1, &status, __WALL | WNOHANG);
+		if (p > 0) {
+			int zombie = 0;
+			for (uint64_t i = 0; i < nr_tasks; i++)
+				if ((pid_t)tasks[i].pid == p && tasks[i].state == 2)
+					zombie = 1;
+			if (!zombie) {
+				fprintf(stderr, "Error: task %d died in the restorer (%s %d)\n", p,
+					WIFSIGNALED(status) ? "signal" : "exit code", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+				failed = 1;
+				break;
+			}
+		}
+		int32_t v = arena->nr_done;
+		futex_wait(&arena->nr_done, v, 5);
+		if ((waited += 5) > limit_ms) {
+			fprintf(stderr, "Error: timed out waiting for the restorer\n");
+			failed = 1;
+			break;
+		}
+	}
+	return failed;
+}
+
+/* every live task runs its own code again: the region goes from each (tracer.c) */
+static void unmap_restorers(void)
+{
+	for (uint64_t i = 0; i < nr_tasks; i++) {
+		if (tasks[i].state == 2)
+			continue;
+		if (unmap_region(i) < 0)
+			fprintf(stderr, "Warn: task %lu: cannot unmap the restorer at 0x%lx: %s\n", (unsigned long)tasks[i].pid, (unsigned long)region, strerror(errno));
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: ckpt-restore-helper PLAN [VERBOSITY]\n");
+		return 2;
+	}
+	if (argc > 2)
+		verbosity = atoi(argv[2]);
+	read_plan(argv[1]);
+	if (!nr_tasks) {
+		fprintf(stderr, "Error: nothing to restore\n");
+		return 1;
+	}
+	if (check_pids() < 0 || check_vdso() < 0 || set_fd_base() < 0 || map_region() < 0 || create_objects() < 0)
+		return 1;
+
+	/* all signals blocked from here; each task's mask comes from its sigframe */
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid_t root = clone_with_pid((pid_t)tasks[0].pid);
+	if (root < 0) {
+		fprintf(stderr, "Error: task %lu: clone3 with PID %lu: %s%s\n", (unsigned long)tasks[0].pid, (unsigned long)tasks[0].pid,
+			strerror(errno), errno == EEXIST ? " (PID in use)" : "");
+		return 1;
+	}
+	if (root == 0)
+		task_main(0);
+	arena->task[0].pid = root;
+
+	int failed = wait_prepared();
+	struct timespec tp;
+	clock_gettime(CLOCK_MONOTONIC, &tp);
+	if (!failed)
+		failed = run_restorers();
+	if (failed) {
+		report_failure();
+		arena->go = -1;
+		futex_wake(&arena->go);
+		kill_all();
+		return 1;
+	}
+	unmap_restorers();
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	info("restored %lu task(s) in %.3f s", (unsigned long)nr_tasks, (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	for (uint64_t i = 0; i < nr_objs; i++)
+		if (objs[i].fd >= 0)
+			close(objs[i].fd);
+	/* the root's PID, then for --display-stats: the tree forked and prepared, and restored, in us */
+	printf("%d\nforking_us %ld\nrestore_us %ld\n", root,
+	       (long)((tp.tv_sec - t0.tv_sec) * 1000000 + (tp.tv_nsec - t0.tv_nsec) / 1000),
+	       (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
+	fflush(stdout);
+	if (plan_flags & FLAG_DETACHED) {
+		prctl(PR_SET_CHILD_SUBREAPER, 0);
+		return 0;
+	}
+	int status = 0;
+	while (waitpid(root, &status, __WALL) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}

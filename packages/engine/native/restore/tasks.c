@@ -1,0 +1,431 @@
+/* Each task, in a child of the controller: its session and group, its children (with their PIDs), its fds,
+ * process attributes and the blob's arguments; then it waits for "go" and jumps into the blob */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+
+/* children: group and session leaders first, so that later siblings can join their groups */
+static void fork_children(uint64_t ti)
+{
+	for (int pass = 0; pass < 2; pass++)
+		for (uint64_t c = ti + 1; c < nr_tasks; c++) {
+			struct task *k = &tasks[c];
+			if (k->parent != ti)
+				continue;
+			int leader = k->pgid == k->pid || k->sid == k->pid;
+			if ((pass == 0) != leader)
+				continue;
+			if (pid_taken((pid_t)k->pid)) {
+				char who[64];
+				pid_owner((pid_t)k->pid, who, sizeof(who));
+				task_fail(ti, "task %lu: PID %lu is in use (by '%s'); restore needs it free", (unsigned long)k->pid, (unsigned long)k->pid, who);
+			}
+			pid_t p = clone_with_pid((pid_t)k->pid);
+			if (p < 0)
+				task_fail(ti, "task %lu: clone3 with PID %lu: %s%s", (unsigned long)k->pid, (unsigned long)k->pid, strerror(errno),
+					  errno == EEXIST ? " (PID in use)" : "");
+			if (p == 0)
+				task_main(c);
+			arena->task[c].pid = p;
+			while (arena->task[c].stage < RST_STAGE_FORKED)
+				futex_wait(&arena->task[c].stage, arena->task[c].stage, 100);
+			if (arena->task[c].stage == RST_STAGE_FAILED)
+				_exit(1);
+		}
+}
+
+/* the session and process group of the dump; a session leader takes its pty as controlling terminal */
+static void join_session(uint64_t ti)
+{
+	struct task *t = &tasks[ti];
+	unsigned long pid = t->pid;
+	if (t->sid == t->pid) {
+		if (getsid(0) != (pid_t)t->pid && setsid() < 0)
+			task_fail(ti, "task %lu: setsid: %s", pid, strerror(errno));
+	} else if (ti == 0) {
+		if (!(plan_flags & FLAG_SHELL_JOB))
+			task_fail(ti, "task %lu: not a session leader (sid %lu); restore it with --shell-job", pid, (unsigned long)t->sid);
+	} else if ((uint64_t)getsid(0) != t->sid) {
+		task_fail(ti, "task %lu: session %lu cannot be recreated (parent is in session %d)", pid, (unsigned long)t->sid, getsid(0));
+	}
+	if ((uint64_t)getpgid(0) != t->pgid && !(ti == 0 && t->sid != t->pid)) {
+		int ok = -1;
+		for (int tries = 0; tries < 200 && ok < 0; tries++) {
+			ok = setpgid(0, t->pgid == t->pid ? 0 : (pid_t)t->pgid);
+			if (ok < 0)
+				usleep(5000);
+		}
+		if (ok < 0)
+			task_fail(ti, "task %lu: process group %lu: %s", pid, (unsigned long)t->pgid, strerror(errno));
+	}
+	/* a session leader takes its pty as controlling terminal before its children are forked (they share it) */
+	if (t->ctty != ~0ULL) {
+		int cfd = objs[t->ctty].fd;
+		if (ioctl(cfd, TIOCSCTTY, 0) < 0)
+			task_fail(ti, "task %lu: controlling terminal (%s): %s", pid, objs[t->ctty].label, strerror(errno));
+		if (t->ctty_pgrp == t->pid && tcsetpgrp(cfd, (pid_t)t->ctty_pgrp) < 0)
+			task_fail(ti, "task %lu: foreground group %lu of %s: %s", pid, (unsigned long)t->ctty_pgrp, objs[t->ctty].label, strerror(errno));
+	}
+}
+
+/* a zombie: waits for go, then dies the way it died */
+static void end_as_zombie(uint64_t ti) __attribute__((noreturn));
+static void end_as_zombie(uint64_t ti)
+{
+	struct task *t = &tasks[ti];
+	struct rst_status *st = &arena->task[ti];
+	__atomic_fetch_add(&arena->nr_prepared, 1, __ATOMIC_SEQ_CST);
+	st->stage = RST_STAGE_PREPARED;
+	futex_wake(&arena->nr_prepared);
+	while (arena->go == 0)
+		futex_wait(&arena->go, 0, 1000);
+	__atomic_fetch_add(&arena->nr_done, 1, __ATOMIC_SEQ_CST);
+	st->stage = RST_STAGE_DONE;
+	futex_wake(&arena->nr_done);
+	if (t->exit_code & 0x7f) {
+		signal((int)(t->exit_code & 0x7f), SIG_DFL);
+		sigset_t s;
+		sigemptyset(&s);
+		sigaddset(&s, (int)(t->exit_code & 0x7f));
+		sigprocmask(SIG_UNBLOCK, &s, NULL);
+		kill(getpid(), (int)(t->exit_code & 0x7f));
+	}
+	_exit((int)((t->exit_code >> 8) & 0xff));
+}
+
+/* what the blob is handed open (high fds, closed by the blob): mapped files, the executable, the pages image */
+struct blob_fds {
+	int exe, pages, nclose;
+	int close[RST_MAX_FDS_CLOSE];
+};
+
+static void open_blob_files(uint64_t ti, struct blob_fds *bf)
+{
+	struct task *t = &tasks[ti];
+	unsigned long pid = t->pid;
+	bf->exe = bf->pages = -1;
+	bf->nclose = 0;
+	for (uint64_t k = 0; k < t->nr_files; k++) {
+		struct mfile *m = &t->files[k];
+		int fd;
+		if (m->obj != ~0ULL) {  /* a ghost file: already unlinked, reopened through our own fd */
+			char p[64];
+			snprintf(p, sizeof(p), "/proc/self/fd/%d", objs[m->obj].fd);
+			fd = open(p, (int)m->oflags | O_CLOEXEC);
+		} else
+			fd = m->memfd != ~0ULL ? fcntl(memfds[m->memfd].fd, F_DUPFD_CLOEXEC, 0) : open(m->path, (int)m->oflags);
+		if (fd < 0)
+			task_fail(ti, "task %lu: mapped file %s: %s", pid,
+				  m->obj != ~0ULL ? objs[m->obj].label : m->memfd != ~0ULL ? memfds[m->memfd].label : m->path, strerror(errno));
+		m->fd = move_high(fd);
+		if (bf->nclose < RST_MAX_FDS_CLOSE - 2)
+			bf->close[bf->nclose++] = m->fd;
+	}
+	if (t->exe[0]) {
+		bf->exe = move_high(open(t->exe, O_RDONLY));
+		if (bf->exe < 0)
+			task_fail(ti, "task %lu: executable %s: %s", pid, t->exe, strerror(errno));
+	}
+	bf->pages = move_high(open(t->pages, O_RDONLY));
+	if (bf->pages < 0)
+		task_fail(ti, "task %lu: pages image %s: %s", pid, t->pages, strerror(errno));
+	bf->close[bf->nclose++] = bf->pages;
+}
+
+/* fds at their numbers, everything else closed */
+static void place_fds(uint64_t ti, const struct blob_fds *bf)
+{
+	struct task *t = &tasks[ti];
+	unsigned long pid = t->pid;
+	for (uint64_t k = 0; k < t->nr_fds; k++) {
+		struct fdent *f = &t->fds[k];
+		struct obj *o = &objs[f->obj];
+		if (o->fd < 0)
+			task_fail(ti, "task %lu: fd %lu: %s was not created", pid, (unsigned long)f->fd, o->label);
+		if (dup2(o->fd, (int)f->fd) < 0)
+			task_fail(ti, "task %lu: fd %lu (%s): dup2: %s", pid, (unsigned long)f->fd, o->label, strerror(errno));
+		if (f->cloexec)
+			fcntl((int)f->fd, F_SETFD, FD_CLOEXEC);
+	}
+	/* close everything else */
+	{
+		int n = 0;
+		int *keep = malloc((t->nr_fds + bf->nclose + 2) * sizeof(int));
+		for (uint64_t k = 0; k < t->nr_fds; k++)
+			keep[n++] = (int)t->fds[k].fd;
+		for (int k = 0; k < bf->nclose; k++)
+			keep[n++] = bf->close[k];
+		if (bf->exe >= 0)
+			keep[n++] = bf->exe;
+		qsort(keep, n, sizeof(int), cmp_int);
+		unsigned int from = 0;
+		for (int k = 0; k < n; k++) {
+			if ((unsigned)keep[k] > from)
+				syscall(SYS_close_range, from, keep[k] - 1, 0);
+			from = keep[k] + 1;
+		}
+		syscall(SYS_close_range, from, ~0U, 0);
+		free(keep);
+	}
+}
+
+/* signal owners (they name restored PIDs, so only now), epoll registrations, and file locks (POSIX ones
+ * belong to this process; every other fd of the file is closed by now, which would drop them) */
+static void fd_owners_epoll_locks(uint64_t ti)
+{
+	struct task *t = &tasks[ti];
+	unsigned long pid = t->pid;
+	for (uint64_t k = 0; k < t->nr_fds; k++) {
+		struct obj *o = &objs[t->fds[k].obj];
+		int fd = (int)t->fds[k].fd;
+		if (o->fown_sig && fcntl(fd, F_SETSIG, (int)o->fown_sig) < 0)
+			task_fail(ti, "task %lu: fd %d (%s): F_SETSIG %lu: %s", pid, fd, o->label, (unsigned long)o->fown_sig, strerror(errno));
+		if (o->fown_pid) {
+			struct f_owner_ex ow = { .type = (int)o->fown_type, .pid = (pid_t)o->fown_pid };
+			if (fcntl(fd, F_SETOWN_EX, &ow) < 0)
+				task_fail(ti, "task %lu: fd %d (%s): F_SETOWN_EX %lu: %s", pid, fd, o->label, (unsigned long)o->fown_pid, strerror(errno));
+		}
+	}
+	for (uint64_t k = 0; k < t->nr_epoll; k++) {
+		struct epoll_event ev = { .events = (uint32_t)t->epoll[k][2], .data.u64 = t->epoll[k][3] };
+		if (epoll_ctl((int)t->epoll[k][0], EPOLL_CTL_ADD, (int)t->epoll[k][1], &ev) < 0 && errno != EEXIST)
+			task_fail(ti, "task %lu: epoll fd %lu: adding fd %lu: %s", pid, (unsigned long)t->epoll[k][0], (unsigned long)t->epoll[k][1], strerror(errno));
+	}
+	for (uint64_t k = 0; k < t->nr_locks; k++) {
+		uint64_t *l = t->locks[k];
+		int fd = (int)l[4], r;
+		const char *what = l[0] == 2 ? "flock" : l[0] == 4 ? "OFD lock" : "POSIX lock";
+		if (l[0] == 2) {
+			r = flock(fd, (l[1] == F_WRLCK ? LOCK_EX : l[1] == F_RDLCK ? LOCK_SH : LOCK_UN) | LOCK_NB);
+		} else {
+			struct flock fl = { .l_type = (short)l[1], .l_whence = SEEK_SET, .l_start = (off_t)l[2], .l_len = (off_t)l[3] };
+			r = fcntl(fd, l[0] == 4 ? F_OFD_SETLK : F_SETLK, &fl);
+		}
+		if (r < 0)
+			task_fail(ti, "task %lu: fd %d: %s [%lu, +%lu): %s%s", pid, fd, what, (unsigned long)l[2], (unsigned long)l[3], strerror(errno),
+				  errno == EAGAIN || errno == EACCES ? " (held by another process)" : "");
+	}
+}
+
+/* per process, before the blob (threads it clones inherit them): umask, scheduling, subreaper, OOM score, root, cwd */
+static void process_attrs(uint64_t ti)
+{
+	struct task *t = &tasks[ti];
+	unsigned long pid = t->pid;
+	umask((mode_t)t->umask);
+	if (t->policy) {
+		struct sched_param sp = { .sched_priority = (int)t->prio };
+		if (sched_setscheduler(0, (int)t->policy, &sp) < 0)
+			task_fail(ti, "task %lu: scheduling policy %lu: %s", pid, (unsigned long)t->policy, strerror(errno));
+	}
+	if (setpriority(PRIO_PROCESS, 0, (int)(int64_t)t->nice) < 0)
+		task_fail(ti, "task %lu: nice %ld: %s", pid, (long)(int64_t)t->nice, strerror(errno));
+	if (t->subreaper)
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (t->oom_set) {
+		int ofd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+		char ob[32];
+		int ol = snprintf(ob, sizeof(ob), "%ld", (long)(int64_t)t->oom_adj);
+		if (ofd < 0 || write(ofd, ob, ol) != ol)
+			task_fail(ti, "task %lu: oom_score_adj %s: %s", pid, ob, strerror(errno));
+		close(ofd);
+	}
+	if (t->root[0] && strcmp(t->root, "/") && chroot(t->root) < 0)
+		task_fail(ti, "task %lu: root %s: %s", pid, t->root, strerror(errno));
+	if (t->cwd[0] && chdir(t->cwd) < 0)
+		task_fail(ti, "task %lu: cwd %s: %s", pid, t->cwd, strerror(errno));
+}
+
+/* the blob's arguments, after the blob in the region; returns the top of the blob's stack */
+static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blob_fds *bf)
+{
+	struct task *t = &tasks[ti];
+	unsigned long pid = t->pid;
+	struct rst_status *st = &arena->task[ti];
+	uint8_t *cur = (uint8_t *)a + PALIGN(sizeof(*a));
+	memset(a, 0, sizeof(*a));
+	a->keep_start = region;
+	a->keep_end = region + region_len + arena_len;
+	a->status = st;
+	a->arena = arena;
+	a->task_size = TASK_SIZE;
+	a->nr_vmas = t->nr_vmas;
+	a->vmas = (struct rst_vma *)cur;
+	for (uint64_t k = 0; k < t->nr_vmas; k++) {
+		struct vma *v = &t->vmas[k];
+		struct rst_vma *r = &a->vmas[k];
+		r->start = v->start; r->end = v->end; r->pgoff = v->pgoff; r->prot = v->prot; r->flags = v->flags;
+		r->fd = v->file == ~0ULL ? -1 : t->files[v->file].fd;
+		r->madv_lo = (uint32_t)v->madv; r->madv_hi = (uint32_t)(v->madv >> 32);
+		r->add_write = v->add_write;
+	}
+	cur += PALIGN(t->nr_vmas * sizeof(struct rst_vma));
+	a->nr_iovs = t->nr_iovs;
+	a->iovs = (struct rst_iov *)cur;
+	for (uint64_t k = 0; k < t->nr_iovs; k++) {
+		a->iovs[k].base = t->iov[3 * k];
+		a->iovs[k].len = t->iov[3 * k + 1];
+	}
+	cur += PALIGN(t->nr_iovs * sizeof(struct rst_iov));
+	a->iov_off = (uint64_t *)cur;
+	for (uint64_t k = 0; k < t->nr_iovs; k++)
+		a->iov_off[k] = t->iov[3 * k + 2];
+	cur += PALIGN(t->nr_iovs * 8);
+	a->pages_fd = bf->pages;
+	{
+		struct stat pst;
+		a->pages_size = fstat(bf->pages, &pst) == 0 && getenv("CKPT_NO_UFFD") == NULL ? (uint64_t)pst.st_size : 0;
+	}
+	a->vdso_hint = t->vdso_hint;
+	a->vdso_expect = t->vdso_expect;
+	uint64_t *mmf = &a->mm.start_code;
+	for (int k = 0; k < 11; k++)
+		mmf[k] = t->mm[k];
+	for (uint64_t k = 0; k < t->nr_auxv; k++)
+		a->auxv[k] = t->auxv[k];
+	a->mm.auxv_size = (uint32_t)(((t->nr_auxv + 2) & ~1ULL) * 8); /* with its AT_NULL pair */
+	a->mm.exe_fd = (uint32_t)bf->exe;
+	snprintf(a->comm, sizeof(a->comm), "%s", t->comm);
+	for (int k = 0; k < 64; k++) {
+		a->sigact[k].handler = t->sigact[k][0];
+		a->sigact[k].flags = t->sigact[k][1];
+		a->sigact[k].restorer = t->sigact[k][2];
+		a->sigact[k].mask = t->sigact[k][3];
+	}
+	memcpy(a->rlim, t->rlim, sizeof(a->rlim));
+	memcpy(a->itimer, t->itimer, sizeof(a->itimer));
+	a->creds_set = (uint32_t)t->creds_set;
+	a->uid = t->cred[0]; a->gid = t->cred[1]; a->euid = t->cred[2]; a->egid = t->cred[3];
+	a->suid = t->cred[4]; a->sgid = t->cred[5]; a->fsuid = t->cred[6]; a->fsgid = t->cred[7];
+	a->secbits = t->secbits;
+	a->nr_groups = t->nr_groups;
+	for (uint64_t k = 0; k < t->nr_groups; k++)
+		a->groups[k] = t->groups[k];
+	for (int j = 0; j < 2; j++) {
+		a->cap_inh[j] = t->caps[0][j]; a->cap_prm[j] = t->caps[1][j];
+		a->cap_eff[j] = t->caps[2][j]; a->cap_bnd[j] = t->caps[3][j];
+	}
+	a->no_new_privs = t->no_new_privs;
+	a->dumpable = (int32_t)t->dumpable;
+	a->pdeath_sig = (int32_t)t->pdeath_sig;
+	a->personality_set = t->personality_set;
+	a->personality = t->personality;
+	a->nr_close = bf->nclose;
+	memcpy(a->close_fds, bf->close, bf->nclose * sizeof(int));
+	a->nr_sigs = (uint32_t)t->nr_sigs;
+	a->sigs = (struct rst_siginfo *)cur;
+	for (uint64_t k = 0; k < t->nr_sigs; k++) {
+		a->sigs[k].tid = (int32_t)t->sig_tid[k];
+		memcpy(a->sigs[k].info, t->sig_info[k].p, 128);
+		memcpy(&a->sigs[k].signo, t->sig_info[k].p, 4);  /* si_signo comes first */
+	}
+	cur += PALIGN(t->nr_sigs * sizeof(struct rst_siginfo));
+	a->stop_self = t->state == 3;
+	a->nr_ptimers = (uint32_t)t->nr_ptimers;
+	a->ptimers = (struct rst_ptimer *)cur;
+	for (uint64_t k = 0; k < t->nr_ptimers; k++) {
+		struct rst_ptimer *q = &a->ptimers[k];
+		uint64_t *v = t->ptimers[k];
+		q->id = (int32_t)v[0]; q->clock = (int32_t)v[1]; q->notify = (int32_t)v[2]; q->signo = (int32_t)v[3]; q->tid = (int32_t)v[4];
+		q->sival = v[5]; q->isec = v[6]; q->insec = v[7]; q->vsec = v[8]; q->vnsec = v[9];
+	}
+	cur += PALIGN(t->nr_ptimers * sizeof(struct rst_ptimer));
+	a->nr_seccomp = (uint32_t)t->nr_seccomp;
+	a->seccomp = (struct rst_seccomp *)cur;
+	cur += PALIGN(t->nr_seccomp * sizeof(struct rst_seccomp));
+	for (uint64_t k = 0; k < t->nr_seccomp; k++) {
+		a->seccomp[k].len = (uint16_t)(t->sc_insns[k].len / 8);
+		a->seccomp[k].flags = (uint32_t)t->sc_flags[k];
+		a->seccomp[k].filter = (uint64_t)cur;
+		memcpy(cur, t->sc_insns[k].p, t->sc_insns[k].len);
+		cur += PALIGN(t->sc_insns[k].len);
+	}
+	a->nr_threads = t->nr_threads;
+	a->threads = (struct rst_thread *)cur;
+	cur += PALIGN(t->nr_threads * sizeof(struct rst_thread));
+	for (uint64_t k = 0; k < t->nr_threads; k++) {
+		struct thr *h = &t->thr[k];
+		struct rst_thread *r = &a->threads[k];
+		r->tid = h->tid; r->clear_tid = h->clear_tid; r->robust = h->robust; r->robust_len = h->robust_len;
+		r->fs_base = h->fs_base; r->gs_base = h->gs_base; r->rseq_ptr = h->rseq_ptr;
+		r->rseq_size = (uint32_t)h->rseq_size; r->rseq_sig = (uint32_t)h->rseq_sig;
+		snprintf(r->comm, sizeof(r->comm), "%s", h->comm);
+		cur += THREAD_STACK;
+		r->stack_top = (uint64_t)cur;
+		r->frame = (uint64_t)cur;
+		memcpy(cur, h->frame.p, h->frame.len);
+		if (h->frame.len > 448)
+			*(uint64_t *)(cur + 232) = (uint64_t)cur + 448;  /* fpstate */
+		cur += FRAME_AREA;
+	}
+	uint64_t stack_top = (uint64_t)cur + THREAD_STACK - 64;
+	if (stack_top > region + region_len)
+		task_fail(ti, "task %lu: blob region too small", pid);
+	return stack_top;
+}
+
+void task_main(uint64_t ti)
+{
+	struct task *t = &tasks[ti];
+	struct rst_status *st = &arena->task[ti];
+	unsigned long pid = t->pid;
+	st->pid = getpid();
+	if ((uint64_t)getpid() != t->pid)
+		task_fail(ti, "task %lu: got PID %d", pid, getpid());
+	prctl(PR_SET_PDEATHSIG, 0);
+
+	join_session(ti);
+	st->stage = RST_STAGE_FORKED;
+	futex_wake(&st->stage);
+
+	fork_children(ti);
+
+	if (t->state == 2)
+		end_as_zombie(ti);
+
+	struct blob_fds bf;
+	open_blob_files(ti, &bf);
+	place_fds(ti, &bf);
+	fd_owners_epoll_locks(ti);
+	process_attrs(ti);
+	struct rst_args *a = (struct rst_args *)(region + blob_size());
+	uint64_t stack_top = fill_blob_args(ti, a, &bf);
+
+	const char *fault = getenv("CKPT_FAULT");  /* test hook: the last task fails after the tree is forked */
+	if (fault && !strcmp(fault, "restore-last-task") && ti == nr_tasks - 1)
+		task_fail(ti, "task %lu: injected fault (CKPT_FAULT=restore-last-task)", pid);
+
+	st->stage = RST_STAGE_PREPARED;
+	__atomic_fetch_add(&arena->nr_prepared, 1, __ATOMIC_SEQ_CST);
+	futex_wake(&arena->nr_prepared);
+	while (arena->go == 0)
+		futex_wait(&arena->go, 0, 1000);
+	if (arena->go < 0)
+		_exit(1);
+
+	/* the helper's glibc may have registered rseq for this thread: drop it before its memory goes */
+	syscall(SYS_rseq, NULL, 0, 1, 0);
+	asm volatile("mov %0, %%rsp\n\t"
+		     "mov %1, %%rdi\n\t"
+		     "push $0\n\t"
+		     "jmp *%2\n\t"
+		     : : "r"(stack_top), "r"(a), "r"(region) : "memory");
+	__builtin_unreachable();
+}
