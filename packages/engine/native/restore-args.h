@@ -1,4 +1,4 @@
-/* Arguments of the restorer blob (restore-blob.c), laid out by the restore helper (restore-helper.c)
+/* Arguments of the restorer blob (restore-blob.c), laid out by the restore helper (restore/tasks.c)
  * inside the blob's region. Plain numbers and absolute pointers into the region only: the blob is
  * position independent and has no relocations. */
 #pragma once

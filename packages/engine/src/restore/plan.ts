@@ -1,5 +1,5 @@
 // Images -> restore plan: every decision that needs the format is made here, in TypeScript; the helper
-// (native/restore-helper.c) gets plain numbers, strings and bytes. Shared resources are resolved once:
+// (native/restore/) gets plain numbers, strings and bytes. Shared resources are resolved once:
 // each open file description (file id) becomes one object the helper creates before forking
 // (objects.ts), and every task (task.ts) dup2()s the objects it uses to its fd numbers.
 import { existsSync } from 'node:fs';

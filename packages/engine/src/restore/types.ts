@@ -1,4 +1,4 @@
-// The restore plan: what the helper (native/restore-helper.c) is given, in plain numbers, strings and
+// The restore plan: what the helper (native/restore/) is given, in plain numbers, strings and
 // bytes (encodePlan in plan.ts writes it in the helper's wire form).
 
 export interface Obj {
