@@ -2,12 +2,12 @@
 // running, the images untouched.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, readdirSync, renameSync, truncateSync, statSync } from 'node:fs';
+import { cpSync, readFileSync, readdirSync, renameSync, truncateSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { CKPT, ckpt, compile, launch, needPtrace, sessionPids, sleep, workDir } from './helpers.mjs';
-import { killPids, waitGone } from './restore-lib.mjs';
+import { abstractFree, killPids, waitGone } from './restore-lib.mjs';
 
 function digest(dir) {
   const h = createHash('sha256');
@@ -144,5 +144,30 @@ test('restore fails cleanly: truncated shared memory pages (misc-fds), --inherit
   const err = failing(d.img);
   assert.match(err, new RegExp(`pages-${pagesId}\\.img is \\d+ bytes, ${shm} needs \\d+ \\(truncated pages image\\)`));
   assert.equal(digest(d.img), cut, 'images untouched');
+  assert.ok(await waitGone(d.pids, 500), 'nothing left running');
+});
+
+test('restore fails cleanly: a unix socket path taken by a regular file is left alone', async (t) => {
+  if (!needPtrace(t)) return;
+  assert.ok(await abstractFree(), 'abstract socket name held by another test');
+  const d = await dumped('unix-sockets', [], (dir) => [dir]);
+  const path = join(d.dir, 'stream.sock');  // the dumped listener's name
+  unlinkSync(path);
+  writeFileSync(path, 'not a socket\n', { mode: 0o640 });
+  const st = statSync(path);
+  const before = digest(d.img);
+  let err;
+  try {
+    err = failing(d.img);
+  } catch (e) {
+    killPids(d.pids);  // restored over the file: do not leave the tree running
+    throw e;
+  }
+  const re = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  assert.match(err, new RegExp(`task (${d.pids.join('|')}) fd \\d+ \\(unix socket:\\[\\d+\\] "${re(path)}"\\): ${re(path)} exists and is not a socket`));
+  const after = statSync(path);
+  assert.deepEqual([after.ino, after.mode, after.size, after.mtimeMs], [st.ino, st.mode, st.size, st.mtimeMs], 'the file is untouched');
+  assert.equal(readFileSync(path, 'utf8'), 'not a socket\n');
+  assert.equal(digest(d.img), before, 'images untouched');
   assert.ok(await waitGone(d.pids, 500), 'nothing left running');
 });

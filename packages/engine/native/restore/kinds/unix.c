@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -31,6 +32,27 @@ static socklen_t sk_addr(struct obj *o, struct sockaddr_un *sa)
 	return sl;
 }
 
+static struct obj *creating;  /* the object create_unix was called for (errors are printed with its label) */
+
+/* A path name's stale socket file (the dumped socket's) goes before o binds to it; anything else at the path
+ * is not ours to remove: the restore fails naming the path (and o, when it is not the object being created) */
+static int unlink_stale_socket(struct obj *o, const struct sockaddr_un *sa, char *err, size_t errn)
+{
+	char path[sizeof(sa->sun_path) + 1];
+	struct stat st;
+	if (!sa->sun_path[0])
+		return 0;  /* abstract */
+	snprintf(path, sizeof(path), "%.*s", (int)sizeof(sa->sun_path), sa->sun_path);
+	if (lstat(path, &st) < 0)
+		return 0;  /* nothing there; bind reports any other problem */
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errn, "%s%s%s exists and is not a socket", o == creating ? "" : o->label, o == creating ? "" : ": ", path);
+		return -1;
+	}
+	unlink(path);
+	return 0;
+}
+
 /* Unix sockets: pairs (both ends in the tree) come from socketpair(); named listeners are bound and listen;
  * a socket connected to a named socket of the tree connects to it. */
 static int open_unix(struct obj *o, char *err, size_t errn)
@@ -54,8 +76,10 @@ static int open_unix(struct obj *o, char *err, size_t errn)
 		sk_opts(peer, c);
 		if (peer->sk_name.len) {
 			socklen_t pl = sk_addr(peer, &sa);
-			if (sa.sun_path[0])
-				unlink(sa.sun_path);
+			if (unlink_stale_socket(peer, &sa, err, errn) < 0) {
+				close(c);
+				return -1;
+			}
 			if (bind(c, (struct sockaddr *)&sa, pl) < 0) {
 				snprintf(err, errn, "bind the connecting peer: %s", strerror(errno));
 				return -1;
@@ -97,8 +121,10 @@ static int open_unix(struct obj *o, char *err, size_t errn)
 	sk_opts(o, fd);
 	if (o->sk_name.len) {
 		socklen_t sl = sk_addr(o, &sa);
-		if (sa.sun_path[0])
-			unlink(sa.sun_path);  /* the stale socket file of the dumped listener */
+		if (unlink_stale_socket(o, &sa, err, errn) < 0) {
+			close(fd);
+			return -1;
+		}
 		if (bind(fd, (struct sockaddr *)&sa, sl) < 0) {
 			snprintf(err, errn, "bind: %s", strerror(errno));
 			close(fd);
@@ -128,6 +154,7 @@ static int create_unix(struct obj *o)
 	char err[300];
 	if (o->fd >= 0 || (o->flags & OBJ_EXTERNAL))
 		return 0;  /* created with its peer / provided by the user */
+	creating = o;
 	if (open_unix(o, err, sizeof(err)) < 0) {
 		fprintf(stderr, "Error: %s: %s\n", o->label, err);
 		return -1;
