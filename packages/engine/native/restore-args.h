@@ -52,7 +52,7 @@ enum {
 	RST_STAGE_NONE = 0,
 	RST_STAGE_FORKED = 1,      /* pid, sid, pgid in place */
 	RST_STAGE_PREPARED = 2,    /* fds, cwd, region ready; waiting for go */
-	RST_STAGE_DONE = 3,        /* blob finished, about to rt_sigreturn */
+	RST_STAGE_DONE = 3,        /* blob done but for seccomp; waiting for every other task */
 	RST_STAGE_FAILED = 9,
 };
 
@@ -74,7 +74,8 @@ enum {
 struct rst_arena {
 	volatile int32_t go;       /* 1: jump into the blob; -1: abort */
 	volatile int32_t nr_prepared, nr_done, nr_failed;
-	int32_t nr_tasks, pad;
+	int32_t nr_tasks;
+	volatile int32_t resume;   /* 1: every task is done and held by the controller, leave the blob; -1: die */
 	struct rst_status task[];  /* nr_tasks */
 };
 
@@ -122,7 +123,7 @@ struct rst_args {
 	uint32_t nr_sigs; struct rst_siginfo *sigs;
 	uint32_t nr_seccomp; struct rst_seccomp *seccomp;
 	uint32_t nr_ptimers; struct rst_ptimer *ptimers;
-	uint32_t stop_self;     /* a stopped task: SIGSTOP itself before returning (the tracer's detach keeps it stopped) */
+	uint32_t fault_seccomp; /* test hook: fail at the seccomp step, after every other task is done */
 
 	uint32_t nr_threads;    /* including the leader (threads[0]) */
 	volatile int32_t threads_done;

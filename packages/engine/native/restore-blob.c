@@ -157,12 +157,25 @@ static void restore_creds(struct rst_args *a)
 	}
 }
 
+/* No thread of the tree runs its own code before every task is restored: each waits here until the
+ * controller, holding every thread of the tree under ptrace, lets them go. */
+static void wait_resume(struct rst_args *a)
+{
+	volatile int32_t *resume = &a->arena->resume;
+	while (!__atomic_load_n(resume, __ATOMIC_SEQ_CST))
+		sys6(__NR_futex, (long)resume, FUTEX_WAIT, 0, 0, 0, 0);
+	if (*resume < 0)
+		for (;;)
+			sys1(__NR_exit_group, 70);
+}
+
 __attribute__((noreturn, used, noipa)) static void restore_thread(struct rst_args *a, struct rst_thread *t)
 {
 	thread_state(a, t);
 	restore_creds(a);
 	__atomic_fetch_add(&a->threads_done, 1, __ATOMIC_SEQ_CST);
 	sys6(__NR_futex, (long)&a->threads_done, FUTEX_WAKE, 1, 0, 0, 0);
+	wait_resume(a);
 	sigreturn_to(t->frame);
 }
 
@@ -421,7 +434,9 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 	}
 
 	/* 12. wait for the threads, queue the pending signals again (every signal is blocked here; the
-	 * sigframes' masks decide), seccomp last (TSYNC), report, drop the arena, return into the dumped registers */
+	 * sigframes' masks decide), report, and wait until every task of the tree is as far (the controller
+	 * then holds each thread under ptrace with seccomp suspended); seccomp last (TSYNC), then return into
+	 * the dumped registers. The controller unmaps the region and the arena once every thread is out. */
 	for (;;) {
 		int32_t d = __atomic_load_n(&a->threads_done, __ATOMIC_SEQ_CST);
 		if ((uint32_t)d >= a->nr_threads - 1)
@@ -436,17 +451,17 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 		if (r < 0)
 			fail(a, RST_STEP_SIGNALS, r, q->signo);
 	}
+	struct rst_arena *arena = a->arena;
+	a->status->stage = RST_STAGE_DONE;
+	__atomic_fetch_add(&arena->nr_done, 1, __ATOMIC_SEQ_CST);
+	sys6(__NR_futex, (long)&arena->nr_done, FUTEX_WAKE, 1 << 30, 0, 0, 0);
+	wait_resume(a);
+	if (a->fault_seccomp)  /* test hook (CKPT_FAULT=restore-last-task-late): the very last step fails */
+		fail(a, RST_STEP_SECCOMP, -22, 0);
 	for (i = 0; i < a->nr_seccomp; i++) {
 		struct rst_seccomp *f = &a->seccomp[i];
 		if ((r = sys3(__NR_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, f->flags, (long)f)) < 0)
 			fail(a, RST_STEP_SECCOMP, r, i);
 	}
-	struct rst_arena *arena = a->arena;
-	a->status->stage = RST_STAGE_DONE;
-	__atomic_fetch_add(&arena->nr_done, 1, __ATOMIC_SEQ_CST);
-	sys6(__NR_futex, (long)&arena->nr_done, FUTEX_WAKE, 1 << 30, 0, 0, 0);
-	sys2(__NR_munmap, (long)arena, a->keep_end - (uint64_t)arena);
-	if (a->stop_self)
-		sys2(__NR_kill, self, 19 /* SIGSTOP: not a single instruction of its own before SIGCONT */);
 	sigreturn_to(a->threads[0].frame);
 }

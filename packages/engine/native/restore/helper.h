@@ -41,6 +41,7 @@ int create_objects(void);
 void task_main(uint64_t ti) __attribute__((noreturn));
 
 /* tracer.c */
-int unmap_region(uint64_t ti);
+int finish_tree(void);   /* tracer.c: the whole tree out of the restorer, or -1 */
+int report_failure(void); /* main.c: the failures tasks reported in the arena; 0 if none */
 
 #endif

@@ -66,7 +66,7 @@ static const char *step_name(int s)
 	return "?";
 }
 
-static int report_failure(void)
+int report_failure(void)
 {
 	int reported = 0;
 	for (uint64_t i = 0; i < nr_tasks; i++) {
@@ -215,17 +215,6 @@ static int run_restorers(void)
 	return failed;
 }
 
-/* every live task runs its own code again: the region goes from each (tracer.c) */
-static void unmap_restorers(void)
-{
-	for (uint64_t i = 0; i < nr_tasks; i++) {
-		if (tasks[i].state == 2)
-			continue;
-		if (unmap_region(i) < 0)
-			fprintf(stderr, "Warn: task %lu: cannot unmap the restorer at 0x%lx: %s\n", (unsigned long)tasks[i].pid, (unsigned long)region, strerror(errno));
-	}
-}
-
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -265,14 +254,18 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &tp);
 	if (!failed)
 		failed = run_restorers();
+	if (!failed && finish_tree() < 0)
+		failed = 2;  /* reported */
 	if (failed) {
-		report_failure();
+		if (failed == 1)
+			report_failure();
 		arena->go = -1;
+		arena->resume = -1;
 		futex_wake(&arena->go);
+		futex_wake(&arena->resume);
 		kill_all();
 		return 1;
 	}
-	unmap_restorers();
 	struct timespec t1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	info("restored %lu task(s) in %.3f s", (unsigned long)nr_tasks, (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);

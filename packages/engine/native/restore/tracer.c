@@ -1,10 +1,12 @@
-/* Unmapping the restorer. Once a task's threads have rt_sigreturned, the region (blob, args, stacks,
- * frames) is the only trace of the restore left in it. As their tracer we stop every thread, let any thread
- * still inside the region finish its rt_sigreturn (PTRACE_SYSCALL to the syscall exit), then run
- * munmap(region) on the leader at the blob's "syscall; int3", stop at the syscall exit, put its registers
- * back and detach. */
+/* The end of a restore, all or nothing. The region (blob, args, stacks, frames) and the arena are the only
+ * traces of the restore left in a task once its threads have rt_sigreturned. As their tracer we stop every
+ * thread, run it until it has left the region (PTRACE_SYSCALL to the exit of its rt_sigreturn), then run
+ * munmap on the leader at the blob's "syscall; int3", stop at the syscall exit, put its registers back and
+ * detach. */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/user.h>
@@ -12,16 +14,19 @@
 
 #include "helper.h"
 
+/* the next stop of tid; -1 when it or any other tracee exits instead (a thread group whose leader exits is
+ * reported only once its other threads, zombies held for us as their tracer, are reaped: hence any pid) */
 static int wait_stop(pid_t tid)
 {
 	int status;
 	for (;;) {
-		pid_t p = waitpid(tid, &status, __WALL);
+		pid_t p = waitpid(-1, &status, __WALL);
 		if (p < 0 && errno == EINTR)
 			continue;
 		if (p < 0 || !WIFSTOPPED(status))
 			return -1;
-		return status;
+		if (p == tid)
+			return status;
 	}
 }
 
@@ -48,7 +53,7 @@ static int in_region(uint64_t ip) { return ip >= region && ip < region + region_
 static int leave_region(pid_t tid)
 {
 	struct user_regs_struct r;
-	for (int i = 0; i < 1000; i++) {
+	for (int i = 0; i < 10000; i++) {  /* its leader's seccomp chain is installed on the way */
 		if (ptrace(PTRACE_GETREGS, tid, 0, &r) < 0)
 			return -1;
 		if (!in_region(r.rip))
@@ -68,47 +73,74 @@ static int leave_region(pid_t tid)
 	return -1;
 }
 
-int unmap_region(uint64_t ti)
+/* munmap(region + arena) run by the leader at the blob's "syscall; int3"; its registers are put back */
+static int unmap_region(uint64_t ti)
 {
-	struct task *t = &tasks[ti];
-	uint64_t nthr = t->nr_threads, k;
-	int ret = -1;
-	for (k = 0; k < nthr; k++)
-		if (seize_stop((pid_t)t->thr[k].tid) < 0)
-			goto out;
-	for (k = 0; k < nthr; k++)
-		if (leave_region((pid_t)t->thr[k].tid) < 0)
-			goto out;
-	pid_t tid = (pid_t)t->thr[0].tid;
+	pid_t tid = (pid_t)tasks[ti].thr[0].tid;
 	struct user_regs_struct saved, r;
 	if (ptrace(PTRACE_GETREGS, tid, 0, &saved) < 0)
-		goto out;
+		return -1;
 	r = saved;
 	r.rax = SYS_munmap;
 	r.rdi = region;
-	r.rsi = region_len;
+	r.rsi = region_len + arena_len;
 	r.rip = region + RST_BLOB_SYSCALL;
 	r.orig_rax = (uint64_t)-1;
 	if (ptrace(PTRACE_SETREGS, tid, 0, &r) < 0)
-		goto out;
+		return -1;
 	for (int stops = 0; stops < 2; stops++) {  /* syscall entry, then exit */
 		if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0 || wait_stop(tid) < 0)
-			goto out;
+			return -1;
 	}
 	ptrace(PTRACE_GETREGS, tid, 0, &r);
 	if (ptrace(PTRACE_SETREGS, tid, 0, &saved) < 0)
-		goto out;
-	ret = r.rax == 0 ? 0 : -1;
-	if (ret)
+		return -1;
+	if (r.rax != 0) {
 		errno = -(long)r.rax;
-out:
-	{
+		return -1;
+	}
+	return 0;
+}
+
+/* All or nothing: every task waits in its blob, done but for its seccomp filters. Every thread of the tree
+ * is stopped under ptrace (seccomp suspended), let go, run out of the region (each leader installs its
+ * seccomp chain on the way) and the region unmapped; only when every task got through is any detached,
+ * so no task runs a single instruction of its own unless the whole tree is restored. */
+int finish_tree(void)
+{
+	uint64_t i, k;
+	for (i = 0; i < nr_tasks; i++)
+		for (k = 0; tasks[i].state != 2 && k < tasks[i].nr_threads; k++)
+			if (seize_stop((pid_t)tasks[i].thr[k].tid) < 0) {
+				fprintf(stderr, "Error: task %lu: cannot stop thread %lu after the restorer: %s\n", (unsigned long)tasks[i].pid,
+					(unsigned long)tasks[i].thr[k].tid, strerror(errno));
+				return -1;
+			}
+	arena->resume = 1;
+	futex_wake(&arena->resume);
+	for (i = 0; i < nr_tasks; i++)
+		for (k = 0; tasks[i].state != 2 && k < tasks[i].nr_threads; k++)
+			if (leave_region((pid_t)tasks[i].thr[k].tid) < 0) {
+				if (!report_failure())
+					fprintf(stderr, "Error: task %lu: thread %lu did not leave the restorer\n", (unsigned long)tasks[i].pid,
+						(unsigned long)tasks[i].thr[k].tid);
+				return -1;
+			}
+	for (i = 0; i < nr_tasks; i++)
+		if (tasks[i].state != 2 && unmap_region(i) < 0) {
+			fprintf(stderr, "Error: task %lu: cannot unmap the restorer at 0x%lx: %s\n", (unsigned long)tasks[i].pid,
+				(unsigned long)region, strerror(errno));
+			return -1;
+		}
+	for (i = 0; i < nr_tasks; i++) {
+		if (tasks[i].state == 2)
+			continue;
 		/* a stopped task stops again before it runs a single instruction of its own: SIGSTOP is queued while
 		 * it is still held by us, and taken on its way back to user mode */
-		if (t->state == 3)
-			kill((pid_t)t->pid, SIGSTOP);
-		for (k = 0; k < nthr; k++)
-			ptrace(PTRACE_DETACH, (pid_t)t->thr[k].tid, 0, 0);
+		if (tasks[i].state == 3)
+			kill((pid_t)tasks[i].pid, SIGSTOP);
+		for (k = 0; k < tasks[i].nr_threads; k++)
+			ptrace(PTRACE_DETACH, (pid_t)tasks[i].thr[k].tid, 0, 0);
 	}
-	return ret;
+	return 0;
 }

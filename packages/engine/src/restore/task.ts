@@ -275,13 +275,16 @@ function planThreads(t: PlanTask, cores: any[], tids: number[], tc: any, who: st
   if (tc.oom_score_adj !== undefined && n(tc.oom_score_adj) !== 0) { t.oomSet = 1; t.oomAdj = n(tc.oom_score_adj); }
 }
 
-/** seccomp: one chain for the whole process, installed with TSYNC when there are threads */
+/** seccomp: one chain for the whole process, installed with TSYNC when there are threads. A chain dumped
+ * with TSYNC (as CRIU and we dump threads that share it) is the leader's only: its threads show none. */
 function planSeccomp(ctx: TaskContext, t: PlanTask, cores: any[], tids: number[], who: string): void {
+  const filter = (m: unknown) => m === 'filter' || m === 2;
   const modes = cores.map((c) => c.thread_core?.seccomp_mode ?? 'disabled');
   const scIdx = cores.map((c) => c.thread_core?.seccomp_filter);
   if (modes.some((m) => m === 'strict' || m === 1)) throw new RestoreError(`${who}: seccomp strict mode is not supported`);
-  if (!modes.some((m) => m === 'filter' || m === 2)) return;
-  if (new Set(modes).size > 1 || new Set(scIdx.map(String)).size > 1) throw new RestoreError(`${who}: threads with different seccomp filters are not supported`);
+  if (!modes.some(filter)) return;
+  const different = () => new RestoreError(`${who}: threads with different seccomp filters are not supported`);
+  if (!filter(modes[0])) throw different();
   ctx.seccomp ??= (load(ctx.dir, 'seccomp', who).entries[0]?.seccomp_filters as any[] | undefined) ?? [];
   const all = ctx.seccomp;
   const chain: any[] = [];
@@ -291,6 +294,10 @@ function planSeccomp(ctx: TaskContext, t: PlanTask, cores: any[], tids: number[]
     chain.unshift(f);
     k = f.prev === undefined || f.prev === null ? undefined : n(f.prev);
   }
+  const tsync = chain.every((f) => n(f.flags) & 1);
+  const same = modes.every(filter) && new Set(scIdx.map(String)).size === 1;
+  const synced = tsync && modes.slice(1).every((m) => !filter(m));
+  if (!same && !synced) throw different();
   t.seccomp = chain.map((f) => ({ flags: (n(f.flags) & 1) | (tids.length > 1 ? 1 : 0), insns: (f.filter as Buffer) ?? Buffer.alloc(0) }));
 }
 
