@@ -14,8 +14,7 @@ const { componentOffsets } = await dist('xsave.js');
 /** [bit, size, standard offset, 64-byte aligned when compacted] */
 function layout(xcr0, comps) {
   const components = new Map(comps.map(([bit, size, offset, align64 = false]) => [bit, { bit, size, offset, align64, supervisor: false }]));
-  const top = Math.max(...comps.filter(([b]) => (xcr0 >> BigInt(b)) & 1n).map(([, s, o]) => s + o));
-  return { xcr0, size: top, components };
+  return { xcr0, components };
 }
 // Skylake-SP: MPX, AVX-512, PKRU
 const INTEL = layout(0x2ffn, [[2, 256, 576], [3, 64, 960], [4, 64, 1024], [5, 64, 1088], [6, 512, 1152], [7, 1024, 1664], [9, 8, 2688]]);
@@ -33,7 +32,7 @@ const byteOf = (bit, i) => (bit * 37 + i * 11 + 1) & 0xff;
 function area(l, bv, compacted = false) {
   const xcomp = compacted ? (1n << 63n) | l.xcr0 : 0n;
   const at = componentOffsets(l, xcomp);
-  const b = Buffer.alloc(Math.max(l.size, ...[...at].map(([bit, off]) => off + l.components.get(bit).size)));
+  const b = Buffer.alloc(Math.max(576, ...[...at].map(([bit, off]) => off + l.components.get(bit).size)));
   b.writeUInt16LE(0x37f, 0);
   b.writeUInt32LE(0x1f80, 24);
   for (let i = 0; i < 256; i++) b[160 + i] = i; // xmm
@@ -63,6 +62,14 @@ test('xsave: compacted offsets follow the sizes and the 64-byte alignment bits',
   assert.deepEqual([...componentOffsets(INTEL, (1n << 63n) | INTEL.xcr0)], [[2, 576], [3, 832], [4, 896], [5, 960], [6, 1024], [7, 1536], [9, 2560]]);
   assert.deepEqual([...componentOffsets(SPR, (1n << 63n) | SPR.xcr0)], [[2, 576], [5, 832], [6, 896], [7, 1408], [9, 2432], [17, 2440], [18, 2560]]);
   assert.deepEqual(componentOffsets(INTEL, 0n).get(5), 1088, 'standard form: CPUID offsets');
+});
+
+test('xsave: a compacted area without a component in its init state gives zeros', () => {
+  const b = area(AMD, 0x3n, true);
+  b.writeBigUInt64LE((1n << 63n) | 0x3n, 520); // XCOMP_BV: x87 and SSE only
+  const fp = fpregsEntry(b, noFx, AMD, 'thread 1');
+  assert.deepEqual(fp.xsave.hi16_zmm, new Array(128).fill(0n));
+  assert.deepEqual(fp.xsave.ymmh_space, new Array(64).fill(0));
 });
 
 for (const [name, l] of [['Intel', INTEL], ['AMD', AMD], ['Sapphire Rapids', SPR]]) {

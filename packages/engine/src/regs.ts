@@ -69,6 +69,10 @@ export function fpregsEntry(xs: Buffer, fxsave: () => Buffer, layout: XsaveLayou
     if (!hasBit(layout.xcr0, c.bit)) continue;
     const comp = layout.components.get(c.bit), off = at.get(c.bit);
     if (!comp || comp.size !== c.size) throw new Error(`${who}: this CPU's ${componentName(c.bit)} has ${comp?.size ?? 0} bytes, not ${c.size}`);
+    if (off === undefined && !hasBit(bv, c.bit)) { // left out of a compacted area: in its init state, zeros
+      xsave[c.key] = new Array(c.size / c.word).fill(c.word === 4 ? 0 : 0n);
+      continue;
+    }
     if (off === undefined || off + c.size > xs.length) throw new Error(`${who}: the kernel's xsave area (${xs.length} bytes) has no ${componentName(c.bit)} at ${off}`);
     xsave[c.key] = c.word === 4 ? u32s(xs, off, c.size / 4) : u64s(xs, off, c.size / 8);
   }

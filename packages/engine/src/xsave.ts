@@ -12,8 +12,6 @@ export interface XComponent { bit: number; size: number; offset: number; align64
 export interface XsaveLayout {
   /** the user components the OS enabled (XCR0); 0n when XSAVE is off: the FPU state is the fxsave area only */
   xcr0: bigint;
-  /** standard-format size for what XCR0 enables (CPUID.(0xD,0).EBX); 512 without XSAVE */
-  size: number;
   /** every component CPUID describes, from 2 on (0 and 1 live in the fxsave area) */
   components: Map<number, XComponent>;
 }
@@ -66,7 +64,7 @@ export function cpuLayout(): XsaveLayout {
   const x = native().cpuXsave();
   const components = new Map<number, XComponent>();
   for (const c of x.components) components.set(c.bit, { ...c });
-  cached = { xcr0: x.osxsave ? x.xcr0 : 0n, size: x.osxsave ? x.size ?? LEGACY_SIZE : LEGACY_SIZE, components };
+  cached = { xcr0: x.osxsave ? x.xcr0 : 0n, components };
   return cached;
 }
 
