@@ -8,6 +8,7 @@
         "packages/engine/native/memory.cc",
         "packages/engine/native/files.cc",
         "packages/engine/native/probes.cc",
+        "packages/engine/native/cpu.cc",
         "packages/engine/native/sockdiag.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

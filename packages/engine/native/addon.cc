@@ -19,6 +19,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ckpt::InitMemory(env, exports);
   ckpt::InitFiles(env, exports);
   ckpt::InitProbes(env, exports);
+  ckpt::InitCpu(env, exports);
   ckpt::InitSockDiag(env, exports);
   return exports;
 }

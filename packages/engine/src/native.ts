@@ -6,6 +6,12 @@ import { dirname, resolve } from 'node:path';
 
 export interface WaitResult { pid: number; status: number }
 export interface Siginfo { signo: number; code: number; errno: number }
+/** CPUID leaf 0xD and XCR0 (native/cpu.cc); without osxsave only `osxsave`, `xcr0` (0) and no components */
+export interface CpuXsave {
+  osxsave: boolean; xcr0: bigint; supported?: bigint; size?: number; maxSize?: number;
+  sub1Eax?: number; xsavesSize?: number; xssSupported?: bigint;
+  components: { bit: number; size: number; offset: number; supervisor: boolean; align64: boolean }[];
+}
 export interface RseqConfig { ptr: bigint; size: number; sig: number; flags: number }
 
 export interface Native {
@@ -57,6 +63,7 @@ export interface Native {
   probePtrace(): Record<string, number>;
   probeClone3SetTid(pid: number): number;
   probeSimple(): Record<string, number>;
+  cpuXsave(): CpuXsave;
   unixDiag(): unknown[];
 }
 

@@ -1,6 +1,8 @@
 // x86_64 register state from ptrace buffers into the image's user_x86_regs_entry /
 // user_x86_fpregs_entry shapes, including CRIU's syscall-restart rewrite (ENGINE-NOTES §2.1).
 import { native } from './native.js';
+import { bitsOf, componentName, componentOffsets, cpuLayout, hasBit, IMAGE_BITS, IMAGE_COMPONENTS, LEGACY_SIZE, XSAVE_HEADER_END } from './xsave.js';
+import type { XsaveLayout } from './xsave.js';
 
 const GP_NAMES = ['r15', 'r14', 'r13', 'r12', 'bp', 'bx', 'r11', 'r10', 'r9', 'r8', 'ax', 'cx', 'dx', 'si', 'di',
   'orig_ax', 'ip', 'cs', 'flags', 'sp', 'ss', 'fs_base', 'gs_base', 'ds', 'es', 'fs', 'gs'];
@@ -39,27 +41,43 @@ function u64s(b: Buffer, off: number, n: number): bigint[] {
   return out;
 }
 
-/** FPU/SSE/AVX state: fxsave legacy part + the xsave components this CPU enables (XCR0). */
+/** FPU/SSE/AVX/AVX-512/PKRU state of a thread, at this CPU's xsave offsets (xsave.ts). */
 export function readFpRegs(tid: number): Record<string, unknown> {
   const n = native();
-  const xs = n.getXstate(tid);
-  const bv = xs.length >= 520 ? xs.readBigUInt64LE(512) : 3n;
-  const xcr0 = xs.length >= 472 ? xs.readBigUInt64LE(464) : 3n;
-  const legacy = (bv & 3n) !== 3n ? n.getFpregs(tid) : xs;
+  return fpregsEntry(n.getXstate(tid), () => n.getFpregs(tid), cpuLayout(), `thread ${tid}`);
+}
+
+/** The image's fpregs from a ptrace NT_X86_XSTATE area `xs`: the fxsave part (from NT_PRFPREG, `fxsave()`,
+ * when x87/SSE are in their init state) and every component XCR0 enables, by name. Refuses state the
+ * image cannot hold (AMX tiles, APX registers...) rather than lose it. */
+export function fpregsEntry(xs: Buffer, fxsave: () => Buffer, layout: XsaveLayout, who: string): Record<string, unknown> {
+  const withX = xs.length > LEGACY_SIZE && layout.xcr0 !== 0n;
+  const bv = withX && xs.length >= XSAVE_HEADER_END ? xs.readBigUInt64LE(LEGACY_SIZE) : 3n;
+  const legacy = (bv & 3n) !== 3n ? fxsave() : xs;
   const fp: Record<string, unknown> = {
     cwd: legacy.readUInt16LE(0), swd: legacy.readUInt16LE(2), twd: legacy.readUInt16LE(4), fop: legacy.readUInt16LE(6),
     rip: legacy.readBigUInt64LE(8), rdp: legacy.readBigUInt64LE(16), mxcsr: legacy.readUInt32LE(24),
     mxcsr_mask: legacy.readUInt32LE(28), st_space: u32s(legacy, 32, 32), xmm_space: u32s(legacy, 160, 64),
   };
-  if (xs.length > 512) {
-    const has = (bit: number) => (xcr0 & (1n << BigInt(bit))) !== 0n && xs.length > 0;
-    const xsave: Record<string, unknown> = { xstate_bv: bv };
-    if (has(2) && xs.length >= 832) xsave.ymmh_space = u32s(xs, 576, 64);
-    if (has(5) && xs.length >= 896) xsave.opmask_reg = u64s(xs, 832, 8);
-    if (has(6) && xs.length >= 1408) xsave.zmm_upper = u64s(xs, 896, 64);
-    if (has(7) && xs.length >= 2432) xsave.hi16_zmm = u64s(xs, 1408, 128);
-    xsave.cet = { cet: 0n, ssp: 0n };
-    fp.xsave = xsave;
+  if (!withX) return fp;
+  if (xs.length < XSAVE_HEADER_END) throw new Error(`${who}: the kernel's xsave area has ${xs.length} bytes, no header`);
+  const unheld = bitsOf(bv & ~IMAGE_BITS);
+  if (unheld.length) throw new Error(`${who}: its FPU state uses ${componentName(unheld[0])}, which the image format cannot hold`);
+  const at = componentOffsets(layout, xs.readBigUInt64LE(LEGACY_SIZE + 8));
+  const xsave: Record<string, unknown> = { xstate_bv: bv };
+  for (const c of IMAGE_COMPONENTS) {
+    if (!hasBit(layout.xcr0, c.bit)) continue;
+    const comp = layout.components.get(c.bit), off = at.get(c.bit);
+    if (!comp || comp.size !== c.size) throw new Error(`${who}: this CPU's ${componentName(c.bit)} has ${comp?.size ?? 0} bytes, not ${c.size}`);
+    if (off === undefined && !hasBit(bv, c.bit)) { // left out of a compacted area: in its init state, zeros
+      xsave[c.key] = new Array(c.size / c.word).fill(c.word === 4 ? 0 : 0n);
+      continue;
+    }
+    if (off === undefined || off + c.size > xs.length) throw new Error(`${who}: the kernel's xsave area (${xs.length} bytes) has no ${componentName(c.bit)} at ${off}`);
+    xsave[c.key] = c.word === 4 ? u32s(xs, off, c.size / 4) : u64s(xs, off, c.size / 8);
   }
+  // user shadow stacks are refused before (core.ts), so the CET state is off
+  xsave.cet = { cet: 0n, ssp: 0n };
+  fp.xsave = xsave;
   return fp;
 }

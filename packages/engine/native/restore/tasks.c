@@ -372,8 +372,10 @@ static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blo
 		r->stack_top = (uint64_t)cur;
 		r->frame = (uint64_t)cur;
 		memcpy(cur, h->frame.p, h->frame.len);
-		if (h->frame.len > 448)
-			*(uint64_t *)(cur + 232) = (uint64_t)cur + 448;  /* fpstate */
+		/* uc_mcontext.fpstate (frame offset 232) holds the fpstate's offset in the frame (frame.ts), or 0 */
+		uint64_t *fpstate = (uint64_t *)(cur + 232);
+		if (*fpstate)
+			*fpstate += (uint64_t)cur;
 		cur += FRAME_AREA;
 	}
 	uint64_t stack_top = (uint64_t)cur + THREAD_STACK - 64;

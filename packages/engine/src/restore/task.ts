@@ -264,7 +264,8 @@ function planThreads(t: PlanTask, cores: any[], tids: number[], tc: any, who: st
       tid, clearTid: b(ti.clear_tid_addr), robust: b(th.futex_rla), robustLen: b(th.futex_rla_len),
       fsBase: b(gp.fs_base), gsBase: b(gp.gs_base),
       rseqPtr: b(th.rseq_entry?.rseq_abi_pointer), rseqSize: n(th.rseq_entry?.rseq_abi_size), rseqSig: n(th.rseq_entry?.signature),
-      comm: String(th.comm ?? (j === 0 ? tc.comm : '') ?? ''), frame: buildSigframe(gp, ti.fpregs, blocked, th.sas),
+      comm: String(th.comm ?? (j === 0 ? tc.comm : '') ?? ''),
+      frame: buildSigframe(gp, ti.fpregs, blocked, th.sas, tid === t.pid ? who : `${who} thread ${tid}`),
     });
   }
   for (const sg of (tc.signals_s?.signals as any[] | undefined) ?? []) t.sigs.push({ tid: 0, info: sigInfo(sg, who) });
