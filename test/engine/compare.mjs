@@ -15,8 +15,6 @@ export async function decodeAll(dir) {
   return out;
 }
 
-const rootOf = (imgs) => imgs['pstree.img'].entries[0].pid;
-
 /** pstree shape: per process [parent index, thread count, pgid is own?, sid is root's?] */
 export function treeShape(imgs) {
   const ps = imgs['pstree.img'].entries;
@@ -35,20 +33,27 @@ export function fdKinds(imgs) {
   return out;
 }
 
-/** VMAs of each process: [status, prot, flags, file kind] with file kind exe/lib basename/anon. */
+/** The files.img id a VMA maps (0 for anonymous memory: there shmid is no file id). */
+const VMA_FILE = (1 << 6) | (1 << 7); // VMA_FILE_PRIVATE | VMA_FILE_SHARED
+const fileIdOf = (v) => (v.status & VMA_FILE ? Number(v.shmid) : 0);
+
+/** A files.img entry by what it is, not by its id: kind and EXE, a file's basename, a memfd's name. */
+function fileName(imgs, id) {
+  const e = imgs['files.img'].entries.find((x) => x.id === id);
+  if (!e) return `missing#${id}`;
+  if (imgs['pstree.img'].entries.some((p) => imgs[`mm-${p.pid}.img`]?.entries[0].exe_file_id === id)) return `${e.type} EXE`;
+  if (e.reg) return `${e.type} ${e.reg.name.slice(e.reg.name.lastIndexOf('/') + 1)}`;
+  if (e.memfd) return `${e.type} ${imgs['memfd.img']?.entries.find((m) => Number(m.inode_id) === Number(e.memfd.inode_id))?.name ?? '?'}`;
+  return e.type;
+}
+
+/**
+ * VMAs of each process: [status, prot, flags, file] (fileName), as a sorted list: where mmap puts a
+ * mapping, and so the order of the VMAs, is the kernel's choice (its build, ASLR).
+ */
 export function vmaShape(imgs) {
-  const files = new Map(imgs['files.img'].entries.map((e) => [e.id, e]));
-  return imgs['pstree.img'].entries.map((p) => {
-    const mm = imgs[`mm-${p.pid}.img`].entries[0];
-    return mm.vmas.map((v) => {
-      let file = '';
-      if (v.shmid && files.get(v.shmid)?.reg) {
-        const f = files.get(v.shmid).reg.name;
-        file = v.shmid === mm.exe_file_id ? 'EXE' : f.slice(f.lastIndexOf('/') + 1);
-      }
-      return [v.status, v.prot, v.flags, file].join('/');
-    });
-  });
+  return imgs['pstree.img'].entries.map((p) => imgs[`mm-${p.pid}.img`].entries[0].vmas
+    .map((v) => [v.status, v.prot, v.flags, fileIdOf(v) ? fileName(imgs, fileIdOf(v)) : ''].join('/')).sort());
 }
 
 /** Number of core images per process and their leader/thread kind. */
@@ -58,16 +63,40 @@ export function coreShape(imgs) {
     return [t === p.pid ? 'leader' : 'thread', !!c.tc, !!c.thread_core, c.tc?.sigactions?.length ?? 0];
   }));
 }
-void rootOf;
 
-/** files.img as CRIU orders it: [type, id relative to the first id] per entry. */
+/**
+ * files.img ids of the files only VMAs refer to (and the exes): numbered first, in the order of the
+ * mappings. A file an fd or a cwd/root refers to too has its place in the order of those.
+ */
+function mappedIds(imgs) {
+  const mapped = new Set(), other = new Set();
+  for (const p of imgs['pstree.img'].entries) {
+    const mm = imgs[`mm-${p.pid}.img`]?.entries[0];
+    if (!mm) continue;
+    mapped.add(mm.exe_file_id);
+    for (const v of mm.vmas) if (fileIdOf(v)) mapped.add(fileIdOf(v));
+    const ids = imgs[`ids-${p.pid}.img`].entries[0];
+    for (const e of imgs[`fdinfo-${ids.files_id}.img`]?.entries ?? []) other.add(e.id);
+    const fs = imgs[`fs-${p.pid}.img`]?.entries[0];
+    if (fs) other.add(fs.cwd_id).add(fs.root_id);
+  }
+  return new Set([...mapped].filter((id) => !other.has(id)));
+}
+
+/** The files only mappings refer to, as a sorted list of fileName: their ids follow where mmap placed each. */
+export function mappedFiles(imgs) {
+  return [...mappedIds(imgs)].map((id) => fileName(imgs, id)).sort();
+}
+
+/** Every other files.img entry (fds, cwd, root) as CRIU orders and numbers them: [type, id]. */
 export function fileOrder(imgs) {
-  return imgs['files.img'].entries.map((e) => `${e.type}#${e.id}`);
+  const ids = mappedIds(imgs);
+  return imgs['files.img'].entries.filter((e) => !ids.has(e.id)).map((e) => `${e.type}#${e.id}`);
 }
 
 /**
  * Asserts that our dump in `img` has the structure of CRIU's in `ref`: the same
- * image files (but stats-restore), tree, cores, fd kinds, VMAs and files.img order.
+ * image files (but stats-restore), tree, cores, fd kinds, VMAs, mapped files and the order of the others.
  * Returns both decoded dumps for further checks.
  */
 export async function assertSameStructure(img, ref) {
@@ -78,6 +107,7 @@ export async function assertSameStructure(img, ref) {
   assert.deepEqual(coreShape(ours), coreShape(theirs));
   assert.deepEqual(fdKinds(ours), fdKinds(theirs));
   assert.deepEqual(vmaShape(ours), vmaShape(theirs));
+  assert.deepEqual(mappedFiles(ours), mappedFiles(theirs));
   assert.deepEqual(fileOrder(ours), fileOrder(theirs));
   return { ours, theirs };
 }

@@ -67,6 +67,23 @@ export async function launch(prog, args = [], cwd = dirname(prog)) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Runs fn (assertions on a running program: its log, its /proc) until they hold; after ms, fails with
+ * their last error. A program needs its own time to show that it goes on: no fixed sleep is right for
+ * every machine.
+ */
+export async function eventually(fn, ms = 10000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() > end) throw e;
+    }
+    await sleep(100);
+  }
+}
+
 /** Runs the ckpt CLI (a separate process, so the tracer is not the parent). */
 export function ckpt(args) {
   const r = spawnSync(process.execPath, [CKPT, ...args], { encoding: 'utf8' });

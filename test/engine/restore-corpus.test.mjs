@@ -1,15 +1,16 @@
 // Restoring CRIU 4.2's own dumps (../shared/corpus): the exact binaries go back to the paths the images
-// record (/tmp/corpus-src/<case>/), the run dirs (/tmp/corpus-run/<case>/ with out.log) are created, the
-// dumped PIDs must be free. Each case must come back with its PIDs and keep running correctly; loop-static
-// and loop-dynamic are then dumped by us and restored again.
+// record (/tmp/corpus-src/<case>/), the run dirs (/tmp/corpus-run/<case>/ with out.log) are created. The
+// images keep the PIDs of the machine CRIU ran on, which anything here may hold: each case is restored in a
+// fresh PID namespace (pidNamespace), must come back with its PIDs and keep running correctly; some are
+// then dumped by us and restored again there.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { CORPUS, ckpt, launch, needPtrace, sleep, workDir } from './helpers.mjs';
+import { CORPUS, needPtrace, sleep, workDir } from './helpers.mjs';
 import { corpusOrSkip } from '../lib/corpus.mjs';
-import { abstractFree, filesCheck, killPids, locksCheck, miscFdsCheck, procStateCheck, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
+import { filesCheck, holders, killPids, locksCheck, miscFdsCheck, eventually, pidNamespaceOrSkip, procStateCheck, lines, restoreOk, stat, threadsOf, ticks, until, waitGone } from './restore-lib.mjs';
 
 /** The data files CRIU's `files` images refer to, as src.c made them (sizes are checked on restore). */
 const FILES_DIR = '/tmp/corpus-run/files/tmpdir.iTW10n';
@@ -128,63 +129,75 @@ print(struct.unpack('i', fcntl.ioctl(fd, termios.FIONREAD, b'0000'))[0], a[1] & 
 for (const [name, check] of Object.entries(CASES)) {
   test(`restore CRIU 4.2's ${name}`, async (t) => {
     if (!corpusOrSkip(t) || !needPtrace(t)) return;
+    const ns = await pidNamespaceOrSkip(t, `corpus-ns-${name}`);
+    if (!ns) return;
     const c = setup(name);
-    assert.ok(await waitGone(c.pids, 30000), `PIDs ${c.pids} must be free to restore the corpus case (another process holds one: ${c.pids.filter((p) => existsSync(`/proc/${p}`)).map((p) => { try { return `${p}=${readFileSync(`/proc/${p}/comm`, "utf8").trim()}`; } catch { return p; } })})`);
-    if (name === 'unix-sockets') assert.ok(await abstractFree(), 'abstract socket name held by another test');
     try {
       const flags = name === 'fifo-locks' ? ['--file-locks'] : [];
-      const root = restoreOk(join(CORPUS, name), flags);
+      const root = restoreOk(join(CORPUS, name), flags, ns.ckpt);
       assert.equal(root, c.pids[0]);
-      await sleep(1000);
-      assert.ok(c.pids.every((p) => existsSync(`/proc/${p}`)), 'every PID is back');
-      const after = lines(c.log);
-      assert.ok(after.length >= 2, 'the program keeps logging');
-      check(c, after);
+      assert.deepEqual(ns.pids().sort((a, b) => a - b), [...c.pids].sort((a, b) => a - b), 'every PID is back');
+      // what /proc here shows of the tree: the PIDs on this side of the namespace
+      const here = { ...c, pids: c.pids.map((p) => ns.host(p)) };
+      await eventually(() => {
+        const after = lines(c.log);
+        assert.ok(after.length >= 2, 'the program keeps logging');
+        check(here, after);
+      });
       if (name === 'loop-static' || name === 'loop-dynamic' || name === 'files' || name === 'fifo-locks' || name === 'proc-state' || name === 'misc-fds') {
-        // and once more through our own dump
+        // and once more through our own dump (in the namespace: its init collects the killed tree at once)
         const img = join(workDir(`corpus-${name}`), 'img');
-        const d = ckpt(['dump', '-t', String(root), '-D', img, ...flags]);
+        const d = ns.ckpt(['dump', '-t', String(root), '-D', img, ...flags]);
         assert.equal(d.status, 0, d.stderr);
-        assert.ok(await waitGone(c.pids));
+        assert.ok(await waitGone(here.pids), `the dumped tree is collected by the namespace's init: ${holders(here.pids)}`);
         const n = lines(c.log).length;
-        assert.equal(restoreOk(img, flags), root);
-        await sleep(1000);
-        const again = lines(c.log).slice(n);
-        assert.equal(ticks(again)[0], ticks(lines(c.log).slice(0, n)).at(-1) + 1);
-        if (name === 'files' || name === 'fifo-locks' || name === 'proc-state' || name === 'misc-fds') check({ ...c, lastBefore: lines(c.log).slice(0, n) }, again);
-        if (name === 'loop-dynamic') assert.ok(again.every((l) => /pattern=ok$/.test(l)));
+        assert.equal(restoreOk(img, flags, ns.ckpt), root);
+        const hereAgain = { ...c, pids: c.pids.map((p) => ns.host(p)), lastBefore: lines(c.log).slice(0, n) };
+        await eventually(() => {
+          const again = lines(c.log).slice(n);
+          assert.equal(ticks(again)[0], ticks(hereAgain.lastBefore).at(-1) + 1);
+          if (name === 'files' || name === 'fifo-locks' || name === 'proc-state' || name === 'misc-fds') check(hereAgain, again);
+          if (name === 'loop-dynamic') assert.ok(again.length >= 2 && again.every((l) => /pattern=ok$/.test(l)), again.join('|'));
+        });
       }
     } finally {
-      killPids(c.pids);
-      await waitGone(c.pids);
+      await ns.close();
     }
   });
 }
 
 test("restore CRIU 4.2's ext-unix-sk: refused without --ext-unix-sk, reconnected to the running server with it", async (t) => {
   if (!corpusOrSkip(t) || !needPtrace(t)) return;
-  const c = setup('ext-unix-sk');
+  const ns = await pidNamespaceOrSkip(t, 'corpus-ns-ext-unix-sk');
+  if (!ns) return;
+  setup('ext-unix-sk');
   const run = '/tmp/corpus-run/ext-unix-sk';
-  assert.ok(await waitGone(c.pids, 30000), `PIDs ${c.pids} must be free`);
   rmSync(join(run, 'server.sock'), { force: true });
   writeFileSync(join(run, 'server.log'), '');
   // the external peer exists at restore time, as the seed's recipe says
-  const server = spawnServer(run);
-  const srv = await server;
+  let srv;
   try {
-    const r = ckpt(['restore', '-D', join(CORPUS, 'ext-unix-sk'), '-d']);
+    srv = await spawnServer(run);
+    const r = ns.ckpt(['restore', '-D', join(CORPUS, 'ext-unix-sk'), '-d']);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /task \d+ fd 3: unix socket \d+ is connected to an external socket \(\/tmp\/corpus-run\/ext-unix-sk\/server.sock\); restore with --ext-unix-sk/);
-    assert.ok(!existsSync(`/proc/${c.pids[0]}`), 'nothing restored');
-    assert.equal(restoreOk(join(CORPUS, 'ext-unix-sk'), ['--ext-unix-sk']), c.pids[0]);
-    await sleep(1200);
-    const got = lines(join(run, 'server.log')).filter((l) => l.startsWith('server got: ext client tick'));
-    assert.ok(got.length >= 2, `the server hears from the restored client: ${got.join('|')}`);
+    assert.deepEqual(ns.pids(), [], 'nothing restored');
+    assert.equal(restoreOk(join(CORPUS, 'ext-unix-sk'), ['--ext-unix-sk'], ns.ckpt), c0('ext-unix-sk'));
+    await until(() => lines(join(run, 'server.log')).filter((l) => l.startsWith('server got: ext client tick')).length >= 2, 10000,
+      'the server to hear from the restored client');
   } finally {
-    killPids([...c.pids, srv]);
-    await waitGone([...c.pids, srv]);
+    await ns.close();
+    if (srv) {
+      killPids([srv]);
+      await waitGone([srv]);
+    }
   }
 });
+
+/** the root PID of a corpus case */
+function c0(name) {
+  return Number(/^tree pids: (\d+)/m.exec(readFileSync(join(CORPUS, name, 'run-result.txt'), 'utf8'))[1]);
+}
 
 async function spawnServer(run) {
   const { spawnSync } = await import('node:child_process');

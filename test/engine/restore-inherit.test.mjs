@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CKPT, ckpt, compile, needPtrace, sleep, workDir } from './helpers.mjs';
-import { killPids, lines, ticks, until, waitGone } from './restore-lib.mjs';
+import { dumpedPidsFree, eventually, killPids, lines, ticks, until, waitGone } from './restore-lib.mjs';
 
 test('restore --inherit-fd fd[N]:socket:[INO], fd[N]:pipe:[INO] and fd[N]:PATH replace the dumped resources', async (t) => {
   if (!needPtrace(t)) return;
@@ -27,14 +27,14 @@ test('restore --inherit-fd fd[N]:socket:[INO], fd[N]:pipe:[INO] and fd[N]:PATH r
   let restorer;
   const pids = [pid];
   try {
-    await sleep(400);
+    await until(() => sock1.join('').includes('tick 1\n'), 5000, 'the first tick on the socket');
     const sockIno = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/3`))[1];
     const pipeIno = /^pipe:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/4`))[1];
     assert.ok(sock1.join('').includes('tick 1\n'), 'the caller hears the program before the dump');
     const img = join(dir, 'img');
     const d = ckpt(['dump', '-t', String(pid), '-D', img, '--ext-unix-sk']);
     assert.equal(d.status, 0, d.stderr);
-    assert.ok(await waitGone([pid]));
+    await dumpedPidsFree([pid]);
     const last = ticks(lines(outLog)).at(-1);
 
     // without --inherit-fd the socket's peer is missing: refused, nothing runs
@@ -58,16 +58,17 @@ test('restore --inherit-fd fd[N]:socket:[INO], fd[N]:pipe:[INO] and fd[N]:PATH r
     restorer.stderr.on('data', (b) => { err += b; });
     const code = await new Promise((res) => restorer.on('exit', (c) => res(c)));
     assert.equal(code, 0, err);
-    await sleep(800);
     assert.ok(readlinkSync(`/proc/${pid}/fd/1`).endsWith('/new.log'), 'stdout is the inherited file');
     assert.equal(readlinkSync(`/proc/${pid}/fd/3`) === `socket:[${sockIno}]`, false, 'fd 3 is the new socket');
-    const n = ticks(lines(newLog));
-    assert.ok(n.length >= 3, `the new log gets ticks: ${n}`);
-    assert.equal(n[0], last + 1, 'the counter goes on');
-    const s = ticks(sock2.join('').split('\n'));
-    assert.ok(s.length >= 3 && s[0] === last + 1, `the caller's new socket gets the ticks: ${s}`);
-    const p = ticks(lines(join(dir, 'pipe2.log')));
-    assert.ok(p.length >= 3 && p[0] === last + 1, `the new pipe gets the ticks: ${p}`);
+    await eventually(() => {
+      const n = ticks(lines(newLog));
+      assert.ok(n.length >= 3, `the new log gets ticks: ${n}`);
+      assert.equal(n[0], last + 1, 'the counter goes on');
+      const s = ticks(sock2.join('').split('\n'));
+      assert.ok(s.length >= 3 && s[0] === last + 1, `the caller's new socket gets the ticks: ${s}`);
+      const p = ticks(lines(join(dir, 'pipe2.log')));
+      assert.ok(p.length >= 3 && p[0] === last + 1, `the new pipe gets the ticks: ${p}`);
+    });
     assert.ok(!lines(newLog).some((l) => /write failed/.test(l)), 'no write fails');
     assert.equal(ticks(lines(outLog)).at(-1), last, 'the old log is not written after the dump');
   } finally {
@@ -95,17 +96,18 @@ test('restore --ext-unix-sk of our own dump: the datagram client reconnects to t
       const img = join(dir, `img${round}`);
       const d = ckpt(['dump', '-t', String(client.pid), '-D', img, '--ext-unix-sk']);
       assert.equal(d.status, 0, d.stderr);
-      assert.ok(await waitGone([client.pid]));
+      await dumpedPidsFree([client.pid]);
       const last = ticks(lines(client.log)).at(-1);
       const r0 = ckpt(['restore', '-D', img, '-d']);
       assert.notEqual(r0.status, 0, 'refused without --ext-unix-sk');
       assert.match(r0.stderr, /external socket.*--ext-unix-sk/);
       assert.equal(restoreOk(img, ['--ext-unix-sk']), client.pid);
-      await sleep(900);
-      const after = ticks(lines(client.log)).filter((n) => n > last);
-      assert.ok(after.length >= 2 && after[0] === last + 1, `the client goes on: ${after}`);
-      assert.ok(after.every((n) => lines(client.log).some((l) => l === `tick ${n} sent=${`ext client tick ${n}`.length}`)), 'every send succeeds');
-      assert.ok(heard().includes(after.at(-1)) || heard().includes(after.at(-2)), `the server hears the restored client: ${heard().slice(-3)}`);
+      await eventually(() => {
+        const after = ticks(lines(client.log)).filter((n) => n > last);
+        assert.ok(after.length >= 2 && after[0] === last + 1, `the client goes on: ${after}`);
+        assert.ok(after.every((n) => lines(client.log).some((l) => l === `tick ${n} sent=${`ext client tick ${n}`.length}`)), 'every send succeeds');
+        assert.ok(heard().includes(after.at(-1)) || heard().includes(after.at(-2)), `the server hears the restored client: ${heard().slice(-3)}`);
+      });
     }
   } finally {
     killPids([client.pid]);

@@ -1,9 +1,11 @@
-// Shared pieces of the restore suites: wait for PIDs, read tick lines, run a restore.
+// Shared pieces of the restore suites: wait for PIDs, read tick lines, run a restore, a PID namespace to
+// restore in.
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alive, ckpt, sleep } from './helpers.mjs';
+import { alive, ckpt, CKPT, compile, eventually, sleep, workDir } from './helpers.mjs';
 
 export async function waitGone(pids, ms = 3000) {
   const end = Date.now() + ms;
@@ -14,12 +16,29 @@ export async function waitGone(pids, ms = 3000) {
   return true;
 }
 
+/** "PID=comm (state)" of each of pids still taken, for messages. */
+export function holders(pids) {
+  return pids.filter((p) => existsSync(`/proc/${p}`)).map((p) => {
+    try { return `${p}=${readFileSync(`/proc/${p}/comm`, 'utf8').trim()} (${stat(p).state})`; } catch { return String(p); }
+  }).join(', ');
+}
+
+/**
+ * Waits until the PIDs of a tree we dumped (and so killed) are free to restore it again. Its tasks are dead
+ * when the dump returns, but their PIDs are free only once their reaper (PID 1 or a subreaper; some reap
+ * only every few seconds) has collected them.
+ */
+export async function dumpedPidsFree(pids) {
+  assert.ok(await waitGone(pids, 30000), `the dumped tree's PIDs must be free to restore it; their reaper has not collected ${holders(pids)} in 30 s`);
+}
+
 /** ckpt restore -D dir -d (+args); asserts success and returns the root pid from --pidfile. The pidfile and
- * the log go to a directory of their own: the images dir may be the shared corpus, which is read only to us. */
-export function restoreOk(dir, extra = []) {
+ * the log go to a directory of their own: the images dir may be the shared corpus, which is read only to us.
+ * run: how to run the CLI (ckpt here, or a PID namespace's). */
+export function restoreOk(dir, extra = [], run = ckpt) {
   const out = mkdtempSync(join(tmpdir(), 'ckpt-restore-out-'));
   const pidfile = join(out, 'restore.pid');
-  const r = ckpt(['restore', '-D', dir, '-d', '--pidfile', pidfile, '-v4', '-o', join(out, 'restore.log'), ...extra]);
+  const r = run(['restore', '-D', dir, '-d', '--pidfile', pidfile, '-v4', '-o', join(out, 'restore.log'), ...extra]);
   let log = '';
   try { log = readFileSync(join(out, 'restore.log'), 'utf8'); } catch {}
   assert.equal(r.status, 0, `restore failed: ${r.stderr}\n${log}`);
@@ -55,18 +74,7 @@ export function stat(pid) {
   return { state: f[0], ppid: Number(f[1]), pgid: Number(f[2]), sid: Number(f[3]) };
 }
 
-export { alive };
-
-/** The unix-sockets programs bind the abstract name "corpus-abstract" (one per network namespace): other
- * suites running at the same time may hold it. Waits until nobody does. */
-export async function abstractFree(name = 'corpus-abstract', ms = 60000) {
-  const end = Date.now() + ms;
-  while (readFileSync('/proc/net/unix', 'utf8').includes(` @${name}\n`)) {
-    if (Date.now() > end) return false;
-    await sleep(100);
-  }
-  return true;
-}
+export { alive, eventually };
 
 /** fds of the files program after restore: flags, offsets, the ghosts deleted again and gone from disk */
 export function filesCheck(pid) {
@@ -156,6 +164,70 @@ export function miscFdsCheck(pids, after) {
   assert.match(st, /^SigPnd:\s+0000000000000200$/m, 'SIGUSR1 pending for the thread');
   assert.match(st, /^ShdPnd:\s+0000000000000800$/m, 'SIGUSR2 pending for the process');
   assert.equal(readFileSync(`/proc/${child}/comm`, 'utf8').trim(), 'misc-child');
+}
+
+/**
+ * A fresh PID namespace with its own /proc, for restoring dumps made elsewhere (the corpus): their PIDs
+ * are those of the machine that made them, and inside nothing of this machine can hold them. In a fresh
+ * network namespace too: the corpus' unix-sockets binds the abstract name "corpus-abstract", which is one
+ * per network namespace (sockets bound to paths still reach outside). Its init
+ * (progs/pidns-init.c) collects every task that dies at once and stays until close(), which kills
+ * everything inside. run(argv) runs a command inside (sync), ckpt(args) the CLI; host(pid) is the PID that
+ * /proc here shows for PID pid inside (what the checks read).
+ */
+export async function pidNamespace(dir) {
+  const init = compile('pidns-init', dir);
+  const u = spawn('unshare', ['--pid', '--net', '--fork', '--mount-proc', init], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const started = await new Promise((resolve) => {
+    u.stdout.on('data', (d) => { out += d; if (out.includes('READY')) resolve(true); });
+    u.stderr.on('data', (d) => { out += d; });
+    u.on('exit', () => resolve(false));
+    u.on('error', (e) => { out += e.message; resolve(false); });
+  });
+  if (!started) throw new Error(`cannot make a PID namespace (unshare --pid --net --fork --mount-proc): ${out.trim()}`);
+  const initPid = Number(readFileSync(`/proc/${u.pid}/task/${u.pid}/children`, 'utf8').trim());
+  const ns = readlinkSync(`/proc/${initPid}/ns/pid`);
+  const enter = ['nsenter', '-t', String(initPid), '-p', '-n', '-m', '--'];
+  const run = (argv, opts = {}) => spawnSync(enter[0], [...enter.slice(1), ...argv], { encoding: 'utf8', ...opts });
+  /** host PID -> PID inside, for every process of the namespace but its init */
+  const members = () => {
+    const m = new Map();
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d) || Number(d) === initPid) continue;
+      try {
+        if (readlinkSync(`/proc/${d}/ns/pid`) !== ns) continue;
+        const nspid = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${d}/status`, 'utf8'))[1].trim().split(/\s+/);
+        m.set(Number(d), Number(nspid.at(-1)));
+      } catch { /* gone */ }
+    }
+    return m;
+  };
+  return {
+    enter, run,
+    ckpt: (args) => { const r = run([process.execPath, CKPT, ...args]); return { status: r.status, stdout: r.stdout, stderr: r.stderr }; },
+    /** PIDs inside of the namespace's processes (but its init) */
+    pids: () => [...members().values()],
+    host(pid) {
+      for (const [h, p] of members()) if (p === pid) return h;
+      throw new Error(`no PID ${pid} in the namespace`);
+    },
+    async close() {
+      try { process.kill(initPid, 'SIGKILL'); } catch {}
+      if (u.exitCode === null) await new Promise((r) => u.on('exit', r));
+    },
+  };
+}
+
+/** pidNamespace in a work dir of its own, or, where none can be made, t.skip with the reason (a failure under CI). */
+export async function pidNamespaceOrSkip(t, name) {
+  try {
+    return await pidNamespace(workDir(name));
+  } catch (e) {
+    if (process.env.CI) throw e;
+    t.skip(e.message);
+    return undefined;
+  }
 }
 
 /** Polls fn every 20 ms until it returns something truthy; fails after ms naming what was awaited. */

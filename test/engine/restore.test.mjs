@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ckpt, compile, decodeDir, launch, needPtrace, sessionPids, sleep, workDir } from './helpers.mjs';
-import { abstractFree, filesCheck, killPids, locksCheck, miscFdsCheck, procStateCheck, lines, restoreOk, stat, threadsOf, ticks, waitGone } from './restore-lib.mjs';
+import { dumpedPidsFree, eventually, filesCheck, killPids, locksCheck, miscFdsCheck, procStateCheck, lines, restoreOk, stat, threadsOf, ticks, until, waitGone } from './restore-lib.mjs';
 
 const CASES = [
   {
@@ -191,25 +191,22 @@ for (const c of CASES) {
     if (!needPtrace(t)) return;
     const dir = workDir(`restore-${c.name}`);
     const prog = compile(c.name, dir, c.flags ?? []);
-    if (c.name === 'unix-sockets') assert.ok(await abstractFree(), 'abstract socket name held by another test');
     const h = await launch(prog, c.args ? c.args(dir) : []);
     let pids = sessionPids(h.pid).sort((a, b) => a - b);
     try {
-      await sleep(400);
+      await until(() => h.lines().filter((l) => /tick \d+/.test(l)).length >= 2, 5000, 'two ticks before the dump');
       let imgPrev;
       for (const round of [1, 2]) {
         const img = join(dir, `img${round}`);
         const d = ckpt(['dump', '-t', String(h.pid), '-D', img, ...(c.dumpArgs ?? [])]);
         assert.equal(d.status, 0, `dump ${round}: ${d.stderr}`);
-        assert.ok(await waitGone(pids), 'dumped tasks are gone');
+        await dumpedPidsFree(pids);
         const before = lines(h.log);
         const root = restoreOk(img, c.restoreArgs ?? []);
         assert.equal(root, h.pid, 'the root comes back with its PID');
-        await sleep(900);
         const now = sessionPids(h.pid).sort((a, b) => a - b);
         assert.deepEqual(now, pids, 'every task is back with its PID');
-        const after = lines(h.log).slice(before.length);
-        c.check(before, after, pids);
+        await eventually(() => c.check(before, lines(h.log).slice(before.length), pids));
         if (imgPrev && c.compare) await c.compare(imgPrev, img);
         imgPrev = img;
         pids = now;
@@ -227,21 +224,23 @@ test('restore a group-stopped task: it comes back stopped, and goes on after SIG
   const h = await launch(prog);
   try {
     process.kill(h.pid, 'SIGSTOP');
-    await sleep(100);
-    assert.equal(stat(h.pid).state, 'T');
+    await until(() => stat(h.pid).state === 'T', 5000, 'the group stop');
     const img = join(dir, 'img');
     const d = ckpt(['dump', '-t', String(h.pid), '-D', img]);
     assert.equal(d.status, 0, d.stderr);
-    assert.ok(await waitGone([h.pid]));
+    await dumpedPidsFree([h.pid]);
     const n = lines(h.log).length;
     assert.equal(restoreOk(img), h.pid);
-    await sleep(600);
     assert.equal(stat(h.pid).state, 'T', 'stopped, as dumped');
+    // a running loop-static ticks every 250 ms: two ticks would be there after 600 ms
+    await sleep(600);
+    assert.equal(stat(h.pid).state, 'T', 'still stopped');
     assert.equal(lines(h.log).length, n, `no tick while stopped: ${lines(h.log).join('|')}`);
     process.kill(h.pid, 'SIGCONT');
-    await sleep(800);
-    const after = ticks(lines(h.log).slice(n));
-    assert.ok(after.length >= 2 && after[0] === ticks(lines(h.log).slice(0, n)).at(-1) + 1, `${after}`);
+    await eventually(() => {
+      const after = ticks(lines(h.log).slice(n));
+      assert.ok(after.length >= 2 && after[0] === ticks(lines(h.log).slice(0, n)).at(-1) + 1, `${after}`);
+    });
   } finally {
     killPids([h.pid]);
     await waitGone([h.pid]);
@@ -266,15 +265,16 @@ test('bin/ckpt restore (startup snapshot) restores like the modules', async (t) 
     const img = join(dir, 'img');
     const d = ckpt(['dump', '-t', String(h.pid), '-D', img]);
     assert.equal(d.status, 0, d.stderr);
-    assert.ok(await waitGone([h.pid]));
+    await dumpedPidsFree([h.pid]);
     const n = lines(h.log).length;
     const pidfile = join(dir, 'pid');
     const r = spawnSync(join(ROOT, 'packages/engine/bin/ckpt'), ['restore', '-D', img, '-d', '--pidfile', pidfile], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(Number(readFileSync(pidfile, 'utf8')), h.pid);
-    await sleep(900);
-    const after = ticks(lines(h.log).slice(n));
-    assert.ok(after.length >= 1 && after[0] === ticks(lines(h.log).slice(0, n)).at(-1) + 1, `${after}`);
+    await eventually(() => {
+      const after = ticks(lines(h.log).slice(n));
+      assert.ok(after.length >= 1 && after[0] === ticks(lines(h.log).slice(0, n)).at(-1) + 1, `${after}`);
+    });
   } finally {
     killPids([h.pid]);
     await waitGone([h.pid]);

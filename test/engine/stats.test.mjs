@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { decodeImage, taskPages } from '@ckpt/images';
 import { ckpt, compile, kill, launch, needPtrace, workDir } from './helpers.mjs';
-import { killPids, waitGone } from './restore-lib.mjs';
+import { dumpedPidsFree, killPids } from './restore-lib.mjs';
 
 test('dump and restore --display-stats print CRIU\'s stats blocks', async (t) => {
   if (!needPtrace(t)) return;
@@ -31,7 +31,7 @@ test('dump and restore --display-stats print CRIU\'s stats blocks', async (t) =>
       '',
     ].join('\n'));
     assert.ok(Number(s.pages_written) > 0 && Number(s.frozen_time) > 0);
-    await waitGone([h.pid]);
+    await dumpedPidsFree([h.pid]);
 
     const r = ckpt(['restore', '-D', img, '-d', '--display-stats', '-v0']);
     assert.equal(r.status, 0, r.stderr);

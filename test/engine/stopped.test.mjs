@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { alive, ckpt, CKPT, compile, kill, launch, needPtrace, sessionPids, sleep, workDir } from './helpers.mjs';
+import { alive, ckpt, CKPT, compile, eventually, kill, launch, needPtrace, sessionPids, sleep, workDir } from './helpers.mjs';
 import { decodeAll } from './compare.mjs';
 
 /** State letter of every thread of pid, and whether any is traced. */
@@ -49,12 +49,13 @@ for (const [name, sig, signo] of [['threads', 'SIGSTOP', 19], ['loop-dynamic', '
     const h = await launch(compile(name, dir));
     try {
       process.kill(h.pid, sig);
-      await sleep(200);
-      assertStopped(h.pid);
+      await eventually(() => assertStopped(h.pid));
       const img = join(dir, 'img');
       const r = ckpt(['dump', '-t', String(h.pid), '-D', img, '-R', '-v4', '-o', 'dump.log']);
       assert.equal(r.status, 0, r.stderr);
       const n = h.lines().length;
+      assertStopped(h.pid);
+      // it would tick every 250 ms if it ran
       await sleep(700);
       assertStopped(h.pid);
       assert.equal(h.lines().length, n, 'no output while stopped');
@@ -67,12 +68,13 @@ for (const [name, sig, signo] of [['threads', 'SIGSTOP', 19], ['loop-dynamic', '
       for (const tid of ps.threads) assert.ok(imgs[`core-${tid}.img`], `core of thread ${tid}`);
 
       process.kill(h.pid, 'SIGCONT');
-      await sleep(800);
-      assertRunning(h.pid);
-      const lines = h.lines();
-      assert.ok(lines.length >= n + 2, 'goes on after SIGCONT');
-      assert.ok(!lines.some((l) => /BAD|mismatch|corrupt/i.test(l)), lines.slice(-3).join('\n'));
-      assertUnbroken(lines);
+      await eventually(() => {
+        assertRunning(h.pid);
+        const lines = h.lines();
+        assert.ok(lines.length >= n + 2, 'goes on after SIGCONT');
+        assert.ok(!lines.some((l) => /BAD|mismatch|corrupt/i.test(l)), lines.slice(-3).join('\n'));
+        assertUnbroken(lines);
+      });
     } finally {
       kill(h);
     }
@@ -85,11 +87,10 @@ test('a stopped task dumped without -R is killed', async (t) => {
   const h = await launch(compile('loop-static', dir, ['-static']));
   try {
     process.kill(h.pid, 'SIGSTOP');
-    await sleep(200);
+    await eventually(() => assertStopped(h.pid));
     const r = ckpt(['dump', '-t', String(h.pid), '-D', join(dir, 'img')]);
     assert.equal(r.status, 0, r.stderr);
-    await sleep(200);
-    assert.equal(alive(h.pid), false);
+    assert.equal(alive(h.pid), false, 'dead when the dump returns');
   } finally {
     kill(h);
   }
@@ -102,17 +103,17 @@ test('a failed dump leaves a stopped task stopped and running tasks running', as
   const h = await launch(compile('unsupported-fd', dir));
   try {
     process.kill(h.pid, 'SIGSTOP');
-    await sleep(200);
+    await eventually(() => assertStopped(h.pid));
     const img = join(dir, 'img');
     const r = ckpt(['dump', '-t', String(h.pid), '-D', img, '-R']);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /only unix sockets are supported/);
     assert.equal(existsSync(join(img, 'inventory.img')), false);
+    assertStopped(h.pid);
     await sleep(500);
     assertStopped(h.pid);
     process.kill(h.pid, 'SIGCONT');
-    await sleep(300);
-    assertRunning(h.pid);
+    await eventually(() => assertRunning(h.pid));
   } finally {
     kill(h);
   }
@@ -123,7 +124,7 @@ test('a failed dump leaves a stopped task stopped and running tasks running', as
     const pids = sessionPids(h2.pid);
     assert.ok(pids.length >= 3);
     process.kill(h2.pid, 'SIGSTOP');
-    await sleep(200);
+    await eventually(() => assertStopped(h2.pid));
     const before = Object.fromEntries(pids.map((p) => [p, threadStates(p)[0].state]));
     assert.equal(before[h2.pid], 'T');
     const img = join(dir2, 'img');
@@ -131,7 +132,7 @@ test('a failed dump leaves a stopped task stopped and running tasks running', as
       encoding: 'utf8', env: { ...process.env, CKPT_FAULT: 'kill-after-freeze' },
     });
     assert.notEqual(r.status, 0);
-    await sleep(500);
+    await sleep(500); // anything the failed dump left wrong (a task traced or stopped) is still wrong after this
     for (const p of pids) {
       if (!alive(p)) continue; // the task the fault hook killed
       if (before[p] === 'T') assertStopped(p);
@@ -139,8 +140,7 @@ test('a failed dump leaves a stopped task stopped and running tasks running', as
     }
     assertStopped(h2.pid);
     process.kill(h2.pid, 'SIGCONT');
-    await sleep(300);
-    assertRunning(h2.pid);
+    await eventually(() => assertRunning(h2.pid));
   } finally {
     kill(h2);
   }
@@ -156,11 +156,11 @@ test('a task stopped by SIGTSTP (child2 of tree-pipes, a non-orphaned group) is 
     const c2 = sessionPids(h.pid).find((p) => p !== h.pid && pgid(p) === p);
     assert.ok(c2, 'child2 found');
     process.kill(c2, 'SIGTSTP');
-    await sleep(200);
-    assertStopped(c2);
+    await eventually(() => assertStopped(c2));
     const img = join(dir, 'img');
     const r = ckpt(['dump', '-t', String(c2), '-D', img, '-R', '-j']);
     assert.equal(r.status, 0, r.stderr);
+    assertStopped(c2);
     await sleep(300);
     assertStopped(c2);
     const imgs = await decodeAll(img);
@@ -168,8 +168,7 @@ test('a task stopped by SIGTSTP (child2 of tree-pipes, a non-orphaned group) is 
     assert.equal(core.tc.task_state, 3);
     assert.equal(core.tc.stop_signo, 20);
     process.kill(c2, 'SIGCONT');
-    await sleep(300);
-    assertRunning(c2);
+    await eventually(() => assertRunning(c2));
   } finally {
     kill(h);
   }

@@ -3,7 +3,7 @@
 // back: kill while traced, or detach and let the tasks go on.
 import { TASK } from '@ckpt/images';
 import { native } from './native.js';
-import { listChildren, listThreads, readStatus } from './proc.js';
+import { listChildren, listThreads, readStat, readStatus } from './proc.js';
 import { DumpError, Log } from './log.js';
 
 const PTRACE_EVENT_STOP = 128;
@@ -154,17 +154,45 @@ export class Freezer {
     }
   }
 
-  /** Default end of a dump: SIGKILL every process while still traced, then reap the traces. */
+  /**
+   * Default end of a dump: SIGKILL every process while still traced, and return once every thread is
+   * dead. Each thread's trace is collected as it dies, a leader's after its other threads' (the kernel
+   * reports a leader only once they are collected); the zombies then go to their real parents, whose
+   * reaping, however slow, the dump does not wait for.
+   */
   killAll(): void {
     const n = native();
     const tasks = this.allTasks();
     for (const t of tasks) n.kill(t.pid, SIGKILL);
-    // free their memory from here too while they exit (process_mrelease): the waits below end sooner
+    // free their memory from here too while they exit (process_mrelease): they are dead sooner
     for (const t of tasks) if (this.seized.has(t.pid)) n.mrelease(t.pid);
-    for (const t of tasks) for (const th of t.threads) {
-      if (!this.seized.has(th.tid)) continue;
-      n.wait(th.tid, 2000);
-      this.seized.delete(th.tid);
+    const deadline = Date.now() + this.timeoutMs;
+    let traced = 0, dead = 0;
+    for (const t of tasks) {
+      // the leader last: its exit is reported only once its other threads' are collected
+      for (const th of [...t.threads].sort((a, b) => Number(a.tid === t.pid) - Number(b.tid === t.pid))) {
+        if (!this.seized.has(th.tid)) continue;
+        traced++;
+        if (this.collectDead(th.tid, deadline)) dead++;
+        else this.log.warn(`Task ${th.tid} is not dead ${this.timeoutMs} ms after SIGKILL (state ${stateOf(th.tid)})`);
+        this.seized.delete(th.tid);
+      }
+    }
+    this.log.info(`Killed ${tasks.length} task(s): ${dead} of ${traced} traced thread(s) dead`);
+  }
+
+  /** Waits (until deadline) for the traced thread to die; its exit is reported to us, its tracer. */
+  private collectDead(tid: number, deadline: number): boolean {
+    const n = native();
+    for (;;) {
+      const w = n.wait(tid, Math.max(0, deadline - Date.now()));
+      if (w.pid === tid && (w.status & 0x7f) === 0x7f) continue; // a stop reported before the kill took
+      if (w.pid === tid) {
+        this.log.debug(`Task ${tid} is dead (wait status 0x${w.status.toString(16)})`);
+        return true;
+      }
+      // not our tracee any more (ECHILD): dead if /proc says so; 0: the deadline passed
+      return w.pid < 0 && /^[ZX]?$/.test(stateOf(tid));
     }
   }
 
@@ -188,6 +216,15 @@ export class Freezer {
 }
 
 const bit = (sig: number) => 1n << BigInt(sig - 1);
+
+/** A thread's state letter from /proc (Z zombie, X dead), '' once it is gone. */
+function stateOf(tid: number): string {
+  try {
+    return readStat(tid)[3];
+  } catch {
+    return '';
+  }
+}
 
 function tgidOf(tid: number): number {
   return Number(safeStatus(tid)?.Tgid ?? 0);

@@ -2,7 +2,7 @@
 // forks the tree with the original PIDs and hands every task to the restorer blob. The Node process
 // never forks the tree itself (it has threads and a huge address space).
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, fchmodSync, fchownSync, futimesSync, lstatSync, mkdtempSync, openSync, rmSync, unlinkSync, writeFileSync, writeSync, ftruncateSync, constants as C } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fchmodSync, fchownSync, futimesSync, linkSync, lstatSync, mkdtempSync, openSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync, ftruncateSync, constants as C } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -117,29 +117,51 @@ export function restore(opts: RestoreOptions): RestoreResult {
   }
 }
 
-/** A ghost file as CRIU's mkreg_ghost makes it: exclusive create, the data (chunks at their offsets), the
- * size, owner, mode and times. */
+/**
+ * A ghost file as CRIU's mkreg_ghost makes it (the data, chunks at their offsets, the size, owner, mode and
+ * times), made where nobody else can reach it: in a private directory (0700, next to its path: the same
+ * filesystem), created O_EXCL|O_NOFOLLOW, given its owner and mode (setuid bits included) only once its
+ * data is complete, and only then linked to its path (which must not exist) for the helper to open. The
+ * private directory is gone when this returns, whatever happened.
+ */
 function makeGhost(g: Ghost): { path: string; ino: number } {
-  let fd;
+  const fail = (e: unknown) => new DumpError(`cannot create ghost file ${g.path}: ${(e as Error).message}`);
+  // the image's size and offsets: exact as numbers, every chunk inside the file
+  const size = Number(g.size);
+  if (!Number.isSafeInteger(size) || size < 0) throw fail(new Error(`the image gives it size ${g.size}`));
+  const out = g.chunks.find((c) => c.off < 0n || c.off + BigInt(c.data.length) > g.size);
+  if (out) throw fail(new Error(`the image puts data at offset ${out.off}, beyond its size ${g.size}`));
+  let priv: string;
   try {
-    fd = openSync(g.path, C.O_WRONLY | C.O_CREAT | C.O_EXCL, 0o600);
+    priv = mkdtempSync(join(dirname(g.path), '.ckpt-ghost-'));
   } catch (e) {
-    throw new DumpError(`cannot create ghost file ${g.path}: ${(e as Error).message}`);
+    throw fail(e);
   }
+  let dir: number | undefined, fd: number | undefined;
   try {
+    // everything inside goes through our fd of the directory: renaming it or its parent changes nothing
+    dir = openSync(priv, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
+    const tmp = `/proc/self/fd/${dir}/ghost`;
+    fd = openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
     for (const c of g.chunks) {
       let off = 0;
       while (off < c.data.length) off += writeSync(fd, c.data, off, c.data.length - off, Number(c.off) + off);
     }
-    ftruncateSync(fd, Number(g.size));
+    ftruncateSync(fd, size);
     fchownSync(fd, g.uid, g.gid);
     fchmodSync(fd, g.mode);
     if (g.atime && g.mtime) futimesSync(fd, Number(g.atime[0]) + Number(g.atime[1]) / 1e6, Number(g.mtime[0]) + Number(g.mtime[1]) / 1e6);
-    return { path: g.path, ino: lstatSync(g.path).ino };
+    const ino = fstatSync(fd).ino;
+    linkSync(tmp, g.path);
+    return { path: g.path, ino };
   } catch (e) {
-    try { unlinkSync(g.path); } catch {}
-    throw new DumpError(`cannot create ghost file ${g.path}: ${(e as Error).message}`);
+    throw fail(e);
   } finally {
-    closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
+    if (dir !== undefined) {
+      try { unlinkSync(`/proc/self/fd/${dir}/ghost`); } catch { /* not made */ }
+      closeSync(dir);
+    }
+    try { rmdirSync(priv); } catch { /* renamed by someone: nothing of ours is left in it */ }
   }
 }
