@@ -55,6 +55,7 @@
 _Static_assert(RST_UFFDIO_API == UFFDIO_API && RST_UFFDIO_REGISTER == UFFDIO_REGISTER && RST_UFFDIO_UNREGISTER == UFFDIO_UNREGISTER &&
 	       RST_UFFDIO_COPY == UFFDIO_COPY && RST_UFFD_API == UFFD_API, "userfaultfd constants");
 #include "restore-blob.h" /* generated: restore_blob[], restore_blob_len */
+#include "plan-wire.h"     /* generated: the plan's structs and reader */
 
 #define TASK_SIZE 0x7ffffffff000ULL
 #define PAGE 4096ULL
@@ -78,349 +79,32 @@ static void info(const char *fmt, ...)
 
 /* ---------------------------------------------------------------- plan */
 
-struct buf { const uint8_t *p; size_t len; };
-
-struct rd { const uint8_t *p, *end; };
-static struct rd R;
-
-static void bad_plan(void)
-{
-	fprintf(stderr, "Error: restore plan is truncated or corrupt\n");
-	exit(1);
-}
-static uint64_t u64(void)
-{
-	if (R.end - R.p < 8)
-		bad_plan();
-	uint64_t v;
-	memcpy(&v, R.p, 8);
-	R.p += 8;
-	return v;
-}
-static struct buf bytes(void)
-{
-	uint64_t n = u64();
-	if ((uint64_t)(R.end - R.p) < n)
-		bad_plan();
-	struct buf b = { R.p, n };
-	R.p += (n + 7) & ~7ULL;
-	if (R.p > R.end)
-		R.p = R.end;
-	return b;
-}
-static char *str(void)
-{
-	struct buf b = bytes();
-	char *s = malloc(b.len + 1);
-	memcpy(s, b.p, b.len);
-	s[b.len] = 0;
-	return s;
-}
-
-enum { OBJ_REG = 1, OBJ_PIPE = 2, OBJ_UNIX = 3, OBJ_FIFO = 4, OBJ_INHERIT = 5, OBJ_EVENTFD = 6, OBJ_TIMERFD = 7, OBJ_SIGNALFD = 8,
-       OBJ_EPOLL = 9, OBJ_INOTIFY = 10, OBJ_MEMFD = 11, OBJ_CALLER_TTY = 12, OBJ_PTY_MASTER = 13, OBJ_PTY_SLAVE = 14 };
-#define OBJ_GHOST (1ULL << 31)  /* REG: a ghost file, unlinked once every object is open */
-#define OBJ_EXTERNAL (1ULL << 30) /* a peer outside the tree (--ext-unix-sk): never created */
-
-struct obj {
-	int kind;
-	char *path;        /* REG/FIFO */
-	uint64_t flags, pos;
-	uint64_t pipe_no, end;  /* PIPE */
-	uint64_t inherit_fd;    /* INHERIT: the caller's fd (--inherit-fd) */
-	uint64_t fifo_size; struct buf fifo_data; /* FIFO: unread data (on the first object of a FIFO) */
-	uint64_t fown_sig, fown_type, fown_pid;   /* F_SETSIG / F_SETOWN_EX, set by the task that has it */
-	uint64_t nr_nums, *nums;                  /* EVENTFD/TIMERFD/SIGNALFD/MEMFD/PTY parameters (see plan.ts) */
-	struct buf data;                          /* PTY_MASTER: input queued for the slave */
-	int pty_index;                            /* PTY_MASTER: the index it got */
-	uint64_t nr_watches; struct watch { uint64_t wd, mask; char *path; } *watches;  /* INOTIFY */
-	/* UNIX */
-	uint64_t sk_type, sk_state, sk_backlog, sk_peer_obj, sk_listener, sk_sndbuf, sk_rcvbuf, sk_shutdown, sk_passcred, sk_nonblock;
-	struct buf sk_name;
-	uint64_t nr_queue; struct buf *queue;   /* packets to deliver to this socket (sent from its peer) */
-	char *label;       /* for errors: "file /x", "pipe:[123]" */
-	int fd;            /* in the controller */
-};
-
-struct pipe_ { uint64_t size; struct buf data; int fds[2]; };
-
-struct fdent { uint64_t fd, obj, cloexec; };
-struct mfile { char *path; uint64_t oflags, memfd, obj; int fd; };
-struct memfd_ {
-	char *label, *name; uint64_t anon, size, seals, mode, uid, gid; char *pages;
-	uint64_t nr_runs, *runs;  /* offset in the file, length, offset in the pages image */
-	int fd;
-};
-struct vma { uint64_t start, end, pgoff, prot, flags, file, madv, add_write; };
-struct thr {
-	uint64_t tid, clear_tid, robust, robust_len, fs_base, gs_base, rseq_ptr, rseq_size, rseq_sig;
-	char *comm;
-	struct buf frame;
-};
-
-struct task {
-	uint64_t pid, parent, pgid, sid, state, exit_code;
-	uint64_t umask; char *cwd, *root, *exe, *pages;
-	uint64_t nr_fds; struct fdent *fds;
-	uint64_t nr_files; struct mfile *files;
-	uint64_t nr_vmas; struct vma *vmas;
-	uint64_t nr_iovs; uint64_t *iov; /* base, len, off triples */
-	uint64_t vdso_hint, vdso_expect, vvar_len, vdso_len;
-	uint64_t mm[11]; uint64_t nr_auxv; uint64_t auxv[64];
-	char *comm;
-	uint64_t sigact[64][4], rlim[16][2], itimer[3][4];
-	uint64_t creds_set, cred[8], secbits, nr_groups, groups[64], caps[4][2], no_new_privs;
-	uint64_t dumpable, pdeath_sig, personality_set, personality;
-	uint64_t nr_threads; struct thr *thr;
-	uint64_t nr_locks; uint64_t (*locks)[5];  /* kind (1 POSIX, 2 FLOCK, 4 OFD), type, start, len, fd */
-	uint64_t nice, policy, prio, subreaper, oom_set, oom_adj;
-	uint64_t nr_sigs; uint64_t *sig_tid; struct buf *sig_info;    /* pending signals (tid 0: shared) */
-	uint64_t nr_seccomp; uint64_t *sc_flags; struct buf *sc_insns; /* filter chain, oldest first */
-	uint64_t nr_epoll, (*epoll)[4];   /* epoll fd, target fd, events, data */
-	uint64_t nr_ptimers, (*ptimers)[10];
-	uint64_t ctty, ctty_pgrp;
-	uint64_t region_need;
-};
-
-static uint64_t plan_flags, nr_tasks, nr_objs, nr_pipes, nr_memfds;
-static struct memfd_ *memfds;
-static struct obj *objs;
-static struct pipe_ *pipes;
-static struct task *tasks;
-
-#define PLAN_MAGIC 0x31545352544b5043ULL /* "CPKTRST1" */
-#define FLAG_DETACHED 1
-#define FLAG_SHELL_JOB 2
-
+/* The structs, globals and the reader are generated from packages/engine/plan/schema.mjs
+ * (build/restore/plan-wire.{h,c}); this reads the file and fails the way the helper fails. */
 static void read_plan(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
 		fprintf(stderr, "Error: cannot open restore plan %s: %s\n", path, strerror(errno));
 		exit(1);
 	}
-	struct stat st;
-	fstat(fd, &st);
-	uint8_t *p = malloc(st.st_size + 8);
+	/* kept for the helper's life: the plan's byte strings point into it */
+	uint8_t *p = malloc(st.st_size ? (size_t)st.st_size : 1);
 	size_t got = 0;
-	while (got < (size_t)st.st_size) {
+	while (p && got < (size_t)st.st_size) {
 		ssize_t n = read(fd, p + got, st.st_size - got);
-		if (n <= 0)
-			bad_plan();
+		if (n <= 0) {
+			fprintf(stderr, "Error: cannot read restore plan %s: %s\n", path, n < 0 ? strerror(errno) : "short read");
+			exit(1);
+		}
 		got += n;
 	}
 	close(fd);
-	R.p = p;
-	R.end = p + got;
-
-	if (u64() != PLAN_MAGIC)
-		bad_plan();
-	plan_flags = u64();
-	nr_tasks = u64();
-	nr_objs = u64();
-	nr_pipes = u64();
-	nr_memfds = u64();
-	pipes = calloc(nr_pipes + 1, sizeof(*pipes));
-	for (uint64_t i = 0; i < nr_pipes; i++) {
-		pipes[i].size = u64();
-		pipes[i].data = bytes();
-	}
-	memfds = calloc(nr_memfds + 1, sizeof(*memfds));
-	for (uint64_t i = 0; i < nr_memfds; i++) {
-		struct memfd_ *m = &memfds[i];
-		m->label = str(); m->name = str(); m->anon = u64(); m->size = u64(); m->seals = u64(); m->mode = u64(); m->uid = u64(); m->gid = u64();
-		m->pages = str();
-		m->nr_runs = u64();
-		m->runs = calloc(3 * m->nr_runs + 1, 8);
-		for (uint64_t k = 0; k < 3 * m->nr_runs; k++)
-			m->runs[k] = u64();
-		m->fd = -1;
-	}
-	objs = calloc(nr_objs + 1, sizeof(*objs));
-	for (uint64_t i = 0; i < nr_objs; i++) {
-		struct obj *o = &objs[i];
-		o->kind = u64();
-		o->label = str();
-		o->fd = -1;
-		switch (o->kind) {
-		case OBJ_REG:
-		case OBJ_FIFO:
-			o->path = str();
-			o->flags = u64();
-			o->pos = u64();
-			if (o->kind == OBJ_FIFO) {
-				o->fifo_size = u64();
-				o->fifo_data = bytes();
-			}
-			break;
-		case OBJ_PIPE:
-			o->pipe_no = u64();
-			o->end = u64();
-			o->flags = u64();
-			break;
-		case OBJ_INHERIT:
-			o->inherit_fd = u64();
-			break;
-		case OBJ_CALLER_TTY:
-			o->flags = u64();
-			break;
-		case OBJ_PTY_MASTER:
-		case OBJ_PTY_SLAVE:
-			o->flags = u64();
-			o->nr_nums = u64();
-			o->nums = calloc(o->nr_nums + 40, 8);
-			for (uint64_t k = 0; k < o->nr_nums; k++)
-				o->nums[k] = u64();
-			o->data = bytes();
-			if (o->kind == OBJ_PTY_SLAVE && (o->nr_nums < 1 || o->nums[0] >= i || objs[o->nums[0]].kind != OBJ_PTY_MASTER))
-				bad_plan();
-			break;
-		case OBJ_EVENTFD: case OBJ_TIMERFD: case OBJ_SIGNALFD: case OBJ_EPOLL: case OBJ_INOTIFY: case OBJ_MEMFD:
-			o->flags = u64();
-			o->pos = u64();
-			o->nr_nums = u64();
-			o->nums = calloc(o->nr_nums + 8, 8);
-			for (uint64_t k = 0; k < o->nr_nums; k++)
-				o->nums[k] = u64();
-			o->nr_watches = u64();
-			o->watches = calloc(o->nr_watches + 1, sizeof(*o->watches));
-			for (uint64_t k = 0; k < o->nr_watches; k++) {
-				o->watches[k].wd = u64(); o->watches[k].mask = u64(); o->watches[k].path = str();
-			}
-			if (o->kind == OBJ_MEMFD && o->nums[0] >= nr_memfds)
-				bad_plan();
-			break;
-		case OBJ_UNIX:
-			o->sk_type = u64(); o->sk_state = u64(); o->sk_backlog = u64(); o->sk_peer_obj = u64(); o->sk_listener = u64();
-			o->sk_sndbuf = u64(); o->sk_rcvbuf = u64(); o->sk_shutdown = u64(); o->sk_passcred = u64();
-			o->flags = u64();
-			o->sk_name = bytes();
-			o->nr_queue = u64();
-			o->queue = calloc(o->nr_queue + 1, sizeof(struct buf));
-			for (uint64_t k = 0; k < o->nr_queue; k++)
-				o->queue[k] = bytes();
-			break;
-		default:
-			bad_plan();
-		}
-		o->fown_sig = u64(); o->fown_type = u64(); o->fown_pid = u64();
-	}
-	tasks = calloc(nr_tasks + 1, sizeof(*tasks));
-	for (uint64_t i = 0; i < nr_tasks; i++) {
-		struct task *t = &tasks[i];
-		t->pid = u64(); t->parent = u64(); t->pgid = u64(); t->sid = u64(); t->state = u64(); t->exit_code = u64();
-		t->umask = u64(); t->cwd = str(); t->root = str(); t->exe = str(); t->pages = str();
-		t->nr_fds = u64();
-		t->fds = calloc(t->nr_fds + 1, sizeof(*t->fds));
-		for (uint64_t k = 0; k < t->nr_fds; k++) {
-			t->fds[k].fd = u64(); t->fds[k].obj = u64(); t->fds[k].cloexec = u64();
-			if (t->fds[k].obj >= nr_objs)
-				bad_plan();
-		}
-		t->nr_files = u64();
-		t->files = calloc(t->nr_files + 1, sizeof(*t->files));
-		for (uint64_t k = 0; k < t->nr_files; k++) {
-			t->files[k].path = str(); t->files[k].oflags = u64(); t->files[k].memfd = u64(); t->files[k].obj = u64(); t->files[k].fd = -1;
-			if ((t->files[k].memfd != ~0ULL && t->files[k].memfd >= nr_memfds) || (t->files[k].obj != ~0ULL && t->files[k].obj >= nr_objs))
-				bad_plan();
-		}
-		t->nr_vmas = u64();
-		t->vmas = calloc(t->nr_vmas + 1, sizeof(*t->vmas));
-		for (uint64_t k = 0; k < t->nr_vmas; k++) {
-			struct vma *v = &t->vmas[k];
-			v->start = u64(); v->end = u64(); v->pgoff = u64(); v->prot = u64(); v->flags = u64();
-			v->file = u64(); v->madv = u64(); v->add_write = u64();
-			if (v->file != ~0ULL && v->file >= t->nr_files)
-				bad_plan();
-		}
-		t->nr_iovs = u64();
-		t->iov = calloc(t->nr_iovs * 3 + 1, 8);
-		for (uint64_t k = 0; k < t->nr_iovs * 3; k++)
-			t->iov[k] = u64();
-		t->vdso_hint = u64(); t->vdso_expect = u64(); t->vvar_len = u64(); t->vdso_len = u64();
-		for (int k = 0; k < 11; k++)
-			t->mm[k] = u64();
-		t->nr_auxv = u64();
-		if (t->nr_auxv > 62)
-			bad_plan();
-		for (uint64_t k = 0; k < t->nr_auxv; k++)
-			t->auxv[k] = u64();
-		t->comm = str();
-		for (int k = 0; k < 64; k++)
-			for (int j = 0; j < 4; j++)
-				t->sigact[k][j] = u64();
-		for (int k = 0; k < 16; k++)
-			for (int j = 0; j < 2; j++)
-				t->rlim[k][j] = u64();
-		for (int k = 0; k < 3; k++)
-			for (int j = 0; j < 4; j++)
-				t->itimer[k][j] = u64();
-		t->creds_set = u64();
-		for (int k = 0; k < 8; k++)
-			t->cred[k] = u64();
-		t->secbits = u64();
-		t->nr_groups = u64();
-		if (t->nr_groups > 64)
-			bad_plan();
-		for (uint64_t k = 0; k < t->nr_groups; k++)
-			t->groups[k] = u64();
-		for (int k = 0; k < 4; k++)
-			for (int j = 0; j < 2; j++)
-				t->caps[k][j] = u64();
-		t->no_new_privs = u64();
-		t->dumpable = u64(); t->pdeath_sig = u64(); t->personality_set = u64(); t->personality = u64();
-		t->nr_threads = u64();
-		if (!t->nr_threads)
-			bad_plan();
-		t->thr = calloc(t->nr_threads, sizeof(*t->thr));
-		for (uint64_t k = 0; k < t->nr_threads; k++) {
-			struct thr *h = &t->thr[k];
-			h->tid = u64(); h->clear_tid = u64(); h->robust = u64(); h->robust_len = u64();
-			h->fs_base = u64(); h->gs_base = u64(); h->rseq_ptr = u64(); h->rseq_size = u64(); h->rseq_sig = u64();
-			h->comm = str();
-			h->frame = bytes();
-			if (h->frame.len > FRAME_AREA)
-				bad_plan();
-		}
-		t->nr_locks = u64();
-		t->locks = calloc(t->nr_locks + 1, sizeof(*t->locks));
-		for (uint64_t k = 0; k < t->nr_locks; k++)
-			for (int j = 0; j < 5; j++)
-				t->locks[k][j] = u64();
-		t->nice = u64(); t->policy = u64(); t->prio = u64(); t->subreaper = u64(); t->oom_set = u64(); t->oom_adj = u64();
-		t->nr_sigs = u64();
-		t->sig_tid = calloc(t->nr_sigs + 1, 8);
-		t->sig_info = calloc(t->nr_sigs + 1, sizeof(struct buf));
-		for (uint64_t k = 0; k < t->nr_sigs; k++) {
-			t->sig_tid[k] = u64();
-			t->sig_info[k] = bytes();
-			if (t->sig_info[k].len != 128)
-				bad_plan();
-		}
-		t->nr_seccomp = u64();
-		t->sc_flags = calloc(t->nr_seccomp + 1, 8);
-		t->sc_insns = calloc(t->nr_seccomp + 1, sizeof(struct buf));
-		for (uint64_t k = 0; k < t->nr_seccomp; k++) {
-			t->sc_flags[k] = u64();
-			t->sc_insns[k] = bytes();
-			if (t->sc_insns[k].len % 8 || t->sc_insns[k].len / 8 > 4096)
-				bad_plan();
-		}
-		t->nr_epoll = u64();
-		t->epoll = calloc(t->nr_epoll + 1, sizeof(*t->epoll));
-		for (uint64_t k = 0; k < t->nr_epoll; k++)
-			for (int j = 0; j < 4; j++)
-				t->epoll[k][j] = u64();
-		t->nr_ptimers = u64();
-		t->ptimers = calloc(t->nr_ptimers + 1, sizeof(*t->ptimers));
-		for (uint64_t k = 0; k < t->nr_ptimers; k++)
-			for (int j = 0; j < 10; j++)
-				t->ptimers[k][j] = u64();
-		t->ctty = u64(); t->ctty_pgrp = u64();
-		if (t->ctty != ~0ULL && t->ctty >= nr_objs)
-			bad_plan();
-		if (t->parent != ~0ULL && t->parent >= i)
-			bad_plan();
+	char err[512];
+	if (!p || plan_decode(p, got, err, sizeof(err)) < 0) {
+		fprintf(stderr, "Error: %s\n", p ? err : "restore plan: out of memory");
+		exit(1);
 	}
 }
 
