@@ -690,7 +690,7 @@ class Writer {
   }
   str(v: unknown, path: string): void {
     if (typeof v !== 'string') this.fail(path, v === undefined ? 'missing' : 'not a string');
-    if (v.includes('\\0')) this.fail(path, 'string contains a NUL byte');
+    if (this.check && v.includes('\\0')) this.fail(path, 'string contains a NUL byte');
     this.bytes(Buffer.from(v, 'utf8'), path);
   }
   /** an array's elements, its count written first */
@@ -782,7 +782,7 @@ function tsWriteRecord(rec) {
       if (c.nums || c.numArray) {
         const max = c.nums + (c.numArray?.max ?? 0);
         o.push(`      const nn = x.nums?.length ?? 0;`,
-          `      if (nn < ${c.nums} || nn > ${max}) w.fail(\`\${path}.nums\`, \`\${nn} numbers, a ${c.kind} has ${c.nums === max ? c.nums : `${c.nums} to ${max}`}\`);`);
+          `      if (w.check && (nn < ${c.nums} || nn > ${max})) w.fail(\`\${path}.nums\`, \`\${nn} numbers, a ${c.kind} has ${c.nums === max ? c.nums : `${c.nums} to ${max}`}\`);`);
       }
       for (const f of c.fields) o.push(...tsWriteField(rec, f, 'x', 'path', '      '));
       o.push('      break;', '    }');
