@@ -386,7 +386,7 @@ function cReadArray(rec, f, L, ctx, ind) {
   } else if (f.cap || f.num) {
     if (cnt) line(`${cnt} = n;`);
   } else {
-    line(`__typeof__(${L(f.c)}) a = rd_alloc(r, ${q}, n, sizeof(*a));`);
+    line(`__typeof__(${L(f.c)}) a = rd_alloc(r, ${q}, n, ${f.layout === 'flat' ? `${fieldsOf(el).length} * ` : ''}sizeof(*a));`);
     line('if (!a)');
     line('\treturn -1;');
     line(`${L(f.c)} = a;`);
