@@ -1,7 +1,8 @@
 /* ckpt-restore-helper: the native half of `ckpt restore`.
  *
- * Reads a plan (plain numbers, strings and byte strings written by packages/engine/src/restore/plan.ts;
- * no image format knowledge here) and restores the process tree it describes:
+ * Reads a plan (plain numbers, strings and byte strings written by packages/engine/src/restore/plan.ts in the
+ * form declared by packages/engine/plan/schema.mjs; no image format knowledge here) and restores the process
+ * tree it describes:
  *   controller: checks PIDs and the vDSO layout, maps the blob region + a shared arena in a hole free in
  *               its own and every target layout, creates every shared object (files, pipes with their data,
  *               unix sockets) once at high fds, clone3()s the root with its PID;

@@ -42,10 +42,19 @@ for (const [name, r] of Object.entries(S.records)) {
     if (spec.t !== 'union') { items.push(field(fname, spec, null)); continue; }
     const cases = Object.entries(spec.cases).map(([kind, fields]) => {
       const fs = Object.entries(fields).map(([n, s]) => field(n, s, kind));
+      // num fields: positions in nums (a trailing array takes the rest), C names kind.field in the overlay
+      const numFields = fs.filter((x) => x.num);
       let at = 0;
-      for (const f of fs.filter((x) => x.num)) {
-        if (f.type === 'array') { f.numAt = at; f.at = ['nums', `${at}+`]; if (fs.indexOf(f) !== fs.filter((x) => x.num).length - 1 + fs.filter((x) => !x.num && fs.indexOf(x) < fs.indexOf(f)).length) fail(`${kind}.${f.name}: an array in nums must be the last of them`); }
-        else { if (!['u64', 'index'].includes(f.type)) fail(`${kind}.${f.name}: nums hold numbers`); f.numAt = at++; f.at = ['nums', String(f.numAt)]; }
+      for (const f of numFields) {
+        if (f.type === 'array') {
+          if (f !== numFields.at(-1) || f.of.t !== 'u64' || f.max === undefined) fail(`${kind}.${f.name}: an array in nums is of u64, bounded, and the last of them`);
+          f.numAt = at;
+          f.at = ['nums', `${at}+`];
+        } else {
+          if (!['u64', 'index'].includes(f.type)) fail(`${kind}.${f.name}: nums hold numbers`);
+          f.numAt = at++;
+          f.at = ['nums', String(f.numAt)];
+        }
         f.c = `${kind.toLowerCase()}.${snake(f.name)}`;
       }
       return { kind, fields: fs, nums: at, numArray: fs.find((x) => x.num && x.type === 'array') };
@@ -751,17 +760,17 @@ function tsWriteField(rec, f, x, path, ind) {
     case 'array': {
       const max = f.max ?? 'Infinity';
       line(`{`);
-      line(`\tconst a = w.count(${v}, ${p}, ${f.min ?? 0}, ${max});`);
-      line('\tfor (let k = 0; k < a.length; k++) {');
+      line(`  const a = w.count(${v}, ${p}, ${f.min ?? 0}, ${max});`);
+      line('  for (let k = 0; k < a.length; k++) {');
       const ep = rec.root ? `\`${f.name}[\${k}]\`` : `\`\${${path}}.${f.name}[\${k}]\``;
       if (f.rec) {
-        line(`\t\tw_${f.rec}(w, a[k], ${ep}, k, ${rec.root ? 'root' : x}, root);`);
+        line(`    w_${f.rec}(w, a[k], ${ep}, k, ${rec.root ? 'root' : x}, root);`);
       } else if (f.of.t === 'fixed') {
-        line(`\t\tfor (const e of w.fixed(a[k], ${ep}, ${f.of.n})) w.u64(e, ${ep});`);
+        line(`    for (const e of w.fixed(a[k], ${ep}, ${f.of.n})) w.u64(e, ${ep});`);
       } else {
-        line(`\t\tw.${{ u64: 'u64', bytes: 'bytes', str: 'str' }[f.of.t]}(a[k], ${ep}${f.of.t === 'bytes' ? `, ${f.of.len}, ${f.of.max}, ${f.of.multipleOf}` : ''});`);
+        line(`    w.${{ u64: 'u64', bytes: 'bytes', str: 'str' }[f.of.t]}(a[k], ${ep}${f.of.t === 'bytes' ? `, ${f.of.len}, ${f.of.max}, ${f.of.multipleOf}` : ''});`);
       }
-      line('\t}');
+      line('  }');
       line('}');
       break;
     }
