@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodePlan } from '../packages/engine/dist/restore/plan.js';
 import { rng } from './lib/rng.mjs';
@@ -20,6 +20,7 @@ const SAN_ENV = { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:exitcode=99', UB
 function sanitizedHarness() {
   const canary = join(root, 'test/.tmp/plan-asan-canary');
   try {
+    mkdirSync(join(root, 'test/.tmp'), { recursive: true });
     writeFileSync(`${canary}.c`, '#include <stdlib.h>\nint main(void) { volatile char *p = malloc(8); return p[8]; }\n');
     execFileSync('gcc', ['-O0', '-fsanitize=address', '-o', canary, `${canary}.c`], { stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
