@@ -98,7 +98,10 @@ const fixedDims = (t) => (t.t === 'fixed' ? [t.n, ...fixedDims(t.of)] : t.t === 
 /** an index field's table: which record has it and how far up (0: this record, 1: its parent, 'root') */
 function resolveTable(rec, f) {
   const own = fieldsOf(rec).find((x) => x.name === f.table && x.type === 'array');
-  if (own && !rec.root) return { field: own, where: 0 };
+  if (own && !rec.root) {
+    if (rec.items.indexOf(own) > rec.items.findIndex((it) => it === f || (it.union && it.cases.some((c) => c.fields.includes(f))))) fail(`${rec.name}.${f.name}: table ${f.table} comes after it`);
+    return { field: own, where: 0 };
+  }
   const p = parentOf[rec.name];
   const up = p && !p.rec.root && fieldsOf(p.rec).find((x) => x.name === f.table && x.type === 'array');
   if (up) {
