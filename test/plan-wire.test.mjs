@@ -162,7 +162,7 @@ test('plan reader: magic, version, kinds, truncation, absurd counts and trailing
   // a plan without pipes, memfds or objects: its first words are magic, version, flags, 0, 0, 0, nr_tasks
   const good = encodePlan(minimalPlan());
   const at = (off, val, b = good) => { const c = Buffer.from(b); c.writeBigUInt64LE(BigInt.asUintN(64, val), off); return c; };
-  assert.equal(read(at(0, 0x1234n)).error, 'restore plan: magic: 0x1234 is not a restore plan\'s\n');
+  assert.equal(read(at(0, 0x1234n)).error, 'restore plan: not a restore plan (magic 0x1234)\n');
   assert.equal(read(at(8, 1n)).error, `restore plan: version: 1, this helper reads version ${PLAN_VERSION} (a helper of another build?)\n`);
   assert.equal(read(at(48, 1n << 63n)).error, `restore plan: tasks: count ${1n << 63n} is more than the ${good.length - 56} bytes left can hold\n`);
   assert.equal(read(at(48, -1n)).error, `restore plan: tasks: count ${(1n << 64n) - 1n} is more than the ${good.length - 56} bytes left can hold\n`);

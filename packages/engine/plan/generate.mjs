@@ -445,7 +445,7 @@ function cReadRecord(rec) {
   if (!rec.root) o.push('\t(void)at;');
   if (rec.root) {
     o.push('\tuint64_t v = 0;', '\tif (rd_u64(r, "magic", &v))', '\t\treturn -1;', '\tif (v != PLAN_MAGIC)',
-      '\t\treturn rd_fail(r, "magic", "0x%llx is not a restore plan\'s", (unsigned long long)v);',
+      '\t\treturn rd_fail(r, NULL, "not a restore plan (magic 0x%llx)", (unsigned long long)v);',
       '\tif (rd_u64(r, "version", &v))', '\t\treturn -1;', '\tif (v != PLAN_VERSION)',
       '\t\treturn rd_fail(r, "version", "%llu, this helper reads version %d (a helper of another build?)", (unsigned long long)v, PLAN_VERSION);');
   }
