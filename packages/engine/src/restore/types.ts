@@ -1,10 +1,13 @@
 // The restore plan: what the helper (native/restore/) is given, in plain numbers, strings and
-// bytes (encodePlan in plan.ts writes it in the helper's wire form).
+// bytes (encodePlan in plan.ts writes it in the helper's wire form, declared in plan/schema.mjs).
+import type { ObjKind } from './plan-wire.js';
 
 export interface Obj {
-  kind: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14; // REG PIPE UNIX FIFO INHERITED EVENTFD TIMERFD SIGNALFD EPOLL INOTIFY MEMFD CALLER-TTY PTY-MASTER PTY-SLAVE
+  kind: ObjKind; // REG PIPE UNIX FIFO INHERITED EVENTFD TIMERFD SIGNALFD EPOLL INOTIFY MEMFD CALLER-TTY PTY-MASTER PTY-SLAVE
   data?: Buffer;
-  /** EVENTFD [counter]; TIMERFD [clockid, ticks, isec, insec, vsec, vnsec]; SIGNALFD [sigmask]; MEMFD [inode index] */
+  /** the kind's numbers, in the order plan/schema.mjs names them (num fields): EVENTFD [counter]; TIMERFD [clockid,
+   *  ticks, isec, insec, vsec, vnsec]; SIGNALFD [sigmask]; MEMFD [memfd index]; PTY_MASTER [index, termios, winsize,
+   *  locked, packet mode, termios set, c_cc...]; PTY_SLAVE [master object] */
   nums?: bigint[];
   watches?: { wd: number; mask: number; path: string }[];
   inheritFd?: number;

@@ -1,0 +1,139 @@
+// The restore plan, declared once: what `ckpt restore` (TypeScript, src/restore/plan.ts) hands the restore
+// helper (C, native/restore-helper.c). generate.mjs turns this into the TypeScript encoder and types
+// (src/restore/plan-wire.ts) and the C structs and reader (build/restore/plan-wire.{h,c}).
+//
+// Wire form: every number a u64 little-endian; str and bytes a u64 length, the data, zero padding to 8;
+// an array a u64 count and its elements; fixed arrays their elements only; records their fields in the
+// order declared here. The plan starts with PLAN_MAGIC and the version.
+//
+// A field is a type, or a type with: at (where the TypeScript Plan keeps it, a dotted path; default: its
+// name), c (its C member; default: its name in snake_case), optional (absent in TypeScript: 0, '', empty,
+// or -1 for an index). Adding a field is one line here (and the code that sets and uses it); a change of
+// the wire form bumps `version`.
+import { array, bool, bytes, fixed, i64, index, kind, num, str, u64, union } from './types.mjs';
+
+export const version = 2;
+export const magic = 0x31545352544b5043n; // "CPKTRST1"
+
+export const enums = {
+  /** what an object (one open file description of the images) is */
+  ObjKind: {
+    c: 'obj_kind', prefix: 'OBJ_', values: {
+      REG: 1, PIPE: 2, UNIX: 3, FIFO: 4, INHERIT: 5, EVENTFD: 6, TIMERFD: 7, SIGNALFD: 8, EPOLL: 9, INOTIFY: 10,
+      MEMFD: 11, CALLER_TTY: 12, PTY_MASTER: 13, PTY_SLAVE: 14,
+    },
+  },
+};
+
+export const flags = {
+  /** bits of an object's flags above the open(2) flags */
+  ObjFlag: { prefix: 'OBJ_', values: { GHOST: 1n << 31n /* REG: a ghost file, unlinked once every object is open */, EXTERNAL: 1n << 30n /* a peer outside the tree (--ext-unix-sk): never created */ } },
+  /** the plan's flags */
+  PlanFlag: { prefix: 'FLAG_', values: { DETACHED: 1n, SHELL_JOB: 2n } },
+};
+
+/** records by their C struct name; `plan` is the root, its members are the C globals */
+export const records = {
+  plan: {
+    root: true,
+    fields: {
+      flags: { ...u64, c: 'plan_flags' }, // PlanFlag
+      pipes: array('pipe_'),
+      memfds: array('memfd_'),
+      objs: array('obj'),
+      tasks: array('task', { min: 1 }),
+    },
+  },
+  pipe_: {
+    fields: { size: u64, data: bytes() },
+    cOnly: { fds: 'int fds[2]' },
+  },
+  /** a memfd or shared anonymous memory (anon: mmap'ed MAP_SHARED|MAP_ANONYMOUS, so it stays "/dev/zero") */
+  memfd_: {
+    fields: {
+      label: str, name: str, anon: bool, size: u64, seals: u64, mode: u64, uid: u64, gid: u64, pages: str,
+      runs: array('run', { layout: 'flat' }), // offset in the file, length, offset in the pages image
+    },
+    cOnly: { fd: 'int fd = -1' },
+  },
+  run: { fields: { off: u64, len: u64, fileOff: u64 } },
+  obj: {
+    fields: {
+      kind: kind('ObjKind'),
+      label: str, // for errors: "file /x", "pipe:[123]"
+      payload: union('kind', {
+        REG: { path: str, flags: u64, pos: { ...u64, optional: true } },
+        FIFO: { path: str, flags: u64, fifoSize: { ...u64, at: 'fifo.size', optional: true }, fifoData: { ...bytes(), at: 'fifo.data', optional: true } },
+        PIPE: { pipeNo: index('pipes'), end: u64, flags: u64 },
+        UNIX: {
+          skType: { ...u64, at: 'sk.type' }, skState: { ...u64, at: 'sk.state' }, skBacklog: { ...u64, at: 'sk.backlog' },
+          skPeer: { ...index('objs', { none: true }), at: 'sk.peer', c: 'sk_peer_obj' },
+          skListener: { ...index('objs', { none: true }), at: 'sk.listener' },
+          skSndbuf: { ...u64, at: 'sk.sndbuf' }, skRcvbuf: { ...u64, at: 'sk.rcvbuf' }, skShutdown: { ...u64, at: 'sk.shutdown' },
+          skPasscred: { ...u64, at: 'sk.passcred' }, flags: u64, skName: { ...bytes(), at: 'sk.name' },
+          queue: { ...array(bytes()), at: 'sk.queue' }, // packets to deliver to this socket (sent from its peer)
+        },
+        INHERIT: { inheritFd: u64 }, // the caller's fd (--inherit-fd)
+        EVENTFD: { flags: u64, counter: num(u64) },
+        TIMERFD: { flags: u64, clockid: num(u64), ticks: num(u64), isec: num(u64), insec: num(u64), vsec: num(u64), vnsec: num(u64) },
+        SIGNALFD: { flags: u64, sigmask: num(u64) },
+        EPOLL: { flags: u64 },
+        INOTIFY: { flags: u64, watches: { ...array('watch'), optional: true } },
+        MEMFD: { flags: u64, pos: { ...u64, optional: true }, memfd: num(index('memfds')) },
+        CALLER_TTY: { flags: u64 },
+        PTY_MASTER: {
+          flags: u64, index: num(u64), iflag: num(u64), oflag: num(u64), cflag: num(u64), lflag: num(u64), line: num(u64),
+          wsRow: num(u64), wsCol: num(u64), wsXpixel: num(u64), wsYpixel: num(u64), locked: num(u64), packetMode: num(u64),
+          termiosSet: num(u64), cc: num(array(u64, { max: 19 })), // c_cc bytes, as many as the image has
+          data: { ...bytes(), optional: true }, // input queued for the slave
+        },
+        PTY_SLAVE: { flags: u64, master: num(index('objs', { before: true, kind: 'PTY_MASTER' })) },
+      }),
+      // F_SETSIG / F_SETOWN_EX, set by the task that has it
+      fownSig: { ...u64, at: 'fown.0', optional: true }, fownType: { ...u64, at: 'fown.1', optional: true }, fownPid: { ...u64, at: 'fown.2', optional: true },
+    },
+    cOnly: { pty_index: 'int pty_index', sk_nonblock: 'uint64_t sk_nonblock', fd: 'int fd = -1' },
+  },
+  watch: { fields: { wd: u64, mask: u64, path: str } },
+  task: {
+    fields: {
+      pid: u64, parent: index('tasks', { none: true, before: true }), pgid: u64, sid: u64, state: u64, exitCode: u64,
+      umask: u64, cwd: str, root: str, exe: str, pages: str,
+      fds: array('fdent'),
+      files: array('mfile'), // files to map: by path, a memfd, or an object (a ghost file, reopened through /proc/self/fd)
+      vmas: array('vma'),
+      iovs: array('iov', { layout: 'flat', c: 'iov', count: 'nr_iovs' }), // base, len, off triples
+      vdsoHint: { ...u64, at: 'vdso.hint' }, vdsoExpect: { ...u64, at: 'vdso.expect' }, vvarLen: { ...u64, at: 'vdso.vvarLen' }, vdsoLen: { ...u64, at: 'vdso.vdsoLen' },
+      mm: fixed(u64, 11),
+      auxv: array(u64, { max: 62, cap: 64 }),
+      comm: str,
+      sigact: fixed(fixed(u64, 4), 64), rlim: fixed(fixed(u64, 2), 16), itimer: fixed(fixed(u64, 4), 3),
+      credsSet: u64, cred: fixed(u64, 8), secbits: u64, groups: array(u64, { max: 64, cap: 64 }), caps: fixed(fixed(u64, 2), 4), noNewPrivs: u64,
+      dumpable: u64, pdeathSig: u64, personalitySet: u64, personality: u64,
+      threads: array('thr', { min: 1, c: 'thr', count: 'nr_threads' }),
+      locks: array(fixed(u64, 5)), // kind (1 POSIX, 2 FLOCK, 4 OFD), type, start, len, fd
+      nice: i64, policy: u64, prio: u64, subreaper: u64, oomSet: u64, oomAdj: i64,
+      sigs: array('sig', { layout: 'soa', prefix: 'sig_' }), // pending signals (tid 0: shared)
+      seccomp: array('filter', { layout: 'soa', prefix: 'sc_' }), // filter chain, oldest first
+      epoll: array(fixed(u64, 4)), // epoll fd, target fd, events, data
+      ptimers: array(fixed(u64, 10)), // id, clock, notify, signo, notify tid, sival, isec, insec, vsec, vnsec
+      ctty: index('objs', { none: true }), cttyPgrp: u64, // the terminal this session leader takes as its controlling tty
+    },
+    cOnly: { region_need: 'uint64_t region_need' },
+  },
+  fdent: { fields: { fd: u64, obj: index('objs'), cloexec: u64 } },
+  mfile: {
+    fields: { path: str, oflags: u64, memfd: index('memfds', { none: true }), obj: { ...index('objs', { none: true }), optional: true } },
+    cOnly: { fd: 'int fd = -1' },
+  },
+  vma: { fields: { start: u64, end: u64, pgoff: u64, prot: u64, flags: u64, file: index('files', { none: true }), madv: u64, addWrite: u64 } },
+  iov: { fields: { base: u64, len: u64, off: u64 } },
+  thr: {
+    fields: {
+      tid: u64, clearTid: u64, robust: u64, robustLen: u64, fsBase: u64, gsBase: u64, rseqPtr: u64, rseqSize: u64, rseqSig: u64,
+      comm: str, frame: bytes({ max: 0x2000 }), // the rt_sigframe, at most FRAME_AREA
+    },
+  },
+  sig: { fields: { tid: u64, info: bytes({ len: 128 }) } },
+  filter: { fields: { flags: u64, insns: bytes({ multipleOf: 8, max: 4096 * 8 }) } },
+};
