@@ -442,7 +442,7 @@ function cReadRecord(rec) {
   const sig = rec.root ? 'static int rd_plan(struct rd *r)' :
     `static int rd_${rec.name}(struct rd *r, struct ${rec.name} *x, uint64_t at${p.rec.root ? '' : `, const struct ${p.rec.name} *up`})`;
   const o = [sig, '{'];
-  if (!rec.root) o.push('\t(void)at;');
+  if (!rec.root) o.push(p.rec.root ? '\t(void)at;' : '\t(void)at;\n\t(void)up;');
   if (rec.root) {
     o.push('\tuint64_t v = 0;', '\tif (rd_u64(r, "magic", &v))', '\t\treturn -1;', '\tif (v != PLAN_MAGIC)',
       '\t\treturn rd_fail(r, NULL, "not a restore plan (magic 0x%llx)", (unsigned long long)v);',

@@ -52,7 +52,7 @@ int create_objects(void)
 	for (uint64_t i = 0; i < nr_objs; i++) {
 		const struct kind_ops *ops = ops_of(objs[i].kind);
 		if (!ops) {
-			fprintf(stderr, "Error: %s: kind %d has no restore code\n", objs[i].label, objs[i].kind);
+			fprintf(stderr, "Error: %s: kind %lu has no restore code\n", objs[i].label, (unsigned long)objs[i].kind);
 			return -1;
 		}
 		if (ops->create(&objs[i]) < 0)
