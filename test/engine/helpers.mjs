@@ -28,8 +28,10 @@ export function needPtrace(t) {
   return false;
 }
 
+/** A fresh dir for one test, kept: under test/.tmp, or CKPT_TEST_KEEP=DIR to keep a run's dumps apart
+ * (packages/engine/scripts/plan-hashes.mjs plans them with two builds of the engine). */
 export function workDir(name) {
-  const base = join(ROOT, 'test/.tmp');
+  const base = process.env.CKPT_TEST_KEEP || join(ROOT, 'test/.tmp');
   mkdirSync(base, { recursive: true });
   return mkdtempSync(join(base, `${name}-`));
 }

@@ -12,7 +12,7 @@ import { coreEntries } from './core.js';
 import { collectVmas, mmEntry } from './mm.js';
 import { dumpPages, pagesDumped, scanRuns } from './pages.js';
 import { Files, isPtsSlave } from './files.js';
-import { UnixSockets } from './unix.js';
+import { UnixSockets } from './kinds/unix.js';
 import { Ids } from './ids.js';
 import { Seccomp } from './seccomp.js';
 import { writeImage } from './images-out.js';

@@ -1,19 +1,44 @@
-// Unix sockets (ENGINE-NOTES §3.7): unix_sk_entry records from sock_diag + socket options read on a
-// duplicate of the task's fd (pidfd_getfd, same open file description), and the unread queued data
-// (peeked, never consumed) for sk-queues.img. A peer outside the dumped tree is an "external
-// socket": refused unless --ext-unix-sk.
+// Unix sockets (CRIU's sk-unix.c, ENGINE-NOTES §3.7): unix_sk_entry records from sock_diag + socket
+// options read on a duplicate of the task's fd (pidfd_getfd, same open file description), and the unread
+// queued data (peeked, never consumed) for sk-queues.img. A peer outside the dumped tree is an "external
+// socket": refused unless --ext-unix-sk. On restore: socketpair, bound/listening, accepted = connect +
+// accept on the listener, queues re-sent from the peer, --ext-unix-sk peers connected by name.
 import { statSync } from 'node:fs';
 import { USK } from '@ckpt/images';
-import { native } from './native.js';
-import { DumpError } from './log.js';
-import { FOWN_NONE } from './files.js';
+import { native } from '../native.js';
+import { DumpError } from '../log.js';
+import type { FileObjects } from '../restore/objects.js';
+import { hasImage, load, n, RestoreError } from '../restore/read.js';
+import type { Obj } from '../restore/types.js';
+import { FOWN_NONE, O_NONBLOCK, PerRun } from './common.js';
+import type { Kind } from './kind.js';
 
 interface Diag { ino: number; type: number; state: number; peer: number; shutdown: number; name?: Buffer; icons?: number[]; rqueue?: number; wqueue?: number }
 
 const SOL_SOCKET = 1;
 const SO = { REUSEADDR: 2, DONTROUTE: 5, BROADCAST: 6, SNDBUF: 7, RCVBUF: 8, KEEPALIVE: 9, OOBINLINE: 10, NO_CHECK: 11,
   PRIORITY: 12, REUSEPORT: 15, PASSCRED: 16, RCVLOWAT: 18, RCVTIMEO: 20, SNDTIMEO: 21, PASSSEC: 34, MARK: 36, BUF_LOCK: 72 };
-const TCP_LISTEN = 10;
+const TCP_ESTABLISHED = 1, TCP_LISTEN = 10, SOCK_DGRAM = 2;
+/** restore: an external peer, connected by name (--ext-unix-sk) */
+const EXTERNAL_FLAG = 1 << 30;
+
+export const unix: Kind = {
+  type: 'UNIXSK',
+  field: 'usk',
+  detect: ({ st }, files) => st.isSocket() && !!files.unix?.isUnix(st.ino),
+  refuse: ({ st }) => (st.isSocket() ? 'only unix sockets are supported' : undefined),
+  dump(files, { pid, fd, id, st, flags }) {
+    files.unix!.dumpFd(pid, fd, id, st.ino, flags, (e) => files.entries.push(e));
+  },
+  collect(objs) {
+    restoreState.of(objs);
+  },
+  plan: (objs, f, _fileId, what) => unixObj(objs, f.usk, what),
+  placed(objs, f, idx, what) {
+    if (objs.plan.objs[idx].sk?.peer === -2) linkPeer(objs, f.usk, idx, what);
+  },
+  inheritKeys: (f) => [`socket:[${f.usk.ino}]`],
+};
 
 interface Dumped { pid: number; fd: number; id: number; ino: number; entry: any }
 
@@ -136,4 +161,65 @@ export class UnixSockets {
     for (const list of this.waiting.values()) for (const f of list) emit(f);
     this.waiting.clear();
   }
+}
+
+interface RestoreState {
+  /** files.img's unix sockets by inode */
+  byIno: Map<number, any>;
+  /** sk-queues by receiver id */
+  queues: Map<number, Buffer[]>;
+}
+const restoreState = new PerRun<FileObjects, RestoreState>((objs) => {
+  const byIno = new Map<number, any>();
+  for (const f of objs.files) if (f.usk) byIno.set(n(f.usk.ino), f);
+  const queues = new Map<number, Buffer[]>();
+  const dir = objs.opts.dir;
+  if (hasImage(dir, 'sk-queues')) {
+    for (const e of load(dir, 'sk-queues', 'socket queues').entries) {
+      const l = queues.get(n(e.id_for)) ?? [];
+      l.push((e.extra as Buffer) ?? Buffer.alloc(0));
+      queues.set(n(e.id_for), l);
+    }
+  }
+  return { byIno, queues };
+});
+
+function unixObj(objs: FileObjects, u: any, what: string): Obj {
+  const name: Buffer = u.name ?? Buffer.alloc(0);
+  const label = `${what} (unix socket:[${u.ino}]${name.length ? ' ' + JSON.stringify(name.toString('latin1').replace(/\0+$/, '')) : ''})`;
+  return {
+    kind: 3, label, flags: n(u.flags) & O_NONBLOCK,
+    sk: {
+      type: n(u.type), state: n(u.state), backlog: n(u.backlog), peer: n(u.peer) ? -2 : -1, listener: -1,
+      sndbuf: n(u.opts?.so_sndbuf), rcvbuf: n(u.opts?.so_rcvbuf), shutdown: n(u.shutdown), passcred: u.opts?.so_passcred ? 1 : 0,
+      name, queue: restoreState.of(objs).queues.get(n(u.id)) ?? [],
+    },
+  };
+}
+
+/** a connected unix socket's peer: in the images, external (--ext-unix-sk), or accepted from a listener */
+function linkPeer(objs: FileObjects, u: any, idx: number, what: string): void {
+  const peerFile = restoreState.of(objs).byIno.get(n(u.peer));
+  const sk = objs.plan.objs[idx].sk!;
+  if (!peerFile) {
+    if (!objs.opts.extUnixSk) throw new RestoreError(`${what}: unix socket ${u.ino} is connected to ${u.peer}, which is not in the images (use --ext-unix-sk)`);
+    sk.peer = -1;
+    return;
+  }
+  if (n(peerFile.usk.uflags) & USK.EXTERN) {
+    if (!objs.opts.extUnixSk) throw new RestoreError(`${what}: unix socket ${u.ino} is connected to an external socket (${peerFile.usk.name?.toString().replace(/\0/g, '') || u.peer}); restore with --ext-unix-sk`);
+    const ext = unixObj(objs, peerFile.usk, `external peer of ${what}`);
+    ext.flags |= EXTERNAL_FLAG;
+    ext.sk!.peer = -1;
+    objs.plan.objs.push(ext);
+    sk.peer = objs.plan.objs.length - 1;
+    return;
+  }
+  // an accepted socket carries its listener's name: it is recreated by connect + accept on that listener
+  const name: Buffer = u.name ?? Buffer.alloc(0);
+  if (name.length && n(u.state) === TCP_ESTABLISHED && n(u.type) !== SOCK_DGRAM) {
+    const l = objs.files.find((f) => f.usk && n(f.usk.state) === TCP_LISTEN && Buffer.compare(f.usk.name ?? Buffer.alloc(0), name) === 0);
+    if (l) sk.listener = objs.objFor(n(l.id), `listener of ${what}`);
+  }
+  sk.peer = objs.objFor(n(peerFile.id), `peer of ${what}`);
 }

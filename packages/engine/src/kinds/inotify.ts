@@ -1,0 +1,67 @@
+// inotify (CRIU's fsnotify.c): the watches from fdinfo, each with the path of its inode found through
+// its file handle (open_by_handle_at on the filesystems of the task's mounts); restored by path with the
+// watch descriptors as dumped.
+import { existsSync, readFileSync } from 'node:fs';
+import { native } from '../native.js';
+import { DumpError } from '../log.js';
+import { RestoreError, n } from '../restore/read.js';
+import type { Kind } from './kind.js';
+
+export const inotify: Kind = {
+  type: 'INOTIFY',
+  field: 'ify',
+  detect: ({ link }) => link === 'anon_inode:inotify',
+  dump(files, { id, flags, fown, info, pid, what }) {
+    files.entries.push({ type: 'INOTIFY', id, ify: { id, flags, fown, wd: inotifyWatches(info.lines, pid, what) } });
+  },
+  plan(_objs, f, _fileId, what) {
+    const watches = ((f.ify.wd as any[]) ?? []).map((w) => {
+      const path = w.f_handle?.path as string | undefined;
+      if (!path) throw new RestoreError(`${what}: inotify watch ${w.wd} has no path in the images (handles alone are not supported)`);
+      if (!existsSync(path)) throw new RestoreError(`${what}: inotify watch ${w.wd}: ${path} is missing`);
+      return { wd: n(w.wd), mask: n(w.mask), path };
+    }).sort((x, y) => x.wd - y.wd);
+    return { kind: 10, label: `${what} (inotify)`, flags: n(f.ify.flags), watches };
+  },
+};
+
+// "inotify wd:%x ino:%lx sdev:%x mask:%x ignored_mask:%x fhandle-bytes:%x fhandle-type:%x f_handle:%02x..."
+function inotifyWatches(lines: string[], pid: number, what: string): any[] {
+  const out: any[] = [];
+  for (const l of lines) {
+    if (!l.startsWith('inotify ')) continue;
+    const kv: Record<string, string> = {};
+    for (const w of l.slice(8).trim().split(/\s+/)) {
+      const i = w.indexOf(':');
+      kv[w.slice(0, i)] = w.slice(i + 1);
+    }
+    const bytes = parseInt(kv['fhandle-bytes'] ?? '0', 16), htype = parseInt(kv['fhandle-type'] ?? '0', 16);
+    const raw = Buffer.from(kv.f_handle ?? '', 'hex');
+    const padded = Buffer.alloc(Math.max(128, Math.ceil(raw.length / 8) * 8));
+    raw.copy(padded);
+    const handle: bigint[] = [];
+    for (let o = 0; o < padded.length; o += 8) handle.push(padded.readBigUInt64LE(o));
+    const sdev = parseInt(kv.sdev, 16);
+    const fh: any = { bytes, type: htype, handle };
+    const path = handlePath(pid, sdev, htype, raw);
+    if (path === null) throw new DumpError(`Can't dump ${what}: can't find a path for the inotify watch on inode ${parseInt(kv.ino, 16)}`);
+    fh.path = path;
+    out.push({
+      id: 0, i_ino: BigInt('0x' + kv.ino), mask: parseInt(kv.mask, 16), ignored_mask: parseInt(kv.ignored_mask ?? '0', 16),
+      s_dev: sdev, wd: parseInt(kv.wd, 16), f_handle: fh,
+    });
+  }
+  return out;
+}
+
+/** Path of the object behind a file handle on the filesystem with kernel device number sdev. */
+function handlePath(pid: number, sdev: number, type: number, handle: Buffer): string | null {
+  const want = `${sdev >>> 20}:${sdev & 0xfffff}`;
+  for (const line of readFileSync(`/proc/${pid}/mountinfo`, 'latin1').split('\n')) {
+    const f = line.split(' ');
+    if (f.length < 5 || f[2] !== want) continue;
+    const p = native().handlePath(f[4], type, handle);
+    if (p !== null) return p;
+  }
+  return null;
+}
