@@ -158,6 +158,8 @@ struct thr {
 	struct buf frame;
 };
 
+struct vdso_patch { uint64_t at, rel; struct buf code; };  /* see plan.ts: PlanTask.vdso */
+
 struct task {
 	uint64_t pid, parent, pgid, sid, state, exit_code;
 	uint64_t umask; char *cwd, *root, *exe, *pages;
@@ -166,6 +168,7 @@ struct task {
 	uint64_t nr_vmas; struct vma *vmas;
 	uint64_t nr_iovs; uint64_t *iov; /* base, len, off triples */
 	uint64_t vdso_hint, vdso_expect, vvar_len, vdso_len;
+	uint64_t vdso_proxy; char *vdso_why; uint64_t nr_vdso_patches; struct vdso_patch *vdso_patches;
 	uint64_t mm[11]; uint64_t nr_auxv; uint64_t auxv[64];
 	char *comm;
 	uint64_t sigact[64][4], rlim[16][2], itimer[3][4];
@@ -191,6 +194,25 @@ static struct task *tasks;
 #define PLAN_MAGIC 0x31545352544b5043ULL /* "CPKTRST1" */
 #define FLAG_DETACHED 1
 #define FLAG_SHELL_JOB 2
+
+/* the vDSO proxy part of a task: flag, why, patches (each at most 16 bytes, its u64 to relocate inside) */
+static void read_vdso_proxy(struct task *t)
+{
+	t->vdso_proxy = u64();
+	t->vdso_why = str();
+	t->nr_vdso_patches = u64();
+	if (t->nr_vdso_patches > 256 || (t->nr_vdso_patches && (!t->vdso_proxy || !t->vdso_hint)))
+		bad_plan();
+	t->vdso_patches = calloc(t->nr_vdso_patches + 1, sizeof(*t->vdso_patches));
+	if (!t->vdso_patches)
+		bad_plan();
+	for (uint64_t k = 0; k < t->nr_vdso_patches; k++) {
+		struct vdso_patch *p = &t->vdso_patches[k];
+		p->at = u64(); p->rel = u64(); p->code = bytes();
+		if (p->code.len > sizeof(((struct rst_vdso_patch *)0)->code) || (p->rel != ~0ULL && (p->code.len < 8 || p->rel > p->code.len - 8)))
+			bad_plan();
+	}
+}
 
 static void read_plan(const char *path)
 {
@@ -338,6 +360,7 @@ static void read_plan(const char *path)
 		for (uint64_t k = 0; k < t->nr_iovs * 3; k++)
 			t->iov[k] = u64();
 		t->vdso_hint = u64(); t->vdso_expect = u64(); t->vvar_len = u64(); t->vdso_len = u64();
+		read_vdso_proxy(t);
 		for (int k = 0; k < 11; k++)
 			t->mm[k] = u64();
 		t->nr_auxv = u64();
@@ -1130,6 +1153,7 @@ static uint64_t task_need(struct task *t)
 	n += PALIGN(t->nr_sigs * sizeof(struct rst_siginfo));
 	n += PALIGN(t->nr_ptimers * sizeof(struct rst_ptimer));
 	n += PALIGN(t->nr_seccomp * sizeof(struct rst_seccomp));
+	n += PALIGN(t->nr_vdso_patches * sizeof(struct rst_vdso_patch));
 	for (uint64_t k = 0; k < t->nr_seccomp; k++)
 		n += PALIGN(t->sc_insns[k].len);
 	return n;
@@ -1373,6 +1397,32 @@ static void process_attrs(uint64_t ti)
 		task_fail(ti, "task %lu: cwd %s: %s", pid, t->cwd, strerror(errno));
 }
 
+static uint64_t rt_vvar_len, rt_vdso_len;  /* this kernel's, from our maps (check_vdso) */
+static uint64_t rt_vvar_at;                /* where proxied tasks get them (place_vdso_proxy) */
+
+/* the running vvar+vdso: where the dump had them, or (proxied) at rt_vvar_at with the patches' jumps aimed there */
+static uint8_t *vdso_blob_args(struct task *t, struct rst_args *a, uint8_t *cur)
+{
+	a->vdso_hint = t->vdso_proxy ? rt_vvar_at : t->vdso_hint;
+	a->vdso_expect = t->vdso_proxy ? rt_vvar_at + rt_vvar_len : t->vdso_expect;
+	a->nr_vdso_patches = (uint32_t)t->nr_vdso_patches;
+	a->vdso_patches = (struct rst_vdso_patch *)cur;
+	for (uint64_t k = 0; k < t->nr_vdso_patches; k++) {
+		struct vdso_patch *v = &t->vdso_patches[k];
+		struct rst_vdso_patch *p = &a->vdso_patches[k];
+		p->at = v->at;
+		p->len = (uint32_t)v->code.len;
+		memcpy(p->code, v->code.p, v->code.len);
+		if (v->rel != ~0ULL) {
+			uint64_t x;
+			memcpy(&x, p->code + v->rel, 8);
+			x += a->vdso_expect;
+			memcpy(p->code + v->rel, &x, 8);
+		}
+	}
+	return cur + PALIGN(t->nr_vdso_patches * sizeof(struct rst_vdso_patch));
+}
+
 /* the blob's arguments, after the blob in the region; returns the top of the blob's stack */
 static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blob_fds *bf)
 {
@@ -1413,8 +1463,7 @@ static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blo
 		struct stat pst;
 		a->pages_size = fstat(bf->pages, &pst) == 0 && getenv("CKPT_NO_UFFD") == NULL ? (uint64_t)pst.st_size : 0;
 	}
-	a->vdso_hint = t->vdso_hint;
-	a->vdso_expect = t->vdso_expect;
+	cur = vdso_blob_args(t, a, cur);
 	uint64_t *mmf = &a->mm.start_code;
 	for (int k = 0; k < 11; k++)
 		mmf[k] = t->mm[k];
@@ -1715,20 +1764,28 @@ static int report_failure(void)
 	return reported;
 }
 
-/* runtime vdso layout must equal the dumped one (same kernel): AT_SYSINFO_EHDR and code point into it */
+/* This kernel's vvar+vdso (from our maps) against each task's plan. Mapped where the dump had them: the same
+ * sizes and order (the plan compared the symbols). Proxied: the running pair goes into a hole as one piece
+ * (vvar directly below the vdso text, as ARCH_MAP_VDSO_64 maps it), and every patch lies in a private anonymous
+ * VMA of the task that receives pages (the dumped vdso). */
 static int check_vdso(void)
 {
-	uint64_t vvar = 0, vdso = 0;
+	uint64_t vvar_s = 0, vvar_e = 0, vdso_s = 0;
 	FILE *f = fopen("/proc/self/maps", "r");
 	char line[512];
 	while (f && fgets(line, sizeof(line), f)) {
 		unsigned long s, e;
 		if (sscanf(line, "%lx-%lx", &s, &e) != 2)
 			continue;
-		if (strstr(line, "[vvar]") || strstr(line, "[vvar_vclock]"))
-			vvar += e - s;
-		else if (strstr(line, "[vdso]"))
-			vdso += e - s;
+		if (strstr(line, "[vvar]") || strstr(line, "[vvar_vclock]")) {
+			if (!vvar_s)
+				vvar_s = s;
+			vvar_e = e;
+			rt_vvar_len += e - s;
+		} else if (strstr(line, "[vdso]")) {
+			vdso_s = s;
+			rt_vdso_len += e - s;
+		}
 	}
 	if (f)
 		fclose(f);
@@ -1736,12 +1793,47 @@ static int check_vdso(void)
 		struct task *t = &tasks[i];
 		if (!t->vdso_hint)
 			continue;
-		if (t->vvar_len != vvar || t->vdso_len != vdso || t->vdso_expect != t->vdso_hint + vvar) {
+		if (t->vdso_proxy) {
+			if (!rt_vdso_len || vvar_e != vdso_s || vvar_e - vvar_s != rt_vvar_len) {
+				fprintf(stderr, "Error: task %lu: this kernel's vvar is not directly below its vDSO: no place for a vDSO proxy\n", (unsigned long)t->pid);
+				return -1;
+			}
+			for (uint64_t k = 0; k < t->nr_vdso_patches; k++) {
+				struct vdso_patch *p = &t->vdso_patches[k];
+				uint64_t j = 0;
+				while (j < t->nr_vmas && !(t->vmas[j].start <= p->at && p->at + p->code.len <= t->vmas[j].end &&
+							   t->vmas[j].file == ~0ULL && t->vmas[j].add_write))
+					j++;
+				if (j == t->nr_vmas) {
+					fprintf(stderr, "Error: task %lu: vDSO proxy patch at 0x%lx is outside the dumped vDSO\n", (unsigned long)t->pid, (unsigned long)p->at);
+					return -1;
+				}
+			}
+			continue;
+		}
+		if (t->vvar_len != rt_vvar_len || t->vdso_len != rt_vdso_len || t->vdso_expect != t->vdso_hint + rt_vvar_len) {
 			fprintf(stderr, "Error: task %lu: vDSO layout of the dump (vvar %lu KiB, vdso %lu KiB) differs from this kernel's (vvar %lu KiB, vdso %lu KiB)\n",
 				(unsigned long)t->pid, (unsigned long)(t->vvar_len >> 10), (unsigned long)(t->vdso_len >> 10),
-				(unsigned long)(vvar >> 10), (unsigned long)(vdso >> 10));
+				(unsigned long)(rt_vvar_len >> 10), (unsigned long)(rt_vdso_len >> 10));
 			return -1;
 		}
+	}
+	return 0;
+}
+
+/* once the region is mapped (our maps then hold it): a hole for the running vvar+vdso of proxied tasks */
+static int place_vdso_proxy(void)
+{
+	for (uint64_t i = 0; i < nr_tasks; i++) {
+		struct task *t = &tasks[i];
+		if (!t->vdso_proxy)
+			continue;
+		if (!rt_vvar_at && !(rt_vvar_at = find_hole(rt_vvar_len + rt_vdso_len))) {
+			fprintf(stderr, "Error: task %lu: no room for this kernel's vDSO beside the dumped one\n", (unsigned long)t->pid);
+			return -1;
+		}
+		info("task %lu: vDSO proxy (%s): this kernel's vvar+vDSO at 0x%lx, %lu entry points redirected", (unsigned long)t->pid,
+		     t->vdso_why, (unsigned long)rt_vvar_at, (unsigned long)t->nr_vdso_patches);
 	}
 	return 0;
 }
@@ -1817,6 +1909,8 @@ int main(int argc, char **argv)
 	arena = s;
 	arena->nr_tasks = (int32_t)nr_tasks;
 	info("restorer at 0x%lx (%lu KiB), arena at 0x%lx", (unsigned long)region, (unsigned long)(region_len >> 10), (unsigned long)(region + region_len));
+	if (place_vdso_proxy() < 0)
+		return 1;
 
 	if (create_objects() < 0)
 		return 1;

@@ -102,6 +102,7 @@ export function encodePlan(p: Plan): Buffer {
     u64(t.vmas.length); for (const v of t.vmas) { u64(v.start); u64(v.end); u64(v.pgoff); u64(v.prot); u64(v.flags); u64(v.file < 0 ? -1 : v.file); u64(v.madv); u64(v.addWrite); }
     u64(t.iovs.length); for (const v of t.iovs) { u64(v.base); u64(v.len); u64(v.off); }
     u64(t.vdso.hint); u64(t.vdso.expect); u64(t.vdso.vvarLen); u64(t.vdso.vdsoLen);
+    u64(t.vdso.proxy); str(t.vdso.why); u64(t.vdso.patches.length); for (const v of t.vdso.patches) { u64(v.at); u64(v.rel); bytes(v.code); }
     for (const v of t.mm) u64(v);
     u64(t.auxv.length); for (const v of t.auxv) u64(v);
     str(t.comm);
