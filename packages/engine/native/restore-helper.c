@@ -1795,7 +1795,8 @@ static int check_vdso(void)
 			continue;
 		if (t->vdso_proxy) {
 			if (!rt_vdso_len || vvar_e != vdso_s || vvar_e - vvar_s != rt_vvar_len) {
-				fprintf(stderr, "Error: task %lu: this kernel's vvar is not directly below its vDSO: no place for a vDSO proxy\n", (unsigned long)t->pid);
+				fprintf(stderr, "Error: task %lu: %s: no vDSO to redirect the dumped one to\n", (unsigned long)t->pid,
+					rt_vdso_len ? "this kernel's vvar is not directly below its vDSO" : "this kernel maps no vDSO");
 				return -1;
 			}
 			for (uint64_t k = 0; k < t->nr_vdso_patches; k++) {
