@@ -4,7 +4,7 @@
 // CRIU 4.2's threads dump (another kernel build) with readelf as the independent reader of both symbol tables.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, copyFileSync, existsSync, openSync, readFileSync, readSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, openSync, readFileSync, readSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { decodeImage, encodeImage, taskPages } from '@ckpt/images';
@@ -119,11 +119,14 @@ function plan(dir, env = {}) {
   const vvar = mm.vmas.find((v) => v.status & 0x1000), vdso = mm.vmas.find((v) => v.status & 0x8);
   const t = { pid: PID, vdso: { hint: vvar.start, expect: vdso.start, vvarLen: vvar.end - vvar.start, vdsoLen: vdso.end - vdso.start, proxy: 0, why: '', patches: [] } };
   const ips = TIDS.map((tid) => [tid, BigInt(decodeImage(join(dir, `core-${tid}.img`)).entries[0].thread_info.gpregs.ip)]);
+  const pages = taskPages(dir, PID);
   try {
-    const vmas = withEnv(env, () => planVdso(dir, t, `task ${PID}`, vvar, vdso, ips));
+    const vmas = withEnv(env, () => planVdso(pages, t, `task ${PID}`, vvar, vdso, ips));
     return { ...t.vdso, vmas, start: vdso.start };
   } catch (e) {
     return { error: e.message };
+  } finally {
+    pages.close();
   }
 }
 
@@ -165,7 +168,7 @@ test('vDSO proxy plan of CRIU 4.2\'s threads dump: each dumped function jumps to
   assert.equal(auto.proxy, Object.entries(dumped).some(([name, off]) => here[name] !== off) ? 1 : 0, auto.why);
 });
 
-test('vDSO proxy refusals: a thread stopped inside the dumped vDSO, a function this kernel lacks, the vDSO pages missing', (t) => {
+test('vDSO proxy refusals: a thread stopped inside the dumped vDSO, a function this kernel lacks, the vDSO pages missing or cut short', (t) => {
   if (!corpusOrSkip(t)) return;
   const dir = corpusCopy();
   const mm = decodeImage(join(dir, `mm-${PID}.img`)).entries[0];
@@ -194,6 +197,10 @@ test('vDSO proxy refusals: a thread stopped inside the dumped vDSO, a function t
   pm.entries = pm.entries.filter((e, i) => i === 0 || BigInt(e.vaddr) !== vdso.start);
   writeFileSync(join(dir, `pagemap-${PID}.img`), encodeImage(pm));
   assert.match(plan(dir).error, /^task 6967: pagemap-6967\.img lacks 8192 bytes of the vDSO at 0x[0-9a-f]+: cannot compare it with this kernel's$/);
+  // 4. the pages image cut short before them
+  const cut = corpusCopy();
+  truncateSync(join(cut, `pages-${pm.entries[0].pages_id}.img`), run.fileOffset);
+  assert.match(plan(cut).error, /^task 6967: the vDSO at 0x[0-9a-f]+ in pages-\d+\.img: pages file holds \d+ bytes/);
 });
 
 test('CKPT_VDSO_PROXY with an unknown value is refused', (t) => {

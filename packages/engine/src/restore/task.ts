@@ -1,7 +1,7 @@
 // One task of the dump as the plan's task: its fds (objects of FileObjects), fs, memory (VMAs and the
 // pages to read), signals, limits, timers, credentials, threads (with their signal frames) and seccomp.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { imageFileName, PE, taskPages, TASK, VMA } from '@ckpt/images';
+import { imageFileName, PE, taskPages, TASK, VMA, type PageReader } from '@ckpt/images';
 import { buildId } from '../elf.js';
 import { buildSigframe } from './frame.js';
 import { planVdso } from './vdso-proxy.js';
@@ -68,8 +68,13 @@ export function planTask(ctx: TaskContext, e: any, parent: number): PlanTask {
   planFds(ctx, t, who);
   planFs(ctx, t, who);
   const memory = planMemory(ctx, t, who);
-  planTaskVdso(ctx, t, who, memory, cores, tids);
-  planPages(ctx, t, who, memory);
+  const pages = openPages(ctx, t, who);
+  try {
+    planTaskVdso(t, who, memory, cores, tids, pages);
+    planPages(t, who, memory, pages);
+  } finally {
+    pages.close();
+  }
   planSignalsLimitsTimers(t, tc, who);
   planCreds(ctx, t, core);
   planThreads(t, cores, tids, tc, who);
@@ -176,10 +181,10 @@ function planMemory(ctx: TaskContext, t: PlanTask, who: string): MemoryLayout {
 
 /** the vDSO: this kernel's in the dumped place, or the dumped one as a proxy (vdso-proxy.ts), whose VMAs are then
  * mapped like any other and whose pages are read like any private mapping's */
-function planTaskVdso(ctx: TaskContext, t: PlanTask, who: string, layout: MemoryLayout, cores: any[], tids: number[]): void {
+function planTaskVdso(t: PlanTask, who: string, layout: MemoryLayout, cores: any[], tids: number[], pages: PageReader): void {
   if (!layout.vdso) return;
   const ips = cores.map((c, j): [number, bigint] => [tids[j], b(c?.thread_info?.gpregs?.ip)]);
-  const proxy = planVdso(ctx.dir, t, who, layout.vvar, layout.vdso, ips);
+  const proxy = planVdso(pages, t, who, layout.vvar, layout.vdso, ips);
   if (!proxy) return;
   const { vvar, text } = proxy;
   t.vmas.push(vvar, text);
@@ -189,18 +194,23 @@ function planTaskVdso(ctx: TaskContext, t: PlanTask, who: string, layout: Memory
   layout.privateRanges.sort((x, y) => (x[0] < y[0] ? -1 : 1));
 }
 
-/** pages: the runs of pages-N.img the restorer reads into the task's private VMAs */
-function planPages(ctx: TaskContext, t: PlanTask, who: string, { privateRanges, skip }: MemoryLayout): void {
-  const pagemapName = imageFileName('pagemap', t.pid);
+/** the task's pagemap, and its pages image (t.pages), which must exist */
+function openPages(ctx: TaskContext, t: PlanTask, who: string): PageReader {
   let reader;
   try {
     reader = taskPages(ctx.dir, t.pid);
   } catch (err) {
-    throw new RestoreError(`${who}: corrupt image ${pagemapName}: ${(err as Error).message}`);
+    throw new RestoreError(`${who}: corrupt image ${imageFileName('pagemap', t.pid)}: ${(err as Error).message}`);
   }
   t.pages = reader.pagesFile;
+  if (!existsSync(t.pages)) throw new RestoreError(`${who}: missing image ${reader.pagesFile.split('/').pop()}`);
+  return reader;
+}
+
+/** pages: the runs of pages-N.img the restorer reads into the task's private VMAs */
+function planPages(t: PlanTask, who: string, { privateRanges, skip }: MemoryLayout, reader: PageReader): void {
+  const pagemapName = imageFileName('pagemap', t.pid);
   const pagesName = reader.pagesFile.split('/').pop();
-  if (!existsSync(t.pages)) throw new RestoreError(`${who}: missing image ${pagesName}`);
   const pagesSize = BigInt(statSync(t.pages).size);
   const inside = (a: bigint, z: bigint) => {
     // [a, z) covered by consecutive private VMAs
@@ -221,7 +231,6 @@ function planPages(ctx: TaskContext, t: PlanTask, who: string, { privateRanges, 
     t.iovs.push({ base: a, len, off });
     t.pagesBytes += Number(len);
   }
-  reader.close();
 }
 
 /** signal actions, rlimits, itimers, POSIX timers, personality */

@@ -5,7 +5,7 @@
 // any private mapping, each of its entry points becomes a jump into the same function of this kernel's vDSO
 // (mapped by the restorer in a hole), and the dumped vvar area is mapped inaccessible: the old code only runs
 // behind the jumps, and a stray read of its data must fault rather than return times computed from zeros.
-import { imageFileName, taskPages } from '@ckpt/images';
+import { imageFileName, type PageReader } from '@ckpt/images';
 import { runningVdso, VdsoError, vdsoSymbols, type RunningVdso, type VdsoSymbol } from '../vdso.js';
 import { b, n, RestoreError } from './read.js';
 import type { PlanTask } from './types.js';
@@ -31,11 +31,11 @@ function proxyHook(): '' | 'always' | 'syscall' {
  * ips the threads' instruction pointers. Returns the VMAs the dumped vvar and vDSO become when proxied (text
  * receives its pages), undefined when the running ones take their place.
  */
-export function planVdso(dir: string, t: PlanTask, who: string, vvar: any, vdso: any, ips: [number, bigint][]): { vvar: Vma; text: Vma } | undefined {
+export function planVdso(pages: PageReader, t: PlanTask, who: string, vvar: any, vdso: any, ips: [number, bigint][]): { vvar: Vma; text: Vma } | undefined {
   const rt = runningVdso();
   const start = b(vdso.start), len = b(vdso.end) - start;
   if (!rt) throw new RestoreError(`${who}: the dump has a vDSO, this kernel maps none`);
-  const img = dumpedImage(dir, t.pid, who, start, len);
+  const img = dumpedImage(pages, t.pid, who, start, len);
   let syms: VdsoSymbol[];
   try {
     syms = vdsoSymbols(img);
@@ -70,20 +70,15 @@ export function planVdso(dir: string, t: PlanTask, who: string, vvar: any, vdso:
 }
 
 /** The dumped vDSO's bytes, from the pages image (CRIU and we always dump the whole vDSO). */
-function dumpedImage(dir: string, pid: number, who: string, start: bigint, len: bigint): Buffer {
-  let reader;
+function dumpedImage(pages: PageReader, pid: number, who: string, start: bigint, len: bigint): Buffer {
+  let got;
   try {
-    reader = taskPages(dir, pid);
+    got = pages.read(start, Number(len));
   } catch (err) {
-    throw new RestoreError(`${who}: corrupt image ${imageFileName('pagemap', pid)}: ${(err as Error).message}`);
+    throw new RestoreError(`${who}: the vDSO at ${hex(start)} in ${pages.pagesFile.split('/').pop()}: ${(err as Error).message}`);
   }
-  try {
-    const { data, missing } = reader.read(start, Number(len));
-    if (missing) throw new RestoreError(`${who}: ${imageFileName('pagemap', pid)} lacks ${missing} bytes of the vDSO at ${hex(start)}: cannot compare it with this kernel's`);
-    return data;
-  } finally {
-    reader.close();
-  }
+  if (got.missing) throw new RestoreError(`${who}: ${imageFileName('pagemap', pid)} lacks ${got.missing} bytes of the vDSO at ${hex(start)}: cannot compare it with this kernel's`);
+  return got.data;
 }
 
 /** What keeps this kernel's vvar+vDSO from standing in for the dumped ones ('' when nothing does). */
