@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { decodeImage, encodeImage, taskPages } from '@ckpt/images';
 import { planVdso } from '../../packages/engine/dist/restore/vdso-proxy.js';
+import { VdsoError, vdsoSymbols } from '../../packages/engine/dist/vdso.js';
 import { CORPUS, ckpt, compile, launch, needPtrace, sessionPids, sleep, workDir } from './helpers.mjs';
 import { corpusOrSkip } from '../lib/corpus.mjs';
 import { killPids, lines, restoreOk, ticks, waitGone } from './restore-lib.mjs';
@@ -206,4 +207,23 @@ test('vDSO proxy refusals: a thread stopped inside the dumped vDSO, a function t
 test('CKPT_VDSO_PROXY with an unknown value is refused', (t) => {
   if (!corpusOrSkip(t)) return;
   assert.match(plan(corpusCopy(), { CKPT_VDSO_PROXY: 'yes' }).error, /^CKPT_VDSO_PROXY=yes: expected 'always' or 'syscall'$/);
+});
+
+test('vdsoSymbols: this kernel\'s vDSO as readelf reads it, through DT_HASH and through DT_GNU_HASH; corrupt images refused', () => {
+  const img = ownVdso();
+  const byName = (syms) => Object.fromEntries(syms.map((s) => [s.name, s.offset]));
+  const want = readelfSyms(img);
+  assert.ok(Object.keys(want).length > 0);
+  assert.deepEqual(byName(vdsoSymbols(img)), want);
+  // the same image without DT_HASH (its tag renamed to one nobody reads): the count comes from the GNU hash table
+  const phoff = Number(img.readBigUInt64LE(32)), phnum = img.readUInt16LE(56), phentsize = img.readUInt16LE(54);
+  const dyn = [...Array(phnum).keys()].map((i) => phoff + i * phentsize).find((p) => img.readUInt32LE(p) === 2);
+  const noHash = Buffer.from(img);
+  let renamed = 0;
+  for (let p = Number(img.readBigUInt64LE(dyn + 8)); img.readBigInt64LE(p) !== 0n; p += 16) {
+    if (img.readBigInt64LE(p) === 4n) { noHash.writeBigInt64LE(0x6ffffd00n, p); renamed++; }
+  }
+  if (renamed) assert.deepEqual(byName(vdsoSymbols(noHash)), want);
+  assert.throws(() => vdsoSymbols(img.subarray(0, 200)), VdsoError);
+  assert.throws(() => vdsoSymbols(Buffer.alloc(4096)), /no ELF header/);
 });
