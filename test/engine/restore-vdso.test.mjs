@@ -4,7 +4,7 @@
 // CRIU 4.2's threads dump (another kernel build) with readelf as the independent reader of both symbol tables.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, copyFileSync, existsSync, openSync, readFileSync, readSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { decodeImage, encodeImage, taskPages } from '@ckpt/images';
@@ -198,10 +198,23 @@ test('vDSO proxy refusals: a thread stopped inside the dumped vDSO, a function t
   pm.entries = pm.entries.filter((e, i) => i === 0 || BigInt(e.vaddr) !== vdso.start);
   writeFileSync(join(dir, `pagemap-${PID}.img`), encodeImage(pm));
   assert.match(plan(dir).error, /^task 6967: pagemap-6967\.img lacks 8192 bytes of the vDSO at 0x[0-9a-f]+: cannot compare it with this kernel's$/);
-  // 4. the pages image cut short before them
+  // 4. the pages image cut short before them (the plan checks the pages image's length first: the same refusal as
+  // for any other cut)
   const cut = corpusCopy();
   truncateSync(join(cut, `pages-${pm.entries[0].pages_id}.img`), run.fileOffset);
   assert.match(plan(cut).error, /^task 6967: the vDSO at 0x[0-9a-f]+ in pages-\d+\.img: pages file holds \d+ bytes/);
+  // (the files the plan checks before the pages: the program and its run dir, as restore-corpus makes them)
+  mkdirSync('/tmp/corpus-src/threads', { recursive: true });
+  mkdirSync('/tmp/corpus-run/threads', { recursive: true });
+  const prog = '/tmp/corpus-src/threads/prog', log = '/tmp/corpus-run/threads/out.log';
+  if (!existsSync(prog) || statSync(prog).size !== statSync(join(CORPUS, 'threads/bin/prog')).size) {
+    copyFileSync(join(CORPUS, 'threads/bin/prog'), prog);
+    chmodSync(prog, 0o755);
+  }
+  if (!existsSync(log)) writeFileSync(log, '');
+  const r = ckpt(['restore', '-D', cut, '-d']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /^\(\s*[\d.]+\) Error: task 6967: pages-\d+\.img is \d+ bytes, pagemap-6967\.img needs \d+ \(truncated pages image\)\n$/);
 });
 
 test('CKPT_VDSO_PROXY with an unknown value is refused', (t) => {

@@ -194,24 +194,32 @@ function planTaskVdso(t: PlanTask, who: string, layout: MemoryLayout, cores: any
   layout.privateRanges.sort((x, y) => (x[0] < y[0] ? -1 : 1));
 }
 
-/** the task's pagemap, and its pages image (t.pages), which must exist */
+/** the task's pagemap, and its pages image (t.pages), which must exist and hold every present run (checked
+ * before anything reads it: the vDSO's pages are read first) */
 function openPages(ctx: TaskContext, t: PlanTask, who: string): PageReader {
+  const pagemapName = imageFileName('pagemap', t.pid);
   let reader;
   try {
     reader = taskPages(ctx.dir, t.pid);
   } catch (err) {
-    throw new RestoreError(`${who}: corrupt image ${imageFileName('pagemap', t.pid)}: ${(err as Error).message}`);
+    throw new RestoreError(`${who}: corrupt image ${pagemapName}: ${(err as Error).message}`);
   }
   t.pages = reader.pagesFile;
-  if (!existsSync(t.pages)) throw new RestoreError(`${who}: missing image ${reader.pagesFile.split('/').pop()}`);
+  const pagesName = reader.pagesFile.split('/').pop();
+  if (!existsSync(t.pages)) throw new RestoreError(`${who}: missing image ${pagesName}`);
+  const pagesSize = BigInt(statSync(t.pages).size);
+  let need = 0n;
+  for (const r of reader.runs) {
+    if (r.flags & PE.PARENT) throw new RestoreError(`${who}: incremental dumps (pages in a parent image) are not supported`);
+    if (r.flags & PE.PRESENT && BigInt(r.fileOffset!) + BigInt(r.nrPages) * PAGE > need) need = BigInt(r.fileOffset!) + BigInt(r.nrPages) * PAGE;
+  }
+  if (need > pagesSize) throw new RestoreError(`${who}: ${pagesName} is ${pagesSize} bytes, ${pagemapName} needs ${need} (truncated pages image)`);
   return reader;
 }
 
 /** pages: the runs of pages-N.img the restorer reads into the task's private VMAs */
 function planPages(t: PlanTask, who: string, { privateRanges, skip }: MemoryLayout, reader: PageReader): void {
   const pagemapName = imageFileName('pagemap', t.pid);
-  const pagesName = reader.pagesFile.split('/').pop();
-  const pagesSize = BigInt(statSync(t.pages).size);
   const inside = (a: bigint, z: bigint) => {
     // [a, z) covered by consecutive private VMAs
     let at = a;
@@ -220,11 +228,9 @@ function planPages(t: PlanTask, who: string, { privateRanges, skip }: MemoryLayo
   };
   const runs = [...reader.runs].sort((x, y) => (x.fileOffset ?? 0) - (y.fileOffset ?? 0));
   for (const r of runs) {
-    if (r.flags & PE.PARENT) throw new RestoreError(`${who}: incremental dumps (pages in a parent image) are not supported`);
     if (!(r.flags & PE.PRESENT)) continue;
     const len = BigInt(r.nrPages) * PAGE;
     const off = BigInt(r.fileOffset!);
-    if (off + len > pagesSize) throw new RestoreError(`${who}: ${pagesName} is ${pagesSize} bytes, ${pagemapName} needs ${off + len} (truncated pages image)`);
     const a = r.vaddr, z = r.vaddr + len;
     if (skip.some(([s, e]) => a >= s && z <= e)) continue; // vvar/vDSO contents come from the kernel
     if (!inside(a, z)) throw new RestoreError(`${who}: ${pagemapName} run 0x${a.toString(16)}+${r.nrPages} pages is outside every private VMA`);
