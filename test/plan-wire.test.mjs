@@ -74,6 +74,7 @@ function taskView(t) {
     vmas: t.vmas.map((x) => ({ start: d(x.start), end: d(x.end), pgoff: d(x.pgoff), prot: d(x.prot), flags: d(x.flags), file: ix(x.file), madv: d(x.madv), add_write: d(x.addWrite) })),
     iov: t.iovs.flatMap((x) => ds([x.base, x.len, x.off])),
     vdso_hint: d(t.vdso.hint), vdso_expect: d(t.vdso.expect), vvar_len: d(t.vdso.vvarLen), vdso_len: d(t.vdso.vdsoLen),
+    vdso_proxy: d(t.vdso.proxy), vdso_why: t.vdso.why, vdso_patches: t.vdso.patches.map((x) => ({ at: d(x.at), rel: d(x.rel), code: hex(x.code) })),
     mm: ds(t.mm), auxv: ds(t.auxv), comm: t.comm, sigact: t.sigact.map(ds), rlim: t.rlim.map(ds), itimer: t.itimer.map(ds),
     creds_set: d(t.credsSet), cred: ds(t.cred), secbits: d(t.secbits), groups: ds(t.groups), caps: t.caps.map(ds), no_new_privs: d(t.noNewPrivs),
     dumpable: d(t.dumpable), pdeath_sig: d(t.pdeathSig), personality_set: d(t.personalitySet), personality: d(t.personality),

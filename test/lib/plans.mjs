@@ -33,7 +33,7 @@ export function task(pid, parent, extra = {}) {
   return {
     pid, parent, pgid: v(), sid: v(), state: 1, exitCode: v(), umask: 0o22, cwd: `/cwd/${pid}`, root: '/', exe: `/bin/prog${pid}`, pages: `/img/pages-${pid}.img`,
     fds: [], files: [], epoll: [], ptimers: [], ctty: -1, cttyPgrp: v(), vmas: [], iovs: [{ base: big(), len: big(), off: big() }],
-    vdso: { hint: big(), expect: big(), vvarLen: big(), vdsoLen: big() },
+    vdso: { hint: big(), expect: big(), vvarLen: big(), vdsoLen: big(), proxy: 0, why: '', patches: [] },
     mm: Array.from({ length: 11 }, big), auxv: Array.from({ length: 6 }, big), comm: `task${pid}`,
     sigact: Array.from({ length: 64 }, () => [big(), big(), big(), big()]),
     rlim: Array.from({ length: 16 }, () => [big(), -1n]), itimer: Array.from({ length: 3 }, () => [big(), big(), big(), big()]),
@@ -94,6 +94,8 @@ export function everyKindPlan() {
     ctty: 16, cttyPgrp: 200,
   });
   const t1 = task(210, 0, { fds: [{ fd: 0, obj: 14, cloexec: 0 }, { fd: 1, obj: 2, cloexec: 1 }], groups: [] });
+  // a proxied vDSO: one jump (its address at byte 2) and one syscall stub
+  t1.vdso = { ...t1.vdso, proxy: 1, why: 'clock_gettime moved', patches: [{ at: big(), rel: 2, code: buf(12) }, { at: big(), rel: -1, code: buf(8) }] };
   return {
     ...base, shellJob: true, callerTty: true,
     pipes: [{ size: 4096, data: Buffer.alloc(0) }, { size: 65536, data: buf(11) }],

@@ -38,6 +38,9 @@ struct rst_ptimer { int32_t id, clock, notify, signo, tid, pad; uint64_t sival, 
 /* one seccomp filter of the chain (oldest first): a struct sock_fprog plus flags */
 struct rst_seccomp { uint16_t len; uint16_t pad[3]; uint64_t filter; uint32_t flags, pad2; };
 
+/* vDSO proxy: bytes written over an entry point of the dumped vDSO (a jump into the running one) */
+struct rst_vdso_patch { uint64_t at; uint32_t len, pad; uint8_t code[16]; };
+
 /* Shared with the controller (MAP_SHARED arena): progress and errors of one task. */
 struct rst_status {
 	volatile int32_t stage;    /* RST_STAGE_* */
@@ -98,8 +101,9 @@ struct rst_args {
 	int32_t pages_fd; int32_t pad0;
 	uint64_t pages_size;    /* of the pages file: mapped read-only for UFFDIO_COPY */
 
-	uint64_t vdso_hint;     /* vvar start of the image, 0: no vdso */
-	uint64_t vdso_expect;   /* where the vdso text must land */
+	uint64_t vdso_hint;     /* where the running vvar goes (the dumped place, or a hole when proxied), 0: no vdso */
+	uint64_t vdso_expect;   /* where the running vdso text must land */
+	uint32_t nr_vdso_patches; struct rst_vdso_patch *vdso_patches;  /* proxied: written after the pages */
 
 	struct rst_mm_map mm;
 	uint64_t auxv[64];

@@ -231,7 +231,7 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 	if ((r = sys2(__NR_munmap, a->keep_end, a->task_size - a->keep_end)) < 0)
 		fail(a, RST_STEP_UNMAP, r, a->keep_end);
 
-	/* 2. the kernel's vdso/vvar exactly where the dumped task had them */
+	/* 2. the kernel's vdso/vvar where the dumped task had them (or, proxied, where the helper found room) */
 	if (a->vdso_hint) {
 		r = sys2(__NR_arch_prctl, ARCH_MAP_VDSO_64, a->vdso_hint);
 		if (r < 0)
@@ -345,6 +345,14 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 				fail(a, RST_STEP_PAGES, -5, a->iovs[done].base);
 			done += n;
 		}
+	}
+
+	/* 4c. vDSO proxy: the dumped vDSO's pages are back; each entry point now jumps into the running vDSO */
+	for (i = 0; i < a->nr_vdso_patches; i++) {
+		struct rst_vdso_patch *p = &a->vdso_patches[i];
+		volatile uint8_t *d = (volatile uint8_t *)p->at;
+		for (uint32_t k = 0; k < p->len; k++)
+			d[k] = p->code[k];
 	}
 
 	/* 5. final protections and advice */

@@ -104,6 +104,8 @@ export const records = {
       vmas: array('vma'),
       iovs: array('iov', { layout: 'flat', c: 'iov', count: 'nr_iovs' }), // base, len, off triples
       vdsoHint: { ...u64, at: 'vdso.hint' }, vdsoExpect: { ...u64, at: 'vdso.expect' }, vvarLen: { ...u64, at: 'vdso.vvarLen' }, vdsoLen: { ...u64, at: 'vdso.vdsoLen' },
+      // the vDSO proxy (restore/vdso-proxy.ts): the dumped vDSO's entry points patched into jumps to the running one
+      vdsoProxy: { ...u64, at: 'vdso.proxy' }, vdsoWhy: { ...str, at: 'vdso.why' }, vdsoPatches: { ...array('vdso_patch', { max: 256 }), at: 'vdso.patches' },
       mm: fixed(u64, 11),
       auxv: array(u64, { max: 62, cap: 64 }),
       comm: str,
@@ -134,6 +136,9 @@ export const records = {
       comm: str, frame: bytes({ max: 0x2000 }), // the rt_sigframe, at most FRAME_AREA
     },
   },
+  // at: address; code: the bytes written there (at most rst_vdso_patch.code); rel: offset in code of a u64 the
+  // running vDSO's address is added to, -1 none
+  vdso_patch: { fields: { at: u64, rel: i64, code: bytes({ max: 16 }) } },
   sig: { fields: { tid: u64, info: bytes({ len: 128 }) } },
   filter: { fields: { flags: u64, insns: bytes({ multipleOf: 8, max: 4096 * 8 }) } },
 };

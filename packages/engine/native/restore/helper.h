@@ -34,6 +34,12 @@ int pid_taken_wait(pid_t pid);
 uint64_t blob_size(void);
 int map_region(void);
 
+/* vdso.c */
+int check_vdso(void);        /* this kernel's vDSO against each task's plan */
+int place_vdso_proxy(void);  /* after map_region: a hole for this kernel's vDSO, for proxied tasks */
+uint8_t *vdso_blob_args(struct task *t, struct rst_args *a, uint8_t *cur);
+uint64_t find_hole(uint64_t need);  /* region.c */
+
 /* kinds/kinds.c */
 int create_objects(void);
 

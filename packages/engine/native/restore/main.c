@@ -83,37 +83,6 @@ int report_failure(void)
 	return reported;
 }
 
-/* runtime vdso layout must equal the dumped one (same kernel): AT_SYSINFO_EHDR and code point into it */
-static int check_vdso(void)
-{
-	uint64_t vvar = 0, vdso = 0;
-	FILE *f = fopen("/proc/self/maps", "r");
-	char line[512];
-	while (f && fgets(line, sizeof(line), f)) {
-		unsigned long s, e;
-		if (sscanf(line, "%lx-%lx", &s, &e) != 2)
-			continue;
-		if (strstr(line, "[vvar]") || strstr(line, "[vvar_vclock]"))
-			vvar += e - s;
-		else if (strstr(line, "[vdso]"))
-			vdso += e - s;
-	}
-	if (f)
-		fclose(f);
-	for (uint64_t i = 0; i < nr_tasks; i++) {
-		struct task *t = &tasks[i];
-		if (!t->vdso_hint)
-			continue;
-		if (t->vvar_len != vvar || t->vdso_len != vdso || t->vdso_expect != t->vdso_hint + vvar) {
-			fprintf(stderr, "Error: task %lu: vDSO layout of the dump (vvar %lu KiB, vdso %lu KiB) differs from this kernel's (vvar %lu KiB, vdso %lu KiB)\n",
-				(unsigned long)t->pid, (unsigned long)(t->vvar_len >> 10), (unsigned long)(t->vdso_len >> 10),
-				(unsigned long)(vvar >> 10), (unsigned long)(vdso >> 10));
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /* PIDs and TIDs must be free */
 static int check_pids(void)
 {
@@ -228,7 +197,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "Error: nothing to restore\n");
 		return 1;
 	}
-	if (check_pids() < 0 || check_vdso() < 0 || set_fd_base() < 0 || map_region() < 0 || create_objects() < 0)
+	if (check_pids() < 0 || check_vdso() < 0 || set_fd_base() < 0 || map_region() < 0 || place_vdso_proxy() < 0 ||
+	    create_objects() < 0)
 		return 1;
 
 	/* all signals blocked from here; each task's mask comes from its sigframe */

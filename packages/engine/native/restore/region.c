@@ -23,7 +23,7 @@ static int cmp_range(const void *a, const void *b)
 }
 
 /* lowest gap >= 0x10000 of `need` bytes free in our layout and every task's */
-static uint64_t find_hole(uint64_t need)
+uint64_t find_hole(uint64_t need)
 {
 	size_t cap = 256, n = 0;
 	struct range *r = malloc(cap * sizeof(*r));
@@ -77,6 +77,7 @@ static uint64_t task_need(struct task *t)
 	n += PALIGN(t->nr_sigs * sizeof(struct rst_siginfo));
 	n += PALIGN(t->nr_ptimers * sizeof(struct rst_ptimer));
 	n += PALIGN(t->nr_seccomp * sizeof(struct rst_seccomp));
+	n += PALIGN(t->nr_vdso_patches * sizeof(struct rst_vdso_patch));
 	for (uint64_t k = 0; k < t->nr_seccomp; k++)
 		n += PALIGN(t->sc_insns[k].len);
 	return n;

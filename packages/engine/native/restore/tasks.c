@@ -293,8 +293,7 @@ static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blo
 		struct stat pst;
 		a->pages_size = fstat(bf->pages, &pst) == 0 && getenv("CKPT_NO_UFFD") == NULL ? (uint64_t)pst.st_size : 0;
 	}
-	a->vdso_hint = t->vdso_hint;
-	a->vdso_expect = t->vdso_expect;
+	cur = vdso_blob_args(t, a, cur);
 	uint64_t *mmf = &a->mm.start_code;
 	for (int k = 0; k < 11; k++)
 		mmf[k] = t->mm[k];

@@ -74,9 +74,8 @@ static int leave_region(pid_t tid)
 }
 
 /* munmap(region + arena) run by the leader at the blob's "syscall; int3"; its registers are put back */
-static int unmap_region(uint64_t ti)
+static int inject_munmap(pid_t tid)
 {
-	pid_t tid = (pid_t)tasks[ti].thr[0].tid;
 	struct user_regs_struct saved, r;
 	if (ptrace(PTRACE_GETREGS, tid, 0, &saved) < 0)
 		return -1;
@@ -100,6 +99,20 @@ static int unmap_region(uint64_t ti)
 		return -1;
 	}
 	return 0;
+}
+
+/* The leader has its own signal mask again: a signal pending for it (a zombie child's SIGCHLD) would stop it
+ * before the injected syscall, so every signal is blocked around it, as compel does. */
+static int unmap_region(uint64_t ti)
+{
+	pid_t tid = (pid_t)tasks[ti].thr[0].tid;
+	uint64_t mask, all = ~0ULL;
+	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(mask), &mask) < 0 || ptrace(PTRACE_SETSIGMASK, tid, sizeof(all), &all) < 0)
+		return -1;
+	int ret = inject_munmap(tid);
+	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask) < 0)
+		return -1;
+	return ret;
 }
 
 /* All or nothing: every task waits in its blob, done but for its seccomp filters. Every thread of the tree

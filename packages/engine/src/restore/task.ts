@@ -1,9 +1,10 @@
 // One task of the dump as the plan's task: its fds (objects of FileObjects), fs, memory (VMAs and the
 // pages to read), signals, limits, timers, credentials, threads (with their signal frames) and seccomp.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { imageFileName, PE, taskPages, TASK, VMA } from '@ckpt/images';
+import { imageFileName, PE, taskPages, TASK, VMA, type PageReader } from '@ckpt/images';
 import { buildId } from '../elf.js';
 import { buildSigframe } from './frame.js';
+import { planVdso } from './vdso-proxy.js';
 import type { FileObjects } from './objects.js';
 import { b, load, n, PAGE, RestoreError } from './read.js';
 import type { PlanTask } from './types.js';
@@ -49,7 +50,7 @@ export function planTask(ctx: TaskContext, e: any, parent: number): PlanTask {
   const t: PlanTask = {
     pid, parent, pgid: n(e.pgid), sid: n(e.sid), state, exitCode: n(tc.exit_code),
     umask: 0o22, cwd: '', root: '', exe: '', pages: '', fds: [], files: [], epoll: [], ptimers: [], ctty: -1, cttyPgrp: 0, vmas: [], iovs: [],
-    vdso: { hint: 0n, expect: 0n, vvarLen: 0n, vdsoLen: 0n }, mm: new Array(11).fill(0n), auxv: [], comm: String(tc.comm ?? ''),
+    vdso: { hint: 0n, expect: 0n, vvarLen: 0n, vdsoLen: 0n, proxy: 0, why: '', patches: [] }, mm: new Array(11).fill(0n), auxv: [], comm: String(tc.comm ?? ''),
     sigact: [], rlim: [], itimer: [], credsSet: 0, cred: new Array(8).fill(0), secbits: 0, groups: [], caps: [[0, 0], [0, 0], [0, 0], [0, 0]],
     noNewPrivs: 0, dumpable: 1, pdeathSig: 0, personalitySet: 0, personality: 0n, threads: [], pagesBytes: 0,
     locks: ctx.locksByPid.get(pid) ?? [],
@@ -67,7 +68,13 @@ export function planTask(ctx: TaskContext, e: any, parent: number): PlanTask {
   planFds(ctx, t, who);
   planFs(ctx, t, who);
   const memory = planMemory(ctx, t, who);
-  planPages(ctx, t, who, memory);
+  const pages = openPages(ctx, t, who);
+  try {
+    planTaskVdso(t, who, memory, cores, tids, pages);
+    planPages(t, who, memory, pages);
+  } finally {
+    pages.close();
+  }
   planSignalsLimitsTimers(t, tc, who);
   planCreds(ctx, t, core);
   planThreads(t, cores, tids, tc, who);
@@ -104,8 +111,9 @@ function planFs(ctx: TaskContext, t: PlanTask, who: string): void {
   }
 }
 
-/** Where a task's dumped pages may go: its private VMAs; the vvar/vDSO, whose contents the kernel gives. */
-interface MemoryLayout { privateRanges: [bigint, bigint][]; skip: [bigint, bigint][] }
+/** Where a task's dumped pages may go: its private VMAs; the vvar/vDSO, whose contents the kernel gives (unless
+ * proxied); the dump's vvar and vDSO VMA entries. */
+interface MemoryLayout { privateRanges: [bigint, bigint][]; skip: [bigint, bigint][]; vvar?: any; vdso?: any }
 
 /** mm: the mm fields, auxv, and the VMAs with the files (or memfds, ghost objects) they map */
 function planMemory(ctx: TaskContext, t: PlanTask, who: string): MemoryLayout {
@@ -129,8 +137,8 @@ function planMemory(ctx: TaskContext, t: PlanTask, who: string): MemoryLayout {
     prevEnd = end;
     if (!(status & VMA.VMA_AREA_REGULAR)) continue; // vsyscall
     const range = `VMA 0x${start.toString(16)}-0x${end.toString(16)}`;
-    if (status & VMA.VMA_AREA_VVAR) { t.vdso.hint = start; t.vdso.vvarLen = end - start; layout.skip.push([start, end]); continue; }
-    if (status & VMA.VMA_AREA_VDSO) { t.vdso.expect = start; t.vdso.vdsoLen = end - start; layout.skip.push([start, end]); continue; }
+    if (status & VMA.VMA_AREA_VVAR) { t.vdso.hint = start; t.vdso.vvarLen = end - start; layout.skip.push([start, end]); layout.vvar = v; continue; }
+    if (status & VMA.VMA_AREA_VDSO) { t.vdso.expect = start; t.vdso.vdsoLen = end - start; layout.skip.push([start, end]); layout.vdso = v; continue; }
     if (status & (VMA.VMA_AREA_SYSVIPC | VMA.VMA_AREA_SOCKET | VMA.VMA_AREA_AIORING)) {
       throw new RestoreError(`${who}: ${range} (status 0x${status.toString(16)}): SysV, socket and AIO mappings are not supported yet`);
     }
@@ -171,8 +179,24 @@ function planMemory(ctx: TaskContext, t: PlanTask, who: string): MemoryLayout {
   return layout;
 }
 
-/** pages: the runs of pages-N.img the restorer reads into the task's private VMAs */
-function planPages(ctx: TaskContext, t: PlanTask, who: string, { privateRanges, skip }: MemoryLayout): void {
+/** the vDSO: this kernel's in the dumped place, or the dumped one as a proxy (vdso-proxy.ts), whose VMAs are then
+ * mapped like any other and whose pages are read like any private mapping's */
+function planTaskVdso(t: PlanTask, who: string, layout: MemoryLayout, cores: any[], tids: number[], pages: PageReader): void {
+  if (!layout.vdso) return;
+  const ips = cores.map((c, j): [number, bigint] => [tids[j], b(c?.thread_info?.gpregs?.ip)]);
+  const proxy = planVdso(pages, t, who, layout.vvar, layout.vdso, ips);
+  if (!proxy) return;
+  const { vvar, text } = proxy;
+  t.vmas.push(vvar, text);
+  t.vmas.sort((x, y) => (x.start < y.start ? -1 : 1));
+  layout.skip = layout.skip.filter(([s]) => s !== text.start);
+  layout.privateRanges.push([text.start, text.end]);
+  layout.privateRanges.sort((x, y) => (x[0] < y[0] ? -1 : 1));
+}
+
+/** the task's pagemap, and its pages image (t.pages), which must exist and hold every present run (checked
+ * before anything reads it: the vDSO's pages are read first) */
+function openPages(ctx: TaskContext, t: PlanTask, who: string): PageReader {
   const pagemapName = imageFileName('pagemap', t.pid);
   let reader;
   try {
@@ -184,6 +208,18 @@ function planPages(ctx: TaskContext, t: PlanTask, who: string, { privateRanges, 
   const pagesName = reader.pagesFile.split('/').pop();
   if (!existsSync(t.pages)) throw new RestoreError(`${who}: missing image ${pagesName}`);
   const pagesSize = BigInt(statSync(t.pages).size);
+  let need = 0n;
+  for (const r of reader.runs) {
+    if (r.flags & PE.PARENT) throw new RestoreError(`${who}: incremental dumps (pages in a parent image) are not supported`);
+    if (r.flags & PE.PRESENT && BigInt(r.fileOffset!) + BigInt(r.nrPages) * PAGE > need) need = BigInt(r.fileOffset!) + BigInt(r.nrPages) * PAGE;
+  }
+  if (need > pagesSize) throw new RestoreError(`${who}: ${pagesName} is ${pagesSize} bytes, ${pagemapName} needs ${need} (truncated pages image)`);
+  return reader;
+}
+
+/** pages: the runs of pages-N.img the restorer reads into the task's private VMAs */
+function planPages(t: PlanTask, who: string, { privateRanges, skip }: MemoryLayout, reader: PageReader): void {
+  const pagemapName = imageFileName('pagemap', t.pid);
   const inside = (a: bigint, z: bigint) => {
     // [a, z) covered by consecutive private VMAs
     let at = a;
@@ -192,18 +228,15 @@ function planPages(ctx: TaskContext, t: PlanTask, who: string, { privateRanges, 
   };
   const runs = [...reader.runs].sort((x, y) => (x.fileOffset ?? 0) - (y.fileOffset ?? 0));
   for (const r of runs) {
-    if (r.flags & PE.PARENT) throw new RestoreError(`${who}: incremental dumps (pages in a parent image) are not supported`);
     if (!(r.flags & PE.PRESENT)) continue;
     const len = BigInt(r.nrPages) * PAGE;
     const off = BigInt(r.fileOffset!);
-    if (off + len > pagesSize) throw new RestoreError(`${who}: ${pagesName} is ${pagesSize} bytes, ${pagemapName} needs ${off + len} (truncated pages image)`);
     const a = r.vaddr, z = r.vaddr + len;
-    if (skip.some(([s, e]) => a >= s && z <= e)) continue; // vdso text comes from the kernel
+    if (skip.some(([s, e]) => a >= s && z <= e)) continue; // vvar/vDSO contents come from the kernel
     if (!inside(a, z)) throw new RestoreError(`${who}: ${pagemapName} run 0x${a.toString(16)}+${r.nrPages} pages is outside every private VMA`);
     t.iovs.push({ base: a, len, off });
     t.pagesBytes += Number(len);
   }
-  reader.close();
 }
 
 /** signal actions, rlimits, itimers, POSIX timers, personality */
