@@ -15,19 +15,19 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import { decodeImage, PE, taskPages } from '@ckpt/images';
 import { compile, launch, sessionPids, sleep, workDir } from '../../../test/engine/helpers.mjs';
 
-const args = process.argv.slice(2);
-const opt = (name) => {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const v = args[i + 1];
-  args.splice(i, 2);
-  return v;
-};
-const base = opt('--base');
-const fresh = opt('--new') ?? resolve(dirname(fileURLToPath(import.meta.url)), '../dist');
+let flags, args;
+try {
+  ({ values: flags, positionals: args } = parseArgs({ options: { base: { type: 'string' }, new: { type: 'string' } }, allowPositionals: true }));
+} catch (e) {
+  console.error(`${e.message}`);
+  process.exit(2);
+}
+const base = flags.base;
+const fresh = flags.new ?? resolve(dirname(fileURLToPath(import.meta.url)), '../dist');
 if (!base) {
   console.error('usage: dump-same.mjs --base DIST [--new DIST] [CASE...]');
   process.exit(2);

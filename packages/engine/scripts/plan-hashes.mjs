@@ -18,19 +18,19 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import { decodeImage } from '@ckpt/images';
 
-const args = process.argv.slice(2);
-const opt = (name) => {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const v = args[i + 1];
-  args.splice(i, 2);
-  return v;
-};
-const base = opt('--base');
-const fresh = opt('--new') ?? resolve(dirname(fileURLToPath(import.meta.url)), '../dist');
-const listFile = opt('--list');
+let flags, args;
+try {
+  ({ values: flags, positionals: args } = parseArgs({ options: { base: { type: 'string' }, new: { type: 'string' }, list: { type: 'string' } }, allowPositionals: true }));
+} catch (e) {
+  console.error(`${e.message}`);
+  process.exit(2);
+}
+const base = flags.base;
+const fresh = flags.new ?? resolve(dirname(fileURLToPath(import.meta.url)), '../dist');
+const listFile = flags.list;
 if (!base || !args.length) {
   console.error('usage: plan-hashes.mjs --base DIST [--new DIST] [--list FILE] ROOT...');
   process.exit(2);

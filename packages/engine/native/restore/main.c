@@ -122,66 +122,41 @@ static int set_fd_base(void)
 	return 0;
 }
 
-/* wait until every task is prepared: 0, or 1 when one failed, died or it took too long */
-static int wait_prepared(void)
+/* wait until *count reaches the number of tasks: 0, or 1 when one failed, died (a task restored as a zombie
+ * may) or it took too long; `stage` says where, for the error */
+static int wait_all(volatile int32_t *count, const char *stage)
 {
-	int failed = 0;
 	const long limit_ms = 20000;
-	long waited = 0;
-	while (arena->nr_prepared < (int32_t)nr_tasks) {
-		if (arena->nr_failed) { failed = 1; break; }
+	for (long waited = 0; *count < (int32_t)nr_tasks; waited += 5) {
+		if (arena->nr_failed)
+			return 1;
 		int status;
 		pid_t p = waitpid(-1, &status, __WALL | WNOHANG);
-		if (p > 0) {
-			fprintf(stderr, "Error: task %d died while being prepared (status 0x%x)\n", p, status);
-			failed = 1;
-			break;
+		int zombie = 0;
+		for (uint64_t i = 0; p > 0 && i < nr_tasks; i++)
+			if ((pid_t)tasks[i].pid == p && tasks[i].state == 2)
+				zombie = 1;
+		if (p > 0 && !zombie) {
+			fprintf(stderr, "Error: task %d died %s (%s %d)\n", p, stage,
+				WIFSIGNALED(status) ? "signal" : "exit code", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+			return 1;
 		}
-		int32_t v = arena->nr_prepared;
-		futex_wait(&arena->nr_prepared, v, 5);
-		if ((waited += 5) > limit_ms) {
-			fprintf(stderr, "Error: timed out preparing the tasks\n");
-			failed = 1;
-			break;
+		if (waited > limit_ms) {
+			fprintf(stderr, "Error: timed out: the tasks took more than %ld s %s\n", limit_ms / 1000, stage);
+			return 1;
 		}
+		futex_wait(count, *count, 5);
 	}
-	return failed;
+	return 0;
 }
 
-/* "go": every task jumps into its restorer; 0 once all are done, or 1 when one failed, died or it took too long */
+/* "go": every task jumps into its restorer */
 static int run_restorers(void)
 {
 	info("%lu task(s) prepared, jumping into the restorer", (unsigned long)nr_tasks);
 	arena->go = 1;
 	futex_wake(&arena->go);
-	int failed = 0;
-	const long limit_ms = 20000;
-	long waited = 0;
-	while (arena->nr_done < (int32_t)nr_tasks) {
-		if (arena->nr_failed) { failed = 1; break; }
-		int status;
-		pid_t p = waitpid(-1, &status, __WALL | WNOHANG);
-		if (p > 0) {
-			int zombie = 0;
-			for (uint64_t i = 0; i < nr_tasks; i++)
-				if ((pid_t)tasks[i].pid == p && tasks[i].state == 2)
-					zombie = 1;
-			if (!zombie) {
-				fprintf(stderr, "Error: task %d died in the restorer (%s %d)\n", p,
-					WIFSIGNALED(status) ? "signal" : "exit code", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-				failed = 1;
-				break;
-			}
-		}
-		int32_t v = arena->nr_done;
-		futex_wait(&arena->nr_done, v, 5);
-		if ((waited += 5) > limit_ms) {
-			fprintf(stderr, "Error: timed out waiting for the restorer\n");
-			failed = 1;
-			break;
-		}
-	}
-	return failed;
+	return wait_all(&arena->nr_done, "in the restorer");
 }
 
 int main(int argc, char **argv)
@@ -219,7 +194,7 @@ int main(int argc, char **argv)
 		task_main(0);
 	arena->task[0].pid = root;
 
-	int failed = wait_prepared();
+	int failed = wait_all(&arena->nr_prepared, "while being prepared");
 	struct timespec tp;
 	clock_gettime(CLOCK_MONOTONIC, &tp);
 	if (!failed)
