@@ -1,5 +1,6 @@
 // Images as a whole: the header, the streaming entry reader, and encoding.
-import { closeSync, fchmodSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, lstatSync, openSync, renameSync, type Stats, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { ImageError } from './errors.js';
 import type { Extra } from './extras.js';
@@ -381,36 +382,53 @@ export function writeImageFile(path: string, doc: unknown): void {
 }
 
 /**
- * Writes data (or chunks of it) to a temporary file beside `path`, then renames
- * it over `path`: a failure half-way leaves neither a partial file nor a
- * damaged original. An existing file keeps its permissions.
+ * Writes data (or chunks of it) to `path`. A regular file (or a name that does not exist yet) is replaced
+ * atomically: the data goes to a temporary file of a random name created beside it (O_EXCL|O_NOFOLLOW, so
+ * nothing already there is followed or reused), which is then renamed over `path`; a failure half-way
+ * leaves neither a partial file nor a damaged original, and an existing file keeps its permissions.
+ * Anything else (a device, a FIFO, a symlink: its target) is written in place, as upstream CRIT does:
+ * renaming over /dev/null would replace the device with a file. Errors name `path`, never the temporary.
  */
 export function writeFileAtomic(path: string, data: Buffer | string | Iterable<string | Uint8Array>): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  let mode = 0o644;
+  const chunks = typeof data === 'string' || Buffer.isBuffer(data) ? [data] : data;
+  const write = (fd: number) => {
+    for (const c of chunks) writeSync(fd, typeof c === 'string' ? Buffer.from(c) : c);
+  };
+  let st: Stats | undefined;
   try {
-    mode = statSync(path).mode & 0o7777;
+    st = lstatSync(path);
   } catch {
     /* a new file */
   }
-  const fd = openSync(tmp, 'w', mode);
+  if (st && !st.isFile()) {
+    const fd = openSync(path, constants.O_WRONLY | constants.O_TRUNC);
+    try {
+      write(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return;
+  }
+  const mode = st ? st.mode & 0o7777 : 0o644;
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`);
+  let fd: number | undefined;
   try {
-    const chunks = typeof data === 'string' || Buffer.isBuffer(data) ? [data] : data;
-    for (const c of chunks) writeSync(fd, typeof c === 'string' ? Buffer.from(c) : c);
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+    write(fd);
     fchmodSync(fd, mode);
     closeSync(fd);
+    fd = undefined;
     renameSync(tmp, path);
   } catch (e) {
-    try {
-      closeSync(fd);
-    } catch {
-      /* closed already */
-    }
+    if (fd !== undefined) closeSync(fd);
     try {
       unlinkSync(tmp);
     } catch {
-      /* already gone */
+      /* never made, or already gone */
     }
-    throw e;
+    const err = e as NodeJS.ErrnoException;
+    if (typeof err.message === 'string') err.message = err.message.split(tmp).join(path);
+    if (err.path === tmp) err.path = path;
+    throw err;
   }
 }
