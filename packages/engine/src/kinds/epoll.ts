@@ -7,6 +7,7 @@ import { DumpError } from '../log.js';
 import { RestoreError, b, n } from '../restore/read.js';
 import type { Fown } from './common.js';
 import type { Kind } from './kind.js';
+import { ObjKind } from '../restore/plan-wire.js';
 
 export const epoll: Kind = {
   type: 'EVENTPOLL',
@@ -17,7 +18,7 @@ export const epoll: Kind = {
     if (e.moved) files.deferredEpoll.push(e.entry);
     else files.entries.push(e.entry);
   },
-  plan: (_objs, f, _fileId, what) => ({ kind: 9, label: `${what} (eventpoll)`, flags: n(f.epfd.flags) }),
+  plan: (_objs, f, _fileId, what) => ({ kind: ObjKind.EPOLL, label: `${what} (eventpoll)`, flags: n(f.epfd.flags) }),
   placed(objs, f, idx) {
     objs.epollTargets.set(idx, ((f.epfd.tfd as any[]) ?? []).map((x) => ({ tfd: n(x.tfd), events: n(x.events), data: b(x.data), done: false })));
   },

@@ -2,6 +2,7 @@
 import { b, n } from '../restore/read.js';
 import { fdinfoNeed } from './common.js';
 import type { Kind } from './kind.js';
+import { ObjKind } from '../restore/plan-wire.js';
 
 export const eventfd: Kind = {
   type: 'EVENTFD',
@@ -11,5 +12,5 @@ export const eventfd: Kind = {
     // "eventfd-count: %16llx"
     files.entries.push({ type: 'EVENTFD', id, efd: { id, flags, fown, counter: BigInt('0x' + fdinfoNeed(info.lines, 'eventfd-count:', what)) } });
   },
-  plan: (_objs, f, _fileId, what) => ({ kind: 6, label: `${what} (eventfd)`, flags: n(f.efd.flags), nums: [b(f.efd.counter)] }),
+  plan: (_objs, f, _fileId, what) => ({ kind: ObjKind.EVENTFD, label: `${what} (eventfd)`, flags: n(f.efd.flags), nums: [b(f.efd.counter)] }),
 };

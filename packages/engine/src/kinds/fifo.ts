@@ -10,6 +10,7 @@ import { fownOf, PerRun } from './common.js';
 import type { Kind } from './kind.js';
 import { collectPipeData, loadPipeData } from './pipe.js';
 import { regEntry } from './reg.js';
+import { ObjKind } from '../restore/plan-wire.js';
 
 export const fifo: Kind = {
   type: 'FIFO',
@@ -37,7 +38,7 @@ export const fifo: Kind = {
     const data = fifoData.of(objs);
     const d = data.get(ino);
     data.delete(ino);
-    const obj: Obj = { kind: 4, label: `${what} (FIFO ${path})`, path, flags: n(r.flags), fifo: d ?? { size: 0, data: Buffer.alloc(0) } };
+    const obj: Obj = { kind: ObjKind.FIFO, label: `${what} (FIFO ${path})`, path, flags: n(r.flags), fifo: d ?? { size: 0, data: Buffer.alloc(0) } };
     fownOf(obj, r.fown);
     return obj;
   },

@@ -6,6 +6,7 @@ import { native } from '../native.js';
 import { DumpError } from '../log.js';
 import { RestoreError, n } from '../restore/read.js';
 import type { Kind } from './kind.js';
+import { ObjKind } from '../restore/plan-wire.js';
 
 export const inotify: Kind = {
   type: 'INOTIFY',
@@ -21,7 +22,7 @@ export const inotify: Kind = {
       if (!existsSync(path)) throw new RestoreError(`${what}: inotify watch ${w.wd}: ${path} is missing`);
       return { wd: n(w.wd), mask: n(w.mask), path };
     }).sort((x, y) => x.wd - y.wd);
-    return { kind: 10, label: `${what} (inotify)`, flags: n(f.ify.flags), watches };
+    return { kind: ObjKind.INOTIFY, label: `${what} (inotify)`, flags: n(f.ify.flags), watches };
   },
 };
 

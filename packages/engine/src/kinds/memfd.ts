@@ -14,6 +14,7 @@ import { b, hasImage, load, n, PAGE, RestoreError } from '../restore/read.js';
 import type { Memfd } from '../restore/types.js';
 import { FOWN_NONE, PerRun, SEEK_DATA, SEEK_HOLE, stripDeleted } from './common.js';
 import type { Kind } from './kind.js';
+import { ObjKind } from '../restore/plan-wire.js';
 
 const F_GET_SEALS = 1034;
 
@@ -30,7 +31,7 @@ export const memfd: Kind = {
   },
   plan(objs, f, _fileId, what) {
     const m = f.memfd;
-    return { kind: 11, label: `${what} (memfd)`, flags: n(m.flags), pos: b(m.pos), nums: [BigInt(memfdFor(objs, n(m.inode_id), what))] };
+    return { kind: ObjKind.MEMFD, label: `${what} (memfd)`, flags: n(m.flags), pos: b(m.pos), nums: [BigInt(memfdFor(objs, n(m.inode_id), what))] };
   },
 };
 

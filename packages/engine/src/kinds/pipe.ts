@@ -8,6 +8,7 @@ import type { FileObjects } from '../restore/objects.js';
 import { hasImage, load, n } from '../restore/read.js';
 import { O_ACCMODE, PerRun } from './common.js';
 import type { Kind } from './kind.js';
+import { ObjKind } from '../restore/plan-wire.js';
 
 const F_GETPIPE_SZ = 1032;
 
@@ -34,7 +35,7 @@ export const pipe: Kind = {
       objs.plan.pipes.push({ size: d?.size ?? 0, data: d?.data ?? Buffer.alloc(0) });
       s.pipeNo.set(ino, no);
     }
-    return { kind: 2, label: `${what} (pipe:[${ino}])`, flags: n(p.flags) & ~O_ACCMODE, pipeNo: no, end: n(p.flags) & O_ACCMODE ? 1 : 0 };
+    return { kind: ObjKind.PIPE, label: `${what} (pipe:[${ino}])`, flags: n(p.flags) & ~O_ACCMODE, pipeNo: no, end: n(p.flags) & O_ACCMODE ? 1 : 0 };
   },
   inheritKeys: (f) => [`pipe:[${f.pipe.pipe_id}]`],
 };

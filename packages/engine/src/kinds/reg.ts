@@ -15,12 +15,12 @@ import { b, hasImage, load, n, RestoreError } from '../restore/read.js';
 import type { Ghost } from '../restore/types.js';
 import { FOWN_NONE, kdev, major, makedev, minor, O_ACCMODE, O_APPEND, O_WRONLY, PerRun, SEEK_DATA, SEEK_HOLE, stripDeleted } from './common.js';
 import type { Kind } from './kind.js';
+import { ObjFlag, ObjKind } from '../restore/plan-wire.js';
 
 /** CRIU's default --ghost-limit: deleted files larger than this (on disk) are refused. */
 const GHOST_LIMIT = 1 << 20;
 /** Ghost files of at least this size are written in chunks (SEEK_DATA/SEEK_HOLE), as CRIU does. */
 const GHOST_CHUNKS_THRESH = 3 * 4096;
-const GHOST_FLAG = 2 ** 31; // REG object: unlink the path once opened
 
 export const reg: Kind = {
   type: 'REG',
@@ -44,7 +44,7 @@ export const reg: Kind = {
     const remapId = restoreState.of(objs).ghostOf.get(fileId);
     if (remapId !== undefined) {
       const path = ghostFile(objs, r, remapId, what);
-      return { kind: 1, label: `${what} (deleted file ${r.name})`, path, flags: (n(r.flags) | GHOST_FLAG) >>> 0, pos: b(r.pos) };
+      return { kind: ObjKind.REG, label: `${what} (deleted file ${r.name})`, path, flags: (n(r.flags) | ObjFlag.GHOST) >>> 0, pos: b(r.pos) };
     }
     const path = r.name as string;
     let st;
@@ -56,7 +56,7 @@ export const reg: Kind = {
     if (r.size !== undefined && BigInt(st.size) !== b(r.size)) {
       throw new RestoreError(`${what}: file ${path} has size ${st.size}, the dump recorded ${r.size}`);
     }
-    return { kind: 1, label: `${what} (${path})`, path, flags: n(r.flags), pos: b(r.pos) };
+    return { kind: ObjKind.REG, label: `${what} (${path})`, path, flags: n(r.flags), pos: b(r.pos) };
   },
   inheritKeys: (f) => [f.reg.name],
 };

@@ -2,6 +2,7 @@
 import { b, n } from '../restore/read.js';
 import { fdinfoNeed } from './common.js';
 import type { Kind } from './kind.js';
+import { ObjKind } from '../restore/plan-wire.js';
 
 export const signalfd: Kind = {
   type: 'SIGNALFD',
@@ -10,5 +11,5 @@ export const signalfd: Kind = {
   dump(files, { id, flags, fown, info, what }) {
     files.entries.push({ type: 'SIGNALFD', id, sgfd: { id, flags, fown, sigmask: BigInt('0x' + fdinfoNeed(info.lines, 'sigmask:', what)) } });
   },
-  plan: (_objs, f, _fileId, what) => ({ kind: 8, label: `${what} (signalfd)`, flags: n(f.sgfd.flags), nums: [b(f.sgfd.sigmask)] }),
+  plan: (_objs, f, _fileId, what) => ({ kind: ObjKind.SIGNALFD, label: `${what} (signalfd)`, flags: n(f.sgfd.flags), nums: [b(f.sgfd.sigmask)] }),
 };

@@ -4,6 +4,7 @@ import { DumpError } from '../log.js';
 import { b, n } from '../restore/read.js';
 import { fdinfoNeed } from './common.js';
 import type { Kind } from './kind.js';
+import { ObjKind } from '../restore/plan-wire.js';
 
 export const timerfd: Kind = {
   type: 'TIMERFD',
@@ -25,6 +26,6 @@ export const timerfd: Kind = {
   },
   plan(_objs, f, _fileId, what) {
     const t = f.tfd;
-    return { kind: 7, label: `${what} (timerfd)`, flags: n(t.flags), nums: [b(t.clockid), b(t.ticks), b(t.isec), b(t.insec), b(t.vsec), b(t.vnsec)] };
+    return { kind: ObjKind.TIMERFD, label: `${what} (timerfd)`, flags: n(t.flags), nums: [b(t.clockid), b(t.ticks), b(t.isec), b(t.insec), b(t.vsec), b(t.vnsec)] };
   },
 };

@@ -14,6 +14,7 @@ import type { Obj } from '../restore/types.js';
 import { major, PerRun, type Fown } from './common.js';
 import type { Kind } from './kind.js';
 import { regEntry } from './reg.js';
+import { ObjKind } from '../restore/plan-wire.js';
 
 /** A pts fd seen in the dump (CRIU's tty_dump_info): checked against the tree once every task is dumped. */
 export interface TtySeen { pid: number; fd: number; index: number; sid: number; pgrp: number; hangup: boolean }
@@ -117,14 +118,14 @@ function ttyObj(objs: FileObjects, f: any, fileId: number, what: string): Obj {
     for (const w of ((tio.c_cc as number[] | undefined) ?? []).slice(0, 5)) for (let k = 0; k < 4; k++) cc.push((n(w) >>> (8 * k)) & 0xff);
     const ws = slaveInfo.winsize ?? {};
     s.data ??= new Map((hasImage(dir, 'tty-data') ? load(dir, 'tty-data', 'terminal data').entries : []).map((e: any) => [n(e.tty_id), e.data as Buffer]));
-    return { kind: 13, label: `${what} (pty master of /dev/pts/${index})`, flags: n(f.tty.flags), data: s.data.get(n(slaveInfo.id)) ?? Buffer.alloc(0),
+    return { kind: ObjKind.PTY_MASTER, label: `${what} (pty master of /dev/pts/${index})`, flags: n(f.tty.flags), data: s.data.get(n(slaveInfo.id)) ?? Buffer.alloc(0),
       nums: [index, n(tio.c_iflag), n(tio.c_oflag), n(tio.c_cflag), n(tio.c_lflag), n(tio.c_line), n(ws.ws_row), n(ws.ws_col), n(ws.ws_xpixel), n(ws.ws_ypixel),
         info.locked ? 1 : 0, info.packet_mode ? 1 : 0, slaveInfo.termios ? 1 : 0, ...cc.slice(0, 19)].map((v) => BigInt(v)) };
   }
   if (masterFile) {
     const m = objs.objFor(n(masterFile.id), `master of ${what}`);
     if (n(info.sid)) objs.cttyOf.set(n(info.sid), { obj: -1, pgrp: n(info.pgrp), fileId });
-    return { kind: 14, label: `${what} (${name})`, flags: n(f.tty.flags), nums: [BigInt(m)] };
+    return { kind: ObjKind.PTY_SLAVE, label: `${what} (${name})`, flags: n(f.tty.flags), nums: [BigInt(m)] };
   }
   if (info.type !== 'PTY' || !/^\/dev\/pts\/\d+$/.test(name)) {
     throw new RestoreError(`${what}: terminal ${name} (${info.type}) is not supported (only ptys)`);
@@ -133,5 +134,5 @@ function ttyObj(objs: FileObjects, f: any, fileId: number, what: string): Obj {
     throw new RestoreError(`${what}: terminal ${name} belongs to a session outside the tree: restore with --shell-job from a terminal`);
   }
   objs.plan.callerTty = true;
-  return { kind: 12, label: `${what} (${name}: the caller's terminal)`, flags: n(f.tty.flags) };
+  return { kind: ObjKind.CALLER_TTY, label: `${what} (${name}: the caller's terminal)`, flags: n(f.tty.flags) };
 }

@@ -12,6 +12,7 @@ import { hasImage, load, n, RestoreError } from '../restore/read.js';
 import type { Obj } from '../restore/types.js';
 import { FOWN_NONE, O_NONBLOCK, PerRun } from './common.js';
 import type { Kind } from './kind.js';
+import { ObjFlag, ObjKind } from '../restore/plan-wire.js';
 
 interface Diag { ino: number; type: number; state: number; peer: number; shutdown: number; name?: Buffer; icons?: number[]; rqueue?: number; wqueue?: number }
 
@@ -20,7 +21,6 @@ const SO = { REUSEADDR: 2, DONTROUTE: 5, BROADCAST: 6, SNDBUF: 7, RCVBUF: 8, KEE
   PRIORITY: 12, REUSEPORT: 15, PASSCRED: 16, RCVLOWAT: 18, RCVTIMEO: 20, SNDTIMEO: 21, PASSSEC: 34, MARK: 36, BUF_LOCK: 72 };
 const TCP_ESTABLISHED = 1, TCP_LISTEN = 10, SOCK_DGRAM = 2;
 /** restore: an external peer, connected by name (--ext-unix-sk) */
-const EXTERNAL_FLAG = 1 << 30;
 
 export const unix: Kind = {
   type: 'UNIXSK',
@@ -188,7 +188,7 @@ function unixObj(objs: FileObjects, u: any, what: string): Obj {
   const name: Buffer = u.name ?? Buffer.alloc(0);
   const label = `${what} (unix socket:[${u.ino}]${name.length ? ' ' + JSON.stringify(name.toString('latin1').replace(/\0+$/, '')) : ''})`;
   return {
-    kind: 3, label, flags: n(u.flags) & O_NONBLOCK,
+    kind: ObjKind.UNIX, label, flags: n(u.flags) & O_NONBLOCK,
     sk: {
       type: n(u.type), state: n(u.state), backlog: n(u.backlog), peer: n(u.peer) ? -2 : -1, listener: -1,
       sndbuf: n(u.opts?.so_sndbuf), rcvbuf: n(u.opts?.so_rcvbuf), shutdown: n(u.shutdown), passcred: u.opts?.so_passcred ? 1 : 0,
@@ -209,7 +209,7 @@ function linkPeer(objs: FileObjects, u: any, idx: number, what: string): void {
   if (n(peerFile.usk.uflags) & USK.EXTERN) {
     if (!objs.opts.extUnixSk) throw new RestoreError(`${what}: unix socket ${u.ino} is connected to an external socket (${peerFile.usk.name?.toString().replace(/\0/g, '') || u.peer}); restore with --ext-unix-sk`);
     const ext = unixObj(objs, peerFile.usk, `external peer of ${what}`);
-    ext.flags |= EXTERNAL_FLAG;
+    ext.flags |= ObjFlag.EXTERNAL;
     ext.sk!.peer = -1;
     objs.plan.objs.push(ext);
     sk.peer = objs.plan.objs.length - 1;

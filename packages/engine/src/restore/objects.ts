@@ -10,6 +10,7 @@ import { isGhost } from '../kinds/reg.js';
 import { anonShmFor, memfdFor } from '../kinds/memfd.js';
 import { hasImage, load, n, RestoreError } from './read.js';
 import type { Obj, Plan, PlanOptions } from './types.js';
+import { ObjKind } from './plan-wire.js';
 
 export class FileObjects {
   /** files.img entries, in their order */
@@ -79,7 +80,7 @@ export class FileObjects {
   private inherited(key: string, what: string): Obj {
     this.inheritUsed.add(key);
     const fd = this.inherit.get(key)!;
-    return { kind: 5, label: `${what} (${key}, inherited fd ${fd})`, flags: 0, inheritFd: fd };
+    return { kind: ObjKind.INHERIT, label: `${what} (${key}, inherited fd ${fd})`, flags: 0, inheritFd: fd };
   }
 
   /** The memfd object of a memfd inode (made on first use), its index in plan.memfds. */

@@ -53,6 +53,23 @@ static int unlink_stale_socket(struct obj *o, const struct sockaddr_un *sa, char
 	return 0;
 }
 
+/* fd takes o's name (a stale socket file there goes first); on failure fd is closed and err says what failed */
+static int bind_name(struct obj *o, int fd, const char *what, char *err, size_t errn)
+{
+	struct sockaddr_un sa;
+	socklen_t sl = sk_addr(o, &sa);
+	if (unlink_stale_socket(o, &sa, err, errn) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&sa, sl) < 0) {
+		snprintf(err, errn, "%s: %s", what, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
 /* Unix sockets: pairs (both ends in the tree) come from socketpair(); named listeners are bound and listen;
  * a socket connected to a named socket of the tree connects to it. */
 static int open_unix(struct obj *o, char *err, size_t errn)
@@ -74,17 +91,8 @@ static int open_unix(struct obj *o, char *err, size_t errn)
 			return -1;
 		}
 		sk_opts(peer, c);
-		if (peer->sk_name.len) {
-			socklen_t pl = sk_addr(peer, &sa);
-			if (unlink_stale_socket(peer, &sa, err, errn) < 0) {
-				close(c);
-				return -1;
-			}
-			if (bind(c, (struct sockaddr *)&sa, pl) < 0) {
-				snprintf(err, errn, "bind the connecting peer: %s", strerror(errno));
-				return -1;
-			}
-		}
+		if (peer->sk_name.len && bind_name(peer, c, "bind the connecting peer", err, errn) < 0)
+			return -1;
 		socklen_t sl = sk_addr(l, &sa);
 		if (connect(c, (struct sockaddr *)&sa, sl) < 0) {
 			snprintf(err, errn, "connect to the listener: %s", strerror(errno));
@@ -119,18 +127,8 @@ static int open_unix(struct obj *o, char *err, size_t errn)
 		return -1;
 	}
 	sk_opts(o, fd);
-	if (o->sk_name.len) {
-		socklen_t sl = sk_addr(o, &sa);
-		if (unlink_stale_socket(o, &sa, err, errn) < 0) {
-			close(fd);
-			return -1;
-		}
-		if (bind(fd, (struct sockaddr *)&sa, sl) < 0) {
-			snprintf(err, errn, "bind: %s", strerror(errno));
-			close(fd);
-			return -1;
-		}
-	}
+	if (o->sk_name.len && bind_name(o, fd, "bind", err, errn) < 0)
+		return -1;
 	if (o->sk_state == TCP_LISTEN && listen(fd, (int)o->sk_backlog) < 0) {
 		snprintf(err, errn, "listen: %s", strerror(errno));
 		close(fd);
