@@ -4,7 +4,7 @@ import {
   encodeImage, imageInfo, imageJsonChunks, ImageError, parseImageJson, pyDumps, type Entry, type JsonForm,
 } from '@ckpt/images';
 import { readStdin, toFileAtomic, toStdout } from './io.js';
-import { ImageDir } from './explore/imagedir.js';
+import { openImageDir } from './explore/imagedir.js';
 import { collectPs, psText } from './explore/ps.js';
 import { eachTaskFds, fdsText } from './explore/fds.js';
 import { eachTaskMems, memsText } from './explore/mems.js';
@@ -68,7 +68,7 @@ export const EXPLORERS = ['ps', 'fds', 'mems', 'rss'] as const;
  * upstream prints it): on a large dump nothing is held whole.
  */
 export async function explore(opts: { dir: string; what: string; pageSize?: number }): Promise<void> {
-  const dir = new ImageDir(opts.dir);
+  const dir = openImageDir(opts.dir);
   switch (opts.what) {
     case 'ps': return toStdout(psText(collectPs(dir)));
     case 'fds': return toStdout(fdsText(eachTaskFds(dir)));

@@ -14,3 +14,4 @@ export { pyDumps, pyString, b64Lines, qpEncode, qpDecode, humanSize, type Json }
 export { FLAG_TABLES, DICT_TABLES, TASK, TASK_STATES, VMA, PE, USK, flagsToText } from './tables.js';
 export { BufferSource, FileSource, type ByteSource } from './source.js';
 export { PageReader, taskPages, shmemPages, type PageRun, type PageReaderOptions } from './pages.js';
+export { DirFiles, dumpFiles, type DumpFiles, type FileReader } from './dump-files.js';

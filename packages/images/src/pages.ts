@@ -1,7 +1,6 @@
 // Memory contents of a dump: pagemap-N.img says which pages exist and where,
 // pages-<pages_id>.img holds the present ones back to back (FORMAT.md §6).
-import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from 'node:fs';
-import { join } from 'node:path';
+import { dumpFiles, type DumpFiles, type FileReader } from './dump-files.js';
 import { ImageError } from './errors.js';
 import { decodeImage } from './image.js';
 import { imageFileName } from './magic.js';
@@ -30,16 +29,23 @@ export interface PageReaderOptions {
 export class PageReader {
   readonly runs: PageRun[];
   readonly pageSize: number;
+  /** the pages file as messages name it (in a directory: its path) */
   readonly pagesFile: string;
-  private fd: number | undefined;
+  /** the pages file's name in the dump */
+  readonly pagesName: string;
+  private files: DumpFiles;
+  private reader: FileReader | undefined;
   private parentReader: PageReader | null | undefined;
 
-  constructor(readonly dir: string, readonly pagemapFile: string, opts: PageReaderOptions = {}) {
+  /** dir: the dump directory, or another store of its files (an archive) */
+  constructor(dir: string | DumpFiles, readonly pagemapFile: string, opts: PageReaderOptions = {}) {
     this.pageSize = opts.pageSize ?? 4096;
-    const doc = decodeImage(join(dir, pagemapFile));
-    if (doc.magic !== 'PAGEMAP') throw new ImageError(`not a pagemap image (${doc.magic})`, { file: join(dir, pagemapFile) });
+    this.files = dumpFiles(dir);
+    const doc = decodeImage(this.files.image(pagemapFile));
+    if (doc.magic !== 'PAGEMAP') throw new ImageError(`not a pagemap image (${doc.magic})`, { file: this.files.where(pagemapFile) });
     const [head, ...rest] = doc.entries;
-    this.pagesFile = join(dir, imageFileName('pages', Number(head?.pages_id ?? 0)));
+    this.pagesName = imageFileName('pages', Number(head?.pages_id ?? 0));
+    this.pagesFile = this.files.where(this.pagesName);
     let off = 0;
     this.runs = rest.map((e) => {
       const flags = e.in_parent === true ? PE.PARENT : e.flags === undefined ? PE.PRESENT : Number(e.flags);
@@ -77,22 +83,17 @@ export class PageReader {
 
   private parent(): PageReader | null {
     if (this.parentReader === undefined) {
-      const pdir = join(this.dir, 'parent');
-      this.parentReader = existsSync(join(pdir, this.pagemapFile)) ? new PageReader(pdir, this.pagemapFile, { pageSize: this.pageSize }) : null;
+      const p = this.files.parent();
+      this.parentReader = p?.has(this.pagemapFile) ? new PageReader(p, this.pagemapFile, { pageSize: this.pageSize }) : null;
     }
     return this.parentReader;
   }
 
   private readFile(offset: number, out: Buffer, at: number, len: number): void {
-    this.fd ??= openSync(this.pagesFile, constants.O_RDONLY | constants.O_NONBLOCK); // a FIFO must not block us
-    let got = 0;
-    while (got < len) {
-      const n = readSync(this.fd, out, at + got, len - got, offset + got);
-      if (n === 0) {
-        const size = fstatSync(this.fd).size;
-        throw new ImageError(`pages file holds ${size} bytes, but ${this.pagemapFile} puts page data at ${offset + got}`, { file: this.pagesFile });
-      }
-      got += n;
+    this.reader ??= this.files.open(this.pagesName);
+    const got = this.reader.readAt(offset, out, at, len);
+    if (got < len) {
+      throw new ImageError(`pages file holds ${this.reader.size()} bytes, but ${this.pagemapFile} puts page data at ${offset + got}`, { file: this.pagesFile });
     }
   }
 
@@ -152,18 +153,18 @@ export class PageReader {
   }
 
   close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+    this.reader?.close();
+    this.reader = undefined;
     this.parentReader?.close();
   }
 }
 
 /** The page reader of a task's memory: pagemap-<pid>.img in dir. */
-export function taskPages(dir: string, pid: number, opts?: PageReaderOptions): PageReader {
+export function taskPages(dir: string | DumpFiles, pid: number, opts?: PageReaderOptions): PageReader {
   return new PageReader(dir, imageFileName('pagemap', pid), opts);
 }
 
 /** The page reader of a shared memory object: pagemap-shmem-<shmid>.img in dir. */
-export function shmemPages(dir: string, shmid: number | bigint, opts?: PageReaderOptions): PageReader {
+export function shmemPages(dir: string | DumpFiles, shmid: number | bigint, opts?: PageReaderOptions): PageReader {
   return new PageReader(dir, imageFileName('pagemap-shmem', shmid), opts);
 }

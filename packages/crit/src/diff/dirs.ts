@@ -1,8 +1,7 @@
 // crit diff of two dump directories: the process tree, then per task its
 // attributes, fds, sockets, mappings and memory contents, then dump statistics.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { imageFileName, taskPages, type PageReader } from '@ckpt/images';
+import { taskPages, type PageReader } from '@ckpt/images';
+import type { ImageDir } from '../explore/imagedir.js';
 import { IgnoreRules } from './ignore.js';
 import { DIR_SECTIONS, result, type Change, type DiffResult, type PageRange, type Section } from './model.js';
 import { comparePages, type PageSpan } from './pages.js';
@@ -39,17 +38,18 @@ class Collector {
   }
 }
 
-function openPages(dir: string, pid: number, pageSize: number): PageReader | undefined {
-  return existsSync(join(dir, imageFileName('pagemap', pid))) ? taskPages(dir, pid, { pageSize }) : undefined;
+function openPages(dir: ImageDir, pid: number, pageSize: number): PageReader | undefined {
+  return dir.has('pagemap', pid) ? taskPages(dir.files, pid, { pageSize }) : undefined;
 }
 
 function pagesChanges(col: Collector, a: TaskSnap, b: TaskSnap, da: DumpSnap, db: DumpSnap, path: string, opts: DiffOptions): void {
   const ps = opts.pageSize ?? 4096;
-  const pa = openPages(da.dir.dir, a.pid, ps);
-  const pb = openPages(db.dir.dir, b.pid, ps);
+  const pa = openPages(da.dir, a.pid, ps);
+  const pb = openPages(db.dir, b.pid, ps);
   let spans: PageSpan[];
   try {
-    const missing = [pa, pb].find((r) => r && !existsSync(r.pagesFile) && r.presentBytes > 0);
+    const gone = (r: PageReader | undefined, d: DumpSnap) => r && !d.dir.files.has(r.pagesName) && r.presentBytes > 0;
+    const missing = gone(pa, da) ? pa : gone(pb, db) ? pb : undefined;
     if (missing) {
       col.warnings.push(`${path}: ${missing.pagesFile} is missing: memory contents not compared`);
       return;

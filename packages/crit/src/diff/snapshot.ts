@@ -3,7 +3,7 @@
 import { messagePlan, messageToJson, VMA, type Json, type Message } from '@ckpt/images';
 import { FileNames } from '../explore/files.js';
 import { protText } from '../explore/mems.js';
-import { FILES_ID, ImageDir, isDead, type Obj } from '../explore/imagedir.js';
+import { FILES_ID, ImageDir, isDead, openImageDir, type Obj } from '../explore/imagedir.js';
 import { collectPs, type Task } from '../explore/ps.js';
 import { collectSockets, type SocketInfo } from '../explore/sk.js';
 import { rlimitName, signalName } from '../linux-names.js';
@@ -130,7 +130,7 @@ function vmaName(v: Obj, names: FileNames): string {
 }
 
 export function snapshot(path: string, opts: { byPlace: boolean; attrs: boolean; fds: boolean; mems: boolean }): DumpSnap {
-  const dir = new ImageDir(path);
+  const dir = openImageDir(path);
   const names = new FileNames(dir);
   const files = new Map((dir.maybeEntries('files') ?? []).map((f) => [Number(f.id), f]));
   const socks = opts.fds ? new Map(collectSockets(dir).map((s) => [s.id, s])) : new Map<number, SocketInfo>();

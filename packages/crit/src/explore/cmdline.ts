@@ -18,7 +18,7 @@ function splitNul(b: Buffer): string[] {
 
 export function taskStrings(dir: ImageDir, pid: number, pageSize = 4096): TaskStrings {
   const mm = dir.first('mm', pid);
-  const pages = taskPages(dir.dir, pid, { pageSize });
+  const pages = taskPages(dir.files, pid, { pageSize });
   try {
     const area = (start: unknown, end: unknown) => {
       const s = BigInt((start as bigint) ?? 0n);

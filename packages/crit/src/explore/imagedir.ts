@@ -3,9 +3,9 @@
 // of the whole dump (pstree, files, ...) are kept once read; per-task ones (an
 // id in the name) are read where they are used, not kept: on large dumps
 // holding them all made the collector do most of the work.
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { decodeImage, imageFileName, ImageError, TASK, type FieldSelection, type ImageDoc } from '@ckpt/images';
+import { existsSync } from 'node:fs';
+import { decodeImage, dumpFiles, imageFileName, ImageError, TASK, type DumpFiles, type FieldSelection, type ImageDoc } from '@ckpt/images';
+import { openDump } from '../archive/source.js';
 
 export type Obj = { [k: string]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Id = number | bigint | string;
@@ -13,23 +13,20 @@ type Id = number | bigint | string;
 export class ImageDir {
   /** the images of the whole dump, by file name */
   private cache = new Map<string, ImageDoc | null>();
-  /** the directory's file names, listed once: cheaper than asking for each image */
-  private listing: Set<string> | undefined;
-  /** dir/, joined once */
-  private prefix: string;
+  /** where the images are read from: a directory or a checkpoint archive */
+  readonly files: DumpFiles;
 
-  constructor(readonly dir: string) {
-    if (!existsSync(dir)) throw new ImageError('no such directory', { file: dir });
-    this.prefix = join(dir, '/');
+  constructor(where: string | DumpFiles) {
+    if (typeof where === 'string' && !existsSync(where)) throw new ImageError('no such directory', { file: where });
+    this.files = dumpFiles(where);
   }
 
   path(stem: string, id?: Id): string {
-    return this.prefix + imageFileName(stem, id);
+    return this.files.where(imageFileName(stem, id));
   }
 
   has(stem: string, id?: Id): boolean {
-    this.listing ??= new Set(readdirSync(this.dir));
-    return this.listing.has(imageFileName(stem, id));
+    return this.files.has(imageFileName(stem, id));
   }
 
   /**
@@ -60,13 +57,12 @@ export class ImageDir {
 
   private load(stem: string, id: Id | undefined, fields: FieldSelection | undefined): ImageDoc | null {
     const name = imageFileName(stem, id);
-    const path = this.prefix + name;
     const read = (select?: FieldSelection): ImageDoc | null => {
       try {
-        return decodeImage(path, { fields: select });
+        return decodeImage(this.files.image(name), { fields: select });
       } catch (e) {
-        if (!existsSync(path)) return null; // asked only when it failed: one system call less per image
-        throw e;
+        if (!this.files.has(name)) return null; // asked only when it failed: one system call less per image
+        throw e instanceof ImageError ? e.at({ file: this.files.where(name) }) : e;
       }
     };
     if (id !== undefined) return read(fields);
@@ -74,6 +70,11 @@ export class ImageDir {
     if (!this.cache.has(name)) this.cache.set(name, read());
     return this.cache.get(name)!;
   }
+}
+
+/** The images of a dump directory, an extracted container checkpoint or a checkpoint archive. */
+export function openImageDir(path: string): ImageDir {
+  return new ImageDir(openDump(path).images);
 }
 
 /** pstree ids; very old images had ns_pid/ns_pgid/ns_sid lists instead. */

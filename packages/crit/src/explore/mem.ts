@@ -14,7 +14,7 @@ export function openTaskPages(dir: ImageDir, pid: number, pageSize = 4096): Page
     const known = dir.pstree().map((p) => p.pid).join(', ');
     throw new ImageError(`no memory images for pid ${pid} (tasks in this dump: ${known})`, { file: dir.path('pagemap', pid) });
   }
-  return taskPages(dir.dir, pid, { pageSize });
+  return taskPages(dir.files, pid, { pageSize });
 }
 
 /** The whole dumped memory, region by region, as hexdump -C lines (a region's last line is its end address). */

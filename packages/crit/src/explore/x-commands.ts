@@ -6,7 +6,7 @@ import { toStdout } from '../io.js';
 import { hexAddr, jsonText } from '../render/json.js';
 import { makeStyle } from '../render/style.js';
 import { collectFds } from './fds.js';
-import { ImageDir } from './imagedir.js';
+import { openImageDir, type ImageDir } from './imagedir.js';
 import { findInMemory, hexdumpAll, hexdumpRange, matchJson, matchText, openTaskPages, pageRuns } from './mem.js';
 import { collectMems } from './mems.js';
 import { collectPsDetail, psDetailText } from './ps-detail.js';
@@ -52,7 +52,7 @@ function validateRegex(re: string): void {
 }
 
 export async function exploreMore(o: XOptions): Promise<void> {
-  const dir = new ImageDir(o.dir);
+  const dir = openImageDir(o.dir);
   const style = makeStyle({ color: o.color });
   switch (o.what) {
     case 'ps': {
