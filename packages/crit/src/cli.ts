@@ -8,6 +8,7 @@ import { diffCommand } from './diff/command.js';
 import { DIR_SECTIONS } from './diff/model.js';
 import { editCommand, setCommand } from './edit/command.js';
 import { exploreMore, MORE_EXPLORERS, needsMore } from './explore/x-commands.js';
+import { inspectCommand } from './inspect/command.js';
 
 const require = createRequire(import.meta.url);
 const VERSION: string = require('../package.json').version;
@@ -86,6 +87,28 @@ export async function main(argv: string[]): Promise<void> {
         cmdline: a.cmdline, env: a.env, pid: a.pid, addr: a.addr, len: a.len, search: a.search, regex: a.regex, context: a.context,
       };
       return needsMore(o) ? exploreMore(o) : explore(o);
+    })
+    .command('inspect <paths..>', 'show a container checkpoint (archive or extracted) as checkpointctl inspect does', (y) =>
+      y.positional('paths', { type: 'string', array: true, demandOption: true, describe: 'checkpoint archive (.tar, .tar.gz, .tar.zst) or directory' })
+        .option('ps-tree', { type: 'boolean', describe: 'the process tree' })
+        .option('files', { type: 'boolean', describe: 'open files of each task (implies --ps-tree)' })
+        .option('sockets', { type: 'boolean', describe: 'sockets of each task (implies --ps-tree)' })
+        .option('mounts', { type: 'boolean', describe: 'the mounts of the container (spec.dump)' })
+        .option('stats', { type: 'boolean', describe: "CRIU's dump statistics (stats-dump)" })
+        .option('metadata', { type: 'boolean', describe: 'the annotations of the container (spec.dump)' })
+        .option('all', { type: 'boolean', describe: 'all of the above' })
+        .option('pid', { type: 'number', describe: 'only this task and its descendants (implies --ps-tree)' })
+        .option('json', { type: 'boolean', describe: 'machine-readable output (a list, one object per checkpoint)' })
+        .option('color', { type: 'boolean', describe: 'colour (default: on a terminal, unless NO_COLOR is set); --no-color turns it off' })
+        .example('$0 inspect ckpt.tar.zst', 'container, image, engine, times and sizes of a Podman export')
+        .example('$0 inspect ckpt.tar --ps-tree --files --sockets', 'with every task, its open files and sockets')
+        .example('$0 inspect ckpt.tar.gz --all --json', 'everything, as JSON'),
+    (a) => {
+      if (a.pid !== undefined && (!Number.isSafeInteger(a.pid) || a.pid <= 0)) throw new ImageError(`--pid: expected a task id, got ${a.pid}`);
+      return inspectCommand({
+        paths: a.paths as string[], psTree: a['ps-tree'], files: a.files, sockets: a.sockets, mounts: a.mounts, stats: a.stats,
+        metadata: a.metadata, all: a.all, pid: a.pid, json: a.json, color: a.color as boolean | undefined,
+      });
     })
     .command('diff <a> <b>', 'compare two dumps (directories) or two image files by meaning', (y) =>
       y.positional('a', { type: 'string', demandOption: true, describe: 'image directory or image file' })
