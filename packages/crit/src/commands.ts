@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import {
   encodeImage, imageInfo, imageJsonChunks, ImageError, parseImageJson, pyDumps, type Entry, type JsonForm,
 } from '@ckpt/images';
+import { imageInput } from './archive/source.js';
 import { readStdin, toFileAtomic, toStdout } from './io.js';
 import { openImageDir } from './explore/imagedir.js';
 import { collectPs, psText } from './explore/ps.js';
@@ -15,8 +16,7 @@ export interface Warn {
 }
 
 export async function decode(opts: { in?: string; out?: string; pretty?: boolean; nopl?: boolean }, warn: Warn): Promise<void> {
-  const input = opts.in ?? readStdin();
-  const file = opts.in ?? '<stdin>';
+  const { input, file } = opts.in !== undefined ? imageInput(opts.in) : { input: readStdin(), file: '<stdin>' };
   const form: JsonForm = opts.pretty ? 'pretty' : 'plain';
   // upstream is silent about required fields missing on the wire; encode would refuse them
   const onMissing = (e: Entry) => warn(`${file}: entry ${e.index} at offset ${e.offset}: ${e.type} lacks required ${e.missing!.join(', ')} (encode will refuse it)`);
@@ -58,7 +58,14 @@ export async function encode(opts: { in?: string; out?: string }): Promise<void>
 }
 
 export async function info(opts: { in: string }): Promise<void> {
-  await toStdout([pyDumps(imageInfo(opts.in), 4) + '\n']);
+  const { input, file } = imageInput(opts.in);
+  let info;
+  try {
+    info = imageInfo(input);
+  } catch (e) {
+    throw e instanceof ImageError ? e.at({ file }) : e;
+  }
+  await toStdout([pyDumps(info, 4) + '\n']);
 }
 
 export const EXPLORERS = ['ps', 'fds', 'mems', 'rss'] as const;

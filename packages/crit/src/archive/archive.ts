@@ -52,14 +52,11 @@ export class CheckpointArchive {
     }
   }
 
-  private stream(): PlainBytes | InflatedBytes {
-    return this.compression === 'none' ? new PlainBytes(this.fd) : new InflatedBytes(this.fd, this.compression, this.path);
-  }
-
   private scan(): void {
     let kept = 0;
     const keep = this.compression !== 'none';
-    scanTar(this.stream(), this.path, (m, bytes) => {
+    const stream = this.compression === 'none' ? new PlainBytes(this.fd) : new InflatedBytes(this.fd, this.compression, this.path, true);
+    scanTar(stream, this.path, (m, bytes) => {
       const member: Member = { ...m };
       if (keep && worthKeeping(m) && kept + m.size <= KEEP_ALL) {
         member.data = bytes.read(m.size);
@@ -69,6 +66,7 @@ export class CheckpointArchive {
       // a later member of the same name replaces an earlier one, as tar extracts it
       this.members.set(m.name, member);
     });
+    if (stream instanceof InflatedBytes) stream.finish();
   }
 
   /** the label of a member in messages: the archive's path, then the member's */

@@ -2,8 +2,8 @@
 // image directory, a container checkpoint archive (.tar, .tar.gz, .tar.zst,
 // told apart by content), or such an archive extracted (images under
 // checkpoint/). Every crit command that takes a dump opens it here.
-import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readSync, statSync, type Stats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { DirFiles, ImageError, type DumpFiles, type FileReader } from '@ckpt/images';
 import { CHECKPOINT_DIR, CheckpointArchive } from './archive.js';
 
@@ -134,9 +134,65 @@ function openDirectory(path: string): DumpSource {
 
 /** Opens a dump directory, an extracted checkpoint or a checkpoint archive. */
 export function openDump(path: string): DumpSource {
-  const st = statSync(path, { throwIfNoEntry: false });
+  const st = statOrUndefined(path);
   if (!st) throw new ImageError('no such directory or archive', { file: path });
   if (st.isDirectory()) return openDirectory(path);
   if (!st.isFile()) throw new ImageError('not a dump directory nor a checkpoint archive', { file: path });
   return openArchive(path);
+}
+
+/** stat, or undefined where there is nothing (ENOENT, or ENOTDIR under a file) */
+export function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a file is a checkpoint archive (gzip, zstd or tar by content) rather than an image. */
+export function isArchiveFile(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    if (!fstatSync(fd).isFile()) return false;
+    const head = Buffer.alloc(512);
+    const n = readSync(fd, head, 0, 512, 0);
+    if (n >= 4 && ((head[0] === 0x1f && head[1] === 0x8b) || head.readUInt32LE(0) === 0xfd2fb528)) return true;
+    return n === 512 && head.toString('latin1', 257, 262) === 'ustar';
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * An image named by a path that may go through a checkpoint archive:
+ * ckpt.tar.zst/checkpoint/core-1.img, or ckpt.tar.zst/core-1.img for the
+ * images under checkpoint/. Other paths are returned as they are.
+ */
+export function imageInput(path: string): { input: string | Buffer; file: string } {
+  if (existsSync(path)) return { input: path, file: path };
+  const rest: string[] = [];
+  let at = path;
+  for (;;) {
+    const up = dirname(at);
+    if (up === at) return { input: path, file: path };
+    rest.unshift(basename(at));
+    at = up;
+    const st = statOrUndefined(at);
+    if (!st) continue;
+    if (!st.isFile() || !isArchiveFile(at)) return { input: path, file: path };
+    break;
+  }
+  const archive = new CheckpointArchive(at);
+  try {
+    const name = rest.join('/');
+    const m = archive.file(name) ?? archive.file(`${CHECKPOINT_DIR}/${name}`);
+    if (!m) throw new ImageError('no such image in the archive', { file: path });
+    return { input: archive.bytes(m), file: archive.where(m.name) };
+  } finally {
+    archive.close();
+  }
 }

@@ -3,6 +3,7 @@
 // readers are; memory stays at one input piece and its output. Which one is
 // told by the first bytes, not by the file's name.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import { Gunzip } from 'fflate';
 import { Decompress as Unzstd } from 'fzstd';
 import { ImageError } from '@ckpt/images';
@@ -75,11 +76,17 @@ export class InflatedBytes implements TarBytes {
   private done = false;
   private inflater: { push(chunk: Uint8Array, final?: boolean): void };
   private readonly inSize: number;
+  /** CRC-32 of the output so far, when the whole stream is to be checked (see finish) */
+  private crc = 0;
 
-  constructor(private fd: number, private kind: 'gzip' | 'zstd', private file: string) {
+  /** verify: the caller reads the stream to its end and calls finish(), which checks it whole */
+  constructor(private fd: number, private kind: 'gzip' | 'zstd', private file: string, private verify = false) {
     this.inSize = fstatSync(fd).size;
+    // fzstd takes a cut-off stream for a whole one: the frames are walked first
+    if (verify && kind === 'zstd') checkZstdFrames(fd, this.inSize, file);
     const ondata = (chunk: Uint8Array, final?: boolean) => {
       if (chunk.length) this.queue.push(chunk);
+      if (this.verify && kind === 'gzip') this.crc = crc32(chunk, this.crc);
       if (final) this.done = true;
     };
     this.inflater = kind === 'gzip' ? new Gunzip(ondata) : new Unzstd(ondata);
@@ -154,7 +161,55 @@ export class InflatedBytes implements TarBytes {
     return got;
   }
 
+  /**
+   * Reads what is left and checks the whole stream: for a single-member gzip
+   * file (what engines write) its CRC-32 and size, which fflate leaves unchecked.
+   */
+  finish(): void {
+    while (this.skip(1 << 30) > 0);
+    if (this.kind !== 'gzip' || !this.verify || this.inSize < 18) return;
+    const trailer = Buffer.alloc(8);
+    preadFully(this.fd, trailer, 0, 8, this.inSize - 8);
+    if (trailer.readUInt32LE(4) === this.pos % 2 ** 32 && trailer.readUInt32LE(0) !== this.crc >>> 0) {
+      throw new ImageError('corrupt gzip data (CRC-32 mismatch)', { file: this.file });
+    }
+  }
+
   close(): void {}
+}
+
+/**
+ * Walks the frames and block headers of a zstd file (RFC 8878 §3.1): each
+ * frame must end with its last block, and the file with a frame.
+ */
+function checkZstdFrames(fd: number, size: number, file: string): void {
+  const cut = (what: string) => new ImageError(`truncated zstd data (${what})`, { file });
+  const b = Buffer.alloc(18);
+  let pos = 0;
+  while (pos < size) {
+    if (preadFully(fd, b, 0, 8, pos) < 8) throw cut(`a frame header at byte ${pos} is cut short`);
+    const magic = b.readUInt32LE(0);
+    if ((magic & 0xfffffff0) === 0x184d2a50) {
+      pos += 8 + b.readUInt32LE(4); // a skippable frame
+      continue;
+    }
+    if (magic !== 0xfd2fb528) throw new ImageError(`not zstd data at byte ${pos}`, { file });
+    const fhd = b[4];
+    const single = (fhd >> 5) & 1;
+    const fcs = [single, 2, 4, 8][fhd >> 6];
+    const dict = [0, 1, 2, 4][fhd & 3];
+    pos += 5 + (single ? 0 : 1) + dict + fcs;
+    for (let last = 0; !last; ) {
+      if (preadFully(fd, b, 0, 3, pos) < 3) throw cut(`a block header at byte ${pos} is missing`);
+      const h = b[0] | (b[1] << 8) | (b[2] << 16);
+      last = h & 1;
+      const type = (h >> 1) & 3;
+      pos += 3 + (type === 1 ? 1 : h >>> 3);
+      if (pos > size) throw cut(`a block runs past the end of the file (${size} bytes)`);
+    }
+    pos += (fhd >> 2) & 1 ? 4 : 0; // content checksum
+    if (pos > size) throw cut(`the last block ends past the end of the file`);
+  }
 }
 
 /** Opens an archive file; the caller closes the fd. */

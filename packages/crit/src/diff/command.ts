@@ -1,6 +1,6 @@
 // `crit diff A B`: exit 0 when equal, 1 when different, 2 on error (as diff(1)).
-import { statSync } from 'node:fs';
 import { ImageError } from '@ckpt/images';
+import { isArchiveFile, statOrUndefined } from '../archive/source.js';
 import { toStdout } from '../io.js';
 import { jsonText } from '../render/json.js';
 import { makeStyle } from '../render/style.js';
@@ -19,12 +19,11 @@ export interface DiffArgs {
   pageSize?: number;
 }
 
+/** a dump (a directory or a checkpoint archive) or one image (which may be inside an archive) */
 function kindOf(path: string): 'directory' | 'file' {
-  try {
-    return statSync(path).isDirectory() ? 'directory' : 'file';
-  } catch {
-    throw new ImageError('no such file or directory', { file: path });
-  }
+  const st = statOrUndefined(path);
+  if (!st) return 'file'; // an image inside an archive, or missing (said when it is read)
+  return st.isDirectory() || isArchiveFile(path) ? 'directory' : 'file';
 }
 
 /** Runs the diff and returns the exit status. */
