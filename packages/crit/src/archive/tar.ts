@@ -94,7 +94,13 @@ export function scanTar(bytes: TarBytes, file: string, visit: (m: TarMember, byt
     if (h.length === 0 && count > 0) return; // no end blocks: tolerated, as GNU tar does
     if (h.length < BLOCK) throw new ImageError(`truncated tar archive (a header at byte ${at} is cut short)`, { file });
     if (h.every((b) => b === 0)) return; // end of archive
-    if (!checksumOk(h, at, file)) {
+    let ok: boolean;
+    try {
+      ok = checksumOk(h, at, file);
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
       throw new ImageError(count ? `corrupt tar archive (bad header checksum at byte ${at})` : 'not a checkpoint archive (not a tar file, nor gzip or zstd)', { file });
     }
     if (++count > MAX_MEMBERS) throw new ImageError(`more than ${MAX_MEMBERS} members: not a checkpoint archive`, { file });
