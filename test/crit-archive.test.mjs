@@ -88,6 +88,12 @@ test('GNU tar archives, long names in PAX records, images named through the arch
   assert.equal(d.code, 0, d.stdout.toString() + d.stderr);
   const other = await crit('diff', m['tar.gz'], join(CORPUS, 'loop-static'), '--only', 'tree');
   assert.equal(other.code, 1);
+  // archives are read, never written
+  for (const args of [['set', `${m.tar}/checkpoint/${pstree}`, 'entries[0].tc.comm', '"x"'], ['edit', `${m['tar.zst']}/${pstree}`]]) {
+    const w = await crit(...args);
+    assert.equal(w.code, 1);
+    assert.match(w.stderr, /^crit: .*: is inside a checkpoint archive, which crit only reads: extract the archive to change its images\n$/);
+  }
 });
 
 test('inspect: Podman metadata, sizes, networks, statistics, mounts and the process tree (tree and --json)', async (t) => {

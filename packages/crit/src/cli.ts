@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<void> {
     .usage('$0 <command> [options]\n\nCRiu Image Tool: read, write and explore CRIU checkpoint images.')
     .version(`${VERSION} (${IMAGE_FORMAT} image format)`)
     .command('decode', 'convert a criu image from binary to JSON', (y) =>
-      y.option('in', { alias: 'i', type: 'string', describe: 'image to decode (default: stdin)' })
+      y.option('in', { alias: 'i', type: 'string', describe: 'image to decode (default: stdin); may be inside a checkpoint archive (ckpt.tar.gz/pstree.img)' })
         .option('out', { alias: 'o', type: 'string', describe: 'where to write the JSON (default: stdout)' })
         .option('pretty', { type: 'boolean', describe: 'multi-line, indented, with field-specific forms (hex, flags, addresses)' })
         .example('$0 decode -i pstree.img', 'one-line JSON of the process tree image')
@@ -55,10 +55,10 @@ export async function main(argv: string[]): Promise<void> {
         .example('$0 decode -i fs-42.img --pretty | $0 encode -o fs-42.img', 'round trip: gives back the same bytes'),
     (a) => encode(a))
     .command('info <in>', 'show the type of an image and how many entries it holds', (y) =>
-      y.positional('in', { type: 'string', demandOption: true, describe: 'image file' }),
+      y.positional('in', { type: 'string', demandOption: true, describe: 'image file (ckpt.tar.zst/core-1.img: an image in a checkpoint archive)' }),
     (a) => info(a as { in: string }))
     .command('x <dir> <what>', 'explore an image directory', (y) =>
-      y.positional('dir', { type: 'string', demandOption: true, describe: 'image directory' })
+      y.positional('dir', { type: 'string', demandOption: true, describe: 'image directory, or a container checkpoint: archive (.tar, .tar.gz, .tar.zst) or extracted' })
         .positional('what', {
           choices: [...EXPLORERS, ...MORE_EXPLORERS], demandOption: true,
           describe: 'ps: process tree; fds: open files; mems: mappings; rss: dumped pages per mapping; sk: sockets; mem: memory contents',
@@ -75,6 +75,7 @@ export async function main(argv: string[]): Promise<void> {
         .option('context', { alias: 'c', type: 'number', describe: 'mem: bytes shown around each match (default 16)' })
         .option('color', { type: 'boolean', describe: 'colour (default: on a terminal, unless NO_COLOR is set); --no-color turns it off' })
         .example('$0 x /tmp/ckpt ps', 'the process tree of a dump')
+        .example('$0 x ckpt.tar.zst ps', 'the same, from a container checkpoint (podman container checkpoint --export)')
         .example('$0 x /tmp/ckpt ps --cmdline --env', 'the tree with argv and environment of every task')
         .example('$0 x /tmp/ckpt mems', 'every mapping of every task')
         .example('$0 x /tmp/ckpt sk', 'sockets: kind, state, addresses, queued bytes, owning fds')
@@ -111,8 +112,8 @@ export async function main(argv: string[]): Promise<void> {
       });
     })
     .command('diff <a> <b>', 'compare two dumps (directories) or two image files by meaning', (y) =>
-      y.positional('a', { type: 'string', demandOption: true, describe: 'image directory or image file' })
-        .positional('b', { type: 'string', demandOption: true, describe: 'image directory or image file' })
+      y.positional('a', { type: 'string', demandOption: true, describe: 'image directory, checkpoint archive, or image file' })
+        .positional('b', { type: 'string', demandOption: true, describe: 'image directory, checkpoint archive, or image file' })
         .option('json', { type: 'boolean', describe: 'machine-readable output (schema "crit-diff/1")' })
         .option('ignore', {
           type: 'string', array: true, describe:
@@ -163,7 +164,7 @@ export async function main(argv: string[]): Promise<void> {
     (a) => editCommand({ file: a.file as string, json: a.json, color: a.color as boolean | undefined }))
     .completion('completion', 'print a bash/zsh completion script (source <(crit completion))')
     .command('show <in>', 'convert a criu image from binary to human-readable JSON', (y) =>
-      y.positional('in', { type: 'string', demandOption: true, describe: 'image file' })
+      y.positional('in', { type: 'string', demandOption: true, describe: 'image file (ckpt.tar.zst/core-1.img: an image in a checkpoint archive)' })
         .option('nopl', { type: 'boolean', describe: 'do not show entry payloads (pipe data, queues, ...), only their size' })
         .example('$0 show core-42.img', 'registers, signal state and more, readable'),
     (a) => decode({ in: a.in as string, pretty: true, nopl: a.nopl }, warn))

@@ -167,28 +167,32 @@ export function isArchiveFile(path: string): boolean {
   }
 }
 
+/** A path that goes through an archive file, split there; undefined for any other path. */
+export function archivePath(path: string): { archive: string; member: string } | undefined {
+  const rest: string[] = [];
+  let at = path;
+  for (;;) {
+    const up = dirname(at);
+    if (up === at) return undefined;
+    rest.unshift(basename(at));
+    at = up;
+    const st = statOrUndefined(at);
+    if (!st) continue;
+    return st.isFile() && isArchiveFile(at) ? { archive: at, member: rest.join('/') } : undefined;
+  }
+}
+
 /**
  * An image named by a path that may go through a checkpoint archive:
  * ckpt.tar.zst/checkpoint/core-1.img, or ckpt.tar.zst/core-1.img for the
  * images under checkpoint/. Other paths are returned as they are.
  */
 export function imageInput(path: string): { input: string | Buffer; file: string } {
-  if (existsSync(path)) return { input: path, file: path };
-  const rest: string[] = [];
-  let at = path;
-  for (;;) {
-    const up = dirname(at);
-    if (up === at) return { input: path, file: path };
-    rest.unshift(basename(at));
-    at = up;
-    const st = statOrUndefined(at);
-    if (!st) continue;
-    if (!st.isFile() || !isArchiveFile(at)) return { input: path, file: path };
-    break;
-  }
-  const archive = new CheckpointArchive(at);
+  const inside = existsSync(path) ? undefined : archivePath(path);
+  if (!inside) return { input: path, file: path };
+  const archive = new CheckpointArchive(inside.archive);
   try {
-    const name = rest.join('/');
+    const name = inside.member;
     const m = archive.file(name) ?? archive.file(`${CHECKPOINT_DIR}/${name}`);
     if (!m) throw new ImageError('no such image in the archive', { file: path });
     return { input: archive.bytes(m), file: archive.where(m.name) };

@@ -1,6 +1,6 @@
 // `crit diff A B`: exit 0 when equal, 1 when different, 2 on error (as diff(1)).
 import { ImageError } from '@ckpt/images';
-import { isArchiveFile, statOrUndefined } from '../archive/source.js';
+import { archivePath, isArchiveFile, statOrUndefined } from '../archive/source.js';
 import { toStdout } from '../io.js';
 import { jsonText } from '../render/json.js';
 import { makeStyle } from '../render/style.js';
@@ -22,7 +22,10 @@ export interface DiffArgs {
 /** a dump (a directory or a checkpoint archive) or one image (which may be inside an archive) */
 function kindOf(path: string): 'directory' | 'file' {
   const st = statOrUndefined(path);
-  if (!st) return 'file'; // an image inside an archive, or missing (said when it is read)
+  if (!st) {
+    if (archivePath(path)) return 'file'; // an image inside an archive
+    throw new ImageError('no such file or directory', { file: path });
+  }
   return st.isDirectory() || isArchiveFile(path) ? 'directory' : 'file';
 }
 

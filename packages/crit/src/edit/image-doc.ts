@@ -1,7 +1,8 @@
 // An image loaded for editing: its bytes, and its JSON in the chosen form,
 // refused up front when that JSON would not give back the same bytes.
-import { readFileSync, statSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { encodeImage, ImageError, imageToJsonText, parseImageJson, type JsonForm } from '@ckpt/images';
+import { archivePath } from '../archive/source.js';
 import { toFileAtomic } from '../io.js';
 
 export interface LoadedImage {
@@ -13,6 +14,9 @@ export interface LoadedImage {
 }
 
 export function loadForEdit(file: string, form: JsonForm): LoadedImage {
+  if (!existsSync(file) && archivePath(file)) {
+    throw new ImageError('is inside a checkpoint archive, which crit only reads: extract the archive to change its images', { file });
+  }
   const bytes = readFileSync(file);
   const text = imageToJsonText(bytes, form);
   const doc = parseImageJson(text);
