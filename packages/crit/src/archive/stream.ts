@@ -10,7 +10,16 @@ import { ImageError } from '@ckpt/images';
 
 export type Compression = 'none' | 'gzip' | 'zstd';
 
-const PIECE = 1 << 20;
+/**
+ * The decompressors hand over all that one input piece gives at once. gzip
+ * expands at most ~1032 times: its pieces are sized from the last one's ratio
+ * to give about OUT_PER_PIECE, and never more than GZIP_PIECE. zstd is fed one
+ * block at a time (at most 128 KiB of output each, however small the block:
+ * a 4-byte RLE block gives 128 KiB), found by walking its frames.
+ */
+const OUT_PER_PIECE = 4 << 20;
+const GZIP_PIECE = 16 << 10;
+const MIN_PIECE = 256;
 
 /** The compression of a file, by its magic; other known compressions are refused by name. */
 export function compressionOf(head: Buffer, file: string): Compression {
@@ -72,8 +81,12 @@ export class InflatedBytes implements TarBytes {
   /** unread bytes of queue[0] start here */
   private head = 0;
   private inPos = 0;
+  private inBuf = Buffer.alloc(0);
+  /** size of the next input piece (see OUT_PER_PIECE) */
+  private pieceSize = GZIP_PIECE;
+  /** zstd: where the frame walk is (see zstdUnit) */
+  private zstd = { inFrame: false, checksum: false };
   private ended = false;
-  private done = false;
   private inflater: { push(chunk: Uint8Array, final?: boolean): void };
   private readonly inSize: number;
   /** CRC-32 of the output so far, when the whole stream is to be checked (see finish) */
@@ -82,14 +95,17 @@ export class InflatedBytes implements TarBytes {
   /** verify: the caller reads the stream to its end and calls finish(), which checks it whole */
   constructor(private fd: number, private kind: 'gzip' | 'zstd', private file: string, private verify = false) {
     this.inSize = fstatSync(fd).size;
-    // fzstd takes a cut-off stream for a whole one: the frames are walked first
-    if (verify && kind === 'zstd') checkZstdFrames(fd, this.inSize, file);
-    const ondata = (chunk: Uint8Array, final?: boolean) => {
+    const ondata = (chunk: Uint8Array) => {
       if (chunk.length) this.queue.push(chunk);
       if (this.verify && kind === 'gzip') this.crc = crc32(chunk, this.crc);
-      if (final) this.done = true;
     };
     this.inflater = kind === 'gzip' ? new Gunzip(ondata) : new Unzstd(ondata);
+  }
+
+  private queued(): number {
+    let n = -this.head;
+    for (const q of this.queue) n += q.length;
+    return n;
   }
 
   /** the next piece of output (at most max bytes), or undefined at the end */
@@ -111,20 +127,81 @@ export class InflatedBytes implements TarBytes {
   }
 
   private feed(): void {
-    // a new buffer each time: the decompressors may keep a reference to their input
-    const buf = Buffer.allocUnsafe(Math.min(PIECE, Math.max(0, this.inSize - this.inPos)));
-    const got = preadFully(this.fd, buf, 0, buf.length, this.inPos);
-    this.inPos += got;
-    const last = this.inPos >= this.inSize || got === 0;
+    const piece = this.kind === 'zstd' ? this.zstdUnit() : this.readIn(this.pieceSize);
+    this.inPos += piece.length;
+    const last = this.inPos >= this.inSize || piece.length === 0;
+    const before = this.queued();
     try {
-      this.inflater.push(got < buf.length ? buf.subarray(0, got) : buf, last);
+      this.inflater.push(piece, last);
     } catch (e) {
       throw new ImageError(`bad ${this.kind} data near compressed byte ${this.inPos}: ${(e as Error).message}`, { file: this.file });
     }
+    if (this.kind === 'gzip') {
+      const ratio = Math.max(1, (this.queued() - before) / Math.max(1, piece.length));
+      this.pieceSize = Math.max(MIN_PIECE, Math.min(GZIP_PIECE, Math.floor(OUT_PER_PIECE / ratio)));
+    }
     if (last) {
       this.ended = true;
-      if (!this.done && this.kind === 'zstd') throw new ImageError('truncated zstd data (the compressed stream ends early)', { file: this.file });
+      if (this.kind === 'zstd' && this.zstd.inFrame) throw this.cut('the last frame has no last block');
     }
+  }
+
+  /**
+   * n input bytes at `at`, in a buffer reused from one feed to the next: a new
+   * one each time left V8 hundreds of MB behind in garbage (it collects by
+   * heap allocation, and these are outside the heap). Safe because the queue is
+   * empty when feed() runs, and both decompressors copy what they keep (fflate
+   * its unconsumed input, fzstd its window), but for fzstd's pending input
+   * below 18 bytes: small reads get their own buffer.
+   */
+  private readIn(n: number, at = this.inPos): Buffer {
+    const len = Math.max(0, Math.min(n, this.inSize - at));
+    if (len < 64) {
+      const own = Buffer.alloc(len);
+      return own.subarray(0, preadFully(this.fd, own, 0, len, at));
+    }
+    if (this.inBuf.length < len) this.inBuf = Buffer.allocUnsafeSlow(Math.max(len, 128 << 10));
+    return this.inBuf.subarray(0, preadFully(this.fd, this.inBuf, 0, len, at));
+  }
+
+  private cut(what: string): ImageError {
+    return new ImageError(`truncated zstd data (${what})`, { file: this.file });
+  }
+
+  /**
+   * The next unit of a zstd file (RFC 8878 §3.1): a block, with the frame
+   * header before it when it is a frame's first, and the checksum after it when
+   * it is its last; or a skippable frame. Also the check that fzstd lacks: it
+   * takes a cut-off stream for a whole one.
+   */
+  private zstdUnit(): Buffer {
+    const z = this.zstd;
+    const at = this.inPos;
+    let head = 0;
+    if (!z.inFrame) {
+      if (at >= this.inSize) return Buffer.alloc(0);
+      const h = this.readIn(8, at);
+      if (h.length < 8) throw this.cut(`a frame header at byte ${at} is cut short`);
+      const magic = h.readUInt32LE(0);
+      if ((magic & 0xfffffff0) === 0x184d2a50) return this.readIn(8 + h.readUInt32LE(4), at); // skippable
+      if (magic !== 0xfd2fb528) throw new ImageError(`not zstd data at byte ${at}`, { file: this.file });
+      const fhd = h[4];
+      const single = (fhd >> 5) & 1;
+      head = 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3] + [single, 2, 4, 8][fhd >> 6];
+      z.inFrame = true;
+      z.checksum = ((fhd >> 2) & 1) === 1;
+    }
+    const bh = this.readIn(3, at + head);
+    if (bh.length < 3) throw this.cut(`a block header at byte ${at + head} is missing`);
+    const h = bh[0] | (bh[1] << 8) | (bh[2] << 16);
+    const type = (h >> 1) & 3;
+    let len = head + 3 + (type === 1 ? 1 : h >>> 3);
+    if (h & 1) {
+      z.inFrame = false;
+      if (z.checksum) len += 4;
+    }
+    if (at + len > this.inSize) throw this.cut(`a block runs past the end of the file (${this.inSize} bytes)`);
+    return this.readIn(len, at);
   }
 
   read(n: number): Buffer {
@@ -136,7 +213,8 @@ export class InflatedBytes implements TarBytes {
       parts.push(p);
       got += p.length;
     }
-    return parts.length === 1 ? Buffer.from(parts[0].buffer, parts[0].byteOffset, parts[0].length) : Buffer.concat(parts, got);
+    // a copy: a view would keep the decompressor's whole output piece alive
+    return Buffer.concat(parts, got);
   }
 
   /** copies n bytes into out at `at`; returns how many there were */
@@ -176,40 +254,6 @@ export class InflatedBytes implements TarBytes {
   }
 
   close(): void {}
-}
-
-/**
- * Walks the frames and block headers of a zstd file (RFC 8878 §3.1): each
- * frame must end with its last block, and the file with a frame.
- */
-function checkZstdFrames(fd: number, size: number, file: string): void {
-  const cut = (what: string) => new ImageError(`truncated zstd data (${what})`, { file });
-  const b = Buffer.alloc(18);
-  let pos = 0;
-  while (pos < size) {
-    if (preadFully(fd, b, 0, 8, pos) < 8) throw cut(`a frame header at byte ${pos} is cut short`);
-    const magic = b.readUInt32LE(0);
-    if ((magic & 0xfffffff0) === 0x184d2a50) {
-      pos += 8 + b.readUInt32LE(4); // a skippable frame
-      continue;
-    }
-    if (magic !== 0xfd2fb528) throw new ImageError(`not zstd data at byte ${pos}`, { file });
-    const fhd = b[4];
-    const single = (fhd >> 5) & 1;
-    const fcs = [single, 2, 4, 8][fhd >> 6];
-    const dict = [0, 1, 2, 4][fhd & 3];
-    pos += 5 + (single ? 0 : 1) + dict + fcs;
-    for (let last = 0; !last; ) {
-      if (preadFully(fd, b, 0, 3, pos) < 3) throw cut(`a block header at byte ${pos} is missing`);
-      const h = b[0] | (b[1] << 8) | (b[2] << 16);
-      last = h & 1;
-      const type = (h >> 1) & 3;
-      pos += 3 + (type === 1 ? 1 : h >>> 3);
-      if (pos > size) throw cut(`a block runs past the end of the file (${size} bytes)`);
-    }
-    pos += (fhd >> 2) & 1 ? 4 : 0; // content checksum
-    if (pos > size) throw cut(`the last block ends past the end of the file`);
-  }
 }
 
 /** Opens an archive file; the caller closes the fd. */
