@@ -5,10 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { once } from 'node:events';
 import { join } from 'node:path';
-import { CORPUS, CRIT, cases, corpusOrSkip } from './lib/corpus.mjs';
-import { archiveOf, checkpointDir, compress, tarBytes, zstdHow } from './lib/checkpoint-archive.mjs';
+import { createGzip } from 'node:zlib';
+import { CORPUS, CRIT, ROOT, cases, corpusOrSkip } from './lib/corpus.mjs';
+import { archiveOf, checkpointDir, compress, tarBytes, tarHeader, zstdBlocks, zstdFrameHead, zstdHow } from './lib/checkpoint-archive.mjs';
 import { pool, run } from './lib/run.mjs';
 
 const crit = (...args) => run(CRIT, args, { env: { NO_COLOR: '1' } });
@@ -218,4 +220,48 @@ test('bad archives: one line naming the archive and what is wrong, exit 1', asyn
   // a malformed config.dump does not stop the explorers, which read only the images
   const r = await crit('x', `${m.dir}.badjson.tgz`, 'ps');
   assert.equal(r.code, 0, r.stderr);
+});
+
+test('memory stays bounded on compressed archives: 256 MiB of zeros (a thousandfold in gzip, far more in zstd RLE blocks)', async (t) => {
+  if (!corpusOrSkip(t)) return;
+  const m = made('inet');
+  const BIG = 256 << 20;
+  const piece = Buffer.alloc(8 << 20);
+  // the small members, then a big rootfs-diff.tar and an unreferenced big pages file, written in pieces
+  const small = readFileSync(m.tar).subarray(0, -1024);
+  const pieces = function* () {
+    yield small;
+    for (const name of ['rootfs-diff.tar', 'checkpoint/pages-77.img']) {
+      yield tarHeader(name, BIG, '0');
+      for (let n = 0; n < BIG; n += piece.length) yield piece;
+    }
+    yield Buffer.alloc(1024);
+  };
+  const gz = `${m.dir}.zeros.tar.gz`;
+  const zst = `${m.dir}.zeros.tar.zst`;
+  scratch.push(gz, zst);
+  const out = createGzip({ level: 1 });
+  const done = once(out.pipe(createWriteStream(gz)), 'finish');
+  for (const p of pieces()) if (!out.write(p)) await once(out, 'drain');
+  out.end();
+  await done;
+  const fd = openSync(zst, 'w');
+  writeSync(fd, zstdFrameHead());
+  for (const p of pieces()) writeSync(fd, zstdBlocks(p, false));
+  writeSync(fd, Buffer.from([1, 0, 0])); // an empty raw block, the last
+  closeSync(fd);
+  assert.ok(statSync(gz).size < BIG / 100 && statSync(zst).size < BIG / 100, 'compressed thousandfold');
+  const want = await crit('x', join(CORPUS, 'inet'), 'ps');
+  for (const f of [gz, zst]) {
+    const r = await run(process.execPath, [join(ROOT, 'test/lib/crit-maxrss.mjs'), 'x', f, 'ps'], { env: { NO_COLOR: '1' } });
+    const lines = r.stderr.trimEnd().split('\n');
+    const rss = Number(lines.pop().replace('maxrss=', ''));
+    assert.equal(r.code, 0, lines.join('\n'));
+    assert.ok(r.stdout.equals(want.stdout), f);
+    assert.ok(rss < 160 * 1024, `${f}: max RSS ${rss} KiB for ${2 * BIG >> 20} MiB of members`);
+    t.diagnostic(`${f.split('.').slice(-2).join('.')}: max RSS ${rss >> 10} MiB`);
+  }
+  const [j] = JSON.parse((await crit('inspect', zst, '--json')).stdout);
+  assert.equal(j.checkpoint_size.root_fs_diff_size, BIG);
+  assert.ok(j.checkpoint_size.memory_pages_size >= BIG);
 });

@@ -62,25 +62,27 @@ export const NETWORK_STATUS = {
   podman: { interfaces: { eth0: { subnets: [{ ipnet: '10.88.0.9/16', gateway: '10.88.0.1' }], mac_address: 'f2:99:8d:fb:5a:57' } } },
 };
 
+/** A ustar header as Go's archive/tar writes it; type '0' file, '5' directory, 'x' PAX record. */
+export function tarHeader(name, size, type) {
+  const h = Buffer.alloc(512);
+  h.write(name, 0, 100, 'utf8');
+  h.write(type === '5' ? '0000755\0' : '0000644\0', 100);
+  h.write('0000000\0', 108);
+  h.write('0000000\0', 116);
+  h.write(size.toString(8).padStart(11, '0') + '\0', 124);
+  h.write('15132061430\0', 136);
+  h.write('        ', 148);
+  h.write(type, 156);
+  h.write('ustar\x0000', 257, 'latin1');
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+  return h;
+}
+
 /** A tar as Go's archive/tar writes it: [name, data | null for a directory] in order. */
-export function tarBytes(entries) {
+export function tarBytes(entries, { end = true } = {}) {
   const blocks = [];
-  const header = (name, size, type) => {
-    const h = Buffer.alloc(512);
-    h.write(name, 0, 100, 'utf8');
-    h.write(type === '5' ? '0000755\0' : '0000644\0', 100);
-    h.write('0000000\0', 108);
-    h.write('0000000\0', 116);
-    h.write(size.toString(8).padStart(11, '0') + '\0', 124);
-    h.write('15132061430\0', 136);
-    h.write('        ', 148);
-    h.write(type, 156);
-    h.write('ustar\x0000', 257, 'latin1');
-    let sum = 0;
-    for (const b of h) sum += b;
-    h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
-    return h;
-  };
   const pad = (b) => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
   for (const [name, data] of entries) {
     if (Buffer.byteLength(name) > 99) {
@@ -92,12 +94,12 @@ export function tarBytes(entries) {
         return `${len}${body}`;
       };
       const pax = Buffer.from(rec('path', name));
-      blocks.push(header('PaxHeaders.0/' + name.slice(0, 80), pax.length, 'x'), pad(pax));
+      blocks.push(tarHeader('PaxHeaders.0/' + name.slice(0, 80), pax.length, 'x'), pad(pax));
     }
-    blocks.push(header(name.slice(0, 99), data ? data.length : 0, data ? '0' : '5'));
+    blocks.push(tarHeader(name.slice(0, 99), data ? data.length : 0, data ? '0' : '5'));
     if (data) blocks.push(pad(data));
   }
-  blocks.push(Buffer.alloc(1024));
+  if (end) blocks.push(Buffer.alloc(1024));
   return Buffer.concat(blocks);
 }
 
@@ -110,18 +112,28 @@ const hasZstdTool = (() => {
   }
 })();
 
-/** zstd frames of raw blocks (RFC 8878 §3.1.1.2): valid zstd without a compressor */
-function zstdRaw(data) {
-  const parts = [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58])]; // no checksum, window 128 MiB
-  const MAX = 128 * 1024;
-  for (let i = 0; i < data.length || i === 0; i += MAX) {
-    const n = Math.min(MAX, data.length - i);
-    const last = i + MAX >= data.length ? 1 : 0;
-    const h = (n << 3) | last; // block type 0: raw
-    parts.push(Buffer.from([h & 0xff, (h >> 8) & 0xff, (h >> 16) & 0xff]), data.subarray(i, i + n));
+const ZSTD_BLOCK = 128 * 1024;
+
+/** The start of a zstd frame (no checksum, no content size, window 128 MiB). */
+export const zstdFrameHead = () => Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58]);
+
+/**
+ * zstd blocks (RFC 8878 §3.1.1.2) of data: RLE blocks where a block is one
+ * byte repeated, raw ones elsewhere. Valid zstd without a compressor.
+ */
+export function zstdBlocks(data, last) {
+  const parts = [];
+  for (let i = 0; i < data.length || i === 0; i += ZSTD_BLOCK) {
+    const chunk = data.subarray(i, i + ZSTD_BLOCK);
+    const end = last && i + ZSTD_BLOCK >= data.length ? 1 : 0;
+    const rle = chunk.length > 0 && chunk.every((b) => b === chunk[0]);
+    const h = (chunk.length << 3) | (rle ? 2 : 0) | end;
+    parts.push(Buffer.from([h & 0xff, (h >> 8) & 0xff, (h >> 16) & 0xff]), rle ? chunk.subarray(0, 1) : chunk);
   }
   return Buffer.concat(parts);
 }
+
+const zstdRaw = (data) => Buffer.concat([zstdFrameHead(), zstdBlocks(data, true)]);
 
 export const zstdHow = hasZstdTool ? 'zstd tool' : 'raw zstd blocks';
 
