@@ -265,3 +265,16 @@ test('memory stays bounded on compressed archives: 256 MiB of zeros (a thousandf
   assert.equal(j.checkpoint_size.root_fs_diff_size, BIG);
   assert.ok(j.checkpoint_size.memory_pages_size >= BIG);
 });
+
+test('inspect on a plain CRIU dump directory: no container metadata, the tree and statistics all the same', async (t) => {
+  if (!corpusOrSkip(t)) return;
+  const r = await crit('inspect', join(CORPUS, 'threads'), '--ps-tree', '--stats');
+  assert.equal(r.code, 0, r.stderr);
+  const text = r.stdout.toString();
+  assert.match(text, /Engine: none \(a CRIU dump without container metadata\)/);
+  assert.match(text, /CRIU dump statistics/);
+  assert.match(text, /└── \[\d+\]  prog 5 threads/);
+  const img = await crit('inspect', join(CORPUS, 'threads', 'pstree.img'));
+  assert.equal(img.code, 1);
+  assert.match(img.stderr, /^crit: .*pstree\.img: not a checkpoint archive \(not a tar file, nor gzip or zstd\)\n$/);
+});
