@@ -92,6 +92,7 @@ export function scanTar(bytes: TarBytes, file: string, visit: (m: TarMember, byt
     const at = bytes.pos;
     const h = bytes.read(BLOCK);
     if (h.length === 0 && count > 0) return; // no end blocks: tolerated, as GNU tar does
+    if (h.length < BLOCK && count === 0) throw new ImageError('not a checkpoint archive (not a tar file, nor gzip or zstd)', { file });
     if (h.length < BLOCK) throw new ImageError(`truncated tar archive (a header at byte ${at} is cut short)`, { file });
     if (h.every((b) => b === 0)) return; // end of archive
     let ok: boolean;
