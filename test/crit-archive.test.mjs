@@ -138,6 +138,10 @@ test('inspect: Podman metadata, sizes, networks, statistics, mounts and the proc
   // the extracted directory says the same, but for its path
   const [jd] = JSON.parse((await crit('inspect', m.dir, '--all', '--json')).stdout);
   assert.deepEqual({ ...jd, path: '' }, { ...j, path: '' });
+  // argv and environment from the dumped memory, through the compressed archive
+  const [cmd] = JSON.parse((await crit('inspect', m['tar.zst'], '--ps-tree-cmd', '--ps-tree-env', '--json')).stdout);
+  assert.equal(cmd.process_tree[0].cmdline, '/tmp/corpus-src/inet/prog');
+  assert.deepEqual(cmd.process_tree[0].environment_variables, ['PATH=/usr/bin:/bin', 'HOME=/tmp/lab', 'LANG=C.UTF-8', 'TERM=xterm']);
   // --pid: one subtree
   const [sub] = JSON.parse((await crit('inspect', m.tar, '--pid', '7812', '--json')).stdout);
   assert.deepEqual(sub.process_tree.map((p) => p.pid), [7812]);

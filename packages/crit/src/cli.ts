@@ -92,6 +92,8 @@ export async function main(argv: string[]): Promise<void> {
     .command('inspect <paths..>', 'show a container checkpoint (archive or extracted) as checkpointctl inspect does', (y) =>
       y.positional('paths', { type: 'string', array: true, demandOption: true, describe: 'checkpoint archive (.tar, .tar.gz, .tar.zst) or directory' })
         .option('ps-tree', { type: 'boolean', describe: 'the process tree' })
+        .option('ps-tree-cmd', { type: 'boolean', describe: 'the process tree with each command line, read from the dumped memory' })
+        .option('ps-tree-env', { type: 'boolean', describe: 'the process tree with each environment, read from the dumped memory' })
         .option('files', { type: 'boolean', describe: 'open files of each task (implies --ps-tree)' })
         .option('sockets', { type: 'boolean', describe: 'sockets of each task (implies --ps-tree)' })
         .option('mounts', { type: 'boolean', describe: 'the mounts of the container (spec.dump)' })
@@ -107,7 +109,7 @@ export async function main(argv: string[]): Promise<void> {
     (a) => {
       if (a.pid !== undefined && (!Number.isSafeInteger(a.pid) || a.pid <= 0)) throw new ImageError(`--pid: expected a task id, got ${a.pid}`);
       return inspectCommand({
-        paths: a.paths as string[], psTree: a['ps-tree'], files: a.files, sockets: a.sockets, mounts: a.mounts, stats: a.stats,
+        paths: a.paths as string[], psTree: a['ps-tree'], psTreeCmd: a['ps-tree-cmd'], psTreeEnv: a['ps-tree-env'], files: a.files, sockets: a.sockets, mounts: a.mounts, stats: a.stats,
         metadata: a.metadata, all: a.all, pid: a.pid, json: a.json, color: a.color as boolean | undefined,
       });
     })

@@ -7,6 +7,7 @@ import { openDump, type DumpSource } from '../archive/source.js';
 import {
   containerInfo, readConfig, readDeletedFiles, readNetworks, readSpec, readStats, type DumpStats, type Mount, type NetworkInterface,
 } from '../archive/metadata.js';
+import { taskStrings } from '../explore/cmdline.js';
 import { collectFds } from '../explore/fds.js';
 import { ImageDir } from '../explore/imagedir.js';
 import { collectPs, type Task } from '../explore/ps.js';
@@ -14,6 +15,9 @@ import { collectSockets, type SocketInfo } from '../explore/sk.js';
 
 export interface InspectOptions {
   psTree?: boolean;
+  /** argv and environment of each task, read from its dumped memory */
+  psTreeCmd?: boolean;
+  psTreeEnv?: boolean;
   files?: boolean;
   sockets?: boolean;
   mounts?: boolean;
@@ -30,6 +34,8 @@ export interface ProcessNode {
   command: string;
   task_state: string;
   threads: number;
+  cmdline?: string;
+  environment_variables?: string[];
   open_files?: Array<{ fd: string; type: string; path: string }>;
   open_sockets?: Array<{ fd: number; protocol: string; state?: string; local: string; remote: string; recv_q: number; send_q: number }>;
   children?: ProcessNode[];
@@ -77,6 +83,11 @@ function processTree(dir: ImageDir, o: InspectOptions): ProcessNode[] {
   const socks = o.sockets ? new Map(collectSockets(dir).map((s) => [s.id, s])) : undefined;
   const node = (t: Task): ProcessNode => {
     const n: ProcessNode = { pid: t.pid, command: t.comm, task_state: t.state, threads: t.threads.length };
+    if ((o.psTreeCmd || o.psTreeEnv) && dir.has('mm', t.pid)) {
+      const s = taskStrings(dir, t.pid);
+      if (o.psTreeCmd) n.cmdline = s.argv.join(' ');
+      if (o.psTreeEnv) n.environment_variables = s.env;
+    }
     const f = fds?.get(t.pid);
     if (f && !f.skipped) {
       if (o.files) {
@@ -127,7 +138,7 @@ function inspectOne(src: DumpSource, o: InspectOptions): InspectResult {
     if (!r.statistics && !o.whatThereIs) throw new ImageError('--stats: no stats-dump in this checkpoint', { file: src.path });
   }
   if (o.metadata) r.metadata = { annotations: spec?.annotations ?? {} };
-  if (o.psTree || o.files || o.sockets || o.pid !== undefined) r.process_tree = processTree(new ImageDir(src.images), o);
+  if (o.psTree || o.psTreeCmd || o.psTreeEnv || o.files || o.sockets || o.pid !== undefined) r.process_tree = processTree(new ImageDir(src.images), o);
   if (o.mounts) {
     if (!spec && !o.whatThereIs) throw new ImageError('--mounts: no spec.dump in this checkpoint (mounts are listed there)', { file: src.path });
     r.mounts = spec?.mounts;

@@ -15,7 +15,7 @@ export interface InspectArgs extends InspectOptions {
 
 export async function inspectCommand(a: InspectArgs): Promise<void> {
   const o: InspectOptions = a.all
-    ? { psTree: true, files: true, sockets: true, mounts: true, stats: true, metadata: true, pid: a.pid, whatThereIs: true }
+    ? { psTree: true, psTreeCmd: true, psTreeEnv: true, files: true, sockets: true, mounts: true, stats: true, metadata: true, pid: a.pid, whatThereIs: true }
     : a;
   const results = a.paths.map((p) => inspect(p, o));
   await toStdout(a.json ? [jsonText(results)] : inspectTree(results, makeStyle({ color: a.color })));

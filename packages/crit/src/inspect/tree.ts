@@ -39,6 +39,7 @@ function processNode(p: ProcessNode, style: ChalkInstance): Node {
   const state = p.task_state === 'alive' ? '' : ` (${p.task_state})`;
   const threads = p.threads > 1 ? style.dim(` ${p.threads} threads`) : '';
   const kids: Node[] = [];
+  if (p.environment_variables?.length) kids.push(node('Environment variables', p.environment_variables.map((e) => node(safe(e)))));
   if (p.open_files?.length) kids.push(node('Open files', p.open_files.map((f) => node(`${style.cyan(`[${f.type} ${f.fd}]`)}  ${safe(f.path)}`))));
   if (p.open_sockets?.length) {
     kids.push(node('Open sockets', p.open_sockets.map((s) => node(
@@ -46,7 +47,7 @@ function processNode(p: ProcessNode, style: ChalkInstance): Node {
     ))));
   }
   for (const k of p.children ?? []) kids.push(processNode(k, style));
-  return node(`${style.bold(`[${p.pid}${state}]`)}  ${safe(p.command)}${threads}`, kids);
+  return node(`${style.bold(`[${p.pid}${state}]`)}  ${safe(p.cmdline || p.command)}${threads}`, kids);
 }
 
 function build(r: InspectResult, style: ChalkInstance): Node {
