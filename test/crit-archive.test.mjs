@@ -88,6 +88,9 @@ test('GNU tar archives, long names in PAX records, images named through the arch
   await same(`${m.tar}/checkpoint/${pstree}`, join(CORPUS, 'inet', pstree), (p) => ['info', p]);
   const d = await crit('diff', m['tar.gz'], m['tar.zst']);
   assert.equal(d.code, 0, d.stdout.toString() + d.stderr);
+  // every section, pages and CRIU's statistics (beside checkpoint/ in Podman's layout) included
+  const whole = await crit('diff', m['tar.zst'], join(CORPUS, 'inet'));
+  assert.equal(whole.code, 0, whole.stdout.toString() + whole.stderr);
   const other = await crit('diff', m['tar.gz'], join(CORPUS, 'loop-static'), '--only', 'tree');
   assert.equal(other.code, 1);
   // archives are read, never written

@@ -187,13 +187,9 @@ export function readDeletedFiles(src: DumpSource): string[] | undefined {
 
 /** CRIU's dump statistics: stats-dump beside checkpoint/ (Podman, CRI-O) or among the images (criu's default). */
 export function readStats(src: DumpSource): DumpStats | undefined {
-  let input: Buffer | string | undefined = src.meta('stats-dump');
-  let where = src.metaWhere('stats-dump');
-  if (!input && src.images.has('stats-dump')) {
-    input = src.images.image('stats-dump');
-    where = src.images.where('stats-dump');
-  }
-  if (!input) return undefined;
+  if (!src.images.has('stats-dump')) return undefined;
+  const input = src.images.image('stats-dump');
+  const where = src.images.where('stats-dump');
   let doc;
   try {
     doc = decodeImage(input);

@@ -38,6 +38,33 @@ export class ArchiveFiles implements DumpFiles {
   }
 }
 
+/**
+ * The images under checkpoint/, and CRIU's statistics beside it: Podman and
+ * CRI-O run CRIU with the container's bundle as work directory, so stats-dump
+ * is at the archive's top, not among the images.
+ */
+class WithStats implements DumpFiles {
+  constructor(private images: DumpFiles, private top: DumpFiles) {}
+  private pick(name: string): DumpFiles {
+    return /^stats-(dump|restore)$/.test(name) && !this.images.has(name) && this.top.has(name) ? this.top : this.images;
+  }
+  where(name: string): string {
+    return this.pick(name).where(name);
+  }
+  has(name: string): boolean {
+    return this.pick(name).has(name);
+  }
+  image(name: string): string | Buffer {
+    return this.pick(name).image(name);
+  }
+  open(name: string): FileReader {
+    return this.pick(name).open(name);
+  }
+  parent(): DumpFiles | undefined {
+    return this.images.parent();
+  }
+}
+
 export interface CheckpointSizes {
   /** all regular files under checkpoint/ */
   checkpoint: number;
@@ -78,7 +105,8 @@ function openArchive(path: string): DumpSource {
   }
   const prefix = hasDir ? `${CHECKPOINT_DIR}/` : '';
   return {
-    path, kind: 'archive', container: hasDir, images: new ArchiveFiles(archive, prefix),
+    path, kind: 'archive', container: hasDir,
+    images: hasDir ? new WithStats(new ArchiveFiles(archive, prefix), new ArchiveFiles(archive, '')) : new ArchiveFiles(archive, ''),
     meta: (name) => {
       const m = archive.file(name);
       if (!m) return undefined;
@@ -107,7 +135,7 @@ function openDirectory(path: string): DumpSource {
   const dir = container ? sub : path;
   const metaPath = (name: string) => join(path, name);
   return {
-    path, kind: 'directory', container, images: new DirFiles(dir),
+    path, kind: 'directory', container, images: container ? new WithStats(new DirFiles(dir), new DirFiles(path)) : new DirFiles(dir),
     meta: (name) => {
       if (!container) return undefined;
       const st = statSync(metaPath(name), { throwIfNoEntry: false });
