@@ -285,3 +285,30 @@ test('inspect on a plain CRIU dump directory: no container metadata, the tree an
   assert.equal(img.code, 1);
   assert.match(img.stderr, /^crit: .*pstree\.img: not a checkpoint archive \(not a tar file, nor gzip or zstd\)\n$/);
 });
+
+test('inspect: network.status as older Podman wrote it (CNI results) and a containerd checkpoint (annotations, no network.status)', async (t) => {
+  if (!corpusOrSkip(t)) return;
+  const m = made('loop-static');
+  writeFileSync(join(m.dir, 'network.status'), JSON.stringify([{
+    cniVersion: '0.4.0',
+    interfaces: [{ name: 'cni-podman0', mac: '96:a0:3b:15:9e:21' }, { name: 'vethd5c6f1e2', mac: '2e:61:58:0d:53:2c' }, { name: 'eth0', mac: '3a:8c:08:0b:1c:7f', sandbox: '/run/netns/cni-1' }],
+    ips: [{ version: '4', interface: 2, address: '10.88.0.5/16', gateway: '10.88.0.1' }],
+    routes: [{ dst: '0.0.0.0/0' }], dns: {},
+  }]));
+  const [cni] = JSON.parse((await crit('inspect', m.dir, '--json')).stdout);
+  assert.deepEqual(cni.networks, [{ network: 'cni 0', name: 'eth0', mac: '3a:8c:08:0b:1c:7f', ip: '10.88.0.5/16', gateway: '10.88.0.1' }]);
+  assert.equal(cni.ip, '10.88.0.5');
+  const spec = {
+    annotations: {
+      'io.kubernetes.cri.container-name': 'worker', 'io.kubernetes.cri.sandbox-namespace': 'jobs', 'io.kubernetes.cri.sandbox-name': 'worker-pod',
+    },
+  };
+  const c = made('loop-static', { spec: JSON.stringify(spec) });
+  rmSync(join(c.dir, 'network.status'));
+  const [ctr] = JSON.parse((await crit('inspect', c.dir, '--json')).stdout);
+  assert.deepEqual([ctr.engine, ctr.container_name, ctr.namespace, ctr.pod, ctr.networks], ['containerd', 'worker', 'jobs', 'worker-pod', undefined]);
+  writeFileSync(join(c.dir, 'spec.dump'), JSON.stringify({ annotations: { a: 1 } }));
+  const bad = await crit('inspect', c.dir);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^crit: .*\/spec\.dump: annotations\.a: expected a string, found a number\n$/);
+});
