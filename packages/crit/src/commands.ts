@@ -9,6 +9,7 @@ import { collectPs, psText } from './explore/ps.js';
 import { eachTaskFds, fdsText } from './explore/fds.js';
 import { eachTaskMems, memsText } from './explore/mems.js';
 import { eachTaskRss, rssText } from './explore/rss.js';
+import { requireShown } from './explore/tasks.js';
 
 export interface Warn {
   (msg: string): void;
@@ -67,13 +68,14 @@ export const EXPLORERS = ['ps', 'fds', 'mems', 'rss'] as const;
  * The upstream explorers' text, written as it is made, task by task (as
  * upstream prints it): on a large dump nothing is held whole.
  */
-export async function explore(opts: { dir: string; what: string; pageSize?: number }): Promise<void> {
+export async function explore(opts: { dir: string; what: string; pageSize?: number; pid?: number }): Promise<void> {
   const dir = new ImageDir(opts.dir);
+  const { pid } = opts;
   switch (opts.what) {
-    case 'ps': return toStdout(psText(collectPs(dir)));
-    case 'fds': return toStdout(fdsText(eachTaskFds(dir)));
-    case 'mems': return toStdout(memsText(eachTaskMems(dir)));
-    case 'rss': return toStdout(rssText(eachTaskRss(dir, opts.pageSize)));
+    case 'ps': return toStdout(psText(collectPs(dir, pid)));
+    case 'fds': return toStdout(fdsText(requireShown(eachTaskFds(dir, undefined, pid), pid)));
+    case 'mems': return toStdout(memsText(requireShown(eachTaskMems(dir, undefined, pid), pid)));
+    case 'rss': return toStdout(rssText(requireShown(eachTaskRss(dir, opts.pageSize, undefined, pid), pid)));
     default: throw new ImageError(`unknown explorer ${opts.what}`);
   }
 }
