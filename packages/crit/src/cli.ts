@@ -8,6 +8,7 @@ import { diffCommand } from './diff/command.js';
 import { DIR_SECTIONS } from './diff/model.js';
 import { editCommand, setCommand } from './edit/command.js';
 import { xOptionsProblem } from './explore/options.js';
+import { safeText } from './render/escape.js';
 import { exploreMore, MORE_EXPLORERS, needsMore } from './explore/x-commands.js';
 
 const require = createRequire(import.meta.url);
@@ -18,15 +19,22 @@ interface YargsInternals {
   getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } | undefined };
 }
 
+/** A system call's error as one line: "path: permission denied", not Node's "EACCES: permission denied, open 'path'". */
+function errnoText(err: NodeJS.ErrnoException): string {
+  const what = err.path ? `${err.path}: ` : '';
+  if (err.code === 'EISDIR') return `${what}is a directory`;
+  return what + plainErrno(err.message);
+}
+
+/** Node's "ECODE: text, syscall 'path'" (also inside the messages of the images library) as its text. */
+const plainErrno = (msg: string) => msg.replace(/\bE[A-Z0-9]+: ([^,]+), \w+(?: '[^']*')?(?: -> '[^']*')?/, '$1');
+
+// names and messages can hold text from an image (or a hostile file name): escaped, one line
 function report(e: unknown): void {
-  if (e instanceof ImageError) process.stderr.write(`crit: ${e.describe()}\n`);
-  else {
-    const err = e as NodeJS.ErrnoException;
-    const what = err.path ? `${err.path}: ` : '';
-    const msg = err.code === 'ENOENT' ? 'no such file or directory' : err.code === 'EISDIR' ? 'is a directory' : err.message;
-    process.stderr.write(`crit: ${what}${msg}\n`);
-    if (process.env.CRIT_DEBUG) process.stderr.write(`${err.stack}\n`);
-  }
+  const err = e as NodeJS.ErrnoException;
+  const line = e instanceof ImageError ? plainErrno(e.describe()) : errnoText(err);
+  process.stderr.write(`crit: ${safeText(line)}\n`);
+  if (!(e instanceof ImageError) && process.env.CRIT_DEBUG) process.stderr.write(`${err.stack}\n`);
 }
 
 /** A command line that cannot be right: one line and a hint, exit 2 (1 when nothing was given at all). */

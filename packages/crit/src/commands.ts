@@ -1,8 +1,9 @@
 // The upstream-compatible commands: decode, encode, info, show, x.
 import { readFileSync } from 'node:fs';
 import {
-  encodeImage, imageInfo, imageJsonChunks, ImageError, parseImageJson, pyDumps, type Entry, type JsonForm,
+  encodeImage, imageInfo, imageToJsonText, imageJsonChunks, ImageError, parseImageJson, pyDumps, type Entry, type JsonForm,
 } from '@ckpt/images';
+import { refuseDropped } from './edit/check.js';
 import { readStdin, toFileAtomic, toStdout } from './io.js';
 import { ImageDir } from './explore/imagedir.js';
 import { collectPs, psText } from './explore/ps.js';
@@ -16,7 +17,7 @@ export interface Warn {
 }
 
 export async function decode(opts: { in?: string; out?: string; pretty?: boolean; nopl?: boolean }, warn: Warn): Promise<void> {
-  const input = opts.in ?? readStdin();
+  const input = opts.in ?? (await readStdin());
   const file = opts.in ?? '<stdin>';
   const form: JsonForm = opts.pretty ? 'pretty' : 'plain';
   // upstream is silent about required fields missing on the wire; encode would refuse them
@@ -43,14 +44,19 @@ function* withFileName<T>(gen: Iterable<T>, file: string): Generator<T> {
 
 export async function encode(opts: { in?: string; out?: string }): Promise<void> {
   const file = opts.in ?? '<stdin>';
-  const raw = opts.in ? readFileSync(opts.in) : readStdin();
+  const raw = opts.in ? readFileSync(opts.in) : await readStdin();
   // control bytes other than whitespace never occur in JSON text: a binary image was given
   if (/[\x00-\x08\x0e-\x1f]/.test(raw.subarray(0, 64).toString('latin1'))) {
     throw new ImageError('this is not JSON (a binary image?): encode expects the JSON that decode prints', { file });
   }
   let image: Buffer;
   try {
-    image = encodeImage(parseImageJson(raw.toString('utf8')));
+    const doc = parseImageJson(raw.toString('utf8'));
+    image = encodeImage(doc);
+    // as set and edit: nothing given is silently lost; fields unknown to the
+    // schema go through only in the form decode prints them
+    // (read back as JSON, not decoded: payloads such as IPC messages have JSON forms of their own)
+    refuseDropped(doc, parseImageJson(imageToJsonText(image, 'plain')), '; decode keeps fields it does not know under "$unknown"');
   } catch (e) {
     throw e instanceof ImageError ? e.at({ file }) : e;
   }

@@ -34,7 +34,7 @@ function columnWidths(head: string[], rowWidths: number[][]): number[] {
 
 /** Where a long cell may break, best first: after a space or comma, after a slash, after a colon, equals sign or dash. */
 const BREAKS = [/[ ,]/, /\//, /[:=-]/];
-const WORD_END = /[ ,/]/;
+const WORD_END = /[ ,/:]/;
 
 /** The longest word of `s` (how narrow its column can get without cutting one). */
 function longestWord(s: string): number {
@@ -75,41 +75,56 @@ export function wrapLine(s: string, width: number): string[] {
 }
 
 /**
- * Column widths that fit `width`: the widest columns give way first, down to
- * their `floor` (their longest word, up to 16; numbers keep their width); if
- * that is still too wide, down to 4 (words are then cut).
+ * Column widths that fit `width` with `overhead` columns of borders and
+ * padding: the widest columns give way first, down to their `floor`.
+ * Undefined when even the floors are too wide.
  */
-export function fitWidths(natural: number[], floor: number[], width: number): number[] {
+export function fitWidths(natural: number[], floor: number[], width: number, overhead = 3 * natural.length + 1): number[] | undefined {
   const w = [...natural];
-  // borders: one per column plus one, and one space of padding on each side
-  let total = w.reduce((a, b) => a + b + 3, 1);
-  for (const limit of [floor, natural.map((n) => Math.min(n, 4))]) {
-    while (total > width) {
-      let widest = -1;
-      for (let i = 0; i < w.length; i++) if (w[i] > limit[i] && (widest < 0 || w[i] > w[widest])) widest = i;
-      if (widest < 0) break;
-      w[widest]--;
-      total--;
-    }
+  let total = w.reduce((a, b) => a + b, overhead);
+  while (total > width) {
+    let widest = -1;
+    for (let i = 0; i < w.length; i++) if (w[i] > floor[i] && (widest < 0 || w[i] > w[widest])) widest = i;
+    if (widest < 0) return undefined;
+    w[widest]--;
+    total--;
   }
-  return w; // still too wide only on a terminal too narrow for any table: it wraps the rest
+  return w;
 }
 
+/**
+ * On a terminal, the first that fits: a box table (cells wrapped as needed);
+ * columns without borders (two spaces apart, cells wrapped); one record after
+ * the other, a field a line. A column is never narrower than its header or
+ * its longest word (up to 12 characters); numbers are never cut.
+ */
 export function tableText(style: ChalkInstance, head: string[], rows: Cell[][], align: Array<'left' | 'right'> = [], layout: Layout = stdoutLayout()): string {
   const cells = rows.map((r) => r.map(linesOf));
   const natural = columnWidths(head, cells.map((r) => r.map((lines) => lines.reduce((m, l) => Math.max(m, widthOf(l)), 0))));
-  if (layout.width === undefined) return plainText(style, head, cells, align);
+  if (layout.width === undefined) {
+    // a list cell on one line; an empty cell would shift the fields of `awk '{print $4}'`
+    const flat = cells.map((r) => r.map((lines) => [lines.join(' ') || '-']));
+    return columnsText(style, head, flat, columnWidths(head, flat.map((r) => r.map((c) => widthOf(c[0])))), align);
+  }
   const numeric = head.map((_h, i) => rows.every((r) => typeof r[i] === 'number'));
   const floor = head.map((h, i) => {
     if (numeric[i]) return natural[i];
-    let word = widthOf(h);
+    let word = 0;
     for (const r of cells) for (const l of r[i]) word = Math.max(word, longestWord(l.replace(ANSI, '')));
-    return Math.min(natural[i], word, 16);
+    return Math.max(widthOf(h), Math.min(natural[i], word, 12));
   });
-  const widths = fitWidths(natural, floor, layout.width);
-  const wrap = (lines: string[], i: number) => lines.flatMap((l) => wrapLine(l, widths[i])).join('\n');
+  const boxed = fitWidths(natural, floor, layout.width);
+  if (boxed) return boxText(style, head, cells, boxed, align);
+  const bare = fitWidths(natural, floor, layout.width, 2 * (head.length - 1));
+  if (bare) return columnsText(style, head, cells, bare, align);
+  return recordsText(style, head, cells, layout.width);
+}
+
+const wrapCell = (lines: string[], width: number) => lines.flatMap((l) => wrapLine(l, width));
+
+function boxText(style: ChalkInstance, head: string[], cells: string[][][], widths: number[], align: Array<'left' | 'right'>): string {
   const t = new Table({
-    head: head.map((h, i) => style.bold(wrap([h], i))),
+    head: head.map((h) => style.bold(h)),
     // no rule between rows
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
     style: { head: [], border: [], 'padding-left': 1, 'padding-right': 1 },
@@ -117,20 +132,35 @@ export function tableText(style: ChalkInstance, head: string[], rows: Cell[][], 
     colWidths: widths.map((w) => w + 2),
     wordWrap: false,
   });
-  for (const r of cells) t.push(r.map(wrap));
+  for (const r of cells) t.push(r.map((lines, i) => wrapCell(lines, widths[i]).join('\n')));
   return t.toString() + '\n';
 }
 
-function plainText(style: ChalkInstance, head: string[], cells: string[][][], align: Array<'left' | 'right'>): string {
-  // an empty cell would shift the fields of `awk '{print $4}'`
-  const one = (lines: string[]) => lines.join(' ') || '-';
-  const flat = cells.map((r) => r.map(one));
-  const widths = columnWidths(head, flat.map((r) => r.map(widthOf)));
-  const line = (r: string[], bold = false) => r.map((c, i) => {
-    const pad = ' '.repeat(Math.max(0, widths[i] - widthOf(c)));
-    const text = bold ? style.bold(c) : c;
-    if (align[i] === 'right') return pad + text;
-    return i === r.length - 1 ? text : text + pad;
-  }).join('  ') + '\n';
-  return line(head, true) + flat.map((r) => line(r)).join('');
+/** Columns two spaces apart, a row as many lines as its tallest cell; no trailing spaces. */
+function columnsText(style: ChalkInstance, head: string[], cells: string[][][], widths: number[], align: Array<'left' | 'right'>): string {
+  const row = (r: string[][], bold = false): string => {
+    const wrapped = r.map((lines, i) => wrapCell(lines, widths[i]));
+    const height = wrapped.reduce((m, c) => Math.max(m, c.length), 1);
+    let out = '';
+    for (let k = 0; k < height; k++) {
+      const parts = wrapped.map((c, i) => {
+        const text = c[k] ?? '';
+        const pad = ' '.repeat(Math.max(0, widths[i] - widthOf(text)));
+        const shown = bold ? style.bold(text) : text;
+        return align[i] === 'right' ? pad + shown : shown + pad;
+      });
+      out += parts.join('  ').trimEnd() + '\n';
+    }
+    return out;
+  };
+  return row(head.map((h) => [h]), true) + cells.map((r) => row(r)).join('');
+}
+
+function recordsText(style: ChalkInstance, head: string[], cells: string[][][], width: number): string {
+  const label = head.reduce((m, h) => Math.max(m, widthOf(h)), 0) + 2;
+  const indent = ' '.repeat(label);
+  return cells.map((r) => r.map((lines, i) => {
+    const wrapped = wrapCell(lines, Math.max(8, width - label));
+    return style.bold(head[i]) + ' '.repeat(label - widthOf(head[i])) + (wrapped.join('\n' + indent) || '-') + '\n';
+  }).join('')).join('\n');
 }
