@@ -97,7 +97,7 @@ const hostile = join(tmp, 'hostile');
   writeFileSync(join(hostile, 'pages-2.img'), '');
 }
 
-const ESC = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/;
+const ESC = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e\u2028]/;
 
 test('--pid works for every explorer: the task (ps: its subtree; sk: its sockets), as the full listing shows it', async (t) => {
   const full = await ok('x', hostile, 'mems');
@@ -230,6 +230,21 @@ test('text from an image is escaped in human output; JSON keeps it exactly', asy
   assert.doesNotMatch(raw, ESC);
   assert.equal(JSON.parse(raw)[0].fds[0].desc, ESC_PATH);
   assert.equal((await json('x', hostile, 'ps', '--json'))[0].comm, ESC_COMM);
+  // crit diff and crit set report such text escaped too (labels, paths, values)
+  const other = join(tmp, 'hostile-2');
+  mkdirSync(other);
+  for (const f of readdirSync(hostile)) writeFileSync(join(other, f), readFileSync(join(hostile, f)));
+  writeFileSync(join(other, 'fs-10.img'), encodeImage({ magic: 'FS', entries: [{ cwd_id: 1, root_id: 1 }] }));
+  const d = await crit('diff', hostile, other);
+  assert.equal(d.code, 1, d.stderr);
+  const dt = d.stdout.toString();
+  assert.doesNotMatch(dt, ESC, dt);
+  assert.match(dt, /tasks\[10\]  evil\\x1b\]0;pwned/);
+  assert.ok(dt.includes('\\u202egnp.exe\\u009b1m" → "/bin/prog"'), dt);
+  const set = await crit('set', join(other, 'files.img'), 'entries[1].reg.name', '"/tmp/x\u2028y"', '-n');
+  assert.equal(set.code, 0, set.stderr);
+  assert.doesNotMatch(set.stdout.toString(), ESC);
+  assert.match(set.stdout.toString(), /→ "\/tmp\/x\\u2028y"/);
   // an error naming a hostile file
   const bad = join(tmp, 'bad\x1b[2Jname.img');
   writeFileSync(bad, 'not an image');
