@@ -127,12 +127,14 @@ test('--pid works for every explorer: the task (ps: its subtree; sk: its sockets
 });
 
 test('--pid of a task not in the dump, of a thread, of a zombie: refused, naming what there is', async () => {
-  for (const what of ['ps', 'fds', 'mems', 'sk']) {
+  for (const what of ['ps', 'fds', 'mems', 'rss', 'sk', 'mem']) {
     await refused(['x', hostile, what, '--pid', '99'], 1, /^crit: no task 99 in this dump \(tasks in this dump: 10, 11, 12\)$/);
     await refused(['x', hostile, what, '--pid', '13'], 1, /^crit: 13 is a thread of task 10: give --pid 10$/);
   }
   await refused(['x', hostile, 'fds', '--pid', '12'], 1, /^crit: task 12: not alive when dumped: no fds$/);
   await refused(['x', hostile, 'mems', '--pid', '12', '--json'], 1, /^crit: task 12: not alive when dumped: no memory$/);
+  await refused(['x', hostile, 'mem', '--pid', '12'], 1, /^crit: task 12: not alive when dumped: no memory$/);
+  await refused(['x', hostile, 'rss', '--pid', '12'], 1, /^crit: task 12: not alive when dumped: no memory$/);
   await refused(['x', hostile, 'ps', '--pid', 'abc'], 2, /^crit: error: --pid: expected a task id/);
   await refused(['x', hostile, 'ps', '--pid', '0'], 2, /^crit: error: --pid: expected a task id/);
 });

@@ -83,7 +83,7 @@ test('x mem --addr/--len prints what hexdump -C prints for the same bytes', asyn
   assert.match(missing.stderr, /64 of 64 bytes are not in the dump/);
   const bad = await crit('x', dir, 'mem', '--pid', '1');
   assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /no memory images for pid 1 \(tasks in this dump: 6592\)/);
+  assert.match(bad.stderr, /no task 1 in this dump \(tasks in this dump: 6592\)/);
   const page = await json('x', dir, 'mem', '--pid', '6592', '--addr', '0x55a6c2e4f000', '--len', '16', '--json');
   assert.equal(page.data.length, 32);
 });

@@ -7,13 +7,13 @@ import { safeJson } from '../render/escape.js';
 import { hexAddr, jsonText } from '../render/json.js';
 import { makeStyle } from '../render/style.js';
 import { collectFds } from './fds.js';
-import { ImageDir } from './imagedir.js';
+import { ImageDir, isDead } from './imagedir.js';
 import { findInMemory, hexdumpAll, hexdumpRange, matchJson, matchText, openTaskPages, pageRuns } from './mem.js';
 import { collectMems } from './mems.js';
 import { collectPsDetail, psDetailText } from './ps-detail.js';
 import { collectRss } from './rss.js';
 import { collectSockets, socketsText } from './sk.js';
-import { requireShown } from './tasks.js';
+import { findTask, requireShown } from './tasks.js';
 
 export const MORE_EXPLORERS = ['sk', 'mem'] as const;
 
@@ -87,6 +87,9 @@ async function exploreMemory(dir: ImageDir, o: XOptions, style: ReturnType<typeo
   // the combinations of options were checked with the command line (options.ts)
   if (o.pid === undefined) throw new ImageError('x mem needs --pid N (see crit x DIR ps)');
   if (o.regex !== undefined) validateRegex(o.regex);
+  // as every explorer: a pid not in the dump, a thread, a zombie, each said plainly
+  findTask(dir.pstree(), o.pid);
+  if (isDead(dir, o.pid)) throw new ImageError(`task ${o.pid}: not alive when dumped: no memory`);
   const pages = openTaskPages(dir, o.pid, o.pageSize);
   try {
     if (o.search !== undefined || o.regex !== undefined) {
