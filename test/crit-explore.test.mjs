@@ -191,6 +191,12 @@ test('tables: plain columns in a pipe; on a terminal, box tables no wider than i
     layouts.push(text.startsWith('┌') ? 'box' : /^PID:FD +KIND/.test(text) ? 'columns' : 'records');
   }
   assert.deepEqual(layouts, ['records', 'records', 'columns', 'box', 'box']);
+  // colour (a dim placeholder) survives; text from the image does not get to style anything
+  const dim = { bold: (x) => x, dim: (x) => `\x1b[2m${x}\x1b[22m` };
+  for (const layout of [{ width: 80 }, {}]) {
+    const text = tableText(dim, ['A', 'B'], [[{ dim: '(none)' }, 'x\x1b[2my']], [], layout);
+    assert.ok(text.includes('\x1b[2m(none)\x1b[22m') && text.includes('x\\x1b[2my'), JSON.stringify(text));
+  }
   assert.deepEqual(wrapLine('/usr/lib/x86_64-linux-gnu/libc.so.6', 16), ['/usr/lib/', 'x86_64-linux-', 'gnu/libc.so.6']);
   assert.deepEqual(fitWidths([10, 50], [10, 16], 40), [10, 23]); // 1 + (10 + 3) + (23 + 3) = 40
   assert.equal(fitWidths([10, 50], [10, 16], 20), undefined); // the floors do not fit

@@ -32,9 +32,9 @@ export function psDetailText(roots: PsDetail[], style: ChalkInstance, want: { cm
   const rows: Cell[][] = [];
   const walk = (t: PsDetail, depth: number) => {
     const row: Cell[] = [t.pid, t.ppid, t.pgid, t.sid, t.state, '  '.repeat(depth) + t.comm];
-    if (want.cmdline) row.push(t.argv ? t.argv.map(shellQuote).join(' ') : style.dim('-'));
+    if (want.cmdline) row.push(t.argv ? t.argv.map(shellQuote).join(' ') : { dim: '-' });
     // one variable a line in a table; shell-quoted on one line in plain columns
-    if (want.env) row.push(t.env ? t.env.map(shellQuote) : style.dim('-'));
+    if (want.env) row.push(t.env ? t.env.map(shellQuote) : { dim: '-' });
     rows.push(row);
     for (const k of t.children) walk(k, depth + 1);
   };

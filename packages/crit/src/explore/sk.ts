@@ -3,7 +3,7 @@
 // files.img; queued data in sk-queues.img (by file id) and tcp-stream-<ino>.img.
 import type { ChalkInstance } from 'chalk';
 import { DICT_TABLES, ipText } from '@ckpt/images';
-import { tableText } from '../render/table.js';
+import { tableText, type Cell } from '../render/table.js';
 import { FILES_ID, ImageDir, isDead, taskId, type Obj } from './imagedir.js';
 import { findTask } from './tasks.js';
 
@@ -156,8 +156,8 @@ function linkUnixPeers(socks: SocketInfo[], files: Obj[]): void {
 
 export function socketsText(socks: SocketInfo[], style: ChalkInstance, scope = 'in this dump'): string {
   if (socks.length === 0) return `no sockets ${scope}\n`;
-  const rows = socks.map((s) => [
-    s.holders.join(',') || style.dim('(none)'), s.kind, s.type + (s.proto && s.kind !== 'packet' ? `/${s.proto}` : ''), s.state ?? '',
+  const rows = socks.map((s): Cell[] => [
+    s.holders.join(',') || { dim: '(none)' }, s.kind, s.type + (s.proto && s.kind !== 'packet' ? `/${s.proto}` : ''), s.state ?? '',
     s.local, s.remote, s.recvQ, s.sendQ,
   ]);
   return tableText(style, ['PID:FD', 'KIND', 'TYPE', 'STATE', 'LOCAL', 'REMOTE', 'RECV-Q', 'SEND-Q'], rows,

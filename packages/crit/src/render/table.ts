@@ -1,14 +1,18 @@
 // Tables of crit's own reports (x sk, x ps --cmdline/--env). One rule for all:
-// on a terminal, a box table (cli-table3) that fits the terminal's width, long
-// cells wrapped; into a pipe or a file, plain columns: a header line, then one
-// line per row, columns separated by two spaces, no colour, so that grep, awk
-// and cut work on it. Cells are written escaped (see escape.ts).
+// on a terminal, a table that fits the terminal's width (see tableText); into
+// a pipe or a file, plain columns: a header line, then one line per row,
+// columns separated by two spaces, no colour, so that grep, awk and cut work
+// on it. Cell text is written escaped (see escape.ts).
 import Table from 'cli-table3';
 import type { ChalkInstance } from 'chalk';
 import { safeText } from './escape.js';
 
-/** A list cell is one item per line in a box table, space-separated in plain columns. */
-export type Cell = string | number | string[];
+/**
+ * A cell: text (from an image: it is escaped here), a number, a list (one item
+ * a line on a terminal, space-separated in plain columns), or a placeholder
+ * shown dim ("(none)", "-").
+ */
+export type Cell = string | number | string[] | { dim: string };
 
 export interface Layout {
   /** box table to fit this many columns; undefined: plain columns */
@@ -23,7 +27,6 @@ export function stdoutLayout(stream: { isTTY?: boolean; columns?: number } = pro
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/g;
 const widthOf = (s: string) => [...s.replace(ANSI, '')].length;
-const linesOf = (c: Cell): string[] => (Array.isArray(c) ? c.map(safeText) : String(c).split('\n').map(safeText));
 
 /** The widest of each column, header included (a loop: a dump may have many thousand rows). */
 function columnWidths(head: string[], rowWidths: number[][]): number[] {
@@ -99,6 +102,8 @@ export function fitWidths(natural: number[], floor: number[], width: number, ove
  * its longest word (up to 12 characters); numbers are never cut.
  */
 export function tableText(style: ChalkInstance, head: string[], rows: Cell[][], align: Array<'left' | 'right'> = [], layout: Layout = stdoutLayout()): string {
+  const linesOf = (c: Cell): string[] =>
+    Array.isArray(c) ? c.map(safeText) : typeof c === 'object' ? [style.dim(safeText(c.dim))] : [safeText(String(c))];
   const cells = rows.map((r) => r.map(linesOf));
   const natural = columnWidths(head, cells.map((r) => r.map((lines) => lines.reduce((m, l) => Math.max(m, widthOf(l)), 0))));
   if (layout.width === undefined) {
