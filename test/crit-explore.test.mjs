@@ -306,12 +306,14 @@ test('encode refuses a field the schema does not have, unless in the lossless "$
   assert.equal(p.status, 0, p.stderr);
 });
 
-test('diff --ignore refuses a rule that names nothing, listing what it can be', async (t) => {
+test('diff --ignore refuses a rule that names nothing, listing what it can be; --page-size only for directories', async (t) => {
   const a = join(tmp, 'fs-a.img');
   writeFileSync(a, encodeImage({ magic: 'FS', entries: [{ cwd_id: 1, root_id: 1, umask: 18 }] }));
   const err = await refused(['diff', a, a, '--ignore', 'bogus'], 2, /^crit: --ignore bogus: not a field of the images or of crit diff's report; give a section \(tree, task, fds, sockets, mems, pages, stats\), pids, timestamps, a field name/);
   assert.equal(err.split('\n').length, 2, 'one line');
   await refused(['diff', a, a, '--ignore', 'umsk'], 2, /did you mean umask\?/);
+  await refused(['diff', a, a, '--page-size', '4096'], 2, /^crit: --page-size applies to image directories/);
+  await refused(['diff', hostile, hostile, '--page-size', '1000'], 2, /^crit: --page-size: expected a power of two/);
   await refused(['diff', a, a, '--ignore', 'entries[*].umsk'], 2, /--ignore entries\[\*\]\.umsk: umsk is not a field/);
   for (const rule of ['umask', 'pids', 'timestamps', 'fds', 'entries[*].umask', '**.pos', 'tasks[*].fds[1].pos', 'RLIMIT_NOFILE', 'SIGTERM', 'recvQ']) {
     const r = await crit('diff', a, a, '--ignore', rule);

@@ -115,7 +115,7 @@ export async function main(argv: string[]): Promise<void> {
             'leave out: a section, "pids" (match tasks by tree position), "timestamps", a field name (pos), or a JSON path with * and ** (repeatable)',
         })
         .option('only', { type: 'string', array: true, choices: [...DIR_SECTIONS], describe: 'compare only these sections (repeatable)' })
-        .option('page-size', { type: 'number', default: 4096, describe: 'page size of the dumping host' })
+        .option('page-size', { type: 'number', describe: 'page size of the dumping host (directories; default 4096)' })
         .option('color', { type: 'boolean', describe: 'colour (default: on a terminal, unless NO_COLOR is set); --no-color turns it off' })
         .example('$0 diff ckpt-1 ckpt-2', 'what changed between two dumps, as a tree')
         .example('$0 diff ckpt-1 ckpt-2 --ignore pids --ignore stats --only fds --only sockets', 'CI: assert no fd or socket changed')

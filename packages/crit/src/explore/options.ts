@@ -25,6 +25,12 @@ const given = (a: Record<string, unknown>, opt: string) => a[opt] !== undefined;
 
 const isInt = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v);
 
+/** Why a --page-size cannot be a page size (x and diff), or undefined. */
+export function pageSizeProblem(ps: unknown): string | undefined {
+  const ok = isInt(ps) && (ps as number) >= 4096 && ((ps as number) & ((ps as number) - 1)) === 0;
+  return ok ? undefined : `--page-size: expected a power of two, 4096 or more, got ${String(ps)}`;
+}
+
 /** Why this `crit x` command line is wrong, or undefined when it is right. */
 export function xOptionsProblem(what: string, a: Record<string, unknown>): string | undefined {
   const allowed = new Set([...COMMON, ...(X_OPTIONS[what] ?? [])]);
@@ -34,8 +40,8 @@ export function xOptionsProblem(what: string, a: Record<string, unknown>): strin
   if (given(a, 'pid') && !(isInt(a.pid) && (a.pid as number) > 0)) return `--pid: expected a task id (a positive whole number), got ${String(a.pid)}`;
   if (given(a, 'context') && !(isInt(a.context) && (a.context as number) >= 0)) return `--context: expected a number of bytes (0 or more), got ${String(a.context)}`;
   if (given(a, 'page-size')) {
-    const ps = a['page-size'] as number;
-    if (!(isInt(ps) && ps >= 4096 && (ps & (ps - 1)) === 0)) return `--page-size: expected a power of two, 4096 or more, got ${String(ps)}`;
+    const problem = pageSizeProblem(a['page-size']);
+    if (problem) return problem;
   }
   if (what === 'ps' && given(a, 'page-size') && !a.cmdline && !a.env) return '--page-size applies to x ps only with --cmdline or --env (it reads the dumped memory)';
   if (what === 'mem') {
