@@ -51,7 +51,7 @@ function fail(e: unknown): never {
 export async function main(argv: string[]): Promise<void> {
   // Warnings are printed once the command has succeeded: a failing command prints one line.
   const warnings: string[] = [];
-  const warn = (msg: string) => warnings.push(`crit: warning: ${msg}\n`);
+  const warn = (msg: string) => warnings.push(`crit: warning: ${safeText(msg)}\n`);
   const cli = yargs(argv)
     .scriptName('crit')
     .usage('$0 <command> [options]\n\nCRiu Image Tool: read, write and explore CRIU checkpoint images.')

@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import { ImageError } from '@ckpt/images';
 import { pageSizeProblem } from '../explore/options.js';
 import { toStdout } from '../io.js';
+import { safeText } from '../render/escape.js';
 import { jsonText } from '../render/json.js';
 import { makeStyle } from '../render/style.js';
 import { diffDirs } from './dirs.js';
@@ -44,7 +45,7 @@ export async function diffCommand(args: DiffArgs): Promise<number> {
   const r = ka === 'directory'
     ? diffDirs(args.a, args.b, { ignore: args.ignore, only, pageSize: args.pageSize })
     : diffFiles(args.a, args.b, { ignore: args.ignore });
-  if (!args.json) for (const w of r.warnings) process.stderr.write(`crit: warning: ${w}\n`);
+  if (!args.json) for (const w of r.warnings) process.stderr.write(`crit: warning: ${safeText(w)}\n`);
   await toStdout(args.json ? [jsonText(r)] : diffText(r, makeStyle({ color: args.color })));
   return r.equal ? 0 : 1;
 }
