@@ -140,10 +140,13 @@ writeFileSync(file, readFileSync(file, 'utf8').replace(from, to));\n`);
       ['broken JSON', '"entries": [', '"entries": [[', /not valid JSON/],
       ['required field removed', '"type": "INETSK",', '', /missing required field type/],
     ]) {
-      const bad = await crit(['edit', f.path], { EDITOR: ed(from, to) });
+      // the rejected text is kept under TMPDIR: here, in the test's own directory
+      const bad = await crit(['edit', f.path], { EDITOR: ed(from, to), TMPDIR: f.dir });
       assert.equal(bad.code, 1, `${what}: ${bad.stdout}`);
       assert.match(bad.stderr, msg, what);
       assert.match(bad.stderr, /image is unchanged/, what);
+      const kept = bad.stderr.match(/your edited text is kept in (.*)\)$/m)?.[1];
+      assert.ok(kept?.startsWith(f.dir) && readFileSync(kept, 'utf8').includes(to), `${what}: ${bad.stderr}`);
       assert.deepEqual(readFileSync(f.path), now, what);
     }
     const quit = await crit(['edit', f.path], { EDITOR: 'false' });

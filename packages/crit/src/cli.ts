@@ -7,6 +7,8 @@ import { decode, encode, EXPLORERS, explore, info } from './commands.js';
 import { diffCommand } from './diff/command.js';
 import { DIR_SECTIONS } from './diff/model.js';
 import { editCommand, setCommand } from './edit/command.js';
+import { xOptionsProblem } from './explore/options.js';
+import { safeText } from './render/escape.js';
 import { exploreMore, MORE_EXPLORERS, needsMore } from './explore/x-commands.js';
 import { inspectCommand } from './inspect/command.js';
 
@@ -18,15 +20,28 @@ interface YargsInternals {
   getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } | undefined };
 }
 
+/** A system call's error as one line: "path: permission denied", not Node's "EACCES: permission denied, open 'path'". */
+function errnoText(err: NodeJS.ErrnoException): string {
+  const what = err.path ? `${err.path}: ` : '';
+  if (err.code === 'EISDIR') return `${what}is a directory`;
+  return what + plainErrno(err.message);
+}
+
+/** Node's "ECODE: text, syscall 'path'" (also inside the messages of the images library) as its text. */
+const plainErrno = (msg: string) => msg.replace(/\bE[A-Z0-9]+: ([^,]+), \w+(?: '[^']*')?(?: -> '[^']*')?/, '$1');
+
+// names and messages can hold text from an image (or a hostile file name): escaped, one line
 function report(e: unknown): void {
-  if (e instanceof ImageError) process.stderr.write(`crit: ${e.describe()}\n`);
-  else {
-    const err = e as NodeJS.ErrnoException;
-    const what = err.path ? `${err.path}: ` : '';
-    const msg = err.code === 'ENOENT' ? 'no such file or directory' : err.code === 'EISDIR' ? 'is a directory' : err.message;
-    process.stderr.write(`crit: ${what}${msg}\n`);
-    if (process.env.CRIT_DEBUG) process.stderr.write(`${err.stack}\n`);
-  }
+  const err = e as NodeJS.ErrnoException;
+  const line = e instanceof ImageError ? plainErrno(e.describe()) : errnoText(err);
+  process.stderr.write(`crit: ${safeText(line)}\n`);
+  if (!(e instanceof ImageError) && process.env.CRIT_DEBUG) process.stderr.write(`${err.stack}\n`);
+}
+
+/** A command line that cannot be right: one line and a hint, exit 2 (1 when nothing was given at all). */
+function usageError(msg: string, argv: string[]): never {
+  process.stderr.write(`crit: error: ${msg}\nRun 'crit --help' for usage.\n`);
+  process.exit(argv.length === 0 ? 1 : 2);
 }
 
 function fail(e: unknown): never {
@@ -37,7 +52,7 @@ function fail(e: unknown): never {
 export async function main(argv: string[]): Promise<void> {
   // Warnings are printed once the command has succeeded: a failing command prints one line.
   const warnings: string[] = [];
-  const warn = (msg: string) => warnings.push(`crit: warning: ${msg}\n`);
+  const warn = (msg: string) => warnings.push(`crit: warning: ${safeText(msg)}\n`);
   const cli = yargs(argv)
     .scriptName('crit')
     .usage('$0 <command> [options]\n\nCRiu Image Tool: read, write and explore CRIU checkpoint images.')
@@ -63,11 +78,11 @@ export async function main(argv: string[]): Promise<void> {
           choices: [...EXPLORERS, ...MORE_EXPLORERS], demandOption: true,
           describe: 'ps: process tree; fds: open files; mems: mappings; rss: dumped pages per mapping; sk: sockets; mem: memory contents',
         })
-        .option('page-size', { type: 'number', default: 4096, describe: 'page size of the dumping host (rss, mem)' })
+        .option('page-size', { type: 'number', describe: 'page size of the dumping host (rss, mem, ps --cmdline/--env; default 4096)' })
         .option('json', { type: 'boolean', describe: 'machine-readable output (every explorer)' })
         .option('cmdline', { type: 'boolean', describe: 'ps: show argv, read from the dumped memory' })
         .option('env', { type: 'boolean', describe: 'ps: show the environment, read from the dumped memory' })
-        .option('pid', { type: 'number', describe: 'mem: the task whose memory to show' })
+        .option('pid', { type: 'number', describe: 'only this task (ps: and its descendants; sk: the sockets it holds); mem: required' })
         .option('addr', { type: 'string', describe: 'mem: start address (0x hex or decimal)' })
         .option('len', { type: 'string', describe: 'mem: bytes to show from --addr (default 256)' })
         .option('search', { alias: 's', type: 'string', describe: 'mem: find this string (UTF-8) in the memory' })
@@ -81,8 +96,12 @@ export async function main(argv: string[]): Promise<void> {
         .example('$0 x /tmp/ckpt sk', 'sockets: kind, state, addresses, queued bytes, owning fds')
         .example('$0 x /tmp/ckpt mem --pid 42 --addr 0x7ffd0000 --len 64', 'hexdump -C of 64 bytes of task 42')
         .example('$0 x /tmp/ckpt mem --pid 42 --search password --context 32', 'where a string is in the memory of task 42')
-        .example('$0 x /tmp/ckpt fds --json', 'open files as JSON'),
+        .example('$0 x /tmp/ckpt fds --pid 42', 'the open files of task 42')
+        .example('$0 x /tmp/ckpt fds --json', 'open files as JSON')
+        .epilog('Options that do not apply to the explorer given are refused. Tables fit the terminal; in a pipe they are plain columns.'),
     (a) => {
+      const problem = xOptionsProblem(a.what as string, a);
+      if (problem) usageError(problem, argv);
       const o = {
         dir: a.dir as string, what: a.what as string, pageSize: a['page-size'], json: a.json, color: a.color as boolean | undefined,
         cmdline: a.cmdline, env: a.env, pid: a.pid, addr: a.addr, len: a.len, search: a.search, regex: a.regex, context: a.context,
@@ -122,7 +141,7 @@ export async function main(argv: string[]): Promise<void> {
             'leave out: a section, "pids" (match tasks by tree position), "timestamps", a field name (pos), or a JSON path with * and ** (repeatable)',
         })
         .option('only', { type: 'string', array: true, choices: [...DIR_SECTIONS], describe: 'compare only these sections (repeatable)' })
-        .option('page-size', { type: 'number', default: 4096, describe: 'page size of the dumping host' })
+        .option('page-size', { type: 'number', describe: 'page size of the dumping host (directories; default 4096)' })
         .option('color', { type: 'boolean', describe: 'colour (default: on a terminal, unless NO_COLOR is set); --no-color turns it off' })
         .example('$0 diff ckpt-1 ckpt-2', 'what changed between two dumps, as a tree')
         .example('$0 diff ckpt-1 ckpt-2 --ignore pids --ignore stats --only fds --only sockets', 'CI: assert no fd or socket changed')
@@ -179,8 +198,7 @@ export async function main(argv: string[]): Promise<void> {
     .epilog('Images are read and written exactly as upstream CRIT does; see the crit README for where we differ.')
     .fail((msg, err) => {
       if (err) fail(err);
-      process.stderr.write(`crit: error: ${msg}\nRun 'crit --help' for usage.\n`);
-      process.exit(argv.length === 0 ? 1 : 2);
+      usageError(msg, argv);
     });
   // yargs renders the whole help text after every command in case a failing
   // async handler shows it (~4 ms a run); ours never do (see .fail above)

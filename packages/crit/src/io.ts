@@ -1,7 +1,7 @@
 // Where crit's bytes come from and go to: stdin/stdout when no file is given
 // (as upstream), atomic files otherwise, and a quiet end when stdout is closed.
-import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
+import { writeFileAtomic } from '@ckpt/images';
 
 // the stream, not a flag: the startup snapshot runs commands at build time, and
 // the process then starts with a new process.stdout
@@ -43,10 +43,29 @@ export async function toStdout(chunks: Iterable<string | Uint8Array>): Promise<v
   if (batch) await write(batch);
 }
 
-/** Atomic file output (temporary file + rename), from the images library. */
-export { writeFileAtomic as toFileAtomic } from '@ckpt/images';
+/**
+ * Atomic file output (temporary file + rename), from the images library. An
+ * error names the output file, also when the system call had no path (a write
+ * that found the disk full).
+ */
+export function toFileAtomic(path: string, data: Iterable<string | Uint8Array>): void {
+  try {
+    writeFileAtomic(path, data);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code && !err.path) err.path = path;
+    throw err;
+  }
+}
 
-/** All of stdin (a pipe or a redirected file). */
-export function readStdin(): Buffer {
-  return readFileSync(0);
+/**
+ * All of stdin (a pipe, a socket or a redirected file). Read through the
+ * stream, not readFileSync(0): importing node:process (chalk does) opens
+ * process.stdin, which makes a pipe non-blocking, and a slow writer then made
+ * a synchronous read fail with EAGAIN.
+ */
+export async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
 }

@@ -392,7 +392,11 @@ export function writeImageFile(path: string, doc: unknown): void {
 export function writeFileAtomic(path: string, data: Buffer | string | Iterable<string | Uint8Array>): void {
   const chunks = typeof data === 'string' || Buffer.isBuffer(data) ? [data] : data;
   const write = (fd: number) => {
-    for (const c of chunks) writeSync(fd, typeof c === 'string' ? Buffer.from(c) : c);
+    for (const c of chunks) {
+      const b = typeof c === 'string' ? Buffer.from(c) : c;
+      // one write(2) may take less (a full disk): go on until all is written or it fails (ENOSPC)
+      for (let off = 0; off < b.length; ) off += writeSync(fd, b, off, b.length - off);
+    }
   };
   let st: Stats | undefined;
   try {

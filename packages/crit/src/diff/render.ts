@@ -2,6 +2,7 @@
 // line per path step (with a label: task comm, fd target, mapping), then
 // "~ field: old → new", "+ field: value" or "- field: value".
 import type { ChalkInstance } from 'chalk';
+import { safeJson, safeText } from '../render/escape.js';
 import type { Change, DiffResult } from './model.js';
 
 /** tasks[1].fds[3].pos -> ["tasks[1]", "fds[3]", "pos"] (brackets stay with their name). */
@@ -40,7 +41,7 @@ export function splitPath(path: string): string[] {
 
 function show(v: unknown): string {
   if (v === undefined) return '';
-  const s = JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? (x <= Number.MAX_SAFE_INTEGER && x >= -Number.MAX_SAFE_INTEGER ? Number(x) : `${x}`) : x));
+  const s = safeJson(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? (x <= Number.MAX_SAFE_INTEGER && x >= -Number.MAX_SAFE_INTEGER ? Number(x) : `${x}`) : x)));
   return s.length > 160 ? s.slice(0, 157) + '...' : s;
 }
 
@@ -63,7 +64,7 @@ function leafLine(c: Change, leaf: string, style: ChalkInstance): string {
 }
 
 export function* diffText(r: DiffResult, style: ChalkInstance): Generator<string> {
-  yield style.bold(`--- ${r.a}\n+++ ${r.b}\n`);
+  yield style.bold(`--- ${safeText(r.a)}\n+++ ${safeText(r.b)}\n`);
   if (r.equal) {
     yield `no differences${r.kind === 'dirs' ? ' (in the sections compared)' : ''}\n`;
     return;
@@ -79,9 +80,9 @@ export function* diffText(r: DiffResult, style: ChalkInstance): Generator<string
     for (let i = common; i < heads.length; i++) {
       const prefix = steps.slice(0, i + 1).join('.');
       const label = r.labels[prefix];
-      out += '  '.repeat(i) + style.bold(heads[i]) + (label ? '  ' + style.cyan(label) : '') + '\n';
+      out += '  '.repeat(i) + style.bold(safeText(heads[i])) + (label ? '  ' + style.cyan(safeText(label)) : '') + '\n';
     }
-    out += '  '.repeat(heads.length) + leafLine(c, steps[steps.length - 1] ?? '$', style) + '\n';
+    out += '  '.repeat(heads.length) + leafLine(c, safeText(steps[steps.length - 1] ?? '$'), style) + '\n';
     prev = heads;
     yield out;
   }

@@ -105,7 +105,7 @@ function tableFds(dir: ImageDir, filesId: number, files: Map<number, Obj>, socks
     const info = pretty('fdinfo_entry', e);
     fds[fd] = { kind: String(e.type), target, ...without(info, 'id', 'fd', 'type'), ...(sock ? {} : fileFields(f)) };
     if (sock) {
-      const { id: _id, ino: _ino, holders: _h, ...rest } = sock;
+      const { id: _id, ino: _ino, holders: _h, peer: _p, ...rest } = sock;
       sockets[fd] = rest;
     }
   }

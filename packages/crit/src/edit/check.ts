@@ -48,9 +48,19 @@ function familyMismatch(image: Buffer): void {
 export function encodeChecked(doc: unknown, form: JsonForm): { image: Buffer; readBack: unknown } {
   const image = encodeImage(doc);
   const readBack = parseImageJson(imageToJsonText(image, form));
-  const lost: string[] = [];
-  dropped(doc, readBack, [], lost);
-  if (lost.length) throw new ImageError(`no such field in the schema (it would be dropped)${lost.length > 1 ? `; also ${lost.slice(1).join(', ')}` : ''}`, { path: lost[0] });
+  refuseDropped(doc, readBack);
   familyMismatch(image);
   return { image, readBack };
+}
+
+/**
+ * Refuses a document holding keys that are not in `readBack` (the image it
+ * encoded to, read back: as JSON, or decoded, whose keys are the same), i.e.
+ * keys the encoder ignored: a typo, or a field of a newer CRIU not in its
+ * lossless "$unknown" form. Names the first by its JSON path.
+ */
+export function refuseDropped(doc: unknown, readBack: unknown, hint = ''): void {
+  const lost: string[] = [];
+  dropped(doc, readBack, [], lost);
+  if (lost.length) throw new ImageError(`no such field in the schema (it would be dropped${hint})${lost.length > 1 ? `; also ${lost.slice(1).join(', ')}` : ''}`, { path: lost[0] });
 }

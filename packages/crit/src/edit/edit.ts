@@ -46,10 +46,14 @@ export function editImage(file: string): EditResult {
     rmSync(work, { recursive: true, force: true });
     return { changes };
   } catch (e) {
+    // a refused edit, or an image that cannot be written: the text is not lost
+    const kept = ` (the image is unchanged; your edited text is kept in ${jsonFile})`;
     if (e instanceof ImageError) {
-      e.message += ` (the image is unchanged; your edited text is kept in ${jsonFile})`;
+      e.message += kept;
       throw e.at({ file });
     }
+    const err = e as NodeJS.ErrnoException;
+    if (err.code) throw new ImageError(`cannot write the image: ${err.message.replace(/^E[A-Z0-9]+: ([^,]+).*$/s, '$1')}${kept}`, { file });
     throw e;
   }
 }

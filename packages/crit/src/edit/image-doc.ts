@@ -18,7 +18,12 @@ export function loadForEdit(file: string, form: JsonForm): LoadedImage {
     throw new ImageError('is inside a checkpoint archive, which crit only reads: extract the archive to change its images', { file });
   }
   const bytes = readFileSync(file);
-  const text = imageToJsonText(bytes, form);
+  let text: string;
+  try {
+    text = imageToJsonText(bytes, form);
+  } catch (e) {
+    throw e instanceof ImageError ? e.at({ file }) : e;
+  }
   const doc = parseImageJson(text);
   if (!encodeImage(doc).equals(bytes)) {
     throw new ImageError('this image does not re-encode to the same bytes (non-canonical encoding?), so it cannot be edited safely', { file });

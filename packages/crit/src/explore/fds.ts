@@ -1,6 +1,8 @@
 // `crit x DIR fds`: each task's fds with what they are, then cwd and root (CRIT.md §7.3).
+import { safeText } from '../render/escape.js';
 import { FileNames } from './files.js';
 import { FILES_ID, ImageDir, isDead, taskId } from './imagedir.js';
+import { selectedTasks } from './tasks.js';
 
 export interface TaskFds {
   pid: number;
@@ -11,9 +13,9 @@ export interface TaskFds {
   root?: string;
 }
 
-/** Each task's fds, one task at a time: a large dump is never held whole. */
-export function* eachTaskFds(dir: ImageDir, names = new FileNames(dir)): Generator<TaskFds> {
-  for (const p of dir.pstree()) {
+/** Each task's fds (or task `pid`'s), one task at a time: a large dump is never held whole. */
+export function* eachTaskFds(dir: ImageDir, names = new FileNames(dir), pid?: number): Generator<TaskFds> {
+  for (const p of selectedTasks(dir, pid)) {
     const pid = taskId(p, 'pid');
     if (isDead(dir, pid)) {
       yield { pid, skipped: 'not alive when dumped: no fds', fds: [] };
@@ -28,16 +30,16 @@ export function* eachTaskFds(dir: ImageDir, names = new FileNames(dir)): Generat
   }
 }
 
-export function collectFds(dir: ImageDir, names = new FileNames(dir)): TaskFds[] {
-  return [...eachTaskFds(dir, names)];
+export function collectFds(dir: ImageDir, names = new FileNames(dir), pid?: number): TaskFds[] {
+  return [...eachTaskFds(dir, names, pid)];
 }
 
 export function* fdsText(tasks: Iterable<TaskFds>): Generator<string> {
   for (const t of tasks) {
     if (t.skipped) continue;
     yield `${t.pid}\n`;
-    for (const fd of t.fds) yield `\t${String(fd.fd).padStart(7)}: ${fd.desc}\n`;
-    yield `\t${'cwd'.padStart(7)}: ${t.cwd}\n`;
-    yield `\t${'root'.padStart(7)}: ${t.root}\n`;
+    for (const fd of t.fds) yield `\t${String(fd.fd).padStart(7)}: ${safeText(fd.desc)}\n`;
+    yield `\t${'cwd'.padStart(7)}: ${safeText(t.cwd!)}\n`;
+    yield `\t${'root'.padStart(7)}: ${safeText(t.root!)}\n`;
   }
 }

@@ -3,6 +3,7 @@
 // expression occurs (--search/--regex, with --context bytes around).
 import type { ChalkInstance } from 'chalk';
 import { ImageError, PE, taskPages, type PageReader } from '@ckpt/images';
+import { safeText } from '../render/escape.js';
 import { HexDumper } from '../render/hexdump.js';
 import { hexAddr } from '../render/json.js';
 import { ImageDir } from './imagedir.js';
@@ -57,7 +58,7 @@ export function pageRuns(pages: PageReader): Array<{ start: string; end: string;
 }
 
 function vmaFinder(dir: ImageDir, pid: number): (addr: bigint) => Mapping | undefined {
-  const vmas = collectMems(dir).find((t) => t.pid === pid)?.vmas ?? [];
+  const vmas = collectMems(dir, undefined, pid)[0]?.vmas ?? [];
   return (addr) => {
     let lo = 0;
     let hi = vmas.length - 1;
@@ -87,7 +88,7 @@ export function* findInMemory(dir: ImageDir, pid: number, pages: PageReader, spe
 const printable = (b: Buffer) => b.toString('latin1').replace(/[^\x20-\x7e]/g, '.');
 
 export function matchText(m: FoundMatch, style: ChalkInstance): string {
-  const where = m.vma ? style.dim(`  (${m.vma.trim()})`) : '';
+  const where = m.vma ? style.dim(`  (${safeText(m.vma.trim())})`) : '';
   return `${style.cyan(hexAddr(m.addr))}${where}\n    ${printable(m.before)}${style.bold.red(printable(m.match))}${printable(m.after)}\n`;
 }
 

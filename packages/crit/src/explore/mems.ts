@@ -1,7 +1,9 @@
 // `crit x DIR mems`: each task's mappings with what backs them (CRIT.md §7.4).
 import { VMA, type FieldSelection } from '@ckpt/images';
+import { safeText } from '../render/escape.js';
 import { FileNames } from './files.js';
 import { ImageDir, isDead, taskId, type Obj } from './imagedir.js';
+import { findTask } from './tasks.js';
 
 export interface Mapping {
   start: bigint;
@@ -54,35 +56,47 @@ export function protText(prot: number): string {
 }
 
 const MAPPINGS: FieldSelection = { exe_file_id: true, vmas: true };
+const SHARED_IDS: FieldSelection = { vmas: { status: true, shmid: true } };
+const NUMBERED = VMA.VMA_AREA_SYSVIPC | VMA.VMA_ANON_SHARED | VMA.VMA_AREA_SOCKET;
 
-/** Each task's mappings, one task at a time: a large dump is never held whole. */
-export function* eachTaskMems(dir: ImageDir, names = new FileNames(dir)): Generator<TaskMems> {
+/**
+ * Each task's mappings (or task `only`'s), one task at a time: a large dump is
+ * never held whole. Shared objects are numbered as in the full listing, so the
+ * tasks before `only` are read for their shared mappings.
+ */
+export function* eachTaskMems(dir: ImageDir, names = new FileNames(dir), only?: number): Generator<TaskMems> {
   const ids = new SmallIds();
-  for (const p of dir.pstree()) {
+  const tree = dir.pstree();
+  if (only !== undefined) findTask(tree, only);
+  for (const p of tree) {
     const pid = taskId(p, 'pid');
-    if (isDead(dir, pid)) {
-      yield { pid, skipped: 'not alive when dumped: no memory', vmas: [] };
+    if (only !== undefined && pid !== only) {
+      if (!isDead(dir, pid)) for (const v of dir.first('mm', pid, SHARED_IDS).vmas ?? []) if (Number(v.status) & NUMBERED) ids.get(v.shmid);
       continue;
     }
-    const mm = dir.first('mm', pid, MAPPINGS);
-    yield {
-      pid,
-      exe: names.describe('REG', Number(mm.exe_file_id)),
-      vmas: (mm.vmas ?? []).map((v: Obj) => ({
-        start: BigInt(v.start), end: BigInt(v.end), prot: protText(Number(v.prot)), what: describeVma(v, names, ids),
-      })),
-    };
+    if (isDead(dir, pid)) yield { pid, skipped: 'not alive when dumped: no memory', vmas: [] };
+    else {
+      const mm = dir.first('mm', pid, MAPPINGS);
+      yield {
+        pid,
+        exe: names.describe('REG', Number(mm.exe_file_id)),
+        vmas: (mm.vmas ?? []).map((v: Obj) => ({
+          start: BigInt(v.start), end: BigInt(v.end), prot: protText(Number(v.prot)), what: describeVma(v, names, ids),
+        })),
+      };
+    }
+    if (only !== undefined) return; // the tasks after it change nothing
   }
 }
 
-export function collectMems(dir: ImageDir, names = new FileNames(dir)): TaskMems[] {
-  return [...eachTaskMems(dir, names)];
+export function collectMems(dir: ImageDir, names = new FileNames(dir), pid?: number): TaskMems[] {
+  return [...eachTaskMems(dir, names, pid)];
 }
 
 export function* memsText(tasks: Iterable<TaskMems>): Generator<string> {
   for (const t of tasks) {
     if (t.skipped) continue;
-    yield `${t.pid}\n\t${'exe'.padEnd(36)}    ${t.exe}\n`;
-    for (const v of t.vmas) yield `\t${`${hex8(v.start)}-${hex8(v.end)}`.padEnd(36)}${v.prot}${v.what}\n`;
+    yield `${t.pid}\n\t${'exe'.padEnd(36)}    ${safeText(t.exe!)}\n`;
+    for (const v of t.vmas) yield `\t${`${hex8(v.start)}-${hex8(v.end)}`.padEnd(36)}${v.prot}${safeText(v.what)}\n`;
   }
 }

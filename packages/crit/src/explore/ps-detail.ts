@@ -1,7 +1,7 @@
 // `crit x DIR ps --cmdline --env --json`: the process tree with task states
 // (correctly named), argv and environment from the dumped memory.
 import type { ChalkInstance } from 'chalk';
-import { tableText } from '../render/table.js';
+import { tableText, type Cell } from '../render/table.js';
 import { taskStrings } from './cmdline.js';
 import { ImageDir, isDead } from './imagedir.js';
 import { collectPs, type Task } from './ps.js';
@@ -12,7 +12,7 @@ export interface PsDetail extends Omit<Task, 'children'> {
   children: PsDetail[];
 }
 
-export function collectPsDetail(dir: ImageDir, want: { cmdline?: boolean; env?: boolean; pageSize?: number }): PsDetail[] {
+export function collectPsDetail(dir: ImageDir, want: { cmdline?: boolean; env?: boolean; pageSize?: number; pid?: number }): PsDetail[] {
   const add = (t: Task): PsDetail => {
     const d: PsDetail = { ...t, children: t.children.map(add) };
     if ((want.cmdline || want.env) && !isDead(dir, t.pid)) {
@@ -22,18 +22,19 @@ export function collectPsDetail(dir: ImageDir, want: { cmdline?: boolean; env?: 
     }
     return d;
   };
-  return collectPs(dir).map(add);
+  return collectPs(dir, want.pid).map(add);
 }
 
 export function psDetailText(roots: PsDetail[], style: ChalkInstance, want: { cmdline?: boolean; env?: boolean }): string {
   const head = ['PID', 'PPID', 'PGID', 'SID', 'STATE', 'COMM'];
   if (want.cmdline) head.push('CMDLINE');
   if (want.env) head.push('ENVIRONMENT');
-  const rows: string[][] = [];
+  const rows: Cell[][] = [];
   const walk = (t: PsDetail, depth: number) => {
-    const row = [String(t.pid), String(t.ppid), String(t.pgid), String(t.sid), t.state, '  '.repeat(depth) + t.comm];
-    if (want.cmdline) row.push(t.argv ? t.argv.map(shellQuote).join(' ') : style.dim('-'));
-    if (want.env) row.push(t.env ? t.env.join('\n') : style.dim('-'));
+    const row: Cell[] = [t.pid, t.ppid, t.pgid, t.sid, t.state, '  '.repeat(depth) + t.comm];
+    if (want.cmdline) row.push(t.argv ? t.argv.map(shellQuote).join(' ') : { dim: '-' });
+    // one variable a line in a table; shell-quoted on one line in plain columns
+    if (want.env) row.push(t.env ? t.env.map(shellQuote) : { dim: '-' });
     rows.push(row);
     for (const k of t.children) walk(k, depth + 1);
   };

@@ -1,6 +1,8 @@
 // `crit x DIR ps`: the process tree, depth-first from the root (CRIT.md §7.2).
 import { TASK_STATES, type FieldSelection } from '@ckpt/images';
+import { safeText } from '../render/escape.js';
 import { ImageDir, taskId, type Obj } from './imagedir.js';
+import { findTask } from './tasks.js';
 
 export interface Task {
   pid: number;
@@ -16,9 +18,12 @@ export interface Task {
 
 const COMM_STATE: FieldSelection = { tc: { comm: true, task_state: true } };
 
-export function collectPs(dir: ImageDir): Task[] {
+/** The process tree, or with `pid` the subtree of that task. */
+export function collectPs(dir: ImageDir, pid?: number): Task[] {
   const tasks = new Map<number, Task>();
-  for (const p of dir.pstree()) {
+  const tree = dir.pstree();
+  if (pid !== undefined) findTask(tree, pid);
+  for (const p of tree) {
     const pid = taskId(p, 'pid');
     const core: Obj = dir.first('core', pid, COMM_STATE);
     tasks.set(pid, {
@@ -35,7 +40,7 @@ export function collectPs(dir: ImageDir): Task[] {
     if (parent) parent.children.push(t);
     else roots.push(t);
   }
-  return roots;
+  return pid === undefined ? roots : [tasks.get(pid)!];
 }
 
 const col7 = (v: number | string) => String(v).padStart(7);
@@ -43,7 +48,7 @@ const col7 = (v: number | string) => String(v).padStart(7);
 export function* psText(roots: Task[]): Generator<string> {
   yield `${col7('PID')}${col7('PGID')}${col7('SID')}   COMM\n`;
   const walk = function* (t: Task, depth: number): Generator<string> {
-    yield `${col7(t.pid)}${col7(t.pgid)}${col7(t.sid)}   ${' '.repeat(4 * depth)}${t.comm}\n`;
+    yield `${col7(t.pid)}${col7(t.pgid)}${col7(t.sid)}   ${' '.repeat(4 * depth)}${safeText(t.comm)}\n`;
     for (const k of t.children) yield* walk(k, depth + 1);
   };
   for (const r of roots) yield* walk(r, 0);

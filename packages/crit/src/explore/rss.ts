@@ -1,7 +1,9 @@
 // `crit x DIR rss`: which pages of which mappings the dump holds (CRIT.md §7.5).
 import { VMA } from '@ckpt/images';
+import { safeText } from '../render/escape.js';
 import { FileNames } from './files.js';
 import { ImageDir, isDead, taskId, type Obj } from './imagedir.js';
+import { selectedTasks } from './tasks.js';
 
 export interface RssRun {
   vaddr: bigint;
@@ -16,10 +18,10 @@ export interface TaskRss {
   runs: RssRun[];
 }
 
-/** Each task's dumped pages, one task at a time: a large dump is never held whole. */
-export function* eachTaskRss(dir: ImageDir, pageSize = 4096, names = new FileNames(dir)): Generator<TaskRss> {
+/** Each task's dumped pages (or task `pid`'s), one task at a time: a large dump is never held whole. */
+export function* eachTaskRss(dir: ImageDir, pageSize = 4096, names = new FileNames(dir), pid?: number): Generator<TaskRss> {
   const ps = BigInt(pageSize);
-  for (const p of dir.pstree()) {
+  for (const p of selectedTasks(dir, pid)) {
     const pid = taskId(p, 'pid');
     if (isDead(dir, pid)) {
       yield { pid, skipped: 'not alive when dumped: no memory', runs: [] };
@@ -53,8 +55,8 @@ export function* eachTaskRss(dir: ImageDir, pageSize = 4096, names = new FileNam
   }
 }
 
-export function collectRss(dir: ImageDir, pageSize = 4096, names = new FileNames(dir)): TaskRss[] {
-  return [...eachTaskRss(dir, pageSize, names)];
+export function collectRss(dir: ImageDir, pageSize = 4096, names = new FileNames(dir), pid?: number): TaskRss[] {
+  return [...eachTaskRss(dir, pageSize, names, pid)];
 }
 
 export function* rssText(tasks: Iterable<TaskRss>): Generator<string> {
@@ -67,7 +69,7 @@ export function* rssText(tasks: Iterable<TaskRss>): Generator<string> {
       let right = '';
       for (const v of r.vmas) {
         if (v.again) right += ' ~';
-        else right += ` ${v.start.toString(16).padStart(8, '0')} / ${String(v.pages).padEnd(8)}` + (v.file !== undefined ? ' ' + v.file : '');
+        else right += ` ${v.start.toString(16).padStart(8, '0')} / ${String(v.pages).padEnd(8)}` + (v.file !== undefined ? ' ' + safeText(v.file) : '');
         right += pad;
       }
       yield `${left.padEnd(24)}${right}\n`;

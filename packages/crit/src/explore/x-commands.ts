@@ -3,15 +3,17 @@
 // text (commands.ts).
 import { ImageError } from '@ckpt/images';
 import { toStdout } from '../io.js';
+import { safeJson } from '../render/escape.js';
 import { hexAddr, jsonText } from '../render/json.js';
 import { makeStyle } from '../render/style.js';
 import { collectFds } from './fds.js';
-import { openImageDir, type ImageDir } from './imagedir.js';
+import { isDead, openImageDir, type ImageDir } from './imagedir.js';
 import { findInMemory, hexdumpAll, hexdumpRange, matchJson, matchText, openTaskPages, pageRuns } from './mem.js';
 import { collectMems } from './mems.js';
 import { collectPsDetail, psDetailText } from './ps-detail.js';
 import { collectRss } from './rss.js';
 import { collectSockets, socketsText } from './sk.js';
+import { findTask, requireShown } from './tasks.js';
 
 export const MORE_EXPLORERS = ['sk', 'mem'] as const;
 
@@ -56,23 +58,23 @@ export async function exploreMore(o: XOptions): Promise<void> {
   const style = makeStyle({ color: o.color });
   switch (o.what) {
     case 'ps': {
-      const roots = collectPsDetail(dir, { cmdline: o.cmdline, env: o.env, pageSize: o.pageSize });
+      const roots = collectPsDetail(dir, { cmdline: o.cmdline, env: o.env, pageSize: o.pageSize, pid: o.pid });
       return toStdout([o.json ? jsonText(roots) : psDetailText(roots, style, o)]);
     }
     case 'fds':
-      return toStdout([jsonText(collectFds(dir))]);
+      return toStdout([jsonText([...requireShown(collectFds(dir, undefined, o.pid), o.pid)])]);
     case 'mems':
-      return toStdout([jsonText(collectMems(dir).map((t) => ({
+      return toStdout([jsonText([...requireShown(collectMems(dir, undefined, o.pid), o.pid)].map((t) => ({
         ...t, vmas: t.vmas.map((v) => ({ start: hexAddr(v.start), end: hexAddr(v.end), prot: v.prot, what: v.what.trim() })),
       })))]);
     case 'rss':
-      return toStdout([jsonText(collectRss(dir, o.pageSize).map((t) => ({
+      return toStdout([jsonText([...requireShown(collectRss(dir, o.pageSize, undefined, o.pid), o.pid)].map((t) => ({
         ...t,
         runs: t.runs.map((r) => ({ vaddr: hexAddr(r.vaddr), pages: r.nrPages, vmas: r.vmas.map((v) => ({ ...v, start: hexAddr(v.start) })) })),
       })))]);
     case 'sk': {
-      const socks = collectSockets(dir);
-      return toStdout([o.json ? jsonText(socks) : socketsText(socks, style)]);
+      const socks = collectSockets(dir, o.pid);
+      return toStdout([o.json ? jsonText(socks) : socketsText(socks, style, o.pid === undefined ? undefined : `held by task ${o.pid}`)]);
     }
     case 'mem':
       return exploreMemory(dir, o, style);
@@ -82,9 +84,12 @@ export async function exploreMore(o: XOptions): Promise<void> {
 }
 
 async function exploreMemory(dir: ImageDir, o: XOptions, style: ReturnType<typeof makeStyle>): Promise<void> {
+  // the combinations of options were checked with the command line (options.ts)
   if (o.pid === undefined) throw new ImageError('x mem needs --pid N (see crit x DIR ps)');
-  if (o.search !== undefined && o.regex !== undefined) throw new ImageError('give --search or --regex, not both');
   if (o.regex !== undefined) validateRegex(o.regex);
+  // as every explorer: a pid not in the dump, a thread, a zombie, each said plainly
+  findTask(dir.pstree(), o.pid);
+  if (isDead(dir, o.pid)) throw new ImageError(`task ${o.pid}: not alive when dumped: no memory`);
   const pages = openTaskPages(dir, o.pid, o.pageSize);
   try {
     if (o.search !== undefined || o.regex !== undefined) {
@@ -94,7 +99,7 @@ async function exploreMemory(dir: ImageDir, o: XOptions, style: ReturnType<typeo
         let n = 0;
         await toStdout((function* () {
           yield '[';
-          for (const m of found) yield (n++ ? ',\n  ' : '\n  ') + JSON.stringify(matchJson(m));
+          for (const m of found) yield (n++ ? ',\n  ' : '\n  ') + safeJson(JSON.stringify(matchJson(m)));
           yield n ? '\n]\n' : ']\n';
         })());
       } else {

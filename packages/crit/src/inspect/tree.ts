@@ -3,6 +3,7 @@
 // a hostile archive must not drive the terminal.
 import type { ChalkInstance } from 'chalk';
 import type { InspectResult, ProcessNode } from './collect.js';
+import { safeText as safe } from '../render/escape.js';
 
 interface Node {
   text: string;
@@ -10,11 +11,6 @@ interface Node {
 }
 
 const node = (text: string, kids: Node[] = []): Node => ({ text, kids });
-
-/** control characters as \xNN (and \n, \t, \\ kept readable) */
-export function safe(s: string): string {
-  return s.replace(/[\0-\x1f\x7f-\x9f\\]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
-}
 
 /** sizes as checkpointctl prints them: 1024-based, one decimal */
 export function byteSize(b: number): string {
