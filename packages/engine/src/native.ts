@@ -1,4 +1,4 @@
-// Typed access to the native core (build/Release/ckpt_native.node, built from the top-level binding.gyp).
+// Typed access to the native core (build/Release/ckpt_native.node in this package, built from its binding.gyp).
 // Syscalls and plain facts only; every ptrace call must come from this (main) thread.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -74,7 +74,7 @@ export function native(): Native {
   if (cached) return cached;
   const require = createRequire(import.meta.url);
   const here = dirname(fileURLToPath(import.meta.url));
-  const path = resolve(here, '../../../build/Release/ckpt_native.node');
+  const path = resolve(here, '../build/Release/ckpt_native.node');
   try {
     cached = require(path) as Native;
   } catch (e) {
