@@ -78,7 +78,7 @@ export function native(): Native {
   try {
     cached = require(path) as Native;
   } catch (e) {
-    throw new Error(`native core not available at ${path} (run npm run build): ${(e as Error).message}`);
+    throw new Error(`native core not available at ${path} (built by npm run build in a checkout, at install with node-gyp: g++, make, python3): ${(e as Error).message.split('\n')[0]}`);
   }
   return cached;
 }
