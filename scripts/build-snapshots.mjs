@@ -3,12 +3,16 @@
 // resolving and compiling ~60 modules at every run (most of their start time).
 // For each: bundle the CLI into one CommonJS file (esbuild), load it once with
 // `node --build-snapshot`, check that the blob answers like the modules do,
-// then rename it into place. The launchers (packages/*/bin/crit, bin/ckpt) use
-// a blob only when it is newer than the last compile, so a failure here only
-// costs speed. Native addons cannot live in a snapshot: they load at first use.
+// then rename it into place, with BLOB.id (a digest of it) beside it. The
+// launchers (packages/*/bin/crit, bin/ckpt) use a blob, in a checkout, only when
+// it is newer than the last compile; installed, once this node was seen to load
+// it (remembered per id), so a failure here only costs speed. Native addons
+// cannot live in a snapshot: they load at first use.
+// Usage: node scripts/build-snapshots.mjs [crit|ckpt ...] (default: both).
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
@@ -53,17 +57,51 @@ const TARGETS = [
 ];
 
 // each bundled module keeps its own import.meta.url, so files it finds next to
-// itself (schema.json, the native addon, restore's helper) are found as before
+// itself (schema.json, the native addon, restore's helper, the packages it
+// requires lazily) are found as before: while the snapshot is built, where the
+// module is here; when it runs, where its package is then (an installed snapshot
+// runs far from the checkout that built it)
+function owningPackage(file) {
+  for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir)) {
+    try {
+      const { name } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+      if (name) return { name, dir };
+    } catch { /* no package.json here */ }
+  }
+  throw new Error(`${file}: in no package`);
+}
 const ownImportMetaUrl = {
   name: 'own-import-meta-url',
   setup(b) {
     b.onLoad({ filter: /\.[cm]?js$/ }, (args) => {
       const text = readFileSync(args.path, 'utf8');
       if (!text.includes('import.meta.url')) return undefined;
-      return { contents: text.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)), loader: 'js' };
+      const { name, dir } = owningPackage(args.path);
+      const url = `__moduleUrl(${JSON.stringify(name)}, ${JSON.stringify(relative(dir, args.path))}, ${JSON.stringify(pathToFileURL(args.path).href)})`;
+      return { contents: text.replaceAll('import.meta.url', url), loader: 'js' };
     });
   },
 };
+// at run time a package is found from the bundle (process.argv[1], PKG/dist/NAME-snapshot.cjs) as
+// Node would find it: the bundle's own package is the one it is in, the others are resolved from there
+const moduleUrlBanner = (own) => `var __moduleUrl = (() => {
+  const roots = new Map();
+  return (name, rel, built) => {
+    if (require('node:v8').startupSnapshot.isBuildingSnapshot()) return built;
+    let root = roots.get(name);
+    if (root === undefined) {
+      const { dirname, join } = require('node:path');
+      const bundle = require('node:fs').realpathSync(process.argv[1]);
+      root = dirname(dirname(bundle));
+      if (name !== ${JSON.stringify(own)}) {
+        root = dirname(require('node:module').createRequire(bundle).resolve(name));
+        while (!require('node:fs').existsSync(join(root, 'package.json'))) root = dirname(root);
+      }
+      roots.set(name, root);
+    }
+    return require('node:url').pathToFileURL(require('node:path').join(root, rel)).href;
+  };
+})();`;
 
 function answer(args) {
   try {
@@ -73,12 +111,20 @@ function answer(args) {
   }
 }
 
-for (const t of TARGETS) {
+const wanted = process.argv.slice(2);
+for (const name of wanted) {
+  if (!TARGETS.some((t) => t.name === name)) {
+    console.error(`build-snapshots: no snapshot named ${name} (crit, ckpt)`);
+    process.exit(2);
+  }
+}
+for (const t of TARGETS.filter((x) => !wanted.length || wanted.includes(x.name))) {
   const dist = join(root, t.pkg, 'dist');
   const entry = join(dist, 'snapshot-entry.mjs');
   const bundle = join(dist, `${t.name}-snapshot.cjs`);
   const blob = join(dist, `${t.name}.blob`);
   const fresh = `${blob}.${process.pid}.tmp`; // renamed over the blob only once verified
+  const pkgName = JSON.parse(readFileSync(join(root, t.pkg, 'package.json'), 'utf8')).name;
   writeFileSync(entry, `import v8 from 'node:v8';
 import { main } from './cli.js';
 ${t.imports}
@@ -101,16 +147,19 @@ ${t.flags ? `  v8.setFlagsFromString(${JSON.stringify(t.flags)});\n` : ''}  // t
 });
 `);
   try {
-    await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', outfile: bundle, logLevel: 'error', plugins: [ownImportMetaUrl] });
+    await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', outfile: bundle, logLevel: 'error', plugins: [ownImportMetaUrl], banner: { js: moduleUrlBanner(pkgName) } });
     execFileSync(process.execPath, ['--snapshot-blob', fresh, '--build-snapshot', bundle], { cwd: dist, stdio: ['ignore', 'ignore', 'pipe'] });
     const viaBlob = answer(['--snapshot-blob', fresh, bundle, ...t.check]);
     const viaModules = answer([join(root, t.pkg, `bin/${t.name}.js`), ...t.check]);
     if (viaBlob !== viaModules) throw new Error(`snapshot answers ${JSON.stringify(viaBlob)}, modules ${JSON.stringify(viaModules)}`);
+    // what an installed launcher remembers this node's check of (bin/crit, bin/ckpt)
+    writeFileSync(`${blob}.id`, `${createHash('sha256').update(readFileSync(fresh)).digest('hex').slice(0, 16)}\n`);
     renameSync(fresh, blob);
     console.log(`${t.name}: startup snapshot -> ${blob}`);
   } catch (e) {
     rmSync(fresh, { force: true });
     rmSync(blob, { force: true }); // an older blob would run older code
+    rmSync(`${blob}.id`, { force: true });
     console.warn(`${t.name}: no startup snapshot (${e.message.split('\n')[0]}); it will start from its modules`);
   } finally {
     rmSync(entry, { force: true });

@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const gen = join(root, 'build/restore');
+const gen = join(root, 'packages/engine/build/restore');
 
 /** builds the harness into test/.tmp; sanitize: with AddressSanitizer and UBSan, any report fatal */
 export function buildHarness(sanitize) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds the restore side's native parts (called by scripts/build-native.mjs after node-gyp):
+// Builds the restore side's native parts (called by scripts/build-native.mjs after node-gyp), in the
+// engine package's build/ (beside the addon, where src/restore finds the helper, in a checkout or installed):
 //   restore-blob.c  -> freestanding PIE object -> flat binary (entry at 0) -> build/restore/restore-blob.h
 //   restore/**/*.c (the helper: plan reader, one file per kind of object in restore/kinds/, tasks, tracer,
 //   main) + that header + plan-wire.c -> build/Release/ckpt-restore-helper
@@ -12,9 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { generate } from '../plan/generate.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '../../..');
-const out = join(root, 'build/restore');
-const rel = join(root, 'build/Release');
+const pkg = resolve(here, '..');
+const out = join(pkg, 'build/restore');
+const rel = join(pkg, 'build/Release');
 mkdirSync(out, { recursive: true });
 generate();
 mkdirSync(rel, { recursive: true });

@@ -1,4 +1,4 @@
-// Typed access to the native core (build/Release/ckpt_native.node, built from the top-level binding.gyp).
+// Typed access to the native core (build/Release/ckpt_native.node in this package, built from its binding.gyp).
 // Syscalls and plain facts only; every ptrace call must come from this (main) thread.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -74,11 +74,11 @@ export function native(): Native {
   if (cached) return cached;
   const require = createRequire(import.meta.url);
   const here = dirname(fileURLToPath(import.meta.url));
-  const path = resolve(here, '../../../build/Release/ckpt_native.node');
+  const path = resolve(here, '../build/Release/ckpt_native.node');
   try {
     cached = require(path) as Native;
   } catch (e) {
-    throw new Error(`native core not available at ${path} (run npm run build): ${(e as Error).message}`);
+    throw new Error(`native core not available at ${path} (built by npm run build in a checkout, at install with node-gyp: g++, make, python3): ${(e as Error).message.split('\n')[0]}`);
   }
   return cached;
 }

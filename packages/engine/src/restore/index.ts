@@ -1,4 +1,4 @@
-// `ckpt restore`: images -> plan (plan.ts) -> the native helper (build/Release/ckpt-restore-helper), which
+// `ckpt restore`: images -> plan (plan.ts) -> the native helper (this package's build/Release/ckpt-restore-helper), which
 // forks the tree with the original PIDs and hands every task to the restorer blob. The Node process
 // never forks the tree itself (it has threads and a huge address space).
 import { spawnSync } from 'node:child_process';
@@ -32,11 +32,8 @@ export interface RestoreResult {
 }
 
 export function helperPath(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  // dist/restore/index.js, or the startup snapshot's bundle in dist/ (bin/ckpt)
-  const fromModule = resolve(here, '../../../../build/Release/ckpt-restore-helper');
-  const fromBundle = resolve(here, '../../../build/Release/ckpt-restore-helper');
-  return existsSync(fromModule) || !existsSync(fromBundle) ? fromModule : fromBundle;
+  // this package's build/, from dist/restore/index.js (the startup snapshot's bundle keeps this module's URL)
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../../build/Release/ckpt-restore-helper');
 }
 
 export function restore(opts: RestoreOptions): RestoreResult {

@@ -3,13 +3,13 @@
     {
       "target_name": "ckpt_native",
       "sources": [
-        "packages/engine/native/addon.cc",
-        "packages/engine/native/ptrace.cc",
-        "packages/engine/native/memory.cc",
-        "packages/engine/native/files.cc",
-        "packages/engine/native/probes.cc",
-        "packages/engine/native/cpu.cc",
-        "packages/engine/native/sockdiag.cc"
+        "native/addon.cc",
+        "native/ptrace.cc",
+        "native/memory.cc",
+        "native/files.cc",
+        "native/probes.cc",
+        "native/cpu.cc",
+        "native/sockdiag.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
