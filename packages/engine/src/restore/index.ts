@@ -22,6 +22,12 @@ export interface RestoreOptions {
   inheritFds?: InheritFd[];
   /** take the file locks of filelocks.img (CRIU's --file-locks; without it they are left out) */
   fileLocks?: boolean;
+  /** -s: every task is left stopped (SIGSTOP) before it runs an instruction of its own */
+  leaveStopped?: boolean;
+  /** --action-script: pre-restore runs here, before the helper */
+  hooks?: { preRestore(): void };
+  /** once the tree is restored and running (with detached; --status-fd); a throw fails the restore */
+  onRestored?: (pid: number) => void;
   log?: Log;
 }
 
@@ -43,14 +49,18 @@ export function restore(opts: RestoreOptions): RestoreResult {
   const log = opts.log ?? new Log(2);
   const t0 = process.hrtime.bigint();
   const helper = helperPath();
-  if (!existsSync(helper)) throw new DumpError(`restore helper not built at ${helper} (run npm run build)`);
+  if (!existsSync(helper)) {
+    const msg = `the restore helper is missing: ${helper} (build it with npm run build)`;
+    log.error(msg);
+    throw Object.assign(new DumpError(msg), { logged: true });
+  }
   let plan: ReturnType<typeof buildPlan>;
   try {
-    plan = buildPlan({ dir: opts.dir, detached: opts.detached ?? false, shellJob: opts.shellJob ?? false, extUnixSk: opts.extUnixSk ?? false, inheritFds: opts.inheritFds, fileLocks: opts.fileLocks });
+    plan = buildPlan({ dir: opts.dir, detached: opts.detached ?? false, shellJob: opts.shellJob ?? false, leaveStopped: opts.leaveStopped, extUnixSk: opts.extUnixSk ?? false, inheritFds: opts.inheritFds, fileLocks: opts.fileLocks });
   } catch (e) {
     if (e instanceof RestoreError) {
       log.error(e.message);
-      throw new DumpError(e.message);
+      throw Object.assign(new DumpError(e.message), { logged: true });
     }
     throw e;
   }
@@ -77,6 +87,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
     for (const fd of plan.inheritFds) {
       try { fstatSync(fd); } catch { throw new DumpError(`--inherit-fd: fd ${fd} is not open in the caller`); }
     }
+    opts.hooks?.preRestore();
     for (const g of plan.ghosts) ghosts.push(makeGhost(g));
     writeFileSync(planFile, encodePlan(plan), { mode: 0o600 });
     // inherited fds reach the helper at the same numbers
@@ -106,6 +117,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
     }
     const pid = Number(pidLine[1]);
     if (opts.pidfile) writeFileSync(opts.pidfile, `${pid}\n`);
+    opts.onRestored?.(pid);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     log.info(`Restore finished in ${ms.toFixed(1)} ms`);
     const us = (key: string) => Number(new RegExp(`^${key} (\\d+)$`, 'm').exec(r.stdout)?.[1] ?? 0);
