@@ -1,6 +1,6 @@
 // The `ckpt` command line: criu 4.2's (cli/options.ts), for check, dump, restore and cpuinfo.
 import { resolve } from 'node:path';
-import { closeSync, mkdirSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { IMAGE_FORMAT } from '@ckpt/images';
 // check and dump are loaded by their commands only: restore does not pay for the native addon's load
@@ -64,6 +64,12 @@ export async function main(argv: string[]): Promise<void> {
 async function run(o: CliOptions): Promise<void> {
   const p = resolvePaths(o);
   if (o.command === 'dump') mkdirSync(p.dir, { recursive: true });
+  // criu works in the work dir: it must be there
+  if (o.workDir !== undefined && !existsSync(p.workDir)) {
+    console.error(`ckpt: the work dir ${p.workDir} does not exist (-W)`);
+    process.exitCode = 1;
+    return;
+  }
   let log: Log;
   try {
     log = new Log(o.verbosity, p.logFile);
@@ -136,11 +142,6 @@ async function runDump(o: CliOptions, dir: string, workDir: string, log: Log): P
 
 async function runRestore(o: CliOptions, p: ReturnType<typeof resolvePaths>, log: Log): Promise<void> {
   if (o.tree !== undefined) log.warn('Using -t with restore is obsolete (as in criu): the images name the tree');
-  if (o.statusFd !== undefined && !o.detached) {
-    log.error('--status-fd is supported with --restore-detached (-d) only, for now');
-    process.exitCode = 1;
-    return;
-  }
   if (o.sibling) {
     log.error('--restore-sibling is not supported yet: ckpt cannot make the restored root a child of its own parent');
     process.exitCode = 1;
@@ -158,7 +159,7 @@ async function runRestore(o: CliOptions, p: ReturnType<typeof resolvePaths>, log
     const r = restore({
       dir: p.dir, detached: o.detached, pidfile: p.pidfile, shellJob: o.shellJob, extUnixSk: o.extUnixSk || o.extUnixSkInodes.length > 0,
       inheritFds, fileLocks: o.fileLocks, leaveStopped: o.finalState === 'stopped', log,
-      hooks: scripts.restoreHooks(), onRestored: o.statusFd === undefined ? undefined : () => writeStatus(o.statusFd!),
+      hooks: scripts.restoreHooks(), statusFd: o.statusFd,
     });
     if (o.displayStats) process.stdout.write(restoreStatsText(r.stats));
     process.exitCode = r.exitCode ?? 0;
@@ -166,15 +167,5 @@ async function runRestore(o: CliOptions, p: ReturnType<typeof resolvePaths>, log
     if (!(e instanceof DumpError)) log.error(`restore from ${p.dir}: ${(e as Error).message}`);
     else if (!(e as any).logged) log.error(e.message);
     process.exitCode = 1;
-  }
-}
-
-/** --status-fd: criu's one zero byte once restored, then the fd is closed */
-function writeStatus(fd: number): void {
-  try {
-    writeSync(fd, Buffer.from([0]));
-    closeSync(fd);
-  } catch (e) {
-    throw new DumpError(`--status-fd ${fd}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 }

@@ -145,6 +145,10 @@ int finish_tree(void)
 				(unsigned long)region, strerror(errno));
 			return -1;
 		}
+	/* criu's order: the pidfile, post-restore (its failure undoes the restore), pre-resume (reported only) */
+	if (write_pidfile((pid_t)tasks[0].pid) < 0 || run_scripts("post-restore", (pid_t)tasks[0].pid) < 0)
+		return -1;
+	run_scripts("pre-resume", (pid_t)tasks[0].pid);
 	for (i = 0; i < nr_tasks; i++) {
 		if (tasks[i].state == 2)
 			continue;

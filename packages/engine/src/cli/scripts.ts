@@ -26,7 +26,7 @@ export class ActionScripts {
 
   dumpHooks(pid: number): DumpHooks | undefined {
     if (!this.scripts.length) return undefined;
-    return { preDump: () => this.run('pre-dump'), postDump: () => this.run('post-dump', pid) };
+    return { preDump: () => this.run('pre-dump', pid), postDump: () => this.run('post-dump', pid) };
   }
 
   /** the restore helper runs post-restore, pre-resume and post-resume itself, while it holds the tree */
