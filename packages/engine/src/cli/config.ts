@@ -6,7 +6,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from './getopt.js';
 
-/** One statement -> its getopt words: [] (blank, comment), ['--name'] or ['--name', 'value']. */
+/**
+ * One statement -> its getopt words: [] (blank, comment), ['--name'] or ['--name=value'] (attached, so that
+ * an option whose value is optional, as verbosity, takes it too).
+ */
 export function parseStatement(line: string, where: string): string[] {
   const bad = () => new UsageError(`${where}: unsupported configuration file format (one option a line, at most one value, "quoted" if it has spaces): ${line.trim()}`);
   const s = line.replace(/^[ \t\f\v\r]+/, '').replace(/\r?\n$/, '');
@@ -23,11 +26,11 @@ export function parseStatement(line: string, where: string): string[] {
     if (j >= rest.length) throw bad();
     const after = rest.slice(j + 1);
     if (!/^\s*(#.*)?$/.test(after)) throw bad();
-    return [key, rest.slice(1, j).replace(/\\"/g, '"')];
+    return [`${key}=${rest.slice(1, j).replace(/\\"/g, '"')}`];
   }
   const value = rest.replace(/#.*$/, '').replace(/\s+$/, '');
   if (/\s/.test(value)) throw bad();
-  return [key, value.replace(/\\"/g, '"')];
+  return [`${key}=${value.replace(/\\"/g, '"')}`];
 }
 
 /** The getopt words of a whole file (its lines numbered for messages). */
