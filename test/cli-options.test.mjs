@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCommandLine, OPTIONS } from '../packages/engine/dist/cli/options.js';
@@ -197,4 +197,36 @@ test('the CLI: usage errors are one line with a hint, --help teaches, completion
   assert.ok(c.stdout.includes('--ext-unix-sk'));
   const bad = spawnSync('bash', ['-n'], { input: c.stdout });
   assert.equal(bad.status, 0, 'the completion script is valid bash');
+});
+
+test('cpuinfo dump writes criu\'s cpuinfo.img of this CPU; cpuinfo check passes on it and names what a CPU lacks', async () => {
+  const { decodeImage, encodeImage } = await import('@ckpt/images');
+  const dir = mkdtempSync(join(tmpdir(), 'ckpt-cpuinfo-'));
+  const run = (...a) => spawnSync(process.execPath, [CKPT, ...a], { encoding: 'utf8' });
+  const d = run('cpuinfo', 'dump', '-D', dir);
+  assert.equal(d.status, 0, d.stderr);
+  const img = join(dir, 'cpuinfo.img');
+  const doc = decodeImage(readFileSync(img));
+  const cpu = doc.entries[0].x86_entry[0];
+  assert.equal(cpu.capability_ver, 2);
+  assert.equal(cpu.capability.length, 19, 'compel\'s NCAPINTS');
+  assert.ok(['INTEL', 'AMD'].includes(cpu.vendor_id));
+  assert.equal(run('cpuinfo', 'check', '-D', dir).status, 0);
+  const rewrite = (f) => {
+    const copy = structuredClone(doc);
+    f(copy.entries[0].x86_entry[0]);
+    writeFileSync(img, Buffer.from(encodeImage(copy)));
+    return run('cpuinfo', 'check', '-D', dir);
+  };
+  const bigger = rewrite((c) => { c.xsave_size += 64; });
+  assert.equal(bigger.status, 1);
+  assert.match(bigger.stderr, /Error: CPU xsave size mismatch \(\d+\/\d+\)\n$/);
+  // an instruction set this CPU lacks (AVX-512 prefetch, or else 3DNow!): the image asks for it
+  const lacks = [[9, 26], [1, 31], [9, 27]].find(([w, b]) => !((cpu.capability[w] >>> b) & 1));
+  const ins = rewrite((c) => { c.capability[lacks[0]] = (c.capability[lacks[0]] | (1 << lacks[1])) >>> 0; });
+  assert.equal(ins.status, 1);
+  assert.match(ins.stderr, new RegExp(`Error: CPU instruction capabilities do not match run time \\(word ${lacks[0]}: `));
+  const none = run('cpuinfo', 'check', '-D', join(dir, 'nope'));
+  assert.equal(none.status, 1);
+  assert.match(none.stderr, /No cpuinfo image: .*cpuinfo\.img/);
 });
