@@ -56,7 +56,7 @@ export async function main(argv: string[]): Promise<void> {
   } catch (e) {
     // a bug: still one line, with where it happened for the report
     const err = e as Error;
-    console.error(`ckpt: internal error: ${err.message} (${err.stack?.split('\n')[1]?.trim() ?? 'no stack'})`);
+    console.error(`ckpt: internal error: ${err.message.split('\n')[0]} (${err.stack?.split('\n').find((l) => /^\s+at /.test(l))?.trim() ?? 'no stack'})`);
     process.exitCode = 1;
   }
 }
@@ -86,7 +86,6 @@ async function run(o: CliOptions): Promise<void> {
   }
   const caps = missingCapability();
   if (caps && o.command !== 'cpuinfo') {
-    if (o.command === 'check') console.log(`Error: ${caps}`);
     log.error(caps);
     process.exitCode = 1;
     return;
