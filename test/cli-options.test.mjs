@@ -163,6 +163,8 @@ test('configuration files: criu\'s statements, criu\'s order, the command line l
   assert.equal(co.tree, 99);
   assert.equal(co.verbosity, 3);
   assert.throws(() => configSources(['--config', join(dir, 'nope.conf')], {}), /cannot read configuration file .*nope\.conf: ENOENT/);
+  writeFileSync(join(dir, 'nested.conf'), 'config other.conf\n');
+  assert.throws(() => parseCommandLine(['dump', '-t', '1'], configSources(['--config', join(dir, 'nested.conf')], {})), /nested\.conf: --config has no effect inside a configuration file/);
   writeFileSync(join(dir, 'bad.conf'), 'bogus-option\n');
   assert.throws(() => parseCommandLine(['dump', '-t', '1'], configSources(['--config', join(dir, 'bad.conf')], {})), /bad\.conf: unrecognized option '--bogus-option'/);
 });
