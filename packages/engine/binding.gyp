@@ -9,7 +9,8 @@
         "native/files.cc",
         "native/probes.cc",
         "native/cpu.cc",
-        "native/sockdiag.cc"
+        "native/sockdiag.cc",
+        "native/spawn.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
