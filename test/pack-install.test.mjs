@@ -171,7 +171,7 @@ echo "pid $pid"
 sh -x "$2/ckpt" dump -t "$pid" -D img
 n=0; while [ -e /proc/$pid ]; do n=$((n+1)); [ $n -lt 600 ] || exit 4; sleep 0.05; done
 sh -x "$2/ckpt" restore -D img -d --pidfile restored.pid
-echo "restored $(cat restored.pid)"`;
+echo "restored $(cat img/restored.pid)"  # criu resolves --pidfile in the work dir (-D)`;
   const r = hidden('sh', ['-c', script, 'sh', dir, bin]);
   const pid = Number(/^pid (\d+)/m.exec(r.stdout)?.[1]);
   try {
