@@ -7,8 +7,8 @@
 //   npm run zdtm -- -f h -t zdtm/static/env00
 //   npm run zdtm -- --list test/zdtm/ckpt-pass.txt -f h -p 2
 //        every test of the list; fails unless each one passes (a skip fails too)
-//   npm run zdtm -- --socketpair
-//        test/others/socketpairs (`./socketpair && ./socketpair -v`) with ckpt as criu
+//   npm run zdtm -- --socketpair [--criu-bin ENGINE]
+//        test/others/socketpairs (`./socketpair && ./socketpair -v`) with ckpt (or ENGINE) as criu
 //
 // The shared copy of the suite stores upstream's source symlinks as plain
 // files holding the link target (test/zdtm/transition/fork2.c contains
@@ -151,11 +151,7 @@ const optionValue = (args, name) => {
 const SELECTORS = /^(-[tTaF]|--(test|tests|all|from)(=|$))/;
 
 /** --list FILE: each listed test once; every one must be reported "ok" without SKIP. */
-async function runList(file, args) {
-  const names = readList(file);
-  if (args.some((a) => SELECTORS.test(a))) {
-    throw new UsageError('--list FILE chooses the tests: give no -t, -T, -a or --from with it');
-  }
+async function runList(file, names, args) {
   let report = optionValue(args, '--report');
   const extra = [];
   if (!args.includes('--keep-going')) extra.push('--keep-going');
@@ -184,7 +180,7 @@ async function runList(file, args) {
  * The program runs the engine at ../../../criu/criu: we lay that out in a
  * private directory rather than in the shared work copy.
  */
-function runSocketpair() {
+function runSocketpair(engine) {
   const src = join(SUITE, 'test/others/socketpairs');
   if (!existsSync(join(src, 'socketpair.c'))) throw new UsageError(`socketpair recipe not found at ${src}`);
   const dir = mkdtempSync(join(tmpdir(), 'zdtm-socketpair-'));
@@ -192,7 +188,7 @@ function runSocketpair() {
   mkdirSync(here, { recursive: true });
   for (const f of ['Makefile', 'socketpair.c']) copyFileSync(join(src, f), join(here, f));
   mkdirSync(join(dir, 'criu'));
-  symlinkSync(CKPT, join(dir, 'criu/criu'));
+  symlinkSync(engine, join(dir, 'criu/criu'));
   const steps = [['make', ['-s', 'socketpair']], ['./socketpair', []], ['./socketpair', ['-v']]];
   for (const [cmd, argv] of steps) {
     console.log(`zdtm: socketpair: ${[cmd, ...argv].join(' ')}`);
@@ -214,15 +210,20 @@ async function main(argv) {
   if (!existsSync(join(SUITE, 'run.sh'))) throw new UsageError(`ZDTM suite not found at ${SUITE} (expected beside the checkout as ../shared/zdtm, or set ZDTM_DIR)`);
   if (!existsSync(CKPT) || !existsSync(CRIT)) throw new UsageError(`${CKPT} or ${CRIT} missing: run npm ci first`);
   if (argv[0] === '--socketpair') {
-    if (argv.length > 1) throw new UsageError('--socketpair takes no other argument');
-    return runSocketpair();
+    const engine = argv.length === 3 && argv[1] === '--criu-bin' ? resolve(argv[2]) : argv.length === 1 ? CKPT : null;
+    if (!engine) throw new UsageError('--socketpair takes only --criu-bin ENGINE (default: our ckpt)');
+    return runSocketpair(engine);
   }
+  if (argv[0] !== '--list') {
+    prepareWork(SUITE, WORK);
+    return runSuite(argv);
+  }
+  const [, file, ...args] = argv;
+  if (!file) throw new UsageError('--list needs a file of test names (test/zdtm/ckpt-pass.txt)');
+  const names = readList(file);
+  if (args.some((a) => SELECTORS.test(a))) throw new UsageError('--list FILE chooses the tests: give no -t, -T, -a or --from with it');
   prepareWork(SUITE, WORK);
-  if (argv[0] === '--list') {
-    if (!argv[1]) throw new UsageError('--list needs a file of test names (test/zdtm/ckpt-pass.txt)');
-    return runList(argv[1], argv.slice(2));
-  }
-  return runSuite(argv);
+  return runList(file, names, args);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
