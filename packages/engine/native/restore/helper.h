@@ -46,6 +46,12 @@ int create_objects(void);
 /* tasks.c */
 void task_main(uint64_t ti) __attribute__((noreturn));
 
+/* caller.c: the pidfile, action scripts and status fd ckpt's caller asked for */
+int write_pidfile(pid_t root);
+void remove_pidfile(void);
+int run_scripts(const char *hook, pid_t root);
+void write_status_fd(void);
+
 /* tracer.c */
 int finish_tree(void);   /* tracer.c: the whole tree out of the restorer, or -1 */
 int report_failure(void); /* main.c: the failures tasks reported in the arena; 0 if none */

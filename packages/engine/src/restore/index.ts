@@ -22,6 +22,15 @@ export interface RestoreOptions {
   inheritFds?: InheritFd[];
   /** take the file locks of filelocks.img (CRIU's --file-locks; without it they are left out) */
   fileLocks?: boolean;
+  /** -s: every task is left stopped (SIGSTOP) before it runs an instruction of its own */
+  leaveStopped?: boolean;
+  /**
+   * --action-script: pre-restore runs here, before the helper; the helper runs the scripts for
+   * post-restore and pre-resume while it holds the tree, and post-resume (cwd: workDir)
+   */
+  hooks?: { preRestore(): void; scripts: string[]; imagesDir: string; workDir: string };
+  /** --status-fd: our fd that gets one zero byte once the tree runs (written by the helper) */
+  statusFd?: number;
   log?: Log;
 }
 
@@ -43,14 +52,18 @@ export function restore(opts: RestoreOptions): RestoreResult {
   const log = opts.log ?? new Log(2);
   const t0 = process.hrtime.bigint();
   const helper = helperPath();
-  if (!existsSync(helper)) throw new DumpError(`restore helper not built at ${helper} (run npm run build)`);
+  if (!existsSync(helper)) {
+    const msg = `the restore helper is missing: ${helper} (build it with npm run build)`;
+    log.error(msg);
+    throw Object.assign(new DumpError(msg), { logged: true });
+  }
   let plan: ReturnType<typeof buildPlan>;
   try {
-    plan = buildPlan({ dir: opts.dir, detached: opts.detached ?? false, shellJob: opts.shellJob ?? false, extUnixSk: opts.extUnixSk ?? false, inheritFds: opts.inheritFds, fileLocks: opts.fileLocks });
+    plan = buildPlan({ dir: opts.dir, detached: opts.detached ?? false, shellJob: opts.shellJob ?? false, leaveStopped: opts.leaveStopped, extUnixSk: opts.extUnixSk ?? false, inheritFds: opts.inheritFds, fileLocks: opts.fileLocks });
   } catch (e) {
     if (e instanceof RestoreError) {
       log.error(e.message);
-      throw new DumpError(e.message);
+      throw Object.assign(new DumpError(e.message), { logged: true });
     }
     throw e;
   }
@@ -77,11 +90,17 @@ export function restore(opts: RestoreOptions): RestoreResult {
     for (const fd of plan.inheritFds) {
       try { fstatSync(fd); } catch { throw new DumpError(`--inherit-fd: fd ${fd} is not open in the caller`); }
     }
+    opts.hooks?.preRestore();
     for (const g of plan.ghosts) ghosts.push(makeGhost(g));
     writeFileSync(planFile, encodePlan(plan), { mode: 0o600 });
     // inherited fds reach the helper at the same numbers
     const stdio: (string | number)[] = [plan.callerTty ? 'inherit' : 'ignore', 'pipe', 'pipe'];
-    for (const fd of plan.inheritFds) {
+    if (opts.statusFd !== undefined) {
+      // the helper's standard streams are ckpt's channel to it
+      if (opts.statusFd <= 2) throw new DumpError(`--status-fd ${opts.statusFd}: ckpt needs an fd other than 0, 1 and 2`);
+      try { fstatSync(opts.statusFd); } catch { throw new DumpError(`--status-fd: fd ${opts.statusFd} is not open in the caller`); }
+    }
+    for (const fd of [...plan.inheritFds, ...(opts.statusFd === undefined ? [] : [opts.statusFd])]) {
       while (stdio.length <= fd) stdio.push('ignore');
       stdio[fd] = fd;
     }
@@ -89,8 +108,15 @@ export function restore(opts: RestoreOptions): RestoreResult {
     const r = spawnSync(helper, [planFile, String(log.level)], {
       stdio: stdio as any, encoding: 'utf8', maxBuffer: 64 << 20,
       // the helper's glibc must not register rseq: its memory is gone when the restored task runs
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GLIBC_TUNABLES: 'glibc.pthread.rseq=0', ...(process.env.CKPT_FAULT ? { CKPT_FAULT: process.env.CKPT_FAULT } : {}),
-        ...(process.env.CKPT_NO_UFFD ? { CKPT_NO_UFFD: '1' } : {}) },
+      // (the action scripts it runs get our environment, as criu's do)
+      env: { ...(opts.hooks?.scripts.length ? process.env : {}), PATH: process.env.PATH ?? '/usr/bin:/bin', GLIBC_TUNABLES: 'glibc.pthread.rseq=0', ...(process.env.CKPT_FAULT ? { CKPT_FAULT: process.env.CKPT_FAULT } : {}),
+        ...(process.env.CKPT_NO_UFFD ? { CKPT_NO_UFFD: '1' } : {}),
+        // what the caller asked for at the end of the restore: caller.c
+        ...(opts.pidfile ? { CKPT_PIDFILE: opts.pidfile } : {}),
+        ...(opts.statusFd !== undefined ? { CKPT_STATUS_FD: String(opts.statusFd) } : {}),
+        ...(opts.hooks?.scripts.length ? {
+          CKPT_ACTION_SCRIPTS: opts.hooks.scripts.join('\n'), CKPT_SCRIPT_CWD: opts.hooks.workDir, CRTOOLS_IMAGE_DIR: opts.hooks.imagesDir,
+        } : {}) },
     });
     for (const line of (r.stderr ?? '').split('\n').filter(Boolean)) {
       if (line.startsWith('Error: ')) log.error(line.slice(7));
@@ -105,7 +131,6 @@ export function restore(opts: RestoreOptions): RestoreResult {
       throw Object.assign(new DumpError(msg), { logged: true });
     }
     const pid = Number(pidLine[1]);
-    if (opts.pidfile) writeFileSync(opts.pidfile, `${pid}\n`);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     log.info(`Restore finished in ${ms.toFixed(1)} ms`);
     const us = (key: string) => Number(new RegExp(`^${key} (\\d+)$`, 'm').exec(r.stdout)?.[1] ?? 0);
