@@ -4,25 +4,47 @@
 //   node test/zdtm/triage.mjs DIR/criu-testreport*.tap...     (a markdown table)
 //   node test/zdtm/triage.mjs --json FILES...                  (one object per test)
 // A test in several reports keeps every outcome ("pass, pass" is reliable).
-// Outcomes, worst first: stack trace (the engine crashed with a JS trace), hang
-// (the engine outlived zdtm's 60 s), result check (restored with wrong state:
-// silent loss), state compare (zdtm saw fds/maps/mounts differ), restore,
-// dump (a refusal), other (feature check, start, hook), skip, pass.
+// Outcomes, worst first: stack trace (the engine crashed with a JS trace),
+// hang (the engine outlived zdtm's 60 s), result check (restored with wrong
+// state: silent loss; also a restored program that no longer ends on SIGTERM),
+// state compare (zdtm saw fds/maps/mounts differ), restore, dump (a refusal),
+// other (feature check, start, hook), skip, pass.
 import { readFileSync } from 'node:fs';
 
-const unwrap = (l) => l.trim().replace(/^b(['"])(.*)\1$/, '$2').replace(/\\'/g, "'");
+// a quoted log line (b'...') without its quotes and its "(   0.0123) " timestamp
+const unwrap = (l) => l.trim().replace(/^b(['"])(.*)\1$/, '$2').replace(/\\'/g, "'").replace(/^\(\s*[\d.]+\)\s*/, '');
 
-/** The `not ok`/`ok` entries of a TAP text, each with its YAML output block. */
+const ESCAPES = { n: '\n', t: '\t', r: '\r', e: '\x1b', 0: '\0', '"': '"', '\\': '\\', '/': '/', ' ': ' ' };
+
+/**
+ * The text of a YAML scalar as PyYAML writes zdtm's "output": a literal block
+ * (`|`, indented lines) or, when the text has characters a block cannot hold,
+ * a double-quoted string folded over lines (a trailing backslash joins lines).
+ */
+function yamlOutput(lines) {
+  const first = lines.findIndex((l) => l.startsWith('"output":'));
+  if (first < 0) return lines.join('\n');
+  const head = lines[first].slice('"output":'.length).trim();
+  const rest = lines.slice(first + 1).filter((l) => l !== '...');
+  if (!head.startsWith('"')) return rest.map((l) => l.replace(/^  /, '')).join('\n');
+  let raw = head.slice(1);
+  for (const l of rest) raw = raw.endsWith('\\') && !raw.endsWith('\\\\') ? raw.slice(0, -1) + l.trimStart() : `${raw} ${l.trimStart()}`;
+  raw = raw.replace(/"\s*$/, '');
+  return raw.replace(/\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|.)/g, (_, c) => (c.length > 1 ? String.fromCharCode(parseInt(c.slice(1), 16)) : ESCAPES[c] ?? c));
+}
+
+/** The `not ok`/`ok` entries of a TAP text, each with its output's lines. */
 function entries(text) {
   const out = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const m = /^(not ok|ok) \d+ - (\S+)(?: # (.*))?$/.exec(lines[i]);
     if (!m) continue;
-    const body = [];
+    const block = [];
     if (m[1] === 'not ok') {
-      for (let j = i + 1; j < lines.length && !/^(not )?ok \d+ - /.test(lines[j]); j++) body.push(lines[j].replace(/^  /, ''));
+      for (let j = i + 1; j < lines.length && !/^(not )?ok \d+ - /.test(lines[j]); j++) block.push(lines[j]);
     }
+    const body = block.length ? yamlOutput(block).split('\n') : [];
     out.push({ name: m[2], ok: m[1] === 'ok', note: m[3] ?? '', body });
   }
   return out;
@@ -62,9 +84,12 @@ export function classify(e) {
     const said = out.filter((l) => l && !/: PASS$/.test(l));
     return { kind: 'result check', why: said.find((l) => /FAIL|ERR|fail/.test(l)) ?? said[0] ?? step };
   }
+  if (/ die$/.test(step)) return { kind: 'result check', why: 'the restored program does not end on SIGTERM' };
   if (/compare|screwup|mismatch|remaps left/.test(step)) return { kind: 'state compare', why: step };
+  // an engine that stops before opening its -o log (a usage error) makes zdtm.py itself fail on the log
+  const nolog = /FileNotFoundError: .*\/(dump|restore)\.log'/.exec(text)?.[1];
   for (const [kind, file, re] of [['restore', 'restore.log', /restore/], ['dump', 'dump.log', /dump/]]) {
-    if (!re.test(step)) continue;
+    if (!re.test(step) && nolog !== kind) continue;
     const errs = [...logErrors(e.body, file), ...engineLines(e.body)];
     return { kind, why: errs.at(-1) ?? step };
   }
