@@ -79,6 +79,11 @@ async function run(o: CliOptions): Promise<void> {
     return;
   }
   for (const n of o.notes) log.info(n);
+  if (o.refused.length) {
+    for (const r of o.refused) log.error(r);
+    process.exitCode = 1;
+    return;
+  }
   const caps = missingCapability();
   if (caps && o.command !== 'cpuinfo') {
     if (o.command === 'check') console.log(`Error: ${caps}`);
@@ -142,11 +147,6 @@ async function runDump(o: CliOptions, dir: string, workDir: string, log: Log): P
 
 async function runRestore(o: CliOptions, p: ReturnType<typeof resolvePaths>, log: Log): Promise<void> {
   if (o.tree !== undefined) log.warn('Using -t with restore is obsolete (as in criu): the images name the tree');
-  if (o.sibling) {
-    log.error('--restore-sibling is not supported yet: ckpt cannot make the restored root a child of its own parent');
-    process.exitCode = 1;
-    return;
-  }
   const scripts = new ActionScripts(o.actionScripts, p.dir, p.workDir, log);
   try {
     let inheritFds;
@@ -158,7 +158,7 @@ async function runRestore(o: CliOptions, p: ReturnType<typeof resolvePaths>, log
     }
     const r = restore({
       dir: p.dir, detached: o.detached, pidfile: p.pidfile, shellJob: o.shellJob, extUnixSk: o.extUnixSk || o.extUnixSkInodes.length > 0,
-      inheritFds, fileLocks: o.fileLocks, leaveStopped: o.finalState === 'stopped', log,
+      inheritFds, fileLocks: o.fileLocks, leaveStopped: o.finalState === 'stopped', sibling: o.sibling, log,
       hooks: scripts.restoreHooks(), statusFd: o.statusFd,
     });
     if (o.displayStats) process.stdout.write(restoreStatsText(r.stats));

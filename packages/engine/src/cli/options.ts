@@ -46,7 +46,12 @@ export interface CliOptions {
   version: boolean;
   /** options given that act on other commands only (criu ignores them too): said in the log */
   notes: string[];
+  /** options given that ckpt cannot honour: each a line, logged as an error before anything is done */
+  refused: string[];
 }
+
+/** An option ckpt cannot honour: not a usage error (the command line is right), refused once the log is open. */
+export class Refusal extends Error {}
 
 export interface OptDef extends GetoptSpec {
   /** criu's BOOL_OPT: --no-NAME resets it */
@@ -70,7 +75,7 @@ export function defaults(): Omit<CliOptions, 'command'> {
     imagesDir: '.', logPid: false, verbosity: 2, detached: false, sibling: false, shellJob: false, fileLocks: false,
     extUnixSk: false, extUnixSkInodes: [], inheritFds: [], timeout: 10, preDumpMode: 'splice', actionScripts: [],
     displayStats: false, ghostLimit: DEFAULT_GHOST_LIMIT, features: [], all: false, extra: false, experimental: false,
-    help: false, version: false, notes: [],
+    help: false, version: false, notes: [], refused: [],
   };
 }
 
@@ -113,7 +118,7 @@ function manageCgroups(o: CliOptions, v: string | undefined, spelled: string): v
   const mode = v ?? 'soft';
   if (!CG_MODES.includes(mode)) throw new UsageError(`unknown cgroups mode '${mode}' for ${spelled} (one of ${CG_MODES.join(', ')})`);
   if (mode !== 'none' && mode !== 'ignore') {
-    throw new UsageError(`${spelled}${v === undefined ? '' : `=${v}`} is not supported: ckpt does not dump or restore cgroups yet (the restored tree joins ckpt's cgroup, as with --manage-cgroups=none)`);
+    throw new Refusal(`${spelled}${v === undefined ? '' : `=${v}`} is not supported: ckpt does not dump or restore cgroups yet (the restored tree joins ckpt's cgroup, as with --manage-cgroups=none)`);
   }
   o.manageCgroups = mode;
 }
@@ -126,7 +131,7 @@ function external(o: CliOptions, v: string | undefined, spelled: string): void {
     return;
   }
   const kind = /^([a-z]+)\[/.exec(v ?? '')?.[1];
-  throw new UsageError(`${spelled} ${v}: ${kind ? `external ${kind} resources are` : 'this form is'} not supported by ckpt yet (only unix[INO])`);
+  throw new Refusal(`${spelled} ${v}: ${kind ? `external ${kind} resources are` : 'this form is'} not supported by ckpt yet (only unix[INO])`);
 }
 
 const NO_NS = 'ckpt dumps and restores no namespaces yet';
@@ -254,8 +259,16 @@ export function parseCommandLine(argv: string[], configs: { file: string; words:
     }
     for (const h of parsed.hits) {
       const def = h.spec;
-      if (def.refuse && !h.negated) throw new UsageError(`${h.spelled} is not supported: ${def.help}: ${def.refuse}`);
-      def.set?.(o, h.value, h.spelled, h.negated);
+      if (def.refuse && !h.negated) {
+        o.refused.push(`${h.spelled} is not supported: ${def.help}: ${def.refuse}`);
+        continue;
+      }
+      try {
+        def.set?.(o, h.value, h.spelled, h.negated);
+      } catch (e) {
+        if (!(e instanceof Refusal)) throw e;
+        o.refused.push(e.message);
+      }
       given.push({ def, spelled: h.spelled, negated: h.negated });
     }
     return parsed.operands;
