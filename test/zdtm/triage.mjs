@@ -84,6 +84,7 @@ export function classify(e) {
     const said = out.filter((l) => l && !/: PASS$/.test(l));
     return { kind: 'result check', why: said.find((l) => /FAIL|ERR|fail/.test(l)) ?? said[0] ?? step };
   }
+  if (step === 'unexpected success') return { kind: 'result check', why: 'dump and restore succeeded where the test requires a refusal (crfail)' };
   if (/ die$/.test(step)) return { kind: 'result check', why: 'the restored program does not end on SIGTERM' };
   if (/compare|screwup|mismatch|remaps left/.test(step)) return { kind: 'state compare', why: step };
   // an engine that stops before opening its -o log (a usage error) makes zdtm.py itself fail on the log
