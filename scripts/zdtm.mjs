@@ -131,9 +131,21 @@ export function readList(file) {
   return names;
 }
 
+// options of `zdtm.py run` naming a path: zdtm.py runs in the work copy, so they are made absolute here
+const PATH_OPTIONS = ['--report', '--from', '-F', '--criu-bin', '--crit-bin'];
+
+/** args with the values of PATH_OPTIONS resolved against our working directory. */
+export function absolutePaths(args) {
+  return args.map((a, i) => {
+    if (i > 0 && PATH_OPTIONS.includes(args[i - 1])) return resolve(a);
+    const opt = PATH_OPTIONS.find((o) => o.startsWith('--') && a.startsWith(`${o}=`));
+    return opt ? `${opt}=${resolve(a.slice(opt.length + 1))}` : a;
+  });
+}
+
 /** Runs run.sh with our engine; resolves to its exit status (a signal counts as failure). */
 function runSuite(args) {
-  const child = spawn(join(SUITE, 'run.sh'), ['--criu-bin', CKPT, '--crit-bin', CRIT, ...args],
+  const child = spawn(join(SUITE, 'run.sh'), ['--criu-bin', CKPT, '--crit-bin', CRIT, ...absolutePaths(args)],
     { stdio: 'inherit', env: { ...process.env, ZDTM_WORK: WORK } });
   // Ctrl-C/TERM reach run.sh's group (ours) by themselves; we only wait for it
   for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => {});

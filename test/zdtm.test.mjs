@@ -9,7 +9,7 @@ import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './lib/corpus.mjs';
-import { parseTap, prepareWork, readList, restoreSymlinks, tarballTestLinks } from '../scripts/zdtm.mjs';
+import { absolutePaths, parseTap, prepareWork, readList, restoreSymlinks, tarballTestLinks } from '../scripts/zdtm.mjs';
 
 const tmp = mkdtempSync(join(tmpdir(), 'zdtm-script-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -146,4 +146,10 @@ test('bad invocations end with one line and status 2', () => {
     assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, pattern);
   }
+});
+
+test('paths given to zdtm.py are made absolute (it runs in the work copy)', () => {
+  const cwd = process.cwd();
+  assert.deepEqual(absolutePaths(['-f', 'h', '--report', 'rep', '--from=list.txt', '-F', '/abs', '--criu-bin', 'bin/criu', '-t', 'zdtm/static/env00']),
+    ['-f', 'h', '--report', join(cwd, 'rep'), `--from=${join(cwd, 'list.txt')}`, '-F', '/abs', '--criu-bin', join(cwd, 'bin/criu'), '-t', 'zdtm/static/env00']);
 });
