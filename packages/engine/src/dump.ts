@@ -153,7 +153,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     if (files.memfdInodes.length) writeImage(opts.dir, 'memfd', { magic: 'MEMFD_INODE', entries: files.memfdInodes });
     if (files.fifoData.length) writeImage(opts.dir, 'fifo-data', { magic: 'FIFO_DATA', entries: files.fifoData });
     if (files.ttyInfos.length) writeImage(opts.dir, 'tty-info', { magic: 'TTY_INFO', entries: files.ttyInfos });
-    const ttyData = dumpTtyData(files, !!opts.leaveRunning);
+    const ttyData = dumpTtyData(files, (opts.finalState ?? 'dead') !== 'dead');
     if (ttyData.length) writeImage(opts.dir, 'tty-data', { magic: 'TTY_DATA', entries: ttyData });
     writeImage(opts.dir, 'pstree', { magic: 'PSTREE', entries: pstree });
     writeImage(opts.dir, 'seccomp', { magic: 'SECCOMP', entries: [seccomp.imageEntry()] });

@@ -201,9 +201,9 @@ function drain(pid: number, fd: number, what: string): Buffer {
 /**
  * tty-data.img (CRIU's tty_dump_queued_data): for each pty pair of the tree, what the slave can read
  * (the master's input, tty_id of the slave) and what the master can read (the slave's output, tty_id of
- * the master). Reading takes it from the kernel, so a tree left running gets it written back.
+ * the master). Reading takes it from the kernel, so a tree that lives on (-R, -s) gets it written back.
  */
-export function dumpTtyData(files: Files, leaveRunning: boolean): any[] {
+export function dumpTtyData(files: Files, keepsRunning: boolean): any[] {
   const out: any[] = [];
   const live = files.ttys.filter((t) => t.type === 'PTY' && !t.hangup);
   for (const m of live.filter((t) => t.master)) {
@@ -214,7 +214,7 @@ export function dumpTtyData(files: Files, leaveRunning: boolean): any[] {
     const forMaster = drain(m.pid, m.fd, `the master of ${name} (fd ${m.fd} of task ${m.pid})`);
     if (forSlave.length) out.push({ tty_id: m.index << 1, data: forSlave });
     if (forMaster.length) out.push({ tty_id: (m.index << 1) + 1, data: forMaster });
-    if (leaveRunning) {
+    if (keepsRunning) {
       writeBack(m.pid, m.fd, forSlave);
       writeBack(s.pid, s.fd, forMaster);
     }
