@@ -72,8 +72,10 @@ export const tty: Kind = {
  * A terminal fd (CRIU's dump_one_tty): a REG entry for the device path (regf_id, a new id), the
  * terminal's tty-info entry once per tty_info_id, then the TTY entry.
  */
-function dumpTty(files: Files, pid: number, fd: number, id: number, link: string, flags: number, pos: bigint, fdinfo: string[], st: Stats, fown: Fown, f?: TtyFacts): void {
-  const what = `fd ${fd} of task ${pid} (${link})`;
+function dumpTty(files: Files, pid: number, fd: number, id: number, fdLink: string, flags: number, pos: bigint, fdinfo: string[], st: Stats, fown: Fown, f?: TtyFacts): void {
+  const what = `fd ${fd} of task ${pid} (${fdLink})`;
+  // a slave whose master is closed has lost its /dev/pts node: its path is the one it had
+  const link = fdLink.replace(/ \(deleted\)$/, '');
   const t = ttyOf(st)!;
   let index: number;
   if (t.type === 'PTY' && t.master) {
