@@ -53,6 +53,21 @@ static int write_queued(struct obj *o, int master, int slave, const struct termi
 		return -1;
 	if (o->data.len && write(master, o->data.p, o->data.len) != (ssize_t)o->data.len)
 		return -1;
+	/* the line discipline takes input in later (a work queue): wait until all of it can be read (complete
+	 * lines in canonical mode, as the dump read it), so the quiet termios still apply to it */
+	int inq = 0;
+	for (int tries = 0; o->data.len && tries < 2000; tries++) {
+		if (ioctl(slave, FIONREAD, &inq) < 0)
+			return -1;
+		if ((size_t)inq >= o->data.len)
+			break;
+		usleep(500);
+	}
+	if ((size_t)inq < o->data.len) {
+		fprintf(stderr, "Error: %s: the terminal took %d of the %lu bytes queued for its slave\n", o->label, inq, (unsigned long)o->data.len);
+		errno = EIO;
+		return -1;
+	}
 	if (o->out_data.len && write(slave, o->out_data.p, o->out_data.len) != (ssize_t)o->out_data.len)
 		return -1;
 	return 0;
