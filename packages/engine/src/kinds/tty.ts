@@ -208,17 +208,22 @@ function drain(pid: number, fd: number, what: string): Buffer {
 export function dumpTtyData(files: Files, keepsRunning: boolean): any[] {
   const out: any[] = [];
   const live = files.ttys.filter((t) => t.type === 'PTY' && !t.hangup);
-  for (const m of live.filter((t) => t.master)) {
-    const s = live.find((t) => !t.master && t.index === m.index);
-    if (!s) continue;
-    const name = `/dev/pts/${m.index}`;
-    const forSlave = drain(s.pid, s.fd, `${name} (fd ${s.fd} of task ${s.pid})`);
-    const forMaster = drain(m.pid, m.fd, `the master of ${name} (fd ${m.fd} of task ${m.pid})`);
-    if (forSlave.length) out.push({ tty_id: m.index << 1, data: forSlave });
-    if (forMaster.length) out.push({ tty_id: (m.index << 1) + 1, data: forMaster });
+  const done = new Set<number>();
+  // pairs in the order their first terminal was dumped, that one's data first (as CRIU writes them)
+  for (const a of live) {
+    const b = live.find((t) => t.index === a.index && t.master !== a.master);
+    if (!b || done.has(a.index)) continue;
+    done.add(a.index);
+    const got = new Map<TtySeen, Buffer>();
+    for (const t of [a, b]) {
+      const name = `${t.master ? 'the master of ' : ''}/dev/pts/${t.index} (fd ${t.fd} of task ${t.pid})`;
+      const data = drain(t.pid, t.fd, name);
+      got.set(t, data);
+      if (data.length) out.push({ tty_id: (t.index << 1) + (t.master ? 1 : 0), data });
+    }
     if (keepsRunning) {
-      writeBack(m.pid, m.fd, forSlave);
-      writeBack(s.pid, s.fd, forMaster);
+      writeBack(b.pid, b.fd, got.get(a)!);
+      writeBack(a.pid, a.fd, got.get(b)!);
     }
   }
   return out;
