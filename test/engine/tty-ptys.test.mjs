@@ -31,9 +31,11 @@ test('ptys, /dev/tty and a hung-up slave: dumped as CRIU does, restored with the
     const ctl = ptys.find((e) => !(e.id & 1) && e.sid === h.pid);
     assert.equal(ctl.uid, 1234);
     assert.equal(ctl.gid, 5678);
+    const m2 = ptys.find((e) => e.id & 1 && e.sid === child);
+    assert.equal(m2?.pgrp, child, "the child's terminal: on its master's entry");
+    assert.deepEqual([m2.winsize.ws_row, m2.winsize.ws_col], [11, 22], "the master's entry has its slave's window");
     assert.deepEqual(data.map((e) => [e.tty_id, Buffer.from(e.data).toString()]).sort(),
-      [[ctl.id, 'abc\n'], [ctl.id + 1, 'abc\r\nxyz\r\n']].sort());
-    assert.equal(ptys.find((e) => e.id & 1 && e.sid === child)?.pgrp, child, "the child's terminal: on its master's entry");
+      [[ctl.id, 'abc\n'], [ctl.id + 1, 'abc\r\nxyz\r\n'], [m2.id - 1, 'm2\n'], [m2.id, 'm2\r\n']].sort());
     const bad = pythonCritFailures(img);
     if (bad) assert.deepEqual(bad, [], 'Debian crit must decode every image');
 

@@ -82,6 +82,14 @@ int main(void)
 	pid_t sid2 = 0;
 	for (int i = 0; i < 500 && ioctl(m2, TIOCGSID, &sid2) < 0; i++)
 		usleep(10000);
+	/* its termios and window size (set through the master) and a line queued for it */
+	tcgetattr(m2, &tio);
+	tio.c_cc[VKILL] = 2;
+	tcsetattr(m2, TCSANOW, &tio);
+	struct winsize ws2 = { .ws_row = 11, .ws_col = 22 };
+	ioctl(m2, TIOCSWINSZ, &ws2);
+	if (write(m2, "m2\n", 3) != 3)
+		return 1;
 	/* 3: a slave whose master is closed */
 	int s3, m3 = pty(&s3, O_NOCTTY);
 	close(m3);
@@ -110,6 +118,14 @@ int main(void)
 	CHECK(read(tty, buf, sizeof(buf)) == 2 && buf[0] == 'q', "read through /dev/tty");
 	sid = 0;
 	CHECK(ioctl(m2, TIOCGSID, &sid) == 0 && sid == child && sid2 == child, "the child's terminal: sid %d", sid);
+	tcgetattr(m2, &tio);
+	ioctl(m2, TIOCGWINSZ, &ws2);
+	CHECK(tio.c_cc[VKILL] == 2 && ws2.ws_row == 11 && ws2.ws_col == 22, "the child's terminal: VKILL %d, window %dx%d", tio.c_cc[VKILL], ws2.ws_row, ws2.ws_col);
+	int s2 = open(ptsname(m2), O_RDWR | O_NOCTTY);
+	n = s2 < 0 ? -1 : read_all(s2, buf, sizeof(buf));
+	CHECK(n == 3 && !memcmp(buf, "m2\n", 3), "the line queued for the child's terminal: %zd bytes", n);
+	n = read_all(m2, buf, sizeof(buf));
+	CHECK(n == 4 && !memcmp(buf, "m2\r\n", 4), "the echo queued for the child's master: %zd bytes", n);
 	CHECK(tcgetattr(s3, &tio) < 0 && errno == EIO, "the slave without master is not hung up");
 	CHECK(hups == 0, "%d SIGHUP", (int)hups);
 	kill(child, SIGKILL);

@@ -6,7 +6,7 @@
 // winsize, owner and queued data; a hung-up slave gets a master that is closed at once), a console or vt
 // reopened by its path, /dev/tty opened as the controlling terminal its pty is, or (a shell job, -j) the
 // caller's terminal. Serial lines and other ttys are refused by name on dump.
-import { closeSync, readSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, writeSync, type Stats } from 'node:fs';
 import { imageFileName } from '@ckpt/images';
 import { DumpError } from '../log.js';
 import type { Files } from '../files.js';
@@ -171,33 +171,39 @@ const F_GETFL = 3, F_SETFL = 4, TTY_DATA_MAX = 16384;
 
 /** What is queued for reading on fd of pid, read without blocking through a copy of the fd (pidfd_getfd). */
 function drain(pid: number, fd: number, what: string): Buffer {
-  const nat = native();
-  const l = nat.getFd(pid, fd);
+  const l = native().getFd(pid, fd);
   try {
-    const fl = nat.fcntl(l, F_GETFL);
-    nat.fcntl(l, F_SETFL, fl | O_NONBLOCK);
-    const buf = Buffer.alloc(TTY_DATA_MAX + 1);
-    let off = 0;
-    try {
-      for (;;) {
-        let r: number;
-        try {
-          r = readSync(l, buf, off, buf.length - off, null);
-        } catch (e: any) {
-          if (e.code === 'EAGAIN') break;
-          throw new DumpError(`Can't read the data queued on ${what}: ${e.message}`);
-        }
-        if (r === 0) break;
-        off += r;
-        if (off > TTY_DATA_MAX) throw new DumpError(`Can't dump ${what}: more than ${TTY_DATA_MAX} bytes are queued on it`);
-      }
-    } finally {
-      nat.fcntl(l, F_SETFL, fl);
-    }
-    return Buffer.from(buf.subarray(0, off));
+    return drainFd(l, what);
   } finally {
     closeSync(l);
   }
+}
+
+/** What is queued for reading on our fd l (its file's flags as they were afterwards). */
+function drainFd(l: number, what: string): Buffer {
+  const nat = native();
+  const fl = nat.fcntl(l, F_GETFL);
+  nat.fcntl(l, F_SETFL, fl | O_NONBLOCK);
+  const buf = Buffer.alloc(TTY_DATA_MAX + 1);
+  let off = 0;
+  try {
+    for (;;) {
+      let r: number;
+      try {
+        r = readSync(l, buf, off, buf.length - off, null);
+      } catch (e: any) {
+        // EIO: nothing more on a master whose slave no one has open (or on a hung-up slave)
+        if (e.code === 'EAGAIN' || e.code === 'EIO') break;
+        throw new DumpError(`Can't read the data queued on ${what}: ${e.message}`);
+      }
+      if (r === 0) break;
+      off += r;
+      if (off > TTY_DATA_MAX) throw new DumpError(`Can't dump ${what}: more than ${TTY_DATA_MAX} bytes are queued on it`);
+    }
+  } finally {
+    nat.fcntl(l, F_SETFL, fl);
+  }
+  return Buffer.from(buf.subarray(0, off));
 }
 
 /**
@@ -212,7 +218,11 @@ export function dumpTtyData(files: Files, keepsRunning: boolean): any[] {
   // pairs in the order their first terminal was dumped, that one's data first (as CRIU writes them)
   for (const a of live) {
     const b = live.find((t) => t.index === a.index && t.master !== a.master);
-    if (!b || done.has(a.index)) continue;
+    if (done.has(a.index)) continue;
+    if (!b) {
+      if (a.master) unpairedMaster(a, out, keepsRunning);
+      continue;
+    }
     done.add(a.index);
     const got = new Map<TtySeen, Buffer>();
     for (const t of [a, b]) {
@@ -227,6 +237,38 @@ export function dumpTtyData(files: Files, keepsRunning: boolean): any[] {
     }
   }
   return out;
+}
+
+/**
+ * A master whose slave no task of the tree has open: what it can read through the master, and what the
+ * slave side holds through the slave's node in the task's root (opened without becoming a controlling tty).
+ */
+function unpairedMaster(m: TtySeen, out: any[], keepsRunning: boolean): void {
+  const name = `the master of /dev/pts/${m.index} (fd ${m.fd} of task ${m.pid})`;
+  // the master's side first: once the slave opened here is closed again, the master reads EIO
+  const forMaster = drain(m.pid, m.fd, name);
+  const path = `/proc/${m.pid}/root/dev/pts/${m.index}`;
+  let s: number;
+  try {
+    s = openSync(path, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK);
+  } catch (e: any) {
+    throw new DumpError(`Can't dump ${name}: its slave ${path} cannot be opened to read what is queued on it: ${e.message}`);
+  }
+  try {
+    const st = fstatSync(s);
+    if (major(st.rdev) < 136 || major(st.rdev) > 143 || (major(st.rdev) - 136) * 256 + minor(st.rdev) !== m.index) {
+      throw new DumpError(`Can't dump ${name}: ${path} is not its slave`);
+    }
+    const forSlave = drainFd(s, `/dev/pts/${m.index}`);
+    if (forSlave.length) out.push({ tty_id: m.index << 1, data: forSlave });
+    if (forMaster.length) out.push({ tty_id: (m.index << 1) + 1, data: forMaster });
+    if (keepsRunning) {
+      writeBack(m.pid, m.fd, forSlave);
+      if (forMaster.length) writeSync(s, forMaster);
+    }
+  } finally {
+    closeSync(s);
+  }
 }
 
 function writeBack(pid: number, fd: number, data: Buffer): void {
@@ -304,15 +346,17 @@ function ttyObj(objs: FileObjects, f: any, fileId: number, what: string): Obj {
  */
 function masterObj(s: { info?: Map<number, any>; data?: Map<number, Buffer> }, info: any, index: number, label: string, flags: number): Obj {
   const slaveInfo = s.info!.get(index << 1);
-  const tio = slaveInfo?.termios ?? {};
+  // the master's termios and winsize are its slave's (the kernel answers TCGETS on a master for the slave)
+  const tios = slaveInfo?.termios ? slaveInfo : info;
+  const tio = tios?.termios ?? {};
   const cc: number[] = [];
   for (const w of ((tio.c_cc as number[] | undefined) ?? []).slice(0, 5)) for (let k = 0; k < 4; k++) cc.push((n(w) >>> (8 * k)) & 0xff);
-  const ws = slaveInfo?.winsize ?? {};
+  const ws = tios?.winsize ?? {};
   const hasOwner = slaveInfo?.uid !== undefined && slaveInfo?.gid !== undefined;
   return {
     kind: ObjKind.PTY_MASTER, label, flags: flags >>> 0, data: s.data!.get(index << 1) ?? Buffer.alloc(0), outData: s.data!.get((index << 1) + 1) ?? Buffer.alloc(0),
     owner: hasOwner ? [BigInt(n(slaveInfo.uid)), BigInt(n(slaveInfo.gid))] : [],
     nums: [index, n(tio.c_iflag), n(tio.c_oflag), n(tio.c_cflag), n(tio.c_lflag), n(tio.c_line), n(ws.ws_row), n(ws.ws_col), n(ws.ws_xpixel), n(ws.ws_ypixel),
-      info?.locked ? 1 : 0, info?.packet_mode ? 1 : 0, slaveInfo?.termios ? 1 : 0, ...cc.slice(0, 19)].map((v) => BigInt(v)),
+      info?.locked ? 1 : 0, info?.packet_mode ? 1 : 0, tios?.termios ? 1 : 0, ...cc.slice(0, 19)].map((v) => BigInt(v)),
   };
 }
