@@ -163,6 +163,8 @@ test('configuration files: criu\'s statements, criu\'s order, the command line l
   assert.equal(co.tree, 99);
   assert.equal(co.verbosity, 3);
   assert.throws(() => configSources(['--config', join(dir, 'nope.conf')], {}), /cannot read configuration file .*nope\.conf: ENOENT/);
+  writeFileSync(join(dir, 'nested.conf'), 'config other.conf\n');
+  assert.throws(() => parseCommandLine(['dump', '-t', '1'], configSources(['--config', join(dir, 'nested.conf')], {})), /nested\.conf: --config has no effect inside a configuration file/);
   writeFileSync(join(dir, 'bad.conf'), 'bogus-option\n');
   assert.throws(() => parseCommandLine(['dump', '-t', '1'], configSources(['--config', join(dir, 'bad.conf')], {})), /bad\.conf: unrecognized option '--bogus-option'/);
 });
@@ -172,6 +174,17 @@ test('capabilities: CapEff without CAP_SYS_ADMIN and CAP_CHECKPOINT_RESTORE is n
   assert.equal(missingCapability(`CapEff:\t${(1n << 40n).toString(16).padStart(16, '0')}\n`), undefined, 'CAP_CHECKPOINT_RESTORE alone');
   assert.equal(missingCapability(`CapEff:\t${(1n << 21n).toString(16).padStart(16, '0')}\n`), undefined, 'CAP_SYS_ADMIN alone');
   assert.match(missingCapability('CapEff:\t0000000000000000\n'), /needs the CAP_SYS_ADMIN or the CAP_CHECKPOINT_RESTORE capability/);
+});
+
+test('without CAP_SYS_ADMIN and CAP_CHECKPOINT_RESTORE, check, dump and restore say what is missing, in one line', () => {
+  // no capability left to this process, root or not (setpriv is util-linux's)
+  for (const args of [['check'], ['dump', '-t', '1', '-D', mkdtempSync(join(tmpdir(), 'ckpt-nocap-'))], ['restore', '-D', '/nonexistent']]) {
+    const r = spawnSync('setpriv', ['--bounding-set', '-all', '--inh-caps', '-all', process.execPath, CKPT, ...args], { encoding: 'utf8' });
+    assert.equal(r.error, undefined, 'setpriv runs');
+    assert.equal(r.status, 1, args[0]);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^\(\s*[\d.]+\) Error: ckpt needs the CAP_SYS_ADMIN or the CAP_CHECKPOINT_RESTORE capability \(it has neither: CapEff 0+\); run it as root\n$/, args[0]);
+  }
 });
 
 test('the CLI: usage errors are one line with a hint, --help teaches, completion, no stack traces', () => {

@@ -123,3 +123,21 @@ test('--timeout N ends a dump whose tree cannot be frozen after N seconds, and l
     kill(h);
   }
 });
+
+test('check --feature: criu\'s names, one line in criu\'s words, exit 0 only when present; an unknown name is refused', (t) => {
+  if (!needPtrace(t)) return;
+  const names = ckpt(['check', '--feature', 'list']).stdout.trim().split(' ');
+  for (const n of ['mnt_id', 'seccomp_filters', 'get_rseq_conf', 'timens', 'fdinfo_lock', 'aio_remap', 'clone3_set_tid', 'tun_ns', 'pagemap_scan']) assert.ok(names.includes(n), n);
+  for (const n of names) {
+    const r = ckpt(['--no-default-config', '-verbosity=0', 'check', '--feature', n]);
+    const out = r.stdout + r.stderr;
+    assert.equal(out.trim().split('\n').length, 1, `${n}: ${out}`);
+    if (r.status === 0) assert.equal(r.stdout, `${n} is supported\n`);
+    else assert.match(out, new RegExp(`^Warn: ${n}(: ckpt cannot probe| is not supported \\()`), n);
+  }
+  // /proc/PID/fdinfo has had mnt_id since Linux 3.15: ZDTM's most common requirement
+  assert.equal(ckpt(['check', '--feature', 'mnt_id']).status, 0);
+  const bad = ckpt(['check', '--feature', 'bogus']);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stdout + bad.stderr, /Unknown feature bogus/);
+});

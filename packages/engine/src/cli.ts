@@ -56,14 +56,23 @@ export async function main(argv: string[]): Promise<void> {
   } catch (e) {
     // a bug: still one line, with where it happened for the report
     const err = e as Error;
-    console.error(`ckpt: internal error: ${err.message} (${err.stack?.split('\n')[1]?.trim() ?? 'no stack'})`);
+    console.error(`ckpt: internal error: ${err.message.split('\n')[0]} (${err.stack?.split('\n').find((l) => /^\s+at /.test(l))?.trim() ?? 'no stack'})`);
     process.exitCode = 1;
   }
 }
 
 async function run(o: CliOptions): Promise<void> {
   const p = resolvePaths(o);
-  if (o.command === 'dump') mkdirSync(p.dir, { recursive: true });
+  if (o.command === 'dump' || (o.command === 'cpuinfo' && o.sub === 'dump')) {
+    // one level, as the images dir's parent must exist (Node's recursive mkdir spins on a /proc path)
+    try {
+      if (!existsSync(p.dir)) mkdirSync(p.dir);
+    } catch (e) {
+      console.error(`ckpt: cannot create the images dir ${p.dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      process.exitCode = 1;
+      return;
+    }
+  }
   // criu works in the work dir: it must be there
   if (o.workDir !== undefined && !existsSync(p.workDir)) {
     console.error(`ckpt: the work dir ${p.workDir} does not exist (-W)`);
@@ -86,7 +95,6 @@ async function run(o: CliOptions): Promise<void> {
   }
   const caps = missingCapability();
   if (caps && o.command !== 'cpuinfo') {
-    if (o.command === 'check') console.log(`Error: ${caps}`);
     log.error(caps);
     process.exitCode = 1;
     return;

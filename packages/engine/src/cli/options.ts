@@ -259,6 +259,8 @@ export function parseCommandLine(argv: string[], configs: { file: string; words:
     }
     for (const h of parsed.hits) {
       const def = h.spec;
+      // criu skips these inside a file: which files are read is decided by the command line alone
+      if (from && (def.long === 'config' || def.long === 'no-default-config')) throw new UsageError(`${from}: ${h.spelled} has no effect inside a configuration file`);
       if (def.refuse && !h.negated) {
         o.refused.push(`${h.spelled} is not supported: ${def.help}: ${def.refuse}`);
         continue;
