@@ -58,7 +58,7 @@ function objView(o) {
     case 12: return { ...c, flags: d(o.flags) };
     case 13: {
       const names = ['index', 'iflag', 'oflag', 'cflag', 'lflag', 'line', 'ws_row', 'ws_col', 'ws_xpixel', 'ws_ypixel', 'locked', 'packet_mode', 'termios_set'];
-      return { ...c, flags: d(o.flags), ...Object.fromEntries(names.map((k, i) => [`pty_master.${k}`, d(n[i])])), 'pty_master.cc': ds(n.slice(13)), data: hex(o.data ?? []), ...nums };
+      return { ...c, flags: d(o.flags), ...Object.fromEntries(names.map((k, i) => [`pty_master.${k}`, d(n[i])])), 'pty_master.cc': ds(n.slice(13)), data: hex(o.data ?? []), out_data: hex(o.outData ?? []), owner: ds(o.owner ?? []), ...nums };
     }
     case 14: return { ...c, flags: d(o.flags), 'pty_slave.master': d(n[0]), ...nums };
     default: throw new Error(`kind ${o.kind}`);

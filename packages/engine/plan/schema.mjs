@@ -12,7 +12,7 @@
 // the wire form bumps `version`.
 import { array, bool, bytes, fixed, i64, index, kind, num, str, u64, union } from './types.mjs';
 
-export const version = 2;
+export const version = 3;
 export const magic = 0x31545352544b5043n; // "CPKTRST1"
 
 export const enums = {
@@ -20,14 +20,15 @@ export const enums = {
   ObjKind: {
     c: 'obj_kind', prefix: 'OBJ_', values: {
       REG: 1, PIPE: 2, UNIX: 3, FIFO: 4, INHERIT: 5, EVENTFD: 6, TIMERFD: 7, SIGNALFD: 8, EPOLL: 9, INOTIFY: 10,
-      MEMFD: 11, CALLER_TTY: 12, PTY_MASTER: 13, PTY_SLAVE: 14,
+      MEMFD: 11, CALLER_TTY: 12, PTY_MASTER: 13, PTY_SLAVE: 14, CTTY: 15,
     },
   },
 };
 
 export const flags = {
   /** bits of an object's flags above the open(2) flags */
-  ObjFlag: { prefix: 'OBJ_', values: { GHOST: 1n << 31n /* REG: a ghost file, unlinked once every object is open */, EXTERNAL: 1n << 30n /* a peer outside the tree (--ext-unix-sk): never created */ } },
+  ObjFlag: { prefix: 'OBJ_', values: { GHOST: 1n << 31n /* REG: a ghost file, unlinked once every object is open */, EXTERNAL: 1n << 30n /* a peer outside the tree (--ext-unix-sk): never created */,
+    HANGUP: 1n << 29n /* PTY_MASTER: there only for hung-up slaves, closed once every object is open */ } },
   /** the plan's flags */
   PlanFlag: { prefix: 'FLAG_', values: { DETACHED: 1n, SHELL_JOB: 2n, LEAVE_STOPPED: 4n /* -s: every task stops before it runs */, SIBLING: 8n /* -S: the root is the child of ckpt's parent */ } },
 };
@@ -86,8 +87,11 @@ export const records = {
           wsRow: num(u64), wsCol: num(u64), wsXpixel: num(u64), wsYpixel: num(u64), locked: num(u64), packetMode: num(u64),
           termiosSet: num(u64), cc: num(array(u64, { max: 19 })), // c_cc bytes, as many as the image has
           data: { ...bytes(), optional: true }, // input queued for the slave
+          outData: { ...bytes(), optional: true }, // output of the slave queued for the master
+          owner: { ...array(u64, { max: 2 }), optional: true }, // the slave's uid and gid (none: as devpts makes it)
         },
         PTY_SLAVE: { flags: u64, master: num(index('objs', { before: true, kind: 'PTY_MASTER' })) },
+        CTTY: { flags: u64, master: num(index('objs', { before: true, kind: 'PTY_MASTER' })) }, // /dev/tty, as the pty of this master
       }),
       // F_SETSIG / F_SETOWN_EX, set by the task that has it
       fownSig: { ...u64, at: 'fown.0', optional: true }, fownType: { ...u64, at: 'fown.1', optional: true }, fownPid: { ...u64, at: 'fown.2', optional: true },

@@ -63,7 +63,16 @@ export async function main(argv: string[]): Promise<void> {
 
 async function run(o: CliOptions): Promise<void> {
   const p = resolvePaths(o);
-  if (o.command === 'dump') mkdirSync(p.dir, { recursive: true });
+  if (o.command === 'dump' || (o.command === 'cpuinfo' && o.sub === 'dump')) {
+    // one level, as the images dir's parent must exist (Node's recursive mkdir spins on a /proc path)
+    try {
+      if (!existsSync(p.dir)) mkdirSync(p.dir);
+    } catch (e) {
+      console.error(`ckpt: cannot create the images dir ${p.dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      process.exitCode = 1;
+      return;
+    }
+  }
   // criu works in the work dir: it must be there
   if (o.workDir !== undefined && !existsSync(p.workDir)) {
     console.error(`ckpt: the work dir ${p.workDir} does not exist (-W)`);

@@ -11,7 +11,8 @@ import { Parasite, syscallAddress, type ThreadFacts, type TtyFacts } from './par
 import { coreEntries } from './core.js';
 import { collectVmas, mmEntry } from './mm.js';
 import { dumpPages, pagesDumped, scanRuns } from './pages.js';
-import { Files, isPtsSlave } from './files.js';
+import { Files } from './files.js';
+import { dumpTtyData, isTerminal, verifyTtys } from './kinds/tty.js';
 import { UnixSockets } from './kinds/unix.js';
 import { Ids } from './ids.js';
 import { Seccomp } from './seccomp.js';
@@ -141,9 +142,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       }
     }
     files.entries.push(...files.deferredEpoll);
-    checkTtys(files, tasks, pstree, opts);
+    verifyTtys(files, pstree, !!opts.shellJob);
     checkSession(root, opts);
-    checkTtyPairs(files, opts);
     files.unix.checkPeers(() => files.newId(), (e) => files.entries.push(e));
     writeImage(opts.dir, 'files', { magic: 'FILES', entries: files.entries });
     if (files.unix.queues.length) writeImage(opts.dir, 'sk-queues', { magic: 'SK_QUEUES', entries: files.unix.queues });
@@ -153,6 +153,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     if (files.memfdInodes.length) writeImage(opts.dir, 'memfd', { magic: 'MEMFD_INODE', entries: files.memfdInodes });
     if (files.fifoData.length) writeImage(opts.dir, 'fifo-data', { magic: 'FIFO_DATA', entries: files.fifoData });
     if (files.ttyInfos.length) writeImage(opts.dir, 'tty-info', { magic: 'TTY_INFO', entries: files.ttyInfos });
+    const ttyData = dumpTtyData(files, (opts.finalState ?? 'dead') !== 'dead');
+    if (ttyData.length) writeImage(opts.dir, 'tty-data', { magic: 'TTY_DATA', entries: ttyData });
     writeImage(opts.dir, 'pstree', { magic: 'PSTREE', entries: pstree });
     writeImage(opts.dir, 'seccomp', { magic: 'SECCOMP', entries: [seccomp.imageEntry()] });
     const n = native();
@@ -235,48 +237,17 @@ function faultInjection(tasks: Task[], log: Log): void {
   native().wait(victim.pid, 1000);
 }
 
-/** fds of pid that are pts slaves (their state is read from inside the task). */
+/** fds of pid that are terminals (their state is read from inside the task). */
 function ttyFds(pid: number): number[] {
   const out: number[] = [];
   for (const fd of listFds(pid)) {
     try {
-      if (isPtsSlave(statSync(`/proc/${pid}/fd/${fd}`))) out.push(fd);
+      if (isTerminal(statSync(`/proc/${pid}/fd/${fd}`))) out.push(fd);
     } catch {
       // closed meanwhile: dumpFds skips it too
     }
   }
   return out;
-}
-
-/**
- * CRIU's dump_verify_tty_sids: a terminal whose session leader is not in the tree belongs to a
- * shell outside it; only --shell-job allows that (restore then inherits the caller's terminal).
- */
-function checkTtys(files: Files, tasks: Task[], pstree: any[], opts: DumpOptions): void {
-  if (opts.shellJob) return;
-  const inTree = new Set(tasks.map((t) => t.pid));
-  for (const t of files.ttys) {
-    if (!t.sid) continue;
-    const leader = pstree.find((p) => p.sid === t.sid);
-    if (!leader || leader.pid !== t.sid || !inTree.has(t.sid)) {
-      throw new DumpError(`Found dangling tty with sid ${t.sid} pgid ${t.pgrp} (pts) on fd ${t.fd} of task ${t.pid}. ` +
-        'Task attached to shell terminal. Consider using --shell-job option');
-    }
-  }
-}
-
-/**
- * CRIU's tty_verify_active_pairs: a pts slave whose master (ptmx) is not in the tree is an external
- * terminal: only with --shell-job, and only one.
- */
-function checkTtyPairs(files: Files, opts: DumpOptions): void {
-  const slaves = files.ttys.filter((t) => !t.hangup);
-  if (!slaves.length) return;
-  if (!opts.shellJob) {
-    const t = slaves[0];
-    throw new DumpError(`Found slave peer index ${t.index} without correspond master peer (fd ${t.fd} of task ${t.pid}); use --shell-job (-j) for a terminal outside the tree`);
-  }
-  if (slaves.length > 1) throw new DumpError(`Only one slave external peer is allowed (index ${slaves[1].index})`);
 }
 
 function checkSession(root: Task, opts: DumpOptions): void {

@@ -10,7 +10,9 @@ function spell(d: OptDef): string {
 function section(title: string, defs: OptDef[], width: number, text: (d: OptDef) => string): string {
   const rows = defs.map((d) => [spell(d), text(d)]);
   const col = Math.min(30, Math.max(...rows.map((r) => r[0].length)) + 2);
-  return `\n${title}:\n` + rows.map(([l, r]) => wrap(`  ${l.padEnd(col)}${r}`, width, 2 + col)).join('\n') + '\n';
+  // an option too long for the column gets its text on the next line
+  const row = ([l, r]: string[]) => (l.length + 2 > col ? `  ${l}\n${wrap(`${' '.repeat(2 + col)}${r}`, width, 2 + col)}` : wrap(`  ${l.padEnd(col)}${r}`, width, 2 + col));
+  return `\n${title}:\n` + rows.map(row).join('\n') + '\n';
 }
 
 function wrap(line: string, width: number, indent: number): string {

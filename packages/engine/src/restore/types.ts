@@ -5,9 +5,11 @@ import type { ObjKind } from './plan-wire.js';
 export interface Obj {
   kind: ObjKind; // REG PIPE UNIX FIFO INHERITED EVENTFD TIMERFD SIGNALFD EPOLL INOTIFY MEMFD CALLER-TTY PTY-MASTER PTY-SLAVE
   data?: Buffer;
+  /** PTY_MASTER: the slave's output queued for the master; the slave's uid and gid (or none) */
+  outData?: Buffer; owner?: bigint[];
   /** the kind's numbers, in the order plan/schema.mjs names them (num fields): EVENTFD [counter]; TIMERFD [clockid,
    *  ticks, isec, insec, vsec, vnsec]; SIGNALFD [sigmask]; MEMFD [memfd index]; PTY_MASTER [index, termios, winsize,
-   *  locked, packet mode, termios set, c_cc...]; PTY_SLAVE [master object] */
+   *  locked, packet mode, termios set, c_cc...]; PTY_SLAVE, CTTY [master object] */
   nums?: bigint[];
   watches?: { wd: number; mask: number; path: string }[];
   inheritFd?: number;
