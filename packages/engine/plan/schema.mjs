@@ -12,7 +12,7 @@
 // the wire form bumps `version`.
 import { array, bool, bytes, fixed, i64, index, kind, num, str, u64, union } from './types.mjs';
 
-export const version = 2;
+export const version = 3;
 export const magic = 0x31545352544b5043n; // "CPKTRST1"
 
 export const enums = {
@@ -98,6 +98,7 @@ export const records = {
   task: {
     fields: {
       pid: u64, parent: index('tasks', { none: true, before: true }), pgid: u64, sid: u64, state: u64, exitCode: u64,
+      stopSigno: u64, // a stopped task (state 3): the signal that stopped it
       umask: u64, cwd: str, root: str, exe: str, pages: str,
       fds: array('fdent'),
       files: array('mfile'), // files to map: by path, a memfd, or an object (a ghost file, reopened through /proc/self/fd)

@@ -10,6 +10,8 @@ import { b, load, n, PAGE, RestoreError } from './read.js';
 import type { PlanTask } from './types.js';
 
 const O_RDWR = 2;
+const SIGSTOP = 19;
+const STOP_SIGNALS = [SIGSTOP, 20, 21, 22]; // SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU
 
 /** What every task's planning shares. */
 export interface TaskContext {
@@ -48,7 +50,7 @@ export function planTask(ctx: TaskContext, e: any, parent: number): PlanTask {
   const tc = core.tc ?? {};
   const state = n(tc.task_state, TASK.ALIVE);
   const t: PlanTask = {
-    pid, parent, pgid: n(e.pgid), sid: n(e.sid), state, exitCode: n(tc.exit_code),
+    pid, parent, pgid: n(e.pgid), sid: n(e.sid), state, exitCode: n(tc.exit_code), stopSigno: 0,
     umask: 0o22, cwd: '', root: '', exe: '', pages: '', fds: [], files: [], epoll: [], ptimers: [], ctty: -1, cttyPgrp: 0, vmas: [], iovs: [],
     vdso: { hint: 0n, expect: 0n, vvarLen: 0n, vdsoLen: 0n, proxy: 0, why: '', patches: [] }, mm: new Array(11).fill(0n), auxv: [], comm: String(tc.comm ?? ''),
     sigact: [], rlim: [], itimer: [], credsSet: 0, cred: new Array(8).fill(0), secbits: 0, groups: [], caps: [[0, 0], [0, 0], [0, 0], [0, 0]],
@@ -64,6 +66,7 @@ export function planTask(ctx: TaskContext, e: any, parent: number): PlanTask {
     return t;
   }
   if (state !== TASK.ALIVE && state !== TASK.STOPPED) throw new RestoreError(`${who}: task state ${state} is not supported`);
+  if (state === TASK.STOPPED) t.stopSigno = stopSignal(tc, who);
 
   planFds(ctx, t, who);
   planFs(ctx, t, who);
@@ -80,6 +83,13 @@ export function planTask(ctx: TaskContext, e: any, parent: number): PlanTask {
   planThreads(t, cores, tids, tc, who);
   planSeccomp(ctx, t, cores, tids, who);
   return t;
+}
+
+/** The signal a stopped task stopped with: CRIU's images without one (older CRIU) mean SIGSTOP. */
+function stopSignal(tc: any, who: string): number {
+  const sig = n(tc.stop_signo, SIGSTOP);
+  if (!STOP_SIGNALS.includes(sig)) throw new RestoreError(`${who}: stop signal ${sig} is not a stop signal`);
+  return sig;
 }
 
 /** fds: the objects of fdinfo's file ids; the controlling tty; epoll registrations */

@@ -1,0 +1,44 @@
+// Task state a restore must bring back, each checked by the program itself every tick (progs/task-*.c print
+// "tick N ok", or "tick N BAD why"): dumped, restored, and it must go on ticking ok, never BAD.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { ckpt, compile, eventually, kill, launch, needPtrace, sessionPids, workDir } from './helpers.mjs';
+import { dumpedPidsFree, restoreOk } from './restore-lib.mjs';
+import { decodeAll } from './compare.mjs';
+
+const isOk = (l) => /^tick \d+ ok/.test(l);
+
+/** launch progs/NAME.c, let it tick ok, dump it (killed), restore it and see it tick ok again; returns the images */
+async function restoredOk(t, name, { dumpArgs = [] } = {}) {
+  if (!needPtrace(t)) return undefined;
+  const dir = workDir(name);
+  const h = await launch(compile(name, dir));
+  try {
+    await eventually(() => assert.ok(h.lines().filter(isOk).length >= 2, h.lines().slice(-3).join('\n')));
+    const pids = sessionPids(h.pid);
+    const img = join(dir, 'img');
+    const r = ckpt(['dump', '-t', String(h.pid), '-D', img, '-v4', '-o', 'dump.log', ...dumpArgs]);
+    assert.equal(r.status, 0, r.stderr);
+    await dumpedPidsFree(pids);
+    const n = h.lines().length;
+    assert.equal(restoreOk(img), h.pid);
+    await eventually(() => {
+      const after = h.lines().slice(n);
+      assert.ok(after.filter(isOk).length >= 3, `after the restore: ${after.slice(-3).join(' | ')}`);
+    });
+    assert.deepEqual(h.lines().filter((l) => /BAD/.test(l)), []);
+    assert.deepEqual(sessionPids(h.pid).sort(), pids.sort(), 'the same tasks');
+    return await decodeAll(img);
+  } finally {
+    kill(h);
+  }
+}
+
+test('stopped children keep their stop signal: SIGTSTP stays SIGTSTP, SIGSTOP stays SIGSTOP (zdtm stopped03)', async (t) => {
+  const imgs = await restoredOk(t, 'task-stopped');
+  if (!imgs) return;
+  const signos = Object.entries(imgs).filter(([k]) => /^core-\d+\.img$/.test(k)).map(([, v]) => v.entries[0].tc)
+    .filter((tc) => tc.task_state === 3).map((tc) => tc.stop_signo).sort();
+  assert.deepEqual(signos, [19, 20]);
+});
