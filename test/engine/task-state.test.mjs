@@ -10,10 +10,10 @@ import { decodeAll } from './compare.mjs';
 const isOk = (l) => /^tick \d+ ok/.test(l);
 
 /** launch progs/NAME.c, let it tick ok, dump it (killed), restore it and see it tick ok again; returns the images */
-async function restoredOk(t, name, { dumpArgs = [] } = {}) {
+async function restoredOk(t, name, { args = [], dumpArgs = [] } = {}) {
   if (!needPtrace(t)) return undefined;
   const dir = workDir(name);
-  const h = await launch(compile(name, dir));
+  const h = await launch(compile(name, dir), args);
   try {
     await eventually(() => assert.ok(h.lines().filter(isOk).length >= 2, h.lines().slice(-3).join('\n')));
     const pids = sessionPids(h.pid);
@@ -41,4 +41,33 @@ test('stopped children keep their stop signal: SIGTSTP stays SIGTSTP, SIGSTOP st
   const signos = Object.entries(imgs).filter(([k]) => /^core-\d+\.img$/.test(k)).map(([, v]) => v.entries[0].tc)
     .filter((tc) => tc.task_state === 3).map((tc) => tc.stop_signo).sort();
   assert.deepEqual(signos, [19, 20]);
+});
+
+/** launch progs/NAME.c with args: its dump must fail with a line matching re, and leave it ticking ok */
+async function refused(t, name, args, re) {
+  if (!needPtrace(t)) return;
+  const dir = workDir(name);
+  const h = await launch(compile(name, dir), args);
+  try {
+    const r = ckpt(['dump', '-t', String(h.pid), '-D', join(dir, 'img')]);
+    assert.notEqual(r.status, 0);
+    const errors = r.stderr.split('\n').filter((l) => /Error/.test(l));
+    assert.equal(errors.length, 1, r.stderr);
+    assert.match(errors[0], re);
+    const n = h.lines().length;
+    await eventually(() => assert.ok(h.lines().slice(n).filter(isOk).length >= 2, 'runs on after the refusal'));
+  } finally {
+    kill(h);
+  }
+}
+
+test('capabilities of each task come back: inheritable, permitted, effective, bounding and ambient (zdtm caps01)', async (t) => {
+  const imgs = await restoredOk(t, 'task-caps');
+  if (!imgs) return;
+  const ambs = Object.entries(imgs).filter(([k]) => /^core-\d+\.img$/.test(k)).map(([, v]) => v.entries[0].thread_core.creds.cap_amb[0]).sort();
+  assert.deepEqual(ambs, [1 << 0, (1 << 5) | (1 << 10)].sort());
+});
+
+test('ambient capabilities under SECBIT_NO_CAP_AMBIENT_RAISE are refused at dump, naming the task', async (t) => {
+  await refused(t, 'task-caps', ['lock'], /Error: .*task \d+: ambient capabilities with SECBIT_NO_CAP_AMBIENT_RAISE set cannot be restored/);
 });

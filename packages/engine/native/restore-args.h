@@ -117,7 +117,7 @@ struct rst_args {
 	uint32_t uid, gid, euid, egid, suid, sgid, fsuid, fsgid;
 	uint32_t secbits, nr_groups;
 	uint32_t groups[64];
-	uint32_t cap_inh[2], cap_prm[2], cap_eff[2], cap_bnd[2];
+	uint32_t cap_inh[2], cap_prm[2], cap_eff[2], cap_bnd[2], cap_amb[2];
 	uint32_t no_new_privs;
 	int32_t dumpable, pdeath_sig;
 	uint32_t personality_set; uint64_t personality;

@@ -111,7 +111,7 @@ export const records = {
       auxv: array(u64, { max: 62, cap: 64 }),
       comm: str,
       sigact: fixed(fixed(u64, 4), 64), rlim: fixed(fixed(u64, 2), 16), itimer: fixed(fixed(u64, 4), 3),
-      credsSet: u64, cred: fixed(u64, 8), secbits: u64, groups: array(u64, { max: 64, cap: 64 }), caps: fixed(fixed(u64, 2), 4), noNewPrivs: u64,
+      credsSet: u64, cred: fixed(u64, 8), secbits: u64, groups: array(u64, { max: 64, cap: 64 }), caps: fixed(fixed(u64, 2), 5), noNewPrivs: u64, // caps: inheritable, permitted, effective, bounding, ambient
       dumpable: u64, pdeathSig: u64, personalitySet: u64, personality: u64,
       threads: array('thr', { min: 1, c: 'thr', count: 'nr_threads' }),
       locks: array(fixed(u64, 5)), // kind (1 POSIX, 2 FLOCK, 4 OFD), type, start, len, fd

@@ -319,7 +319,7 @@ static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blo
 		a->groups[k] = t->groups[k];
 	for (int j = 0; j < 2; j++) {
 		a->cap_inh[j] = t->caps[0][j]; a->cap_prm[j] = t->caps[1][j];
-		a->cap_eff[j] = t->caps[2][j]; a->cap_bnd[j] = t->caps[3][j];
+		a->cap_eff[j] = t->caps[2][j]; a->cap_bnd[j] = t->caps[3][j]; a->cap_amb[j] = t->caps[4][j];
 	}
 	a->no_new_privs = t->no_new_privs;
 	a->dumpable = (int32_t)t->dumpable;

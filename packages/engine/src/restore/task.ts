@@ -11,6 +11,7 @@ import type { PlanTask } from './types.js';
 
 const O_RDWR = 2;
 const SIGSTOP = 19;
+const SECBIT_NO_CAP_AMBIENT_RAISE = 1 << 6;
 const STOP_SIGNALS = [SIGSTOP, 20, 21, 22]; // SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU
 
 /** What every task's planning shares. */
@@ -34,7 +35,7 @@ export function selfCreds(): Creds {
   const [ruid, euid, suid, fsuid] = line('Uid').split(/\s+/).map(Number);
   const [rgid, egid, sgid, fsgid] = line('Gid').split(/\s+/).map(Number);
   const groups = line('Groups').split(/\s+/).filter(Boolean).map(Number);
-  const caps = ['CapInh', 'CapPrm', 'CapEff', 'CapBnd'].map((k) => BigInt('0x' + line(k)));
+  const caps = ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb'].map((k) => BigInt('0x' + line(k)));
   return { ids: [ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid], groups, caps };
 }
 
@@ -53,7 +54,7 @@ export function planTask(ctx: TaskContext, e: any, parent: number): PlanTask {
     pid, parent, pgid: n(e.pgid), sid: n(e.sid), state, exitCode: n(tc.exit_code), stopSigno: 0,
     umask: 0o22, cwd: '', root: '', exe: '', pages: '', fds: [], files: [], epoll: [], ptimers: [], ctty: -1, cttyPgrp: 0, vmas: [], iovs: [],
     vdso: { hint: 0n, expect: 0n, vvarLen: 0n, vdsoLen: 0n, proxy: 0, why: '', patches: [] }, mm: new Array(11).fill(0n), auxv: [], comm: String(tc.comm ?? ''),
-    sigact: [], rlim: [], itimer: [], credsSet: 0, cred: new Array(8).fill(0), secbits: 0, groups: [], caps: [[0, 0], [0, 0], [0, 0], [0, 0]],
+    sigact: [], rlim: [], itimer: [], credsSet: 0, cred: new Array(8).fill(0), secbits: 0, groups: [], caps: [[0, 0], [0, 0], [0, 0], [0, 0], [0, 0]],
     noNewPrivs: 0, dumpable: 1, pdeathSig: 0, personalitySet: 0, personality: 0n, threads: [], pagesBytes: 0,
     locks: ctx.locksByPid.get(pid) ?? [],
     nice: 0, policy: 0, prio: 0, subreaper: 0, oomSet: 0, oomAdj: 0, sigs: [], seccomp: [],
@@ -283,7 +284,10 @@ function planCreds(ctx: TaskContext, t: PlanTask, core: any): void {
     t.secbits = n(cr.secbits);
     t.groups = ((cr.groups as number[] | undefined) ?? []).map(Number);
     const cap = (a: unknown) => { const x = (a as number[] | undefined) ?? [0, 0]; return [n(x[0]), n(x[1])]; };
-    t.caps = [cap(cr.cap_inh), cap(cr.cap_prm), cap(cr.cap_eff), cap(cr.cap_bnd)];
+    t.caps = [cap(cr.cap_inh), cap(cr.cap_prm), cap(cr.cap_eff), cap(cr.cap_bnd), cap(cr.cap_amb)];
+    if ((t.caps[4][0] || t.caps[4][1]) && t.secbits & SECBIT_NO_CAP_AMBIENT_RAISE) {
+      throw new RestoreError(`task ${t.pid}: ambient capabilities with SECBIT_NO_CAP_AMBIENT_RAISE set cannot be raised again`);
+    }
     t.noNewPrivs = cr.no_new_privs ? 1 : 0;
     const capsBig = t.caps.map(([lo, hi]) => (BigInt(hi) << 32n) | BigInt(lo));
     const same = t.cred.every((v, j) => v === self.ids[j]) && t.groups.join() === self.groups.join() &&
