@@ -71,3 +71,10 @@ test('capabilities of each task come back: inheritable, permitted, effective, bo
 test('ambient capabilities under SECBIT_NO_CAP_AMBIENT_RAISE are refused at dump, naming the task', async (t) => {
   await refused(t, 'task-caps', ['lock'], /Error: .*task \d+: ambient capabilities with SECBIT_NO_CAP_AMBIENT_RAISE set cannot be restored/);
 });
+
+test('membarrier registrations of each mm come back, and only those (zdtm membarrier)', async (t) => {
+  const imgs = await restoredOk(t, 'task-membarrier');
+  if (!imgs) return;
+  const masks = Object.entries(imgs).filter(([k]) => /^core-\d+\.img$/.test(k)).map(([, v]) => v.entries[0].tc.membarrier_registration_mask).sort();
+  assert.deepEqual(masks, [(1 << 2) | (1 << 4), 1 << 6].sort());
+});

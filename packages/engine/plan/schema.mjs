@@ -116,6 +116,7 @@ export const records = {
       threads: array('thr', { min: 1, c: 'thr', count: 'nr_threads' }),
       locks: array(fixed(u64, 5)), // kind (1 POSIX, 2 FLOCK, 4 OFD), type, start, len, fd
       nice: i64, policy: u64, prio: u64, subreaper: u64, oomSet: u64, oomAdj: i64,
+      membarrier: u64, // membarrier(2) registrations (MEMBARRIER_CMD_REGISTER_* bits), made again
       sigs: array('sig', { layout: 'soa', prefix: 'sig_' }), // pending signals (tid 0: shared)
       seccomp: array('filter', { layout: 'soa', prefix: 'sc_' }), // filter chain, oldest first
       epoll: array(fixed(u64, 4)), // epoll fd, target fd, events, data

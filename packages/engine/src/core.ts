@@ -129,6 +129,7 @@ export function coreEntries(task: Task, pf: ProcessFacts, tfs: Map<number, Threa
         child_subreaper: pf.childSubreaper,
       };
       if (task.stopSignal) tc.stop_signo = task.stopSignal;
+      if (pf.membarrier) tc.membarrier_registration_mask = pf.membarrier;
       core.tc = tc;
     }
     core.thread_core = threadCore(pid, th.tid, tf, leader, seccomp);

@@ -224,7 +224,8 @@ static void fd_owners_epoll_locks(uint64_t ti)
 	}
 }
 
-/* per process, before the blob (threads it clones inherit them): umask, scheduling, subreaper, OOM score, root, cwd */
+/* per process, before the blob (threads it clones inherit them): umask, scheduling, subreaper, OOM score, membarrier
+ * registrations (the mm's: this one, which the blob keeps), root, cwd */
 static void process_attrs(uint64_t ti)
 {
 	struct task *t = &tasks[ti];
@@ -247,6 +248,11 @@ static void process_attrs(uint64_t ti)
 			task_fail(ti, "task %lu: oom_score_adj %s: %s", pid, ob, strerror(errno));
 		close(ofd);
 	}
+	for (int bit = 0; bit < 32; bit++)
+		if (t->membarrier & (1ULL << bit) && syscall(SYS_membarrier, 1 << bit, 0, 0) < 0)
+			task_fail(ti, "task %lu: membarrier registration 0x%x: %s", pid, 1 << bit, strerror(errno));
+	if (t->membarrier >> 32)
+		task_fail(ti, "task %lu: membarrier registrations 0x%llx: unknown", pid, (unsigned long long)t->membarrier);
 	if (t->root[0] && strcmp(t->root, "/") && chroot(t->root) < 0)
 		task_fail(ti, "task %lu: root %s: %s", pid, t->root, strerror(errno));
 	if (t->cwd[0] && chdir(t->cwd) < 0)

@@ -57,7 +57,7 @@ export function planTask(ctx: TaskContext, e: any, parent: number): PlanTask {
     sigact: [], rlim: [], itimer: [], credsSet: 0, cred: new Array(8).fill(0), secbits: 0, groups: [], caps: [[0, 0], [0, 0], [0, 0], [0, 0], [0, 0]],
     noNewPrivs: 0, dumpable: 1, pdeathSig: 0, personalitySet: 0, personality: 0n, threads: [], pagesBytes: 0,
     locks: ctx.locksByPid.get(pid) ?? [],
-    nice: 0, policy: 0, prio: 0, subreaper: 0, oomSet: 0, oomAdj: 0, sigs: [], seccomp: [],
+    nice: 0, policy: 0, prio: 0, subreaper: 0, oomSet: 0, oomAdj: 0, membarrier: 0, sigs: [], seccomp: [],
   };
   if (state === TASK.DEAD) { // a zombie (CRIU writes it as dead): only pid, sid, pgid and its end
     t.threads.push({ tid: pid, clearTid: 0n, robust: 0n, robustLen: 0n, fsBase: 0n, gsBase: 0n, rseqPtr: 0n, rseqSize: 0, rseqSig: 0, comm: '', frame: Buffer.alloc(0) });
@@ -297,7 +297,7 @@ function planCreds(ctx: TaskContext, t: PlanTask, core: any): void {
   t.pdeathSig = n(tcore.pdeath_sig);
 }
 
-/** threads (registers as a signal frame), pending signals, scheduling, subreaper, OOM score */
+/** threads (registers as a signal frame), pending signals, scheduling, subreaper, OOM score, membarrier registrations */
 function planThreads(t: PlanTask, cores: any[], tids: number[], tc: any, who: string): void {
   for (const [j, c] of cores.entries()) {
     const tid = tids[j];
@@ -321,6 +321,7 @@ function planThreads(t: PlanTask, cores: any[], tids: number[], tc: any, who: st
   t.nice = n(th0.sched_nice); t.policy = n(th0.sched_policy); t.prio = n(th0.sched_prio);
   t.subreaper = tc.child_subreaper ? 1 : 0;
   if (tc.oom_score_adj !== undefined && n(tc.oom_score_adj) !== 0) { t.oomSet = 1; t.oomAdj = n(tc.oom_score_adj); }
+  t.membarrier = n(tc.membarrier_registration_mask);
 }
 
 /** seccomp: one chain for the whole process, installed with TSYNC when there are threads. A chain dumped

@@ -49,6 +49,8 @@ export interface PlanTask {
   /** filelocks.img entries of this task: kind (1 POSIX, 2 FLOCK, 4 OFD), type, start, len, fd */
   locks: [number, number, bigint, bigint, number][];
   nice: number; policy: number; prio: number; subreaper: number; oomSet: number; oomAdj: number;
+  /** membarrier(2) registrations of the mm: MEMBARRIER_CMD_REGISTER_* bits */
+  membarrier: number;
   /** pending signals: tid 0 = shared by the process; info = the 128-byte siginfo */
   sigs: { tid: number; info: Buffer }[];
   /** the seccomp filter chain, oldest first */
