@@ -67,7 +67,7 @@ function objView(o) {
 
 function taskView(t) {
   return {
-    pid: d(t.pid), parent: ix(t.parent), pgid: d(t.pgid), sid: d(t.sid), state: d(t.state), exit_code: d(t.exitCode), stop_signo: d(t.stopSigno), umask: d(t.umask),
+    pid: d(t.pid), parent: ix(t.parent), pgid: d(t.pgid), sid: d(t.sid), state: d(t.state), exit_code: d(t.exitCode), stop_signo: d(t.stopSigno), files_shared: d(t.filesShared), umask: d(t.umask),
     cwd: t.cwd, root: t.root, exe: t.exe, pages: t.pages,
     fds: t.fds.map((f) => ({ fd: d(f.fd), obj: d(f.obj), cloexec: d(f.cloexec) })),
     files: t.files.map((f) => ({ path: f.path, oflags: d(f.oflags), memfd: ix(f.memfd), obj: ix(f.obj ?? -1) })),

@@ -78,3 +78,19 @@ test('membarrier registrations of each mm come back, and only those (zdtm membar
   const masks = Object.entries(imgs).filter(([k]) => /^core-\d+\.img$/.test(k)).map(([, v]) => v.entries[0].tc.membarrier_registration_mask).sort();
   assert.deepEqual(masks, [(1 << 2) | (1 << 4), 1 << 6].sort());
 });
+
+test('fd tables shared with CLONE_FILES stay shared, and only those (zdtm fdt_shared)', async (t) => {
+  const imgs = await restoredOk(t, 'task-fdt-shared');
+  if (!imgs) return;
+  const filesIds = Object.entries(imgs).filter(([k]) => /^ids-\d+\.img$/.test(k)).map(([, v]) => v.entries[0].files_id);
+  assert.equal(filesIds.length, 5);
+  assert.equal(new Set(filesIds).size, 3, 'P, A and G one table; B and C one each');
+});
+
+test('an fd table shared with a task other than the parent is refused at dump, naming both', async (t) => {
+  await refused(t, 'task-fdt-shared', ['siblings'], /Error: .*task \d+ shares its fd table \(CLONE_FILES\) with task \d+, which is not its parent/);
+});
+
+test('memory shared by two processes (CLONE_VM) is refused at dump, naming both', async (t) => {
+  await refused(t, 'task-fdt-shared', ['vm'], /Error: .*task \d+ shares its memory \(CLONE_VM\) with task \d+: not supported/);
+});

@@ -31,7 +31,7 @@ function thread(tid) {
 /** a task with every field set; parent: its parent's position (-1: the root) */
 export function task(pid, parent, extra = {}) {
   return {
-    pid, parent, pgid: v(), sid: v(), state: 1, exitCode: v(), stopSigno: v(), umask: 0o22, cwd: `/cwd/${pid}`, root: '/', exe: `/bin/prog${pid}`, pages: `/img/pages-${pid}.img`,
+    pid, parent, pgid: v(), sid: v(), state: 1, exitCode: v(), stopSigno: v(), filesShared: 0, umask: 0o22, cwd: `/cwd/${pid}`, root: '/', exe: `/bin/prog${pid}`, pages: `/img/pages-${pid}.img`,
     fds: [], files: [], epoll: [], ptimers: [], ctty: -1, cttyPgrp: v(), vmas: [], iovs: [{ base: big(), len: big(), off: big() }],
     vdso: { hint: big(), expect: big(), vvarLen: big(), vdsoLen: big(), proxy: 0, why: '', patches: [] },
     mm: Array.from({ length: 11 }, big), auxv: Array.from({ length: 6 }, big), comm: `task${pid}`,
@@ -107,11 +107,11 @@ export function everyKindPlan() {
   };
 }
 
-/** a detached tree of three tasks, a zombie among them */
+/** a detached tree of three tasks, a zombie among them, the second sharing its parent's fd table */
 export function treePlan() {
   next = 9000;
   const zombie = task(302, 1, { state: 16, exitCode: 3 });
-  return { ...base, detached: true, tasks: [task(300, -1), task(301, 0, { threads: [thread(301), thread(305), thread(306)] }), zombie] };
+  return { ...base, detached: true, tasks: [task(300, -1), task(301, 0, { threads: [thread(301), thread(305), thread(306)], filesShared: 1 }), zombie] };
 }
 
 export const samples = { minimal: minimalPlan, 'every-kind': everyKindPlan, tree: treePlan };

@@ -48,7 +48,13 @@ struct rst_status {
 	volatile int32_t step;     /* blob step that failed (RST_STEP_*) */
 	volatile int32_t err;      /* -errno */
 	volatile uint64_t detail;  /* e.g. the address of the VMA */
+	volatile int32_t fdt;      /* tasks of a shared fd table: RST_FDT_* reached */
 	char msg[240];             /* helper-side error text */
+};
+
+enum {
+	RST_FDT_CHILDREN = 1,      /* its children are cloned: nothing is closed in the table they copied */
+	RST_FDT_READY = 2,         /* the table's first task: fds placed; a task sharing it: its own files opened */
 };
 
 enum {

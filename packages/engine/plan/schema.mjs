@@ -99,6 +99,7 @@ export const records = {
     fields: {
       pid: u64, parent: index('tasks', { none: true, before: true }), pgid: u64, sid: u64, state: u64, exitCode: u64,
       stopSigno: u64, // a stopped task (state 3): the signal that stopped it
+      filesShared: u64, // 1: cloned with CLONE_FILES, its parent's fd table is its own (fds placed by the parent)
       umask: u64, cwd: str, root: str, exe: str, pages: str,
       fds: array('fdent'),
       files: array('mfile'), // files to map: by path, a memfd, or an object (a ghost file, reopened through /proc/self/fd)

@@ -184,7 +184,7 @@ int main(int argc, char **argv)
 
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	pid_t root = clone_with_pid((pid_t)tasks[0].pid);
+	pid_t root = clone_with_pid((pid_t)tasks[0].pid, 0);
 	if (root < 0) {
 		fprintf(stderr, "Error: task %lu: clone3 with PID %lu: %s%s\n", (unsigned long)tasks[0].pid, (unsigned long)tasks[0].pid,
 			strerror(errno), errno == EEXIST ? " (PID in use)" : "");

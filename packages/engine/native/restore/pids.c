@@ -9,10 +9,11 @@
 
 #include "helper.h"
 
-pid_t clone_with_pid(pid_t pid)
+pid_t clone_with_pid(pid_t pid, uint64_t flags)
 {
 	struct clone_args ca;
 	memset(&ca, 0, sizeof(ca));
+	ca.flags = flags;
 	ca.exit_signal = SIGCHLD;
 	ca.set_tid = (uint64_t)(uintptr_t)&pid;
 	ca.set_tid_size = 1;

@@ -24,6 +24,8 @@ export interface TaskContext {
   self: Creds;
   /** seccomp.img's filters, read by the first task that has any */
   seccomp?: any[];
+  /** each task's ids.files_id (its fd table), by pid */
+  filesIds?: Map<number, number>;
 }
 
 interface Creds { ids: number[]; groups: number[]; caps: bigint[] }
@@ -51,7 +53,7 @@ export function planTask(ctx: TaskContext, e: any, parent: number): PlanTask {
   const tc = core.tc ?? {};
   const state = n(tc.task_state, TASK.ALIVE);
   const t: PlanTask = {
-    pid, parent, pgid: n(e.pgid), sid: n(e.sid), state, exitCode: n(tc.exit_code), stopSigno: 0,
+    pid, parent, pgid: n(e.pgid), sid: n(e.sid), state, exitCode: n(tc.exit_code), stopSigno: 0, filesShared: 0,
     umask: 0o22, cwd: '', root: '', exe: '', pages: '', fds: [], files: [], epoll: [], ptimers: [], ctty: -1, cttyPgrp: 0, vmas: [], iovs: [],
     vdso: { hint: 0n, expect: 0n, vvarLen: 0n, vdsoLen: 0n, proxy: 0, why: '', patches: [] }, mm: new Array(11).fill(0n), auxv: [], comm: String(tc.comm ?? ''),
     sigact: [], rlim: [], itimer: [], credsSet: 0, cred: new Array(8).fill(0), secbits: 0, groups: [], caps: [[0, 0], [0, 0], [0, 0], [0, 0], [0, 0]],
@@ -69,7 +71,7 @@ export function planTask(ctx: TaskContext, e: any, parent: number): PlanTask {
   if (state !== TASK.ALIVE && state !== TASK.STOPPED) throw new RestoreError(`${who}: task state ${state} is not supported`);
   if (state === TASK.STOPPED) t.stopSigno = stopSignal(tc, who);
 
-  planFds(ctx, t, who);
+  planFds(ctx, t, n(e.ppid), who);
   planFs(ctx, t, who);
   const memory = planMemory(ctx, t, who);
   const pages = openPages(ctx, t, who);
@@ -94,9 +96,18 @@ function stopSignal(tc: any, who: string): number {
 }
 
 /** fds: the objects of fdinfo's file ids; the controlling tty; epoll registrations */
-function planFds(ctx: TaskContext, t: PlanTask, who: string): void {
+function planFds(ctx: TaskContext, t: PlanTask, ppid: number, who: string): void {
   const ids = load(ctx.dir, 'ids', t.pid, who).entries[0] ?? {};
-  const fdinfo = load(ctx.dir, 'fdinfo', n(ids.files_id), who).entries;
+  // an fd table shared (CLONE_FILES) with the parent is cloned so; with any other task it cannot be, as CRIU
+  const filesIds = (ctx.filesIds ??= new Map());
+  const filesId = n(ids.files_id);
+  if (filesId && t.parent >= 0 && filesIds.get(ppid) === filesId) t.filesShared = 1;
+  else if (filesId) {
+    const other = [...filesIds].find(([, id]) => id === filesId);
+    if (other) throw new RestoreError(`${who}: shares its fd table with task ${other[0]}, which is not its parent`);
+  }
+  filesIds.set(t.pid, filesId);
+  const fdinfo = load(ctx.dir, 'fdinfo', filesId, who).entries;
   for (const fe of fdinfo) {
     const what = `${who} fd ${fe.fd}`;
     t.fds.push({ fd: n(fe.fd), obj: ctx.objects.objFor(n(fe.id), what), cloexec: n(fe.flags) & 1 });

@@ -24,6 +24,8 @@ export interface PlanTask {
   pid: number; parent: number; pgid: number; sid: number; state: number; exitCode: number;
   /** a stopped task: the signal that stopped it (SIGSTOP, SIGTSTP, ...), sent again once it is restored */
   stopSigno: number;
+  /** 1: shares its parent's fd table (CLONE_FILES): the fds are placed by the first task of the table */
+  filesShared: number;
   umask: number; cwd: string; root: string; exe: string; pages: string;
   fds: { fd: number; obj: number; cloexec: number }[];
   /** files to map: by path, a memfd, or an object (a ghost file, reopened through /proc/self/fd) */
