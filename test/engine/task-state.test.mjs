@@ -94,3 +94,15 @@ test('an fd table shared with a task other than the parent is refused at dump, n
 test('memory shared by two processes (CLONE_VM) is refused at dump, naming both', async (t) => {
   await refused(t, 'task-fdt-shared', ['vm'], /Error: .*task \d+ shares its memory \(CLONE_VM\) with task \d+: not supported/);
 });
+
+test('pidfds of live tasks, of the task itself and of a dead process come back, flags and shared inodes too (zdtm pidfd_*)', async (t) => {
+  const imgs = await restoredOk(t, 'task-pidfd');
+  if (!imgs) return;
+  const pidfds = imgs['files.img'].entries.filter((f) => f.type === 'PIDFD').map((f) => f.pidfd);
+  assert.equal(pidfds.length, 4, 'self, A (twice: P and B), dead');
+  assert.equal(pidfds.filter((p) => p.nspid === -1).length, 1);
+});
+
+test('a pidfd of a process outside the tree is refused at dump, naming it', async (t) => {
+  await refused(t, 'task-pidfd', ['outside'], /Error: .*Can't dump fd \d+ of task \d+.*: its process 1 is not a live task of the dumped tree/);
+});

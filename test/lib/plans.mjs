@@ -75,6 +75,7 @@ export function everyKindPlan() {
     { kind: 12, label: 'fd 0 (/dev/pts/3: the caller\'s terminal)', flags: 0o2 },
     { kind: 13, label: 'fd 16 (pty master of /dev/pts/5)', flags: 0o2, data: buf(3), nums: [5n, ...Array.from({ length: 12 }, big), ...Array.from({ length: 19 }, () => BigInt(v() & 0xff))] },
     { kind: 14, label: 'fd 17 (/dev/pts/5)', flags: 0o2, nums: [15n] },
+    { kind: 15, label: 'fd 18 (pidfd of task 300)', flags: 0o4000, nums: [300n, 4242n] },
     { kind: 13, label: 'fd 18 (pty master without termios)', flags: 0o2, nums: Array.from({ length: 13 }, (_, k) => (k === 12 ? 0n : big())) },
   ];
   const t0 = task(200, -1, {

@@ -20,7 +20,7 @@ export const enums = {
   ObjKind: {
     c: 'obj_kind', prefix: 'OBJ_', values: {
       REG: 1, PIPE: 2, UNIX: 3, FIFO: 4, INHERIT: 5, EVENTFD: 6, TIMERFD: 7, SIGNALFD: 8, EPOLL: 9, INOTIFY: 10,
-      MEMFD: 11, CALLER_TTY: 12, PTY_MASTER: 13, PTY_SLAVE: 14,
+      MEMFD: 11, CALLER_TTY: 12, PTY_MASTER: 13, PTY_SLAVE: 14, PIDFD: 15,
     },
   },
 };
@@ -88,6 +88,8 @@ export const records = {
           data: { ...bytes(), optional: true }, // input queued for the slave
         },
         PTY_SLAVE: { flags: u64, master: num(index('objs', { before: true, kind: 'PTY_MASTER' })) },
+        // pid 0: of a process dead when dumped (ino: which one); else opened by the task that holds it, once pid exists
+        PIDFD: { flags: u64, pid: num(u64), ino: num(u64) },
       }),
       // F_SETSIG / F_SETOWN_EX, set by the task that has it
       fownSig: { ...u64, at: 'fown.0', optional: true }, fownType: { ...u64, at: 'fown.1', optional: true }, fownPid: { ...u64, at: 'fown.2', optional: true },

@@ -157,6 +157,8 @@ static void place_fds(uint64_t ti, const struct blob_fds *bf, const int *also, i
 	for (uint64_t k = 0; k < t->nr_fds; k++) {
 		struct fdent *f = &t->fds[k];
 		struct obj *o = &objs[f->obj];
+		if (o->kind == OBJ_PIDFD && o->pidfd.pid)
+			continue;  /* place_pidfds */
 		if (o->fd < 0)
 			task_fail(ti, "task %lu: fd %lu: %s was not created", pid, (unsigned long)f->fd, o->label);
 		if (dup2(o->fd, (int)f->fd) < 0)
@@ -223,6 +225,32 @@ static void fd_owners_epoll_locks(uint64_t ti)
 		if (r < 0)
 			task_fail(ti, "task %lu: fd %d: %s [%lu, +%lu): %s%s", pid, fd, what, (unsigned long)l[2], (unsigned long)l[3], strerror(errno),
 				  errno == EAGAIN || errno == EACCES ? " (held by another process)" : "");
+	}
+}
+
+/* pidfds of tasks of the tree, once each exists (its parent cloned it: nothing waits for this task there) */
+static void place_pidfds(uint64_t ti)
+{
+	struct task *t = &tasks[ti];
+	for (uint64_t k = 0; k < t->nr_fds; k++) {
+		struct obj *o = &objs[t->fds[k].obj];
+		int fd = (int)t->fds[k].fd;
+		if (o->kind != OBJ_PIDFD || !o->pidfd.pid)
+			continue;
+		uint64_t x = 0;
+		while (x < nr_tasks && tasks[x].pid != o->pidfd.pid)
+			x++;
+		if (x == nr_tasks)
+			task_fail(ti, "task %lu: fd %d: %s: no such task", (unsigned long)t->pid, fd, o->label);
+		for (int32_t s; (s = arena->task[x].stage) < RST_STAGE_FORKED;) {
+			if (arena->go < 0)
+				_exit(1);
+			futex_wait(&arena->task[x].stage, s, 100);
+		}
+		int p = (int)syscall(SYS_pidfd_open, (pid_t)o->pidfd.pid, o->flags & O_NONBLOCK);
+		if (p < 0 || (p != fd && (dup2(p, fd) < 0 || close(p) < 0)))
+			task_fail(ti, "task %lu: fd %d: %s: %s", (unsigned long)t->pid, fd, o->label, strerror(errno));
+		fcntl(fd, F_SETFD, t->fds[k].cloexec ? FD_CLOEXEC : 0);
 	}
 }
 
@@ -302,6 +330,7 @@ static void fds_in_place(uint64_t ti, struct blob_fds *bf)
 	fdt_wait_sharers(ti, RST_FDT_CHILDREN);
 	open_blob_files(ti, bf);
 	place_fds(ti, bf, sources, n);
+	place_pidfds(ti);
 	fd_owners_epoll_locks(ti);
 	fdt_set(ti, RST_FDT_READY);
 	fdt_wait_sharers(ti, RST_FDT_READY);
