@@ -1,7 +1,8 @@
 /* task-pidfd: pidfds (zdtm pidfd_*). P holds a pidfd of itself, one of its child A (PIDFD_NONBLOCK), and one of
- * a process that died (reaped); its child B, forked after, holds one of its sibling A and inherits the dead one.
- * Every tick each checks its own through fdinfo (Pid:), flags and pidfd_send_signal; P also checks that its and
- * B's pidfds of A, and of the dead process, are of the same inodes. B answers through a pipe; P prints
+ * a process that died (reaped); its child B, forked after, opens one of its sibling A and inherits the others.
+ * Every tick each checks its own through fdinfo (Pid:) and pidfd_send_signal; P also checks that its and B's
+ * pidfds of A, and of the dead process, are of the same inodes, and flips O_NONBLOCK of its pidfd of A, which
+ * B must see flipped too (one open file). B answers through a pipe; P prints
  * "tick N ok" or "tick N BAD ...". With "outside", P also holds a pidfd of a process outside the tree (PID 1),
  * which a dump must refuse. */
 #define _GNU_SOURCE
@@ -84,7 +85,9 @@ int main(int argc, char **argv)
 			char v = check_pidfd("B's pidfd of A", sib_fd, a, why, sizeof(why)) || check_pidfd("B's dead pidfd", dead_fd, -1, why, sizeof(why)) ? 'b' : 'o';
 			if (v == 'b')
 				printf("child BAD %s\n", why);
-			if (write(resp[1], &sib_fd, sizeof(sib_fd)) != sizeof(sib_fd) || write(resp[1], &v, 1) != 1)
+			int nb = !!(fcntl(a_fd, F_GETFL) & O_NONBLOCK);
+			if (write(resp[1], &sib_fd, sizeof(sib_fd)) != sizeof(sib_fd) || write(resp[1], &nb, sizeof(nb)) != sizeof(nb) ||
+			    write(resp[1], &v, 1) != 1)
 				return 1;
 		}
 		return 1;
@@ -92,18 +95,23 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "outside") && pidfd_open(1, 0) < 0)
 		return 1;
 	printf("READY pid=%d a=%d b=%d\n", getpid(), a, b);
+	int want_nb = 1;
 	for (unsigned long n = 1;; n++) {
 		char why[256] = "", v = '?', path[64];
-		int sib_fd = -1;
+		int sib_fd = -1, b_nb = -1;
 		if (check_pidfd("self", self_fd, getpid(), why, sizeof(why)) || check_pidfd("A", a_fd, a, why, sizeof(why)) ||
 		    check_pidfd("dead", dead_fd, -1, why, sizeof(why)))
 			;
-		else if (!(fcntl(a_fd, F_GETFL) & O_NONBLOCK) || fcntl(self_fd, F_GETFL) & O_NONBLOCK)
-			snprintf(why, sizeof(why), "PIDFD_NONBLOCK: A %x self %x", fcntl(a_fd, F_GETFL), fcntl(self_fd, F_GETFL));
-		else if (write(req[1], "?", 1) != 1 || read(resp[0], &sib_fd, sizeof(sib_fd)) != sizeof(sib_fd) || read(resp[0], &v, 1) != 1)
+		else if (!!(fcntl(a_fd, F_GETFL) & O_NONBLOCK) != want_nb || fcntl(self_fd, F_GETFL) & O_NONBLOCK)
+			snprintf(why, sizeof(why), "O_NONBLOCK: A %x (want %d) self %x", fcntl(a_fd, F_GETFL), want_nb, fcntl(self_fd, F_GETFL));
+		else if (fcntl(a_fd, F_SETFL, (want_nb = !want_nb) ? O_NONBLOCK : 0) || write(req[1], "?", 1) != 1 ||
+			 read(resp[0], &sib_fd, sizeof(sib_fd)) != sizeof(sib_fd) || read(resp[0], &b_nb, sizeof(b_nb)) != sizeof(b_nb) ||
+			 read(resp[0], &v, 1) != 1)
 			snprintf(why, sizeof(why), "B does not answer");
 		else if (v != 'o')
 			snprintf(why, sizeof(why), "B: its pidfds are wrong");
+		else if (b_nb != want_nb)
+			snprintf(why, sizeof(why), "B's pidfd of A is another open file: O_NONBLOCK %d there, %d here", b_nb, want_nb);
 		else {
 			struct stat st;
 			snprintf(path, sizeof(path), "/proc/%d/fd/%d", b, sib_fd);

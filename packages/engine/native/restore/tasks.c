@@ -228,32 +228,6 @@ static void fd_owners_epoll_locks(uint64_t ti)
 	}
 }
 
-/* pidfds of tasks of the tree, once each exists (its parent cloned it: nothing waits for this task there) */
-static void place_pidfds(uint64_t ti)
-{
-	struct task *t = &tasks[ti];
-	for (uint64_t k = 0; k < t->nr_fds; k++) {
-		struct obj *o = &objs[t->fds[k].obj];
-		int fd = (int)t->fds[k].fd;
-		if (o->kind != OBJ_PIDFD || !o->pidfd.pid)
-			continue;
-		uint64_t x = 0;
-		while (x < nr_tasks && tasks[x].pid != o->pidfd.pid)
-			x++;
-		if (x == nr_tasks)
-			task_fail(ti, "task %lu: fd %d: %s: no such task", (unsigned long)t->pid, fd, o->label);
-		for (int32_t s; (s = arena->task[x].stage) < RST_STAGE_FORKED;) {
-			if (arena->go < 0)
-				_exit(1);
-			futex_wait(&arena->task[x].stage, s, 100);
-		}
-		int p = (int)syscall(SYS_pidfd_open, (pid_t)o->pidfd.pid, o->flags & O_NONBLOCK);
-		if (p < 0 || (p != fd && (dup2(p, fd) < 0 || close(p) < 0)))
-			task_fail(ti, "task %lu: fd %d: %s: %s", (unsigned long)t->pid, fd, o->label, strerror(errno));
-		fcntl(fd, F_SETFD, t->fds[k].cloexec ? FD_CLOEXEC : 0);
-	}
-}
-
 /* A shared fd table (CLONE_FILES): the task whose parent does not share it places the fds, once every task
  * sharing it has cloned its children (which copy the table as it is then); each sharer then opens its own
  * files (mapped ones, exe, pages) at free high fds of the table. The objects and memfds the sharers map
@@ -315,6 +289,55 @@ static int fdt_sources(uint64_t owner, int **out)
 			v[u++] = v[k];
 	*out = v;
 	return u;
+}
+
+/* The first task (in the plan's order) placing fds that holds pidfd object obj, and at which fd: it opens the
+ * pidfd, the others take that open file from it once its fds are in place (only towards earlier tasks) */
+static uint64_t pidfd_opener(uint64_t obj, int *fd)
+{
+	for (uint64_t x = 0; x < nr_tasks; x++)
+		for (uint64_t k = 0; !tasks[x].files_shared && k < tasks[x].nr_fds; k++)
+			if (tasks[x].fds[k].obj == obj) {
+				*fd = (int)tasks[x].fds[k].fd;
+				return x;
+			}
+	return nr_tasks;
+}
+
+/* pidfds of tasks of the tree: opened once the task exists (its parent cloned it, which waits for nothing of
+ * ours), or taken from the task that opened it */
+static void place_pidfds(uint64_t ti)
+{
+	struct task *t = &tasks[ti];
+	for (uint64_t k = 0; k < t->nr_fds; k++) {
+		struct obj *o = &objs[t->fds[k].obj];
+		int fd = (int)t->fds[k].fd, from_fd = -1, p;
+		if (o->kind != OBJ_PIDFD || !o->pidfd.pid)
+			continue;
+		uint64_t from = pidfd_opener(t->fds[k].obj, &from_fd);
+		if (from != ti) {
+			fdt_wait(from, RST_FDT_READY);
+			int h = (int)syscall(SYS_pidfd_open, (pid_t)tasks[from].pid, 0);
+			p = h < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, h, from_fd, 0);
+			if (h >= 0)
+				close(h);
+		} else {
+			uint64_t x = 0;
+			while (x < nr_tasks && tasks[x].pid != o->pidfd.pid)
+				x++;
+			if (x == nr_tasks)
+				task_fail(ti, "task %lu: fd %d: %s: no such task", (unsigned long)t->pid, fd, o->label);
+			for (int32_t s; (s = arena->task[x].stage) < RST_STAGE_FORKED;) {
+				if (arena->go < 0)
+					_exit(1);
+				futex_wait(&arena->task[x].stage, s, 100);
+			}
+			p = (int)syscall(SYS_pidfd_open, (pid_t)o->pidfd.pid, o->flags & O_NONBLOCK);
+		}
+		if (p < 0 || (p != fd && (dup2(p, fd) < 0 || close(p) < 0)))
+			task_fail(ti, "task %lu: fd %d: %s: %s", (unsigned long)t->pid, fd, o->label, strerror(errno));
+		fcntl(fd, F_SETFD, t->fds[k].cloexec ? FD_CLOEXEC : 0);
+	}
 }
 
 /* this task's fds in place (or, sharing its parent's table, its own files opened in it) */
