@@ -106,3 +106,14 @@ test('pidfds of live tasks, of the task itself and of a dead process come back, 
 test('a pidfd of a process outside the tree is refused at dump, naming it', async (t) => {
   await refused(t, 'task-pidfd', ['outside'], /Error: .*Can't dump fd \d+ of task \d+.*: its process 1 is not a live task of the dumped tree/);
 });
+
+test('O_PATH fds of a symlink itself and of a file come back (zdtm symlink, opath_file)', async (t) => {
+  const imgs = await restoredOk(t, 'task-opath');
+  if (!imgs) return;
+  const S_IFMT = 0o170000, S_IFLNK = 0o120000;
+  assert.ok(imgs['files.img'].entries.some((f) => f.reg && (f.reg.mode & S_IFMT) === S_IFLNK && f.reg.name.endsWith('/opath-link')));
+});
+
+test('an O_PATH fd of a deleted symlink is refused at dump, naming it', async (t) => {
+  await refused(t, 'task-opath', ['deleted'], /Error: .*Can't dump fd \d+ of task \d+ \(.*opath-link \(deleted\)\): a deleted symlink is not supported/);
+});
