@@ -61,13 +61,14 @@ function objView(o) {
       return { ...c, flags: d(o.flags), ...Object.fromEntries(names.map((k, i) => [`pty_master.${k}`, d(n[i])])), 'pty_master.cc': ds(n.slice(13)), data: hex(o.data ?? []), out_data: hex(o.outData ?? []), owner: ds(o.owner ?? []), ...nums };
     }
     case 14: return { ...c, flags: d(o.flags), 'pty_slave.master': d(n[0]), ...nums };
+    case 16: return { ...c, flags: d(o.flags), 'pidfd.pid': d(n[0]), 'pidfd.ino': d(n[1]), ...nums };
     default: throw new Error(`kind ${o.kind}`);
   }
 }
 
 function taskView(t) {
   return {
-    pid: d(t.pid), parent: ix(t.parent), pgid: d(t.pgid), sid: d(t.sid), state: d(t.state), exit_code: d(t.exitCode), umask: d(t.umask),
+    pid: d(t.pid), parent: ix(t.parent), pgid: d(t.pgid), sid: d(t.sid), state: d(t.state), exit_code: d(t.exitCode), stop_signo: d(t.stopSigno), files_shared: d(t.filesShared), umask: d(t.umask),
     cwd: t.cwd, root: t.root, exe: t.exe, pages: t.pages,
     fds: t.fds.map((f) => ({ fd: d(f.fd), obj: d(f.obj), cloexec: d(f.cloexec) })),
     files: t.files.map((f) => ({ path: f.path, oflags: d(f.oflags), memfd: ix(f.memfd), obj: ix(f.obj ?? -1) })),
@@ -80,7 +81,7 @@ function taskView(t) {
     dumpable: d(t.dumpable), pdeath_sig: d(t.pdeathSig), personality_set: d(t.personalitySet), personality: d(t.personality),
     thr: t.threads.map((h) => ({ tid: d(h.tid), clear_tid: d(h.clearTid), robust: d(h.robust), robust_len: d(h.robustLen), fs_base: d(h.fsBase), gs_base: d(h.gsBase),
       rseq_ptr: d(h.rseqPtr), rseq_size: d(h.rseqSize), rseq_sig: d(h.rseqSig), comm: h.comm, frame: hex(h.frame) })),
-    locks: t.locks.map(ds), nice: d(t.nice), policy: d(t.policy), prio: d(t.prio), subreaper: d(t.subreaper), oom_set: d(t.oomSet), oom_adj: d(t.oomAdj),
+    locks: t.locks.map(ds), nice: d(t.nice), policy: d(t.policy), prio: d(t.prio), subreaper: d(t.subreaper), oom_set: d(t.oomSet), oom_adj: d(t.oomAdj), membarrier: d(t.membarrier),
     sig_tid: t.sigs.map((s) => d(s.tid)), sig_info: t.sigs.map((s) => hex(s.info)),
     sc_flags: t.seccomp.map((s) => d(s.flags)), sc_insns: t.seccomp.map((s) => hex(s.insns)),
     epoll: t.epoll.map(ds), ptimers: t.ptimers.map(ds), ctty: ix(t.ctty), ctty_pgrp: d(t.cttyPgrp),
@@ -128,16 +129,16 @@ function refuse(plan, change) {
 test('plan reader: indices out of range or of the wrong kind are refused, naming the field', () => {
   const p = everyKindPlan();
   const cases = [
-    [(q) => { q.tasks[1].fds[1].obj = 99; }, 'restore plan: tasks[1].fds[1].obj: index 99 out of range (18 objs)'],
+    [(q) => { q.tasks[1].fds[1].obj = 99; }, 'restore plan: tasks[1].fds[1].obj: index 99 out of range (19 objs)'],
     [(q) => { q.objs[2].pipeNo = 2; }, 'restore plan: objs[2].pipeNo: index 2 out of range (2 pipes)'],
-    [(q) => { q.objs[3].sk.peer = 18; }, 'restore plan: objs[3].skPeer: index 18 out of range (18 objs)'],
-    [(q) => { q.objs[4].sk.listener = 1n << 62n; }, `restore plan: objs[4].skListener: index ${1n << 62n} out of range (18 objs)`],
+    [(q) => { q.objs[3].sk.peer = 19; }, 'restore plan: objs[3].skPeer: index 19 out of range (19 objs)'],
+    [(q) => { q.objs[4].sk.listener = 1n << 62n; }, `restore plan: objs[4].skListener: index ${1n << 62n} out of range (19 objs)`],
     [(q) => { q.objs[13].nums = [2n]; }, 'restore plan: objs[13].memfd: index 2 out of range (2 memfds)'],
     [(q) => { q.objs[16].nums = [16n]; }, 'restore plan: objs[16].master: index 16 is not before this element (16)'],
     [(q) => { q.objs[16].nums = [0n]; }, 'restore plan: objs[16].master: element 0 is not a PTY_MASTER'],
     [(q) => { q.tasks[0].files[1].memfd = 5; }, 'restore plan: tasks[0].files[1].memfd: index 5 out of range (2 memfds)'],
     [(q) => { q.tasks[0].vmas[2].file = 3; }, 'restore plan: tasks[0].vmas[2].file: index 3 out of range (3 files)'],
-    [(q) => { q.tasks[0].ctty = 18; }, 'restore plan: tasks[0].ctty: index 18 out of range (18 objs)'],
+    [(q) => { q.tasks[0].ctty = 19; }, 'restore plan: tasks[0].ctty: index 19 out of range (19 objs)'],
     [(q) => { q.tasks[1].parent = 1; }, 'restore plan: tasks[1].parent: index 1 is not before this element (1)'],
     [(q) => { q.tasks[0].parent = 0; }, 'restore plan: tasks[0].parent: index 0 is not before this element (0)'],
   ];
@@ -180,7 +181,7 @@ test('plan reader: magic, version, kinds, truncation, absurd counts and trailing
 test('plan encoder: a value the schema refuses is a RestoreError naming the field', () => {
   const bad = (change) => { const p = everyKindPlan(); change(p); return () => encodePlan(p); };
   const err = (msg) => (e) => e instanceof RestoreError && e.message === msg;
-  assert.throws(bad((p) => { p.tasks[0].fds[0].obj = 18; }), err('restore plan: tasks[0].fds[0].obj: index 18 out of range (18 objs)'));
+  assert.throws(bad((p) => { p.tasks[0].fds[0].obj = 19; }), err('restore plan: tasks[0].fds[0].obj: index 19 out of range (19 objs)'));
   assert.throws(bad((p) => { p.objs[0].path = '/etc/\0passwd'; }), err('restore plan: objs[0].path: string contains a NUL byte'));
   assert.throws(bad((p) => { p.objs[9].nums = [1n]; }), err('restore plan: objs[9].nums: 1 numbers, a TIMERFD has 6'));
   assert.throws(bad((p) => { p.objs[16].nums = [0n]; }), err('restore plan: objs[16].master: element 0 is not a PTY_MASTER'));

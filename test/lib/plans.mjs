@@ -31,15 +31,15 @@ function thread(tid) {
 /** a task with every field set; parent: its parent's position (-1: the root) */
 export function task(pid, parent, extra = {}) {
   return {
-    pid, parent, pgid: v(), sid: v(), state: 1, exitCode: v(), umask: 0o22, cwd: `/cwd/${pid}`, root: '/', exe: `/bin/prog${pid}`, pages: `/img/pages-${pid}.img`,
+    pid, parent, pgid: v(), sid: v(), state: 1, exitCode: v(), stopSigno: v(), filesShared: 0, umask: 0o22, cwd: `/cwd/${pid}`, root: '/', exe: `/bin/prog${pid}`, pages: `/img/pages-${pid}.img`,
     fds: [], files: [], epoll: [], ptimers: [], ctty: -1, cttyPgrp: v(), vmas: [], iovs: [{ base: big(), len: big(), off: big() }],
     vdso: { hint: big(), expect: big(), vvarLen: big(), vdsoLen: big(), proxy: 0, why: '', patches: [] },
     mm: Array.from({ length: 11 }, big), auxv: Array.from({ length: 6 }, big), comm: `task${pid}`,
     sigact: Array.from({ length: 64 }, () => [big(), big(), big(), big()]),
     rlim: Array.from({ length: 16 }, () => [big(), -1n]), itimer: Array.from({ length: 3 }, () => [big(), big(), big(), big()]),
-    credsSet: 1, cred: Array.from({ length: 8 }, v), secbits: v(), groups: [v(), v()], caps: Array.from({ length: 4 }, () => [v(), v()]), noNewPrivs: 0,
+    credsSet: 1, cred: Array.from({ length: 8 }, v), secbits: v(), groups: [v(), v()], caps: Array.from({ length: 5 }, () => [v(), v()]), noNewPrivs: 0,
     dumpable: 1, pdeathSig: v(), personalitySet: 1, personality: big(),
-    threads: [thread(pid)], pagesBytes: 0, locks: [], nice: -5, policy: 0, prio: v(), subreaper: 0, oomSet: 1, oomAdj: -1000,
+    threads: [thread(pid)], pagesBytes: 0, locks: [], nice: -5, policy: 0, prio: v(), subreaper: 0, oomSet: 1, membarrier: v(), oomAdj: -1000,
     sigs: [], seccomp: [],
     ...extra,
   };
@@ -75,6 +75,7 @@ export function everyKindPlan() {
     { kind: 12, label: 'fd 0 (/dev/pts/3: the caller\'s terminal)', flags: 0o2 },
     { kind: 13, label: 'fd 16 (pty master of /dev/pts/5)', flags: 0o2, data: buf(3), nums: [5n, ...Array.from({ length: 12 }, big), ...Array.from({ length: 19 }, () => BigInt(v() & 0xff))] },
     { kind: 14, label: 'fd 17 (/dev/pts/5)', flags: 0o2, nums: [15n] },
+    { kind: 16, label: 'fd 18 (pidfd of task 300)', flags: 0o4000, nums: [300n, 4242n] },
     { kind: 13, label: 'fd 18 (pty master without termios)', flags: 0o2, nums: Array.from({ length: 13 }, (_, k) => (k === 12 ? 0n : big())) },
   ];
   const t0 = task(200, -1, {
@@ -107,11 +108,11 @@ export function everyKindPlan() {
   };
 }
 
-/** a detached tree of three tasks, a zombie among them */
+/** a detached tree of three tasks, a zombie among them, the second sharing its parent's fd table */
 export function treePlan() {
   next = 9000;
   const zombie = task(302, 1, { state: 16, exitCode: 3 });
-  return { ...base, detached: true, tasks: [task(300, -1), task(301, 0, { threads: [thread(301), thread(305), thread(306)] }), zombie] };
+  return { ...base, detached: true, tasks: [task(300, -1), task(301, 0, { threads: [thread(301), thread(305), thread(306)], filesShared: 1 }), zombie] };
 }
 
 export const samples = { minimal: minimalPlan, 'every-kind': everyKindPlan, tree: treePlan };

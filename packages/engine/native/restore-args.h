@@ -48,7 +48,13 @@ struct rst_status {
 	volatile int32_t step;     /* blob step that failed (RST_STEP_*) */
 	volatile int32_t err;      /* -errno */
 	volatile uint64_t detail;  /* e.g. the address of the VMA */
+	volatile int32_t fdt;      /* tasks of a shared fd table: RST_FDT_* reached */
 	char msg[240];             /* helper-side error text */
+};
+
+enum {
+	RST_FDT_CHILDREN = 1,      /* its children are cloned: nothing is closed in the table they copied */
+	RST_FDT_READY = 2,         /* the table's first task: fds placed; a task sharing it: its own files opened */
 };
 
 enum {
@@ -117,7 +123,7 @@ struct rst_args {
 	uint32_t uid, gid, euid, egid, suid, sgid, fsuid, fsgid;
 	uint32_t secbits, nr_groups;
 	uint32_t groups[64];
-	uint32_t cap_inh[2], cap_prm[2], cap_eff[2], cap_bnd[2];
+	uint32_t cap_inh[2], cap_prm[2], cap_eff[2], cap_bnd[2], cap_amb[2];
 	uint32_t no_new_privs;
 	int32_t dumpable, pdeath_sig;
 	uint32_t personality_set; uint64_t personality;

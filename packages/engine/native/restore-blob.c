@@ -59,6 +59,8 @@
 #define PR_SET_MM_MAP 14
 #define PR_SET_NO_NEW_PRIVS 38
 #define PR_CAPBSET_DROP 24
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
 #define FUTEX_WAIT 0
 #define FUTEX_WAKE 1
 #define CLONE_VM 0x100
@@ -128,7 +130,7 @@ static void thread_state(struct rst_args *a, struct rst_thread *t)
 		fail(a, RST_STEP_RSEQ, r, t->tid);
 }
 
-/* credentials of the calling thread: groups, ids, securebits, bounding set, capabilities, no_new_privs */
+/* credentials of the calling thread: groups, ids, securebits, bounding set, capabilities, ambient ones, no_new_privs */
 static void restore_creds(struct rst_args *a)
 {
 	long r;
@@ -152,6 +154,10 @@ static void restore_creds(struct rst_args *a)
 		}
 		if ((r = sys2(__NR_capset, (long)&hdr, (long)data)) < 0)
 			fail(a, RST_STEP_CREDS, r, 3);
+		/* ambient: each one permitted and inheritable by now */
+		for (int c = 0; c < 64; c++)
+			if (a->cap_amb[c / 32] & (1u << (c % 32)) && (r = sys5(__NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0)) < 0)
+				fail(a, RST_STEP_CREDS, r, 0x100 + c);
 		if (a->no_new_privs)
 			sys5(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	}

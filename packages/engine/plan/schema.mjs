@@ -20,7 +20,7 @@ export const enums = {
   ObjKind: {
     c: 'obj_kind', prefix: 'OBJ_', values: {
       REG: 1, PIPE: 2, UNIX: 3, FIFO: 4, INHERIT: 5, EVENTFD: 6, TIMERFD: 7, SIGNALFD: 8, EPOLL: 9, INOTIFY: 10,
-      MEMFD: 11, CALLER_TTY: 12, PTY_MASTER: 13, PTY_SLAVE: 14, CTTY: 15,
+      MEMFD: 11, CALLER_TTY: 12, PTY_MASTER: 13, PTY_SLAVE: 14, CTTY: 15, PIDFD: 16,
     },
   },
 };
@@ -92,6 +92,8 @@ export const records = {
         },
         PTY_SLAVE: { flags: u64, master: num(index('objs', { before: true, kind: 'PTY_MASTER' })) },
         CTTY: { flags: u64, master: num(index('objs', { before: true, kind: 'PTY_MASTER' })) }, // /dev/tty, as the pty of this master
+        // pid 0: of a process dead when dumped (ino: which one); else opened by the task that holds it, once pid exists
+        PIDFD: { flags: u64, pid: num(u64), ino: num(u64) },
       }),
       // F_SETSIG / F_SETOWN_EX, set by the task that has it
       fownSig: { ...u64, at: 'fown.0', optional: true }, fownType: { ...u64, at: 'fown.1', optional: true }, fownPid: { ...u64, at: 'fown.2', optional: true },
@@ -102,6 +104,8 @@ export const records = {
   task: {
     fields: {
       pid: u64, parent: index('tasks', { none: true, before: true }), pgid: u64, sid: u64, state: u64, exitCode: u64,
+      stopSigno: u64, // a stopped task (state 3): the signal that stopped it
+      filesShared: u64, // 1: cloned with CLONE_FILES, its parent's fd table is its own (fds placed by the parent)
       umask: u64, cwd: str, root: str, exe: str, pages: str,
       fds: array('fdent'),
       files: array('mfile'), // files to map: by path, a memfd, or an object (a ghost file, reopened through /proc/self/fd)
@@ -114,11 +118,12 @@ export const records = {
       auxv: array(u64, { max: 62, cap: 64 }),
       comm: str,
       sigact: fixed(fixed(u64, 4), 64), rlim: fixed(fixed(u64, 2), 16), itimer: fixed(fixed(u64, 4), 3),
-      credsSet: u64, cred: fixed(u64, 8), secbits: u64, groups: array(u64, { max: 64, cap: 64 }), caps: fixed(fixed(u64, 2), 4), noNewPrivs: u64,
+      credsSet: u64, cred: fixed(u64, 8), secbits: u64, groups: array(u64, { max: 64, cap: 64 }), caps: fixed(fixed(u64, 2), 5), noNewPrivs: u64, // caps: inheritable, permitted, effective, bounding, ambient
       dumpable: u64, pdeathSig: u64, personalitySet: u64, personality: u64,
       threads: array('thr', { min: 1, c: 'thr', count: 'nr_threads' }),
       locks: array(fixed(u64, 5)), // kind (1 POSIX, 2 FLOCK, 4 OFD), type, start, len, fd
       nice: i64, policy: u64, prio: u64, subreaper: u64, oomSet: u64, oomAdj: i64,
+      membarrier: u64, // membarrier(2) registrations (MEMBARRIER_CMD_REGISTER_* bits), made again
       sigs: array('sig', { layout: 'soa', prefix: 'sig_' }), // pending signals (tid 0: shared)
       seccomp: array('filter', { layout: 'soa', prefix: 'sc_' }), // filter chain, oldest first
       epoll: array(fixed(u64, 4)), // epoll fd, target fd, events, data

@@ -10,6 +10,7 @@ import type { Log } from './log.js';
 import type { Seccomp } from './seccomp.js';
 
 const GDT_TLS = [12, 13, 14];
+const SECBIT_NO_CAP_AMBIENT_RAISE = 1 << 6;
 
 /** The 3 GDT TLS entries of a thread (PTRACE_GET_THREAD_AREA), as CRIU's user_desc_t. */
 function tlsEntries(tid: number): any[] {
@@ -44,6 +45,11 @@ function creds(pid: number, tid: number, secbits: number): any {
     secbits, groups: (s.Groups ?? '').split(/\s+/).filter(Boolean).map(Number), cap_amb: capPair(s.CapAmb),
   };
   if (s.NoNewPrivs && s.NoNewPrivs !== '0') c.no_new_privs = Number(s.NoNewPrivs);
+  // a restore raises ambient capabilities after setting securebits (setting them needs CAP_SETPCAP, which the
+  // dumped set may lack): this bit would forbid it
+  if ((c.cap_amb[0] || c.cap_amb[1]) && secbits & SECBIT_NO_CAP_AMBIENT_RAISE) {
+    throw new DumpError(`task ${pid}${tid !== pid ? ` thread ${tid}` : ''}: ambient capabilities with SECBIT_NO_CAP_AMBIENT_RAISE set cannot be restored`);
+  }
   return c;
 }
 
@@ -123,6 +129,7 @@ export function coreEntries(task: Task, pf: ProcessFacts, tfs: Map<number, Threa
         child_subreaper: pf.childSubreaper,
       };
       if (task.stopSignal) tc.stop_signo = task.stopSignal;
+      if (pf.membarrier) tc.membarrier_registration_mask = pf.membarrier;
       core.tc = tc;
     }
     core.thread_core = threadCore(pid, th.tid, tf, leader, seccomp);

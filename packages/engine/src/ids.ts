@@ -1,12 +1,27 @@
 // Kernel-object ids for ids-PID.img and inventory.root_ids (ENGINE-NOTES §0): vm/files/fs/sighand
 // numbered per kind through kcmp with the dumper as #1; namespaces numbered in discovery order.
 import { native } from './native.js';
-import { nsInode } from './proc.js';
+import { nsInode, readStat } from './proc.js';
 import { DumpError } from './log.js';
 
 const KINDS = [['vm_id', 1], ['files_id', 2], ['fs_id', 3], ['sighand_id', 4]] as const;
 const NS = [['pid_ns_id', 'pid'], ['net_ns_id', 'net'], ['ipc_ns_id', 'ipc'], ['uts_ns_id', 'uts'],
   ['time_ns_id', 'time'], ['mnt_ns_id', 'mnt'], ['user_ns_id', 'user'], ['cgroup_ns_id', 'cgroup']] as const;
+
+/**
+ * What two processes of the tree may share, as CRIU: an fd table with the parent (the restore clones the child
+ * with CLONE_FILES); memory, fs (cwd, root, umask) or signal handlers, which would come back as copies, and
+ * an fd table shared otherwise (a restore cannot clone that), are refused.
+ */
+function refuseSharing(pid: number, other: number, field: string): void {
+  if (field === 'files_id') {
+    const ppid = Number(readStat(pid)[4]);
+    if (ppid === other || native().kcmp(pid, ppid, KINDS[1][1], 0, 0) === 0) return;
+    throw new DumpError(`task ${pid} shares its fd table (CLONE_FILES) with task ${other}, which is not its parent: cannot be restored`);
+  }
+  const what = { vm_id: 'memory (CLONE_VM)', fs_id: 'cwd, root and umask (CLONE_FS)', sighand_id: 'signal handlers (CLONE_SIGHAND)' }[field];
+  throw new DumpError(`task ${pid} shares its ${what} with task ${other}: not supported`);
+}
 
 export class Ids {
   private seen: { pid: number; ids: Record<string, number> }[] = [];
@@ -27,6 +42,7 @@ export class Ids {
     const ids: Record<string, number> = {};
     for (const [field, type] of KINDS) {
       const shared = this.seen.find((s) => native().kcmp(pid, s.pid, type, 0, 0) === 0);
+      if (shared) refuseSharing(pid, shared.pid, field);
       ids[field] = shared ? shared.ids[field] : this.next[field]++;
     }
     for (const [field, name] of NS) {

@@ -5,7 +5,7 @@ import { native } from './native.js';
 import type { MapLine } from './proc.js';
 import { DumpError } from './log.js';
 
-const NR = { mmap: 9, munmap: 11, brk: 12, rt_sigaction: 13, ioctl: 16, getitimer: 36, sigaltstack: 131, prctl: 157, timer_gettime: 224, timer_getoverrun: 225 };
+const NR = { membarrier: 324, mmap: 9, munmap: 11, brk: 12, rt_sigaction: 13, ioctl: 16, getitimer: 36, sigaltstack: 131, prctl: 157, timer_gettime: 224, timer_getoverrun: 225 };
 const PR = { GET_PDEATHSIG: 2, GET_DUMPABLE: 3, GET_SECUREBITS: 27, GET_CHILD_SUBREAPER: 37, GET_TID_ADDRESS: 40 };
 const TASK_SIZE = 0x7ffffffff000n;
 
@@ -17,6 +17,8 @@ export interface ProcessFacts {
   brk: bigint;
   dumpable: number;
   childSubreaper: boolean;
+  /** membarrier(2) registrations of the mm (MEMBARRIER_CMD_REGISTER_* bits) */
+  membarrier: number;
   posixTimers?: any[];
 }
 /** What CRIU's parasite_dump_tty and its TCGETS/TIOCGLCKTRMIOS/TIOCGWINSZ calls report for a tty fd. */
@@ -91,7 +93,36 @@ export class Parasite {
       const o = 2048 + w * 32;
       return { isec: b.readBigInt64LE(o), iusec: b.readBigInt64LE(o + 8), vsec: b.readBigInt64LE(o + 16), vusec: b.readBigInt64LE(o + 24) };
     });
-    return { sigactions, itimers, brk, dumpable, childSubreaper: b.readInt32LE(2200) !== 0 };
+    return { sigactions, itimers, brk, dumpable, childSubreaper: b.readInt32LE(2200) !== 0, membarrier: this.membarrierRegistrations() };
+  }
+
+  /**
+   * membarrier(2) registrations, as the REGISTER_* commands that make them again. Whether a private expedited
+   * barrier runs tells whether the task registered for it: GET_REGISTRATIONS (Linux 6.3+) also reports it for a
+   * task that registered only for the sync-core or rseq kind, which implies it without letting it run. Before
+   * 6.3, these probes are all there is (CRIU's way; a global expedited registration cannot be seen there).
+   */
+  private membarrierRegistrations(): number {
+    const GET_REGISTRATIONS = 1 << 9, QUERY = 0, PRIVATE_EXPEDITED = 1 << 3, EINVAL = 22, EPERM = 1;
+    const errno = (r: bigint) => (r > 0xfffffffffffff000n ? Number(-BigInt.asIntN(64, r)) : 0);
+    const runs = (cmd: number): boolean => {
+      const e = errno(this.call(this.pid, NR.membarrier, [cmd, 0, 0]));
+      if (e && e !== EPERM) throw new DumpError(`task ${this.pid}: injected membarrier(0x${cmd.toString(16)}) failed: errno ${e}`);
+      return !e;
+    };
+    const r = this.call(this.pid, NR.membarrier, [GET_REGISTRATIONS, 0, 0]);
+    if (!errno(r)) {
+      const mask = Number(r);
+      return mask & (PRIVATE_EXPEDITED << 1) && !runs(PRIVATE_EXPEDITED) ? mask & ~(PRIVATE_EXPEDITED << 1) : mask;
+    }
+    if (errno(r) !== EINVAL) throw new DumpError(`task ${this.pid}: injected membarrier(GET_REGISTRATIONS) failed: errno ${errno(r)}`);
+    const supported = this.call(this.pid, NR.membarrier, [QUERY, 0, 0]);
+    if (errno(supported)) return 0; // no membarrier(2) at all
+    let mask = 0;
+    for (const cmd of [PRIVATE_EXPEDITED, 1 << 5, 1 << 7]) { // and its _SYNC_CORE and _RSEQ kinds
+      if (Number(supported) & cmd && runs(cmd)) mask |= cmd << 1;
+    }
+    return mask;
   }
 
   /** timer_gettime + timer_getoverrun for each POSIX timer id (from /proc/PID/timers). */

@@ -17,6 +17,7 @@
  * clear the controller waits for the root and exits with its status). The pidfile, action scripts and status fd
  * come in the environment (caller.c). */
 #include <errno.h>
+#include <linux/sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,7 +186,7 @@ int main(int argc, char **argv)
 
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	pid_t root = clone_with_pid((pid_t)tasks[0].pid, !!(plan_flags & FLAG_SIBLING));
+	pid_t root = clone_with_pid((pid_t)tasks[0].pid, (plan_flags & FLAG_SIBLING) ? CLONE_PARENT : 0);
 	if (root < 0) {
 		fprintf(stderr, "Error: task %lu: clone3 with PID %lu: %s%s\n", (unsigned long)tasks[0].pid, (unsigned long)tasks[0].pid,
 			strerror(errno), errno == EEXIST ? " (PID in use)" : "");

@@ -37,7 +37,7 @@ static void fork_children(uint64_t ti)
 				pid_owner((pid_t)k->pid, who, sizeof(who));
 				task_fail(ti, "task %lu: PID %lu is in use (by '%s'); restore needs it free", (unsigned long)k->pid, (unsigned long)k->pid, who);
 			}
-			pid_t p = clone_with_pid((pid_t)k->pid, 0);
+			pid_t p = clone_with_pid((pid_t)k->pid, k->files_shared ? CLONE_FILES : 0);
 			if (p < 0)
 				task_fail(ti, "task %lu: clone3 with PID %lu: %s%s", (unsigned long)k->pid, (unsigned long)k->pid, strerror(errno),
 					  errno == EEXIST ? " (PID in use)" : "");
@@ -149,14 +149,16 @@ static void open_blob_files(uint64_t ti, struct blob_fds *bf)
 	bf->close[bf->nclose++] = bf->pages;
 }
 
-/* fds at their numbers, everything else closed */
-static void place_fds(uint64_t ti, const struct blob_fds *bf)
+/* fds at their numbers, everything else but `also` (n_also fds) closed */
+static void place_fds(uint64_t ti, const struct blob_fds *bf, const int *also, int n_also)
 {
 	struct task *t = &tasks[ti];
 	unsigned long pid = t->pid;
 	for (uint64_t k = 0; k < t->nr_fds; k++) {
 		struct fdent *f = &t->fds[k];
 		struct obj *o = &objs[f->obj];
+		if (o->kind == OBJ_PIDFD && o->pidfd.pid)
+			continue;  /* place_pidfds */
 		if (o->fd < 0)
 			task_fail(ti, "task %lu: fd %lu: %s was not created", pid, (unsigned long)f->fd, o->label);
 		if (dup2(o->fd, (int)f->fd) < 0)
@@ -167,9 +169,11 @@ static void place_fds(uint64_t ti, const struct blob_fds *bf)
 	/* close everything else */
 	{
 		int n = 0;
-		int *keep = malloc((t->nr_fds + bf->nclose + 2) * sizeof(int));
+		int *keep = malloc((t->nr_fds + bf->nclose + n_also + 2) * sizeof(int));
 		for (uint64_t k = 0; k < t->nr_fds; k++)
 			keep[n++] = (int)t->fds[k].fd;
+		for (int k = 0; k < n_also; k++)
+			keep[n++] = also[k];
 		for (int k = 0; k < bf->nclose; k++)
 			keep[n++] = bf->close[k];
 		if (bf->exe >= 0)
@@ -224,7 +228,142 @@ static void fd_owners_epoll_locks(uint64_t ti)
 	}
 }
 
-/* per process, before the blob (threads it clones inherit them): umask, scheduling, subreaper, OOM score, root, cwd */
+/* A shared fd table (CLONE_FILES): the task whose parent does not share it places the fds, once every task
+ * sharing it has cloned its children (which copy the table as it is then); each sharer then opens its own
+ * files (mapped ones, exe, pages) at free high fds of the table. The objects and memfds the sharers map
+ * files from stay open until they all have, and are closed then. */
+static uint64_t fdt_owner(uint64_t ti)
+{
+	while (tasks[ti].files_shared)
+		ti = tasks[ti].parent;
+	return ti;
+}
+
+static void fdt_set(uint64_t ti, int32_t level)
+{
+	arena->task[ti].fdt = level;
+	futex_wake(&arena->task[ti].fdt);
+}
+
+/* until task ti reached level (a failure elsewhere ends the restore: the controller kills us) */
+static void fdt_wait(uint64_t ti, int32_t level)
+{
+	volatile int32_t *f = &arena->task[ti].fdt;
+	for (int32_t v; (v = *f) < level;) {
+		if (arena->go < 0)
+			_exit(1);
+		futex_wait(f, v, 100);
+	}
+}
+
+/* until every other task sharing owner's table reached level */
+static void fdt_wait_sharers(uint64_t owner, int32_t level)
+{
+	for (uint64_t s = owner + 1; s < nr_tasks; s++)
+		if (tasks[s].files_shared && fdt_owner(s) == owner)
+			fdt_wait(s, level);
+}
+
+/* the fds (objects, memfds) the tasks sharing owner's table map files from, sorted, each once; returns how many */
+static int fdt_sources(uint64_t owner, int **out)
+{
+	int n = 0, cap = 0, *v = NULL;
+	for (uint64_t s = owner + 1; s < nr_tasks; s++) {
+		if (!tasks[s].files_shared || fdt_owner(s) != owner)
+			continue;
+		for (uint64_t k = 0; k < tasks[s].nr_files; k++) {
+			struct mfile *m = &tasks[s].files[k];
+			int fd = m->obj != ~0ULL ? objs[m->obj].fd : m->memfd != ~0ULL ? memfds[m->memfd].fd : -1;
+			if (fd < 0)
+				continue;
+			if (n == cap)
+				v = realloc(v, (cap = cap * 2 + 16) * sizeof(int));
+			v[n++] = fd;
+		}
+	}
+	if (n)
+		qsort(v, n, sizeof(int), cmp_int);
+	int u = 0;
+	for (int k = 0; k < n; k++)
+		if (!u || v[u - 1] != v[k])
+			v[u++] = v[k];
+	*out = v;
+	return u;
+}
+
+/* The first task (in the plan's order) placing fds that holds pidfd object obj, and at which fd: it opens the
+ * pidfd, the others take that open file from it once its fds are in place (only towards earlier tasks) */
+static uint64_t pidfd_opener(uint64_t obj, int *fd)
+{
+	for (uint64_t x = 0; x < nr_tasks; x++)
+		for (uint64_t k = 0; !tasks[x].files_shared && k < tasks[x].nr_fds; k++)
+			if (tasks[x].fds[k].obj == obj) {
+				*fd = (int)tasks[x].fds[k].fd;
+				return x;
+			}
+	return nr_tasks;
+}
+
+/* pidfds of tasks of the tree: opened once the task exists (its parent cloned it, which waits for nothing of
+ * ours), or taken from the task that opened it */
+static void place_pidfds(uint64_t ti)
+{
+	struct task *t = &tasks[ti];
+	for (uint64_t k = 0; k < t->nr_fds; k++) {
+		struct obj *o = &objs[t->fds[k].obj];
+		int fd = (int)t->fds[k].fd, from_fd = -1, p;
+		if (o->kind != OBJ_PIDFD || !o->pidfd.pid)
+			continue;
+		uint64_t from = pidfd_opener(t->fds[k].obj, &from_fd);
+		if (from != ti) {
+			fdt_wait(from, RST_FDT_READY);
+			int h = (int)syscall(SYS_pidfd_open, (pid_t)tasks[from].pid, 0);
+			p = h < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, h, from_fd, 0);
+			if (h >= 0)
+				close(h);
+		} else {
+			uint64_t x = 0;
+			while (x < nr_tasks && tasks[x].pid != o->pidfd.pid)
+				x++;
+			if (x == nr_tasks)
+				task_fail(ti, "task %lu: fd %d: %s: no such task", (unsigned long)t->pid, fd, o->label);
+			for (int32_t s; (s = arena->task[x].stage) < RST_STAGE_FORKED;) {
+				if (arena->go < 0)
+					_exit(1);
+				futex_wait(&arena->task[x].stage, s, 100);
+			}
+			p = (int)syscall(SYS_pidfd_open, (pid_t)o->pidfd.pid, o->flags & O_NONBLOCK);
+		}
+		if (p < 0 || (p != fd && (dup2(p, fd) < 0 || close(p) < 0)))
+			task_fail(ti, "task %lu: fd %d: %s: %s", (unsigned long)t->pid, fd, o->label, strerror(errno));
+		fcntl(fd, F_SETFD, t->fds[k].cloexec ? FD_CLOEXEC : 0);
+	}
+}
+
+/* this task's fds in place (or, sharing its parent's table, its own files opened in it) */
+static void fds_in_place(uint64_t ti, struct blob_fds *bf)
+{
+	if (tasks[ti].files_shared) {
+		fdt_wait(fdt_owner(ti), RST_FDT_READY);
+		open_blob_files(ti, bf);
+		fdt_set(ti, RST_FDT_READY);
+		return;
+	}
+	int *sources, n = fdt_sources(ti, &sources);
+	fdt_wait_sharers(ti, RST_FDT_CHILDREN);
+	open_blob_files(ti, bf);
+	place_fds(ti, bf, sources, n);
+	place_pidfds(ti);
+	fd_owners_epoll_locks(ti);
+	fdt_set(ti, RST_FDT_READY);
+	fdt_wait_sharers(ti, RST_FDT_READY);
+	for (int k = 0; k < n; k++)
+		close(sources[k]);
+	free(sources);
+}
+
+/* per process, before the blob (threads it clones inherit them): umask, scheduling, subreaper, OOM score, membarrier
+ * registrations (the mm's: this one, which the blob keeps), root, cwd */
 static void process_attrs(uint64_t ti)
 {
 	struct task *t = &tasks[ti];
@@ -247,6 +386,11 @@ static void process_attrs(uint64_t ti)
 			task_fail(ti, "task %lu: oom_score_adj %s: %s", pid, ob, strerror(errno));
 		close(ofd);
 	}
+	for (int bit = 0; bit < 32; bit++)
+		if (t->membarrier & (1ULL << bit) && syscall(SYS_membarrier, 1 << bit, 0, 0) < 0)
+			task_fail(ti, "task %lu: membarrier registration 0x%x: %s", pid, 1 << bit, strerror(errno));
+	if (t->membarrier >> 32)
+		task_fail(ti, "task %lu: membarrier registrations 0x%llx: unknown", pid, (unsigned long long)t->membarrier);
 	if (t->root[0] && strcmp(t->root, "/") && chroot(t->root) < 0)
 		task_fail(ti, "task %lu: root %s: %s", pid, t->root, strerror(errno));
 	if (t->cwd[0] && chdir(t->cwd) < 0)
@@ -319,7 +463,7 @@ static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blo
 		a->groups[k] = t->groups[k];
 	for (int j = 0; j < 2; j++) {
 		a->cap_inh[j] = t->caps[0][j]; a->cap_prm[j] = t->caps[1][j];
-		a->cap_eff[j] = t->caps[2][j]; a->cap_bnd[j] = t->caps[3][j];
+		a->cap_eff[j] = t->caps[2][j]; a->cap_bnd[j] = t->caps[3][j]; a->cap_amb[j] = t->caps[4][j];
 	}
 	a->no_new_privs = t->no_new_privs;
 	a->dumpable = (int32_t)t->dumpable;
@@ -398,14 +542,13 @@ void task_main(uint64_t ti)
 	futex_wake(&st->stage);
 
 	fork_children(ti);
+	fdt_set(ti, RST_FDT_CHILDREN);
 
 	if (t->state == 2)
 		end_as_zombie(ti);
 
 	struct blob_fds bf;
-	open_blob_files(ti, &bf);
-	place_fds(ti, &bf);
-	fd_owners_epoll_locks(ti);
+	fds_in_place(ti, &bf);
 	process_attrs(ti);
 	struct rst_args *a = (struct rst_args *)(region + blob_size());
 	uint64_t stack_top = fill_blob_args(ti, a, &bf);

@@ -3,9 +3,11 @@
  * thread, run it until it has left the region (PTRACE_SYSCALL to the exit of its rt_sigreturn), then run
  * munmap on the leader at the blob's "syscall; int3", stop at the syscall exit, put its registers back and
  * detach. */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -115,6 +117,55 @@ static int unmap_region(uint64_t ti)
 	return ret;
 }
 
+/* stat fields of a process: parent, process group, session; -1 when it is gone or a zombie */
+static int proc_stat(pid_t pid, pid_t *ppid, pid_t *pgrp, pid_t *sid)
+{
+	char path[64], buf[512], state;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = 0;
+	char *p = strrchr(buf, ')');  /* after the comm, which may hold anything */
+	if (!p || sscanf(p + 1, " %c %d %d %d", &state, ppid, pgrp, sid) != 4 || state == 'Z')
+		return -1;
+	return 0;
+}
+
+/* The kernel's test (will_become_orphaned_pgrp): a group none of whose members has a parent, other than
+ * init, in another group of the same session. Such a group ignores SIGTSTP, SIGTTIN and SIGTTOU. */
+static int pgrp_orphaned(pid_t pgrp)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int orphaned = 1;
+	while (d && orphaned && (e = readdir(d))) {
+		pid_t pid = (pid_t)atoi(e->d_name), ppid, pg, sid, pppid, ppg, psid;
+		if (pid <= 0 || proc_stat(pid, &ppid, &pg, &sid) < 0 || pg != pgrp || ppid <= 1)
+			continue;
+		if (proc_stat(ppid, &pppid, &ppg, &psid) == 0 && ppg != pgrp && psid == sid)
+			orphaned = 0;
+	}
+	if (d)
+		closedir(d);
+	return orphaned;
+}
+
+/* The signal a stopped task stopped with: a terminal stop signal would be ignored in an orphaned group (as
+ * the group the restore leaves it in may be, its parents gone), and the task would run: SIGSTOP then. */
+static int stop_signal(uint64_t ti)
+{
+	int sig = (int)tasks[ti].stop_signo;
+	if (sig != SIGSTOP && pgrp_orphaned((pid_t)tasks[ti].pgid)) {
+		fprintf(stderr, "Warn: task %lu: its process group %lu is orphaned, which ignores signal %d: stopped with SIGSTOP\n",
+			(unsigned long)tasks[ti].pid, (unsigned long)tasks[ti].pgid, sig);
+		sig = SIGSTOP;
+	}
+	return sig;
+}
+
 /* All or nothing: every task waits in its blob, done but for its seccomp filters. Every thread of the tree
  * is stopped under ptrace (seccomp suspended), let go, run out of the region (each leader installs its
  * seccomp chain on the way) and the region unmapped; only when every task got through is any detached,
@@ -152,10 +203,10 @@ int finish_tree(void)
 	for (i = 0; i < nr_tasks; i++) {
 		if (tasks[i].state == 2)
 			continue;
-		/* a stopped task (every task with -s) stops again before it runs a single instruction of its own: SIGSTOP is queued while
-		 * it is still held by us, and taken on its way back to user mode */
+		/* a stopped task (every task with -s) stops again before it runs a single instruction of its own: its stop
+		 * signal is queued while it is still held by us, and taken on its way back to user mode */
 		if (tasks[i].state == 3 || (plan_flags & FLAG_LEAVE_STOPPED))
-			kill((pid_t)tasks[i].pid, SIGSTOP);
+			kill((pid_t)tasks[i].pid, tasks[i].state == 3 ? stop_signal(i) : SIGSTOP);
 		for (k = 0; k < tasks[i].nr_threads; k++)
 			ptrace(PTRACE_DETACH, (pid_t)tasks[i].thr[k].tid, 0, 0);
 	}

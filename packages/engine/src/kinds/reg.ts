@@ -3,7 +3,7 @@
 // ghost: its contents go to ghost-file-ID.img (chunked by SEEK_DATA/SEEK_HOLE from 12 KiB) and
 // remap-fpath.img maps the file id to it; on restore it is recreated at <path>.cr.<id>.ghost before the
 // helper runs, and unlinked by the helper once open.
-import { closeSync, constants, openSync, readSync, statSync, type BigIntStats, type Stats } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, readSync, statSync, type BigIntStats, type Stats } from 'node:fs';
 import { imageFileName } from '@ckpt/images';
 import { native } from '../native.js';
 import { buildId } from '../elf.js';
@@ -19,18 +19,21 @@ import { ObjFlag, ObjKind } from '../restore/plan-wire.js';
 
 /** CRIU's default --ghost-limit: deleted files larger than this (on disk) are refused. */
 const GHOST_LIMIT = 1 << 20;
+const O_PATH = 0o10000000, S_IFMT = 0o170000, S_IFLNK = 0o120000;
 /** Ghost files of at least this size are written in chunks (SEEK_DATA/SEEK_HOLE), as CRIU does. */
 const GHOST_CHUNKS_THRESH = 3 * 4096;
 
 export const reg: Kind = {
   type: 'REG',
   field: 'reg',
-  detect({ link, st }) {
+  detect({ link, st, info }) {
     if (!link.startsWith('/')) return false;
     if (st.isFile() || st.isDirectory()) return true;
+    if (st.isSymbolicLink() && info.flags & O_PATH) return true; // the link itself (O_PATH | O_NOFOLLOW)
     return st.isCharacterDevice() && (st.rdev === makedev(1, 3) || st.rdev === makedev(1, 5)); // /dev/null, /dev/zero
   },
   dump(files, d) {
+    if (d.st.isSymbolicLink() && d.st.nlink === 0) throw new DumpError(`Can't dump ${d.what}: a deleted symlink is not supported`);
     const r = regEntry(d.id, stripDeleted(d.link), d.flags, d.info.pos, d.st, d.procFd);
     r.fown = d.fown;
     files.entries.push({ type: 'REG', id: d.id, reg: r });
@@ -49,7 +52,7 @@ export const reg: Kind = {
     const path = r.name as string;
     let st;
     try {
-      st = statSync(path);
+      st = (n(r.mode) & S_IFMT) === S_IFLNK ? lstatSync(path) : statSync(path);
     } catch (e) {
       throw new RestoreError(`${what}: file ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (e as Error).message}`);
     }
@@ -133,7 +136,7 @@ function writeGhost(dir: string, gid: number, path: string, st: BigIntStats): vo
     atim: { tv_sec: st.atimeNs / 1000000000n, tv_usec: (st.atimeNs % 1000000000n) / 1000n },
     mtim: { tv_sec: st.mtimeNs / 1000000000n, tv_usec: (st.mtimeNs % 1000000000n) / 1000n },
   };
-  const S_IFMT = 0o170000, S_IFREG = 0o100000, S_IFCHR = 0o020000, S_IFBLK = 0o060000;
+  const S_IFREG = 0o100000, S_IFCHR = 0o020000, S_IFBLK = 0o060000;
   if ((mode & S_IFMT) === S_IFCHR || (mode & S_IFMT) === S_IFBLK) head.rdev = Number(st.rdev);
   const entries: any[] = [head];
   if ((mode & S_IFMT) === S_IFREG) {

@@ -10,6 +10,9 @@ import { b, load, n, PAGE, RestoreError } from './read.js';
 import type { PlanTask } from './types.js';
 
 const O_RDWR = 2;
+const SIGSTOP = 19;
+const SECBIT_NO_CAP_AMBIENT_RAISE = 1 << 6;
+const STOP_SIGNALS = [SIGSTOP, 20, 21, 22]; // SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU
 
 /** What every task's planning shares. */
 export interface TaskContext {
@@ -21,6 +24,8 @@ export interface TaskContext {
   self: Creds;
   /** seccomp.img's filters, read by the first task that has any */
   seccomp?: any[];
+  /** each task's ids.files_id (its fd table), by pid */
+  filesIds?: Map<number, number>;
 }
 
 interface Creds { ids: number[]; groups: number[]; caps: bigint[] }
@@ -32,7 +37,7 @@ export function selfCreds(): Creds {
   const [ruid, euid, suid, fsuid] = line('Uid').split(/\s+/).map(Number);
   const [rgid, egid, sgid, fsgid] = line('Gid').split(/\s+/).map(Number);
   const groups = line('Groups').split(/\s+/).filter(Boolean).map(Number);
-  const caps = ['CapInh', 'CapPrm', 'CapEff', 'CapBnd'].map((k) => BigInt('0x' + line(k)));
+  const caps = ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb'].map((k) => BigInt('0x' + line(k)));
   return { ids: [ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid], groups, caps };
 }
 
@@ -48,13 +53,13 @@ export function planTask(ctx: TaskContext, e: any, parent: number): PlanTask {
   const tc = core.tc ?? {};
   const state = n(tc.task_state, TASK.ALIVE);
   const t: PlanTask = {
-    pid, parent, pgid: n(e.pgid), sid: n(e.sid), state, exitCode: n(tc.exit_code),
+    pid, parent, pgid: n(e.pgid), sid: n(e.sid), state, exitCode: n(tc.exit_code), stopSigno: 0, filesShared: 0,
     umask: 0o22, cwd: '', root: '', exe: '', pages: '', fds: [], files: [], epoll: [], ptimers: [], ctty: -1, cttyPgrp: 0, vmas: [], iovs: [],
     vdso: { hint: 0n, expect: 0n, vvarLen: 0n, vdsoLen: 0n, proxy: 0, why: '', patches: [] }, mm: new Array(11).fill(0n), auxv: [], comm: String(tc.comm ?? ''),
-    sigact: [], rlim: [], itimer: [], credsSet: 0, cred: new Array(8).fill(0), secbits: 0, groups: [], caps: [[0, 0], [0, 0], [0, 0], [0, 0]],
+    sigact: [], rlim: [], itimer: [], credsSet: 0, cred: new Array(8).fill(0), secbits: 0, groups: [], caps: [[0, 0], [0, 0], [0, 0], [0, 0], [0, 0]],
     noNewPrivs: 0, dumpable: 1, pdeathSig: 0, personalitySet: 0, personality: 0n, threads: [], pagesBytes: 0,
     locks: ctx.locksByPid.get(pid) ?? [],
-    nice: 0, policy: 0, prio: 0, subreaper: 0, oomSet: 0, oomAdj: 0, sigs: [], seccomp: [],
+    nice: 0, policy: 0, prio: 0, subreaper: 0, oomSet: 0, oomAdj: 0, membarrier: 0, sigs: [], seccomp: [],
   };
   if (state === TASK.DEAD) { // a zombie (CRIU writes it as dead): only pid, sid, pgid and its end
     t.threads.push({ tid: pid, clearTid: 0n, robust: 0n, robustLen: 0n, fsBase: 0n, gsBase: 0n, rseqPtr: 0n, rseqSize: 0, rseqSig: 0, comm: '', frame: Buffer.alloc(0) });
@@ -64,8 +69,9 @@ export function planTask(ctx: TaskContext, e: any, parent: number): PlanTask {
     return t;
   }
   if (state !== TASK.ALIVE && state !== TASK.STOPPED) throw new RestoreError(`${who}: task state ${state} is not supported`);
+  if (state === TASK.STOPPED) t.stopSigno = stopSignal(tc, who);
 
-  planFds(ctx, t, who);
+  planFds(ctx, t, n(e.ppid), who);
   planFs(ctx, t, who);
   const memory = planMemory(ctx, t, who);
   const pages = openPages(ctx, t, who);
@@ -82,10 +88,26 @@ export function planTask(ctx: TaskContext, e: any, parent: number): PlanTask {
   return t;
 }
 
+/** The signal a stopped task stopped with: CRIU's images without one (older CRIU) mean SIGSTOP. */
+function stopSignal(tc: any, who: string): number {
+  const sig = n(tc.stop_signo, SIGSTOP);
+  if (!STOP_SIGNALS.includes(sig)) throw new RestoreError(`${who}: stop signal ${sig} is not a stop signal`);
+  return sig;
+}
+
 /** fds: the objects of fdinfo's file ids; the controlling tty; epoll registrations */
-function planFds(ctx: TaskContext, t: PlanTask, who: string): void {
+function planFds(ctx: TaskContext, t: PlanTask, ppid: number, who: string): void {
   const ids = load(ctx.dir, 'ids', t.pid, who).entries[0] ?? {};
-  const fdinfo = load(ctx.dir, 'fdinfo', n(ids.files_id), who).entries;
+  // an fd table shared (CLONE_FILES) with the parent is cloned so; with any other task it cannot be, as CRIU
+  const filesIds = (ctx.filesIds ??= new Map());
+  const filesId = n(ids.files_id);
+  if (filesId && t.parent >= 0 && filesIds.get(ppid) === filesId) t.filesShared = 1;
+  else if (filesId) {
+    const other = [...filesIds].find(([, id]) => id === filesId);
+    if (other) throw new RestoreError(`${who}: shares its fd table with task ${other[0]}, which is not its parent`);
+  }
+  filesIds.set(t.pid, filesId);
+  const fdinfo = load(ctx.dir, 'fdinfo', filesId, who).entries;
   for (const fe of fdinfo) {
     const what = `${who} fd ${fe.fd}`;
     t.fds.push({ fd: n(fe.fd), obj: ctx.objects.objFor(n(fe.id), what), cloexec: n(fe.flags) & 1 });
@@ -273,7 +295,10 @@ function planCreds(ctx: TaskContext, t: PlanTask, core: any): void {
     t.secbits = n(cr.secbits);
     t.groups = ((cr.groups as number[] | undefined) ?? []).map(Number);
     const cap = (a: unknown) => { const x = (a as number[] | undefined) ?? [0, 0]; return [n(x[0]), n(x[1])]; };
-    t.caps = [cap(cr.cap_inh), cap(cr.cap_prm), cap(cr.cap_eff), cap(cr.cap_bnd)];
+    t.caps = [cap(cr.cap_inh), cap(cr.cap_prm), cap(cr.cap_eff), cap(cr.cap_bnd), cap(cr.cap_amb)];
+    if ((t.caps[4][0] || t.caps[4][1]) && t.secbits & SECBIT_NO_CAP_AMBIENT_RAISE) {
+      throw new RestoreError(`task ${t.pid}: ambient capabilities with SECBIT_NO_CAP_AMBIENT_RAISE set cannot be raised again`);
+    }
     t.noNewPrivs = cr.no_new_privs ? 1 : 0;
     const capsBig = t.caps.map(([lo, hi]) => (BigInt(hi) << 32n) | BigInt(lo));
     const same = t.cred.every((v, j) => v === self.ids[j]) && t.groups.join() === self.groups.join() &&
@@ -283,7 +308,7 @@ function planCreds(ctx: TaskContext, t: PlanTask, core: any): void {
   t.pdeathSig = n(tcore.pdeath_sig);
 }
 
-/** threads (registers as a signal frame), pending signals, scheduling, subreaper, OOM score */
+/** threads (registers as a signal frame), pending signals, scheduling, subreaper, OOM score, membarrier registrations */
 function planThreads(t: PlanTask, cores: any[], tids: number[], tc: any, who: string): void {
   for (const [j, c] of cores.entries()) {
     const tid = tids[j];
@@ -307,6 +332,7 @@ function planThreads(t: PlanTask, cores: any[], tids: number[], tc: any, who: st
   t.nice = n(th0.sched_nice); t.policy = n(th0.sched_policy); t.prio = n(th0.sched_prio);
   t.subreaper = tc.child_subreaper ? 1 : 0;
   if (tc.oom_score_adj !== undefined && n(tc.oom_score_adj) !== 0) { t.oomSet = 1; t.oomAdj = n(tc.oom_score_adj); }
+  t.membarrier = n(tc.membarrier_registration_mask);
 }
 
 /** seccomp: one chain for the whole process, installed with TSYNC when there are threads. A chain dumped

@@ -24,6 +24,10 @@ export interface Obj {
 
 export interface PlanTask {
   pid: number; parent: number; pgid: number; sid: number; state: number; exitCode: number;
+  /** a stopped task: the signal that stopped it (SIGSTOP, SIGTSTP, ...), sent again once it is restored */
+  stopSigno: number;
+  /** 1: shares its parent's fd table (CLONE_FILES): the fds are placed by the first task of the table */
+  filesShared: number;
   umask: number; cwd: string; root: string; exe: string; pages: string;
   fds: { fd: number; obj: number; cloexec: number }[];
   /** files to map: by path, a memfd, or an object (a ghost file, reopened through /proc/self/fd) */
@@ -49,6 +53,8 @@ export interface PlanTask {
   /** filelocks.img entries of this task: kind (1 POSIX, 2 FLOCK, 4 OFD), type, start, len, fd */
   locks: [number, number, bigint, bigint, number][];
   nice: number; policy: number; prio: number; subreaper: number; oomSet: number; oomAdj: number;
+  /** membarrier(2) registrations of the mm: MEMBARRIER_CMD_REGISTER_* bits */
+  membarrier: number;
   /** pending signals: tid 0 = shared by the process; info = the 128-byte siginfo */
   sigs: { tid: number; info: Buffer }[];
   /** the seccomp filter chain, oldest first */
