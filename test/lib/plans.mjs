@@ -38,7 +38,7 @@ export function task(pid, parent, extra = {}) {
     sigact: Array.from({ length: 64 }, () => [big(), big(), big(), big()]),
     rlim: Array.from({ length: 16 }, () => [big(), -1n]), itimer: Array.from({ length: 3 }, () => [big(), big(), big(), big()]),
     credsSet: 1, cred: Array.from({ length: 8 }, v), secbits: v(), groups: [v(), v()], caps: Array.from({ length: 4 }, () => [v(), v()]), noNewPrivs: 0,
-    dumpable: 1, pdeathSig: v(), personalitySet: 1, personality: big(),
+    dumpable: 1, pdeathSig: v(), personalitySet: 1, personality: big(), thpDisabled: 1,
     threads: [thread(pid)], pagesBytes: 0, locks: [], nice: -5, policy: 0, prio: v(), subreaper: 0, oomSet: 1, oomAdj: -1000,
     sigs: [], seccomp: [],
     ...extra,

@@ -62,7 +62,7 @@ enum {
 enum {
 	RST_STEP_UNMAP = 1, RST_STEP_VDSO, RST_STEP_MMAP, RST_STEP_PAGES, RST_STEP_MPROTECT, RST_STEP_MM_MAP,
 	RST_STEP_SIGACTION, RST_STEP_THREAD, RST_STEP_CREDS, RST_STEP_ITIMER, RST_STEP_RSEQ, RST_STEP_TLS,
-	RST_STEP_VDSO_PLACE, RST_STEP_SIGNALS, RST_STEP_SECCOMP, RST_STEP_PTIMER,
+	RST_STEP_VDSO_PLACE, RST_STEP_SIGNALS, RST_STEP_SECCOMP, RST_STEP_PTIMER, RST_STEP_THP,
 };
 
 /* <linux/userfaultfd.h>, checked against it by the helper */
@@ -120,6 +120,7 @@ struct rst_args {
 	uint32_t cap_inh[2], cap_prm[2], cap_eff[2], cap_bnd[2];
 	uint32_t no_new_privs;
 	int32_t dumpable, pdeath_sig;
+	uint32_t thp_disabled;  /* PR_SET_THP_DISABLE */
 	uint32_t personality_set; uint64_t personality;
 
 	uint32_t nr_close; int32_t close_fds[RST_MAX_FDS_CLOSE];

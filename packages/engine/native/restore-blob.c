@@ -57,6 +57,7 @@
 #define PR_SET_SECUREBITS 28
 #define PR_SET_MM 35
 #define PR_SET_MM_MAP 14
+#define PR_SET_THP_DISABLE 41
 #define PR_SET_NO_NEW_PRIVS 38
 #define PR_CAPBSET_DROP 24
 #define FUTEX_WAIT 0
@@ -369,6 +370,9 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 	}
 	for (i = 0; i < a->nr_close; i++)
 		sys1(__NR_close, a->close_fds[i]);
+	/* transparent huge pages as dumped, either way: the mm flag is inherited from the helper across fork */
+	if ((r = sys5(__NR_prctl, PR_SET_THP_DISABLE, a->thp_disabled, 0, 0, 0)) < 0)
+		fail(a, RST_STEP_THP, r, 0);
 
 	/* 6. mm fields and exe */
 	if (a->comm[0])

@@ -12,7 +12,7 @@
 // the wire form bumps `version`.
 import { array, bool, bytes, fixed, i64, index, kind, num, str, u64, union } from './types.mjs';
 
-export const version = 2;
+export const version = 3;
 export const magic = 0x31545352544b5043n; // "CPKTRST1"
 
 export const enums = {
@@ -112,6 +112,7 @@ export const records = {
       sigact: fixed(fixed(u64, 4), 64), rlim: fixed(fixed(u64, 2), 16), itimer: fixed(fixed(u64, 4), 3),
       credsSet: u64, cred: fixed(u64, 8), secbits: u64, groups: array(u64, { max: 64, cap: 64 }), caps: fixed(fixed(u64, 2), 4), noNewPrivs: u64,
       dumpable: u64, pdeathSig: u64, personalitySet: u64, personality: u64,
+      thpDisabled: { ...u64, optional: true }, // mm.thp_disabled: PR_SET_THP_DISABLE once the VMAs are mapped
       threads: array('thr', { min: 1, c: 'thr', count: 'nr_threads' }),
       locks: array(fixed(u64, 5)), // kind (1 POSIX, 2 FLOCK, 4 OFD), type, start, len, fd
       nice: i64, policy: u64, prio: u64, subreaper: u64, oomSet: u64, oomAdj: i64,

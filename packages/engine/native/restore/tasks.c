@@ -323,6 +323,7 @@ static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blo
 	}
 	a->no_new_privs = t->no_new_privs;
 	a->dumpable = (int32_t)t->dumpable;
+	a->thp_disabled = (uint32_t)t->thp_disabled;
 	a->pdeath_sig = (int32_t)t->pdeath_sig;
 	a->personality_set = t->personality_set;
 	a->personality = t->personality;

@@ -128,6 +128,7 @@ function planMemory(ctx: TaskContext, t: PlanTask, who: string): MemoryLayout {
   t.auxv = ((mm.mm_saved_auxv as bigint[] | undefined) ?? []).map((v) => b(v));
   if (t.auxv.length > 62) throw new RestoreError(`${who}: auxv has ${t.auxv.length} values`);
   t.dumpable = n(mm.dumpable, 1);
+  t.thpDisabled = mm.thp_disabled ? 1 : 0;
   const fileIdx = new Map<string, number>();
   const layout: MemoryLayout = { privateRanges: [], skip: [] };
   let prevEnd = 0n;

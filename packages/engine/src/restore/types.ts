@@ -42,6 +42,8 @@ export interface PlanTask {
   sigact: bigint[][]; rlim: bigint[][]; itimer: bigint[][];
   credsSet: number; cred: number[]; secbits: number; groups: number[]; caps: number[][]; noNewPrivs: number;
   dumpable: number; pdeathSig: number; personalitySet: number; personality: bigint;
+  /** 1: transparent huge pages disabled for the mm (PR_SET_THP_DISABLE) */
+  thpDisabled?: number;
   threads: { tid: number; clearTid: bigint; robust: bigint; robustLen: bigint; fsBase: bigint; gsBase: bigint; rseqPtr: bigint; rseqSize: number; rseqSig: number; comm: string; frame: Buffer }[];
   pagesBytes: number;
   /** filelocks.img entries of this task: kind (1 POSIX, 2 FLOCK, 4 OFD), type, start, len, fd */

@@ -1,0 +1,44 @@
+// Memory state a restore must bring back as it was (ZDTM's thp_disable, maps_file_prot, maps11, memfd04/05):
+// each program reports its own view every tick; after dump and restore the ticks must show the same state,
+// and /proc what the kernel holds.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ckpt, compile, eventually, launch, needPtrace, sessionPids, workDir } from './helpers.mjs';
+import { dumpedPidsFree, killPids, restoreOk, ticks, until } from './restore-lib.mjs';
+
+/** Starts progs/NAME.c, checks its ticks with check(lines) before the dump, dumps it, restores it and checks
+ * the ticks it prints after with check(lines, pids) again; returns nothing (asserts). */
+async function roundTrip(t, name, args, check) {
+  if (!needPtrace(t)) return;
+  const dir = workDir(name);
+  const h = await launch(compile(name, dir), args.map((a) => a.replace('DIR', dir)));
+  let pids = [h.pid];
+  try {
+    await until(() => ticks(h.lines()).length >= 2, 5000, `${name} ticks`);
+    pids = sessionPids(h.pid);
+    check(h.lines().filter((l) => l.startsWith('tick')), pids);
+    const img = join(dir, 'img');
+    const d = ckpt(['dump', '-t', String(h.pid), '-D', img]);
+    assert.equal(d.status, 0, d.stderr);
+    await dumpedPidsFree(pids);
+    const n = h.lines().length;
+    assert.equal(restoreOk(img), h.pid);
+    await eventually(() => {
+      const after = h.lines().slice(n).filter((l) => l.startsWith('tick'));
+      assert.ok(after.length >= 3, `${name} goes on after the restore: ${after.join('|')}`);
+      check(after, pids);
+    });
+  } finally {
+    killPids(pids);
+  }
+}
+
+const every = (lines, re) => assert.ok(lines.length && lines.every((l) => re.test(l)), lines.join('\n'));
+const status = (pid, key) => new RegExp(`^${key}:\\s*(.*)$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+
+test('PR_SET_THP_DISABLE stays set (mm thp_disabled)', (t) => roundTrip(t, 'mm-thp', [], (lines, [pid]) => {
+  every(lines, /^tick \d+ thp_disabled=1$/);
+  assert.equal(status(pid, 'THP_enabled'), '0');
+}));
