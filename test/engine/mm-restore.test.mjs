@@ -3,7 +3,7 @@
 // and /proc what the kernel holds.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ckpt, compile, eventually, launch, needPtrace, sessionPids, workDir } from './helpers.mjs';
 import { dumpedPidsFree, killPids, restoreOk, ticks, until } from './restore-lib.mjs';
@@ -42,3 +42,12 @@ test('PR_SET_THP_DISABLE stays set (mm thp_disabled)', (t) => roundTrip(t, 'mm-t
   every(lines, /^tick \d+ thp_disabled=1$/);
   assert.equal(status(pid, 'THP_enabled'), '0');
 }));
+
+test('a file mapping keeps its open mode: MAP_SHARED of an O_RDWR file can be made writable, of O_RDONLY not (vma fdflags)', (t) =>
+  roundTrip(t, 'mm-file-prot', ['DIR/mapped.bin'], (lines, [pid]) => {
+    every(lines, /^tick \d+ rw_page=[a-z] ro_page=mprotect-ok ro_file=Permission denied$/);
+    // the map_files links show the open modes (0600 read-write, 0400 read-only) the mappings were made through
+    const maps = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((l) => l.endsWith('/mapped.bin'));
+    const modes = maps.map((l) => (lstatSync(`/proc/${pid}/map_files/${l.split(' ')[0]}`).mode & 0o777).toString(8)).sort();
+    assert.deepEqual(modes, ['400', '600', '600'], maps.join('\n'));
+  }));

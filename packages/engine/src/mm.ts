@@ -1,4 +1,5 @@
 // VMAs and mm fields (ENGINE-NOTES §3.5) from /proc/PID/smaps, stat and auxv.
+import { lstatSync } from 'node:fs';
 import { VMA } from '@ckpt/images';
 import type { MapLine } from './proc.js';
 import { readAuxv, readStat, readStatus } from './proc.js';
@@ -6,10 +7,23 @@ import { memfdName, type Files } from './files.js';
 import { DumpError } from './log.js';
 
 /** mmap flags (kernel ABI), as vma_entry.flags holds them */
-export const MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_GROWSDOWN = 0x100, MAP_LOCKED = 0x2000,
-  MAP_NORESERVE = 0x4000, MAP_HUGETLB = 0x40000;
+export const MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_DROPPABLE = 8, MAP_ANONYMOUS = 0x20, MAP_GROWSDOWN = 0x100,
+  MAP_LOCKED = 0x2000, MAP_NORESERVE = 0x4000, MAP_HUGETLB = 0x40000;
 const MADV: Record<string, number> = { rr: 1, sr: 2, dc: 10, mg: 12, hg: 14, nh: 15, dd: 16, wf: 18 };
-const O_RDWR = 2;
+const O_WRONLY = 1, O_RDWR = 2;
+
+/** The open mode of the file behind a mapping, as CRIU reads it: the map_files link's mode mirrors the file
+ * description's (0400 read, 0200 write). A MAP_SHARED mapping of an O_RDWR file may be made writable later
+ * even when it is read-only now. undefined: no link (CRIU then guesses from the protection, as we do). */
+function mapFileFlags(mf: string): number | undefined {
+  let mode;
+  try {
+    mode = lstatSync(mf).mode & 0o600;
+  } catch {
+    return undefined;
+  }
+  return mode === 0o600 ? O_RDWR : mode === 0o200 ? O_WRONLY : 0;
+}
 
 export interface Vma {
   start: bigint; end: bigint; pgoff: bigint; shmid: number; prot: number; flags: number; status: number;
@@ -60,7 +74,7 @@ export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
         v.shmid = files.memfdMapping(memfdName(m.path), mf);
         v.pgoff = m.pgoff;
         v.status |= (shared ? VMA.VMA_FILE_SHARED : VMA.VMA_FILE_PRIVATE) | VMA.VMA_AREA_MEMFD;
-        v.fdflags = shared && m.perms[1] === 'w' ? O_RDWR : 0;
+        v.fdflags = mapFileFlags(mf) ?? (shared && m.perms[1] === 'w' ? O_RDWR : 0);
         out.push(v);
         continue;
       }
@@ -70,7 +84,7 @@ export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
       v.shmid = files.specialFile(m.path.replace(/ \(deleted\)$/, ''), mf);
       v.pgoff = m.pgoff;
       v.status |= shared ? VMA.VMA_FILE_SHARED : VMA.VMA_FILE_PRIVATE;
-      v.fdflags = shared && m.perms[1] === 'w' ? O_RDWR : 0;
+      v.fdflags = mapFileFlags(mf) ?? (shared && m.perms[1] === 'w' ? O_RDWR : 0);
     }
     out.push(v);
   }

@@ -125,9 +125,11 @@ static void open_blob_files(uint64_t ti, struct blob_fds *bf)
 	for (uint64_t k = 0; k < t->nr_files; k++) {
 		struct mfile *m = &t->files[k];
 		int fd;
-		if (m->obj != ~0ULL) {  /* a ghost file: already unlinked, reopened through our own fd */
+		if (m->obj != ~0ULL || (m->memfd != ~0ULL && (m->oflags & O_ACCMODE) != O_RDWR)) {
+			/* a ghost file (already unlinked) or a memfd mapped through a read-only fd: reopened through our
+			 * own fd with the dumped mode */
 			char p[64];
-			snprintf(p, sizeof(p), "/proc/self/fd/%d", objs[m->obj].fd);
+			snprintf(p, sizeof(p), "/proc/self/fd/%d", m->obj != ~0ULL ? objs[m->obj].fd : memfds[m->memfd].fd);
 			fd = open(p, (int)m->oflags | O_CLOEXEC);
 		} else
 			fd = m->memfd != ~0ULL ? fcntl(memfds[m->memfd].fd, F_DUPFD_CLOEXEC, 0) : open(m->path, (int)m->oflags);

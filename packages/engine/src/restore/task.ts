@@ -145,17 +145,20 @@ function planMemory(ctx: TaskContext, t: PlanTask, who: string): MemoryLayout {
     }
     let file = -1;
     const shared = (n(v.flags) & 3) === 1;
+    // the file's open mode as dumped (a MAP_SHARED mapping of an O_RDWR file may be mprotect()ed writable
+    // later); images without it: CRIU's guess from the protection
+    const oflags = v.fdflags !== undefined && v.fdflags !== null ? n(v.fdflags) & 3 : shared && n(v.prot) & 2 ? O_RDWR : 0;
     const memfdFile = status & (VMA.VMA_FILE_PRIVATE | VMA.VMA_FILE_SHARED | VMA.VMA_AREA_MEMFD) ? objects.file(n(v.shmid))?.memfd : undefined;
     if (memfdFile || status & VMA.VMA_ANON_SHARED) {
       // a memfd, or shared anonymous memory: one object for every task that maps it
       const m = memfdFile ? objects.memfdFor(n(memfdFile.inode_id), `${who} ${range}`) : objects.anonShmFor(n(v.shmid), end - start + b(v.pgoff), `${who} ${range}`);
-      const key = `memfd:${m}`;
-      if (!fileIdx.has(key)) { fileIdx.set(key, t.files.length); t.files.push({ path: '', oflags: O_RDWR, memfd: m }); }
+      const mode = memfdFile ? oflags : O_RDWR;
+      const key = `memfd${mode}:${m}`;
+      if (!fileIdx.has(key)) { fileIdx.set(key, t.files.length); t.files.push({ path: '', oflags: mode, memfd: m }); }
       file = fileIdx.get(key)!;
     } else if (status & (VMA.VMA_FILE_PRIVATE | VMA.VMA_FILE_SHARED)) {
       const f = objects.file(n(v.shmid));
       if (!f?.reg) throw new RestoreError(`${who}: ${range}: file id ${v.shmid} is not in ${imageFileName('files')}`);
-      const oflags = shared && n(v.prot) & 2 ? O_RDWR : 0;
       if (objects.isGhost(n(v.shmid))) {
         // a deleted file: the ghost object, reopened by the task with what the mapping needs
         const obj = objects.objFor(n(v.shmid), `${who} ${range}`);
