@@ -45,6 +45,7 @@ export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
       else if (f === 'lo') v.flags |= MAP_LOCKED;
       else if (f === 'nr') v.flags |= MAP_NORESERVE;
       else if (f === 'ht') v.flags |= MAP_HUGETLB;
+      else if (f === 'dp') v.flags = (v.flags & ~MAP_PRIVATE) | MAP_DROPPABLE; // private in kind, but its own map type
       if (MADV[f] !== undefined) v.madv = (v.madv ?? 0n) | (1n << BigInt(MADV[f]));
     }
     const anon = m.ino === 0 && !m.path.startsWith('/');
