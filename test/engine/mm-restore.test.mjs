@@ -71,3 +71,12 @@ test('MAP_DROPPABLE memory comes back zeroed and droppable; MADV_WIPEONFORK keep
     }
   });
 });
+
+test('a memfd stays executable through its fd (memfd_create\'s own file, not a reopened writer: no ETXTBSY)', (t) =>
+  roundTrip(t, 'mm-memfd-exec', [], (lines, [pid]) => {
+    every(lines, /^tick \d+ exec=0 shared=#$/);
+    // mapped MAP_SHARED through the read-write fd, MAP_PRIVATE through a read-only reopen of it
+    const maps = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((l) => l.endsWith('/memfd:mm-memfd-exec (deleted)'));
+    const modes = maps.map((l) => `${l.split(' ')[1]} ${(lstatSync(`/proc/${pid}/map_files/${l.split(' ')[0]}`).mode & 0o777).toString(8)}`).sort();
+    assert.deepEqual(modes, ['rw-p 400', 'rw-s 600'], maps.join('\n'));
+  }));

@@ -54,7 +54,7 @@ export const records = {
       label: str, name: str, anon: bool, size: u64, seals: u64, mode: u64, uid: u64, gid: u64, pages: str,
       runs: array('run', { layout: 'flat' }), // offset in the file, length, offset in the pages image
     },
-    cOnly: { fd: 'int fd = -1' },
+    cOnly: { fd: 'int fd = -1', rw_given: 'int rw_given' },
   },
   run: { fields: { off: u64, len: u64, fileOff: u64 } },
   obj: {
