@@ -80,3 +80,12 @@ test('a memfd stays executable through its fd (memfd_create\'s own file, not a r
     const modes = maps.map((l) => `${l.split(' ')[1]} ${(lstatSync(`/proc/${pid}/map_files/${l.split(' ')[0]}`).mode & 0o777).toString(8)}`).sort();
     assert.deepEqual(modes, ['rw-p 400', 'rw-s 600'], maps.join('\n'));
   }));
+
+test('private pages shared copy-on-write by parent, child and grandchild stay shared, the rest stays apart (premap)', (t) =>
+  roundTrip(t, 'mm-cow', ['DIR/cow.bin'], (lines, pids) => {
+    assert.equal(pids.length, 3, `parent, child and grandchild: ${pids}`);
+    // anon pages 0-3, 5: all share 0; the child and the grandchild 1 and 2; parent and child 3; the child
+    // dropped 5 (the grandchild inherited that: neither has a page); file page 0 a private copy of all
+    // three, page 1 the child's, inherited by the grandchild
+    every(lines, /^tick \d+ data=ok anon=aaa,abb,abb,aab,a-- file=aaa,abb$/);
+  }));

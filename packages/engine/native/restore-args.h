@@ -13,6 +13,7 @@ struct rst_vma {
 	uint32_t madv_lo;      /* madvise bits 0..31 */
 	uint32_t madv_hi;      /* madvise bits 32..63 */
 	uint32_t add_write;    /* map with PROT_WRITE first (private VMAs receiving pages) */
+	uint64_t premap;       /* mapped and filled by the helper there (premap.c): mremap()ed into place */
 };
 
 struct rst_iov { uint64_t base, len; };
@@ -90,7 +91,8 @@ struct rst_mm_map {  /* struct prctl_mm_map */
 };
 
 struct rst_args {
-	uint64_t keep_start, keep_end;  /* region + arena: everything else is unmapped */
+	uint64_t keep_start, keep_end;  /* region + arena + premap window: everything else is unmapped */
+	uint64_t premap_start, premap_len;  /* the premap window, unmapped once this task's premaps are in place */
 	struct rst_status *status;
 	struct rst_arena *arena;
 	uint64_t task_size;

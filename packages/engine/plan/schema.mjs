@@ -129,7 +129,11 @@ export const records = {
     fields: { path: str, oflags: u64, memfd: index('memfds', { none: true }), obj: { ...index('objs', { none: true }), optional: true } },
     cOnly: { fd: 'int fd = -1' },
   },
-  vma: { fields: { start: u64, end: u64, pgoff: u64, prot: u64, flags: u64, file: index('files', { none: true }), madv: u64, addWrite: u64 } },
+  vma: {
+    fields: { start: u64, end: u64, pgoff: u64, prot: u64, flags: u64, file: index('files', { none: true }), madv: u64, addWrite: u64 },
+    // premap.c: where the helper mapped and filled it before forking the children that share it (0: the blob maps it)
+    cOnly: { premap: 'uint64_t premap', inherited: 'int inherited' },
+  },
   iov: { fields: { base: u64, len: u64, off: u64 } },
   thr: {
     fields: {

@@ -116,6 +116,24 @@ struct blob_fds {
 	int close[RST_MAX_FDS_CLOSE];
 };
 
+/* a file task ti maps */
+int open_mfile(uint64_t ti, const struct mfile *m)
+{
+	int fd;
+	if (m->obj != ~0ULL || (m->memfd != ~0ULL && (m->oflags & O_ACCMODE) != O_RDWR)) {
+		/* a ghost file (already unlinked) or a memfd mapped through a read-only fd: reopened through our
+		 * own fd with the dumped mode */
+		char p[64];
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", m->obj != ~0ULL ? objs[m->obj].fd : memfds[m->memfd].fd);
+		fd = open(p, (int)m->oflags | O_CLOEXEC);
+	} else
+		fd = m->memfd != ~0ULL ? fcntl(memfds[m->memfd].fd, F_DUPFD_CLOEXEC, 0) : open(m->path, (int)m->oflags);
+	if (fd < 0)
+		task_fail(ti, "task %lu: mapped file %s: %s", (unsigned long)tasks[ti].pid,
+			  m->obj != ~0ULL ? objs[m->obj].label : m->memfd != ~0ULL ? memfds[m->memfd].label : m->path, strerror(errno));
+	return fd;
+}
+
 static void open_blob_files(uint64_t ti, struct blob_fds *bf)
 {
 	struct task *t = &tasks[ti];
@@ -124,19 +142,7 @@ static void open_blob_files(uint64_t ti, struct blob_fds *bf)
 	bf->nclose = 0;
 	for (uint64_t k = 0; k < t->nr_files; k++) {
 		struct mfile *m = &t->files[k];
-		int fd;
-		if (m->obj != ~0ULL || (m->memfd != ~0ULL && (m->oflags & O_ACCMODE) != O_RDWR)) {
-			/* a ghost file (already unlinked) or a memfd mapped through a read-only fd: reopened through our
-			 * own fd with the dumped mode */
-			char p[64];
-			snprintf(p, sizeof(p), "/proc/self/fd/%d", m->obj != ~0ULL ? objs[m->obj].fd : memfds[m->memfd].fd);
-			fd = open(p, (int)m->oflags | O_CLOEXEC);
-		} else
-			fd = m->memfd != ~0ULL ? fcntl(memfds[m->memfd].fd, F_DUPFD_CLOEXEC, 0) : open(m->path, (int)m->oflags);
-		if (fd < 0)
-			task_fail(ti, "task %lu: mapped file %s: %s", pid,
-				  m->obj != ~0ULL ? objs[m->obj].label : m->memfd != ~0ULL ? memfds[m->memfd].label : m->path, strerror(errno));
-		m->fd = move_high(fd);
+		m->fd = move_high(open_mfile(ti, m));
 		if (bf->nclose < RST_MAX_FDS_CLOSE - 2)
 			bf->close[bf->nclose++] = m->fd;
 	}
@@ -264,7 +270,9 @@ static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blo
 	uint8_t *cur = (uint8_t *)a + PALIGN(sizeof(*a));
 	memset(a, 0, sizeof(*a));
 	a->keep_start = region;
-	a->keep_end = region + region_len + arena_len;
+	a->keep_end = region + region_len + arena_len + premap_len;
+	a->premap_start = premap_start;
+	a->premap_len = premap_len;
 	a->status = st;
 	a->arena = arena;
 	a->task_size = TASK_SIZE;
@@ -277,6 +285,7 @@ static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blo
 		r->fd = v->file == ~0ULL ? -1 : t->files[v->file].fd;
 		r->madv_lo = (uint32_t)v->madv; r->madv_hi = (uint32_t)(v->madv >> 32);
 		r->add_write = v->add_write;
+		r->premap = v->premap;
 	}
 	cur += PALIGN(t->nr_vmas * sizeof(struct rst_vma));
 	a->nr_iovs = t->nr_iovs;
@@ -287,8 +296,8 @@ static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blo
 	}
 	cur += PALIGN(t->nr_iovs * sizeof(struct rst_iov));
 	a->iov_off = (uint64_t *)cur;
-	for (uint64_t k = 0; k < t->nr_iovs; k++)
-		a->iov_off[k] = t->iov[3 * k + 2];
+	for (uint64_t k = 0; k < t->nr_iovs; k++)  /* runs premap_task filled: done (top bit) */
+		a->iov_off[k] = t->iov[3 * k + 2] | (premap_covers(t, t->iov[3 * k], t->iov[3 * k + 1]) ? 1ULL << 63 : 0);
 	cur += PALIGN(t->nr_iovs * 8);
 	a->pages_fd = bf->pages;
 	{
@@ -400,6 +409,7 @@ void task_main(uint64_t ti)
 	st->stage = RST_STAGE_FORKED;
 	futex_wake(&st->stage);
 
+	premap_task(ti);  /* its private memory its children share, before they are forked */
 	fork_children(ti);
 
 	if (t->state == 2)
