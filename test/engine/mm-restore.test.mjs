@@ -89,3 +89,25 @@ test('private pages shared copy-on-write by parent, child and grandchild stay sh
     // three, page 1 the child's, inherited by the grandchild
     every(lines, /^tick \d+ data=ok anon=aaa,abb,abb,aab,a-- file=aaa,abb$/);
   }));
+
+test('a hugetlb mapping is refused at dump by task and range; the program keeps running', async (t) => {
+  if (!needPtrace(t)) return;
+  const dir = workDir('mm-hugetlb');
+  const h = await launch(compile('mm-hugetlb', dir));
+  try {
+    if (h.lines().some((l) => / unsupported$/.test(l))) {
+      if (process.env.CI) assert.fail('mm-hugetlb: this kernel has no hugetlbfs');
+      t.skip('mm-hugetlb: this kernel has no hugetlbfs');
+      return;
+    }
+    const at = /READY pid=\d+ at=([0-9a-f]+)/.exec(h.lines().join('\n'))[1];
+    const r = ckpt(['dump', '-t', String(h.pid), '-D', join(dir, 'img')]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, new RegExp(`task ${h.pid}: hugetlb mapping ${at}-[0-9a-f]+ \\(/anon_hugepage\\) is not supported yet`));
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    const n = ticks(h.lines()).length;
+    await until(() => ticks(h.lines()).length > n + 1, 5000, 'ticks after the refused dump');
+  } finally {
+    killPids([h.pid]);
+  }
+});

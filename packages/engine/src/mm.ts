@@ -49,6 +49,11 @@ export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
       if (MADV[f] !== undefined) v.madv = (v.madv ?? 0n) | (1n << BigInt(MADV[f]));
     }
     const anon = m.ino === 0 && !m.path.startsWith('/');
+    if (m.vmFlags.includes('ht')) {
+      // hugetlbfs pages (MAP_HUGETLB, MFD_HUGETLB, SHM_HUGETLB): neither dumped nor mapped back as such yet
+      const what = m.path.replace(/ \(deleted\)$/, '') || 'anonymous memory';
+      throw new DumpError(`task ${pid}: hugetlb mapping ${m.start.toString(16)}-${m.end.toString(16)} (${what}) is not supported yet`);
+    }
     if (m.path === '[vsyscall]') {
       v.status = VMA.VMA_AREA_VSYSCALL | VMA.VMA_ANON_PRIVATE;
       v.flags |= MAP_ANONYMOUS;
