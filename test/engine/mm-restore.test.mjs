@@ -3,8 +3,8 @@
 // and /proc what the kernel holds.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ckpt, compile, eventually, launch, needPtrace, sessionPids, workDir } from './helpers.mjs';
 import { dumpedPidsFree, killPids, restoreOk, ticks, until } from './restore-lib.mjs';
 
@@ -111,3 +111,12 @@ test('a hugetlb mapping is refused at dump by task and range; the program keeps 
     killPids([h.pid]);
   }
 });
+
+test('MAP_LOCKED memory (populated by mmap) gets its pages back and stays locked', (t) =>
+  roundTrip(t, 'mm-locked', [], (lines, [pid]) => {
+    every(lines, /^tick \d+ data=ok$/);
+    const at = /READY pid=\d+ at=([0-9a-f]+)/.exec(readFileSync(join(dirname(readlinkSync(`/proc/${pid}/exe`)), 'out.log'), 'utf8'))[1];
+    const smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+    const vma = smaps.slice(smaps.indexOf(`${at}-`));
+    assert.match(/^VmFlags:.*$/m.exec(vma)[0], / lo( |$)/, 'VM_LOCKED');
+  }));

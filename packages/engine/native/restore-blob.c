@@ -280,7 +280,8 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 		if (uffd >= 0 && src > 0 && (uint64_t)src < (uint64_t)-4096L) {
 			for (i = 0; i < a->nr_vmas; i++) {
 				struct rst_vma *v = &a->vmas[i];
-				if (v->fd >= 0 || !v->add_write || v->premap)
+				/* MAP_LOCKED memory is populated by mmap: nothing is missing there */
+				if (v->fd >= 0 || !v->add_write || v->premap || (v->flags & 0x2000 /* MAP_LOCKED */))
 					continue;
 				uint32_t k, any = 0;
 				for (k = 0; k < a->nr_iovs && !any; k++)
@@ -302,10 +303,13 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 						r = sys3(__NR_ioctl, uffd, RST_UFFDIO_COPY, (long)&c);
 						if (c.copy > 0)
 							done += (uint64_t)c.copy;
+						else if (r == -17 /* EEXIST: a page is there already */)
+							break;
 						else if (r < 0 && r != -11 /* EAGAIN */)
 							fail(a, RST_STEP_PAGES, r, io->base + done);
 					}
-					a->iov_off[k] |= 1UL << 63;
+					if (done == io->len)  /* else 4b reads the whole run */
+						a->iov_off[k] |= 1UL << 63;
 				}
 				struct { uint64_t start, len; } rg = { v->start, v->end - v->start };
 				sys3(__NR_ioctl, uffd, RST_UFFDIO_UNREGISTER, (long)&rg);
