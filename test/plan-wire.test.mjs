@@ -72,7 +72,7 @@ function taskView(t) {
     fds: t.fds.map((f) => ({ fd: d(f.fd), obj: d(f.obj), cloexec: d(f.cloexec) })),
     files: t.files.map((f) => ({ path: f.path, oflags: d(f.oflags), memfd: ix(f.memfd), obj: ix(f.obj ?? -1) })),
     vmas: t.vmas.map((x) => ({ start: d(x.start), end: d(x.end), pgoff: d(x.pgoff), prot: d(x.prot), flags: d(x.flags), file: ix(x.file), madv: d(x.madv), add_write: d(x.addWrite) })),
-    iov: t.iovs.flatMap((x) => ds([x.base, x.len, x.off])),
+    iov: t.iovs.flatMap((x) => ds([x.base, x.len, x.off])), guards: (t.guards ?? []).map(ds),
     vdso_hint: d(t.vdso.hint), vdso_expect: d(t.vdso.expect), vvar_len: d(t.vdso.vvarLen), vdso_len: d(t.vdso.vdsoLen),
     vdso_proxy: d(t.vdso.proxy), vdso_why: t.vdso.why, vdso_patches: t.vdso.patches.map((x) => ({ at: d(x.at), rel: d(x.rel), code: hex(x.code) })),
     mm: ds(t.mm), auxv: ds(t.auxv), comm: t.comm, sigact: t.sigact.map(ds), rlim: t.rlim.map(ds), itimer: t.itimer.map(ds),

@@ -120,3 +120,6 @@ test('MAP_LOCKED memory (populated by mmap) gets its pages back and stays locked
     const vma = smaps.slice(smaps.indexOf(`${at}-`));
     assert.match(/^VmFlags:.*$/m.exec(vma)[0], / lo( |$)/, 'VM_LOCKED');
   }));
+
+test('guard pages (MADV_GUARD_INSTALL) are installed again, in anonymous and file mappings', (t) =>
+  roundTrip(t, 'mm-guard', ['DIR/guarded.bin'], (lines) => every(lines, /^tick \d+ guards=ok data=ok$/)));

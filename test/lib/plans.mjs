@@ -32,7 +32,7 @@ function thread(tid) {
 export function task(pid, parent, extra = {}) {
   return {
     pid, parent, pgid: v(), sid: v(), state: 1, exitCode: v(), umask: 0o22, cwd: `/cwd/${pid}`, root: '/', exe: `/bin/prog${pid}`, pages: `/img/pages-${pid}.img`,
-    fds: [], files: [], epoll: [], ptimers: [], ctty: -1, cttyPgrp: v(), vmas: [], iovs: [{ base: big(), len: big(), off: big() }],
+    fds: [], files: [], epoll: [], ptimers: [], ctty: -1, cttyPgrp: v(), vmas: [], iovs: [{ base: big(), len: big(), off: big() }], guards: [[big(), big()]],
     vdso: { hint: big(), expect: big(), vvarLen: big(), vdsoLen: big(), proxy: 0, why: '', patches: [] },
     mm: Array.from({ length: 11 }, big), auxv: Array.from({ length: 6 }, big), comm: `task${pid}`,
     sigact: Array.from({ length: 64 }, () => [big(), big(), big(), big()]),

@@ -63,7 +63,7 @@ enum {
 enum {
 	RST_STEP_UNMAP = 1, RST_STEP_VDSO, RST_STEP_MMAP, RST_STEP_PAGES, RST_STEP_MPROTECT, RST_STEP_MM_MAP,
 	RST_STEP_SIGACTION, RST_STEP_THREAD, RST_STEP_CREDS, RST_STEP_ITIMER, RST_STEP_RSEQ, RST_STEP_TLS,
-	RST_STEP_VDSO_PLACE, RST_STEP_SIGNALS, RST_STEP_SECCOMP, RST_STEP_PTIMER, RST_STEP_THP,
+	RST_STEP_VDSO_PLACE, RST_STEP_SIGNALS, RST_STEP_SECCOMP, RST_STEP_PTIMER, RST_STEP_THP, RST_STEP_GUARD,
 };
 
 /* <linux/userfaultfd.h>, checked against it by the helper */
@@ -99,6 +99,7 @@ struct rst_args {
 
 	uint32_t nr_vmas; struct rst_vma *vmas;
 	uint32_t nr_iovs; struct rst_iov *iovs;
+	uint32_t nr_guards; uint64_t (*guards)[2];  /* start, end: MADV_GUARD_INSTALL once the VMAs are in place */
 	uint64_t *iov_off;      /* offset of each iovec's data in the pages file */
 	int32_t pages_fd; int32_t pad0;
 	uint64_t pages_size;    /* of the pages file: mapped read-only for UFFDIO_COPY */

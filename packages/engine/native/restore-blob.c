@@ -382,6 +382,10 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 				sys3(__NR_madvise, v->start, v->end - v->start, b);
 		}
 	}
+	/* guard pages: no pages were dumped there; installing them would drop any */
+	for (i = 0; i < a->nr_guards; i++)
+		if ((r = sys3(__NR_madvise, a->guards[i][0], a->guards[i][1] - a->guards[i][0], 102 /* MADV_GUARD_INSTALL */)) < 0)
+			fail(a, RST_STEP_GUARD, r, a->guards[i][0]);
 	for (i = 0; i < a->nr_close; i++)
 		sys1(__NR_close, a->close_fds[i]);
 	/* transparent huge pages as dumped, either way: the mm flag is inherited from the helper across fork */

@@ -103,6 +103,7 @@ export const records = {
       files: array('mfile'), // files to map: by path, a memfd, or an object (a ghost file, reopened through /proc/self/fd)
       vmas: array('vma'),
       iovs: array('iov', { layout: 'flat', c: 'iov', count: 'nr_iovs' }), // base, len, off triples
+      guards: { ...array(fixed(u64, 2)), optional: true }, // start, end of guard pages (MADV_GUARD_INSTALL), once the VMAs are there
       vdsoHint: { ...u64, at: 'vdso.hint' }, vdsoExpect: { ...u64, at: 'vdso.expect' }, vvarLen: { ...u64, at: 'vdso.vvarLen' }, vdsoLen: { ...u64, at: 'vdso.vdsoLen' },
       // the vDSO proxy (restore/vdso-proxy.ts): the dumped vDSO's entry points patched into jumps to the running one
       vdsoProxy: { ...u64, at: 'vdso.proxy' }, vdsoWhy: { ...str, at: 'vdso.why' }, vdsoPatches: { ...array('vdso_patch', { max: 256 }), at: 'vdso.patches' },

@@ -5,10 +5,13 @@ import type { MapLine } from './proc.js';
 import { readAuxv, readStat, readStatus } from './proc.js';
 import { memfdName, type Files } from './files.js';
 import { DumpError } from './log.js';
+import { native } from './native.js';
 
 /** mmap flags (kernel ABI), as vma_entry.flags holds them */
 export const MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_DROPPABLE = 8, MAP_ANONYMOUS = 0x20, MAP_GROWSDOWN = 0x100,
   MAP_LOCKED = 0x2000, MAP_NORESERVE = 0x4000, MAP_HUGETLB = 0x40000;
+/** vma_entry.status of a guard area (CRIU's VMA_AREA_GUARD; not in CRIT's table of names, so not in ours) */
+export const VMA_AREA_GUARD = 1 << 16;
 const MADV: Record<string, number> = { rr: 1, sr: 2, dc: 10, mg: 12, hg: 14, nh: 15, dd: 16, wf: 18 };
 const O_WRONLY = 1, O_RDWR = 2;
 
@@ -93,6 +96,21 @@ export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
       v.fdflags = mapFileFlags(mf) ?? (shared && m.perms[1] === 'w' ? O_RDWR : 0);
     }
     out.push(v);
+  }
+  out.push(...guardAreas(pid, out));
+  return out;
+}
+
+/** Guard pages (madvise MADV_GUARD_INSTALL) are no VMAs of the kernel's; as CRIU does, they are entries of their
+ * own (status VMA_AREA_GUARD only) after the VMAs, which the restorer installs again once the VMAs are there. */
+function guardAreas(pid: number, vmas: Vma[]): Vma[] {
+  const out: Vma[] = [];
+  for (const v of vmas) {
+    if (!(v.status & VMA.VMA_AREA_REGULAR) || v.status & (VMA.VMA_AREA_VVAR | VMA.VMA_AREA_VDSO)) continue;
+    const r = native().scanPages(pid, v.start, v.end, { guards: true });
+    for (let i = 0; i < r.length; i += 2) {
+      out.push({ start: r[i], end: r[i] + r[i + 1] * 4096n, pgoff: 0n, shmid: 0, prot: 0, flags: 0, status: VMA_AREA_GUARD, fd: -1 });
+    }
   }
   return out;
 }

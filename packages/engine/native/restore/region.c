@@ -71,6 +71,7 @@ static uint64_t task_need(struct task *t)
 	n += PALIGN(t->nr_vmas * sizeof(struct rst_vma));
 	n += PALIGN(t->nr_iovs * sizeof(struct rst_iov));
 	n += PALIGN(t->nr_iovs * 8);
+	n += PALIGN(t->nr_guards * 16);
 	n += PALIGN(t->nr_threads * sizeof(struct rst_thread));
 	n += t->nr_threads * (THREAD_STACK + FRAME_AREA);
 	n += THREAD_STACK; /* the blob's own stack */

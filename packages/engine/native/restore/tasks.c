@@ -299,6 +299,10 @@ static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blo
 	for (uint64_t k = 0; k < t->nr_iovs; k++)  /* runs premap_task filled: done (top bit) */
 		a->iov_off[k] = t->iov[3 * k + 2] | (premap_covers(t, t->iov[3 * k], t->iov[3 * k + 1]) ? 1ULL << 63 : 0);
 	cur += PALIGN(t->nr_iovs * 8);
+	a->nr_guards = (uint32_t)t->nr_guards;
+	a->guards = (uint64_t (*)[2])cur;
+	memcpy(cur, t->guards, t->nr_guards * 16);
+	cur += PALIGN(t->nr_guards * 16);
 	a->pages_fd = bf->pages;
 	{
 		struct stat pst;

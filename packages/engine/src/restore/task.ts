@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { imageFileName, PE, taskPages, TASK, VMA, type PageReader } from '@ckpt/images';
 import { buildId } from '../elf.js';
+import { VMA_AREA_GUARD } from '../mm.js';
 import { buildSigframe } from './frame.js';
 import { planVdso } from './vdso-proxy.js';
 import type { FileObjects } from './objects.js';
@@ -134,6 +135,11 @@ function planMemory(ctx: TaskContext, t: PlanTask, who: string): MemoryLayout {
   let prevEnd = 0n;
   for (const v of (mm.vmas as any[]) ?? []) {
     const start = b(v.start), end = b(v.end), status = n(v.status);
+    if (status === VMA_AREA_GUARD) { // guard pages, after the VMAs (CRIU's order): installed once the VMAs are there
+      if (end <= start) throw new RestoreError(`${who}: guard area at 0x${start.toString(16)} in ${imageFileName('mm', pid)} is empty`);
+      (t.guards ??= []).push([start, end]);
+      continue;
+    }
     if (start < prevEnd || end <= start) throw new RestoreError(`${who}: VMAs in ${imageFileName('mm', pid)} overlap or are unsorted at 0x${start.toString(16)}`);
     prevEnd = end;
     if (!(status & VMA.VMA_AREA_REGULAR)) continue; // vsyscall

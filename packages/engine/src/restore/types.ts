@@ -34,6 +34,8 @@ export interface PlanTask {
   ctty: number; cttyPgrp: number;
   vmas: { start: bigint; end: bigint; pgoff: bigint; prot: number; flags: number; file: number; madv: bigint; addWrite: number }[];
   iovs: { base: bigint; len: bigint; off: bigint }[];
+  /** guard pages (madvise MADV_GUARD_INSTALL): start, end */
+  guards?: [bigint, bigint][];
   /** the dump's vvar (hint) and vDSO (expect) and their lengths; proxy 1: the dumped vDSO stays, its entry points
    * patched (at: address, code: bytes to write there, rel: offset in code of a u64 the running vDSO's address is
    * added to, -1 none; why: what differs), the running vvar+vDSO go into a hole */
