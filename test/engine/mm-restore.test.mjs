@@ -90,27 +90,35 @@ test('private pages shared copy-on-write by parent, child and grandchild stay sh
     every(lines, /^tick \d+ data=ok anon=aaa,abb,abb,aab,a-- file=aaa,abb$/);
   }));
 
-test('a hugetlb mapping is refused at dump by task and range; the program keeps running', async (t) => {
+/** Starts progs/NAME.c, dumps it and expects a refusal of one line matching why(pid, at) (at: the address its
+ * READY line names); the program must keep running. */
+async function refused(t, name, why) {
   if (!needPtrace(t)) return;
-  const dir = workDir('mm-hugetlb');
-  const h = await launch(compile('mm-hugetlb', dir));
+  const dir = workDir(name);
+  const h = await launch(compile(name, dir));
   try {
     if (h.lines().some((l) => / unsupported$/.test(l))) {
-      if (process.env.CI) assert.fail('mm-hugetlb: this kernel has no hugetlbfs');
-      t.skip('mm-hugetlb: this kernel has no hugetlbfs');
+      if (process.env.CI) assert.fail(`${name}: this kernel lacks what it tests`);
+      t.skip(`${name}: this kernel lacks what it tests`);
       return;
     }
     const at = /READY pid=\d+ at=([0-9a-f]+)/.exec(h.lines().join('\n'))[1];
     const r = ckpt(['dump', '-t', String(h.pid), '-D', join(dir, 'img')]);
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, new RegExp(`task ${h.pid}: hugetlb mapping ${at}-[0-9a-f]+ \\(/anon_hugepage\\) is not supported yet`));
+    assert.match(r.stderr, why(h.pid, at));
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     const n = ticks(h.lines()).length;
     await until(() => ticks(h.lines()).length > n + 1, 5000, 'ticks after the refused dump');
   } finally {
     killPids([h.pid]);
   }
-});
+}
+
+test('a hugetlb mapping is refused at dump by task and range; the program keeps running', (t) =>
+  refused(t, 'mm-hugetlb', (pid, at) => new RegExp(`task ${pid}: hugetlb mapping ${at}-[0-9a-f]+ \\(/anon_hugepage\\) is not supported yet`)));
+
+test('an AIO ring is refused at dump by task and range (it restored as a missing file /[aio])', (t) =>
+  refused(t, 'mm-aio', (pid, at) => new RegExp(`task ${pid}: AIO ring ${at}-[0-9a-f]+ \\(io_setup\\) is not supported yet`)));
 
 test('MAP_LOCKED memory (populated by mmap) gets its pages back and stays locked', (t) =>
   roundTrip(t, 'mm-locked', [], (lines, [pid]) => {

@@ -87,6 +87,9 @@ export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
         out.push(v);
         continue;
       }
+      if (m.path.startsWith('/[aio]')) { // the ring of an io_setup() context: no file to map back
+        throw new DumpError(`task ${pid}: AIO ring ${m.start.toString(16)}-${m.end.toString(16)} (io_setup) is not supported yet`);
+      }
       if (m.path.startsWith('/SYSV') || m.path.startsWith('/dev/zero')) {
         throw new DumpError(`task ${pid}: mapping of ${m.path} (SysV shared memory) is not supported yet`);
       }
