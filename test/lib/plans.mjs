@@ -32,13 +32,13 @@ function thread(tid) {
 export function task(pid, parent, extra = {}) {
   return {
     pid, parent, pgid: v(), sid: v(), state: 1, exitCode: v(), stopSigno: v(), filesShared: 0, umask: 0o22, cwd: `/cwd/${pid}`, root: '/', exe: `/bin/prog${pid}`, pages: `/img/pages-${pid}.img`,
-    fds: [], files: [], epoll: [], ptimers: [], ctty: -1, cttyPgrp: v(), vmas: [], iovs: [{ base: big(), len: big(), off: big() }],
+    fds: [], files: [], epoll: [], ptimers: [], ctty: -1, cttyPgrp: v(), vmas: [], iovs: [{ base: big(), len: big(), off: big() }], guards: [[big(), big()]],
     vdso: { hint: big(), expect: big(), vvarLen: big(), vdsoLen: big(), proxy: 0, why: '', patches: [] },
     mm: Array.from({ length: 11 }, big), auxv: Array.from({ length: 6 }, big), comm: `task${pid}`,
     sigact: Array.from({ length: 64 }, () => [big(), big(), big(), big()]),
     rlim: Array.from({ length: 16 }, () => [big(), -1n]), itimer: Array.from({ length: 3 }, () => [big(), big(), big(), big()]),
     credsSet: 1, cred: Array.from({ length: 8 }, v), secbits: v(), groups: [v(), v()], caps: Array.from({ length: 5 }, () => [v(), v()]), noNewPrivs: 0,
-    dumpable: 1, pdeathSig: v(), personalitySet: 1, personality: big(),
+    dumpable: 1, pdeathSig: v(), personalitySet: 1, personality: big(), thpDisabled: 1,
     threads: [thread(pid)], pagesBytes: 0, locks: [], nice: -5, policy: 0, prio: v(), subreaper: 0, oomSet: 1, membarrier: v(), oomAdj: -1000,
     sigs: [], seccomp: [],
     ...extra,

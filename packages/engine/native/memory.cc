@@ -44,9 +44,10 @@ Napi::Value ZeroPfn(const Napi::CallbackInfo& info) {
   return U64(env, pme & kPfnMask);
 }
 
-// scanPages(pid, start, end, {all, skipFile, zeroPfn}) -> BigUint64Array [addr, nrPages, ...]
+// scanPages(pid, start, end, {all, skipFile, zeroPfn, guards}) -> BigUint64Array [addr, nrPages, ...]
 // Runs of pages that must be dumped, following CRIU's rule: present or swapped, not the zero
 // page, not page-cache pages of private file mappings (unless all = true, e.g. the vDSO).
+// guards = true: the runs of guard pages (madvise MADV_GUARD_INSTALL) instead.
 Napi::Value ScanPages(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   pid_t pid = (pid_t)ArgInt(info, 0);
@@ -54,6 +55,7 @@ Napi::Value ScanPages(const Napi::CallbackInfo& info) {
   Napi::Object opt = info[3].As<Napi::Object>();
   bool all = opt.Get("all").ToBoolean();
   bool skipFile = opt.Get("skipFile").ToBoolean();
+  bool guards = opt.Has("guards") && opt.Get("guards").ToBoolean();
   bool lossless;
   uint64_t zeroPfn = opt.Has("zeroPfn") && opt.Get("zeroPfn").IsBigInt()
                          ? opt.Get("zeroPfn").As<Napi::BigInt>().Uint64Value(&lossless)
@@ -79,7 +81,7 @@ Napi::Value ScanPages(const Napi::CallbackInfo& info) {
       n = got / 8;
       for (size_t i = 0; i < n; i++, va += kPage) {
         uint64_t pme = buf[i];
-        bool dump = (pme & (kPresent | kSwap)) && !(pme & kGuard);
+        bool dump = guards ? (pme & kGuard) != 0 : (pme & (kPresent | kSwap)) && !(pme & kGuard);
         if (dump && skipFile && (pme & kFile)) dump = false;
         if (dump && (pme & kPresent) && zeroPfn && (pme & kPfnMask) == zeroPfn) dump = false;
         if (dump) {

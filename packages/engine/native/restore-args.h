@@ -13,6 +13,7 @@ struct rst_vma {
 	uint32_t madv_lo;      /* madvise bits 0..31 */
 	uint32_t madv_hi;      /* madvise bits 32..63 */
 	uint32_t add_write;    /* map with PROT_WRITE first (private VMAs receiving pages) */
+	uint64_t premap;       /* mapped and filled by the helper there (premap.c): mremap()ed into place */
 };
 
 struct rst_iov { uint64_t base, len; };
@@ -68,7 +69,7 @@ enum {
 enum {
 	RST_STEP_UNMAP = 1, RST_STEP_VDSO, RST_STEP_MMAP, RST_STEP_PAGES, RST_STEP_MPROTECT, RST_STEP_MM_MAP,
 	RST_STEP_SIGACTION, RST_STEP_THREAD, RST_STEP_CREDS, RST_STEP_ITIMER, RST_STEP_RSEQ, RST_STEP_TLS,
-	RST_STEP_VDSO_PLACE, RST_STEP_SIGNALS, RST_STEP_SECCOMP, RST_STEP_PTIMER,
+	RST_STEP_VDSO_PLACE, RST_STEP_SIGNALS, RST_STEP_SECCOMP, RST_STEP_PTIMER, RST_STEP_THP, RST_STEP_GUARD,
 };
 
 /* <linux/userfaultfd.h>, checked against it by the helper */
@@ -96,13 +97,15 @@ struct rst_mm_map {  /* struct prctl_mm_map */
 };
 
 struct rst_args {
-	uint64_t keep_start, keep_end;  /* region + arena: everything else is unmapped */
+	uint64_t keep_start, keep_end;  /* region + arena + premap window: everything else is unmapped */
+	uint64_t premap_start, premap_len;  /* the premap window, unmapped once this task's premaps are in place */
 	struct rst_status *status;
 	struct rst_arena *arena;
 	uint64_t task_size;
 
 	uint32_t nr_vmas; struct rst_vma *vmas;
 	uint32_t nr_iovs; struct rst_iov *iovs;
+	uint32_t nr_guards; uint64_t (*guards)[2];  /* start, end: MADV_GUARD_INSTALL once the VMAs are in place */
 	uint64_t *iov_off;      /* offset of each iovec's data in the pages file */
 	int32_t pages_fd; int32_t pad0;
 	uint64_t pages_size;    /* of the pages file: mapped read-only for UFFDIO_COPY */
@@ -126,6 +129,7 @@ struct rst_args {
 	uint32_t cap_inh[2], cap_prm[2], cap_eff[2], cap_bnd[2], cap_amb[2];
 	uint32_t no_new_privs;
 	int32_t dumpable, pdeath_sig;
+	uint32_t thp_disabled;  /* PR_SET_THP_DISABLE */
 	uint32_t personality_set; uint64_t personality;
 
 	uint32_t nr_close; int32_t close_fds[RST_MAX_FDS_CLOSE];

@@ -16,6 +16,7 @@
 #define __NR_rt_sigreturn 15
 #define __NR_preadv 295
 #define __NR_madvise 28
+#define __NR_mremap 25
 #define __NR_setitimer 38
 #define __NR_getpid 39
 #define __NR_exit 60
@@ -57,6 +58,7 @@
 #define PR_SET_SECUREBITS 28
 #define PR_SET_MM 35
 #define PR_SET_MM_MAP 14
+#define PR_SET_THP_DISABLE 41
 #define PR_SET_NO_NEW_PRIVS 38
 #define PR_CAPBSET_DROP 24
 #define PR_CAP_AMBIENT 47
@@ -247,9 +249,16 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 			fail(a, RST_STEP_VDSO_PLACE, -22, a->vdso_expect);
 	}
 
-	/* 3. every VMA at its address */
+	/* 3. every VMA at its address: premapped ones (filled by the helper, shared copy-on-write with the parent
+	 * or the children) moved there, which keeps the sharing; then the rest of the premap window goes */
 	for (i = 0; i < a->nr_vmas; i++) {
 		struct rst_vma *v = &a->vmas[i];
+		if (v->premap) {
+			r = sys5(__NR_mremap, v->premap, v->end - v->start, v->end - v->start, 3 /* MREMAP_MAYMOVE|MREMAP_FIXED */, v->start);
+			if (r < 0 || (uint64_t)r != v->start)
+				fail(a, RST_STEP_MMAP, r < 0 ? r : -14, v->start);
+			continue;
+		}
 		uint32_t prot = v->prot | (v->add_write ? PROT_WRITE : 0);
 		uint32_t flags = v->flags | MAP_FIXED;
 		if (v->fd >= 0)
@@ -258,6 +267,8 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 		if (r < 0 || (uint64_t)r != v->start)
 			fail(a, RST_STEP_MMAP, r < 0 ? r : -14, v->start);
 	}
+	if (a->premap_len && (r = sys2(__NR_munmap, a->premap_start, a->premap_len)) < 0)
+		fail(a, RST_STEP_UNMAP, r, a->premap_start);
 
 	/* 4a. anonymous private VMAs: UFFDIO_COPY from a read-only mapping of the pages image, so each page is
 	 * allocated and filled in one step (no zeroing, then copying); runs it covers are marked done (top bit of
@@ -275,7 +286,8 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 		if (uffd >= 0 && src > 0 && (uint64_t)src < (uint64_t)-4096L) {
 			for (i = 0; i < a->nr_vmas; i++) {
 				struct rst_vma *v = &a->vmas[i];
-				if (v->fd >= 0 || !v->add_write)
+				/* MAP_LOCKED memory is populated by mmap: nothing is missing there */
+				if (v->fd >= 0 || !v->add_write || v->premap || (v->flags & 0x2000 /* MAP_LOCKED */))
 					continue;
 				uint32_t k, any = 0;
 				for (k = 0; k < a->nr_iovs && !any; k++)
@@ -297,10 +309,13 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 						r = sys3(__NR_ioctl, uffd, RST_UFFDIO_COPY, (long)&c);
 						if (c.copy > 0)
 							done += (uint64_t)c.copy;
+						else if (r == -17 /* EEXIST: a page is there already */)
+							break;
 						else if (r < 0 && r != -11 /* EAGAIN */)
 							fail(a, RST_STEP_PAGES, r, io->base + done);
 					}
-					a->iov_off[k] |= 1UL << 63;
+					if (done == io->len)  /* else 4b reads the whole run */
+						a->iov_off[k] |= 1UL << 63;
 				}
 				struct { uint64_t start, len; } rg = { v->start, v->end - v->start };
 				sys3(__NR_ioctl, uffd, RST_UFFDIO_UNREGISTER, (long)&rg);
@@ -364,8 +379,8 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 	/* 5. final protections and advice */
 	for (i = 0; i < a->nr_vmas; i++) {
 		struct rst_vma *v = &a->vmas[i];
-		if (v->add_write && !(v->prot & PROT_WRITE) &&
-		    (r = sys3(__NR_mprotect, v->start, v->end - v->start, v->prot)) < 0)
+		uint32_t mapped = v->premap ? v->prot | 3 /* PROT_READ|PROT_WRITE */ : v->prot | (v->add_write ? PROT_WRITE : 0);
+		if (mapped != v->prot && (r = sys3(__NR_mprotect, v->start, v->end - v->start, v->prot)) < 0)
 			fail(a, RST_STEP_MPROTECT, r, v->start);
 		for (int b = 0; b < 64; b++) {
 			uint32_t w = b < 32 ? v->madv_lo : v->madv_hi;
@@ -373,8 +388,15 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 				sys3(__NR_madvise, v->start, v->end - v->start, b);
 		}
 	}
+	/* guard pages: no pages were dumped there; installing them would drop any */
+	for (i = 0; i < a->nr_guards; i++)
+		if ((r = sys3(__NR_madvise, a->guards[i][0], a->guards[i][1] - a->guards[i][0], 102 /* MADV_GUARD_INSTALL */)) < 0)
+			fail(a, RST_STEP_GUARD, r, a->guards[i][0]);
 	for (i = 0; i < a->nr_close; i++)
 		sys1(__NR_close, a->close_fds[i]);
+	/* transparent huge pages as dumped, either way: the mm flag is inherited from the helper across fork */
+	if ((r = sys5(__NR_prctl, PR_SET_THP_DISABLE, a->thp_disabled, 0, 0, 0)) < 0)
+		fail(a, RST_STEP_THP, r, 0);
 
 	/* 6. mm fields and exe */
 	if (a->comm[0])

@@ -55,7 +55,7 @@ export const records = {
       label: str, name: str, anon: bool, size: u64, seals: u64, mode: u64, uid: u64, gid: u64, pages: str,
       runs: array('run', { layout: 'flat' }), // offset in the file, length, offset in the pages image
     },
-    cOnly: { fd: 'int fd = -1' },
+    cOnly: { fd: 'int fd = -1', rw_given: 'int rw_given' },
   },
   run: { fields: { off: u64, len: u64, fileOff: u64 } },
   obj: {
@@ -111,6 +111,7 @@ export const records = {
       files: array('mfile'), // files to map: by path, a memfd, or an object (a ghost file, reopened through /proc/self/fd)
       vmas: array('vma'),
       iovs: array('iov', { layout: 'flat', c: 'iov', count: 'nr_iovs' }), // base, len, off triples
+      guards: { ...array(fixed(u64, 2)), optional: true }, // start, end of guard pages (MADV_GUARD_INSTALL), once the VMAs are there
       vdsoHint: { ...u64, at: 'vdso.hint' }, vdsoExpect: { ...u64, at: 'vdso.expect' }, vvarLen: { ...u64, at: 'vdso.vvarLen' }, vdsoLen: { ...u64, at: 'vdso.vdsoLen' },
       // the vDSO proxy (restore/vdso-proxy.ts): the dumped vDSO's entry points patched into jumps to the running one
       vdsoProxy: { ...u64, at: 'vdso.proxy' }, vdsoWhy: { ...str, at: 'vdso.why' }, vdsoPatches: { ...array('vdso_patch', { max: 256 }), at: 'vdso.patches' },
@@ -120,6 +121,7 @@ export const records = {
       sigact: fixed(fixed(u64, 4), 64), rlim: fixed(fixed(u64, 2), 16), itimer: fixed(fixed(u64, 4), 3),
       credsSet: u64, cred: fixed(u64, 8), secbits: u64, groups: array(u64, { max: 64, cap: 64 }), caps: fixed(fixed(u64, 2), 5), noNewPrivs: u64, // caps: inheritable, permitted, effective, bounding, ambient
       dumpable: u64, pdeathSig: u64, personalitySet: u64, personality: u64,
+      thpDisabled: { ...u64, optional: true }, // mm.thp_disabled: PR_SET_THP_DISABLE once the VMAs are mapped
       threads: array('thr', { min: 1, c: 'thr', count: 'nr_threads' }),
       locks: array(fixed(u64, 5)), // kind (1 POSIX, 2 FLOCK, 4 OFD), type, start, len, fd
       nice: i64, policy: u64, prio: u64, subreaper: u64, oomSet: u64, oomAdj: i64,
@@ -137,7 +139,11 @@ export const records = {
     fields: { path: str, oflags: u64, memfd: index('memfds', { none: true }), obj: { ...index('objs', { none: true }), optional: true } },
     cOnly: { fd: 'int fd = -1' },
   },
-  vma: { fields: { start: u64, end: u64, pgoff: u64, prot: u64, flags: u64, file: index('files', { none: true }), madv: u64, addWrite: u64 } },
+  vma: {
+    fields: { start: u64, end: u64, pgoff: u64, prot: u64, flags: u64, file: index('files', { none: true }), madv: u64, addWrite: u64 },
+    // premap.c: where the helper mapped and filled it before forking the children that share it (0: the blob maps it)
+    cOnly: { premap: 'uint64_t premap', inherited: 'int inherited' },
+  },
   iov: { fields: { base: u64, len: u64, off: u64 } },
   thr: {
     fields: {

@@ -1,15 +1,32 @@
 // VMAs and mm fields (ENGINE-NOTES §3.5) from /proc/PID/smaps, stat and auxv.
+import { lstatSync } from 'node:fs';
 import { VMA } from '@ckpt/images';
 import type { MapLine } from './proc.js';
 import { readAuxv, readStat, readStatus } from './proc.js';
 import { memfdName, type Files } from './files.js';
 import { DumpError } from './log.js';
+import { native } from './native.js';
 
 /** mmap flags (kernel ABI), as vma_entry.flags holds them */
-export const MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_GROWSDOWN = 0x100, MAP_LOCKED = 0x2000,
-  MAP_NORESERVE = 0x4000, MAP_HUGETLB = 0x40000;
+export const MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_DROPPABLE = 8, MAP_ANONYMOUS = 0x20, MAP_GROWSDOWN = 0x100,
+  MAP_LOCKED = 0x2000, MAP_NORESERVE = 0x4000, MAP_HUGETLB = 0x40000;
+/** vma_entry.status of a guard area (CRIU's VMA_AREA_GUARD; not in CRIT's table of names, so not in ours) */
+export const VMA_AREA_GUARD = 1 << 16;
 const MADV: Record<string, number> = { rr: 1, sr: 2, dc: 10, mg: 12, hg: 14, nh: 15, dd: 16, wf: 18 };
-const O_RDWR = 2;
+const O_WRONLY = 1, O_RDWR = 2;
+
+/** The open mode of the file behind a mapping, as CRIU reads it: the map_files link's mode mirrors the file
+ * description's (0400 read, 0200 write). A MAP_SHARED mapping of an O_RDWR file may be made writable later
+ * even when it is read-only now. undefined: no link (CRIU then guesses from the protection, as we do). */
+function mapFileFlags(mf: string): number | undefined {
+  let mode;
+  try {
+    mode = lstatSync(mf).mode & 0o600;
+  } catch {
+    return undefined;
+  }
+  return mode === 0o600 ? O_RDWR : mode === 0o200 ? O_WRONLY : 0;
+}
 
 export interface Vma {
   start: bigint; end: bigint; pgoff: bigint; shmid: number; prot: number; flags: number; status: number;
@@ -31,9 +48,15 @@ export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
       else if (f === 'lo') v.flags |= MAP_LOCKED;
       else if (f === 'nr') v.flags |= MAP_NORESERVE;
       else if (f === 'ht') v.flags |= MAP_HUGETLB;
+      else if (f === 'dp') v.flags = (v.flags & ~MAP_PRIVATE) | MAP_DROPPABLE; // private in kind, but its own map type
       if (MADV[f] !== undefined) v.madv = (v.madv ?? 0n) | (1n << BigInt(MADV[f]));
     }
     const anon = m.ino === 0 && !m.path.startsWith('/');
+    if (m.vmFlags.includes('ht')) {
+      // hugetlbfs pages (MAP_HUGETLB, MFD_HUGETLB, SHM_HUGETLB): neither dumped nor mapped back as such yet
+      const what = m.path.replace(/ \(deleted\)$/, '') || 'anonymous memory';
+      throw new DumpError(`task ${pid}: hugetlb mapping ${m.start.toString(16)}-${m.end.toString(16)} (${what}) is not supported yet`);
+    }
     if (m.path === '[vsyscall]') {
       v.status = VMA.VMA_AREA_VSYSCALL | VMA.VMA_ANON_PRIVATE;
       v.flags |= MAP_ANONYMOUS;
@@ -60,9 +83,12 @@ export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
         v.shmid = files.memfdMapping(memfdName(m.path), mf);
         v.pgoff = m.pgoff;
         v.status |= (shared ? VMA.VMA_FILE_SHARED : VMA.VMA_FILE_PRIVATE) | VMA.VMA_AREA_MEMFD;
-        v.fdflags = shared && m.perms[1] === 'w' ? O_RDWR : 0;
+        v.fdflags = mapFileFlags(mf) ?? (shared && m.perms[1] === 'w' ? O_RDWR : 0);
         out.push(v);
         continue;
+      }
+      if (m.path.startsWith('/[aio]')) { // the ring of an io_setup() context: no file to map back
+        throw new DumpError(`task ${pid}: AIO ring ${m.start.toString(16)}-${m.end.toString(16)} (io_setup) is not supported yet`);
       }
       if (m.path.startsWith('/SYSV') || m.path.startsWith('/dev/zero')) {
         throw new DumpError(`task ${pid}: mapping of ${m.path} (SysV shared memory) is not supported yet`);
@@ -70,9 +96,24 @@ export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
       v.shmid = files.specialFile(m.path.replace(/ \(deleted\)$/, ''), mf);
       v.pgoff = m.pgoff;
       v.status |= shared ? VMA.VMA_FILE_SHARED : VMA.VMA_FILE_PRIVATE;
-      v.fdflags = shared && m.perms[1] === 'w' ? O_RDWR : 0;
+      v.fdflags = mapFileFlags(mf) ?? (shared && m.perms[1] === 'w' ? O_RDWR : 0);
     }
     out.push(v);
+  }
+  out.push(...guardAreas(pid, out));
+  return out;
+}
+
+/** Guard pages (madvise MADV_GUARD_INSTALL) are no VMAs of the kernel's; as CRIU does, they are entries of their
+ * own (status VMA_AREA_GUARD only) after the VMAs, which the restorer installs again once the VMAs are there. */
+function guardAreas(pid: number, vmas: Vma[]): Vma[] {
+  const out: Vma[] = [];
+  for (const v of vmas) {
+    if (!(v.status & VMA.VMA_AREA_REGULAR) || v.status & (VMA.VMA_AREA_VVAR | VMA.VMA_AREA_VDSO)) continue;
+    const r = native().scanPages(pid, v.start, v.end, { guards: true });
+    for (let i = 0; i < r.length; i += 2) {
+      out.push({ start: r[i], end: r[i] + r[i + 1] * 4096n, pgoff: 0n, shmid: 0, prot: 0, flags: 0, status: VMA_AREA_GUARD, fd: -1 });
+    }
   }
   return out;
 }

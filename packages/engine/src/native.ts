@@ -33,7 +33,7 @@ export interface Native {
   injectSyscall(pid: number, addr: bigint, nr: number, args: (number | bigint)[]): bigint;
 
   zeroPfn(): bigint;
-  scanPages(pid: number, start: bigint, end: bigint, opts: { all?: boolean; skipFile?: boolean; zeroPfn?: bigint }): BigUint64Array;
+  scanPages(pid: number, start: bigint, end: bigint, opts: { all?: boolean; skipFile?: boolean; zeroPfn?: bigint; guards?: boolean }): BigUint64Array;
   /** progress(done, total) in bytes: every 64 MiB read and at the end (not called for less) */
   copyPages(pid: number, outFd: number, runs: BigUint64Array, progress?: (done: number, total: number) => void): number;
   readMem(pid: number, addr: bigint, len: number): Buffer;

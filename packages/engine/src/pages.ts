@@ -4,16 +4,17 @@ import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { imageFileName, PE, VMA } from '@ckpt/images';
 import { native } from './native.js';
-import { MAP_ANONYMOUS, MAP_HUGETLB, MAP_LOCKED, MAP_PRIVATE, type Vma } from './mm.js';
+import { MAP_ANONYMOUS, MAP_DROPPABLE, MAP_HUGETLB, MAP_LOCKED, MAP_PRIVATE, type Vma } from './mm.js';
 
 export interface PageRun { vaddr: bigint; nrPages: number; flags: number }
 
 let zeroPfn: bigint | undefined;
 
-/** VMAs whose pages go to the task's pages image: private, regular, not vvar/vsyscall. */
-export function pagesDumped(v: { status: number }): boolean {
+/** VMAs whose pages go to the task's pages image: private, regular, not vvar/vsyscall. Not MAP_DROPPABLE
+ * memory: the kernel may drop its pages at any time, it comes back zeroed (as CRIU restores it). */
+export function pagesDumped(v: { status: number; flags: number }): boolean {
   return (v.status & VMA.VMA_AREA_REGULAR) !== 0 && (v.status & (VMA.VMA_AREA_VVAR | VMA.VMA_AREA_VSYSCALL)) === 0
-    && (v.status & (VMA.VMA_ANON_PRIVATE | VMA.VMA_FILE_PRIVATE)) !== 0;
+    && (v.status & (VMA.VMA_ANON_PRIVATE | VMA.VMA_FILE_PRIVATE)) !== 0 && !(v.flags & MAP_DROPPABLE);
 }
 
 export function scanRuns(pid: number, vmas: Vma[]): PageRun[] {

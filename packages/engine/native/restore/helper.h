@@ -45,6 +45,14 @@ int create_objects(void);
 
 /* tasks.c */
 void task_main(uint64_t ti) __attribute__((noreturn));
+int open_mfile(uint64_t ti, const struct mfile *m);
+
+/* premap.c: private memory shared copy-on-write with children, mapped before they are forked */
+extern uint64_t premap_start, premap_len;  /* the window, after the arena */
+uint64_t premap_plan(void);
+void premap_place(uint64_t at);
+void premap_task(uint64_t ti);
+int premap_covers(const struct task *t, uint64_t base, uint64_t len);
 
 /* caller.c: the pidfile, action scripts and status fd ckpt's caller asked for */
 int write_pidfile(pid_t root);

@@ -71,6 +71,7 @@ static uint64_t task_need(struct task *t)
 	n += PALIGN(t->nr_vmas * sizeof(struct rst_vma));
 	n += PALIGN(t->nr_iovs * sizeof(struct rst_iov));
 	n += PALIGN(t->nr_iovs * 8);
+	n += PALIGN(t->nr_guards * 16);
 	n += PALIGN(t->nr_threads * sizeof(struct rst_thread));
 	n += t->nr_threads * (THREAD_STACK + FRAME_AREA);
 	n += THREAD_STACK; /* the blob's own stack */
@@ -95,20 +96,27 @@ int map_region(void)
 	}
 	region_len = PALIGN(region_len);
 	arena_len = PALIGN(sizeof(struct rst_arena) + nr_tasks * sizeof(struct rst_status));
-	region = find_hole(region_len + arena_len);
+	premap_len = premap_plan();
+	region = find_hole(region_len + arena_len + premap_len);
 	if (!region) {
 		fprintf(stderr, "Error: no address range is free in both the helper's and the dumped layouts\n");
 		return -1;
 	}
 	void *m = mmap((void *)region, region_len, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	void *s = mmap((void *)(region + region_len), arena_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (m != (void *)region || s != (void *)(region + region_len)) {
+	/* the premap window: reserved here, its VMAs mapped over it by the tasks (premap.c) */
+	void *w = premap_len ? mmap((void *)(region + region_len + arena_len), premap_len, PROT_NONE,
+				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0) : NULL;
+	if (m != (void *)region || s != (void *)(region + region_len) || (premap_len && w != (void *)(region + region_len + arena_len))) {
 		fprintf(stderr, "Error: cannot map the restorer at 0x%lx: %s\n", (unsigned long)region, strerror(errno));
 		return -1;
 	}
+	if (premap_len)
+		premap_place(region + region_len + arena_len);
 	memcpy((void *)region, restore_blob, restore_blob_len);
 	arena = s;
 	arena->nr_tasks = (int32_t)nr_tasks;
-	info("restorer at 0x%lx (%lu KiB), arena at 0x%lx", (unsigned long)region, (unsigned long)(region_len >> 10), (unsigned long)(region + region_len));
+	info("restorer at 0x%lx (%lu KiB), arena at 0x%lx, %lu KiB premapped", (unsigned long)region, (unsigned long)(region_len >> 10),
+	     (unsigned long)(region + region_len), (unsigned long)(premap_len >> 10));
 	return 0;
 }

@@ -116,6 +116,24 @@ struct blob_fds {
 	int close[RST_MAX_FDS_CLOSE];
 };
 
+/* a file task ti maps */
+int open_mfile(uint64_t ti, const struct mfile *m)
+{
+	int fd;
+	if (m->obj != ~0ULL || (m->memfd != ~0ULL && (m->oflags & O_ACCMODE) != O_RDWR)) {
+		/* a ghost file (already unlinked) or a memfd mapped through a read-only fd: reopened through our
+		 * own fd with the dumped mode */
+		char p[64];
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", m->obj != ~0ULL ? objs[m->obj].fd : memfds[m->memfd].fd);
+		fd = open(p, (int)m->oflags | O_CLOEXEC);
+	} else
+		fd = m->memfd != ~0ULL ? fcntl(memfds[m->memfd].fd, F_DUPFD_CLOEXEC, 0) : open(m->path, (int)m->oflags);
+	if (fd < 0)
+		task_fail(ti, "task %lu: mapped file %s: %s", (unsigned long)tasks[ti].pid,
+			  m->obj != ~0ULL ? objs[m->obj].label : m->memfd != ~0ULL ? memfds[m->memfd].label : m->path, strerror(errno));
+	return fd;
+}
+
 static void open_blob_files(uint64_t ti, struct blob_fds *bf)
 {
 	struct task *t = &tasks[ti];
@@ -124,17 +142,7 @@ static void open_blob_files(uint64_t ti, struct blob_fds *bf)
 	bf->nclose = 0;
 	for (uint64_t k = 0; k < t->nr_files; k++) {
 		struct mfile *m = &t->files[k];
-		int fd;
-		if (m->obj != ~0ULL) {  /* a ghost file: already unlinked, reopened through our own fd */
-			char p[64];
-			snprintf(p, sizeof(p), "/proc/self/fd/%d", objs[m->obj].fd);
-			fd = open(p, (int)m->oflags | O_CLOEXEC);
-		} else
-			fd = m->memfd != ~0ULL ? fcntl(memfds[m->memfd].fd, F_DUPFD_CLOEXEC, 0) : open(m->path, (int)m->oflags);
-		if (fd < 0)
-			task_fail(ti, "task %lu: mapped file %s: %s", pid,
-				  m->obj != ~0ULL ? objs[m->obj].label : m->memfd != ~0ULL ? memfds[m->memfd].label : m->path, strerror(errno));
-		m->fd = move_high(fd);
+		m->fd = move_high(open_mfile(ti, m));
 		if (bf->nclose < RST_MAX_FDS_CLOSE - 2)
 			bf->close[bf->nclose++] = m->fd;
 	}
@@ -406,7 +414,9 @@ static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blo
 	uint8_t *cur = (uint8_t *)a + PALIGN(sizeof(*a));
 	memset(a, 0, sizeof(*a));
 	a->keep_start = region;
-	a->keep_end = region + region_len + arena_len;
+	a->keep_end = region + region_len + arena_len + premap_len;
+	a->premap_start = premap_start;
+	a->premap_len = premap_len;
 	a->status = st;
 	a->arena = arena;
 	a->task_size = TASK_SIZE;
@@ -419,6 +429,7 @@ static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blo
 		r->fd = v->file == ~0ULL ? -1 : t->files[v->file].fd;
 		r->madv_lo = (uint32_t)v->madv; r->madv_hi = (uint32_t)(v->madv >> 32);
 		r->add_write = v->add_write;
+		r->premap = v->premap;
 	}
 	cur += PALIGN(t->nr_vmas * sizeof(struct rst_vma));
 	a->nr_iovs = t->nr_iovs;
@@ -429,9 +440,13 @@ static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blo
 	}
 	cur += PALIGN(t->nr_iovs * sizeof(struct rst_iov));
 	a->iov_off = (uint64_t *)cur;
-	for (uint64_t k = 0; k < t->nr_iovs; k++)
-		a->iov_off[k] = t->iov[3 * k + 2];
+	for (uint64_t k = 0; k < t->nr_iovs; k++)  /* runs premap_task filled: done (top bit) */
+		a->iov_off[k] = t->iov[3 * k + 2] | (premap_covers(t, t->iov[3 * k], t->iov[3 * k + 1]) ? 1ULL << 63 : 0);
 	cur += PALIGN(t->nr_iovs * 8);
+	a->nr_guards = (uint32_t)t->nr_guards;
+	a->guards = (uint64_t (*)[2])cur;
+	memcpy(cur, t->guards, t->nr_guards * 16);
+	cur += PALIGN(t->nr_guards * 16);
 	a->pages_fd = bf->pages;
 	{
 		struct stat pst;
@@ -467,6 +482,7 @@ static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blo
 	}
 	a->no_new_privs = t->no_new_privs;
 	a->dumpable = (int32_t)t->dumpable;
+	a->thp_disabled = (uint32_t)t->thp_disabled;
 	a->pdeath_sig = (int32_t)t->pdeath_sig;
 	a->personality_set = t->personality_set;
 	a->personality = t->personality;
@@ -541,6 +557,7 @@ void task_main(uint64_t ti)
 	st->stage = RST_STAGE_FORKED;
 	futex_wake(&st->stage);
 
+	premap_task(ti);  /* its private memory its children share, before they are forked */
 	fork_children(ti);
 	fdt_set(ti, RST_FDT_CHILDREN);
 

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { imageFileName, PE, taskPages, TASK, VMA, type PageReader } from '@ckpt/images';
 import { buildId } from '../elf.js';
+import { VMA_AREA_GUARD } from '../mm.js';
 import { buildSigframe } from './frame.js';
 import { planVdso } from './vdso-proxy.js';
 import type { FileObjects } from './objects.js';
@@ -150,11 +151,17 @@ function planMemory(ctx: TaskContext, t: PlanTask, who: string): MemoryLayout {
   t.auxv = ((mm.mm_saved_auxv as bigint[] | undefined) ?? []).map((v) => b(v));
   if (t.auxv.length > 62) throw new RestoreError(`${who}: auxv has ${t.auxv.length} values`);
   t.dumpable = n(mm.dumpable, 1);
+  t.thpDisabled = mm.thp_disabled ? 1 : 0;
   const fileIdx = new Map<string, number>();
   const layout: MemoryLayout = { privateRanges: [], skip: [] };
   let prevEnd = 0n;
   for (const v of (mm.vmas as any[]) ?? []) {
     const start = b(v.start), end = b(v.end), status = n(v.status);
+    if (status === VMA_AREA_GUARD) { // guard pages, after the VMAs (CRIU's order): installed once the VMAs are there
+      if (end <= start) throw new RestoreError(`${who}: guard area at 0x${start.toString(16)} in ${imageFileName('mm', pid)} is empty`);
+      (t.guards ??= []).push([start, end]);
+      continue;
+    }
     if (start < prevEnd || end <= start) throw new RestoreError(`${who}: VMAs in ${imageFileName('mm', pid)} overlap or are unsorted at 0x${start.toString(16)}`);
     prevEnd = end;
     if (!(status & VMA.VMA_AREA_REGULAR)) continue; // vsyscall
@@ -166,17 +173,20 @@ function planMemory(ctx: TaskContext, t: PlanTask, who: string): MemoryLayout {
     }
     let file = -1;
     const shared = (n(v.flags) & 3) === 1;
+    // the file's open mode as dumped (a MAP_SHARED mapping of an O_RDWR file may be mprotect()ed writable
+    // later); images without it: CRIU's guess from the protection
+    const oflags = v.fdflags !== undefined && v.fdflags !== null ? n(v.fdflags) & 3 : shared && n(v.prot) & 2 ? O_RDWR : 0;
     const memfdFile = status & (VMA.VMA_FILE_PRIVATE | VMA.VMA_FILE_SHARED | VMA.VMA_AREA_MEMFD) ? objects.file(n(v.shmid))?.memfd : undefined;
     if (memfdFile || status & VMA.VMA_ANON_SHARED) {
       // a memfd, or shared anonymous memory: one object for every task that maps it
       const m = memfdFile ? objects.memfdFor(n(memfdFile.inode_id), `${who} ${range}`) : objects.anonShmFor(n(v.shmid), end - start + b(v.pgoff), `${who} ${range}`);
-      const key = `memfd:${m}`;
-      if (!fileIdx.has(key)) { fileIdx.set(key, t.files.length); t.files.push({ path: '', oflags: O_RDWR, memfd: m }); }
+      const mode = memfdFile ? oflags : O_RDWR;
+      const key = `memfd${mode}:${m}`;
+      if (!fileIdx.has(key)) { fileIdx.set(key, t.files.length); t.files.push({ path: '', oflags: mode, memfd: m }); }
       file = fileIdx.get(key)!;
     } else if (status & (VMA.VMA_FILE_PRIVATE | VMA.VMA_FILE_SHARED)) {
       const f = objects.file(n(v.shmid));
       if (!f?.reg) throw new RestoreError(`${who}: ${range}: file id ${v.shmid} is not in ${imageFileName('files')}`);
-      const oflags = shared && n(v.prot) & 2 ? O_RDWR : 0;
       if (objects.isGhost(n(v.shmid))) {
         // a deleted file: the ghost object, reopened by the task with what the mapping needs
         const obj = objects.objFor(n(v.shmid), `${who} ${range}`);

@@ -40,6 +40,8 @@ export interface PlanTask {
   ctty: number; cttyPgrp: number;
   vmas: { start: bigint; end: bigint; pgoff: bigint; prot: number; flags: number; file: number; madv: bigint; addWrite: number }[];
   iovs: { base: bigint; len: bigint; off: bigint }[];
+  /** guard pages (madvise MADV_GUARD_INSTALL): start, end */
+  guards?: [bigint, bigint][];
   /** the dump's vvar (hint) and vDSO (expect) and their lengths; proxy 1: the dumped vDSO stays, its entry points
    * patched (at: address, code: bytes to write there, rel: offset in code of a u64 the running vDSO's address is
    * added to, -1 none; why: what differs), the running vvar+vDSO go into a hole */
@@ -48,6 +50,8 @@ export interface PlanTask {
   sigact: bigint[][]; rlim: bigint[][]; itimer: bigint[][];
   credsSet: number; cred: number[]; secbits: number; groups: number[]; caps: number[][]; noNewPrivs: number;
   dumpable: number; pdeathSig: number; personalitySet: number; personality: bigint;
+  /** 1: transparent huge pages disabled for the mm (PR_SET_THP_DISABLE) */
+  thpDisabled?: number;
   threads: { tid: number; clearTid: bigint; robust: bigint; robustLen: bigint; fsBase: bigint; gsBase: bigint; rseqPtr: bigint; rseqSize: number; rseqSig: number; comm: string; frame: Buffer }[];
   pagesBytes: number;
   /** filelocks.img entries of this task: kind (1 POSIX, 2 FLOCK, 4 OFD), type, start, len, fd */

@@ -79,12 +79,25 @@ static int create_memfds(void)
 	return 0;
 }
 
-/* a file description of its own on the memfd, with its flags and offset */
+/* a file description of its own on the memfd, with its flags and offset. The first read-write one is
+ * memfd_create's own, as CRIU does: an open() of the memfd counts as a writer of the inode, which makes
+ * execveat(fd, "", AT_EMPTY_PATH) of it fail with ETXTBSY; memfd_create's file does not. */
 static int create_memfd_obj(struct obj *o)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", memfds[o->nums[0]].fd);
-	int fd = open(path, (int)(o->flags & ~(O_CREAT | O_EXCL | O_TRUNC)));
+	struct memfd_ *m = &memfds[o->nums[0]];
+	int fd;
+	if ((o->flags & O_ACCMODE) == O_RDWR && !m->anon && !m->rw_given) {
+		fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 0);
+		if (fd >= 0 && fcntl(fd, F_SETFL, (int)o->flags) < 0) {
+			close(fd);
+			fd = -1;
+		}
+		m->rw_given = 1;
+	} else {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", m->fd);
+		fd = open(path, (int)(o->flags & ~(O_CREAT | O_EXCL | O_TRUNC)));
+	}
 	if (fd < 0 || (o->pos && lseek(fd, (off_t)o->pos, SEEK_SET) < 0))
 		return obj_error(o);
 	return obj_fd(o, fd);

@@ -1,0 +1,133 @@
+// Memory state a restore must bring back as it was (ZDTM's thp_disable, maps_file_prot, maps11, memfd04/05):
+// each program reports its own view every tick; after dump and restore the ticks must show the same state,
+// and /proc what the kernel holds.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ckpt, compile, eventually, launch, needPtrace, sessionPids, workDir } from './helpers.mjs';
+import { dumpedPidsFree, killPids, restoreOk, ticks, until } from './restore-lib.mjs';
+
+/** Starts progs/NAME.c, checks its ticks with check(lines) before the dump, dumps it, restores it and checks
+ * the ticks it prints after with check(lines, pids) again; returns nothing (asserts). */
+async function roundTrip(t, name, args, check) {
+  if (!needPtrace(t)) return;
+  const dir = workDir(name);
+  const h = await launch(compile(name, dir), args.map((a) => a.replace('DIR', dir)));
+  let pids = [h.pid];
+  try {
+    const unsupported = h.lines().find((l) => / unsupported$/.test(l));
+    if (unsupported) {
+      if (process.env.CI) assert.fail(`${name}: this kernel lacks what it tests`);
+      t.skip(`${name}: this kernel lacks what it tests`);
+      return;
+    }
+    await until(() => ticks(h.lines()).length >= 2, 5000, `${name} ticks`);
+    pids = sessionPids(h.pid);
+    check(h.lines().filter((l) => l.startsWith('tick')), pids);
+    const img = join(dir, 'img');
+    const d = ckpt(['dump', '-t', String(h.pid), '-D', img]);
+    assert.equal(d.status, 0, d.stderr);
+    await dumpedPidsFree(pids);
+    const n = h.lines().length;
+    assert.equal(restoreOk(img), h.pid);
+    await eventually(() => {
+      const after = h.lines().slice(n).filter((l) => l.startsWith('tick'));
+      assert.ok(after.length >= 3, `${name} goes on after the restore: ${after.join('|')}`);
+      check(after, pids);
+    });
+  } finally {
+    killPids(pids);
+  }
+}
+
+const every = (lines, re) => assert.ok(lines.length && lines.every((l) => re.test(l)), lines.join('\n'));
+const status = (pid, key) => new RegExp(`^${key}:\\s*(.*)$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+
+test('PR_SET_THP_DISABLE stays set (mm thp_disabled)', (t) => roundTrip(t, 'mm-thp', [], (lines, [pid]) => {
+  every(lines, /^tick \d+ thp_disabled=1$/);
+  assert.equal(status(pid, 'THP_enabled'), '0');
+}));
+
+test('a file mapping keeps its open mode: MAP_SHARED of an O_RDWR file can be made writable, of O_RDONLY not (vma fdflags)', (t) =>
+  roundTrip(t, 'mm-file-prot', ['DIR/mapped.bin'], (lines, [pid]) => {
+    every(lines, /^tick \d+ rw_page=[a-z] ro_page=mprotect-ok ro_file=Permission denied$/);
+    // the map_files links show the open modes (0600 read-write, 0400 read-only) the mappings were made through
+    const maps = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((l) => l.endsWith('/mapped.bin'));
+    const modes = maps.map((l) => (lstatSync(`/proc/${pid}/map_files/${l.split(' ')[0]}`).mode & 0o777).toString(8)).sort();
+    assert.deepEqual(modes, ['400', '600', '600'], maps.join('\n'));
+  }));
+
+test('MAP_DROPPABLE memory comes back zeroed and droppable; MADV_WIPEONFORK keeps the data, wiped in children', (t) => {
+  let dumped = false;
+  return roundTrip(t, 'mm-droppable', [], (lines, pids) => {
+    // before the dump the kernel may drop the droppable page; after the restore it is zero (its pages are not dumped)
+    every(lines, dumped ? /^tick \d+ droppable=zero wipeonfork=data fork=zero child=zero$/ : /^tick \d+ droppable=(data|zero) wipeonfork=data fork=zero child=zero$/);
+    dumped = true;
+    for (const pid of pids) {
+      const flags = readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n').filter((l) => l.startsWith('VmFlags:'));
+      assert.ok(flags.some((l) => / dp( |$)/.test(l) && / wf( |$)/.test(l)), `task ${pid}: a droppable VMA`);
+      assert.ok(flags.some((l) => !/ dp( |$)/.test(l) && / wf( |$)/.test(l)), `task ${pid}: a wipe-on-fork VMA`);
+    }
+  });
+});
+
+test('a memfd stays executable through its fd (memfd_create\'s own file, not a reopened writer: no ETXTBSY)', (t) =>
+  roundTrip(t, 'mm-memfd-exec', [], (lines, [pid]) => {
+    every(lines, /^tick \d+ exec=0 shared=#$/);
+    // mapped MAP_SHARED through the read-write fd, MAP_PRIVATE through a read-only reopen of it
+    const maps = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((l) => l.endsWith('/memfd:mm-memfd-exec (deleted)'));
+    const modes = maps.map((l) => `${l.split(' ')[1]} ${(lstatSync(`/proc/${pid}/map_files/${l.split(' ')[0]}`).mode & 0o777).toString(8)}`).sort();
+    assert.deepEqual(modes, ['rw-p 400', 'rw-s 600'], maps.join('\n'));
+  }));
+
+test('private pages shared copy-on-write by parent, child and grandchild stay shared, the rest stays apart (premap)', (t) =>
+  roundTrip(t, 'mm-cow', ['DIR/cow.bin'], (lines, pids) => {
+    assert.equal(pids.length, 3, `parent, child and grandchild: ${pids}`);
+    // anon pages 0-3, 5: all share 0; the child and the grandchild 1 and 2; parent and child 3; the child
+    // dropped 5 (the grandchild inherited that: neither has a page); file page 0 a private copy of all
+    // three, page 1 the child's, inherited by the grandchild
+    every(lines, /^tick \d+ data=ok anon=aaa,abb,abb,aab,a-- file=aaa,abb$/);
+  }));
+
+/** Starts progs/NAME.c, dumps it and expects a refusal of one line matching why(pid, at) (at: the address its
+ * READY line names); the program must keep running. */
+async function refused(t, name, why) {
+  if (!needPtrace(t)) return;
+  const dir = workDir(name);
+  const h = await launch(compile(name, dir));
+  try {
+    if (h.lines().some((l) => / unsupported$/.test(l))) {
+      if (process.env.CI) assert.fail(`${name}: this kernel lacks what it tests`);
+      t.skip(`${name}: this kernel lacks what it tests`);
+      return;
+    }
+    const at = /READY pid=\d+ at=([0-9a-f]+)/.exec(h.lines().join('\n'))[1];
+    const r = ckpt(['dump', '-t', String(h.pid), '-D', join(dir, 'img')]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, why(h.pid, at));
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    const n = ticks(h.lines()).length;
+    await until(() => ticks(h.lines()).length > n + 1, 5000, 'ticks after the refused dump');
+  } finally {
+    killPids([h.pid]);
+  }
+}
+
+test('a hugetlb mapping is refused at dump by task and range; the program keeps running', (t) =>
+  refused(t, 'mm-hugetlb', (pid, at) => new RegExp(`task ${pid}: hugetlb mapping ${at}-[0-9a-f]+ \\(/anon_hugepage\\) is not supported yet`)));
+
+test('an AIO ring is refused at dump by task and range (it restored as a missing file /[aio])', (t) =>
+  refused(t, 'mm-aio', (pid, at) => new RegExp(`task ${pid}: AIO ring ${at}-[0-9a-f]+ \\(io_setup\\) is not supported yet`)));
+
+test('MAP_LOCKED memory (populated by mmap) gets its pages back and stays locked', (t) =>
+  roundTrip(t, 'mm-locked', [], (lines, [pid]) => {
+    every(lines, /^tick \d+ data=ok$/);
+    const at = /READY pid=\d+ at=([0-9a-f]+)/.exec(readFileSync(join(dirname(readlinkSync(`/proc/${pid}/exe`)), 'out.log'), 'utf8'))[1];
+    const smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+    const vma = smaps.slice(smaps.indexOf(`${at}-`));
+    assert.match(/^VmFlags:.*$/m.exec(vma)[0], / lo( |$)/, 'VM_LOCKED');
+  }));
+
+test('guard pages (MADV_GUARD_INSTALL) are installed again, in anonymous and file mappings', (t) =>
+  roundTrip(t, 'mm-guard', ['DIR/guarded.bin'], (lines) => every(lines, /^tick \d+ guards=ok data=ok$/)));
