@@ -4,7 +4,7 @@
 // socket": refused unless --ext-unix-sk. On restore: socketpair, bound/listening, accepted = connect +
 // accept on the listener, queues re-sent from the peer, --ext-unix-sk peers connected by name.
 import { statSync } from 'node:fs';
-import { USK } from '@ckpt/images';
+import { enumValues, USK } from '@ckpt/images';
 import { native } from '../native.js';
 import { DumpError } from '../log.js';
 import type { FileObjects } from '../restore/objects.js';
@@ -35,7 +35,9 @@ export const unix: Kind = {
   },
   plan: (objs, f, _fileId, what) => unixObj(objs, f.usk, what),
   placed(objs, f, idx, what) {
-    if (objs.plan.objs[idx].sk?.peer === -2) linkPeer(objs, f.usk, idx, what);
+    const o = objs.plan.objs[idx];
+    if (o.sk?.peer === -2) linkPeer(objs, f.usk, idx, what);
+    else if (o.flags & ObjFlag.PEER_GONE) o.sk!.listener = listenerOf(objs, f.usk, what);
   },
   inheritKeys: (f) => [`socket:[${f.usk.ino}]`],
 };
@@ -122,14 +124,27 @@ export class UnixSockets {
         }
       }
       e.ns_id = this.netNsId;
-      if (d.state !== TCP_LISTEN) {
-        for (const pkt of n.peekQueue(local)) this.queues.push({ id_for: id, length: pkt.length, extra: pkt });
-      }
+      // a stream or seqpacket socket has a queue only once connected (reading an unconnected one fails)
+      if (d.state === TCP_ESTABLISHED || (d.type === SOCK_DGRAM && d.state !== TCP_LISTEN)) this.dumpQueue(pid, ino, local, id);
       this.dumped.push({ pid, fd, id, ino, entry: e });
       return e;
     } finally {
       n.close(local);
     }
+  }
+
+  /** sk-queues.img entries of the socket behind local: its unread packets, in order */
+  private dumpQueue(pid: number, ino: number, local: number, id: number): void {
+    let pkts: { data: Buffer; fds: number[] }[];
+    try {
+      pkts = native().peekQueue(local);
+    } catch (e) {
+      throw new DumpError(`task ${pid}: unix socket ${ino}: cannot read its queue: ${(e as Error).message}`);
+    }
+    const inFlight = pkts.some((p) => p.fds.length);
+    for (const p of pkts) for (const f of p.fds) native().close(f);
+    if (inFlight) throw new DumpError(`task ${pid}: unix socket ${ino} has file descriptors in flight (SCM_RIGHTS): not supported`);
+    for (const p of pkts) this.queues.push({ id_for: id, length: p.data.length, extra: p.data });
   }
 
   /**
@@ -187,14 +202,26 @@ const restoreState = new PerRun<FileObjects, RestoreState>((objs) => {
 function unixObj(objs: FileObjects, u: any, what: string): Obj {
   const name: Buffer = u.name ?? Buffer.alloc(0);
   const label = `${what} (unix socket:[${u.ino}]${name.length ? ' ' + JSON.stringify(name.toString('latin1').replace(/\0+$/, '')) : ''})`;
+  // connected (ESTABLISHED) but without a peer: the peer was closed (an accepted one keeps its listener's
+  // name). A named datagram socket is ESTABLISHED once another connects to it: only a nameless one lost a peer.
+  const gone = !n(u.peer) && n(u.state) === TCP_ESTABLISHED && !(n(u.uflags) & USK.EXTERN) &&
+    (n(u.type) !== SOCK_DGRAM || !name.length);
   return {
-    kind: ObjKind.UNIX, label, flags: n(u.flags) & O_NONBLOCK,
+    kind: ObjKind.UNIX, label, flags: (n(u.flags) & O_NONBLOCK) | (gone ? ObjFlag.PEER_GONE : 0),
     sk: {
       type: n(u.type), state: n(u.state), backlog: n(u.backlog), peer: n(u.peer) ? -2 : -1, listener: -1,
-      sndbuf: n(u.opts?.so_sndbuf), rcvbuf: n(u.opts?.so_rcvbuf), shutdown: n(u.shutdown), passcred: u.opts?.so_passcred ? 1 : 0,
+      sndbuf: n(u.opts?.so_sndbuf), rcvbuf: n(u.opts?.so_rcvbuf), shutdown: shutdownOf(u, label), passcred: u.opts?.so_passcred ? 1 : 0,
       name, queue: restoreState.of(objs).queues.get(n(u.id)) ?? [],
     },
   };
+}
+
+/** sk_shutdown (an enum: decoded by name) as its number, 0 NONE .. 3 BOTH */
+function shutdownOf(u: any, label: string): number {
+  const v = u.shutdown ?? 'NONE';
+  const x = typeof v === 'string' ? enumValues('sk_shutdown')?.[v] : Number(v);
+  if (x === undefined || !Number.isInteger(x) || x < 0 || x > 3) throw new RestoreError(`${label}: unknown shutdown state ${String(v)}`);
+  return x;
 }
 
 /** a connected unix socket's peer: in the images, external (--ext-unix-sk), or accepted from a listener */
@@ -215,11 +242,14 @@ function linkPeer(objs: FileObjects, u: any, idx: number, what: string): void {
     sk.peer = objs.plan.objs.length - 1;
     return;
   }
-  // an accepted socket carries its listener's name: it is recreated by connect + accept on that listener
-  const name: Buffer = u.name ?? Buffer.alloc(0);
-  if (name.length && n(u.state) === TCP_ESTABLISHED && n(u.type) !== SOCK_DGRAM) {
-    const l = objs.files.find((f) => f.usk && n(f.usk.state) === TCP_LISTEN && Buffer.compare(f.usk.name ?? Buffer.alloc(0), name) === 0);
-    if (l) sk.listener = objs.objFor(n(l.id), `listener of ${what}`);
-  }
+  sk.listener = listenerOf(objs, u, what);
   sk.peer = objs.objFor(n(peerFile.id), `peer of ${what}`);
+}
+
+/** an accepted socket carries its listener's name: it is recreated by connect + accept on that listener */
+function listenerOf(objs: FileObjects, u: any, what: string): number {
+  const name: Buffer = u.name ?? Buffer.alloc(0);
+  if (!name.length || n(u.state) !== TCP_ESTABLISHED || n(u.type) === SOCK_DGRAM) return -1;
+  const l = objs.files.find((f) => f.usk && n(f.usk.state) === TCP_LISTEN && Buffer.compare(f.usk.name ?? Buffer.alloc(0), name) === 0);
+  return l ? objs.objFor(n(l.id), `listener of ${what}`) : -1;
 }

@@ -32,6 +32,7 @@ static socklen_t sk_addr(struct obj *o, struct sockaddr_un *sa)
 	return sl;
 }
 
+static int open_unix(struct obj *o, char *err, size_t errn);
 static struct obj *creating;  /* the object create_unix was called for (errors are printed with its label) */
 
 /* A path name's stale socket file (the dumped socket's) goes before o binds to it; anything else at the path
@@ -70,6 +71,37 @@ static int bind_name(struct obj *o, int fd, const char *what, char *err, size_t 
 	return 0;
 }
 
+/* A connected socket whose peer was closed: connected to a throwaway peer (a connection accepted from its
+ * listener, or the other end of a socketpair), which sends its queue and is closed in finish_unix. */
+static int open_peer_gone(struct obj *o, char *err, size_t errn)
+{
+	int sv[2];
+	if (o->sk_listener != ~0ULL) {
+		struct obj *l = &objs[o->sk_listener];
+		struct sockaddr_un sa;
+		if (l->fd < 0 && open_unix(l, err, errn) < 0)
+			return -1;
+		sv[1] = socket(AF_UNIX, (int)o->sk_type, 0);
+		if (sv[1] < 0) {
+			snprintf(err, errn, "socket: %s", strerror(errno));
+			return -1;
+		}
+		socklen_t sl = sk_addr(l, &sa);
+		if (connect(sv[1], (struct sockaddr *)&sa, sl) < 0 || (sv[0] = accept(l->fd, NULL, NULL)) < 0) {
+			snprintf(err, errn, "connect to the listener and accept: %s", strerror(errno));
+			close(sv[1]);
+			return -1;
+		}
+	} else if (socketpair(AF_UNIX, (int)o->sk_type, 0, sv) < 0) {
+		snprintf(err, errn, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	sk_opts(o, sv[0]);
+	o->fd = move_high(sv[0]);
+	o->sk_gone = move_high(sv[1]);
+	return 0;
+}
+
 /* Unix sockets: pairs (both ends in the tree) come from socketpair(); named listeners are bound and listen;
  * a socket connected to a named socket of the tree connects to it. */
 static int open_unix(struct obj *o, char *err, size_t errn)
@@ -78,6 +110,8 @@ static int open_unix(struct obj *o, char *err, size_t errn)
 	int type = (int)o->sk_type;
 	enum { TCP_ESTABLISHED = 1, TCP_LISTEN = 10, TCP_CLOSE = 7 };
 	struct sockaddr_un sa;
+	if (o->flags & OBJ_PEER_GONE)
+		return open_peer_gone(o, err, errn);
 	/* an accepted connection: connect the peer to the listener and accept (names come out right) */
 	if (peer && peer->fd < 0 && o->sk_listener == ~0ULL && peer->sk_listener != ~0ULL && peer->sk_peer_obj == (uint64_t)(o - objs))
 		return open_unix(peer, err, errn);
@@ -170,6 +204,8 @@ static int requeue_socket_data(void)
 		int from = -1, tmp = -1;
 		if (o->sk_peer_obj != ~0ULL && objs[o->sk_peer_obj].fd >= 0 && o->sk_type != SOCK_DGRAM)
 			from = objs[o->sk_peer_obj].fd;
+		else if (o->sk_gone >= 0)
+			from = o->sk_gone;
 		for (uint64_t k = 0; k < o->nr_queue; k++) {
 			ssize_t n;
 			if (from >= 0)
@@ -200,6 +236,11 @@ static int requeue_socket_data(void)
 		if (tmp >= 0)
 			close(tmp);
 	}
+	for (uint64_t i = 0; i < nr_objs; i++)
+		if (objs[i].kind == OBJ_UNIX && objs[i].sk_gone >= 0) {
+			close(objs[i].sk_gone);  /* the peer goes, as it went before the dump */
+			objs[i].sk_gone = -1;
+		}
 	return 0;
 }
 
