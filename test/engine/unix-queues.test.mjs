@@ -1,0 +1,44 @@
+// Unix socket queues (ZDTM sockets01/02, their -seqpacket forms, socket_close_data): each program checks
+// its own sockets after the restore (prints "RESULT PASS" on SIGUSR1). The dump must end (it spun on a
+// seqpacket socket whose peer was closed), the restore must not fail on a shut-down pair.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { CKPT, compile, launch, needPtrace, sessionPids, workDir } from './helpers.mjs';
+import { dumpedPidsFree, eventually, killPids, restoreOk } from './restore-lib.mjs';
+
+/** ckpt dump, bounded: a dump that does not end within 60 s fails the test instead of hanging it */
+export function dumpBounded(pid, img, extra = []) {
+  const r = spawnSync(process.execPath, [CKPT, 'dump', '-t', String(pid), '-D', img, ...extra], { encoding: 'utf8', timeout: 60000 });
+  assert.notEqual(r.signal, 'SIGTERM', `ckpt dump of ${pid} did not end within 60 s`);
+  return r;
+}
+
+/** SIGUSR1 to the restored program, then its RESULT line */
+export async function resultOf(h, pid) {
+  process.kill(pid, 'SIGUSR1');
+  return eventually(() => {
+    const r = h.lines().filter((l) => l.startsWith('RESULT'));
+    assert.ok(r.length, 'RESULT line');
+    return r.join('\n');
+  });
+}
+
+test('unix sockets whose peer was closed keep their queues, seqpackets end where they ended, shutdown states', async (t) => {
+  if (!needPtrace(t)) return;
+  const dir = workDir('unix-queues');
+  const h = await launch(compile('sock-queues-gone', dir));
+  let pids = sessionPids(h.pid);
+  try {
+    const img = join(dir, 'img');
+    const d = dumpBounded(h.pid, img);
+    assert.equal(d.status, 0, d.stderr);
+    await dumpedPidsFree(pids);
+    const root = restoreOk(img);
+    assert.equal(root, h.pid);
+    assert.equal(await resultOf(h, root), 'RESULT PASS');
+  } finally {
+    killPids(pids);
+  }
+});
