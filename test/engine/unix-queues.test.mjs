@@ -42,3 +42,20 @@ test('unix sockets whose peer was closed keep their queues, seqpackets end where
     killPids(pids);
   }
 });
+
+test('files in flight (SCM_RIGHTS) are refused at dump by name; the tree goes on untouched', async (t) => {
+  if (!needPtrace(t)) return;
+  const dir = workDir('scm-inflight');
+  const h = await launch(compile('scm-inflight', dir), [dir]);
+  const pids = sessionPids(h.pid);
+  try {
+    const d = dumpBounded(h.pid, join(dir, 'img'));
+    assert.notEqual(d.status, 0);
+    assert.match(d.stderr, new RegExp(`task ${h.pid}: unix socket \\d+ has file descriptors in flight \\(SCM_RIGHTS\\): not supported`));
+    assert.equal(d.stderr.split('\n').filter((l) => /Error/.test(l)).length, 1, d.stderr);
+    assert.doesNotMatch(d.stderr, /^\s+at /m, 'no stack trace');
+    assert.equal(await resultOf(h, h.pid), 'RESULT PASS');
+  } finally {
+    killPids(pids);
+  }
+});
