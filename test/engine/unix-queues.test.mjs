@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { decodeImage } from '@ckpt/images';
 import { CKPT, compile, launch, needPtrace, sessionPids, workDir } from './helpers.mjs';
 import { dumpedPidsFree, eventually, killPids, restoreOk } from './restore-lib.mjs';
 
@@ -43,15 +44,34 @@ test('unix sockets whose peer was closed keep their queues, seqpackets end where
   }
 });
 
-test('files in flight (SCM_RIGHTS) are refused at dump by name; the tree goes on untouched', async (t) => {
+test('files in flight (SCM_RIGHTS) come back in their queues: pipes, a regular file and its offset, an eventfd, one open file description with the task', async (t) => {
   if (!needPtrace(t)) return;
   const dir = workDir('scm-inflight');
   const h = await launch(compile('scm-inflight', dir), [dir]);
   const pids = sessionPids(h.pid);
   try {
+    const img = join(dir, 'img');
+    const d = dumpBounded(h.pid, img);
+    assert.equal(d.status, 0, d.stderr);
+    const q = decodeImage(join(img, 'sk-queues.img')).entries;
+    assert.deepEqual(q.map((e) => (e.scm ?? []).map((s) => [s.type, s.rights.length])), [[[1, 1]], [[1, 2]], [[1, 1]], [[1, 1]]]);
+    await dumpedPidsFree(pids);
+    assert.equal(restoreOk(img), h.pid);
+    assert.equal(await resultOf(h, h.pid), 'RESULT PASS');
+  } finally {
+    killPids(pids);
+  }
+});
+
+test('an epoll in flight is refused at dump by name; the tree goes on untouched', async (t) => {
+  if (!needPtrace(t)) return;
+  const dir = workDir('scm-epoll');
+  const h = await launch(compile('scm-inflight', dir), [dir, 'epoll']);
+  const pids = sessionPids(h.pid);
+  try {
     const d = dumpBounded(h.pid, join(dir, 'img'));
     assert.notEqual(d.status, 0);
-    assert.match(d.stderr, new RegExp(`task ${h.pid}: unix socket \\d+ has file descriptors in flight \\(SCM_RIGHTS\\): not supported`));
+    assert.match(d.stderr, new RegExp(`a file in flight to unix socket \\d+ of task ${h.pid} \\(anon_inode:\\[eventpoll\\]\\): an epoll in flight`));
     assert.equal(d.stderr.split('\n').filter((l) => /Error/.test(l)).length, 1, d.stderr);
     assert.doesNotMatch(d.stderr, /^\s+at /m, 'no stack trace');
     assert.equal(await resultOf(h, h.pid), 'RESULT PASS');

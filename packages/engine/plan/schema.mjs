@@ -12,7 +12,7 @@
 // the wire form bumps `version`.
 import { array, bool, bytes, fixed, i64, index, kind, num, str, u64, union } from './types.mjs';
 
-export const version = 2;
+export const version = 3;
 export const magic = 0x31545352544b5043n; // "CPKTRST1"
 
 export const enums = {
@@ -73,6 +73,7 @@ export const records = {
           skSndbuf: { ...u64, at: 'sk.sndbuf' }, skRcvbuf: { ...u64, at: 'sk.rcvbuf' }, skShutdown: { ...u64, at: 'sk.shutdown' },
           skPasscred: { ...u64, at: 'sk.passcred' }, flags: u64, skName: { ...bytes(), at: 'sk.name' },
           queue: { ...array(bytes()), at: 'sk.queue' }, // packets to deliver to this socket (sent from its peer)
+          queueFds: { ...array('skfd'), at: 'sk.queueFds', optional: true }, // files in flight with them (SCM_RIGHTS)
         },
         INHERIT: { inheritFd: u64 }, // the caller's fd (--inherit-fd)
         EVENTFD: { flags: u64, counter: num(u64) },
@@ -96,6 +97,8 @@ export const records = {
     cOnly: { pty_index: 'int pty_index', sk_nonblock: 'uint64_t sk_nonblock', fd: 'int fd = -1', sk_gone: 'int sk_gone = -1' /* PEER_GONE: the throwaway peer */ },
   },
   watch: { fields: { wd: u64, mask: u64, path: str } },
+  /** a file in flight: packet pkt of a socket's queue carries object obj (in the order of its SCM_RIGHTS) */
+  skfd: { fields: { pkt: u64, obj: index('objs') } },
   task: {
     fields: {
       pid: u64, parent: index('tasks', { none: true, before: true }), pgid: u64, sid: u64, state: u64, exitCode: u64,

@@ -4,7 +4,7 @@
  *  - seqpacket pair: a pipe end the task keeps open too (same open file description: flags are shared)
  *  - datagram pair whose sender end is closed: a message with an eventfd (counter 7)
  * Prints READY, ticks until SIGUSR1, then receives everything and prints "RESULT PASS" or "RESULT FAIL: why".
- * argv[1]: a directory for the regular file. */
+ * argv[1]: a directory for the regular file; argv[2] "epoll": an epoll in flight too (a dump must refuse it). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -98,6 +99,17 @@ int main(int argc, char **argv)
 	close(ev);
 	close(gone[0]);
 
+	int ep[2], epfd = -1;
+	if (argc > 2 && !strcmp(argv[2], "epoll")) {
+		struct epoll_event e = { .events = EPOLLIN };
+		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, ep) || (epfd = epoll_create1(0)) < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, ep[1], &e)) {
+			perror("epoll");
+			return 1;
+		}
+		send_fds(ep[0], "epoll", &epfd, 1);
+		close(epfd);
+	}
+
 	printf("READY pid=%d\n", getpid());
 	for (int i = 0; !check; i++) {
 		printf("tick %d\n", i);
@@ -126,6 +138,8 @@ int main(int argc, char **argv)
 		if (read(e, &v, sizeof(v)) != sizeof(v) || v != 7)
 			fail("eventfd: counter 7 expected, got %llu", (unsigned long long)v);
 	}
+	if (epfd >= 0 && !recv_fds(ep[1], "epoll", "epoll", &epfd, 1) && epoll_wait(epfd, &(struct epoll_event){ 0 }, 1, 0) != 0)
+		fail("epoll: nothing to report expected");
 	if (!failed)
 		printf("RESULT PASS\n");
 	return failed;

@@ -12,6 +12,7 @@ import { hasImage, load, n, RestoreError } from '../restore/read.js';
 import type { Obj } from '../restore/types.js';
 import { FOWN_NONE, O_NONBLOCK, PerRun } from './common.js';
 import type { Kind } from './kind.js';
+import type { Files } from '../files.js';
 import { ObjFlag, ObjKind } from '../restore/plan-wire.js';
 
 interface Diag { ino: number; type: number; state: number; peer: number; shutdown: number; name?: Buffer; icons?: number[]; rqueue?: number; wqueue?: number }
@@ -19,7 +20,14 @@ interface Diag { ino: number; type: number; state: number; peer: number; shutdow
 const SOL_SOCKET = 1;
 const SO = { REUSEADDR: 2, DONTROUTE: 5, BROADCAST: 6, SNDBUF: 7, RCVBUF: 8, KEEPALIVE: 9, OOBINLINE: 10, NO_CHECK: 11,
   PRIORITY: 12, REUSEPORT: 15, PASSCRED: 16, RCVLOWAT: 18, RCVTIMEO: 20, SNDTIMEO: 21, PASSSEC: 34, MARK: 36, BUF_LOCK: 72 };
-const TCP_ESTABLISHED = 1, TCP_LISTEN = 10, SOCK_DGRAM = 2;
+const TCP_ESTABLISHED = 1, TCP_LISTEN = 10, SOCK_DGRAM = 2, SCM_RIGHTS = 1;
+
+/** kinds of files that cannot be dumped while in flight (their state refers to the task's fd table) */
+function refuseInFlight(type: string): string | undefined {
+  if (type === 'EVENTPOLL') return 'an epoll in flight (SCM_RIGHTS) is not supported: its targets are fds of the task';
+  if (type === 'TTY') return 'a terminal in flight (SCM_RIGHTS) is not supported';
+  return undefined;
+}
 /** restore: an external peer, connected by name (--ext-unix-sk) */
 
 export const unix: Kind = {
@@ -28,7 +36,7 @@ export const unix: Kind = {
   detect: ({ st }, files) => st.isSocket() && !!files.unix?.isUnix(st.ino),
   refuse: ({ st }) => (st.isSocket() ? 'only unix sockets are supported' : undefined),
   dump(files, { pid, fd, id, st, flags }) {
-    files.unix!.dumpFd(pid, fd, id, st.ino, flags, (e) => files.entries.push(e));
+    files.unix!.dumpFd(files, pid, fd, id, st.ino, flags, (e) => files.entries.push(e));
   },
   collect(objs) {
     restoreState.of(objs);
@@ -38,6 +46,10 @@ export const unix: Kind = {
     const o = objs.plan.objs[idx];
     if (o.sk?.peer === -2) linkPeer(objs, f.usk, idx, what);
     else if (o.flags & ObjFlag.PEER_GONE) o.sk!.listener = listenerOf(objs, f.usk, what);
+    // files in flight: objects of their own (made here if no task has them), sent with the packets
+    const pkts = restoreState.of(objs).queues.get(n(f.usk.id)) ?? [];
+    const queueFds = pkts.flatMap((p, pkt) => p.rights.map((id) => ({ pkt, obj: objs.objFor(id, `file in flight to ${what}`) })));
+    if (queueFds.length) o.sk!.queueFds = queueFds;
   },
   inheritKeys: (f) => [`socket:[${f.usk.ino}]`],
 };
@@ -50,6 +62,7 @@ export class UnixSockets {
   private seen = new Set<number>();
   private waiting = new Map<number, any[]>(); // peer ino -> file entries written after that peer
   readonly queues: any[] = [];
+  private inFlight: number[] = [];
 
   constructor(private netNsId: number, private extUnixSk: boolean) {
     for (const d of native().unixDiag() as Diag[]) this.diag.set(d.ino, d);
@@ -63,8 +76,8 @@ export class UnixSockets {
    * Builds the entry of the socket behind fd and emits it in CRIU's order: a socket whose peer was
    * not dumped yet waits for it (then peer first, waiting socket after).
    */
-  dumpFd(pid: number, fd: number, id: number, ino: number, flags: number, emit: (e: any) => void): void {
-    const e = this.entry(pid, fd, id, ino, flags);
+  dumpFd(files: Files, pid: number, fd: number, id: number, ino: number, flags: number, emit: (e: any) => void): void {
+    const e = this.entry(files, pid, fd, id, ino, flags);
     const file = { type: 'UNIXSK', id, usk: e };
     this.seen.add(ino);
     if (e.peer && !this.seen.has(e.peer)) {
@@ -83,7 +96,7 @@ export class UnixSockets {
     for (const f of after ?? []) this.emitWritten(f, emit);
   }
 
-  private entry(pid: number, fd: number, id: number, ino: number, flags: number): any {
+  private entry(files: Files, pid: number, fd: number, id: number, ino: number, flags: number): any {
     const d = this.diag.get(ino)!;
     const what = `unix socket ${ino} (fd ${fd} of task ${pid})`;
     if (d.icons?.length) throw new DumpError(`Can't dump ${what}: listening socket with ${d.icons.length} pending connection(s) is not supported yet`);
@@ -125,7 +138,7 @@ export class UnixSockets {
       }
       e.ns_id = this.netNsId;
       // a stream or seqpacket socket has a queue only once connected (reading an unconnected one fails)
-      if (d.state === TCP_ESTABLISHED || (d.type === SOCK_DGRAM && d.state !== TCP_LISTEN)) this.dumpQueue(pid, ino, local, id);
+      if (d.state === TCP_ESTABLISHED || (d.type === SOCK_DGRAM && d.state !== TCP_LISTEN)) this.dumpQueue(files, pid, ino, local, id);
       this.dumped.push({ pid, fd, id, ino, entry: e });
       return e;
     } finally {
@@ -133,18 +146,31 @@ export class UnixSockets {
     }
   }
 
-  /** sk-queues.img entries of the socket behind local: its unread packets, in order */
-  private dumpQueue(pid: number, ino: number, local: number, id: number): void {
+  /**
+   * sk-queues.img entries of the socket behind local: its unread packets, in order, each with the file ids
+   * of the files in flight with it (SCM_RIGHTS; CRIU's scm entry), dumped as files of their own.
+   */
+  private dumpQueue(files: Files, pid: number, ino: number, local: number, id: number): void {
     let pkts: { data: Buffer; fds: number[] }[];
     try {
       pkts = native().peekQueue(local);
     } catch (e) {
       throw new DumpError(`task ${pid}: unix socket ${ino}: cannot read its queue: ${(e as Error).message}`);
     }
-    const inFlight = pkts.some((p) => p.fds.length);
-    for (const p of pkts) for (const f of p.fds) native().close(f);
-    if (inFlight) throw new DumpError(`task ${pid}: unix socket ${ino} has file descriptors in flight (SCM_RIGHTS): not supported`);
-    for (const p of pkts) this.queues.push({ id_for: id, length: p.data.length, extra: p.data });
+    for (const p of pkts) this.inFlight.push(...p.fds); // open until the dump ends: kcmp compares tasks' fds with them
+    for (const p of pkts) {
+      const e: any = { id_for: id, length: p.data.length, extra: p.data };
+      if (p.fds.length) {
+        const what = `a file in flight to unix socket ${ino} of task ${pid}`;
+        e.scm = [{ type: SCM_RIGHTS, rights: p.fds.map((f) => files.dumpOwnFd(f, what, refuseInFlight)) }];
+      }
+      this.queues.push(e);
+    }
+  }
+
+  /** the files received from the queues: closed once the dump is over */
+  closeInFlight(): void {
+    for (const f of this.inFlight.splice(0)) native().close(f);
   }
 
   /**
@@ -175,24 +201,30 @@ export class UnixSockets {
     }
     for (const list of this.waiting.values()) for (const f of list) emit(f);
     this.waiting.clear();
+    this.closeInFlight();
   }
 }
 
 interface RestoreState {
   /** files.img's unix sockets by inode */
   byIno: Map<number, any>;
-  /** sk-queues by receiver id */
-  queues: Map<number, Buffer[]>;
+  /** sk-queues by receiver id: each packet's data and the file ids in flight with it */
+  queues: Map<number, { data: Buffer; rights: number[] }[]>;
 }
 const restoreState = new PerRun<FileObjects, RestoreState>((objs) => {
   const byIno = new Map<number, any>();
   for (const f of objs.files) if (f.usk) byIno.set(n(f.usk.ino), f);
-  const queues = new Map<number, Buffer[]>();
+  const queues = new Map<number, { data: Buffer; rights: number[] }[]>();
   const dir = objs.opts.dir;
   if (hasImage(dir, 'sk-queues')) {
     for (const e of load(dir, 'sk-queues', 'socket queues').entries) {
       const l = queues.get(n(e.id_for)) ?? [];
-      l.push((e.extra as Buffer) ?? Buffer.alloc(0));
+      const rights: number[] = [];
+      for (const scm of e.scm ?? []) {
+        if (n(scm.type) !== SCM_RIGHTS) throw new RestoreError(`socket queues: a packet for socket id ${e.id_for} carries control message type ${scm.type}, not SCM_RIGHTS`);
+        rights.push(...(scm.rights ?? []).map((r: unknown) => n(r)));
+      }
+      l.push({ data: (e.extra as Buffer) ?? Buffer.alloc(0), rights });
       queues.set(n(e.id_for), l);
     }
   }
@@ -211,7 +243,7 @@ function unixObj(objs: FileObjects, u: any, what: string): Obj {
     sk: {
       type: n(u.type), state: n(u.state), backlog: n(u.backlog), peer: n(u.peer) ? -2 : -1, listener: -1,
       sndbuf: n(u.opts?.so_sndbuf), rcvbuf: n(u.opts?.so_rcvbuf), shutdown: shutdownOf(u, label), passcred: u.opts?.so_passcred ? 1 : 0,
-      name, queue: restoreState.of(objs).queues.get(n(u.id)) ?? [],
+      name, queue: (restoreState.of(objs).queues.get(n(u.id)) ?? []).map((p) => p.data),
     },
   };
 }

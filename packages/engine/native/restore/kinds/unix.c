@@ -33,6 +33,12 @@ static socklen_t sk_addr(struct obj *o, struct sockaddr_un *sa)
 }
 
 static int open_unix(struct obj *o, char *err, size_t errn);
+
+#define SCM_MAX_FD 253 /* the kernel's limit of files in one SCM_RIGHTS message */
+struct scm_buf {
+	struct iovec iov;
+	_Alignas(struct cmsghdr) char ctl[CMSG_SPACE(SCM_MAX_FD * sizeof(int))];
+};
 static struct obj *creating;  /* the object create_unix was called for (errors are printed with its label) */
 
 /* A path name's stale socket file (the dumped socket's) goes before o binds to it; anything else at the path
@@ -194,9 +200,42 @@ static int create_unix(struct obj *o)
 	return 0;
 }
 
+/* the message of packet k of o's queue: its data, and the files in flight with it as SCM_RIGHTS */
+static int scm_rights(struct obj *o, uint64_t k, struct msghdr *mh, struct scm_buf *scm)
+{
+	int nfd = 0;
+	memset(mh, 0, sizeof(*mh));
+	scm->iov.iov_base = (void *)o->queue[k].p;
+	scm->iov.iov_len = o->queue[k].len;
+	mh->msg_iov = &scm->iov;
+	mh->msg_iovlen = 1;
+	for (uint64_t i = 0; i < o->nr_queue_fds; i++) {
+		if (o->queue_fds[i].pkt != k)
+			continue;
+		struct obj *f = &objs[o->queue_fds[i].obj];
+		if (nfd == SCM_MAX_FD || f->fd < 0) {
+			fprintf(stderr, "Error: %s: cannot send %s with its queue: %s\n", o->label, f->label,
+				f->fd < 0 ? "it was not created" : "too many files in one message");
+			return -1;
+		}
+		memcpy(CMSG_DATA((struct cmsghdr *)scm->ctl) + nfd * sizeof(int), &f->fd, sizeof(int));
+		nfd++;
+	}
+	if (nfd) {
+		struct cmsghdr *c = (struct cmsghdr *)scm->ctl;
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(nfd * sizeof(int));
+		mh->msg_control = scm->ctl;
+		mh->msg_controllen = CMSG_SPACE(nfd * sizeof(int));
+	}
+	return 0;
+}
+
 /* queued socket data: sent from the peer, or from a throwaway socket when the peer is gone */
 static int requeue_socket_data(void)
 {
+	struct scm_buf scm;
 	for (uint64_t i = 0; i < nr_objs; i++) {
 		struct obj *o = &objs[i];
 		if (o->kind != OBJ_UNIX || !o->nr_queue)
@@ -208,8 +247,11 @@ static int requeue_socket_data(void)
 			from = o->sk_gone;
 		for (uint64_t k = 0; k < o->nr_queue; k++) {
 			ssize_t n;
+			struct msghdr mh;
+			if (scm_rights(o, k, &mh, &scm) < 0)
+				return -1;
 			if (from >= 0)
-				n = send(from, o->queue[k].p, o->queue[k].len, MSG_DONTWAIT | MSG_NOSIGNAL);
+				n = sendmsg(from, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 			else {
 				/* datagram: address the socket by its name, or through its peer's connection */
 				if (tmp < 0)
@@ -219,10 +261,12 @@ static int requeue_socket_data(void)
 				memcpy(sa.sun_path, o->sk_name.p, o->sk_name.len < sizeof(sa.sun_path) ? o->sk_name.len : sizeof(sa.sun_path));
 				if (o->sk_name.len && o->sk_name.p[o->sk_name.len - 1] == 0 && o->sk_name.p[0] != 0)
 					sl--;
-				if (o->sk_name.len)
-					n = sendto(tmp, o->queue[k].p, o->queue[k].len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa, sl);
-				else if (o->sk_peer_obj != ~0ULL && objs[o->sk_peer_obj].fd >= 0)
-					n = send(objs[o->sk_peer_obj].fd, o->queue[k].p, o->queue[k].len, MSG_DONTWAIT | MSG_NOSIGNAL);
+				if (o->sk_name.len) {
+					mh.msg_name = &sa;
+					mh.msg_namelen = sl;
+					n = sendmsg(tmp, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+				} else if (o->sk_peer_obj != ~0ULL && objs[o->sk_peer_obj].fd >= 0)
+					n = sendmsg(objs[o->sk_peer_obj].fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 				else {
 					errno = ENOTCONN;
 					n = -1;
