@@ -79,3 +79,20 @@ test('an epoll in flight is refused at dump by name; the tree goes on untouched'
     killPids(pids);
   }
 });
+
+test('a listener with pending connections: they come back pending, in their order, the socket file keeps its mode and group', async (t) => {
+  if (!needPtrace(t)) return;
+  const dir = workDir('sock-pending');
+  const h = await launch(compile('sock-pending', dir), [dir]);
+  const pids = sessionPids(h.pid);
+  try {
+    const img = join(dir, 'img');
+    const d = dumpBounded(h.pid, img);
+    assert.equal(d.status, 0, d.stderr);
+    await dumpedPidsFree(pids);
+    assert.equal(restoreOk(img), h.pid);
+    assert.equal(await resultOf(h, h.pid), 'RESULT PASS');
+  } finally {
+    killPids(pids);
+  }
+});

@@ -74,6 +74,9 @@ export const records = {
           skPasscred: { ...u64, at: 'sk.passcred' }, flags: u64, skName: { ...bytes(), at: 'sk.name' },
           queue: { ...array(bytes()), at: 'sk.queue' }, // packets to deliver to this socket (sent from its peer)
           queueFds: { ...array('skfd'), at: 'sk.queueFds', optional: true }, // files in flight with them (SCM_RIGHTS)
+          skIcons: { ...array('icon'), at: 'sk.icons', optional: true }, // LISTEN: pending connections, in the order they wait
+          // a bound path's socket file: its mode (0: leave as bind made it), owner and group
+          skMode: { ...u64, at: 'sk.mode', optional: true }, skUid: { ...u64, at: 'sk.uid', optional: true }, skGid: { ...u64, at: 'sk.gid', optional: true },
         },
         INHERIT: { inheritFd: u64 }, // the caller's fd (--inherit-fd)
         EVENTFD: { flags: u64, counter: num(u64) },
@@ -99,6 +102,8 @@ export const records = {
   watch: { fields: { wd: u64, mask: u64, path: str } },
   /** a file in flight: packet pkt of a socket's queue carries object obj (in the order of its SCM_RIGHTS) */
   skfd: { fields: { pkt: u64, obj: index('objs') } },
+  /** a pending connection of a listener: the connecting socket's object */
+  icon: { fields: { obj: index('objs') } },
   task: {
     fields: {
       pid: u64, parent: index('tasks', { none: true, before: true }), pgid: u64, sid: u64, state: u64, exitCode: u64,

@@ -44,6 +44,13 @@ export const unix: Kind = {
   plan: (objs, f, _fileId, what) => unixObj(objs, f.usk, what),
   placed(objs, f, idx, what) {
     const o = objs.plan.objs[idx];
+    if (n(f.usk.state) === TCP_LISTEN) {
+      // pending connections: connected to the listener (their peer) and not accepted; by file id, as dumped
+      const pending = objs.files.filter((c) => c.usk && n(c.usk.peer) === n(f.usk.ino) && n(c.usk.state) === TCP_ESTABLISHED && n(c.usk.type) !== SOCK_DGRAM)
+        .sort((a, b) => n(a.id) - n(b.id));
+      const icons = pending.map((c) => ({ obj: objs.objFor(n(c.id), `pending connection to ${what}`) }));
+      if (icons.length) o.sk!.icons = icons;
+    }
     if (o.sk?.peer === -2) linkPeer(objs, f.usk, idx, what);
     else if (o.flags & ObjFlag.PEER_GONE) o.sk!.listener = listenerOf(objs, f.usk, what);
     // files in flight: objects of their own (made here if no task has them), sent with the packets
@@ -63,9 +70,12 @@ export class UnixSockets {
   private waiting = new Map<number, any[]>(); // peer ino -> file entries written after that peer
   readonly queues: any[] = [];
   private inFlight: number[] = [];
+  /** a pending (not yet accepted) connection's socket -> the listener it waits on (the listener's icons) */
+  private pendingOn = new Map<number, number>();
 
   constructor(private netNsId: number, private extUnixSk: boolean) {
     for (const d of native().unixDiag() as Diag[]) this.diag.set(d.ino, d);
+    for (const d of this.diag.values()) for (const c of d.icons ?? []) if (c) this.pendingOn.set(c, d.ino);
   }
 
   isUnix(ino: number): boolean {
@@ -99,7 +109,15 @@ export class UnixSockets {
   private entry(files: Files, pid: number, fd: number, id: number, ino: number, flags: number): any {
     const d = this.diag.get(ino)!;
     const what = `unix socket ${ino} (fd ${fd} of task ${pid})`;
-    if (d.icons?.length) throw new DumpError(`Can't dump ${what}: listening socket with ${d.icons.length} pending connection(s) is not supported yet`);
+    if (d.icons?.includes(0)) throw new DumpError(`Can't dump ${what}: a pending connection to this listening socket comes from a socket already closed (what it sent cannot be read)`);
+    // a stream socket connected but without a peer: a pending connection (its peer is the listener, as CRIU
+    // writes it), or one whose peer was closed (shut down both ways then); anything else is not understood
+    let peer = d.peer;
+    if (!peer && d.state === TCP_ESTABLISHED && d.type !== SOCK_DGRAM) {
+      peer = this.pendingOn.get(ino) ?? 0;
+      if (peer && d.wqueue) throw new DumpError(`Can't dump ${what}: pending connection to listening socket ${peer} with data sent before it was accepted (it cannot be read)`);
+      if (!peer && d.shutdown !== 3) throw new DumpError(`Can't dump ${what}: connected socket without a peer (dangling connection)`);
+    }
     const n = native();
     const local = n.getFd(pid, fd);
     try {
@@ -123,7 +141,7 @@ export class UnixSockets {
       });
       const name = d.name ?? Buffer.alloc(0);
       const e: any = {
-        id, ino, type: d.type, state: d.state, flags, uflags: 0, backlog: d.wqueue ?? 0, peer: d.peer,
+        id, ino, type: d.type, state: d.state, flags, uflags: 0, backlog: d.wqueue ?? 0, peer,
         fown: FOWN_NONE, opts, name,
       };
       if (d.shutdown) e.shutdown = d.shutdown;
@@ -199,6 +217,14 @@ export class UnixSockets {
         },
       }, emit);
     }
+    for (const s of this.dumped) {
+      const icons = this.diag.get(s.ino)?.icons ?? [];
+      const ids = icons.map((c) => this.dumped.find((x) => x.ino === c)?.id);
+      const outside = icons.find((_, i) => ids[i] === undefined);
+      if (outside !== undefined) throw new DumpError(`Can't dump unix socket ${s.ino} (fd ${s.fd} of task ${s.pid}): listening socket with a pending connection from unix socket ${outside}, outside the dumped tree`);
+      // the restore connects them in file id order: it must be the order they wait in
+      if (ids.some((id, i) => i && id! < ids[i - 1]!)) throw new DumpError(`Can't dump unix socket ${s.ino} (fd ${s.fd} of task ${s.pid}): its pending connections were queued in an order the images cannot keep`);
+    }
     for (const list of this.waiting.values()) for (const f of list) emit(f);
     this.waiting.clear();
     this.closeInFlight();
@@ -244,6 +270,7 @@ function unixObj(objs: FileObjects, u: any, what: string): Obj {
       type: n(u.type), state: n(u.state), backlog: n(u.backlog), peer: n(u.peer) ? -2 : -1, listener: -1,
       sndbuf: n(u.opts?.so_sndbuf), rcvbuf: n(u.opts?.so_rcvbuf), shutdown: shutdownOf(u, label), passcred: u.opts?.so_passcred ? 1 : 0,
       name, queue: (restoreState.of(objs).queues.get(n(u.id)) ?? []).map((p) => p.data),
+      ...(u.file_perms ? { mode: n(u.file_perms.mode) & 0o7777, uid: n(u.file_perms.uid), gid: n(u.file_perms.gid) } : {}),
     },
   };
 }

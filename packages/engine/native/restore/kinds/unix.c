@@ -74,6 +74,16 @@ static int bind_name(struct obj *o, int fd, const char *what, char *err, size_t 
 		close(fd);
 		return -1;
 	}
+	/* the socket file's mode and owner as dumped (bind made it with the umask and our ids) */
+	if (sa.sun_path[0] && o->sk_mode) {
+		char path[sizeof(sa.sun_path) + 1];
+		snprintf(path, sizeof(path), "%.*s", (int)sizeof(sa.sun_path), sa.sun_path);
+		if (chown(path, (uid_t)o->sk_uid, (gid_t)o->sk_gid) < 0 || chmod(path, (mode_t)o->sk_mode) < 0) {
+			snprintf(err, errn, "%s: socket file %s: mode and owner: %s", what, path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -108,6 +118,35 @@ static int open_peer_gone(struct obj *o, char *err, size_t errn)
 	return 0;
 }
 
+/* A listener's pending connections, connected in the order they waited (none is accepted) */
+static int connect_pending(struct obj *l, char *err, size_t errn)
+{
+	struct sockaddr_un sa;
+	socklen_t sl = sk_addr(l, &sa);
+	for (uint64_t i = 0; i < l->nr_sk_icons; i++) {
+		struct obj *c = &objs[l->sk_icons[i].obj];
+		if (c->kind != OBJ_UNIX || c->fd >= 0) {
+			snprintf(err, errn, "pending connection %s: not a socket to connect", c->label);
+			return -1;
+		}
+		int fd = socket(AF_UNIX, (int)c->sk_type, 0);
+		if (fd < 0) {
+			snprintf(err, errn, "socket: %s", strerror(errno));
+			return -1;
+		}
+		sk_opts(c, fd);
+		if (c->sk_name.len && bind_name(c, fd, "bind a pending connection", err, errn) < 0)
+			return -1;
+		if (connect(fd, (struct sockaddr *)&sa, sl) < 0) {
+			snprintf(err, errn, "pending connection %s: connect: %s", c->label, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		c->fd = move_high(fd);
+	}
+	return 0;
+}
+
 /* Unix sockets: pairs (both ends in the tree) come from socketpair(); named listeners are bound and listen;
  * a socket connected to a named socket of the tree connects to it. */
 static int open_unix(struct obj *o, char *err, size_t errn)
@@ -118,6 +157,16 @@ static int open_unix(struct obj *o, char *err, size_t errn)
 	struct sockaddr_un sa;
 	if (o->flags & OBJ_PEER_GONE)
 		return open_peer_gone(o, err, errn);
+	/* a pending connection: connected by finish_unix with the listener's others, in their order, once every
+	 * accepted connection is made (an accept now could take it) */
+	if (peer && peer->kind == OBJ_UNIX && peer->sk_state == TCP_LISTEN && !(peer->flags & OBJ_EXTERNAL) &&
+	    o->sk_state == TCP_ESTABLISHED && type != SOCK_DGRAM) {
+		for (uint64_t i = 0; i < peer->nr_sk_icons; i++)
+			if (&objs[peer->sk_icons[i].obj] == o)
+				return peer->fd < 0 ? open_unix(peer, err, errn) : 0;
+		snprintf(err, errn, "connected to listener %s but not among its pending connections", peer->label);
+		return -1;
+	}
 	/* an accepted connection: connect the peer to the listener and accept (names come out right) */
 	if (peer && peer->fd < 0 && o->sk_listener == ~0ULL && peer->sk_listener != ~0ULL && peer->sk_peer_obj == (uint64_t)(o - objs))
 		return open_unix(peer, err, errn);
@@ -302,9 +351,15 @@ static void finish_sockets(void)
 	}
 }
 
-/* once every socket exists: their queues, then their shutdown and non-blocking state */
+/* once every socket exists: pending connections, their queues, then their shutdown and non-blocking state */
 static int finish_unix(void)
 {
+	char err[300];
+	for (uint64_t i = 0; i < nr_objs; i++)
+		if (objs[i].kind == OBJ_UNIX && objs[i].nr_sk_icons && connect_pending(&objs[i], err, sizeof(err)) < 0) {
+			fprintf(stderr, "Error: %s: %s\n", objs[i].label, err);
+			return -1;
+		}
 	if (requeue_socket_data() < 0)
 		return -1;
 	finish_sockets();
