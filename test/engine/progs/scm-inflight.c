@@ -3,6 +3,7 @@
  *  - stream pair: "hello" with a regular file (offset 3) and the write end of that pipe, both closed here
  *  - seqpacket pair: a pipe end the task keeps open too (same open file description: flags are shared)
  *  - datagram pair whose sender end is closed: a message with an eventfd (counter 7)
+ *  - datagram pair: one end of a stream socketpair, "sk" queued on it (a socket in flight, with its queue)
  * Prints READY, ticks until SIGUSR1, then receives everything and prints "RESULT PASS" or "RESULT FAIL: why".
  * argv[1]: a directory for the regular file; argv[2] "epoll": an epoll in flight too (a dump must refuse it). */
 #include <errno.h>
@@ -71,12 +72,13 @@ static int recv_fds(int sk, const char *what, const char *want, int *fds, int n)
 
 int main(int argc, char **argv)
 {
-	int dg[2], st[2], sq[2], gone[2], p[2], q[2], f, ev;
+	int dg[2], st[2], sq[2], gone[2], p[2], q[2], f, ev, sp[2], via[2];
 	char path[4096];
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGUSR1, on_usr1);
 	if (argc < 2 || socketpair(AF_UNIX, SOCK_DGRAM, 0, dg) || socketpair(AF_UNIX, SOCK_STREAM, 0, st) ||
-	    socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sq) || socketpair(AF_UNIX, SOCK_DGRAM, 0, gone) || pipe(p) || pipe(q)) {
+	    socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sq) || socketpair(AF_UNIX, SOCK_DGRAM, 0, gone) || pipe(p) || pipe(q) ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, sp) || socketpair(AF_UNIX, SOCK_DGRAM, 0, via)) {
 		perror("setup");
 		return 1;
 	}
@@ -95,6 +97,9 @@ int main(int argc, char **argv)
 	close(f);
 	close(p[1]);
 	send_fds(sq[0], "kept", &q[1], 1);
+	send(sp[0], "sk", 2, 0);
+	send_fds(via[0], "sock", &sp[1], 1);
+	close(sp[1]);
 	send_fds(gone[0], "ev", &ev, 1);
 	close(ev);
 	close(gone[0]);
@@ -137,6 +142,13 @@ int main(int argc, char **argv)
 		uint64_t v = 0;
 		if (read(e, &v, sizeof(v)) != sizeof(v) || v != 7)
 			fail("eventfd: counter 7 expected, got %llu", (unsigned long long)v);
+	}
+	int s1;
+	if (!recv_fds(via[1], "socket in flight", "sock", &s1, 1)) {
+		if (recv(s1, buf, sizeof(buf), MSG_DONTWAIT) != 2 || memcmp(buf, "sk", 2))
+			fail("socket in flight: its queue \"sk\" expected");
+		if (send(s1, "back", 4, 0) != 4 || recv(sp[0], buf, sizeof(buf), MSG_DONTWAIT) != 4 || memcmp(buf, "back", 4))
+			fail("socket in flight: still the peer of the task's socket");
 	}
 	if (epfd >= 0 && !recv_fds(ep[1], "epoll", "epoll", &epfd, 1) && epoll_wait(epfd, &(struct epoll_event){ 0 }, 1, 0) != 0)
 		fail("epoll: nothing to report expected");
