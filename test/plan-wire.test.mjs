@@ -48,7 +48,7 @@ function objView(o) {
       return { ...c, sk_type: d(s.type), sk_state: d(s.state), sk_backlog: d(s.backlog), sk_peer_obj: ix(s.peer), sk_listener: ix(s.listener), sk_sndbuf: d(s.sndbuf),
         sk_rcvbuf: d(s.rcvbuf), sk_shutdown: d(s.shutdown), sk_passcred: d(s.passcred), flags: d(o.flags), sk_name: hex(s.name), queue: s.queue.map(hex),
         queue_fds: (s.queueFds ?? []).map((q) => ({ pkt: d(q.pkt), obj: d(q.obj) })), sk_icons: (s.icons ?? []).map((i) => ({ obj: d(i.obj) })),
-        sk_mode: d(s.mode ?? 0), sk_uid: d(s.uid ?? 0), sk_gid: d(s.gid ?? 0) };
+        sk_mode: d(s.mode ?? 0), sk_uid: d(s.uid ?? 0), sk_gid: d(s.gid ?? 0), sk_name_dir: s.nameDir ?? '' };
     }
     case 5: return { ...c, inherit_fd: d(o.inheritFd) };
     case 6: return { ...c, flags: d(o.flags), 'eventfd.counter': d(n[0]), ...nums };

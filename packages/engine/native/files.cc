@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -196,6 +197,26 @@ Napi::Value PeekQueue(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// unixSockFile(fd) -> {path, mode, uid, gid} | null: the socket file a unix socket is bound to (SIOCUNIXFILE
+// opens it O_PATH; its link is the absolute path, " (deleted)" when unlinked), or null when it has none
+Napi::Value UnixSockFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int pf = ioctl((int)ArgInt(info, 0), 0x89E0 /* SIOCUNIXFILE */);
+  if (pf < 0) return env.Null();
+  struct stat st;
+  char link[64], buf[4096];
+  snprintf(link, sizeof(link), "/proc/self/fd/%d", pf);
+  ssize_t n = fstat(pf, &st) < 0 ? -1 : readlink(link, buf, sizeof(buf));
+  close(pf);
+  if (n < 0) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("path", Napi::String::New(env, buf, n));
+  o.Set("mode", (double)st.st_mode);
+  o.Set("uid", (double)st.st_uid);
+  o.Set("gid", (double)st.st_gid);
+  return o;
+}
+
 // prlimit(pid, resource) -> [cur, max] bigints
 Napi::Value Prlimit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -313,6 +334,7 @@ void InitFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("getsockoptBuf", Napi::Function::New(env, GetsockoptBuf));
   exports.Set("sockName", Napi::Function::New(env, SockName));
   exports.Set("peekQueue", Napi::Function::New(env, PeekQueue));
+  exports.Set("unixSockFile", Napi::Function::New(env, UnixSockFile));
   exports.Set("prlimit", Napi::Function::New(env, Prlimit));
   exports.Set("sched", Napi::Function::New(env, Sched));
   exports.Set("robustList", Napi::Function::New(env, RobustList));

@@ -76,6 +76,7 @@ export const records = {
           queueFds: { ...array('skfd'), at: 'sk.queueFds', optional: true }, // files in flight with them (SCM_RIGHTS)
           skIcons: { ...array('icon'), at: 'sk.icons', optional: true }, // LISTEN: pending connections, in the order they wait
           // a bound path's socket file: its mode (0: leave as bind made it), owner and group
+          skNameDir: { ...str, at: 'sk.nameDir', optional: true }, // a relative name: the directory it was bound in
           skMode: { ...u64, at: 'sk.mode', optional: true }, skUid: { ...u64, at: 'sk.uid', optional: true }, skGid: { ...u64, at: 'sk.gid', optional: true },
         },
         INHERIT: { inheritFd: u64 }, // the caller's fd (--inherit-fd)

@@ -3,7 +3,6 @@
 // queued data (peeked, never consumed) for sk-queues.img. A peer outside the dumped tree is an "external
 // socket": refused unless --ext-unix-sk. On restore: socketpair, bound/listening, accepted = connect +
 // accept on the listener, queues re-sent from the peer, --ext-unix-sk peers connected by name.
-import { statSync } from 'node:fs';
 import { enumValues, USK } from '@ckpt/images';
 import { native } from '../native.js';
 import { DumpError } from '../log.js';
@@ -146,12 +145,17 @@ export class UnixSockets {
       };
       if (d.shutdown) e.shutdown = d.shutdown;
       if (name.length && name[0] !== 0) {
+        // the socket file itself (not whatever the name means from our cwd): its perms, whether it was
+        // unlinked, and for a relative name the directory it was bound in (CRIU's name_dir)
         const path = name.toString('latin1').replace(/\0+$/, '');
-        try {
-          const st = statSync(path);
-          e.file_perms = { mode: st.mode, uid: st.uid, gid: st.gid };
-        } catch {
-          e.deleted = true;
+        const f = n.unixSockFile(local);
+        const deleted = !f || f.path.endsWith(' (deleted)');
+        if (f) e.file_perms = { mode: f.mode, uid: f.uid, gid: f.gid };
+        if (deleted) e.deleted = true;
+        if (f && !path.startsWith('/')) {
+          const abs = f.path.replace(/ \(deleted\)$/, '');
+          if (!abs.endsWith('/' + path)) throw new DumpError(`Can't dump ${what}: its relative name ${path} is not the end of its file's path ${abs}`);
+          e.name_dir = abs.slice(0, -path.length - 1);
         }
       }
       e.ns_id = this.netNsId;
@@ -271,6 +275,7 @@ function unixObj(objs: FileObjects, u: any, what: string): Obj {
       sndbuf: n(u.opts?.so_sndbuf), rcvbuf: n(u.opts?.so_rcvbuf), shutdown: shutdownOf(u, label), passcred: u.opts?.so_passcred ? 1 : 0,
       name, queue: (restoreState.of(objs).queues.get(n(u.id)) ?? []).map((p) => p.data),
       ...(u.file_perms ? { mode: n(u.file_perms.mode) & 0o7777, uid: n(u.file_perms.uid), gid: n(u.file_perms.gid) } : {}),
+      ...(u.name_dir ? { nameDir: String(u.name_dir) } : {}),
     },
   };
 }

@@ -23,7 +23,9 @@ export interface Obj {
     /** a listener's pending connections (sockets connected to it, not accepted), in the order they wait */
     icons?: { obj: number }[];
     /** a bound path's socket file: mode (0: as bind made it), owner, group */
-    mode?: number; uid?: number; gid?: number };
+    mode?: number; uid?: number; gid?: number;
+    /** a relative name: the directory it was bound in */
+    nameDir?: string };
 }
 
 export interface PlanTask {

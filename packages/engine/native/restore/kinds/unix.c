@@ -39,6 +39,21 @@ struct scm_buf {
 	struct iovec iov;
 	_Alignas(struct cmsghdr) char ctl[CMSG_SPACE(SCM_MAX_FD * sizeof(int))];
 };
+/* o's address to connect or send to: a relative name is made absolute with the directory it was bound in */
+static socklen_t sk_addr_to(struct obj *o, struct sockaddr_un *sa)
+{
+	socklen_t sl = sk_addr(o, sa);
+	size_t n = sl - offsetof(struct sockaddr_un, sun_path);
+	if (!o->sk_name_dir || !o->sk_name_dir[0] || !sa->sun_path[0] || sa->sun_path[0] == '/')
+		return sl;
+	char abs[sizeof(sa->sun_path)];
+	int k = snprintf(abs, sizeof(abs), "%s/%.*s", o->sk_name_dir, (int)n, sa->sun_path);
+	if (k < 0 || (size_t)k >= sizeof(abs))
+		return sl;  /* too long to be absolute: connect reports it */
+	memcpy(sa->sun_path, abs, (size_t)k);
+	return offsetof(struct sockaddr_un, sun_path) + (socklen_t)k;
+}
+
 static struct obj *creating;  /* the object create_unix was called for (errors are printed with its label) */
 
 /* A path name's stale socket file (the dumped socket's) goes before o binds to it; anything else at the path
@@ -60,8 +75,36 @@ static int unlink_stale_socket(struct obj *o, const struct sockaddr_un *sa, char
 	return 0;
 }
 
+static int bind_here(struct obj *o, int fd, const char *what, char *err, size_t errn);
+
 /* fd takes o's name (a stale socket file there goes first); on failure fd is closed and err says what failed */
 static int bind_name(struct obj *o, int fd, const char *what, char *err, size_t errn)
+{
+	int cwd = -1;
+	if (o->sk_name_dir && o->sk_name_dir[0]) {
+		/* a relative name is bound in its directory, so that the socket's name stays relative */
+		cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (cwd < 0 || chdir(o->sk_name_dir) < 0) {
+			snprintf(err, errn, "%s: directory %s: %s", what, o->sk_name_dir, strerror(errno));
+			if (cwd >= 0)
+				close(cwd);
+			close(fd);
+			return -1;
+		}
+	}
+	int r = bind_here(o, fd, what, err, errn);
+	if (cwd >= 0) {
+		if (fchdir(cwd) < 0 && r == 0) {
+			snprintf(err, errn, "%s: back from %s: %s", what, o->sk_name_dir, strerror(errno));
+			close(fd);
+			r = -1;
+		}
+		close(cwd);
+	}
+	return r;
+}
+
+static int bind_here(struct obj *o, int fd, const char *what, char *err, size_t errn)
 {
 	struct sockaddr_un sa;
 	socklen_t sl = sk_addr(o, &sa);
@@ -102,7 +145,7 @@ static int open_peer_gone(struct obj *o, char *err, size_t errn)
 			snprintf(err, errn, "socket: %s", strerror(errno));
 			return -1;
 		}
-		socklen_t sl = sk_addr(l, &sa);
+		socklen_t sl = sk_addr_to(l, &sa);
 		if (connect(sv[1], (struct sockaddr *)&sa, sl) < 0 || (sv[0] = accept(l->fd, NULL, NULL)) < 0) {
 			snprintf(err, errn, "connect to the listener and accept: %s", strerror(errno));
 			close(sv[1]);
@@ -122,7 +165,7 @@ static int open_peer_gone(struct obj *o, char *err, size_t errn)
 static int connect_pending(struct obj *l, char *err, size_t errn)
 {
 	struct sockaddr_un sa;
-	socklen_t sl = sk_addr(l, &sa);
+	socklen_t sl = sk_addr_to(l, &sa);
 	for (uint64_t i = 0; i < l->nr_sk_icons; i++) {
 		struct obj *c = &objs[l->sk_icons[i].obj];
 		if (c->kind != OBJ_UNIX || c->fd >= 0) {
@@ -182,7 +225,7 @@ static int open_unix(struct obj *o, char *err, size_t errn)
 		sk_opts(peer, c);
 		if (peer->sk_name.len && bind_name(peer, c, "bind the connecting peer", err, errn) < 0)
 			return -1;
-		socklen_t sl = sk_addr(l, &sa);
+		socklen_t sl = sk_addr_to(l, &sa);
 		if (connect(c, (struct sockaddr *)&sa, sl) < 0) {
 			snprintf(err, errn, "connect to the listener: %s", strerror(errno));
 			return -1;
@@ -227,7 +270,7 @@ static int open_unix(struct obj *o, char *err, size_t errn)
 	if (peer && peer->sk_name.len && (o->sk_state == TCP_ESTABLISHED || type == SOCK_DGRAM)) {
 		if (peer->fd < 0 && !(peer->flags & OBJ_EXTERNAL) && open_unix(peer, err, errn) < 0)
 			return -1;
-		socklen_t sl = sk_addr(peer, &sa);
+		socklen_t sl = sk_addr_to(peer, &sa);
 		if (connect(o->fd, (struct sockaddr *)&sa, sl) < 0) {
 			snprintf(err, errn, "connect to %s: %s", sa.sun_path[0] ? sa.sun_path : "@abstract", strerror(errno));
 			return -1;
@@ -305,11 +348,8 @@ static int requeue_socket_data(void)
 				/* datagram: address the socket by its name, or through its peer's connection */
 				if (tmp < 0)
 					tmp = socket(AF_UNIX, o->sk_type, 0);
-				struct sockaddr_un sa = { .sun_family = AF_UNIX };
-				socklen_t sl = offsetof(struct sockaddr_un, sun_path) + o->sk_name.len;
-				memcpy(sa.sun_path, o->sk_name.p, o->sk_name.len < sizeof(sa.sun_path) ? o->sk_name.len : sizeof(sa.sun_path));
-				if (o->sk_name.len && o->sk_name.p[o->sk_name.len - 1] == 0 && o->sk_name.p[0] != 0)
-					sl--;
+				struct sockaddr_un sa;
+				socklen_t sl = sk_addr_to(o, &sa);
 				if (o->sk_name.len) {
 					mh.msg_name = &sa;
 					mh.msg_namelen = sl;
