@@ -80,7 +80,7 @@ test('an epoll in flight is refused at dump by name; the tree goes on untouched'
   }
 });
 
-test('a listener with pending connections: they come back pending, in their order, the socket file keeps its mode and group', async (t) => {
+test('a listener with pending connections: they come back pending, in their order, the socket file keeps its mode and group; a relative name is bound in its directory', async (t) => {
   if (!needPtrace(t)) return;
   const dir = workDir('sock-pending');
   const h = await launch(compile('sock-pending', dir), [dir]);

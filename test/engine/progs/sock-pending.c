@@ -1,7 +1,8 @@
 /* A listening unix socket with pending (not yet accepted) connections, checked by the program itself after
  * a restore: an accepted connection made before them, then two pending ones (the second bound to a name of
  * its own), which must be accepted in the order they connected; the listener's socket file keeps its mode
- * (0640) and group. Prints READY, ticks until SIGUSR1, then prints "RESULT PASS" or "RESULT FAIL: why".
+ * (0640) and group; a datagram socket bound to a relative name (in the program's cwd) is reachable by that
+ * name and keeps it. Prints READY, ticks until SIGUSR1, then prints "RESULT PASS" or "RESULT FAIL: why".
  * argv[1]: a directory for the socket files. */
 #include <errno.h>
 #include <fcntl.h>
@@ -68,6 +69,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	int rel = socket(AF_UNIX, SOCK_DGRAM, 0);
+	struct sockaddr_un ra = { .sun_family = AF_UNIX, .sun_path = "rel.sock" };
+	unlink(ra.sun_path);
+	if (bind(rel, (struct sockaddr *)&ra, sizeof(ra))) {
+		perror("relative name");
+		return 1;
+	}
+
 	printf("READY pid=%d\n", getpid());
 	for (int i = 0; !check; i++) {
 		printf("tick %d\n", i);
@@ -89,6 +98,14 @@ int main(int argc, char **argv)
 		if (getpeername(a2, (struct sockaddr *)&got, &gl) || strcmp(got.sun_path, ca.sun_path))
 			fail("the second client's name: %s expected", ca.sun_path);
 	}
+	int r = socket(AF_UNIX, SOCK_DGRAM, 0);
+	char c = 0;
+	struct sockaddr_un got = { 0 };
+	socklen_t gl = sizeof(got);
+	if (sendto(r, "r", 1, 0, (struct sockaddr *)&ra, sizeof(ra)) != 1 || recv(rel, &c, 1, MSG_DONTWAIT) != 1 || c != 'r')
+		fail("the socket bound to the relative name rel.sock is not reachable by it: %s", strerror(errno));
+	if (getsockname(rel, (struct sockaddr *)&got, &gl) || strcmp(got.sun_path, "rel.sock"))
+		fail("the relative name rel.sock expected, got %s", got.sun_path);
 	fcntl(l, F_SETFL, O_NONBLOCK);
 	if (accept(l, NULL, NULL) >= 0 || errno != EAGAIN)
 		fail("no third pending connection expected");
