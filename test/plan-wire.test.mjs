@@ -46,7 +46,9 @@ function objView(o) {
     case 3: {
       const s = o.sk;
       return { ...c, sk_type: d(s.type), sk_state: d(s.state), sk_backlog: d(s.backlog), sk_peer_obj: ix(s.peer), sk_listener: ix(s.listener), sk_sndbuf: d(s.sndbuf),
-        sk_rcvbuf: d(s.rcvbuf), sk_shutdown: d(s.shutdown), sk_passcred: d(s.passcred), flags: d(o.flags), sk_name: hex(s.name), queue: s.queue.map(hex) };
+        sk_rcvbuf: d(s.rcvbuf), sk_shutdown: d(s.shutdown), sk_passcred: d(s.passcred), flags: d(o.flags), sk_name: hex(s.name), queue: s.queue.map(hex),
+        queue_fds: (s.queueFds ?? []).map((q) => ({ pkt: d(q.pkt), obj: d(q.obj) })), sk_icons: (s.icons ?? []).map((i) => ({ obj: d(i.obj) })),
+        sk_mode: d(s.mode ?? 0), sk_uid: d(s.uid ?? 0), sk_gid: d(s.gid ?? 0), sk_name_dir: s.nameDir ?? '' };
     }
     case 5: return { ...c, inherit_fd: d(o.inheritFd) };
     case 6: return { ...c, flags: d(o.flags), 'eventfd.counter': d(n[0]), ...nums };
@@ -181,13 +183,13 @@ test('plan reader: magic, version, kinds, truncation, absurd counts and trailing
 test('plan encoder: a value the schema refuses is a RestoreError naming the field', () => {
   const bad = (change) => { const p = everyKindPlan(); change(p); return () => encodePlan(p); };
   const err = (msg) => (e) => e instanceof RestoreError && e.message === msg;
-  assert.throws(bad((p) => { p.tasks[0].fds[0].obj = 19; }), err('restore plan: tasks[0].fds[0].obj: index 19 out of range (19 objs)'));
-  assert.throws(bad((p) => { p.objs[0].path = '/etc/\0passwd'; }), err('restore plan: objs[0].path: string contains a NUL byte'));
-  assert.throws(bad((p) => { p.objs[9].nums = [1n]; }), err('restore plan: objs[9].nums: 1 numbers, a TIMERFD has 6'));
-  assert.throws(bad((p) => { p.objs[16].nums = [0n]; }), err('restore plan: objs[16].master: element 0 is not a PTY_MASTER'));
-  assert.throws(bad((p) => { p.tasks[0].mm = [1n]; }), err('restore plan: tasks[0].mm: 1 elements, not 11'));
-  assert.throws(bad((p) => { p.tasks[0].pid = 1.5; }), err('restore plan: tasks[0].pid: 1.5 is not an integer'));
-  assert.throws(bad((p) => { p.tasks[0].sigs[0].info = Buffer.alloc(3); }), err('restore plan: tasks[0].sigs[0].info: length 3, not 128'));
-  assert.throws(bad((p) => { p.objs[0].kind = 42; }), err('restore plan: objs[0].kind: unknown kind 42'));
-  assert.throws(bad((p) => { delete p.objs[0].path; }), err('restore plan: objs[0].path: missing'));
+  assert.throws(bad((p) => { p.tasks[0].fds[0].obj = 19; }), err('task 200: restore plan: tasks[0].fds[0].obj: index 19 out of range (19 objs)'));
+  assert.throws(bad((p) => { p.objs[0].path = '/etc/\0passwd'; }), err('fd 3 (/etc/hosts): restore plan: objs[0].path: string contains a NUL byte'));
+  assert.throws(bad((p) => { p.objs[9].nums = [1n]; }), err('fd 11 (timerfd): restore plan: objs[9].nums: 1 numbers, a TIMERFD has 6'));
+  assert.throws(bad((p) => { p.objs[16].nums = [0n]; }), err('fd 17 (/dev/pts/5): restore plan: objs[16].master: element 0 is not a PTY_MASTER'));
+  assert.throws(bad((p) => { p.tasks[0].mm = [1n]; }), err('task 200: restore plan: tasks[0].mm: 1 elements, not 11'));
+  assert.throws(bad((p) => { p.tasks[0].pid = 1.5; }), err('task 1.5: restore plan: tasks[0].pid: 1.5 is not an integer'));
+  assert.throws(bad((p) => { p.tasks[0].sigs[0].info = Buffer.alloc(3); }), err('task 200: restore plan: tasks[0].sigs[0].info: length 3, not 128'));
+  assert.throws(bad((p) => { p.objs[0].kind = 42; }), err('fd 3 (/etc/hosts): restore plan: objs[0].kind: unknown kind 42'));
+  assert.throws(bad((p) => { delete p.objs[0].path; }), err('fd 3 (/etc/hosts): restore plan: objs[0].path: missing'));
 });

@@ -61,9 +61,9 @@ export function everyKindPlan() {
     { kind: 1, label: 'fd 4 (deleted file /tmp/x)', path: '/tmp/x.cr.1.ghost', flags: (0o1 | 0x80000000) >>> 0, pos: 0n },
     { kind: 2, label: 'fd 5 (pipe:[1])', flags: 0o4000, pipeNo: 1, end: 1 },
     // a connected pair: the first names the second, which comes later (a forward index)
-    { kind: 3, label: 'fd 6 (unix socket:[2])', flags: 0o4000, sk: { type: 1, state: 1, backlog: 0, peer: 4, listener: -1, sndbuf: v(), rcvbuf: v(), shutdown: 0, passcred: 1, name: Buffer.alloc(0), queue: [buf(5), buf(17)] } },
+    { kind: 3, label: 'fd 6 (unix socket:[2])', flags: 0o4000, sk: { type: 1, state: 1, backlog: 0, peer: 4, listener: -1, sndbuf: v(), rcvbuf: v(), shutdown: 0, passcred: 1, name: Buffer.alloc(0), queue: [buf(5), buf(17)], queueFds: [{ pkt: 1, obj: 0 }, { pkt: 1, obj: 2 }] } },
     { kind: 3, label: 'fd 7 (unix socket:[3] "/tmp/sock")', flags: 0, sk: { type: 1, state: 1, backlog: 5, peer: 3, listener: 5, sndbuf: v(), rcvbuf: v(), shutdown: 2, passcred: 0, name: Buffer.from('/tmp/sock'), queue: [] } },
-    { kind: 3, label: 'listener', flags: 0x40000000, sk: { type: 1, state: 10, backlog: 128, peer: -2, listener: -1, sndbuf: v(), rcvbuf: v(), shutdown: 0, passcred: 0, name: Buffer.from('\0abstract'), queue: [] } },
+    { kind: 3, label: 'listener', flags: 0x40000000, sk: { type: 1, state: 10, backlog: 128, peer: -2, listener: -1, sndbuf: v(), rcvbuf: v(), shutdown: 0, passcred: 0, name: Buffer.from('\0abstract'), queue: [], icons: [{ obj: 4 }], mode: v(), uid: v(), gid: v(), nameDir: '/run/dir' } },
     { kind: 4, label: 'fd 8 (FIFO /tmp/f)', path: '/tmp/f', flags: 0o2, fifo: { size: 65536, data: buf(9) } },
     { kind: 5, label: 'fd 9 (inherited fd 7)', flags: 0, inheritFd: 7 },
     { kind: 6, label: 'fd 10 (eventfd)', flags: 0o4000, nums: [big()] },

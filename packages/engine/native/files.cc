@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -111,33 +112,109 @@ Napi::Value SockName(const Napi::CallbackInfo& info) {
   return Napi::Buffer<char>::Copy(info.Env(), (char*)&ss, l);
 }
 
-// peekQueue(fd, maxPackets) -> Buffer[]: queued packets of a socket, read with MSG_PEEK and SO_PEEK_OFF
-// so nothing is consumed. Stream sockets return one buffer with everything queued.
+// peekQueue(fd) -> [{data: Buffer, fds: number[]}]: the packets queued on a socket, read with MSG_PEEK and
+// SO_PEEK_OFF so nothing is consumed (the peek offset is put back as it was). fds are the files in flight
+// with a packet (SCM_RIGHTS), duplicated into this process (close-on-exec); the caller owns them.
+// A datagram or seqpacket socket is peeked with SO_PASSCRED on (put back after): every queued message,
+// even an empty one, then carries SCM_CREDENTIALS, which tells an empty message from the end of the
+// queue (a seqpacket socket whose peer is gone returns 0 for both).
 Napi::Value PeekQueue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = (int)ArgInt(info, 0);
-  int type = 0;
-  socklen_t tl = sizeof(type);
-  getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl);
+  int type = 0, peekOff = -1, passcred = 0;
+  socklen_t l = sizeof(int);
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) < 0) return ThrowErrno(env, "SO_TYPE");
+  l = sizeof(int);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &peekOff, &l) < 0) return ThrowErrno(env, "getsockopt(SO_PEEK_OFF)");
+  l = sizeof(int);
+  if (getsockopt(fd, SOL_SOCKET, SO_PASSCRED, &passcred, &l) < 0) return ThrowErrno(env, "getsockopt(SO_PASSCRED)");
+  bool messages = type != SOCK_STREAM;
+  int on = 1, zero = 0;
+  if (messages && !passcred && setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0)
+    return ThrowErrno(env, "setsockopt(SO_PASSCRED)");
+  auto putBack = [&]() {
+    setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &peekOff, sizeof(peekOff));
+    if (messages && !passcred) setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &zero, sizeof(zero));
+  };
+  if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0) {
+    int e = errno;
+    putBack();
+    return ThrowErrno(env, "setsockopt(SO_PEEK_OFF)", e);
+  }
   Napi::Array out = Napi::Array::New(env);
-  int off = 0;
-  if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)) < 0) return ThrowErrno(env, "SO_PEEK_OFF");
-  std::vector<char> buf(1 << 20);
+  std::vector<int> owned;  // fds received so far, closed if this fails
+  auto fail = [&](const char* what, int e) {
+    for (int f : owned) close(f);
+    putBack();
+    return ThrowErrno(env, what, e);
+  };
+  static std::vector<char> buf(8 << 20);  // larger than any unix datagram a default sndbuf lets through
+  alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(int) * 253) + CMSG_SPACE(sizeof(struct ucred)) + 256];
   for (;;) {
-    ssize_t n = recv(fd, buf.data(), buf.size(), MSG_PEEK | MSG_DONTWAIT);
+    struct iovec iov = {buf.data(), buf.size()};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctl;
+    mh.msg_controllen = sizeof(ctl);
+    ssize_t n = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      int e = errno;
-      off = -1;
-      setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off));
-      return ThrowErrno(env, "recv(MSG_PEEK)", e);
+      return fail("recvmsg(MSG_PEEK)", errno);
     }
-    if (n == 0 && type == SOCK_STREAM) break;
-    out.Set(out.Length(), Napi::Buffer<char>::Copy(env, buf.data(), n));
+    bool creds = false;
+    Napi::Array fds = Napi::Array::New(env);
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+      if (c->cmsg_level != SOL_SOCKET) continue;
+      size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      if (c->cmsg_type == SCM_RIGHTS) {
+        for (size_t i = 0; i < nfd; i++) {
+          int f;
+          memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+          owned.push_back(f);
+          fds.Set(fds.Length(), f);
+        }
+      } else if (c->cmsg_type == SCM_CREDENTIALS) {
+        creds = true;
+      } else if (c->cmsg_type == 0x04 /* SCM_PIDFD: a pidfd we do not want */) {
+        for (size_t i = 0; i < nfd; i++) {
+          int f;
+          memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+          close(f);
+        }
+      }
+    }
+    if (mh.msg_flags & MSG_CTRUNC) return fail("recvmsg(MSG_PEEK): control data truncated (too many files in flight)", EMSGSIZE);
+    if (mh.msg_flags & MSG_TRUNC) return fail("recvmsg(MSG_PEEK): a queued message is larger than 8 MiB", EMSGSIZE);
+    if (n == 0 && (!messages || !creds)) break;  // end of a stream, or a seqpacket peer's shutdown
+    Napi::Object pkt = Napi::Object::New(env);
+    pkt.Set("data", Napi::Buffer<char>::Copy(env, buf.data(), n));
+    pkt.Set("fds", fds);
+    out.Set(out.Length(), pkt);
   }
-  off = -1;
-  setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off));
+  putBack();
   return out;
+}
+
+// unixSockFile(fd) -> {path, mode, uid, gid} | null: the socket file a unix socket is bound to (SIOCUNIXFILE
+// opens it O_PATH; its link is the absolute path, " (deleted)" when unlinked), or null when it has none
+Napi::Value UnixSockFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int pf = ioctl((int)ArgInt(info, 0), 0x89E0 /* SIOCUNIXFILE */);
+  if (pf < 0) return env.Null();
+  struct stat st;
+  char link[64], buf[4096];
+  snprintf(link, sizeof(link), "/proc/self/fd/%d", pf);
+  ssize_t n = fstat(pf, &st) < 0 ? -1 : readlink(link, buf, sizeof(buf));
+  close(pf);
+  if (n < 0) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("path", Napi::String::New(env, buf, n));
+  o.Set("mode", (double)st.st_mode);
+  o.Set("uid", (double)st.st_uid);
+  o.Set("gid", (double)st.st_gid);
+  return o;
 }
 
 // prlimit(pid, resource) -> [cur, max] bigints
@@ -257,6 +334,7 @@ void InitFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("getsockoptBuf", Napi::Function::New(env, GetsockoptBuf));
   exports.Set("sockName", Napi::Function::New(env, SockName));
   exports.Set("peekQueue", Napi::Function::New(env, PeekQueue));
+  exports.Set("unixSockFile", Napi::Function::New(env, UnixSockFile));
   exports.Set("prlimit", Napi::Function::New(env, Prlimit));
   exports.Set("sched", Napi::Function::New(env, Sched));
   exports.Set("robustList", Napi::Function::New(env, RobustList));

@@ -28,7 +28,8 @@ export const enums = {
 export const flags = {
   /** bits of an object's flags above the open(2) flags */
   ObjFlag: { prefix: 'OBJ_', values: { GHOST: 1n << 31n /* REG: a ghost file, unlinked once every object is open */, EXTERNAL: 1n << 30n /* a peer outside the tree (--ext-unix-sk): never created */,
-    HANGUP: 1n << 29n /* PTY_MASTER: there only for hung-up slaves, closed once every object is open */ } },
+    HANGUP: 1n << 29n /* PTY_MASTER: there only for hung-up slaves, closed once every object is open */,
+    PEER_GONE: 1n << 28n /* UNIX: connected to a peer since closed: made with a throwaway peer that sends its queue, then closes */ } },
   /** the plan's flags */
   PlanFlag: { prefix: 'FLAG_', values: { DETACHED: 1n, SHELL_JOB: 2n, LEAVE_STOPPED: 4n /* -s: every task stops before it runs */, SIBLING: 8n /* -S: the root is the child of ckpt's parent */ } },
 };
@@ -73,6 +74,11 @@ export const records = {
           skSndbuf: { ...u64, at: 'sk.sndbuf' }, skRcvbuf: { ...u64, at: 'sk.rcvbuf' }, skShutdown: { ...u64, at: 'sk.shutdown' },
           skPasscred: { ...u64, at: 'sk.passcred' }, flags: u64, skName: { ...bytes(), at: 'sk.name' },
           queue: { ...array(bytes()), at: 'sk.queue' }, // packets to deliver to this socket (sent from its peer)
+          queueFds: { ...array('skfd'), at: 'sk.queueFds', optional: true }, // files in flight with them (SCM_RIGHTS)
+          skIcons: { ...array('icon'), at: 'sk.icons', optional: true }, // LISTEN: pending connections, in the order they wait
+          // a bound path's socket file: its mode (0: leave as bind made it), owner and group
+          skNameDir: { ...str, at: 'sk.nameDir', optional: true }, // a relative name: the directory it was bound in
+          skMode: { ...u64, at: 'sk.mode', optional: true }, skUid: { ...u64, at: 'sk.uid', optional: true }, skGid: { ...u64, at: 'sk.gid', optional: true },
         },
         INHERIT: { inheritFd: u64 }, // the caller's fd (--inherit-fd)
         EVENTFD: { flags: u64, counter: num(u64) },
@@ -98,9 +104,13 @@ export const records = {
       // F_SETSIG / F_SETOWN_EX, set by the task that has it
       fownSig: { ...u64, at: 'fown.0', optional: true }, fownType: { ...u64, at: 'fown.1', optional: true }, fownPid: { ...u64, at: 'fown.2', optional: true },
     },
-    cOnly: { pty_index: 'int pty_index', sk_nonblock: 'uint64_t sk_nonblock', fd: 'int fd = -1' },
+    cOnly: { pty_index: 'int pty_index', sk_nonblock: 'uint64_t sk_nonblock', fd: 'int fd = -1', sk_gone: 'int sk_gone = -1' /* PEER_GONE: the throwaway peer */ },
   },
   watch: { fields: { wd: u64, mask: u64, path: str } },
+  /** a file in flight: packet pkt of a socket's queue carries object obj (in the order of its SCM_RIGHTS) */
+  skfd: { fields: { pkt: u64, obj: index('objs') } },
+  /** a pending connection of a listener: the connecting socket's object */
+  icon: { fields: { obj: index('objs') } },
   task: {
     fields: {
       pid: u64, parent: index('tasks', { none: true, before: true }), pgid: u64, sid: u64, state: u64, exitCode: u64,

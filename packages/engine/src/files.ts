@@ -77,23 +77,40 @@ export class Files {
       const info = readFdinfo(pid, fd);
       this.collectLocks(pid, fd, link, info.lines, !!opts.fileLocks);
       const fdFlags = info.flags & O_CLOEXEC ? 1 : 0;
-      const flags = info.flags & ~O_CLOEXEC;
-      const procFd = `/proc/${pid}/fd/${fd}`;
-      const st = statSync(procFd);
-      const key = `${link}|${st.dev}:${st.ino}`;
-      const known = this.ofds.find((o) => o.key === key && native().kcmp(pid, o.pid, KCMP_FILE, fd, o.fd) === 0);
-      const parms = { pid, fd, link, st, info, procFd, what: `fd ${fd} of task ${pid} (${link})` };
-      const kind = detectKind(parms, this);
-      if (known) {
-        out.push({ id: known.id, flags: fdFlags, type: kind.type, fd });
-        continue;
-      }
-      const id = this.newId();
-      this.ofds.push({ pid, fd, key, id });
-      kind.dump(this, { ...parms, id, flags, fown: readFown(pid, fd), ttys: opts.ttys });
-      out.push({ id, flags: fdFlags, type: kind.type, fd });
+      const { id, type } = this.fileOf(pid, fd, link, info, `fd ${fd} of task ${pid} (${link})`, opts.ttys);
+      out.push({ id, flags: fdFlags, type, fd });
     }
     return out;
+  }
+
+  /** The file id of pid's fd (its open file description dumped on first sight); refuse: what may not be dumped. */
+  private fileOf(pid: number, fd: number, link: string, info: ReturnType<typeof readFdinfo>, what: string,
+    ttys?: Map<number, TtyFacts>, refuse?: (type: string) => string | undefined): { id: number; type: string } {
+    const procFd = `/proc/${pid}/fd/${fd}`;
+    const st = statSync(procFd);
+    const key = `${link}|${st.dev}:${st.ino}`;
+    const known = this.ofds.find((o) => o.key === key && native().kcmp(pid, o.pid, KCMP_FILE, fd, o.fd) === 0);
+    const parms = { pid, fd, link, st, info, procFd, what };
+    const kind = detectKind(parms, this);
+    if (known) return { id: known.id, type: kind.type };
+    const why = refuse?.(kind.type);
+    if (why) throw new DumpError(`Can't dump ${what}: ${why}`);
+    const id = this.newId();
+    this.ofds.push({ pid, fd, key, id });
+    kind.dump(this, { ...parms, id, flags: info.flags & ~O_CLOEXEC, fown: readFown(pid, fd), ttys });
+    return { id, type: kind.type };
+  }
+
+  /**
+   * A file of this process (one in flight in a unix socket's queue, received with MSG_PEEK): its file id,
+   * the same as a task's fd on the same open file description. fd stays open until the dump ends (kcmp
+   * compares the tasks' fds with it). refuse: kinds that cannot be dumped from here.
+   */
+  dumpOwnFd(fd: number, what: string, refuse: (type: string) => string | undefined): number {
+    const link = fdLink(process.pid, fd);
+    const info = readFdinfo(process.pid, fd);
+    if (info.lines.some((l) => l.startsWith('lock:'))) throw new DumpError(`Can't dump ${what} (${link}): it holds a lock`);
+    return this.fileOf(process.pid, fd, link, info, `${what} (${link})`, undefined, refuse).id;
   }
 
   /** fs-PID.img: cwd and root get new ids (directories are never shared by id), umask from status. */

@@ -49,7 +49,9 @@ export interface Native {
   getsockoptInt(fd: number, level: number, name: number): number;
   getsockoptBuf(fd: number, level: number, name: number, size: number): Buffer | null;
   sockName(fd: number, peer?: boolean): Buffer | null;
-  peekQueue(fd: number): Buffer[];
+  /** queued packets, unconsumed; fds: files in flight (SCM_RIGHTS), opened in this process, the caller's to close */
+  peekQueue(fd: number): { data: Buffer; fds: number[] }[];
+  unixSockFile(fd: number): { path: string; mode: number; uid: number; gid: number } | null;
   prlimit(pid: number, resource: number): [bigint, bigint];
   sched(tid: number): { policy: number; prio: number; nice: number };
   robustList(tid: number): { head: bigint; len: number };

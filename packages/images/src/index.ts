@@ -9,7 +9,7 @@ export {
 export { parseImageJson } from './json-input.js';
 export { messageFromJson, messageToJson, messageToText, ipText } from './forms.js';
 export { decodeMessage, encodeMessage, decodeText, encodeText, UNKNOWN_KEY, type FieldSelection, type FieldValue, type Message, type Scalar } from './wire.js';
-export { messagePlan, messageNames, hasMessage, type FieldPlan, type MessagePlan, type CriuOptions } from './schema.js';
+export { messagePlan, messageNames, hasMessage, enumValues, type FieldPlan, type MessagePlan, type CriuOptions } from './schema.js';
 export { pyDumps, pyString, b64Lines, qpEncode, qpDecode, humanSize, type Json } from './pyjson.js';
 export { FLAG_TABLES, DICT_TABLES, TASK, TASK_STATES, VMA, PE, USK, flagsToText } from './tables.js';
 export { BufferSource, FileSource, type ByteSource } from './source.js';

@@ -77,6 +77,10 @@ export function restore(opts: RestoreOptions): RestoreResult {
     return runHelper();
   } catch (e) {
     if (e instanceof DumpError && !(e as any).logged) log.error(e.message);
+    if (e instanceof RestoreError) {
+      log.error(e.message);
+      throw new DumpError(e.message);
+    }
     throw e;
   } finally {
     rmSync(tmp, { recursive: true, force: true });

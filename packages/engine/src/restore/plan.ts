@@ -67,7 +67,11 @@ export function encodePlan(p: Plan): Buffer {
       pipes: p.pipes, memfds: p.memfds, objs: p.objs, tasks: p.tasks,
     });
   } catch (e) {
-    if (e instanceof PlanWireError) throw new RestoreError(e.message);
-    throw e;
+    if (!(e instanceof PlanWireError)) throw e;
+    // name the resource or task the bad field belongs to
+    const m = /^restore plan: (objs|tasks)\[(\d+)\]/.exec(e.message);
+    const o = m?.[1] === 'objs' ? p.objs[Number(m[2])] : undefined;
+    const t = m?.[1] === 'tasks' ? p.tasks[Number(m[2])] : undefined;
+    throw new RestoreError(o ? `${o.label}: ${e.message}` : t ? `task ${t.pid}: ${e.message}` : e.message);
   }
 }

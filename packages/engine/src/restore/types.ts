@@ -19,7 +19,15 @@ export interface Obj {
   label: string;
   path?: string; flags: number; pos?: bigint;
   pipeNo?: number; end?: number;
-  sk?: { type: number; state: number; backlog: number; peer: number; listener: number; sndbuf: number; rcvbuf: number; shutdown: number; passcred: number; name: Buffer; queue: Buffer[] };
+  sk?: { type: number; state: number; backlog: number; peer: number; listener: number; sndbuf: number; rcvbuf: number; shutdown: number; passcred: number; name: Buffer; queue: Buffer[];
+    /** files in flight (SCM_RIGHTS): packet pkt of queue carries object obj */
+    queueFds?: { pkt: number; obj: number }[];
+    /** a listener's pending connections (sockets connected to it, not accepted), in the order they wait */
+    icons?: { obj: number }[];
+    /** a bound path's socket file: mode (0: as bind made it), owner, group */
+    mode?: number; uid?: number; gid?: number;
+    /** a relative name: the directory it was bound in */
+    nameDir?: string };
 }
 
 export interface PlanTask {

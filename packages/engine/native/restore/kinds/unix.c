@@ -32,6 +32,28 @@ static socklen_t sk_addr(struct obj *o, struct sockaddr_un *sa)
 	return sl;
 }
 
+static int open_unix(struct obj *o, char *err, size_t errn);
+
+#define SCM_MAX_FD 253 /* the kernel's limit of files in one SCM_RIGHTS message */
+struct scm_buf {
+	struct iovec iov;
+	_Alignas(struct cmsghdr) char ctl[CMSG_SPACE(SCM_MAX_FD * sizeof(int))];
+};
+/* o's address to connect or send to: a relative name is made absolute with the directory it was bound in */
+static socklen_t sk_addr_to(struct obj *o, struct sockaddr_un *sa)
+{
+	socklen_t sl = sk_addr(o, sa);
+	size_t n = sl - offsetof(struct sockaddr_un, sun_path);
+	if (!o->sk_name_dir || !o->sk_name_dir[0] || !sa->sun_path[0] || sa->sun_path[0] == '/')
+		return sl;
+	char abs[sizeof(sa->sun_path)];
+	int k = snprintf(abs, sizeof(abs), "%s/%.*s", o->sk_name_dir, (int)n, sa->sun_path);
+	if (k < 0 || (size_t)k >= sizeof(abs))
+		return sl;  /* too long to be absolute: connect reports it */
+	memcpy(sa->sun_path, abs, (size_t)k);
+	return offsetof(struct sockaddr_un, sun_path) + (socklen_t)k;
+}
+
 static struct obj *creating;  /* the object create_unix was called for (errors are printed with its label) */
 
 /* A path name's stale socket file (the dumped socket's) goes before o binds to it; anything else at the path
@@ -53,8 +75,36 @@ static int unlink_stale_socket(struct obj *o, const struct sockaddr_un *sa, char
 	return 0;
 }
 
+static int bind_here(struct obj *o, int fd, const char *what, char *err, size_t errn);
+
 /* fd takes o's name (a stale socket file there goes first); on failure fd is closed and err says what failed */
 static int bind_name(struct obj *o, int fd, const char *what, char *err, size_t errn)
+{
+	int cwd = -1;
+	if (o->sk_name_dir && o->sk_name_dir[0]) {
+		/* a relative name is bound in its directory, so that the socket's name stays relative */
+		cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (cwd < 0 || chdir(o->sk_name_dir) < 0) {
+			snprintf(err, errn, "%s: directory %s: %s", what, o->sk_name_dir, strerror(errno));
+			if (cwd >= 0)
+				close(cwd);
+			close(fd);
+			return -1;
+		}
+	}
+	int r = bind_here(o, fd, what, err, errn);
+	if (cwd >= 0) {
+		if (fchdir(cwd) < 0 && r == 0) {
+			snprintf(err, errn, "%s: back from %s: %s", what, o->sk_name_dir, strerror(errno));
+			close(fd);
+			r = -1;
+		}
+		close(cwd);
+	}
+	return r;
+}
+
+static int bind_here(struct obj *o, int fd, const char *what, char *err, size_t errn)
 {
 	struct sockaddr_un sa;
 	socklen_t sl = sk_addr(o, &sa);
@@ -67,6 +117,76 @@ static int bind_name(struct obj *o, int fd, const char *what, char *err, size_t 
 		close(fd);
 		return -1;
 	}
+	/* the socket file's mode and owner as dumped (bind made it with the umask and our ids) */
+	if (sa.sun_path[0] && o->sk_mode) {
+		char path[sizeof(sa.sun_path) + 1];
+		snprintf(path, sizeof(path), "%.*s", (int)sizeof(sa.sun_path), sa.sun_path);
+		if (chown(path, (uid_t)o->sk_uid, (gid_t)o->sk_gid) < 0 || chmod(path, (mode_t)o->sk_mode) < 0) {
+			snprintf(err, errn, "%s: socket file %s: mode and owner: %s", what, path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A connected socket whose peer was closed: connected to a throwaway peer (a connection accepted from its
+ * listener, or the other end of a socketpair), which sends its queue and is closed in finish_unix. */
+static int open_peer_gone(struct obj *o, char *err, size_t errn)
+{
+	int sv[2];
+	if (o->sk_listener != ~0ULL) {
+		struct obj *l = &objs[o->sk_listener];
+		struct sockaddr_un sa;
+		if (l->fd < 0 && open_unix(l, err, errn) < 0)
+			return -1;
+		sv[1] = socket(AF_UNIX, (int)o->sk_type, 0);
+		if (sv[1] < 0) {
+			snprintf(err, errn, "socket: %s", strerror(errno));
+			return -1;
+		}
+		socklen_t sl = sk_addr_to(l, &sa);
+		if (connect(sv[1], (struct sockaddr *)&sa, sl) < 0 || (sv[0] = accept(l->fd, NULL, NULL)) < 0) {
+			snprintf(err, errn, "connect to the listener and accept: %s", strerror(errno));
+			close(sv[1]);
+			return -1;
+		}
+	} else if (socketpair(AF_UNIX, (int)o->sk_type, 0, sv) < 0) {
+		snprintf(err, errn, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	sk_opts(o, sv[0]);
+	o->fd = move_high(sv[0]);
+	o->sk_gone = move_high(sv[1]);
+	return 0;
+}
+
+/* A listener's pending connections, connected in the order they waited (none is accepted) */
+static int connect_pending(struct obj *l, char *err, size_t errn)
+{
+	struct sockaddr_un sa;
+	socklen_t sl = sk_addr_to(l, &sa);
+	for (uint64_t i = 0; i < l->nr_sk_icons; i++) {
+		struct obj *c = &objs[l->sk_icons[i].obj];
+		if (c->kind != OBJ_UNIX || c->fd >= 0) {
+			snprintf(err, errn, "pending connection %s: not a socket to connect", c->label);
+			return -1;
+		}
+		int fd = socket(AF_UNIX, (int)c->sk_type, 0);
+		if (fd < 0) {
+			snprintf(err, errn, "socket: %s", strerror(errno));
+			return -1;
+		}
+		sk_opts(c, fd);
+		if (c->sk_name.len && bind_name(c, fd, "bind a pending connection", err, errn) < 0)
+			return -1;
+		if (connect(fd, (struct sockaddr *)&sa, sl) < 0) {
+			snprintf(err, errn, "pending connection %s: connect: %s", c->label, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		c->fd = move_high(fd);
+	}
 	return 0;
 }
 
@@ -78,6 +198,18 @@ static int open_unix(struct obj *o, char *err, size_t errn)
 	int type = (int)o->sk_type;
 	enum { TCP_ESTABLISHED = 1, TCP_LISTEN = 10, TCP_CLOSE = 7 };
 	struct sockaddr_un sa;
+	if (o->flags & OBJ_PEER_GONE)
+		return open_peer_gone(o, err, errn);
+	/* a pending connection: connected by finish_unix with the listener's others, in their order, once every
+	 * accepted connection is made (an accept now could take it) */
+	if (peer && peer->kind == OBJ_UNIX && peer->sk_state == TCP_LISTEN && !(peer->flags & OBJ_EXTERNAL) &&
+	    o->sk_state == TCP_ESTABLISHED && type != SOCK_DGRAM) {
+		for (uint64_t i = 0; i < peer->nr_sk_icons; i++)
+			if (&objs[peer->sk_icons[i].obj] == o)
+				return peer->fd < 0 ? open_unix(peer, err, errn) : 0;
+		snprintf(err, errn, "connected to listener %s but not among its pending connections", peer->label);
+		return -1;
+	}
 	/* an accepted connection: connect the peer to the listener and accept (names come out right) */
 	if (peer && peer->fd < 0 && o->sk_listener == ~0ULL && peer->sk_listener != ~0ULL && peer->sk_peer_obj == (uint64_t)(o - objs))
 		return open_unix(peer, err, errn);
@@ -93,7 +225,7 @@ static int open_unix(struct obj *o, char *err, size_t errn)
 		sk_opts(peer, c);
 		if (peer->sk_name.len && bind_name(peer, c, "bind the connecting peer", err, errn) < 0)
 			return -1;
-		socklen_t sl = sk_addr(l, &sa);
+		socklen_t sl = sk_addr_to(l, &sa);
 		if (connect(c, (struct sockaddr *)&sa, sl) < 0) {
 			snprintf(err, errn, "connect to the listener: %s", strerror(errno));
 			return -1;
@@ -138,7 +270,7 @@ static int open_unix(struct obj *o, char *err, size_t errn)
 	if (peer && peer->sk_name.len && (o->sk_state == TCP_ESTABLISHED || type == SOCK_DGRAM)) {
 		if (peer->fd < 0 && !(peer->flags & OBJ_EXTERNAL) && open_unix(peer, err, errn) < 0)
 			return -1;
-		socklen_t sl = sk_addr(peer, &sa);
+		socklen_t sl = sk_addr_to(peer, &sa);
 		if (connect(o->fd, (struct sockaddr *)&sa, sl) < 0) {
 			snprintf(err, errn, "connect to %s: %s", sa.sun_path[0] ? sa.sun_path : "@abstract", strerror(errno));
 			return -1;
@@ -160,9 +292,42 @@ static int create_unix(struct obj *o)
 	return 0;
 }
 
+/* the message of packet k of o's queue: its data, and the files in flight with it as SCM_RIGHTS */
+static int scm_rights(struct obj *o, uint64_t k, struct msghdr *mh, struct scm_buf *scm)
+{
+	int nfd = 0;
+	memset(mh, 0, sizeof(*mh));
+	scm->iov.iov_base = (void *)o->queue[k].p;
+	scm->iov.iov_len = o->queue[k].len;
+	mh->msg_iov = &scm->iov;
+	mh->msg_iovlen = 1;
+	for (uint64_t i = 0; i < o->nr_queue_fds; i++) {
+		if (o->queue_fds[i].pkt != k)
+			continue;
+		struct obj *f = &objs[o->queue_fds[i].obj];
+		if (nfd == SCM_MAX_FD || f->fd < 0) {
+			fprintf(stderr, "Error: %s: cannot send %s with its queue: %s\n", o->label, f->label,
+				f->fd < 0 ? "it was not created" : "too many files in one message");
+			return -1;
+		}
+		memcpy(CMSG_DATA((struct cmsghdr *)scm->ctl) + nfd * sizeof(int), &f->fd, sizeof(int));
+		nfd++;
+	}
+	if (nfd) {
+		struct cmsghdr *c = (struct cmsghdr *)scm->ctl;
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(nfd * sizeof(int));
+		mh->msg_control = scm->ctl;
+		mh->msg_controllen = CMSG_SPACE(nfd * sizeof(int));
+	}
+	return 0;
+}
+
 /* queued socket data: sent from the peer, or from a throwaway socket when the peer is gone */
 static int requeue_socket_data(void)
 {
+	struct scm_buf scm;
 	for (uint64_t i = 0; i < nr_objs; i++) {
 		struct obj *o = &objs[i];
 		if (o->kind != OBJ_UNIX || !o->nr_queue)
@@ -170,23 +335,27 @@ static int requeue_socket_data(void)
 		int from = -1, tmp = -1;
 		if (o->sk_peer_obj != ~0ULL && objs[o->sk_peer_obj].fd >= 0 && o->sk_type != SOCK_DGRAM)
 			from = objs[o->sk_peer_obj].fd;
+		else if (o->sk_gone >= 0)
+			from = o->sk_gone;
 		for (uint64_t k = 0; k < o->nr_queue; k++) {
 			ssize_t n;
+			struct msghdr mh;
+			if (scm_rights(o, k, &mh, &scm) < 0)
+				return -1;
 			if (from >= 0)
-				n = send(from, o->queue[k].p, o->queue[k].len, MSG_DONTWAIT | MSG_NOSIGNAL);
+				n = sendmsg(from, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 			else {
 				/* datagram: address the socket by its name, or through its peer's connection */
 				if (tmp < 0)
 					tmp = socket(AF_UNIX, o->sk_type, 0);
-				struct sockaddr_un sa = { .sun_family = AF_UNIX };
-				socklen_t sl = offsetof(struct sockaddr_un, sun_path) + o->sk_name.len;
-				memcpy(sa.sun_path, o->sk_name.p, o->sk_name.len < sizeof(sa.sun_path) ? o->sk_name.len : sizeof(sa.sun_path));
-				if (o->sk_name.len && o->sk_name.p[o->sk_name.len - 1] == 0 && o->sk_name.p[0] != 0)
-					sl--;
-				if (o->sk_name.len)
-					n = sendto(tmp, o->queue[k].p, o->queue[k].len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa, sl);
-				else if (o->sk_peer_obj != ~0ULL && objs[o->sk_peer_obj].fd >= 0)
-					n = send(objs[o->sk_peer_obj].fd, o->queue[k].p, o->queue[k].len, MSG_DONTWAIT | MSG_NOSIGNAL);
+				struct sockaddr_un sa;
+				socklen_t sl = sk_addr_to(o, &sa);
+				if (o->sk_name.len) {
+					mh.msg_name = &sa;
+					mh.msg_namelen = sl;
+					n = sendmsg(tmp, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+				} else if (o->sk_peer_obj != ~0ULL && objs[o->sk_peer_obj].fd >= 0)
+					n = sendmsg(objs[o->sk_peer_obj].fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 				else {
 					errno = ENOTCONN;
 					n = -1;
@@ -200,6 +369,11 @@ static int requeue_socket_data(void)
 		if (tmp >= 0)
 			close(tmp);
 	}
+	for (uint64_t i = 0; i < nr_objs; i++)
+		if (objs[i].kind == OBJ_UNIX && objs[i].sk_gone >= 0) {
+			close(objs[i].sk_gone);  /* the peer goes, as it went before the dump */
+			objs[i].sk_gone = -1;
+		}
 	return 0;
 }
 
@@ -217,9 +391,15 @@ static void finish_sockets(void)
 	}
 }
 
-/* once every socket exists: their queues, then their shutdown and non-blocking state */
+/* once every socket exists: pending connections, their queues, then their shutdown and non-blocking state */
 static int finish_unix(void)
 {
+	char err[300];
+	for (uint64_t i = 0; i < nr_objs; i++)
+		if (objs[i].kind == OBJ_UNIX && objs[i].nr_sk_icons && connect_pending(&objs[i], err, sizeof(err)) < 0) {
+			fprintf(stderr, "Error: %s: %s\n", objs[i].label, err);
+			return -1;
+		}
 	if (requeue_socket_data() < 0)
 		return -1;
 	finish_sockets();
