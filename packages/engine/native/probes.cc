@@ -6,6 +6,7 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -89,7 +90,59 @@ Napi::Value ProbeClone3SetTid(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), r == want ? 0 : -ESRCH);
 }
 
-// probeSimple() -> {mmMap, memfd, userfaultfd, kcmp, seccomp, softDirty, timens}
+// criu's fdinfo_lock: a flock shows as a "lock:" line in the fdinfo of its fd (how the dump finds locks)
+static int ProbeFdinfoLock() {
+  char path[] = "/tmp/ckpt-lock-probe-XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) return -errno;
+  unlink(path);
+  int r = -EOPNOTSUPP;
+  if (flock(fd, LOCK_SH) < 0) {
+    r = -errno;
+  } else {
+    char fi[64], buf[4096];
+    snprintf(fi, sizeof fi, "/proc/self/fdinfo/%d", fd);
+    int f = open(fi, O_RDONLY | O_CLOEXEC);
+    ssize_t n = f >= 0 ? read(f, buf, sizeof buf - 1) : -1;
+    if (f >= 0) close(f);
+    if (n > 0) {
+      buf[n] = 0;
+      if (strstr(buf, "\nlock:")) r = 0;
+    }
+  }
+  close(fd);
+  return r;
+}
+
+// criu's aio_remap: an AIO ring moved by mremap still answers under its new address (the restore
+// creates the ring anywhere, then moves it where the dumped one was)
+static int ProbeAioRemap() {
+  unsigned long ctx = 0;
+  if (syscall(SYS_io_setup, 16, &ctx) < 0) return -errno;
+  int r = 0;
+  long len = 0;
+  FILE* maps = fopen("/proc/self/maps", "re");
+  char line[512];
+  while (maps && fgets(line, sizeof line, maps)) {
+    unsigned long s, e;
+    if (sscanf(line, "%lx-%lx", &s, &e) == 2 && s == ctx) len = (long)(e - s);
+  }
+  if (maps) fclose(maps);
+  void* to = len ? mmap(nullptr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) : MAP_FAILED;
+  if (to == MAP_FAILED) {
+    r = -ENOMEM;
+  } else if (mremap((void*)ctx, len, len, MREMAP_FIXED | MREMAP_MAYMOVE, to) != to) {
+    r = -errno;
+    munmap(to, len);
+  } else {
+    ctx = (unsigned long)to;
+    if (syscall(SYS_io_getevents, ctx, 0, 1, nullptr, nullptr) != 0) r = -EINVAL;
+  }
+  syscall(SYS_io_destroy, ctx);
+  return r;
+}
+
+// probeSimple() -> {mmMap, memfd, userfaultfd, kcmp, seccomp, softDirty, fdinfoLock, aioRemap}
 Napi::Value ProbeSimple(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -127,6 +180,8 @@ Napi::Value ProbeSimple(const Napi::CallbackInfo& info) {
     munmap(page, 4096);
   }
   o.Set("softDirty", sd);
+  o.Set("fdinfoLock", ProbeFdinfoLock());
+  o.Set("aioRemap", ProbeAioRemap());
   return o;
 }
 

@@ -131,11 +131,11 @@ export function checkFeature(name: string): CheckResult {
   const probes: Record<string, (() => string | null) | undefined> = {
     mnt_id: () => (/^mnt_id:/m.test(readFileSync('/proc/self/fdinfo/0', 'latin1')) ? null : 'no mnt_id in /proc/PID/fdinfo'),
     mem_dirty_track: () => errno(simple().softDirty),
-    aio_remap: undefined, timerfd: undefined,
+    aio_remap: () => errno(simple().aioRemap), timerfd: undefined,
     tun: () => has('/dev/net/tun'),
     tun_ns: undefined,
     userns: () => has('/proc/self/ns/user'),
-    fdinfo_lock: undefined,
+    fdinfo_lock: () => errno(simple().fdinfoLock),
     seccomp_suspend: () => errno(ptrace().suspendSeccomp),
     seccomp_filters: () => errno(ptrace().seccompFilter),
     loginuid: () => has('/proc/self/loginuid'),

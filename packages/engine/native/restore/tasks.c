@@ -186,7 +186,7 @@ static void place_fds(uint64_t ti, const struct blob_fds *bf)
 	}
 }
 
-/* signal owners (they name restored PIDs, so only now), epoll registrations, and file locks (POSIX ones
+/* signal owners (they name restored PIDs, so only now), epoll registrations, and file locks and leases (POSIX ones
  * belong to this process; every other fd of the file is closed by now, which would drop them) */
 static void fd_owners_epoll_locks(uint64_t ti)
 {
@@ -211,8 +211,10 @@ static void fd_owners_epoll_locks(uint64_t ti)
 	for (uint64_t k = 0; k < t->nr_locks; k++) {
 		uint64_t *l = t->locks[k];
 		int fd = (int)l[4], r;
-		const char *what = l[0] == 2 ? "flock" : l[0] == 4 ? "OFD lock" : "POSIX lock";
-		if (l[0] == 2) {
+		const char *what = l[0] == 2 ? "flock" : l[0] == 4 ? "OFD lock" : l[0] == 8 ? "lease" : "POSIX lock";
+		if (l[0] == 8) {  /* every other fd of the file is closed by now: a write lease needs that */
+			r = fcntl(fd, F_SETLEASE, (int)l[1]);
+		} else if (l[0] == 2) {
 			r = flock(fd, (l[1] == F_WRLCK ? LOCK_EX : l[1] == F_RDLCK ? LOCK_SH : LOCK_UN) | LOCK_NB);
 		} else {
 			struct flock fl = { .l_type = (short)l[1], .l_whence = SEEK_SET, .l_start = (off_t)l[2], .l_len = (off_t)l[3] };

@@ -44,7 +44,7 @@ export interface PlanTask {
   dumpable: number; pdeathSig: number; personalitySet: number; personality: bigint;
   threads: { tid: number; clearTid: bigint; robust: bigint; robustLen: bigint; fsBase: bigint; gsBase: bigint; rseqPtr: bigint; rseqSize: number; rseqSig: number; comm: string; frame: Buffer }[];
   pagesBytes: number;
-  /** filelocks.img entries of this task: kind (1 POSIX, 2 FLOCK, 4 OFD), type, start, len, fd */
+  /** filelocks.img entries of this task: kind (1 POSIX, 2 FLOCK, 4 OFD, 8 LEASE), type, start, len, fd */
   locks: [number, number, bigint, bigint, number][];
   nice: number; policy: number; prio: number; subreaper: number; oomSet: number; oomAdj: number;
   /** pending signals: tid 0 = shared by the process; info = the 128-byte siginfo */
