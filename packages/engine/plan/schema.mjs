@@ -113,6 +113,7 @@ export const records = {
       credsSet: u64, cred: fixed(u64, 8), secbits: u64, groups: array(u64, { max: 64, cap: 64 }), caps: fixed(fixed(u64, 2), 4), noNewPrivs: u64,
       dumpable: u64, pdeathSig: u64, personalitySet: u64, personality: u64,
       threads: array('thr', { min: 1, c: 'thr', count: 'nr_threads' }),
+      aios: array(fixed(u64, 3), { max: 64 }), // AIO rings: address, nr_req for io_setup, length (src/restore/aio.ts)
       locks: array(fixed(u64, 5)), // kind (1 POSIX, 2 FLOCK, 4 OFD, 8 LEASE), type, start, len, fd
       nice: i64, policy: u64, prio: u64, subreaper: u64, oomSet: u64, oomAdj: i64,
       sigs: array('sig', { layout: 'soa', prefix: 'sig_' }), // pending signals (tid 0: shared)

@@ -4,6 +4,7 @@ import type { MapLine } from './proc.js';
 import { readAuxv, readStat, readStatus } from './proc.js';
 import { memfdName, type Files } from './files.js';
 import { DumpError } from './log.js';
+import { aioVma, isAioRing } from './aio.js';
 
 /** mmap flags (kernel ABI), as vma_entry.flags holds them */
 export const MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_GROWSDOWN = 0x100, MAP_LOCKED = 0x2000,
@@ -23,6 +24,10 @@ function prot(perms: string): number {
 export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
   const out: Vma[] = [];
   for (const m of maps) {
+    if (isAioRing(m)) {
+      out.push(aioVma(m));
+      continue;
+    }
     const v: Vma = { start: m.start, end: m.end, pgoff: 0n, shmid: 0, prot: prot(m.perms), flags: 0, status: VMA.VMA_AREA_REGULAR, fd: -1 };
     const shared = m.perms[3] === 's';
     v.flags = shared ? MAP_SHARED : MAP_PRIVATE;

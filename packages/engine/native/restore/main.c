@@ -51,6 +51,7 @@ static const char *step_name(int s)
 	case RST_STEP_SIGNALS: return "queue a pending signal";
 	case RST_STEP_SECCOMP: return "install a seccomp filter";
 	case RST_STEP_PTIMER: return "create a POSIX timer";
+	case RST_STEP_AIO: return "recreate an AIO ring";
 	case RST_STEP_VDSO: return "map the vDSO";
 	case RST_STEP_VDSO_PLACE: return "place the vDSO";
 	case RST_STEP_MMAP: return "map VMA";

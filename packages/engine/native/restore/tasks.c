@@ -349,6 +349,9 @@ static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blo
 		q->sival = v[5]; q->isec = v[6]; q->insec = v[7]; q->vsec = v[8]; q->vnsec = v[9];
 	}
 	cur += PALIGN(t->nr_ptimers * sizeof(struct rst_ptimer));
+	a->nr_aios = (uint32_t)t->nr_aios;  /* the plan holds at most RST_MAX_AIOS */
+	for (uint64_t k = 0; k < t->nr_aios; k++)
+		a->aios[k] = (struct rst_aio){ t->aios[k][0], t->aios[k][1], t->aios[k][2] };
 	a->nr_seccomp = (uint32_t)t->nr_seccomp;
 	a->seccomp = (struct rst_seccomp *)cur;
 	cur += PALIGN(t->nr_seccomp * sizeof(struct rst_seccomp));

@@ -44,6 +44,8 @@ export interface PlanTask {
   dumpable: number; pdeathSig: number; personalitySet: number; personality: bigint;
   threads: { tid: number; clearTid: bigint; robust: bigint; robustLen: bigint; fsBase: bigint; gsBase: bigint; rseqPtr: bigint; rseqSize: number; rseqSig: number; comm: string; frame: Buffer }[];
   pagesBytes: number;
+  /** AIO rings: address, nr_req for io_setup, length */
+  aios: [bigint, bigint, bigint][];
   /** filelocks.img entries of this task: kind (1 POSIX, 2 FLOCK, 4 OFD, 8 LEASE), type, start, len, fd */
   locks: [number, number, bigint, bigint, number][];
   nice: number; policy: number; prio: number; subreaper: number; oomSet: number; oomAdj: number;
