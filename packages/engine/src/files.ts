@@ -75,7 +75,6 @@ export class Files {
         continue; // closed meanwhile (cannot happen while frozen, unless shared with an outside task)
       }
       const info = readFdinfo(pid, fd);
-      this.collectLocks(pid, fd, link, info.lines, !!opts.fileLocks);
       const fdFlags = info.flags & O_CLOEXEC ? 1 : 0;
       const flags = info.flags & ~O_CLOEXEC;
       const procFd = `/proc/${pid}/fd/${fd}`;
@@ -84,11 +83,12 @@ export class Files {
       const known = this.ofds.find((o) => o.key === key && native().kcmp(pid, o.pid, KCMP_FILE, fd, o.fd) === 0);
       const parms = { pid, fd, link, st, info, procFd, what: `fd ${fd} of task ${pid} (${link})` };
       const kind = detectKind(parms, this);
+      const id = known?.id ?? this.newId();
+      this.collectLocks(pid, fd, link, info.lines, !!opts.fileLocks, id);
       if (known) {
-        out.push({ id: known.id, flags: fdFlags, type: kind.type, fd });
+        out.push({ id, flags: fdFlags, type: kind.type, fd });
         continue;
       }
-      const id = this.newId();
       this.ofds.push({ pid, fd, key, id });
       kind.dump(this, { ...parms, id, flags, fown: readFown(pid, fd), ttys: opts.ttys });
       out.push({ id, flags: fdFlags, type: kind.type, fd });
@@ -112,7 +112,7 @@ export class Files {
    * entry names a task holding the file (the one that took it when it still does), as the restore takes it
    * again through that task's fd.
    */
-  private collectLocks(pid: number, fd: number, link: string, lines: string[], allowed: boolean): void {
+  private collectLocks(pid: number, fd: number, link: string, lines: string[], allowed: boolean, fileId: number): void {
     for (const l of lines) {
       const m = /^lock:\s*\d+:\s*(\S+)\s+(\S+)\s+(\S+)\s+(-?\d+)\s+(\S+)\s+(\d+)\s+(\d+|EOF)/.exec(l);
       if (!m) continue;
@@ -120,10 +120,10 @@ export class Files {
       const what = `fd ${fd} of task ${pid} (${link})`;
       if (!allowed) throw new DumpError(`Can't dump ${what}: it holds a ${kind} ${rw} lock; use --file-locks to dump file locks`);
       const flag = kind === 'POSIX' ? 1 : kind === 'FLOCK' ? 2 : kind === 'OFDLCK' ? 4 : kind === 'LEASE' ? 8 : 0;
-      if (!flag || (rw !== 'READ' && rw !== 'WRITE')) throw new DumpError(`Can't dump ${what}: ${kind} ${rw} locks are not supported`);
       if (flag === 8 && mode !== 'ACTIVE') throw new DumpError(`Can't dump ${what}: its lease is being broken (${mode}); breaking leases are not supported`);
-      // a lease is per open file and several files of one inode may hold one: the fd tells them apart
-      const key = `${devIno}|${kind}|${rw}|${start}|${end}|${lpid}${flag === 8 ? `|${pid}:${fd}` : ''}`;
+      if (!flag || (rw !== 'READ' && rw !== 'WRITE')) throw new DumpError(`Can't dump ${what}: ${kind} ${rw} locks are not supported`);
+      // a lease is per open file, and several open files of one inode may hold one: its file id tells them apart
+      const key = `${devIno}|${kind}|${rw}|${start}|${end}|${lpid}${flag === 8 ? `|${fileId}` : ''}`;
       const owner = flag === 1 ? (Number(lpid) > 0 ? Number(lpid) : pid) : pid;
       const seen = this.lockKeys.get(key);
       if (seen) { // the same lock seen through a dup of the fd, or in another task sharing the file
