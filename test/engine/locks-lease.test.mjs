@@ -1,9 +1,10 @@
-// File leases and locks held through a shared open file (src/files.ts collectLocks): a lease is per open file
-// (filelocks.img FL_LEASE 8, one entry per leased file even on one inode), a flock belongs to the task that
+// File leases and locks held through a shared open file (src/files.ts collectLocks): a lease or flock is per open
+// file (filelocks.img FL_LEASE 8, one entry per open file even on one inode), a flock belongs to the task that
 // still holds the file (the parent that took it closed its fd). Restored with --file-locks, twice; the program
 // checks itself (progs/lease-hold.c). Without --file-locks the dump refuses, naming the fd.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ckpt, compile, decodeDir, launch, needPtrace, sessionPids, workDir } from './helpers.mjs';
 import { dumpedPidsFree, eventually, killPids, lines, restoreOk, until } from './restore-lib.mjs';
@@ -15,7 +16,7 @@ test('leases and a flock held by a child: dumped per open file and holder, resto
   const dir = workDir('locks-lease');
   const h = await launch(compile('lease-hold', dir), [dir]);
   const m = /child=(\d+) rd=(\d+),(\d+),(\d+) wr=(\d+)/.exec(h.lines().find((l) => l.startsWith('READY')));
-  const [child, r0, , r2, w] = m.slice(1).map(Number);
+  const [child, r0, r1, r2, w] = m.slice(1).map(Number);
   let pids = sessionPids(h.pid).sort((a, b) => a - b);
   try {
     const refused = ckpt(['dump', '-t', String(h.pid), '-D', join(dir, 'refused'), '-R']);
@@ -28,7 +29,9 @@ test('leases and a flock held by a child: dumped per open file and holder, resto
       assert.equal(d.status, 0, `dump ${round}: ${d.stderr}`);
       const locks = (await decodeDir(img))['filelocks.img'].entries.map((e) => [e.flag, e.type, e.pid, e.fd]);
       const sort = (x) => [...x].sort((p, q) => p[3] - q[3] || p[2] - q[2]);
-      assert.deepEqual(sort(locks), sort([[FL_LEASE, F_RDLCK, h.pid, r0], [FL_LEASE, F_RDLCK, h.pid, r2], [FL_LEASE, F_WRLCK, h.pid, w], [FL_FLOCK, F_WRLCK, child, locks.find((l) => l[0] === FL_FLOCK)?.[3]]]));
+      const childFlock = locks.find((l) => l[0] === FL_FLOCK && l[2] === child)?.[3];
+      assert.deepEqual(sort(locks), sort([[FL_LEASE, F_RDLCK, h.pid, r0], [FL_LEASE, F_RDLCK, h.pid, r2], [FL_LEASE, F_WRLCK, h.pid, w],
+        [FL_FLOCK, F_RDLCK, h.pid, r1], [FL_FLOCK, F_RDLCK, h.pid, r2], [FL_FLOCK, F_WRLCK, child, childFlock]]));
       await dumpedPidsFree(pids);
       const before = lines(h.log).length;
       assert.equal(restoreOk(img, ['--file-locks']), h.pid);
@@ -40,6 +43,8 @@ test('leases and a flock held by a child: dumped per open file and holder, resto
         assert.ok(after.length >= 2, 'ticks after the restore');
         assert.ok(after.every((l) => l.endsWith('leases=rd,none,rd,wr flock_held=yes')), after.join('|'));
       });
+      // both shared flocks of rd.dat are back, each on its own open file
+      for (const fd of [r1, r2]) assert.match(readFileSync(`/proc/${h.pid}/fdinfo/${fd}`, 'utf8'), /^lock:\s+\d+: FLOCK\s+ADVISORY\s+READ /m, `fd ${fd}`);
     }
   } finally {
     killPids(sessionPids(h.pid));

@@ -122,8 +122,9 @@ export class Files {
       const flag = kind === 'POSIX' ? 1 : kind === 'FLOCK' ? 2 : kind === 'OFDLCK' ? 4 : kind === 'LEASE' ? 8 : 0;
       if (flag === 8 && mode !== 'ACTIVE') throw new DumpError(`Can't dump ${what}: its lease is being broken (${mode}); breaking leases are not supported`);
       if (!flag || (rw !== 'READ' && rw !== 'WRITE')) throw new DumpError(`Can't dump ${what}: ${kind} ${rw} locks are not supported`);
-      // a lease is per open file, and several open files of one inode may hold one: its file id tells them apart
-      const key = `${devIno}|${kind}|${rw}|${start}|${end}|${lpid}${flag === 8 ? `|${fileId}` : ''}`;
+      // all but POSIX locks are per open file, and several open files of one inode may hold one (shared flocks,
+      // read leases): the file id tells them apart
+      const key = `${devIno}|${kind}|${rw}|${start}|${end}|${lpid}${flag === 1 ? '' : `|${fileId}`}`;
       const owner = flag === 1 ? (Number(lpid) > 0 ? Number(lpid) : pid) : pid;
       const seen = this.lockKeys.get(key);
       if (seen) { // the same lock seen through a dup of the fd, or in another task sharing the file

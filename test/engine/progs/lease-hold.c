@@ -1,5 +1,6 @@
 /* lease-hold: argv[1] = working dir. File leases (F_SETLEASE) and a flock held only through a child:
- *  rd.dat opened three times read-only, read leases on the first and third open files only;
+ *  rd.dat opened three times read-only, read leases on the first and third open files only, shared flocks on
+ *    the second and third (two locks of one inode and one owner, told apart by their open files);
  *  wr.dat opened write-only, with a write lease;
  *  fl.dat flock(LOCK_EX)ed by the parent, which forks a child and closes its own fd: the lock is the child's.
  * Each tick the parent prints what F_GETLEASE says of its four fds and whether a fresh open file of fl.dat
@@ -31,6 +32,7 @@ int main(int argc, char **argv)
 	int w = open("wr.dat", O_WRONLY | O_CREAT, 0644);
 	if (w < 0) die("wr.dat");
 	if (fcntl(r[0], F_SETLEASE, F_RDLCK) || fcntl(r[2], F_SETLEASE, F_RDLCK) || fcntl(w, F_SETLEASE, F_WRLCK)) die("F_SETLEASE");
+	if (flock(r[1], LOCK_SH) || flock(r[2], LOCK_SH)) die("flock rd.dat");
 	int f = open("fl.dat", O_RDWR | O_CREAT, 0644);
 	if (f < 0 || flock(f, LOCK_EX)) die("flock");
 	pid_t child = fork();
