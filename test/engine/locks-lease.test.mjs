@@ -28,7 +28,7 @@ test('leases and a flock held by a child: dumped per open file and holder, resto
       const d = ckpt(['dump', '-t', String(h.pid), '-D', img, '--file-locks']);
       assert.equal(d.status, 0, `dump ${round}: ${d.stderr}`);
       const locks = (await decodeDir(img))['filelocks.img'].entries.map((e) => [e.flag, e.type, e.pid, e.fd]);
-      const sort = (x) => [...x].sort((p, q) => p[3] - q[3] || p[2] - q[2]);
+      const sort = (x) => [...x].sort((p, q) => p[3] - q[3] || p[2] - q[2] || p[0] - q[0]);
       const childFlock = locks.find((l) => l[0] === FL_FLOCK && l[2] === child)?.[3];
       assert.deepEqual(sort(locks), sort([[FL_LEASE, F_RDLCK, h.pid, r0], [FL_LEASE, F_RDLCK, h.pid, r2], [FL_LEASE, F_WRLCK, h.pid, w],
         [FL_FLOCK, F_RDLCK, h.pid, r1], [FL_FLOCK, F_RDLCK, h.pid, r2], [FL_FLOCK, F_WRLCK, child, childFlock]]));
