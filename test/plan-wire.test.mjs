@@ -83,7 +83,7 @@ function taskView(t) {
     dumpable: d(t.dumpable), pdeath_sig: d(t.pdeathSig), personality_set: d(t.personalitySet), personality: d(t.personality), thp_disabled: d(t.thpDisabled ?? 0),
     thr: t.threads.map((h) => ({ tid: d(h.tid), clear_tid: d(h.clearTid), robust: d(h.robust), robust_len: d(h.robustLen), fs_base: d(h.fsBase), gs_base: d(h.gsBase),
       rseq_ptr: d(h.rseqPtr), rseq_size: d(h.rseqSize), rseq_sig: d(h.rseqSig), comm: h.comm, frame: hex(h.frame) })),
-    locks: t.locks.map(ds), nice: d(t.nice), policy: d(t.policy), prio: d(t.prio), subreaper: d(t.subreaper), oom_set: d(t.oomSet), oom_adj: d(t.oomAdj), membarrier: d(t.membarrier),
+    aios: t.aios.map(ds), locks: t.locks.map(ds), nice: d(t.nice), policy: d(t.policy), prio: d(t.prio), subreaper: d(t.subreaper), oom_set: d(t.oomSet), oom_adj: d(t.oomAdj), membarrier: d(t.membarrier),
     sig_tid: t.sigs.map((s) => d(s.tid)), sig_info: t.sigs.map((s) => hex(s.info)),
     sc_flags: t.seccomp.map((s) => d(s.flags)), sc_insns: t.seccomp.map((s) => hex(s.insns)),
     epoll: t.epoll.map(ds), ptimers: t.ptimers.map(ds), ctty: ix(t.ctty), ctty_pgrp: d(t.cttyPgrp),

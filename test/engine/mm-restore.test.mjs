@@ -117,9 +117,6 @@ async function refused(t, name, why) {
 test('a hugetlb mapping is refused at dump by task and range; the program keeps running', (t) =>
   refused(t, 'mm-hugetlb', (pid, at) => new RegExp(`task ${pid}: hugetlb mapping ${at}-[0-9a-f]+ \\(/anon_hugepage\\) is not supported yet`)));
 
-test('an AIO ring is refused at dump by task and range (it restored as a missing file /[aio])', (t) =>
-  refused(t, 'mm-aio', (pid, at) => new RegExp(`task ${pid}: AIO ring ${at}-[0-9a-f]+ \\(io_setup\\) is not supported yet`)));
-
 test('MAP_LOCKED memory (populated by mmap) gets its pages back and stays locked', (t) =>
   roundTrip(t, 'mm-locked', [], (lines, [pid]) => {
     every(lines, /^tick \d+ data=ok$/);

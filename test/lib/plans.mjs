@@ -39,7 +39,7 @@ export function task(pid, parent, extra = {}) {
     rlim: Array.from({ length: 16 }, () => [big(), -1n]), itimer: Array.from({ length: 3 }, () => [big(), big(), big(), big()]),
     credsSet: 1, cred: Array.from({ length: 8 }, v), secbits: v(), groups: [v(), v()], caps: Array.from({ length: 5 }, () => [v(), v()]), noNewPrivs: 0,
     dumpable: 1, pdeathSig: v(), personalitySet: 1, personality: big(), thpDisabled: 1,
-    threads: [thread(pid)], pagesBytes: 0, locks: [], nice: -5, policy: 0, prio: v(), subreaper: 0, oomSet: 1, membarrier: v(), oomAdj: -1000,
+    threads: [thread(pid)], pagesBytes: 0, aios: [], locks: [], nice: -5, policy: 0, prio: v(), subreaper: 0, oomSet: 1, membarrier: v(), oomAdj: -1000,
     sigs: [], seccomp: [],
     ...extra,
   };
@@ -87,7 +87,8 @@ export function everyKindPlan() {
       { start: big(), end: big(), pgoff: 0n, prot: 3, flags: 34, file: -1, madv: 0n, addWrite: 0 },
     ],
     threads: [thread(200), thread(201)],
-    locks: [[1, 1, big(), big(), 3], [4, 0, 0n, 0n, 5]],
+    aios: [[big(), 126n, 8192n]],
+    locks: [[1, 1, big(), big(), 3], [4, 0, 0n, 0n, 5], [8, 1, 0n, 0n, 4]],
     sigs: [{ tid: 0, info: buf(128) }, { tid: 201, info: buf(128) }],
     seccomp: [{ flags: 1, insns: buf(8 * 4) }, { flags: 0, insns: buf(8) }],
     epoll: [[13, 10, 1, big()]],

@@ -42,6 +42,10 @@ struct rst_seccomp { uint16_t len; uint16_t pad[3]; uint64_t filter; uint32_t fl
 /* vDSO proxy: bytes written over an entry point of the dumped vDSO (a jump into the running one) */
 struct rst_vdso_patch { uint64_t at; uint32_t len, pad; uint8_t code[16]; };
 
+/* an AIO ring (restore/aio-blob.h): where it was, io_setup's nr_events giving that length */
+#define RST_MAX_AIOS 64
+struct rst_aio { uint64_t addr, nr_req, len; };
+
 /* Shared with the controller (MAP_SHARED arena): progress and errors of one task. */
 struct rst_status {
 	volatile int32_t stage;    /* RST_STAGE_* */
@@ -69,7 +73,7 @@ enum {
 enum {
 	RST_STEP_UNMAP = 1, RST_STEP_VDSO, RST_STEP_MMAP, RST_STEP_PAGES, RST_STEP_MPROTECT, RST_STEP_MM_MAP,
 	RST_STEP_SIGACTION, RST_STEP_THREAD, RST_STEP_CREDS, RST_STEP_ITIMER, RST_STEP_RSEQ, RST_STEP_TLS,
-	RST_STEP_VDSO_PLACE, RST_STEP_SIGNALS, RST_STEP_SECCOMP, RST_STEP_PTIMER, RST_STEP_THP, RST_STEP_GUARD,
+	RST_STEP_VDSO_PLACE, RST_STEP_SIGNALS, RST_STEP_SECCOMP, RST_STEP_PTIMER, RST_STEP_THP, RST_STEP_GUARD, RST_STEP_AIO,
 };
 
 /* <linux/userfaultfd.h>, checked against it by the helper */
@@ -138,6 +142,8 @@ struct rst_args {
 	uint32_t nr_seccomp; struct rst_seccomp *seccomp;
 	uint32_t nr_ptimers; struct rst_ptimer *ptimers;
 	uint32_t fault_seccomp; /* test hook: fail at the seccomp step, after every other task is done */
+
+	uint32_t nr_aios; struct rst_aio aios[RST_MAX_AIOS];
 
 	uint32_t nr_threads;    /* including the leader (threads[0]) */
 	volatile int32_t threads_done;

@@ -106,6 +106,8 @@ __attribute__((noreturn)) static void fail(struct rst_args *a, int step, long er
 		sys1(__NR_exit_group, 70);
 }
 
+#include "restore/aio-blob.h"
+
 __attribute__((noreturn)) static void sigreturn_to(uint64_t frame)
 {
 	asm volatile("mov %0, %%rsp\n\t"
@@ -375,6 +377,10 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 		for (uint32_t k = 0; k < p->len; k++)
 			d[k] = p->code[k];
 	}
+
+	/* 4d. AIO rings: made again and moved over their dumped pages */
+	for (i = 0; i < a->nr_aios; i++)
+		restore_aio_ring(a, &a->aios[i]);
 
 	/* 5. final protections and advice */
 	for (i = 0; i < a->nr_vmas; i++) {

@@ -133,7 +133,8 @@ export const records = {
       dumpable: u64, pdeathSig: u64, personalitySet: u64, personality: u64,
       thpDisabled: { ...u64, optional: true }, // mm.thp_disabled: PR_SET_THP_DISABLE once the VMAs are mapped
       threads: array('thr', { min: 1, c: 'thr', count: 'nr_threads' }),
-      locks: array(fixed(u64, 5)), // kind (1 POSIX, 2 FLOCK, 4 OFD), type, start, len, fd
+      aios: array(fixed(u64, 3), { max: 64 }), // AIO rings: address, nr_req for io_setup, length (src/restore/aio.ts)
+      locks: array(fixed(u64, 5)), // kind (1 POSIX, 2 FLOCK, 4 OFD, 8 LEASE), type, start, len, fd
       nice: i64, policy: u64, prio: u64, subreaper: u64, oomSet: u64, oomAdj: i64,
       membarrier: u64, // membarrier(2) registrations (MEMBARRIER_CMD_REGISTER_* bits), made again
       sigs: array('sig', { layout: 'soa', prefix: 'sig_' }), // pending signals (tid 0: shared)

@@ -10,6 +10,7 @@ import { listFds, readSmaps, readStat, readTimers, type ProcTimer } from './proc
 import { Parasite, syscallAddress, type ThreadFacts, type TtyFacts } from './parasite.js';
 import { coreEntries } from './core.js';
 import { collectVmas, mmEntry } from './mm.js';
+import { aioEntries } from './aio.js';
 import { dumpPages, pagesDumped, scanRuns } from './pages.js';
 import { Files } from './files.js';
 import { dumpTtyData, isTerminal, verifyTtys } from './kinds/tty.js';
@@ -115,6 +116,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
         const fdinfo = filesDone.has(taskIds.files_id) ? undefined : files.dumpFds(pid, { shellJob: !!opts.shellJob, fileLocks: !!opts.fileLocks, ttys });
         const fs = files.fsEntry(pid);
         const mm = mmEntry(pid, vmas, exeId, pf.brk, pf.dumpable);
+        const aios = aioEntries(pid, vmas);
+        if (aios.length) mm.aios = aios;
         const tScan = process.hrtime.bigint();
         const runs = scanRuns(pid, vmas);
         const tCopy = process.hrtime.bigint();

@@ -37,7 +37,7 @@ export class Files {
   readonly remaps: any[] = [];
   /** filelocks.img entries (--file-locks) */
   readonly locks: any[] = [];
-  private lockKeys = new Set<string>();
+  private lockKeys = new Map<string, { pid: number; fd: number }>();
   /** memfd.img entries (memfd and shared-anonymous inodes) */
   readonly memfdInodes: any[] = [];
   shmemPagesWritten = 0;
@@ -75,9 +75,9 @@ export class Files {
         continue; // closed meanwhile (cannot happen while frozen, unless shared with an outside task)
       }
       const info = readFdinfo(pid, fd);
-      this.collectLocks(pid, fd, link, info.lines, !!opts.fileLocks);
       const fdFlags = info.flags & O_CLOEXEC ? 1 : 0;
       const { id, type } = this.fileOf(pid, fd, link, info, `fd ${fd} of task ${pid} (${link})`, opts.ttys);
+      this.collectLocks(pid, fd, link, info.lines, !!opts.fileLocks, id);
       out.push({ id, flags: fdFlags, type, fd });
     }
     return out;
@@ -122,27 +122,36 @@ export class Files {
   }
 
   /**
-   * Locks set through this fd (fdinfo "lock:" lines: POSIX, FLOCK, OFDLCK). CRIU refuses a tree holding
-   * locks unless --file-locks is given; then they go to filelocks.img (flag FL_POSIX 1, FL_FLOCK 2,
-   * FL_OFD 4; type F_RDLCK 0 / F_WRLCK 1; len 0 = to EOF).
+   * Locks set through this fd (fdinfo "lock:" lines: POSIX, FLOCK, OFDLCK, LEASE). CRIU refuses a tree holding
+   * locks unless --file-locks is given; then they go to filelocks.img (flag FL_POSIX 1, FL_FLOCK 2, FL_OFD 4,
+   * FL_LEASE 8; type F_RDLCK 0 / F_WRLCK 1; len 0 = to EOF). A POSIX lock belongs to the process that took it
+   * (fdinfo shows it only there); a flock, OFD lock or lease belongs to the open file, which fork shares: its
+   * entry names a task holding the file (the one that took it when it still does), as the restore takes it
+   * again through that task's fd.
    */
-  private collectLocks(pid: number, fd: number, link: string, lines: string[], allowed: boolean): void {
+  private collectLocks(pid: number, fd: number, link: string, lines: string[], allowed: boolean, fileId: number): void {
     for (const l of lines) {
       const m = /^lock:\s*\d+:\s*(\S+)\s+(\S+)\s+(\S+)\s+(-?\d+)\s+(\S+)\s+(\d+)\s+(\d+|EOF)/.exec(l);
       if (!m) continue;
-      const [, kind, , rw, lpid, devIno, start, end] = m;
+      const [, kind, mode, rw, lpid, devIno, start, end] = m;
       const what = `fd ${fd} of task ${pid} (${link})`;
       if (!allowed) throw new DumpError(`Can't dump ${what}: it holds a ${kind} ${rw} lock; use --file-locks to dump file locks`);
-      const flag = kind === 'POSIX' ? 1 : kind === 'FLOCK' ? 2 : kind === 'OFDLCK' ? 4 : 0;
+      const flag = kind === 'POSIX' ? 1 : kind === 'FLOCK' ? 2 : kind === 'OFDLCK' ? 4 : kind === 'LEASE' ? 8 : 0;
+      if (flag === 8 && mode !== 'ACTIVE') throw new DumpError(`Can't dump ${what}: its lease is being broken (${mode}); breaking leases are not supported`);
       if (!flag || (rw !== 'READ' && rw !== 'WRITE')) throw new DumpError(`Can't dump ${what}: ${kind} ${rw} locks are not supported`);
-      const key = `${devIno}|${kind}|${rw}|${start}|${end}|${lpid}`;
-      if (this.lockKeys.has(key)) continue; // the same lock seen through a dup of the fd
-      this.lockKeys.add(key);
+      // all but POSIX locks are per open file, and several open files of one inode may hold one (shared flocks,
+      // read leases): the file id tells them apart
+      const key = `${devIno}|${kind}|${rw}|${start}|${end}|${lpid}${flag === 1 ? '' : `|${fileId}`}`;
+      const owner = flag === 1 ? (Number(lpid) > 0 ? Number(lpid) : pid) : pid;
+      const seen = this.lockKeys.get(key);
+      if (seen) { // the same lock seen through a dup of the fd, or in another task sharing the file
+        if (flag !== 1 && pid === Number(lpid) && seen.pid !== pid) Object.assign(seen, { pid, fd });
+        continue;
+      }
       const s = BigInt(start);
-      this.locks.push({
-        flag, type: rw === 'READ' ? 0 : 1, pid: Number(lpid) > 0 ? Number(lpid) : pid, fd,
-        start: s, len: end === 'EOF' ? 0n : BigInt(end) - s + 1n,
-      });
+      const e = { flag, type: rw === 'READ' ? 0 : 1, pid: owner, fd, start: s, len: end === 'EOF' ? 0n : BigInt(end) - s + 1n };
+      this.lockKeys.set(key, e);
+      this.locks.push(e);
     }
   }
 }

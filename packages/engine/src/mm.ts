@@ -6,6 +6,7 @@ import { readAuxv, readStat, readStatus } from './proc.js';
 import { memfdName, type Files } from './files.js';
 import { DumpError } from './log.js';
 import { native } from './native.js';
+import { aioVma, isAioRing } from './aio.js';
 
 /** mmap flags (kernel ABI), as vma_entry.flags holds them */
 export const MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_DROPPABLE = 8, MAP_ANONYMOUS = 0x20, MAP_GROWSDOWN = 0x100,
@@ -40,6 +41,10 @@ function prot(perms: string): number {
 export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
   const out: Vma[] = [];
   for (const m of maps) {
+    if (isAioRing(m)) {
+      out.push(aioVma(m));
+      continue;
+    }
     const v: Vma = { start: m.start, end: m.end, pgoff: 0n, shmid: 0, prot: prot(m.perms), flags: 0, status: VMA.VMA_AREA_REGULAR, fd: -1 };
     const shared = m.perms[3] === 's';
     v.flags = shared ? MAP_SHARED : MAP_PRIVATE;
@@ -86,9 +91,6 @@ export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
         v.fdflags = mapFileFlags(mf) ?? (shared && m.perms[1] === 'w' ? O_RDWR : 0);
         out.push(v);
         continue;
-      }
-      if (m.path.startsWith('/[aio]')) { // the ring of an io_setup() context: no file to map back
-        throw new DumpError(`task ${pid}: AIO ring ${m.start.toString(16)}-${m.end.toString(16)} (io_setup) is not supported yet`);
       }
       if (m.path.startsWith('/SYSV') || m.path.startsWith('/dev/zero')) {
         throw new DumpError(`task ${pid}: mapping of ${m.path} (SysV shared memory) is not supported yet`);

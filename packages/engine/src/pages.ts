@@ -10,9 +10,10 @@ export interface PageRun { vaddr: bigint; nrPages: number; flags: number }
 
 let zeroPfn: bigint | undefined;
 
-/** VMAs whose pages go to the task's pages image: private, regular, not vvar/vsyscall. Not MAP_DROPPABLE
- * memory: the kernel may drop its pages at any time, it comes back zeroed (as CRIU restores it). */
+/** VMAs whose pages go to the task's pages image: private, regular, not vvar/vsyscall; and AIO rings (all their
+ * pages). Not MAP_DROPPABLE memory: the kernel may drop its pages at any time, it comes back zeroed (as CRIU restores it). */
 export function pagesDumped(v: { status: number; flags: number }): boolean {
+  if (v.status & VMA.VMA_AREA_AIORING) return true;
   return (v.status & VMA.VMA_AREA_REGULAR) !== 0 && (v.status & (VMA.VMA_AREA_VVAR | VMA.VMA_AREA_VSYSCALL)) === 0
     && (v.status & (VMA.VMA_ANON_PRIVATE | VMA.VMA_FILE_PRIVATE)) !== 0 && !(v.flags & MAP_DROPPABLE);
 }
@@ -23,10 +24,10 @@ export function scanRuns(pid: number, vmas: Vma[]): PageRun[] {
   const runs: PageRun[] = [];
   for (const v of vmas) {
     if (!pagesDumped(v)) continue;
-    const isVdso = (v.status & VMA.VMA_AREA_VDSO) !== 0;
-    const lazy = (v.flags & MAP_ANONYMOUS) && (v.flags & MAP_PRIVATE) && !(v.flags & (MAP_LOCKED | MAP_HUGETLB)) && !isVdso;
+    const isVdso = (v.status & VMA.VMA_AREA_VDSO) !== 0, whole = isVdso || (v.status & VMA.VMA_AREA_AIORING) !== 0;
+    const lazy = (v.flags & MAP_ANONYMOUS) && (v.flags & MAP_PRIVATE) && !(v.flags & (MAP_LOCKED | MAP_HUGETLB)) && !whole;
     const flags = PE.PRESENT | (lazy ? PE.LAZY : 0);
-    const r = n.scanPages(pid, v.start, v.end, { all: isVdso, skipFile: (v.status & VMA.VMA_FILE_PRIVATE) !== 0, zeroPfn });
+    const r = n.scanPages(pid, v.start, v.end, { all: whole, skipFile: (v.status & VMA.VMA_FILE_PRIVATE) !== 0, zeroPfn });
     for (let i = 0; i < r.length; i += 2) {
       const vaddr = r[i], nr = Number(r[i + 1]);
       const last = runs[runs.length - 1];

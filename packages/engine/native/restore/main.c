@@ -54,6 +54,7 @@ static const char *step_name(int s)
 	case RST_STEP_PTIMER: return "create a POSIX timer";
 	case RST_STEP_THP: return "set PR_SET_THP_DISABLE";
 	case RST_STEP_GUARD: return "install guard pages (MADV_GUARD_INSTALL)";
+	case RST_STEP_AIO: return "recreate an AIO ring";
 	case RST_STEP_VDSO: return "map the vDSO";
 	case RST_STEP_VDSO_PLACE: return "place the vDSO";
 	case RST_STEP_MMAP: return "map VMA";

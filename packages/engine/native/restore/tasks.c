@@ -198,7 +198,7 @@ static void place_fds(uint64_t ti, const struct blob_fds *bf, const int *also, i
 	}
 }
 
-/* signal owners (they name restored PIDs, so only now), epoll registrations, and file locks (POSIX ones
+/* signal owners (they name restored PIDs, so only now), epoll registrations, and file locks and leases (POSIX ones
  * belong to this process; every other fd of the file is closed by now, which would drop them) */
 static void fd_owners_epoll_locks(uint64_t ti)
 {
@@ -223,8 +223,10 @@ static void fd_owners_epoll_locks(uint64_t ti)
 	for (uint64_t k = 0; k < t->nr_locks; k++) {
 		uint64_t *l = t->locks[k];
 		int fd = (int)l[4], r;
-		const char *what = l[0] == 2 ? "flock" : l[0] == 4 ? "OFD lock" : "POSIX lock";
-		if (l[0] == 2) {
+		const char *what = l[0] == 2 ? "flock" : l[0] == 4 ? "OFD lock" : l[0] == 8 ? "lease" : "POSIX lock";
+		if (l[0] == 8) {  /* every other fd of the file is closed by now: a write lease needs that */
+			r = fcntl(fd, F_SETLEASE, (int)l[1]);
+		} else if (l[0] == 2) {
 			r = flock(fd, (l[1] == F_WRLCK ? LOCK_EX : l[1] == F_RDLCK ? LOCK_SH : LOCK_UN) | LOCK_NB);
 		} else {
 			struct flock fl = { .l_type = (short)l[1], .l_whence = SEEK_SET, .l_start = (off_t)l[2], .l_len = (off_t)l[3] };
@@ -507,6 +509,9 @@ static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blo
 		q->sival = v[5]; q->isec = v[6]; q->insec = v[7]; q->vsec = v[8]; q->vnsec = v[9];
 	}
 	cur += PALIGN(t->nr_ptimers * sizeof(struct rst_ptimer));
+	a->nr_aios = (uint32_t)t->nr_aios;  /* the plan holds at most RST_MAX_AIOS */
+	for (uint64_t k = 0; k < t->nr_aios; k++)
+		a->aios[k] = (struct rst_aio){ t->aios[k][0], t->aios[k][1], t->aios[k][2] };
 	a->nr_seccomp = (uint32_t)t->nr_seccomp;
 	a->seccomp = (struct rst_seccomp *)cur;
 	cur += PALIGN(t->nr_seccomp * sizeof(struct rst_seccomp));

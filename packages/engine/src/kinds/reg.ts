@@ -6,7 +6,7 @@
 import { closeSync, constants, lstatSync, openSync, readSync, statSync, type BigIntStats, type Stats } from 'node:fs';
 import { imageFileName } from '@ckpt/images';
 import { native } from '../native.js';
-import { buildId } from '../elf.js';
+import { buildId, taskFileBuildId } from '../elf.js';
 import { DumpError } from '../log.js';
 import { writeImage } from '../images-out.js';
 import type { Files } from '../files.js';
@@ -34,7 +34,11 @@ export const reg: Kind = {
   },
   dump(files, d) {
     if (d.st.isSymbolicLink() && d.st.nlink === 0) throw new DumpError(`Can't dump ${d.what}: a deleted symlink is not supported`);
-    const r = regEntry(d.id, stripDeleted(d.link), d.flags, d.info.pos, d.st, d.procFd);
+    const r = regEntry(d.id, stripDeleted(d.link), d.flags, d.info.pos, d.st);
+    if (d.st.isFile()) {
+      const bid = taskFileBuildId(d.pid, d.fd, d.flags);
+      if (bid) r.build_id = bid;
+    }
     r.fown = d.fown;
     files.entries.push({ type: 'REG', id: d.id, reg: r });
     if (d.st.isFile() && d.st.nlink === 0) dumpGhost(files, d.id, d.procFd, d.what);

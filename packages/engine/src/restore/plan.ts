@@ -50,7 +50,8 @@ function fileLocks(o: PlanOptions): Map<number, PlanTask['locks']> {
   if (!o.fileLocks || !hasImage(o.dir, 'filelocks')) return locksByPid;
   for (const e of load(o.dir, 'filelocks', 'file locks').entries) {
     const kind = n(e.flag);
-    if (kind !== 1 && kind !== 2 && kind !== 4) throw new RestoreError(`task ${e.pid} fd ${e.fd}: file lock of kind ${kind} (lease or mandatory) is not supported`);
+    if (kind !== 1 && kind !== 2 && kind !== 4 && kind !== 8) throw new RestoreError(`task ${e.pid} fd ${e.fd}: file lock of kind ${kind} is not supported`);
+    if (kind === 8 && n(e.type) !== 0 && n(e.type) !== 1) throw new RestoreError(`task ${e.pid} fd ${e.fd}: lease of type ${n(e.type)} (breaking) is not supported`);
     const l = locksByPid.get(n(e.pid)) ?? [];
     l.push([kind, n(e.type), b(e.start), b(e.len), n(e.fd)]);
     locksByPid.set(n(e.pid), l);

@@ -6,6 +6,7 @@ import { buildId } from '../elf.js';
 import { VMA_AREA_GUARD } from '../mm.js';
 import { buildSigframe } from './frame.js';
 import { planVdso } from './vdso-proxy.js';
+import { checkAioRings, isAioVma, planAioRing } from './aio.js';
 import type { FileObjects } from './objects.js';
 import { b, load, n, PAGE, RestoreError } from './read.js';
 import type { PlanTask } from './types.js';
@@ -55,7 +56,7 @@ export function planTask(ctx: TaskContext, e: any, parent: number): PlanTask {
   const state = n(tc.task_state, TASK.ALIVE);
   const t: PlanTask = {
     pid, parent, pgid: n(e.pgid), sid: n(e.sid), state, exitCode: n(tc.exit_code), stopSigno: 0, filesShared: 0,
-    umask: 0o22, cwd: '', root: '', exe: '', pages: '', fds: [], files: [], epoll: [], ptimers: [], ctty: -1, cttyPgrp: 0, vmas: [], iovs: [],
+    umask: 0o22, cwd: '', root: '', exe: '', pages: '', fds: [], files: [], epoll: [], ptimers: [], ctty: -1, cttyPgrp: 0, vmas: [], iovs: [], aios: [],
     vdso: { hint: 0n, expect: 0n, vvarLen: 0n, vdsoLen: 0n, proxy: 0, why: '', patches: [] }, mm: new Array(11).fill(0n), auxv: [], comm: String(tc.comm ?? ''),
     sigact: [], rlim: [], itimer: [], credsSet: 0, cred: new Array(8).fill(0), secbits: 0, groups: [], caps: [[0, 0], [0, 0], [0, 0], [0, 0], [0, 0]],
     noNewPrivs: 0, dumpable: 1, pdeathSig: 0, personalitySet: 0, personality: 0n, threads: [], pagesBytes: 0,
@@ -164,12 +165,13 @@ function planMemory(ctx: TaskContext, t: PlanTask, who: string): MemoryLayout {
     }
     if (start < prevEnd || end <= start) throw new RestoreError(`${who}: VMAs in ${imageFileName('mm', pid)} overlap or are unsorted at 0x${start.toString(16)}`);
     prevEnd = end;
+    if (isAioVma(status)) { planAioRing(t, mm, v, who); layout.privateRanges.push([start, end]); continue; }
     if (!(status & VMA.VMA_AREA_REGULAR)) continue; // vsyscall
     const range = `VMA 0x${start.toString(16)}-0x${end.toString(16)}`;
     if (status & VMA.VMA_AREA_VVAR) { t.vdso.hint = start; t.vdso.vvarLen = end - start; layout.skip.push([start, end]); layout.vvar = v; continue; }
     if (status & VMA.VMA_AREA_VDSO) { t.vdso.expect = start; t.vdso.vdsoLen = end - start; layout.skip.push([start, end]); layout.vdso = v; continue; }
-    if (status & (VMA.VMA_AREA_SYSVIPC | VMA.VMA_AREA_SOCKET | VMA.VMA_AREA_AIORING)) {
-      throw new RestoreError(`${who}: ${range} (status 0x${status.toString(16)}): SysV, socket and AIO mappings are not supported yet`);
+    if (status & (VMA.VMA_AREA_SYSVIPC | VMA.VMA_AREA_SOCKET)) {
+      throw new RestoreError(`${who}: ${range} (status 0x${status.toString(16)}): SysV and socket mappings are not supported yet`);
     }
     let file = -1;
     const shared = (n(v.flags) & 3) === 1;
@@ -206,6 +208,7 @@ function planMemory(ctx: TaskContext, t: PlanTask, who: string): MemoryLayout {
     if (!shared) layout.privateRanges.push([start, end]);
     t.vmas.push({ start, end, pgoff: b(v.pgoff), prot: n(v.prot), flags: n(v.flags) & ~(0x10 | (file >= 0 ? 0x20 : 0)), file, madv: b(v.madv), addWrite: shared ? 0 : 1 });
   }
+  checkAioRings(t, mm, who);
   if (t.vdso.hint && !t.vdso.expect) throw new RestoreError(`${who}: the images have a vvar area but no vDSO`);
   if (!t.vdso.hint && t.vdso.expect) throw new RestoreError(`${who}: the images have a vDSO but no vvar area`);
   return layout;

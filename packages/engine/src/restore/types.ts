@@ -62,7 +62,9 @@ export interface PlanTask {
   thpDisabled?: number;
   threads: { tid: number; clearTid: bigint; robust: bigint; robustLen: bigint; fsBase: bigint; gsBase: bigint; rseqPtr: bigint; rseqSize: number; rseqSig: number; comm: string; frame: Buffer }[];
   pagesBytes: number;
-  /** filelocks.img entries of this task: kind (1 POSIX, 2 FLOCK, 4 OFD), type, start, len, fd */
+  /** AIO rings: address, nr_req for io_setup, length */
+  aios: [bigint, bigint, bigint][];
+  /** filelocks.img entries of this task: kind (1 POSIX, 2 FLOCK, 4 OFD, 8 LEASE), type, start, len, fd */
   locks: [number, number, bigint, bigint, number][];
   nice: number; policy: number; prio: number; subreaper: number; oomSet: number; oomAdj: number;
   /** membarrier(2) registrations of the mm: MEMBARRIER_CMD_REGISTER_* bits */
