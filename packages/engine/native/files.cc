@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <linux/mount.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -244,6 +245,30 @@ Napi::Value HandlePath(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, buf, n);
 }
 
+// mountCgroup(fstype, options) -> fd of a detached mount of that cgroup hierarchy (fsopen/fsmount: nothing
+// appears in the mount table), or -errno. options: "name=X" and/or controller flags, comma-separated.
+Napi::Value MountCgroup(const Napi::CallbackInfo& info) {
+  std::string fstype = info[0].As<Napi::String>().Utf8Value();
+  std::string opts = info[1].As<Napi::String>().Utf8Value();
+  int fsfd = (int)syscall(SYS_fsopen, fstype.c_str(), FSOPEN_CLOEXEC);
+  if (fsfd < 0) return Ret(info.Env(), -1);
+  size_t pos = 0;
+  while (pos < opts.size()) {
+    size_t comma = opts.find(',', pos);
+    std::string o = opts.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    pos = comma == std::string::npos ? opts.size() : comma + 1;
+    long r = o.rfind("name=", 0) == 0
+                 ? syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "name", o.c_str() + 5, 0)
+                 : syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, o.c_str(), NULL, 0);
+    if (r < 0) { int e = errno; close(fsfd); return Napi::Number::New(info.Env(), -e); }
+  }
+  if (syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) { int e = errno; close(fsfd); return Napi::Number::New(info.Env(), -e); }
+  int fd = (int)syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, 0);
+  int e = errno;
+  close(fsfd);
+  return Napi::Number::New(info.Env(), fd < 0 ? -e : fd);
+}
+
 }  // namespace
 
 void InitFiles(Napi::Env env, Napi::Object exports) {
@@ -264,6 +289,7 @@ void InitFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("lseek", Napi::Function::New(env, Lseek));
   exports.Set("fown", Napi::Function::New(env, Fown));
   exports.Set("handlePath", Napi::Function::New(env, HandlePath));
+  exports.Set("mountCgroup", Napi::Function::New(env, MountCgroup));
 }
 
 }  // namespace ckpt
