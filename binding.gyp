@@ -9,7 +9,8 @@
         "packages/engine/native/files.cc",
         "packages/engine/native/probes.cc",
         "packages/engine/native/cpu.cc",
-        "packages/engine/native/sockdiag.cc"
+        "packages/engine/native/sockdiag.cc",
+        "packages/engine/native/spawn.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],

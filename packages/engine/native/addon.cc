@@ -21,6 +21,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ckpt::InitProbes(env, exports);
   ckpt::InitCpu(env, exports);
   ckpt::InitSockDiag(env, exports);
+  ckpt::InitSpawn(env, exports);
   return exports;
 }
 

@@ -36,5 +36,6 @@ void InitFiles(Napi::Env env, Napi::Object exports);
 void InitProbes(Napi::Env env, Napi::Object exports);
 void InitCpu(Napi::Env env, Napi::Object exports);
 void InitSockDiag(Napi::Env env, Napi::Object exports);
+void InitSpawn(Napi::Env env, Napi::Object exports);
 
 }  // namespace ckpt

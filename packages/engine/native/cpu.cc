@@ -25,6 +25,16 @@ uint64_t Xgetbv0() {
 // bit 3 XSAVES); xsavesSize: its EBX, the compacted size for XCR0 | IA32_XSS; xssSupported: its EDX:ECX.
 // components: each supported component from 2 on: CPUID.(0xD,i) EAX size, EBX standard offset (0 for
 // supervisor ones, which have none), ECX bit 0 supervisor, bit 1 64-byte aligned in the compacted form.
+// cpuid(leaf, subleaf) -> [eax, ebx, ecx, edx] (zeros past the highest leaf of its range)
+Napi::Value Cpuid(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  unsigned leaf = (unsigned)ArgInt(info, 0), sub = (unsigned)ArgInt(info, 1), a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid_max(leaf & 0x80000000u, nullptr) >= leaf) __cpuid_count(leaf, sub, a, b, c, d);
+  Napi::Array r = Napi::Array::New(env, 4);
+  r.Set(0u, a); r.Set(1u, b); r.Set(2u, c); r.Set(3u, d);
+  return r;
+}
+
 Napi::Value CpuXsave(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -67,6 +77,7 @@ Napi::Value CpuXsave(const Napi::CallbackInfo& info) {
 
 void InitCpu(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuXsave", Napi::Function::New(env, CpuXsave));
+  exports.Set("cpuid", Napi::Function::New(env, Cpuid));
 }
 
 }  // namespace ckpt

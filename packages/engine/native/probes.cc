@@ -3,6 +3,10 @@
 #include "common.h"
 
 #include <fcntl.h>
+#include <linux/aio_abi.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/timerfd.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -89,7 +93,68 @@ Napi::Value ProbeClone3SetTid(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), r == want ? 0 : -ESRCH);
 }
 
-// probeSimple() -> {mmMap, memfd, userfaultfd, kcmp, seccomp, softDirty, timens}
+// 0 when /proc/self/fdinfo/FD holds `needle`, -ENOENT when not
+int FdinfoHas(int fd, const char* needle) {
+  char path[64], buf[4096];
+  snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+  int f = open(path, O_RDONLY | O_CLOEXEC);
+  if (f < 0) return -errno;
+  ssize_t n = read(f, buf, sizeof(buf) - 1);
+  close(f);
+  if (n < 0) return -errno;
+  buf[n] = 0;
+  return strstr(buf, needle) ? 0 : -ENOENT;
+}
+
+// criu's check_aio_remap: an AIO ring moved with mremap still works (io_getevents at its new address)
+int ProbeAioRemap() {
+  aio_context_t ctx = 0;
+  if (syscall(SYS_io_setup, 16, &ctx) < 0) return -errno;
+  unsigned long len = 0, s, e;
+  char line[512];
+  FILE* maps = fopen("/proc/self/maps", "re");
+  while (maps && fgets(line, sizeof(line), maps))
+    if (sscanf(line, "%lx-%lx", &s, &e) == 2 && s == (unsigned long)ctx) {
+      len = e - s;
+      break;
+    }
+  if (maps) fclose(maps);
+  int r = -ENOENT;
+  if (len) {
+    void* to = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (to == MAP_FAILED) {
+      r = -errno;
+    } else if (mremap((void*)ctx, len, len, MREMAP_FIXED | MREMAP_MAYMOVE, to) == MAP_FAILED) {
+      r = -errno;
+      munmap(to, len);
+    } else {
+      ctx = (aio_context_t)to;
+      r = syscall(SYS_io_getevents, ctx, 0, 1, nullptr, nullptr) < 0 ? -errno : 0;
+    }
+  }
+  syscall(SYS_io_destroy, ctx);
+  return r;
+}
+
+// criu's fdinfo_lock: a flock shows in fdinfo; timerfd: a timer's settings show in fdinfo
+int ProbeFdinfoLock() {
+  int fd = (int)syscall(SYS_memfd_create, "ckpt-check", MFD_CLOEXEC);
+  if (fd < 0) return -errno;
+  int r = flock(fd, LOCK_SH) < 0 ? -errno : FdinfoHas(fd, "\nlock:");
+  close(fd);
+  return r;
+}
+
+int ProbeTimerfd() {
+  int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+  if (fd < 0) return -errno;
+  struct itimerspec its = {{0, 0}, {1000, 0}};
+  int r = timerfd_settime(fd, 0, &its, nullptr) < 0 ? -errno : FdinfoHas(fd, "it_value:");
+  close(fd);
+  return r;
+}
+
+// probeSimple() -> {mmMap, memfd, userfaultfd, kcmp, seccomp, softDirty, aioRemap, fdinfoLock, timerfd}
 Napi::Value ProbeSimple(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -127,6 +192,9 @@ Napi::Value ProbeSimple(const Napi::CallbackInfo& info) {
     munmap(page, 4096);
   }
   o.Set("softDirty", sd);
+  o.Set("aioRemap", ProbeAioRemap());
+  o.Set("fdinfoLock", ProbeFdinfoLock());
+  o.Set("timerfd", ProbeTimerfd());
   return o;
 }
 

@@ -29,7 +29,7 @@ export const flags = {
   /** bits of an object's flags above the open(2) flags */
   ObjFlag: { prefix: 'OBJ_', values: { GHOST: 1n << 31n /* REG: a ghost file, unlinked once every object is open */, EXTERNAL: 1n << 30n /* a peer outside the tree (--ext-unix-sk): never created */ } },
   /** the plan's flags */
-  PlanFlag: { prefix: 'FLAG_', values: { DETACHED: 1n, SHELL_JOB: 2n } },
+  PlanFlag: { prefix: 'FLAG_', values: { DETACHED: 1n, SHELL_JOB: 2n, LEAVE_STOPPED: 4n /* -s: every task stops before it runs */, SIBLING: 8n /* -S: the root is the child of ckpt's parent */ } },
 };
 
 /** records by their C struct name; `plan` is the root, its members are the C globals */

@@ -115,3 +115,56 @@ export function check(all: boolean): CheckResult {
   lines.push(bad ? 'Looks good but some kernel features are missing\nwhich, depending on your process tree, may cause\ndump or restore failure.' : 'Looks good.');
   return { ok: !bad, lines };
 }
+
+/**
+ * `ckpt check --feature NAME`: criu's feature names (cr-check.c). Those ckpt can probe are probed as criu
+ * probes them; the others answer "cannot tell" and exit 1, as a feature that is missing, so that a
+ * caller (ZDTM) skips what needs it rather than trusting a guess.
+ */
+export function checkFeature(name: string): CheckResult {
+  const n = () => native();
+  const ptrace = () => n().probePtrace();
+  const simple = () => n().probeSimple();
+  const has = (path: string) => (existsSync(path) ? null : `no ${path}`);
+  const errno = (code: number | undefined) => (code === 0 ? null : errText(code ?? -1) || 'not supported');
+  const noNetLock = () => 'ckpt locks no network (it dumps no inet sockets or network namespaces yet)';
+  const probes: Record<string, (() => string | null) | undefined> = {
+    mnt_id: () => (/^mnt_id:/m.test(readFileSync('/proc/self/fdinfo/0', 'latin1')) ? null : 'no mnt_id in /proc/PID/fdinfo'),
+    mem_dirty_track: () => errno(simple().softDirty),
+    aio_remap: () => errno(simple().aioRemap),
+    timerfd: () => errno(simple().timerfd),
+    tun: () => has('/dev/net/tun'),
+    tun_ns: undefined,
+    userns: () => has('/proc/self/ns/user'),
+    fdinfo_lock: () => errno(simple().fdinfoLock),
+    seccomp_suspend: () => errno(ptrace().suspendSeccomp),
+    seccomp_filters: () => errno(ptrace().seccompFilter),
+    loginuid: () => has('/proc/self/loginuid'),
+    cgroupns: () => has('/proc/self/ns/cgroup'),
+    autofs: () => (/\sautofs$/m.test(readFileSync('/proc/filesystems', 'latin1')) ? null : 'autofs is not in /proc/filesystems'),
+    tcp_half_closed: undefined,
+    compat_cr: () => 'ckpt does not dump 32-bit (compat) tasks',
+    uffd: () => errno(simple().userfaultfd),
+    'uffd-noncoop': undefined, can_map_vdso: undefined, sk_ns: undefined, sk_unix_file: undefined, net_diag_raw: undefined,
+    nsid: undefined, link_nsid: undefined,
+    kcmp_epoll: undefined,
+    timens: () => has('/proc/self/ns/time'),
+    external_net_ns: undefined,
+    clone3_set_tid: () => errno(n().probeClone3SetTid(freePid())),
+    newifindex: undefined,
+    nftables: noNetLock, has_ipt_legacy: noNetLock, network_lock_nftables: noNetLock,
+    pidfd_store: undefined,
+    ns_pid: () => (/^NSpid:/m.test(readFileSync('/proc/self/status', 'latin1')) ? null : 'no NSpid in /proc/PID/status'),
+    apparmor_stacking: undefined, sockopt_buf_lock: undefined, memfd_hugetlb: undefined, move_mount_set_group: undefined,
+    openat2: undefined,
+    get_rseq_conf: () => errno(ptrace().rseq),
+    ipv6_freebind: undefined, pagemap_scan: undefined, timer_cr_ids: undefined, overlayfs_maps: undefined, breakpoints: undefined,
+    pagemap_scan_guard_pages: undefined,
+  };
+  if (name === 'list') return { ok: true, lines: [Object.keys(probes).join(' ')] };
+  if (!(name in probes)) return { ok: false, lines: [`Error: Unknown feature ${name} (ckpt check --feature list names them)`] };
+  const probe = probes[name];
+  if (!probe) return { ok: false, lines: [`Warn: ${name}: ckpt cannot probe this feature yet; treat it as missing`] };
+  const why = probe();
+  return why === null ? { ok: true, lines: [`${name} is supported`] } : { ok: false, lines: [`Warn: ${name} is not supported (${why})`] };
+}

@@ -1,112 +1,170 @@
-// The `ckpt` command line: CRIU's option names for check, dump and restore.
-import type { Argv } from 'yargs';
-import yargs from './yargs.cjs';
-import { isAbsolute, join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+// The `ckpt` command line: criu 4.2's (cli/options.ts), for check, dump, restore and cpuinfo.
+import { resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { IMAGE_FORMAT } from '@ckpt/images';
 // check and dump are loaded by their commands only: restore does not pay for the native addon's load
 import { parseInheritFd, restore, RestoreError } from './restore/index.js';
 import { DumpError, Log, memoryProgress } from './log.js';
 import { dumpStatsText, restoreStatsText } from './stats.js';
+import { configSources } from './cli/config.js';
+import { UsageError } from './cli/getopt.js';
+import { parseCommandLine, type CliOptions } from './cli/options.js';
+import { completionScript, helpText } from './cli/help.js';
+import { ActionScripts } from './cli/scripts.js';
+import { missingCapability } from './cli/caps.js';
 
 const VERSION: string = createRequire(import.meta.url)('../package.json').version;
 
-/** -v and -o, as CRIU has them on every command that works on an images dir. */
-function withLogOptions<T>(y: Argv<T>) {
-  return y
-    .option('verbosity', { alias: 'v', type: 'number', default: 2, describe: 'log level 0..4' })
-    .option('log-file', { alias: 'o', type: 'string', describe: 'log file (relative to the images dir)' });
-}
-
-function openLog(verbosity: number, logFile: string | undefined, dir: string): Log {
-  return new Log(verbosity, logFile ? (isAbsolute(logFile) ? logFile : join(dir, logFile)) : undefined);
+/** Paths as criu resolves them: the images dir from here, the log and pidfile from the work dir (default: the images dir). */
+export function resolvePaths(o: CliOptions, cwd = process.cwd()): { dir: string; workDir: string; logFile?: string; pidfile?: string } {
+  const dir = resolve(cwd, o.imagesDir);
+  const workDir = o.workDir === undefined ? dir : resolve(cwd, o.workDir);
+  return {
+    dir, workDir,
+    logFile: o.logFile === undefined ? undefined : resolve(workDir, o.logFile),
+    pidfile: o.pidfile === undefined ? undefined : resolve(workDir, o.pidfile),
+  };
 }
 
 export async function main(argv: string[]): Promise<void> {
+  let o: CliOptions;
   try {
-    await yargs(argv)
-      .scriptName('ckpt')
-      .usage('$0 <command> [options]')
-      .version(`${VERSION} (${IMAGE_FORMAT} image format)`)
-      .command('check', 'check whether the kernel supports what dump and restore need',
-        (y) => y.option('all', { type: 'boolean', default: false, describe: 'also check features needed only for some process trees' })
-          .option('extra', { type: 'boolean', default: false, hidden: true })
-          .example('$0 check', 'prints "Looks good." when dump and restore can work here, else what is missing and what it breaks'),
-        async (a) => {
-          const { check } = await import('./check.js');
-          const r = check(a.all || a.extra);
-          for (const l of r.lines) console.log(l);
-          process.exitCode = r.ok ? 0 : 1;
-        })
-      .command('dump', 'checkpoint a process tree into an images directory',
-        (y) => withLogOptions(y)
-          .option('tree', { alias: 't', type: 'number', demandOption: true, describe: 'PID of the root of the tree to dump' })
-          .option('images-dir', { alias: 'D', type: 'string', default: '.', describe: 'directory for the images' })
-          .option('leave-running', { alias: 'R', type: 'boolean', default: false, describe: 'let the tasks go on after the dump' })
-          .option('shell-job', { alias: 'j', type: 'boolean', default: false, describe: 'allow a root that is not a session leader (run from a shell)' })
-          .option('ext-unix-sk', { type: 'boolean', default: false, describe: 'allow unix sockets connected to peers outside the tree' })
-          .option('file-locks', { alias: 'l', type: 'boolean', default: false, describe: 'dump file locks (refused without it)' })
-          .option('display-stats', { type: 'boolean', default: false, describe: 'print the dump\'s times and page counts (as CRIU; kept in DIR/stats-dump)' })
-          .example('$0 dump -t 4242 -D /tmp/ckpt', 'freeze the tree rooted at 4242 into /tmp/ckpt; the tree is killed afterwards')
-          .example('$0 dump -t 4242 -D /tmp/ckpt -R -v4 -o dump.log', 'the same, leaving the tree running, with a detailed log')
-          .example('$0 dump -t 4242 -D /tmp/ckpt -j', 'a program started from a shell (its terminal belongs to the shell)')
-          .epilog('On a terminal, a task with more than 64 MiB of memory shows how far the copy of its memory is (not with -v0).\nLook at a dump with `crit x DIR ps|fds|mems`; bring it back with `ckpt restore -D DIR`.'),
-        async (a) => {
-          const dir = a['images-dir'];
-          mkdirSync(dir, { recursive: true });
-          const log = openLog(a.verbosity, a['log-file'], dir);
-          try {
-            const { dump } = await import('./dump.js');
-            const r = await dump({
-              pid: a.tree, dir, leaveRunning: a['leave-running'], shellJob: a['shell-job'], extUnixSk: a['ext-unix-sk'], fileLocks: a['file-locks'], log,
-              progress: a.verbosity > 0 ? memoryProgress() : undefined,
-            });
-            if (a['display-stats']) process.stdout.write(dumpStatsText(r.stats));
-          } catch (e) {
-            if (!(e instanceof DumpError)) log.error((e as Error).stack ?? String(e));
-            process.exitCode = 1;
-          }
-        })
-      .command('restore', 'restore a process tree from an images directory',
-        (y) => withLogOptions(y)
-          .option('images-dir', { alias: 'D', type: 'string', default: '.', describe: 'directory with the images' })
-          .option('restore-detached', { alias: 'd', type: 'boolean', default: false, describe: 'exit once the tree is restored (it is reparented)' })
-          .option('pidfile', { type: 'string', describe: 'write the root task\'s pid here' })
-          .option('shell-job', { alias: 'j', type: 'boolean', default: false, describe: 'the root was not a session leader (run from a shell)' })
-          .option('ext-unix-sk', { type: 'boolean', default: false, describe: 'reconnect unix sockets to peers outside the tree' })
-          .option('file-locks', { alias: 'l', type: 'boolean', default: false, describe: 'restore file locks (left out without it, as CRIU does)' })
-          .option('display-stats', { type: 'boolean', default: false, describe: 'print the restore\'s times and page counts (as CRIU; without -d, once the tree has ended)' })
-          .option('inherit-fd', { type: 'string', array: true, describe: 'fd[N]:RESOURCE - hand our fd N to the restored task in place of RESOURCE (socket:[INO], pipe:[INO] or a path)' })
-          .example('$0 restore -D /tmp/ckpt -d', 'bring the tree back with its PIDs and let it run on its own')
-          .example('$0 restore -D /tmp/ckpt -j', 'a shell job: it gets this terminal and stays in the foreground')
-          .example('$0 restore -D /tmp/ckpt --inherit-fd "fd[3]:socket:[85705]"', 'hand our fd 3 to the task in place of the dumped socket 85705')
-          .epilog('The PIDs recorded in the images must be free; the images are only read.'),
-        (a) => {
-          const dir = a['images-dir'];
-          const log = openLog(a.verbosity, a['log-file'], dir);
-          try {
-            let inheritFds;
-            try {
-              inheritFds = (a['inherit-fd'] ?? []).map((x) => parseInheritFd(String(x)));
-            } catch (e) {
-              if (e instanceof RestoreError) { log.error(e.message); process.exitCode = 1; return; }
-              throw e;
-            }
-            const r = restore({ dir, detached: a['restore-detached'], pidfile: a.pidfile, shellJob: a['shell-job'], extUnixSk: a['ext-unix-sk'], inheritFds, fileLocks: a['file-locks'], log });
-            if (a['display-stats']) process.stdout.write(restoreStatsText(r.stats));
-            process.exitCode = r.exitCode ?? 0;
-          } catch (e) {
-            if (!(e instanceof DumpError)) log.error((e as Error).stack ?? String(e));
-            process.exitCode = 1;
-          }
-        })
-      .demandCommand(1, 'name a command: check, dump or restore')
-      .strict()
-      .help()
-      .parseAsync();
+    if (argv[0] === 'completion' && argv.length === 1) {
+      process.stdout.write(completionScript());
+      return;
+    }
+    // criu shows the help even when a configuration file is broken
+    const wantsHelp = argv.some((a) => a === '-h' || a === '--help');
+    o = parseCommandLine(argv, wantsHelp ? [] : configSources(argv, process.env)).opts;
   } catch (e) {
-    console.error(`ckpt: ${(e as Error).message}`);
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`ckpt: ${e.message} (see ckpt --help)`);
+    process.exitCode = 1;
+    return;
+  }
+  if (o.help) {
+    process.stdout.write(helpText());
+    return;
+  }
+  if (o.version) {
+    console.log(`${VERSION} (${IMAGE_FORMAT} image format)`);
+    return;
+  }
+  try {
+    await run(o);
+  } catch (e) {
+    // a bug: still one line, with where it happened for the report
+    const err = e as Error;
+    console.error(`ckpt: internal error: ${err.message.split('\n')[0]} (${err.stack?.split('\n').find((l) => /^\s+at /.test(l))?.trim() ?? 'no stack'})`);
+    process.exitCode = 1;
+  }
+}
+
+async function run(o: CliOptions): Promise<void> {
+  const p = resolvePaths(o);
+  if (o.command === 'dump') mkdirSync(p.dir, { recursive: true });
+  // criu works in the work dir: it must be there
+  if (o.workDir !== undefined && !existsSync(p.workDir)) {
+    console.error(`ckpt: the work dir ${p.workDir} does not exist (-W)`);
+    process.exitCode = 1;
+    return;
+  }
+  let log: Log;
+  try {
+    log = new Log(o.verbosity, p.logFile);
+  } catch (e) {
+    console.error(`ckpt: cannot open the log file ${p.logFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    process.exitCode = 1;
+    return;
+  }
+  for (const n of o.notes) log.info(n);
+  if (o.refused.length) {
+    for (const r of o.refused) log.error(r);
+    process.exitCode = 1;
+    return;
+  }
+  const caps = missingCapability();
+  if (caps && o.command !== 'cpuinfo') {
+    log.error(caps);
+    process.exitCode = 1;
+    return;
+  }
+  switch (o.command) {
+    case 'check': {
+      const { check, checkFeature } = await import('./check.js');
+      if (o.features.length) {
+        let ok = true;
+        for (const f of o.features) {
+          const r = checkFeature(f);
+          for (const l of r.lines) console.log(l);
+          ok &&= r.ok;
+        }
+        process.exitCode = ok ? 0 : 1;
+        return;
+      }
+      const r = check(o.all || o.extra || o.experimental);
+      for (const l of r.lines) console.log(l);
+      process.exitCode = r.ok ? 0 : 1;
+      return;
+    }
+    case 'cpuinfo': {
+      const { cpuinfoDump, cpuinfoCheck } = await import('./cli/cpuinfo.js');
+      try {
+        if (o.sub === 'dump') cpuinfoDump(p.dir, log);
+        else cpuinfoCheck(p.dir, log);
+      } catch (e) {
+        if (!(e instanceof DumpError)) throw e;
+        log.error(e.message);
+        process.exitCode = 1;
+      }
+      return;
+    }
+    case 'dump':
+      return runDump(o, p.dir, p.workDir, log);
+    case 'restore':
+      return runRestore(o, p, log);
+  }
+}
+
+async function runDump(o: CliOptions, dir: string, workDir: string, log: Log): Promise<void> {
+  const scripts = new ActionScripts(o.actionScripts, dir, workDir, log);
+  try {
+    const { dump } = await import('./dump.js');
+    const r = await dump({
+      pid: o.tree!, dir, finalState: o.finalState ?? 'dead', shellJob: o.shellJob, extUnixSk: o.extUnixSk || o.extUnixSkInodes.length > 0,
+      fileLocks: o.fileLocks, timeoutMs: o.timeout * 1000, ghostLimit: o.ghostLimit, log,
+      progress: o.verbosity > 0 ? memoryProgress() : undefined,
+      hooks: scripts.dumpHooks(o.tree!),
+    });
+    if (o.displayStats) process.stdout.write(dumpStatsText(r.stats));
+  } catch (e) {
+    if (!(e instanceof DumpError)) log.error(`dump of ${o.tree}: ${(e as Error).message}`);
+    process.exitCode = 1;
+  }
+}
+
+async function runRestore(o: CliOptions, p: ReturnType<typeof resolvePaths>, log: Log): Promise<void> {
+  if (o.tree !== undefined) log.warn('Using -t with restore is obsolete (as in criu): the images name the tree');
+  const scripts = new ActionScripts(o.actionScripts, p.dir, p.workDir, log);
+  try {
+    let inheritFds;
+    try {
+      inheritFds = o.inheritFds.map((x) => parseInheritFd(x));
+    } catch (e) {
+      if (e instanceof RestoreError) throw new DumpError(e.message);
+      throw e;
+    }
+    const r = restore({
+      dir: p.dir, detached: o.detached, pidfile: p.pidfile, shellJob: o.shellJob, extUnixSk: o.extUnixSk || o.extUnixSkInodes.length > 0,
+      inheritFds, fileLocks: o.fileLocks, leaveStopped: o.finalState === 'stopped', sibling: o.sibling, log,
+      hooks: scripts.restoreHooks(), statusFd: o.statusFd,
+    });
+    if (o.displayStats) process.stdout.write(restoreStatsText(r.stats));
+    process.exitCode = r.exitCode ?? 0;
+  } catch (e) {
+    if (!(e instanceof DumpError)) log.error(`restore from ${p.dir}: ${(e as Error).message}`);
+    else if (!(e as any).logged) log.error(e.message);
     process.exitCode = 1;
   }
 }

@@ -22,7 +22,14 @@ import type { DumpStats } from './stats.js';
 export interface DumpOptions {
   pid: number;
   dir: string;
-  leaveRunning?: boolean;
+  /** what becomes of the tree after a successful dump: killed (default), left running (-R) or stopped (-s) */
+  finalState?: 'dead' | 'running' | 'stopped';
+  /** --timeout: freezing the tree gives up after this long (0: no limit) */
+  timeoutMs?: number;
+  /** --ghost-limit: the largest deleted file (bytes on disk) copied into the images */
+  ghostLimit?: number;
+  /** --action-script: pre-dump before freezing, post-dump once the images are written (a failure fails the dump) */
+  hooks?: { preDump(): void; postDump(): void };
   shellJob?: boolean;
   extUnixSk?: boolean;
   /** --file-locks: dump locks held by the tree into filelocks.img (else a held lock fails the dump) */
@@ -54,7 +61,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   let result: DumpResult | undefined;
   try {
     log.info(`Dumping processes (pid: ${opts.pid})`);
-    const root = freezer.freezeTree(opts.pid);
+    opts.hooks?.preDump();
+    const root = freezer.freezeTree(opts.pid, opts.timeoutMs ?? 10000);
     tFrozen = process.hrtime.bigint();
     const tasks = freezer.allTasks();
     log.info(`Frozen ${tasks.length} task(s), ${tasks.reduce((n, t) => n + t.threads.length, 0)} thread(s)`);
@@ -63,7 +71,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     let pagesId = 1;
     const seccomp = new Seccomp();
     seccomp.collect(tasks);
-    const files = new Files(log, { dir: opts.dir, nextPagesId: () => pagesId++ });
+    const files = new Files(log, { dir: opts.dir, nextPagesId: () => pagesId++, ghostLimit: opts.ghostLimit });
     const ids = new Ids();
     files.unix = new UnixSockets(ids.rootIds.net_ns_id, !!opts.extUnixSk);
     const pstree: any[] = [];
@@ -165,6 +173,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       img_version: 2, fdinfo_per_id: true, root_ids: ids.rootIds, ns_per_id: true, root_cg_set: 1, lsmtype: 'NO_LSM',
       network_lock_method: 0, plugins_entry: {}, dump_criu_run_id: randomUUID(),
     }] });
+    opts.hooks?.postDump();
     result = {
       tasks: tasks.length, threads: tasks.reduce((k, t) => k + t.threads.length, 0), pagesWritten,
       frozenMs: 0, totalMs: 0, stats,
@@ -178,7 +187,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     log.error(`Dumping FAILED: ${(e as Error).message}`);
     throw e;
   }
-  if (opts.leaveRunning) freezer.releaseAll();
+  if (opts.finalState === 'running') freezer.releaseAll();
+  else if (opts.finalState === 'stopped') freezer.releaseAll(true);
   else freezer.killAll();
   const tDone = process.hrtime.bigint();
   result.frozenMs = Number(tDone - tFrozen) / 1e6;

@@ -66,6 +66,11 @@ export interface Native {
   probeClone3SetTid(pid: number): number;
   probeSimple(): Record<string, number>;
   cpuXsave(): CpuXsave;
+  cpuid(leaf: number, subleaf: number): [number, number, number, number];
+  /** clone3(CLONE_PARENT|CLONE_PIDFD) + execve with stdin/out/err the given fds and keep at their numbers: the pidfd, or -errno */
+  spawnSibling(path: string, argv: string[], env: string[], stdin: number, stdout: number, stderr: number, keep: number[]): number;
+  /** 1 once the pidfd's process ended, 0 after timeoutMs, -errno */
+  pollExit(pidfd: number, timeoutMs: number): number;
   unixDiag(): unknown[];
 }
 

@@ -26,14 +26,31 @@ export class Freezer {
   /** processes that were stopped (group stop or queued stop signal) -> the signal that puts them back */
   private readonly stopOnRelease = new Map<number, number>();
   root?: Task;
+  /** freezing the tree: how long it may take in all (criu's --timeout; 0: no limit), and until when */
+  private freezeLimitMs = 0;
+  private freezeDeadline = 0;
   constructor(private log: Log, private timeoutMs = 10000) {}
 
-  /** Seizes the whole tree rooted at pid. Throws DumpError naming the task on failure. */
-  freezeTree(pid: number): Task {
+  /** Seizes the whole tree rooted at pid within limitMs (0: no limit). Throws DumpError naming the task on failure. */
+  freezeTree(pid: number, limitMs = this.timeoutMs): Task {
     const st = safeStatus(pid);
     if (!st) throw new DumpError(`Can't dump task ${pid}: no such process`);
-    this.root = this.freezeProcess(pid, Number(st.PPid), 0);
+    this.freezeLimitMs = limitMs;
+    this.freezeDeadline = limitMs ? Date.now() + limitMs : 0;
+    try {
+      this.root = this.freezeProcess(pid, Number(st.PPid), 0);
+    } finally {
+      this.freezeDeadline = 0;
+    }
     return this.root;
+  }
+
+  /** ms to wait for a task to stop: what is left of the freeze's time (all the time there is without a limit) */
+  private waitMs(tid: number): number {
+    if (!this.freezeDeadline) return this.freezeLimitMs ? this.timeoutMs : 2 ** 31;
+    const left = this.freezeDeadline - Date.now();
+    if (left <= 0) throw new DumpError(`Timeout reached: the tree was not frozen within ${this.freezeLimitMs / 1000} s (--timeout), at task ${tid}`);
+    return left;
   }
 
   allTasks(t = this.root): Task[] {
@@ -92,11 +109,12 @@ export class Freezer {
     }
     this.seized.add(tid);
     this.log.debug(`Seized task ${tid}`);
+    this.waitMs(tid);
     n.interrupt(tid);
     let stopSignal = 0;
     for (;;) {
-      const w = n.wait(tid, this.timeoutMs);
-      if (w.pid === 0) throw new DumpError(`Task ${tid} did not stop within ${this.timeoutMs} ms`);
+      const w = n.wait(tid, this.waitMs(tid));
+      if (w.pid === 0) throw new DumpError(`Timeout reached: task ${tid} did not stop within ${this.freezeLimitMs / 1000} s (--timeout)`);
       if (w.pid < 0) throw new DumpError(`Can't wait for task ${tid}: ${errnoName(-w.pid)}`);
       if ((w.status & 0x7f) !== 0x7f) {
         this.seized.delete(tid);
@@ -137,7 +155,7 @@ export class Freezer {
         for (let i = 0; i < nrStop; i++) {
           const c = n.cont(tid, 0);
           if (c < 0) throw new DumpError(`Can't resume stopped task ${tid} to seize it: ${errnoName(-c)}`);
-          const w2 = n.wait(tid, this.timeoutMs);
+          const w2 = n.wait(tid, this.waitMs(tid));
           if (w2.pid <= 0 || (w2.status & 0x7f) !== 0x7f) {
             throw new DumpError(`Stopped task ${tid} did not trap after it was resumed (wait ${w2.pid}, status 0x${w2.status.toString(16)})`);
           }
@@ -196,8 +214,12 @@ export class Freezer {
     }
   }
 
-  /** --leave-running and every failure: detach; stopped tasks get their stop signal back first. */
-  releaseAll(): void {
+  /**
+   * --leave-running and every failure: detach; stopped tasks get their stop signal back first.
+   * stopAll (--leave-stopped): every task gets SIGSTOP, queued while still traced, so it stops
+   * before running an instruction of its own.
+   */
+  releaseAll(stopAll = false): void {
     const n = native();
     const tasks = this.allTasks();
     // CRIU's compel_resume_task_sig: the stop signal is queued while still traced, so the task
@@ -206,7 +228,7 @@ export class Freezer {
       const traced = [...this.seized].some((tid) => tid === pid || tgidOf(tid) === pid);
       if (traced) n.kill(pid, sig);
     }
-    void tasks;
+    if (stopAll) for (const t of tasks) if (!this.stopOnRelease.has(t.pid) && t.state !== TASK.ZOMBIE) n.kill(t.pid, SIGSTOP);
     for (const tid of [...this.seized]) {
       const r = n.detach(tid, 0);
       if (r < 0) this.log.warn(`Can't detach task ${tid}: ${errnoName(-r)}`);

@@ -25,7 +25,7 @@ void futex_wake(volatile int32_t *addr);
 int move_high(int fd);
 
 /* pids.c */
-pid_t clone_with_pid(pid_t pid);
+pid_t clone_with_pid(pid_t pid, int sibling); /* sibling: CLONE_PARENT, our parent's child */
 void pid_owner(pid_t pid, char *out, size_t n);
 int pid_taken(pid_t pid);
 int pid_taken_wait(pid_t pid);
@@ -45,6 +45,12 @@ int create_objects(void);
 
 /* tasks.c */
 void task_main(uint64_t ti) __attribute__((noreturn));
+
+/* caller.c: the pidfile, action scripts and status fd ckpt's caller asked for */
+int write_pidfile(pid_t root);
+void remove_pidfile(void);
+int run_scripts(const char *hook, pid_t root);
+void write_status_fd(void);
 
 /* tracer.c */
 int finish_tree(void);   /* tracer.c: the whole tree out of the restorer, or -1 */

@@ -14,7 +14,8 @@
  * (it is a child subreaper) and exits non-zero with one line naming the task and the resource.
  *
  * Usage: ckpt-restore-helper PLAN_FILE VERBOSITY   (exit 0: restored; 1: failed; with the detached flag
- * clear the controller waits for the root and exits with its status). */
+ * clear the controller waits for the root and exits with its status). The pidfile, action scripts and status fd
+ * come in the environment (caller.c). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -184,7 +185,7 @@ int main(int argc, char **argv)
 
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	pid_t root = clone_with_pid((pid_t)tasks[0].pid);
+	pid_t root = clone_with_pid((pid_t)tasks[0].pid, !!(plan_flags & FLAG_SIBLING));
 	if (root < 0) {
 		fprintf(stderr, "Error: task %lu: clone3 with PID %lu: %s%s\n", (unsigned long)tasks[0].pid, (unsigned long)tasks[0].pid,
 			strerror(errno), errno == EEXIST ? " (PID in use)" : "");
@@ -209,6 +210,8 @@ int main(int argc, char **argv)
 		futex_wake(&arena->go);
 		futex_wake(&arena->resume);
 		kill_all();
+		if (failed == 2)
+			remove_pidfile();
 		return 1;
 	}
 	struct timespec t1;
@@ -222,6 +225,9 @@ int main(int argc, char **argv)
 	       (long)((tp.tv_sec - t0.tv_sec) * 1000000 + (tp.tv_nsec - t0.tv_nsec) / 1000),
 	       (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
 	fflush(stdout);
+	/* criu reports a failing post-resume script and goes on: the tree runs */
+	run_scripts("post-resume", root);
+	write_status_fd();
 	if (plan_flags & FLAG_DETACHED) {
 		prctl(PR_SET_CHILD_SUBREAPER, 0);
 		return 0;

@@ -9,11 +9,13 @@
 
 #include "helper.h"
 
-pid_t clone_with_pid(pid_t pid)
+pid_t clone_with_pid(pid_t pid, int sibling)
 {
 	struct clone_args ca;
 	memset(&ca, 0, sizeof(ca));
-	ca.exit_signal = SIGCHLD;
+	/* a sibling's exit signal is its parent's choice (ours: SIGCHLD), as for any CLONE_PARENT child */
+	ca.flags = sibling ? CLONE_PARENT : 0;
+	ca.exit_signal = sibling ? 0 : SIGCHLD;
 	ca.set_tid = (uint64_t)(uintptr_t)&pid;
 	ca.set_tid_size = 1;
 	return syscall(SYS_clone3, &ca, sizeof(ca));

@@ -37,7 +37,7 @@ static void fork_children(uint64_t ti)
 				pid_owner((pid_t)k->pid, who, sizeof(who));
 				task_fail(ti, "task %lu: PID %lu is in use (by '%s'); restore needs it free", (unsigned long)k->pid, (unsigned long)k->pid, who);
 			}
-			pid_t p = clone_with_pid((pid_t)k->pid);
+			pid_t p = clone_with_pid((pid_t)k->pid, 0);
 			if (p < 0)
 				task_fail(ti, "task %lu: clone3 with PID %lu: %s%s", (unsigned long)k->pid, (unsigned long)k->pid, strerror(errno),
 					  errno == EEXIST ? " (PID in use)" : "");

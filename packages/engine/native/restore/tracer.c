@@ -145,12 +145,16 @@ int finish_tree(void)
 				(unsigned long)region, strerror(errno));
 			return -1;
 		}
+	/* criu's order: the pidfile, post-restore (its failure undoes the restore), pre-resume (reported only) */
+	if (write_pidfile((pid_t)tasks[0].pid) < 0 || run_scripts("post-restore", (pid_t)tasks[0].pid) < 0)
+		return -1;
+	run_scripts("pre-resume", (pid_t)tasks[0].pid);
 	for (i = 0; i < nr_tasks; i++) {
 		if (tasks[i].state == 2)
 			continue;
-		/* a stopped task stops again before it runs a single instruction of its own: SIGSTOP is queued while
+		/* a stopped task (every task with -s) stops again before it runs a single instruction of its own: SIGSTOP is queued while
 		 * it is still held by us, and taken on its way back to user mode */
-		if (tasks[i].state == 3)
+		if (tasks[i].state == 3 || (plan_flags & FLAG_LEAVE_STOPPED))
 			kill((pid_t)tasks[i].pid, SIGSTOP);
 		for (k = 0; k < tasks[i].nr_threads; k++)
 			ptrace(PTRACE_DETACH, (pid_t)tasks[i].thr[k].tid, 0, 0);

@@ -108,8 +108,9 @@ function dumpGhost(files: Files, id: number, path: string, what: string): void {
   if (!files.out) throw new DumpError(`Can't dump ${what}: ghost files need an images dir`);
   const st = statSync(path, { bigint: true });
   const onDisk = Number(st.blocks) * 512;
-  if (onDisk > GHOST_LIMIT) {
-    throw new DumpError(`Can't dump ${what}: deleted file with ${onDisk} bytes on disk is over the ghost file limit (${GHOST_LIMIT})`);
+  const limit = files.out.ghostLimit ?? GHOST_LIMIT;
+  if (onDisk > limit) {
+    throw new DumpError(`Can't dump ${what}: deleted file with ${onDisk} bytes on disk is over the ghost file limit (${limit}; raise it with --ghost-limit)`);
   }
   const s = dumpState.of(files);
   const key = `${st.dev}:${st.ino}`;

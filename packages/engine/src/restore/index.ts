@@ -2,11 +2,12 @@
 // forks the tree with the original PIDs and hands every task to the restorer blob. The Node process
 // never forks the tree itself (it has threads and a huge address space).
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, fchmodSync, fchownSync, futimesSync, linkSync, lstatSync, mkdtempSync, openSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync, ftruncateSync, constants as C } from 'node:fs';
+import { closeSync, existsSync, readFileSync, fstatSync, fchmodSync, fchownSync, futimesSync, linkSync, lstatSync, mkdtempSync, openSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync, ftruncateSync, constants as C } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DumpError, Log } from '../log.js';
+import { native } from '../native.js';
 import type { RestoreStats } from '../stats.js';
 import { buildPlan, encodePlan, RestoreError, type Ghost, type InheritFd } from './plan.js';
 
@@ -22,6 +23,17 @@ export interface RestoreOptions {
   inheritFds?: InheritFd[];
   /** take the file locks of filelocks.img (CRIU's --file-locks; without it they are left out) */
   fileLocks?: boolean;
+  /** -s: every task is left stopped (SIGSTOP) before it runs an instruction of its own */
+  leaveStopped?: boolean;
+  /**
+   * --action-script: pre-restore runs here, before the helper; the helper runs the scripts for
+   * post-restore and pre-resume while it holds the tree, and post-resume (cwd: workDir)
+   */
+  hooks?: { preRestore(): void; scripts: string[]; imagesDir: string; workDir: string };
+  /** -S (with detached): the restored root becomes the child of our parent, as criu's --restore-sibling */
+  sibling?: boolean;
+  /** --status-fd: our fd that gets one zero byte once the tree runs (written by the helper) */
+  statusFd?: number;
   log?: Log;
 }
 
@@ -43,14 +55,18 @@ export function restore(opts: RestoreOptions): RestoreResult {
   const log = opts.log ?? new Log(2);
   const t0 = process.hrtime.bigint();
   const helper = helperPath();
-  if (!existsSync(helper)) throw new DumpError(`restore helper not built at ${helper} (run npm run build)`);
+  if (!existsSync(helper)) {
+    const msg = `the restore helper is missing: ${helper} (build it with npm run build)`;
+    log.error(msg);
+    throw Object.assign(new DumpError(msg), { logged: true });
+  }
   let plan: ReturnType<typeof buildPlan>;
   try {
-    plan = buildPlan({ dir: opts.dir, detached: opts.detached ?? false, shellJob: opts.shellJob ?? false, extUnixSk: opts.extUnixSk ?? false, inheritFds: opts.inheritFds, fileLocks: opts.fileLocks });
+    plan = buildPlan({ dir: opts.dir, detached: opts.detached ?? false, shellJob: opts.shellJob ?? false, leaveStopped: opts.leaveStopped, sibling: opts.sibling, extUnixSk: opts.extUnixSk ?? false, inheritFds: opts.inheritFds, fileLocks: opts.fileLocks });
   } catch (e) {
     if (e instanceof RestoreError) {
       log.error(e.message);
-      throw new DumpError(e.message);
+      throw Object.assign(new DumpError(e.message), { logged: true });
     }
     throw e;
   }
@@ -77,21 +93,34 @@ export function restore(opts: RestoreOptions): RestoreResult {
     for (const fd of plan.inheritFds) {
       try { fstatSync(fd); } catch { throw new DumpError(`--inherit-fd: fd ${fd} is not open in the caller`); }
     }
+    opts.hooks?.preRestore();
     for (const g of plan.ghosts) ghosts.push(makeGhost(g));
     writeFileSync(planFile, encodePlan(plan), { mode: 0o600 });
     // inherited fds reach the helper at the same numbers
     const stdio: (string | number)[] = [plan.callerTty ? 'inherit' : 'ignore', 'pipe', 'pipe'];
-    for (const fd of plan.inheritFds) {
+    if (opts.statusFd !== undefined) {
+      // the helper's standard streams are ckpt's channel to it
+      if (opts.statusFd <= 2) throw new DumpError(`--status-fd ${opts.statusFd}: ckpt needs an fd other than 0, 1 and 2`);
+      try { fstatSync(opts.statusFd); } catch { throw new DumpError(`--status-fd: fd ${opts.statusFd} is not open in the caller`); }
+    }
+    for (const fd of [...plan.inheritFds, ...(opts.statusFd === undefined ? [] : [opts.statusFd])]) {
       while (stdio.length <= fd) stdio.push('ignore');
       stdio[fd] = fd;
     }
     const tHelper = process.hrtime.bigint();
-    const r = spawnSync(helper, [planFile, String(log.level)], {
-      stdio: stdio as any, encoding: 'utf8', maxBuffer: 64 << 20,
-      // the helper's glibc must not register rseq: its memory is gone when the restored task runs
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GLIBC_TUNABLES: 'glibc.pthread.rseq=0', ...(process.env.CKPT_FAULT ? { CKPT_FAULT: process.env.CKPT_FAULT } : {}),
-        ...(process.env.CKPT_NO_UFFD ? { CKPT_NO_UFFD: '1' } : {}) },
-    });
+    // the helper's glibc must not register rseq: its memory is gone when the restored task runs
+    // (the action scripts it runs get our environment, as criu's do)
+    const env: NodeJS.ProcessEnv = { ...(opts.hooks?.scripts.length ? process.env : {}), PATH: process.env.PATH ?? '/usr/bin:/bin', GLIBC_TUNABLES: 'glibc.pthread.rseq=0', ...(process.env.CKPT_FAULT ? { CKPT_FAULT: process.env.CKPT_FAULT } : {}),
+        ...(process.env.CKPT_NO_UFFD ? { CKPT_NO_UFFD: '1' } : {}),
+        // what the caller asked for at the end of the restore: caller.c
+        ...(opts.pidfile ? { CKPT_PIDFILE: opts.pidfile } : {}),
+        ...(opts.statusFd !== undefined ? { CKPT_STATUS_FD: String(opts.statusFd) } : {}),
+        ...(opts.hooks?.scripts.length ? {
+          CKPT_ACTION_SCRIPTS: opts.hooks.scripts.join('\n'), CKPT_SCRIPT_CWD: opts.hooks.workDir, CRTOOLS_IMAGE_DIR: opts.hooks.imagesDir,
+        } : {}) };
+    const args = [planFile, String(log.level)];
+    const r = plan.sibling ? spawnSibling(helper, args, env, tmp, plan.callerTty, stdio.flatMap((s, i) => (i > 2 && s === i ? [i] : [])))
+      : spawnSync(helper, args, { stdio: stdio as any, encoding: 'utf8', maxBuffer: 64 << 20, env });
     for (const line of (r.stderr ?? '').split('\n').filter(Boolean)) {
       if (line.startsWith('Error: ')) log.error(line.slice(7));
       else if (line.startsWith('Warn: ')) log.warn(line.slice(6));
@@ -105,7 +134,6 @@ export function restore(opts: RestoreOptions): RestoreResult {
       throw Object.assign(new DumpError(msg), { logged: true });
     }
     const pid = Number(pidLine[1]);
-    if (opts.pidfile) writeFileSync(opts.pidfile, `${pid}\n`);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     log.info(`Restore finished in ${ms.toFixed(1)} ms`);
     const us = (key: string) => Number(new RegExp(`^${key} (\\d+)$`, 'm').exec(r.stdout)?.[1] ?? 0);
@@ -114,6 +142,32 @@ export function restore(opts: RestoreOptions): RestoreResult {
       forking_time: us('forking_us'), restore_time: Number((tHelper - t0) / 1000n) + us('restore_us'),
     };
     return { pid, tasks: plan.tasks.length, threads, pagesBytes, ms, exitCode: opts.detached ? undefined : r.status ?? 1, stats };
+  }
+}
+
+/**
+ * -S (criu's --restore-sibling): the helper is made the child of our parent (clone3 CLONE_PARENT) and clones the
+ * root the same way, so the restored tree is our parent's child. We are not the helper's parent: its output
+ * comes through files, its end through a pidfd; success is its root PID line, as always (-S goes with -d).
+ * keep: our fds it gets at their numbers (--inherit-fd, --status-fd).
+ */
+function spawnSibling(helper: string, args: string[], env: NodeJS.ProcessEnv, tmp: string, tty: boolean, keep: number[]): { stdout: string; stderr: string; status: number | null; signal: null; error?: Error } {
+  const n = native();
+  const out = join(tmp, 'stdout'), err = join(tmp, 'stderr');
+  const fds = [tty ? 0 : openSync('/dev/null', 'r'), openSync(out, 'w+', 0o600), openSync(err, 'w+', 0o600)];
+  try {
+    const pidfd = n.spawnSibling(helper, [helper, ...args], Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`), fds[0], fds[1], fds[2], keep);
+    if (pidfd < 0) return { stdout: '', stderr: '', status: null, signal: null, error: new Error(`clone3(CLONE_PARENT): errno ${-pidfd}`) };
+    try {
+      // the helper bounds each of its own waits; this bounds a helper that hangs
+      if (n.pollExit(pidfd, 10 * 60 * 1000) !== 1) throw new DumpError('the restore helper did not end within 10 minutes');
+    } finally {
+      closeSync(pidfd);
+    }
+    const stdout = readFileSync(out, 'utf8');
+    return { stdout, stderr: readFileSync(err, 'utf8'), status: /^\d+$/m.test(stdout) ? 0 : 1, signal: null };
+  } finally {
+    for (const fd of fds) if (fd > 2) closeSync(fd);
   }
 }
 

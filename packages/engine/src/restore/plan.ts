@@ -30,7 +30,7 @@ export function buildPlan(o: PlanOptions): Plan {
   if (inv.fdinfo_per_id === false) throw new RestoreError('images without fdinfo_per_id are not supported');
   const pstree = load(dir, 'pstree', 'process tree').entries;
   if (!pstree.length) throw new RestoreError(`${imageFileName('pstree')} lists no task`);
-  const plan: Plan = { detached: o.detached, shellJob: o.shellJob, callerTty: false, memfds: [], ghosts: [], inheritFds: [], pipes: [], objs: [], tasks: [] };
+  const plan: Plan = { detached: o.detached, shellJob: o.shellJob, leaveStopped: o.leaveStopped, sibling: o.sibling, callerTty: false, memfds: [], ghosts: [], inheritFds: [], pipes: [], objs: [], tasks: [] };
   const ctx: TaskContext = { dir, objects: new FileObjects(plan, o), locksByPid: fileLocks(o), self: selfCreds() };
   const pidIndex = new Map<number, number>();
   for (const [i, e] of pstree.entries()) pidIndex.set(n(e.pid), i);
@@ -63,7 +63,7 @@ function fileLocks(o: PlanOptions): Map<number, PlanTask['locks']> {
 export function encodePlan(p: Plan): Buffer {
   try {
     return encodePlanWire({
-      flags: (p.detached ? PlanFlag.DETACHED : 0) | (p.shellJob ? PlanFlag.SHELL_JOB : 0),
+      flags: (p.detached ? PlanFlag.DETACHED : 0) | (p.shellJob ? PlanFlag.SHELL_JOB : 0) | (p.leaveStopped ? PlanFlag.LEAVE_STOPPED : 0) | (p.sibling ? PlanFlag.SIBLING : 0),
       pipes: p.pipes, memfds: p.memfds, objs: p.objs, tasks: p.tasks,
     });
   } catch (e) {

@@ -67,7 +67,7 @@ export interface Memfd {
 }
 
 export interface Plan {
-  detached: boolean; shellJob: boolean;
+  detached: boolean; shellJob: boolean; leaveStopped?: boolean; sibling?: boolean;
   /** a shell job's terminal: the helper needs our stdin (the caller's terminal) */
   callerTty: boolean;
   memfds: Memfd[];
@@ -80,4 +80,4 @@ export interface Plan {
 }
 
 export interface InheritFd { fd: number; key: string }
-export interface PlanOptions { dir: string; detached: boolean; shellJob: boolean; extUnixSk: boolean; inheritFds?: InheritFd[]; fileLocks?: boolean }
+export interface PlanOptions { dir: string; detached: boolean; shellJob: boolean; leaveStopped?: boolean; sibling?: boolean; extUnixSk: boolean; inheritFds?: InheritFd[]; fileLocks?: boolean }
