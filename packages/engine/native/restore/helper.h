@@ -45,6 +45,7 @@ int create_objects(void);
 
 /* tasks.c */
 void task_main(uint64_t ti) __attribute__((noreturn));
+void join_cgroups(uint64_t ti); /* cgroups.c */
 
 /* caller.c: the pidfile, action scripts and status fd ckpt's caller asked for */
 int write_pidfile(pid_t root);

@@ -1,6 +1,7 @@
 // `ckpt restore`: images -> plan (plan.ts) -> the native helper (build/Release/ckpt-restore-helper), which
 // forks the tree with the original PIDs and hands every task to the restorer blob. The Node process
 // never forks the tree itself (it has threads and a huge address space).
+import { planCgroups, type CgroupMode } from '../cgroups.js';
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, readFileSync, fstatSync, fchmodSync, fchownSync, futimesSync, linkSync, lstatSync, mkdtempSync, openSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync, ftruncateSync, constants as C } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,9 @@ export interface RestoreOptions {
   sibling?: boolean;
   /** --status-fd: our fd that gets one zero byte once the tree runs (written by the helper) */
   statusFd?: number;
+  /** --manage-cgroups (criu's default soft) and --cgroup-root [controller:]/path (src/cgroups.ts) */
+  manageCgroups?: CgroupMode;
+  cgroupRoots?: { ctl?: string; root: string }[];
   log?: Log;
 }
 
@@ -76,12 +80,14 @@ export function restore(opts: RestoreOptions): RestoreResult {
   const tmp = mkdtempSync(join(tmpdir(), 'ckpt-restore-'));
   const planFile = join(tmp, 'plan');
   const ghosts: { path: string; ino: number }[] = [];
+  let releaseCgroups = () => {};
   try {
     return runHelper();
   } catch (e) {
     if (e instanceof DumpError && !(e as any).logged) log.error(e.message);
     throw e;
   } finally {
+    releaseCgroups();
     rmSync(tmp, { recursive: true, force: true });
     // the helper unlinks each ghost once opened; one still there (a failure before that) is ours to remove
     for (const g of ghosts) {
@@ -95,6 +101,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
     }
     opts.hooks?.preRestore();
     for (const g of plan.ghosts) ghosts.push(makeGhost(g));
+    releaseCgroups = planCgroups(opts.dir, plan.tasks, opts.manageCgroups ?? 'soft', log, opts.cgroupRoots);
     writeFileSync(planFile, encodePlan(plan), { mode: 0o600 });
     // inherited fds reach the helper at the same numbers
     const stdio: (string | number)[] = [plan.callerTty ? 'inherit' : 'ignore', 'pipe', 'pipe'];
