@@ -34,8 +34,9 @@ const GLOBAL_V2 = ['cgroup.subtree_control', 'cgroup.max.descendants', 'cgroup.m
 /** written when the directory is created, before anything joins it (criu's special_props) */
 const SPECIAL = ['cpuset.cpus', 'cpuset.mems', 'devices.list', 'memory.kmem.limit_in_bytes', 'memory.swappiness', 'memory.oom_control', 'memory.use_hierarchy', 'cgroup.type'];
 
-/** /proc/.../cgroup lines -> controllers sorted by name (criu's parse_cgroup_file), "" for the v2 hierarchy */
-export function parseCgroupFile(text: string): Ctl[] {
+/** /proc/.../cgroup lines -> controllers sorted by name (criu's parse_cgroup_file; sorted: false, in the file's
+ * order), "" for the v2 hierarchy */
+export function parseCgroupFile(text: string, sorted = true): Ctl[] {
   const out: Ctl[] = [];
   for (const line of text.split('\n')) {
     if (!line) continue;
@@ -43,7 +44,7 @@ export function parseCgroupFile(text: string): Ctl[] {
     if (a < 0 || b < 0) throw new DumpError(`cannot parse cgroup line '${line}'`);
     out.push({ name: line.slice(a + 1, b), path: line.slice(b + 1) });
   }
-  return out.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+  return sorted ? out.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0)) : out;
 }
 
 /** does a comma-separated controller list (a line of /proc/PID/cgroup) hold every one of cnames (criu's cgroup_contains) */
@@ -90,11 +91,12 @@ export class CgroupDump {
   /** mode: the dump's --manage-cgroups (ignore: the sets only, no directories); roots: --cgroup-root [ctl:]/path */
   constructor(private mode: CgroupMode, private log: Log, private roots: { ctl?: string; root: string }[] = []) {
     // criu's collect_controllers: the real controllers of our own /proc/self/cgroup, name= ones added when met
-    for (const c of parseCgroupFile(readFileSync('/proc/self/cgroup', 'latin1'))) {
+    const self = readFileSync('/proc/self/cgroup', 'latin1');
+    for (const c of parseCgroupFile(self, false)) {
       const names = c.name.split(',').filter((n) => !n.startsWith('name='));
       if (names.length || c.name === '') this.controllers.push({ cnames: c.name === '' ? [''] : names, heads: [], threaded: false });
     }
-    this.own = this.setOf(parseCgroupFile(readFileSync('/proc/self/cgroup', 'latin1')), false);
+    this.own = this.setOf(parseCgroupFile(self), false);
   }
 
   /** the cg_set of every thread of a task (cores: tid -> core entry); a thread outside its leader's set is refused */
