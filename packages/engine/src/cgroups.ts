@@ -72,7 +72,9 @@ function readProp(name: string, file: string): Prop {
   const p = perms(file);
   if (name === 'cgroup.procs' || name === 'tasks') return { name, value: '', perms: p };
   let value = readFileSync(file).subarray(0, 1023).toString('latin1');
-  if (/^\s*[+-]?9223372036854775807(\D|$)/.test(value)) value = '-1';
+  // criu: strtoll() saturating at LLONG_MAX ("unlimited", or beyond) is written as -1
+  const lead = /^\s*\+?(\d+)/.exec(value);
+  if (lead && BigInt(lead[1]) >= (1n << 63n) - 1n) value = '-1';
   else value = value.replace(/\n$/, '');
   if (name === 'memory.oom_control') {
     const m = /^oom_kill_disable (\d+)/.exec(value);
@@ -136,12 +138,13 @@ export class CgroupDump {
         this.controllers.push(ctl);
       }
       if (this.mode === 'ignore') continue;
-      let root = cc.path;
-      for (const r of this.roots) if (r.ctl === undefined || r.ctl === cc.name) root = r.root;
+      // a controller's own --cgroup-root, else the global one, else the set's path
+      const root = (this.roots.find((r) => r.ctl === cc.name) ?? this.roots.find((r) => r.ctl === undefined))?.root ?? cc.path;
       const fd = mountHierarchy(ctl.cnames, `dump ${cc.name}:${cc.path}`);
       try {
         const base = `/proc/self/fd/${fd}`;
-        if (existsSync(base + root)) this.walk(ctl, base, root === '/' ? '' : root.replace(/\/$/, ''));
+        if (!existsSync(base + root)) throw new DumpError(`cgroup ${cc.name || 'v2'}:${root} does not exist${root !== cc.path ? ' (--cgroup-root)' : ''}`);
+        this.walk(ctl, base, root === '/' ? '' : root.replace(/\/$/, ''));
       } finally {
         closeSync(fd);
       }
