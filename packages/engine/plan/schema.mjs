@@ -12,7 +12,7 @@
 // the wire form bumps `version`.
 import { array, bool, bytes, fixed, i64, index, kind, num, str, u64, union } from './types.mjs';
 
-export const version = 2;
+export const version = 3;
 export const magic = 0x31545352544b5043n; // "CPKTRST1"
 
 export const enums = {
