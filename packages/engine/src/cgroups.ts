@@ -198,17 +198,25 @@ export class CgroupDump {
 
 // ---- restore ----
 
-interface RstTask { pid: number; parent: number; cgSet: number }
+interface RstTask { pid: number; parent: number; cgroup?: string }
+
+export interface CgroupRestore {
+  /** each task's `cgroup`: the cgroup.procs files it writes itself into ('': it stays where its parent is) */
+  place(tasks: RstTask[]): void;
+  /** the hierarchies' mounts go, once the helper is done */
+  release(): void;
+}
 
 /**
- * Prepares the cgroups of cgroup.img as `mode` says and returns, per task (by index), the cgroup.procs files it
- * writes itself into ('' : it stays where its parent is), and a function releasing the hierarchies' mounts once
- * the helper is done. root_cg_set: the inventory's (ckpt's or criu's own set at dump).
+ * cgroup.img's directories made ready as `mode` says (before the plan: a task may have one of them open); ckpt's
+ * mounts of the hierarchies stay until release(), the tasks' cgroup.procs paths go through them.
  */
-export function prepareCgroups(entry: any, rootCgSet: number, tasks: RstTask[], mode: CgroupMode, log: Log,
-    roots: { ctl?: string; root: string }[] = []): { procs: string[]; release(): void } {
-  const none = { procs: tasks.map(() => ''), release() {} };
-  if (!entry || mode === 'ignore' || !(entry.sets ?? []).length) return none;
+export function prepareCgroups(dir: string, mode: CgroupMode, log: Log, roots: { ctl?: string; root: string }[] = []): CgroupRestore {
+  const none: CgroupRestore = { place(tasks) { for (const t of tasks) t.cgroup = ''; }, release() {} };
+  if (mode === 'ignore' || !hasImage(dir, 'cgroup')) return none;
+  const entry = load(dir, 'cgroup', 'cgroups').entries[0];
+  if (!entry || !(entry.sets ?? []).length) return none;
+  const rootCgSet = Number(load(dir, 'inventory', 'inventory').entries[0]?.root_cg_set ?? 0);
   rewriteRoots(entry, roots);
   const ctrls: any[] = entry.controllers ?? [];
   const fds: number[] = [];
@@ -224,22 +232,28 @@ export function prepareCgroups(entry: any, rootCgSet: number, tasks: RstTask[], 
     // the rest of the properties, once every directory is there (criu: prepare_cgroup_properties)
     if (mode !== 'none') ctrls.forEach((c, i) => setProps(yard[i], '', c.dirs ?? [], log));
     const setById = new Map<number, any>((entry.sets ?? []).map((s: any) => [s.id, s]));
-    const procs = tasks.map((t) => {
-      if (!t.cgSet) return '';
-      // zombies have no set: the nearest ancestor with one is where this task starts
-      let p = t.parent;
-      while (p >= 0 && !tasks[p].cgSet) p = tasks[p].parent;
-      const current = p >= 0 ? tasks[p].cgSet : rootCgSet;
-      if (t.cgSet === current) return '';
-      const set = setById.get(t.cgSet);
-      if (!set) throw new DumpError(`task ${t.pid}: cgroup set ${t.cgSet} is not in cgroup.img`);
-      return set.ctls.map((m: any) => {
-        const i = ctrls.findIndex((c) => contains(c.cnames, m.name));
-        if (i < 0) throw new DumpError(`task ${t.pid}: no controller of cgroup.img for ${m.name}:${m.path}`);
-        return `${yard[i]}${m.path === '/' ? '' : m.path}/cgroup.procs`;
-      }).join('\n');
-    });
-    return { procs, release };
+    const place = (tasks: RstTask[]) => {
+      const sets = tasks.map((t) => {
+        const core = load(dir, 'core', t.pid, `task ${t.pid}`).entries[0];
+        return Number(core?.thread_core?.cg_set ?? core?.tc?.cg_set ?? 0);
+      });
+      tasks.forEach((t, ti) => {
+        t.cgroup = '';
+        if (!sets[ti]) return; // a zombie: no set
+        // the nearest ancestor with a set is where this task starts (criu's restore_task_cgroup)
+        let p = t.parent;
+        while (p >= 0 && !sets[p]) p = tasks[p].parent;
+        if (sets[ti] === (p >= 0 ? sets[p] : rootCgSet)) return;
+        const set = setById.get(sets[ti]);
+        if (!set) throw new DumpError(`task ${t.pid}: cgroup set ${sets[ti]} is not in cgroup.img`);
+        t.cgroup = set.ctls.map((m: any) => {
+          const i = ctrls.findIndex((c) => contains(c.cnames, m.name));
+          if (i < 0) throw new DumpError(`task ${t.pid}: no controller of cgroup.img for ${m.name}:${m.path}`);
+          return `${yard[i]}${m.path === '/' ? '' : m.path}/cgroup.procs`;
+        }).join('\n');
+      });
+    };
+    return { place, release };
   } catch (e) {
     release();
     throw e;
@@ -362,20 +376,3 @@ export function cgroupMode(v: string | undefined): CgroupMode {
   return m as CgroupMode;
 }
 
-/**
- * The restore's part: each plan task's `cgroup` (cgroup.procs files it joins) from cgroup.img and the cores'
- * cg_set; returns the release of the hierarchies' mounts, to call once the helper is done.
- */
-export function planCgroups(dir: string, tasks: { pid: number; parent: number; cgroup?: string }[], mode: CgroupMode,
-    log: Log, roots: { ctl?: string; root: string }[] = []): () => void {
-  if (mode === 'ignore' || !hasImage(dir, 'cgroup')) return () => {};
-  const entry = load(dir, 'cgroup', 'cgroups').entries[0];
-  const inv = load(dir, 'inventory', 'inventory').entries[0];
-  const rst = tasks.map((t) => {
-    const core = load(dir, 'core', t.pid, `task ${t.pid}`).entries[0];
-    return { pid: t.pid, parent: t.parent, cgSet: Number(core?.thread_core?.cg_set ?? core?.tc?.cg_set ?? 0) };
-  });
-  const r = prepareCgroups(entry, Number(inv?.root_cg_set ?? 0), rst, mode, log, roots);
-  tasks.forEach((t, i) => { t.cgroup = r.procs[i]; });
-  return r.release;
-}
