@@ -51,7 +51,8 @@ test('cgroups: a tree in nested cgroups, dumped, its cgroups removed, restored i
     mkdirSync(b, { recursive: true });
     writeFileSync(`${a}/cgroup.max.descendants`, '5');
     chmodSync(a, 0o750);
-    chmodSync(`${b}/cgroup.procs`, 0o664);
+    writeFileSync(`${b}/cgroup.max.depth`, '3');
+    chmodSync(`${b}/cgroup.max.depth`, 0o664);
   };
   let pids = [];
   try {
@@ -94,7 +95,8 @@ test('cgroups: a tree in nested cgroups, dumped, its cgroups removed, restored i
     assert.equal(cgOf(child), `${rel}/a/b`);
     assert.equal(readFileSync(`${a}/cgroup.max.descendants`, 'utf8').trim(), '5');
     assert.equal(statSync(a).mode & 0o7777, 0o750);
-    assert.equal(statSync(`${b}/cgroup.procs`).mode & 0o7777, 0o664);
+    assert.equal(readFileSync(`${b}/cgroup.max.depth`, 'utf8').trim(), '3');
+    assert.equal(statSync(`${b}/cgroup.max.depth`).mode & 0o7777, 0o664);
     const n = h.lines().length;
     await eventually(() => {
       assert.ok(h.lines().length > n + 2, 'the restored tasks tick');
