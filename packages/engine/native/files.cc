@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <linux/mount.h>
+#include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -262,7 +264,27 @@ Napi::Value MountCgroup(const Napi::CallbackInfo& info) {
                  : syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, o.c_str(), NULL, 0);
     if (r < 0) { int e = errno; close(fsfd); return Napi::Number::New(info.Env(), -e); }
   }
-  if (syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) { int e = errno; close(fsfd); return Napi::Number::New(info.Env(), -e); }
+  if (syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+    int e = errno;
+    close(fsfd);
+    if (e != EBUSY) return Napi::Number::New(info.Env(), -e);
+    // the kernel refuses fsconfig's create for a v1 hierarchy that mount(2) still reuses (a net_prio one
+    // left by an unmount): mount it on a private directory, keep a dirfd, detach the mount (criu's
+    // open_detach_mount)
+    char dir[] = "/tmp/.ckpt-cgroup.XXXXXX";
+    if (!mkdtemp(dir)) return Napi::Number::New(info.Env(), -errno);
+    std::string mopts = opts.rfind("name=", 0) == 0 ? "none," + opts : opts;
+    int fd = -1;
+    if (mount("none", dir, fstype.c_str(), 0, mopts.empty() ? NULL : mopts.c_str()) == 0) {
+      fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0) e = errno;
+      umount2(dir, MNT_DETACH);
+    } else {
+      e = errno;
+    }
+    rmdir(dir);
+    return Napi::Number::New(info.Env(), fd < 0 ? -e : fd);
+  }
   int fd = (int)syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, 0);
   int e = errno;
   close(fsfd);
