@@ -115,7 +115,7 @@ test('cgroups: a tree in nested cgroups, dumped, its cgroups removed, restored i
     // strict: an existing directory is refused; none: a missing one
     let rr = ckpt(['restore', '-D', img, '-d', '--manage-cgroups=strict']);
     assert.notEqual(rr.status, 0);
-    assert.match(rr.stderr, /cgroup dir .*ckpt-cgtest-\d+\/a already exists \(--manage-cgroups=strict\)/);
+    assert.match(rr.stderr, /cgroup dir \S+ already exists \(--manage-cgroups=strict\)/); // the first existing one, as criu
     assert.equal(rr.stderr.trim().split('\n').length, 1, rr.stderr);
     await rmdirs([b, a]);
     rr = ckpt(['restore', '-D', img, '-d', '--manage-cgroups=none']);
