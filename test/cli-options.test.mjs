@@ -99,7 +99,11 @@ test('-x with and without inodes, --external unix[INO]; other externals refused 
 test('options ckpt cannot honour are refused by name; their --no- forms and the no-op ones are accepted and noted', () => {
   refused(['dump', '-t', '1', '--lazy-pages'], /^--lazy-pages is not supported: lazy pages: ckpt restores all memory up front$/);
   refused(['restore', '-r', '/x'], /^-r is not supported: restoring into another root/);
-  refused(['dump', '-t', '1', '--manage-cgroups'], /^--manage-cgroups is not supported: ckpt does not dump or restore cgroups yet/);
+  refused(['dump', '-t', '1', '--cgroup-yard', '/y'], /^--cgroup-yard is not supported/);
+  assert.equal(parse('dump', '-t', '1', '--manage-cgroups').manageCgroups, 'soft');
+  assert.equal(parse('restore', '--manage-cgroups=full').manageCgroups, 'full');
+  assert.deepEqual(parse('restore', '--cgroup-root', '/n', '--cgroup-root', 'name=x:/p').cgroupRoots, [{ root: '/n' }, { ctl: 'name=x', root: '/p' }]);
+  usage(['restore', '--cgroup-root', 'cpu:rel'], /invalid argument for --cgroup-root: cpu:rel/);
   usage(['dump', '-t', '1', '--manage-cgroups=bogus'], /unknown cgroups mode 'bogus'/);
   assert.equal(parse('dump', '-t', '1', '--manage-cgroups=none').manageCgroups, 'none');
   assert.equal(parse('dump', '-t', '1', '--no-evasive-devices').command, 'dump');

@@ -86,7 +86,7 @@ function taskView(t) {
     aios: t.aios.map(ds), locks: t.locks.map(ds), nice: d(t.nice), policy: d(t.policy), prio: d(t.prio), subreaper: d(t.subreaper), oom_set: d(t.oomSet), oom_adj: d(t.oomAdj), membarrier: d(t.membarrier),
     sig_tid: t.sigs.map((s) => d(s.tid)), sig_info: t.sigs.map((s) => hex(s.info)),
     sc_flags: t.seccomp.map((s) => d(s.flags)), sc_insns: t.seccomp.map((s) => hex(s.insns)),
-    epoll: t.epoll.map(ds), ptimers: t.ptimers.map(ds), ctty: ix(t.ctty), ctty_pgrp: d(t.cttyPgrp),
+    epoll: t.epoll.map(ds), ptimers: t.ptimers.map(ds), ctty: ix(t.ctty), ctty_pgrp: d(t.cttyPgrp), cgroup: t.cgroup ?? '',
   };
 }
 
@@ -170,7 +170,7 @@ test('plan reader: magic, version, kinds, truncation, absurd counts and trailing
   assert.equal(read(at(8, 1n)).error, `restore plan: version: 1, this helper reads version ${PLAN_VERSION} (a helper of another build?)\n`);
   assert.equal(read(at(48, 1n << 63n)).error, `restore plan: tasks: count ${1n << 63n} is more than the ${good.length - 56} bytes left can hold\n`);
   assert.equal(read(at(48, -1n)).error, `restore plan: tasks: count ${(1n << 64n) - 1n} is more than the ${good.length - 56} bytes left can hold\n`);
-  assert.equal(read(good.subarray(0, good.length - 4)).error, `restore plan: tasks[0].cttyPgrp: truncated at byte ${good.length - 8} of ${good.length - 4}\n`);
+  assert.equal(read(good.subarray(0, good.length - 4)).error, `restore plan: tasks[0].cgroup: truncated at byte ${good.length - 8} of ${good.length - 4}\n`);
   assert.equal(read(good.subarray(0, 60)).error, 'restore plan: tasks: count 1 is more than the 4 bytes left can hold\n');
   assert.equal(read(good.subarray(0, 20)).error, 'restore plan: flags: truncated at byte 16 of 20\n');
   assert.equal(read(Buffer.concat([good, Buffer.alloc(8)])).error, 'restore plan: 8 bytes after its end\n');

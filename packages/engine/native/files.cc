@@ -4,6 +4,9 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <linux/mount.h>
+#include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -321,6 +324,50 @@ Napi::Value HandlePath(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, buf, n);
 }
 
+// mountCgroup(fstype, options) -> fd of a detached mount of that cgroup hierarchy (fsopen/fsmount: nothing
+// appears in the mount table), or -errno. options: "name=X" and/or controller flags, comma-separated.
+Napi::Value MountCgroup(const Napi::CallbackInfo& info) {
+  std::string fstype = info[0].As<Napi::String>().Utf8Value();
+  std::string opts = info[1].As<Napi::String>().Utf8Value();
+  int fsfd = (int)syscall(SYS_fsopen, fstype.c_str(), FSOPEN_CLOEXEC);
+  if (fsfd < 0) return Ret(info.Env(), -1);
+  size_t pos = 0;
+  while (pos < opts.size()) {
+    size_t comma = opts.find(',', pos);
+    std::string o = opts.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    pos = comma == std::string::npos ? opts.size() : comma + 1;
+    long r = o.rfind("name=", 0) == 0
+                 ? syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "name", o.c_str() + 5, 0)
+                 : syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, o.c_str(), NULL, 0);
+    if (r < 0) { int e = errno; close(fsfd); return Napi::Number::New(info.Env(), -e); }
+  }
+  if (syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+    int e = errno;
+    close(fsfd);
+    if (e != EBUSY) return Napi::Number::New(info.Env(), -e);
+    // the kernel refuses fsconfig's create for a v1 hierarchy that mount(2) still reuses (a net_prio one
+    // left by an unmount): mount it on a private directory, keep a dirfd, detach the mount (criu's
+    // open_detach_mount)
+    char dir[] = "/tmp/.ckpt-cgroup.XXXXXX";
+    if (!mkdtemp(dir)) return Napi::Number::New(info.Env(), -errno);
+    std::string mopts = opts.rfind("name=", 0) == 0 ? "none," + opts : opts;
+    int fd = -1;
+    if (mount("none", dir, fstype.c_str(), 0, mopts.empty() ? NULL : mopts.c_str()) == 0) {
+      fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0) e = errno;
+      umount2(dir, MNT_DETACH);
+    } else {
+      e = errno;
+    }
+    rmdir(dir);
+    return Napi::Number::New(info.Env(), fd < 0 ? -e : fd);
+  }
+  int fd = (int)syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, 0);
+  int e = errno;
+  close(fsfd);
+  return Napi::Number::New(info.Env(), fd < 0 ? -e : fd);
+}
+
 }  // namespace
 
 void InitFiles(Napi::Env env, Napi::Object exports) {
@@ -342,6 +389,7 @@ void InitFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("lseek", Napi::Function::New(env, Lseek));
   exports.Set("fown", Napi::Function::New(env, Fown));
   exports.Set("handlePath", Napi::Function::New(env, HandlePath));
+  exports.Set("mountCgroup", Napi::Function::New(env, MountCgroup));
 }
 
 }  // namespace ckpt

@@ -17,6 +17,7 @@ import { dumpTtyData, isTerminal, verifyTtys } from './kinds/tty.js';
 import { UnixSockets } from './kinds/unix.js';
 import { Ids } from './ids.js';
 import { Seccomp } from './seccomp.js';
+import { CgroupDump, type CgroupMode } from './cgroups.js';
 import { writeImage } from './images-out.js';
 import { DumpError, Log } from './log.js';
 import type { DumpStats } from './stats.js';
@@ -36,6 +37,10 @@ export interface DumpOptions {
   extUnixSk?: boolean;
   /** --file-locks: dump locks held by the tree into filelocks.img (else a held lock fails the dump) */
   fileLocks?: boolean;
+  /** --manage-cgroups (criu's default soft; ignore: the sets without the cgroups' directories) */
+  manageCgroups?: CgroupMode;
+  /** --cgroup-root [controller:]/path: where the walk of a hierarchy starts (else each set's own path) */
+  cgroupRoots?: { ctl?: string; root: string }[];
   log?: Log;
   /** how far the copy of a task's memory is, in bytes: every 64 MiB of a task that has more, and at its end */
   progress?: (p: { pid: number; done: number; total: number }) => void;
@@ -77,6 +82,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     const ids = new Ids();
     files.unix = new UnixSockets(ids.rootIds.net_ns_id, !!opts.extUnixSk);
     const pstree: any[] = [];
+    const cgroups = new CgroupDump(opts.manageCgroups ?? 'soft', log, opts.cgroupRoots);
     const filesDone = new Set<number>();
     let pagesWritten = 0, pagesScanned = 0, memdumpUs = 0, memwriteUs = 0;
     for (const task of tasks) {
@@ -113,6 +119,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
           parasite.finish();
         }
         const cores = coreEntries(task, pf, tfs, seccomp, log);
+        cgroups.assign(pid, task.threads.map((t) => t.tid), cores);
         const fdinfo = filesDone.has(taskIds.files_id) ? undefined : files.dumpFds(pid, { shellJob: !!opts.shellJob, fileLocks: !!opts.fileLocks, ttys });
         const fs = files.fsEntry(pid);
         const mm = mmEntry(pid, vmas, exeId, pf.brk, pf.dumpable);
@@ -159,6 +166,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     const ttyData = dumpTtyData(files, (opts.finalState ?? 'dead') !== 'dead');
     if (ttyData.length) writeImage(opts.dir, 'tty-data', { magic: 'TTY_DATA', entries: ttyData });
     writeImage(opts.dir, 'pstree', { magic: 'PSTREE', entries: pstree });
+    const cgEntry = cgroups.imageEntry();
+    if (cgEntry) writeImage(opts.dir, 'cgroup', { magic: 'CGROUP', entries: [cgEntry] });
     writeImage(opts.dir, 'seccomp', { magic: 'SECCOMP', entries: [seccomp.imageEntry()] });
     const n = native();
     const [ms, mns] = n.clock(CLOCK_MONOTONIC), [bs, bns] = n.clock(CLOCK_BOOTTIME);
@@ -175,7 +184,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     writeImage(opts.dir, 'stats', 'dump', { magic: 'STATS', entries: [{ dump: stats }] });
     // inventory last: a dir without it is not a usable dump
     writeImage(opts.dir, 'inventory', { magic: 'INVENTORY', entries: [{
-      img_version: 2, fdinfo_per_id: true, root_ids: ids.rootIds, ns_per_id: true, root_cg_set: 1, lsmtype: 'NO_LSM',
+      img_version: 2, fdinfo_per_id: true, root_ids: ids.rootIds, ns_per_id: true, root_cg_set: cgroups.ownSetId, lsmtype: 'NO_LSM',
       network_lock_method: 0, plugins_entry: {}, dump_criu_run_id: randomUUID(),
     }] });
     opts.hooks?.postDump();

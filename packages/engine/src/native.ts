@@ -59,6 +59,8 @@ export interface Native {
   lseek(fd: number, offset: number | bigint, whence: number): bigint | number;
   fown(fd: number): { pid: number; pidType: number; uid: number; euid: number; signum: number };
   handlePath(mountDir: string, type: number, handle: Buffer): string | null;
+  /** fd of a detached mount (fsmount) of a cgroup hierarchy: fstype cgroup or cgroup2, options "name=X" or controllers; or -errno */
+  mountCgroup(fstype: string, options: string): number;
   threadArea(tid: number, entry: number): Buffer | null;
   seccompFilters(tid: number): { filters?: Buffer[]; flags?: number[]; error?: number };
 

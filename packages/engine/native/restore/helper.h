@@ -54,6 +54,8 @@ void premap_place(uint64_t at);
 void premap_task(uint64_t ti);
 int premap_covers(const struct task *t, uint64_t base, uint64_t len);
 
+void join_cgroups(uint64_t ti); /* cgroups.c */
+
 /* caller.c: the pidfile, action scripts and status fd ckpt's caller asked for */
 int write_pidfile(pid_t root);
 void remove_pidfile(void);

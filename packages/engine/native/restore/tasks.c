@@ -558,6 +558,7 @@ void task_main(uint64_t ti)
 		task_fail(ti, "task %lu: got PID %d", pid, getpid());
 	prctl(PR_SET_PDEATHSIG, 0);
 
+	join_cgroups(ti);
 	join_session(ti);
 	st->stage = RST_STAGE_FORKED;
 	futex_wake(&st->stage);

@@ -37,7 +37,9 @@ export interface CliOptions {
   actionScripts: string[];
   displayStats: boolean;
   ghostLimit: number;
-  manageCgroups?: string;
+  manageCgroups?: 'none' | 'props' | 'soft' | 'full' | 'strict' | 'ignore';
+  /** --cgroup-root [controller:]/path, in the order given */
+  cgroupRoots: { ctl?: string; root: string }[];
   features: string[];
   all: boolean;
   extra: boolean;
@@ -74,7 +76,7 @@ export function defaults(): Omit<CliOptions, 'command'> {
   return {
     imagesDir: '.', logPid: false, verbosity: 2, detached: false, sibling: false, shellJob: false, fileLocks: false,
     extUnixSk: false, extUnixSkInodes: [], inheritFds: [], timeout: 10, preDumpMode: 'splice', actionScripts: [],
-    displayStats: false, ghostLimit: DEFAULT_GHOST_LIMIT, features: [], all: false, extra: false, experimental: false,
+    displayStats: false, ghostLimit: DEFAULT_GHOST_LIMIT, cgroupRoots: [], features: [], all: false, extra: false, experimental: false,
     help: false, version: false, notes: [], refused: [],
   };
 }
@@ -117,10 +119,15 @@ const CG_MODES = ['none', 'props', 'soft', 'full', 'strict', 'ignore'];
 function manageCgroups(o: CliOptions, v: string | undefined, spelled: string): void {
   const mode = v ?? 'soft';
   if (!CG_MODES.includes(mode)) throw new UsageError(`unknown cgroups mode '${mode}' for ${spelled} (one of ${CG_MODES.join(', ')})`);
-  if (mode !== 'none' && mode !== 'ignore') {
-    throw new Refusal(`${spelled}${v === undefined ? '' : `=${v}`} is not supported: ckpt does not dump or restore cgroups yet (the restored tree joins ckpt's cgroup, as with --manage-cgroups=none)`);
-  }
-  o.manageCgroups = mode;
+  o.manageCgroups = mode as CliOptions['manageCgroups'];
+}
+
+/** --cgroup-root [controller:]/newroot (criu's new_cg_root_add) */
+function cgroupRoot(o: CliOptions, v: string | undefined, spelled: string): void {
+  const i = v!.indexOf(':');
+  const root = i < 0 ? v! : v!.slice(i + 1);
+  if (!root.startsWith('/')) throw bad(spelled, v);
+  o.cgroupRoots.push(i < 0 ? { root } : { ctl: v!.slice(0, i), root });
 }
 
 /** --external: only unix[INO] (criu's exception list for unix sockets) is something ckpt acts on */
@@ -155,7 +162,8 @@ export const OPTIONS: readonly OptDef[] = [
   { long: 'file-locks', short: 'l', arg: 'none', bool: true, group: 'common', cmds: ['dump', 'restore'], help: 'dump and restore file locks (a held lock fails the dump without it)', set: (o, _v, _s, neg) => { o.fileLocks = !neg; } },
   { long: 'ext-unix-sk', short: 'x', arg: 'optional', meta: 'INO,...', group: 'common', cmds: ['dump', 'restore'], help: 'allow unix sockets connected to peers outside the tree (dump), reconnect them (restore); the INOs, as criu\'s exception list, name such sockets of the tree (ckpt allows every one with -x)', set: (o, v, s) => { o.extUnixSk = true; if (v !== undefined) o.extUnixSkInodes.push(...inodes(s, v)); } },
   { long: 'external', arg: 'required', meta: 'RES', group: 'common', cmds: ['dump', 'restore'], help: 'unix[INO]: as -x INO; other resources (mnt[], dev[], file[], tty[], net[], ...) are refused', set: external },
-  { long: 'manage-cgroups', arg: 'optional', meta: 'MODE', group: 'common', help: 'none or ignore: leave cgroups alone (what ckpt does); soft, full, strict, props are refused: ckpt does not handle cgroups yet', set: manageCgroups },
+  { long: 'manage-cgroups', arg: 'optional', meta: 'MODE', group: 'common', help: 'dump: the tasks\' cgroups (always, as criu; ignore: without their directories); restore: none (join existing cgroups only), props (and set their properties), soft (the default: create missing ones, properties of those only), full (properties of all), strict (fail if one exists), ignore (stay in ckpt\'s cgroups)', set: manageCgroups },
+  { long: 'cgroup-root', arg: 'required', meta: '[CTL:]/PATH', group: 'common', cmds: ['dump', 'restore'], help: 'dump: walk the hierarchy (CTL, or every one) from PATH instead of the tasks\' cgroups; restore: put the dumped top cgroups at PATH', set: cgroupRoot },
   // dump
   { long: 'tree', short: 't', arg: 'required', meta: 'PID', group: 'dump', cmds: ['dump'], help: 'the root of the tree to dump', set: (o, v, s) => { o.tree = int(s, v, 1, 2 ** 22); } },
   { long: 'leave-running', short: 'R', arg: 'none', group: 'dump', cmds: ['dump'], help: 'let the tree go on after the dump (default: it is killed)', set: (o) => { o.finalState = 'running'; } },
@@ -189,7 +197,6 @@ export const OPTIONS: readonly OptDef[] = [
     ['root', 'r', 'required', 'restoring into another root', NO_NS],
     ['join-ns', 'J', 'required', 'joining namespaces', NO_NS],
     ['veth-pair', undefined, 'required', 'veth pairs', NO_NS],
-    ['cgroup-root', undefined, 'required', 'cgroup roots', 'ckpt does not handle cgroups yet'],
     ['cgroup-props', undefined, 'required', 'cgroup properties', 'ckpt does not handle cgroups yet'],
     ['cgroup-props-file', undefined, 'required', 'cgroup properties', 'ckpt does not handle cgroups yet'],
     ['cgroup-dump-controller', undefined, 'required', 'cgroup controllers', 'ckpt does not handle cgroups yet'],

@@ -1,6 +1,7 @@
 // `ckpt restore`: images -> plan (plan.ts) -> the native helper (this package's build/Release/ckpt-restore-helper), which
 // forks the tree with the original PIDs and hands every task to the restorer blob. The Node process
 // never forks the tree itself (it has threads and a huge address space).
+import { prepareCgroups, type CgroupMode, type CgroupRestore } from '../cgroups.js';
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, readFileSync, fstatSync, fchmodSync, fchownSync, futimesSync, linkSync, lstatSync, mkdtempSync, openSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync, ftruncateSync, constants as C } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,9 @@ export interface RestoreOptions {
   sibling?: boolean;
   /** --status-fd: our fd that gets one zero byte once the tree runs (written by the helper) */
   statusFd?: number;
+  /** --manage-cgroups (criu's default soft) and --cgroup-root [controller:]/path (src/cgroups.ts) */
+  manageCgroups?: CgroupMode;
+  cgroupRoots?: { ctl?: string; root: string }[];
   log?: Log;
 }
 
@@ -58,9 +62,13 @@ export function restore(opts: RestoreOptions): RestoreResult {
     throw Object.assign(new DumpError(msg), { logged: true });
   }
   let plan: ReturnType<typeof buildPlan>;
+  let cgroups: CgroupRestore | undefined;
   try {
+    // before the plan: a task may have one of the cgroup directories open
+    cgroups = prepareCgroups(opts.dir, opts.manageCgroups ?? 'soft', log, opts.cgroupRoots);
     plan = buildPlan({ dir: opts.dir, detached: opts.detached ?? false, shellJob: opts.shellJob ?? false, leaveStopped: opts.leaveStopped, sibling: opts.sibling, extUnixSk: opts.extUnixSk ?? false, inheritFds: opts.inheritFds, fileLocks: opts.fileLocks });
   } catch (e) {
+    cgroups?.release();
     if (e instanceof RestoreError) {
       log.error(e.message);
       throw Object.assign(new DumpError(e.message), { logged: true });
@@ -83,6 +91,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
     }
     throw e;
   } finally {
+    cgroups?.release();
     rmSync(tmp, { recursive: true, force: true });
     // the helper unlinks each ghost once opened; one still there (a failure before that) is ours to remove
     for (const g of ghosts) {
@@ -96,6 +105,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
     }
     opts.hooks?.preRestore();
     for (const g of plan.ghosts) ghosts.push(makeGhost(g));
+    cgroups!.place(plan.tasks);
     writeFileSync(planFile, encodePlan(plan), { mode: 0o600 });
     // inherited fds reach the helper at the same numbers
     const stdio: (string | number)[] = [plan.callerTty ? 'inherit' : 'ignore', 'pipe', 'pipe'];

@@ -1,0 +1,130 @@
+// Cgroups (src/cgroups.ts, native/restore/cgroups.c): a parent and its child in two nested cgroup v2
+// directories of the test's own; the dump writes cgroup.img as CRIU does (sets, the directories walked from
+// the root task's cgroup with their properties and permissions); the directories are removed, as on
+// another machine; the restore (--manage-cgroups soft, criu's default) creates them again with their
+// properties and permissions and each task is back in its own; ignore leaves the tasks in ckpt's cgroup,
+// none refuses missing directories and strict existing ones, by name.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ckpt, compile, eventually, launch, needPtrace, sleep, workDir } from './helpers.mjs';
+import { decodeAll } from './compare.mjs';
+import { dumpedPidsFree, killPids, restoreOk, waitGone } from './restore-lib.mjs';
+
+/** the cgroup v2 mount and this process's path in it, or why there is none */
+function v2() {
+  const mnt = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' '))
+    .find((f) => f[f.indexOf('-') + 1] === 'cgroup2');
+  const own = /^0::(.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1];
+  if (!mnt || own === undefined) return { why: 'no cgroup v2 hierarchy mounted' };
+  return { mount: mnt[4], own };
+}
+
+const cgOf = (pid) => /^0::(.*)$/m.exec(readFileSync(`/proc/${pid}/cgroup`, 'utf8'))[1];
+
+function lastCg(lines, pid) {
+  const l = lines.filter((x) => x.includes(` pid=${pid} `)).at(-1);
+  return l && /cg=(.*)$/.exec(l)[1];
+}
+
+async function rmdirs(dirs) {
+  for (const d of dirs) {
+    for (let i = 0; existsSync(d); i++) {
+      try { rmdirSync(d); } catch (e) { if (e.code !== 'EBUSY' || i > 100) throw e; await sleep(50); }
+    }
+  }
+}
+
+test('cgroups: a tree in nested cgroups, dumped, its cgroups removed, restored into them again', async (t) => {
+  if (!needPtrace(t)) return;
+  const cg = v2();
+  if (cg.why) {
+    if (process.env.CI) assert.fail(`cgroups test needs cgroup v2: ${cg.why}`);
+    t.skip(cg.why);
+    return;
+  }
+  const dir = workDir('cgroups');
+  const rel = `${cg.own === '/' ? '' : cg.own}/ckpt-cgtest-${process.pid}`;
+  const top = cg.mount + rel, a = `${top}/a`, b = `${a}/b`;
+  const setup = () => {
+    mkdirSync(b, { recursive: true });
+    writeFileSync(`${a}/cgroup.max.descendants`, '5');
+    chmodSync(a, 0o750);
+    writeFileSync(`${b}/cgroup.max.depth`, '3');
+    chmodSync(`${b}/cgroup.max.depth`, 0o664);
+  };
+  let pids = [];
+  try {
+    setup();
+    const h = await launch(compile('cgroups', dir));
+    const child = Number(/READY pid=\d+ child=(\d+)/.exec(h.lines().join('\n'))[1]);
+    pids = [h.pid, child];
+    writeFileSync(`${a}/cgroup.procs`, String(h.pid));
+    writeFileSync(`${b}/cgroup.procs`, String(child));
+    await eventually(() => {
+      assert.equal(lastCg(h.lines(), h.pid), `${rel}/a`);
+      assert.equal(lastCg(h.lines(), child), `${rel}/a/b`);
+    });
+
+    const img = join(dir, 'img');
+    const r = ckpt(['dump', '-t', String(h.pid), '-D', img, '-v4', '-o', 'dump.log']);
+    assert.equal(r.status, 0, r.stderr);
+    const imgs = await decodeAll(img);
+    const cgi = imgs['cgroup.img'].entries[0];
+    assert.equal(imgs['inventory.img'].entries[0].root_cg_set, 1, 'ckpt\'s own set is 1');
+    const setOf = (pid) => imgs[`core-${pid}.img`].entries[0].thread_core.cg_set;
+    assert.notEqual(setOf(h.pid), setOf(child));
+    const member = (id) => cgi.sets.find((s) => s.id === id).ctls.find((c) => c.name === '').path;
+    assert.equal(member(setOf(h.pid)), `${rel}/a`);
+    assert.equal(member(setOf(child)), `${rel}/a/b`);
+    const unified = cgi.controllers.find((c) => c.cnames.length === 1 && c.cnames[0] === '');
+    const head = unified.dirs.find((d) => d.dir_name === `${rel}/a`.slice(1));
+    assert.ok(head, `the walk starts at the root task's cgroup: ${JSON.stringify(unified.dirs.map((d) => d.dir_name))}`);
+    assert.equal(head.properties.find((p) => p.name === 'cgroup.max.descendants').value, '5');
+    assert.equal(head.dir_perms.mode & 0o7777, 0o750);
+    assert.deepEqual(head.children.map((c) => c.dir_name), ['b']);
+
+    await dumpedPidsFree(pids);
+    await rmdirs([b, a]);
+
+    // soft (the default): created again, with properties and permissions; each task in its own
+    let root = restoreOk(img);
+    assert.equal(root, h.pid);
+    assert.equal(cgOf(h.pid), `${rel}/a`);
+    assert.equal(cgOf(child), `${rel}/a/b`);
+    assert.equal(readFileSync(`${a}/cgroup.max.descendants`, 'utf8').trim(), '5');
+    assert.equal(statSync(a).mode & 0o7777, 0o750);
+    assert.equal(readFileSync(`${b}/cgroup.max.depth`, 'utf8').trim(), '3');
+    assert.equal(statSync(`${b}/cgroup.max.depth`).mode & 0o7777, 0o664);
+    const n = h.lines().length;
+    await eventually(() => {
+      assert.ok(h.lines().length > n + 2, 'the restored tasks tick');
+      assert.equal(lastCg(h.lines(), child), `${rel}/a/b`);
+    });
+    killPids(pids);
+    await waitGone(pids);
+
+    // ignore: the tree stays where ckpt is
+    root = restoreOk(img, ['--manage-cgroups=ignore']);
+    assert.equal(cgOf(h.pid), cg.own);
+    assert.equal(cgOf(child), cg.own);
+    killPids(pids);
+    await waitGone(pids);
+
+    // strict: an existing directory is refused; none: a missing one
+    let rr = ckpt(['restore', '-D', img, '-d', '--manage-cgroups=strict']);
+    assert.notEqual(rr.status, 0);
+    assert.match(rr.stderr, /cgroup dir \S+ already exists \(--manage-cgroups=strict\)/); // the first existing one, as criu
+    assert.equal(rr.stderr.trim().split('\n').length, 1, rr.stderr);
+    await rmdirs([b, a]);
+    rr = ckpt(['restore', '-D', img, '-d', '--manage-cgroups=none']);
+    assert.notEqual(rr.status, 0);
+    assert.match(rr.stderr, /cgroup dir .*ckpt-cgtest-\d+\/a does not exist/);
+    for (const p of pids) assert.ok(!existsSync(`/proc/${p}`), `nothing of the tree runs after a refused restore (${p})`);
+  } finally {
+    killPids(pids);
+    await waitGone(pids);
+    await rmdirs([b, a, top]);
+  }
+});

@@ -1,0 +1,36 @@
+/* Two tasks, a parent and its child, each printing its cgroup v2 path ("0::" line of /proc/self/cgroup)
+ * every 200 ms: "tick N pid=P cg=PATH". The test moves them into cgroups of its own before the dump. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void cg(char *out, size_t n)
+{
+	char line[4096];
+	FILE *f = fopen("/proc/self/cgroup", "r");
+	snprintf(out, n, "?");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "0::", 3)) {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(out, n, "%s", line + 3);
+		}
+	if (f)
+		fclose(f);
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	pid_t child = fork();
+	if (child < 0)
+		return 1;
+	if (child > 0)
+		printf("READY pid=%d child=%d\n", getpid(), child);
+	for (int i = 0;; i++) {
+		char path[4096];
+		cg(path, sizeof(path));
+		printf("tick %d pid=%d cg=%s\n", i, getpid(), path);
+		usleep(200000);
+	}
+}
