@@ -125,7 +125,7 @@ function markdown(tests) {
     out.push('', `## ${k} (${list.length})`, '');
     for (const [name, runs] of list.sort((a, b) => worst(a[1]).why.localeCompare(worst(b[1]).why) || a[0].localeCompare(b[0]))) {
       const w = worst(runs);
-      const seen = runs.length > 1 ? ` [${runs.map((r) => r.kind).join(', ')}]` : '';
+      const seen = runs.some((r) => r.kind !== w.kind) ? ` [${runs.map((r) => r.kind).join(', ')}]` : '';
       out.push(`- ${name}${seen}${w.why ? `: ${w.why.replace(/\|/g, '\\|')}` : ''}`);
     }
   }
