@@ -51,6 +51,12 @@ export class Ids {
       if (id === undefined) throw new DumpError(`task ${pid} lives in its own ${name} namespace; dumping namespaces is not supported yet`);
       ids[field] = id;
     }
+    // unshare(CLONE_NEWPID/NEWTIME) is pending for the task's children: they would come back in ours (CRIU refuses too)
+    for (const name of ['pid', 'time']) {
+      if (nsInode(pid, `${name}_for_children`) !== nsInode(pid, name)) {
+        throw new DumpError(`task ${pid}: its children get another ${name} namespace (unshare(CLONE_NEW${name.toUpperCase()})); dumping namespaces is not supported yet`);
+      }
+    }
     this.seen.push({ pid, ids });
     return ids;
   }
