@@ -82,7 +82,7 @@ export const records = {
         },
         INHERIT: { inheritFd: u64 }, // the caller's fd (--inherit-fd)
         EVENTFD: { flags: u64, counter: num(u64) },
-        TIMERFD: { flags: u64, clockid: num(u64), ticks: num(u64), isec: num(u64), insec: num(u64), vsec: num(u64), vnsec: num(u64) },
+        TIMERFD: { flags: u64, clockid: num(u64), ticks: num(u64), isec: num(u64), insec: num(u64), vsec: num(u64), vnsec: num(u64), settimeFlags: num(u64) },
         SIGNALFD: { flags: u64, sigmask: num(u64) },
         EPOLL: { flags: u64 },
         INOTIFY: { flags: u64, watches: { ...array('watch'), optional: true } },

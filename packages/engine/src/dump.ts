@@ -9,6 +9,7 @@ import { Freezer, type Task } from './seize.js';
 import { listFds, readSmaps, readStat, readTimers, type ProcTimer } from './proc.js';
 import { Parasite, syscallAddress, type ThreadFacts, type TtyFacts } from './parasite.js';
 import { coreEntries } from './core.js';
+import { abortRseqSection, readRseqCs } from './rseq.js';
 import { collectVmas, mmEntry } from './mm.js';
 import { aioEntries } from './aio.js';
 import { dumpPages, pagesDumped, scanRuns } from './pages.js';
@@ -109,6 +110,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
         const tfs = new Map<number, ThreadFacts>();
         const ttys = new Map<number, TtyFacts>();
         let pf;
+        const rseqs = new Map(task.threads.map((th) => [th.tid, readRseqCs(pid, th.tid)]));
         parasite.begin();
         try {
           pf = parasite.processFacts();
@@ -119,6 +121,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
           parasite.finish();
         }
         const cores = coreEntries(task, pf, tfs, seccomp, log);
+        for (const [tid, core] of cores) abortRseqSection(pid, tid, core.thread_info.gpregs, rseqs.get(tid));
         cgroups.assign(pid, task.threads.map((t) => t.tid), cores);
         const fdinfo = filesDone.has(taskIds.files_id) ? undefined : files.dumpFds(pid, { shellJob: !!opts.shellJob, fileLocks: !!opts.fileLocks, ttys });
         const fs = files.fsEntry(pid);

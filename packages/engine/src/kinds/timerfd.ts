@@ -1,5 +1,5 @@
 // timerfd (CRIU's timerfd.c): clock, ticks, settime flags and the timer's value and interval from
-// fdinfo; restored with the same clock and what remained of the timer.
+// fdinfo; restored with the same clock, settime flags and what remained of the timer.
 import { DumpError } from '../log.js';
 import { b, n } from '../restore/read.js';
 import { fdinfoNeed } from './common.js';
@@ -26,6 +26,6 @@ export const timerfd: Kind = {
   },
   plan(_objs, f, _fileId, what) {
     const t = f.tfd;
-    return { kind: ObjKind.TIMERFD, label: `${what} (timerfd)`, flags: n(t.flags), nums: [b(t.clockid), b(t.ticks), b(t.isec), b(t.insec), b(t.vsec), b(t.vnsec)] };
+    return { kind: ObjKind.TIMERFD, label: `${what} (timerfd)`, flags: n(t.flags), nums: [b(t.clockid), b(t.ticks), b(t.isec), b(t.insec), b(t.vsec), b(t.vnsec), b(t.settime_flags)] };
   },
 };
