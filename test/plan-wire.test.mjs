@@ -52,7 +52,7 @@ function objView(o) {
     }
     case 5: return { ...c, inherit_fd: d(o.inheritFd) };
     case 6: return { ...c, flags: d(o.flags), 'eventfd.counter': d(n[0]), ...nums };
-    case 7: return { ...c, flags: d(o.flags), ...Object.fromEntries(['clockid', 'ticks', 'isec', 'insec', 'vsec', 'vnsec'].map((k, i) => [`timerfd.${k}`, d(n[i])])), ...nums };
+    case 7: return { ...c, flags: d(o.flags), ...Object.fromEntries(['clockid', 'ticks', 'isec', 'insec', 'vsec', 'vnsec', 'settime_flags'].map((k, i) => [`timerfd.${k}`, d(n[i])])), ...nums };
     case 8: return { ...c, flags: d(o.flags), 'signalfd.sigmask': d(n[0]), ...nums };
     case 9: return { ...c, flags: d(o.flags) };
     case 10: return { ...c, flags: d(o.flags), watches: o.watches.map((w) => ({ wd: d(w.wd), mask: d(w.mask), path: w.path })) };
@@ -185,7 +185,7 @@ test('plan encoder: a value the schema refuses is a RestoreError naming the fiel
   const err = (msg) => (e) => e instanceof RestoreError && e.message === msg;
   assert.throws(bad((p) => { p.tasks[0].fds[0].obj = 19; }), err('task 200: restore plan: tasks[0].fds[0].obj: index 19 out of range (19 objs)'));
   assert.throws(bad((p) => { p.objs[0].path = '/etc/\0passwd'; }), err('fd 3 (/etc/hosts): restore plan: objs[0].path: string contains a NUL byte'));
-  assert.throws(bad((p) => { p.objs[9].nums = [1n]; }), err('fd 11 (timerfd): restore plan: objs[9].nums: 1 numbers, a TIMERFD has 6'));
+  assert.throws(bad((p) => { p.objs[9].nums = [1n]; }), err('fd 11 (timerfd): restore plan: objs[9].nums: 1 numbers, a TIMERFD has 7'));
   assert.throws(bad((p) => { p.objs[16].nums = [0n]; }), err('fd 17 (/dev/pts/5): restore plan: objs[16].master: element 0 is not a PTY_MASTER'));
   assert.throws(bad((p) => { p.tasks[0].mm = [1n]; }), err('task 200: restore plan: tasks[0].mm: 1 elements, not 11'));
   assert.throws(bad((p) => { p.tasks[0].pid = 1.5; }), err('task 1.5: restore plan: tasks[0].pid: 1.5 is not an integer'));

@@ -67,7 +67,7 @@ export function everyKindPlan() {
     { kind: 4, label: 'fd 8 (FIFO /tmp/f)', path: '/tmp/f', flags: 0o2, fifo: { size: 65536, data: buf(9) } },
     { kind: 5, label: 'fd 9 (inherited fd 7)', flags: 0, inheritFd: 7 },
     { kind: 6, label: 'fd 10 (eventfd)', flags: 0o4000, nums: [big()] },
-    { kind: 7, label: 'fd 11 (timerfd)', flags: 0, nums: [1n, big(), big(), big(), big(), big()] },
+    { kind: 7, label: 'fd 11 (timerfd)', flags: 0, nums: [1n, big(), big(), big(), big(), big(), 1n] },
     { kind: 8, label: 'fd 12 (signalfd)', flags: 0, nums: [big()] },
     { kind: 9, label: 'fd 13 (eventpoll)', flags: 0o2000000 },
     { kind: 10, label: 'fd 14 (inotify)', flags: 0, watches: [{ wd: 1, mask: v(), path: '/etc' }, { wd: 2, mask: v(), path: '/tmp' }] },
