@@ -19,20 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t check;
-static void on_usr1(int s) { (void)s; check = 1; }
-
-static int failed;
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	printf("RESULT FAIL: ");
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	failed = 1;
-}
+#include "sock-check.h"
 
 static void send_fds(int sk, const char *data, const int *fds, int n)
 {

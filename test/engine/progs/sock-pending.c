@@ -16,20 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t check;
-static void on_usr1(int s) { (void)s; check = 1; }
-
-static int failed;
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	printf("RESULT FAIL: ");
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	failed = 1;
-}
+#include "sock-check.h"
 
 static struct sockaddr_un addr(const char *dir, const char *name)
 {

@@ -14,20 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t check;
-static void on_usr1(int s) { (void)s; check = 1; }
-
-static int failed;
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	printf("RESULT FAIL: ");
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	failed = 1;
-}
+#include "sock-check.h"
 
 /* the next message (or read) of fd is exactly want (NULL: end of file) */
 static void expect(int fd, const char *what, const char *want)
