@@ -372,6 +372,27 @@ static void fds_in_place(uint64_t ti, struct blob_fds *bf)
 	free(sources);
 }
 
+/* Both opened before the chroot (as CRIU's restore_fs): both paths are the dump's, seen from the global root, and
+ * the cwd may lie outside the new root */
+static void root_and_cwd(uint64_t ti)
+{
+	struct task *t = &tasks[ti];
+	unsigned long pid = t->pid;
+	int root = -1, cwd = -1;
+	if (t->root[0] && strcmp(t->root, "/") && (root = open(t->root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		task_fail(ti, "task %lu: root %s: %s", pid, t->root, strerror(errno));
+	if (t->cwd[0] && (cwd = open(t->cwd, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		task_fail(ti, "task %lu: cwd %s: %s", pid, t->cwd, strerror(errno));
+	if (root >= 0 && (fchdir(root) < 0 || chroot(".") < 0))
+		task_fail(ti, "task %lu: root %s: %s", pid, t->root, strerror(errno));
+	if (cwd >= 0 && fchdir(cwd) < 0)
+		task_fail(ti, "task %lu: cwd %s: %s", pid, t->cwd, strerror(errno));
+	if (root >= 0)
+		close(root);
+	if (cwd >= 0)
+		close(cwd);
+}
+
 /* per process, before the blob (threads it clones inherit them): umask, scheduling, subreaper, OOM score, membarrier
  * registrations (the mm's: this one, which the blob keeps), root, cwd */
 static void process_attrs(uint64_t ti)
@@ -401,10 +422,7 @@ static void process_attrs(uint64_t ti)
 			task_fail(ti, "task %lu: membarrier registration 0x%x: %s", pid, 1 << bit, strerror(errno));
 	if (t->membarrier >> 32)
 		task_fail(ti, "task %lu: membarrier registrations 0x%llx: unknown", pid, (unsigned long long)t->membarrier);
-	if (t->root[0] && strcmp(t->root, "/") && chroot(t->root) < 0)
-		task_fail(ti, "task %lu: root %s: %s", pid, t->root, strerror(errno));
-	if (t->cwd[0] && chdir(t->cwd) < 0)
-		task_fail(ti, "task %lu: cwd %s: %s", pid, t->cwd, strerror(errno));
+	root_and_cwd(ti);
 }
 
 /* the blob's arguments, after the blob in the region; returns the top of the blob's stack */
