@@ -29,7 +29,8 @@ export const flags = {
   /** bits of an object's flags above the open(2) flags */
   ObjFlag: { prefix: 'OBJ_', values: { GHOST: 1n << 31n /* REG: a ghost file, unlinked once every object is open */, EXTERNAL: 1n << 30n /* a peer outside the tree (--ext-unix-sk): never created */,
     HANGUP: 1n << 29n /* PTY_MASTER: there only for hung-up slaves, closed once every object is open */,
-    PEER_GONE: 1n << 28n /* UNIX: connected to a peer since closed: made with a throwaway peer that sends its queue, then closes */ } },
+    PEER_GONE: 1n << 28n /* UNIX: connected to a peer since closed: made with a throwaway peer that sends its queue, then closes */,
+    PROC_TASK: 1n << 27n /* REG: a file under /proc/PID of a task of the tree: opened by the task holding it once PID exists */ } },
   /** the plan's flags */
   PlanFlag: { prefix: 'FLAG_', values: { DETACHED: 1n, SHELL_JOB: 2n, LEAVE_STOPPED: 4n /* -s: every task stops before it runs */, SIBLING: 8n /* -S: the root is the child of ckpt's parent */ } },
 };
@@ -44,6 +45,9 @@ export const records = {
       memfds: array('memfd_'),
       objs: array('obj'),
       tasks: array('task', { min: 1 }),
+      // PIDs of processes dead when dumped whose /proc/PID the tree holds (CRIU's PROCFS remaps): a temporary
+      // process has each while the objects are created and the tasks prepared
+      procPids: { ...array(u64), optional: true },
     },
   },
   pipe_: {

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "helper.h"
+#include "procfs.h"
 
 static void kill_all(void)
 {
@@ -200,6 +201,7 @@ int main(int argc, char **argv)
 	arena->task[0].pid = root;
 
 	int failed = wait_all(&arena->nr_prepared, "while being prepared");
+	end_proc_pids();  /* every task holds what it needed of their /proc/PID */
 	struct timespec tp;
 	clock_gettime(CLOCK_MONOTONIC, &tp);
 	if (!failed)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "helper.h"
+#include "procfs.h"
 
 static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
 
@@ -165,8 +166,8 @@ static void place_fds(uint64_t ti, const struct blob_fds *bf, const int *also, i
 	for (uint64_t k = 0; k < t->nr_fds; k++) {
 		struct fdent *f = &t->fds[k];
 		struct obj *o = &objs[f->obj];
-		if (o->kind == OBJ_PIDFD && o->pidfd.pid)
-			continue;  /* place_pidfds */
+		if ((o->kind == OBJ_PIDFD && o->pidfd.pid) || proc_task_obj(o))
+			continue;  /* place_late_fds */
 		if (o->fd < 0)
 			task_fail(ti, "task %lu: fd %lu: %s was not created", pid, (unsigned long)f->fd, o->label);
 		if (dup2(o->fd, (int)f->fd) < 0)
@@ -301,9 +302,9 @@ static int fdt_sources(uint64_t owner, int **out)
 	return u;
 }
 
-/* The first task (in the plan's order) placing fds that holds pidfd object obj, and at which fd: it opens the
- * pidfd, the others take that open file from it once its fds are in place (only towards earlier tasks) */
-static uint64_t pidfd_opener(uint64_t obj, int *fd)
+/* The first task (in the plan's order) placing fds that holds object obj (opened late), and at which fd: it opens
+ * the object, the others take that open file from it once its fds are in place (only towards earlier tasks) */
+static uint64_t late_opener(uint64_t obj, int *fd)
 {
 	for (uint64_t x = 0; x < nr_tasks; x++)
 		for (uint64_t k = 0; !tasks[x].files_shared && k < tasks[x].nr_fds; k++)
@@ -314,34 +315,32 @@ static uint64_t pidfd_opener(uint64_t obj, int *fd)
 	return nr_tasks;
 }
 
-/* pidfds of tasks of the tree: opened once the task exists (its parent cloned it, which waits for nothing of
- * ours), or taken from the task that opened it */
-static void place_pidfds(uint64_t ti)
+/* pidfds of tasks of the tree and their /proc/PID files (procfs.c): opened once the task exists (its parent
+ * cloned it, which waits for nothing of ours), or taken from the task that opened it */
+static void place_late_fds(uint64_t ti)
 {
 	struct task *t = &tasks[ti];
 	for (uint64_t k = 0; k < t->nr_fds; k++) {
 		struct obj *o = &objs[t->fds[k].obj];
 		int fd = (int)t->fds[k].fd, from_fd = -1, p;
-		if (o->kind != OBJ_PIDFD || !o->pidfd.pid)
+		if ((o->kind != OBJ_PIDFD || !o->pidfd.pid) && !proc_task_obj(o))
 			continue;
-		uint64_t from = pidfd_opener(t->fds[k].obj, &from_fd);
+		uint64_t from = late_opener(t->fds[k].obj, &from_fd);
 		if (from != ti) {
 			fdt_wait(from, RST_FDT_READY);
 			int h = (int)syscall(SYS_pidfd_open, (pid_t)tasks[from].pid, 0);
 			p = h < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, h, from_fd, 0);
 			if (h >= 0)
 				close(h);
+		} else if (proc_task_obj(o)) {
+			p = open_proc_task_obj(ti, o);
 		} else {
 			uint64_t x = 0;
 			while (x < nr_tasks && tasks[x].pid != o->pidfd.pid)
 				x++;
 			if (x == nr_tasks)
 				task_fail(ti, "task %lu: fd %d: %s: no such task", (unsigned long)t->pid, fd, o->label);
-			for (int32_t s; (s = arena->task[x].stage) < RST_STAGE_FORKED;) {
-				if (arena->go < 0)
-					_exit(1);
-				futex_wait(&arena->task[x].stage, s, 100);
-			}
+			wait_forked(x);
 			p = (int)syscall(SYS_pidfd_open, (pid_t)o->pidfd.pid, o->flags & O_NONBLOCK);
 		}
 		if (p < 0 || (p != fd && (dup2(p, fd) < 0 || close(p) < 0)))
@@ -363,7 +362,7 @@ static void fds_in_place(uint64_t ti, struct blob_fds *bf)
 	fdt_wait_sharers(ti, RST_FDT_CHILDREN);
 	open_blob_files(ti, bf);
 	place_fds(ti, bf, sources, n);
-	place_pidfds(ti);
+	place_late_fds(ti);
 	fd_owners_epoll_locks(ti);
 	fdt_set(ti, RST_FDT_READY);
 	fdt_wait_sharers(ti, RST_FDT_READY);
@@ -379,6 +378,8 @@ static void root_and_cwd(uint64_t ti)
 	struct task *t = &tasks[ti];
 	unsigned long pid = t->pid;
 	int root = -1, cwd = -1;
+	wait_proc_task(t->root);
+	wait_proc_task(t->cwd);
 	if (t->root[0] && strcmp(t->root, "/") && (root = open(t->root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		task_fail(ti, "task %lu: root %s: %s", pid, t->root, strerror(errno));
 	if (t->cwd[0] && (cwd = open(t->cwd, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)

@@ -15,6 +15,7 @@ import { b, hasImage, load, n, RestoreError } from '../restore/read.js';
 import type { Ghost } from '../restore/types.js';
 import { FOWN_NONE, kdev, major, makedev, minor, O_ACCMODE, O_APPEND, O_WRONLY, PerRun, SEEK_DATA, SEEK_HOLE, stripDeleted } from './common.js';
 import type { Kind } from './kind.js';
+import { dumpProcPath, procObj } from './procfs.js';
 import { ObjFlag, ObjKind } from '../restore/plan-wire.js';
 
 /** CRIU's default --ghost-limit: deleted files larger than this (on disk) are refused. */
@@ -34,7 +35,7 @@ export const reg: Kind = {
   },
   dump(files, d) {
     if (d.st.isSymbolicLink() && d.st.nlink === 0) throw new DumpError(`Can't dump ${d.what}: a deleted symlink is not supported`);
-    const r = regEntry(d.id, stripDeleted(d.link), d.flags, d.info.pos, d.st);
+    const r = regEntry(d.id, dumpProcPath(files, d.id, d.link, d.st) ?? stripDeleted(d.link), d.flags, d.info.pos, d.st);
     if (d.st.isFile()) {
       const bid = taskFileBuildId(d.pid, d.fd, d.flags);
       if (bid) r.build_id = bid;
@@ -53,6 +54,8 @@ export const reg: Kind = {
       const path = ghostFile(objs, r, remapId, what);
       return { kind: ObjKind.REG, label: `${what} (deleted file ${r.name})`, path, flags: (n(r.flags) | ObjFlag.GHOST) >>> 0, pos: b(r.pos) };
     }
+    const proc = procObj(objs, r, what);
+    if (proc) return proc;
     const path = r.name as string;
     let st;
     try {
@@ -102,6 +105,7 @@ export function specialFile(files: Files, name: string, statPath: string): numbe
   if (isRegular && special.has(key)) return special.get(key)!;
   const id = files.newId();
   if (isRegular) special.set(key, id);
+  name = dumpProcPath(files, id, name, st) ?? name;
   files.entries.push({ type: 'REG', id, reg: regEntry(id, name, 0, 0n, st, isRegular ? statPath : undefined) });
   if (isRegular && st.nlink === 0) dumpGhost(files, id, statPath, `mapped file ${name}`);
   return id;
@@ -200,6 +204,7 @@ const restoreState = new PerRun<FileObjects, RestoreState>((objs) => {
   if (hasImage(dir, 'remap-fpath')) {
     for (const e of load(dir, 'remap-fpath', 'file remaps').entries) {
       const type = e.remap_type ?? 'LINKED';
+      if (type === 'PROCFS' || type === 2) continue; // procfs.ts
       if (type !== 'GHOST' && type !== 0) throw new RestoreError(`file id ${e.orig_id}: ${type} file remaps are not supported`);
       s.ghostOf.set(n(e.orig_id), n(e.remap_id));
     }

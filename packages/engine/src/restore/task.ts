@@ -7,6 +7,7 @@ import { VMA_AREA_GUARD } from '../mm.js';
 import { buildSigframe } from './frame.js';
 import { planVdso } from './vdso-proxy.js';
 import { checkAioRings, isAioVma, planAioRing } from './aio.js';
+import { planProcPath } from '../kinds/procfs.js';
 import type { FileObjects } from './objects.js';
 import { b, load, n, PAGE, RestoreError } from './read.js';
 import type { PlanTask } from './types.js';
@@ -131,7 +132,8 @@ function planFs(ctx: TaskContext, t: PlanTask, who: string): void {
   t.root = ctx.objects.regName(n(fs.root_id), `${who} root`);
   t.umask = n(fs.umask, 0o22);
   for (const [k, p] of [['cwd', t.cwd], ['root', t.root]] as const) {
-    if (!existsSync(p)) throw new RestoreError(`${who}: ${k} ${p} is missing`);
+    // under /proc/PID of the tree or of a dead process: there only once the helper made that PID
+    if (!planProcPath(ctx.objects, p, `${who} ${k}`) && !existsSync(p)) throw new RestoreError(`${who}: ${k} ${p} is missing`);
   }
 }
 

@@ -99,6 +99,8 @@ export interface Plan {
   pipes: { size: number; data: Buffer }[];
   objs: Obj[];
   tasks: PlanTask[];
+  /** PIDs of processes dead when dumped whose /proc/PID the tree holds (kinds/procfs.ts) */
+  procPids?: number[];
 }
 
 export interface InheritFd { fd: number; key: string }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "kinds.h"
+#include "procfs.h"
 
 /* o->path with the dumped flags, never creating or truncating; `extra` only for the open itself (a FIFO is
  * opened non-blocking). -1 once the error is printed */
@@ -28,6 +29,8 @@ int open_obj_path(struct obj *o, int extra)
 
 static int create_reg(struct obj *o)
 {
+	if (proc_task_obj(o))
+		return 0;  /* procfs.c: opened by the task that holds it */
 	int fd = open_obj_path(o, 0);
 	if (fd < 0)
 		return -1;
@@ -47,4 +50,4 @@ static int unlink_ghosts(void)
 	return 0;
 }
 
-const struct kind_ops reg_ops = { .kind = OBJ_REG, .create = create_reg, .finish = unlink_ghosts };
+const struct kind_ops reg_ops = { .kind = OBJ_REG, .prepare = start_proc_pids, .create = create_reg, .finish = unlink_ghosts };
