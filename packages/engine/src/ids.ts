@@ -23,6 +23,15 @@ function refuseSharing(pid: number, other: number, field: string): void {
   throw new DumpError(`task ${pid} shares its ${what} with task ${other}: not supported`);
 }
 
+/**
+ * The images' id of namespace name:[ino] if it is one of ckpt's own, the only ones a dumped tree lives in
+ * (Ids numbers them 1.. in NS order); else undefined. field: its ids-PID.img field.
+ */
+export function ownNsId(name: string, ino: number): { id: number; field: string } | undefined {
+  const i = NS.findIndex(([, nm]) => nm === name);
+  return i >= 0 && nsInode(process.pid, name) === ino ? { id: i + 1, field: NS[i][0] } : undefined;
+}
+
 export class Ids {
   private seen: { pid: number; ids: Record<string, number> }[] = [];
   private next: Record<string, number> = { vm_id: 2, files_id: 2, fs_id: 2, sighand_id: 2 };

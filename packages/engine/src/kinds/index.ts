@@ -17,10 +17,11 @@ import { signalfd } from './signalfd.js';
 import { epoll } from './epoll.js';
 import { inotify } from './inotify.js';
 import { pidfd } from './pidfd.js';
+import { nsfs } from './nsfs.js';
 
 export type { DumpFd, FdParms, Kind } from './kind.js';
 
-export const KINDS: readonly Kind[] = [pipe, fifo, unix, memfd, reg, tty, eventfd, timerfd, signalfd, epoll, inotify, pidfd];
+export const KINDS: readonly Kind[] = [pipe, fifo, unix, memfd, reg, tty, eventfd, timerfd, signalfd, epoll, inotify, pidfd, nsfs];
 
 /** The kind of an fd, or the dump fails naming it and why it is not supported. */
 export function detectKind(p: FdParms, files: Files): Kind {
