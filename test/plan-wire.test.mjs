@@ -97,6 +97,7 @@ function cView(p) {
     memfds: p.memfds.map((m) => ({ label: m.label, name: m.name, anon: d(m.anon ? 1 : 0), size: d(m.size), seals: d(m.seals), mode: d(m.mode), uid: d(m.uid), gid: d(m.gid),
       pages: m.pages, runs: m.runs.flatMap((r) => ds([r.off, r.len, r.fileOff])) })),
     objs: p.objs.map(objView),
+    proc_pids: ds(p.procPids ?? []),
     tasks: p.tasks.map(taskView),
   };
 }
@@ -170,7 +171,7 @@ test('plan reader: magic, version, kinds, truncation, absurd counts and trailing
   assert.equal(read(at(8, 1n)).error, `restore plan: version: 1, this helper reads version ${PLAN_VERSION} (a helper of another build?)\n`);
   assert.equal(read(at(48, 1n << 63n)).error, `restore plan: tasks: count ${1n << 63n} is more than the ${good.length - 56} bytes left can hold\n`);
   assert.equal(read(at(48, -1n)).error, `restore plan: tasks: count ${(1n << 64n) - 1n} is more than the ${good.length - 56} bytes left can hold\n`);
-  assert.equal(read(good.subarray(0, good.length - 4)).error, `restore plan: tasks[0].cgroup: truncated at byte ${good.length - 8} of ${good.length - 4}\n`);
+  assert.equal(read(good.subarray(0, good.length - 4)).error, `restore plan: procPids: truncated at byte ${good.length - 8} of ${good.length - 4}\n`);
   assert.equal(read(good.subarray(0, 60)).error, 'restore plan: tasks: count 1 is more than the 4 bytes left can hold\n');
   assert.equal(read(good.subarray(0, 20)).error, 'restore plan: flags: truncated at byte 16 of 20\n');
   assert.equal(read(Buffer.concat([good, Buffer.alloc(8)])).error, 'restore plan: 8 bytes after its end\n');
