@@ -29,7 +29,8 @@ export const flags = {
   /** bits of an object's flags above the open(2) flags */
   ObjFlag: { prefix: 'OBJ_', values: { GHOST: 1n << 31n /* REG: a ghost file, unlinked once every object is open */, EXTERNAL: 1n << 30n /* a peer outside the tree (--ext-unix-sk): never created */,
     HANGUP: 1n << 29n /* PTY_MASTER: there only for hung-up slaves, closed once every object is open */,
-    PEER_GONE: 1n << 28n /* UNIX: connected to a peer since closed: made with a throwaway peer that sends its queue, then closes */ } },
+    PEER_GONE: 1n << 28n /* UNIX: connected to a peer since closed: made with a throwaway peer that sends its queue, then closes */,
+    SK_DELETED: 1n << 27n /* UNIX: its socket file was unlinked: bound, kept open O_PATH (peers connect through it), unlinked */ } },
   /** the plan's flags */
   PlanFlag: { prefix: 'FLAG_', values: { DETACHED: 1n, SHELL_JOB: 2n, LEAVE_STOPPED: 4n /* -s: every task stops before it runs */, SIBLING: 8n /* -S: the root is the child of ckpt's parent */ } },
 };
@@ -104,7 +105,8 @@ export const records = {
       // F_SETSIG / F_SETOWN_EX, set by the task that has it
       fownSig: { ...u64, at: 'fown.0', optional: true }, fownType: { ...u64, at: 'fown.1', optional: true }, fownPid: { ...u64, at: 'fown.2', optional: true },
     },
-    cOnly: { pty_index: 'int pty_index', sk_nonblock: 'uint64_t sk_nonblock', fd: 'int fd = -1', sk_gone: 'int sk_gone = -1' /* PEER_GONE: the throwaway peer */ },
+    cOnly: { pty_index: 'int pty_index', sk_nonblock: 'uint64_t sk_nonblock', fd: 'int fd = -1', sk_gone: 'int sk_gone = -1' /* PEER_GONE: the throwaway peer */,
+      sk_ghost: 'int sk_ghost = -1' /* SK_DELETED: its unlinked socket file, O_PATH, until every socket is connected */ },
   },
   watch: { fields: { wd: u64, mask: u64, path: str } },
   /** a file in flight: packet pkt of a socket's queue carries object obj (in the order of its SCM_RIGHTS) */

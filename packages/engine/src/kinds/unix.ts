@@ -266,10 +266,12 @@ function unixObj(objs: FileObjects, u: any, what: string): Obj {
   const label = `${what} (unix socket:[${u.ino}]${name.length ? ' ' + JSON.stringify(name.toString('latin1').replace(/\0+$/, '')) : ''})`;
   // connected (ESTABLISHED) but without a peer: the peer was closed (an accepted one keeps its listener's
   // name). A named datagram socket is ESTABLISHED once another connects to it: only a nameless one lost a peer.
+  if (u.deleted && !(name.length && name[0] !== 0)) throw new RestoreError(`${label}: marked deleted but it has no path name`);
   const gone = !n(u.peer) && n(u.state) === TCP_ESTABLISHED && !(n(u.uflags) & USK.EXTERN) &&
     (n(u.type) !== SOCK_DGRAM || !name.length);
   return {
-    kind: ObjKind.UNIX, label, flags: (n(u.flags) & O_NONBLOCK) | (gone ? ObjFlag.PEER_GONE : 0),
+    kind: ObjKind.UNIX, label,
+    flags: (n(u.flags) & O_NONBLOCK) | (gone ? ObjFlag.PEER_GONE : 0) | (u.deleted && name.length && name[0] !== 0 ? ObjFlag.SK_DELETED : 0),
     sk: {
       type: n(u.type), state: n(u.state), backlog: n(u.backlog), peer: n(u.peer) ? -2 : -1, listener: -1,
       sndbuf: n(u.opts?.so_sndbuf), rcvbuf: n(u.opts?.so_rcvbuf), shutdown: shutdownOf(u, label), passcred: u.opts?.so_passcred ? 1 : 0,
