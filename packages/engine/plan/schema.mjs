@@ -85,7 +85,7 @@ export const records = {
         EVENTFD: { flags: u64, counter: num(u64) },
         TIMERFD: { flags: u64, clockid: num(u64), ticks: num(u64), isec: num(u64), insec: num(u64), vsec: num(u64), vnsec: num(u64), settimeFlags: num(u64) },
         SIGNALFD: { flags: u64, sigmask: num(u64) },
-        EPOLL: { flags: u64 },
+        EPOLL: { flags: u64, epTargets: { ...array('eptarget'), optional: true } }, // in flight only: its targets, registered by the helper
         INOTIFY: { flags: u64, watches: { ...array('watch'), optional: true } },
         MEMFD: { flags: u64, pos: { ...u64, optional: true }, memfd: num(index('memfds')) },
         CALLER_TTY: { flags: u64 },
@@ -111,6 +111,8 @@ export const records = {
   watch: { fields: { wd: u64, mask: u64, path: str } },
   /** a file in flight: packet pkt of a socket's queue carries object obj (in the order of its SCM_RIGHTS) */
   skfd: { fields: { pkt: u64, obj: index('objs') } },
+  /** a target of an epoll in flight (in no task's fds): object obj, registered under fd number tfd as dumped */
+  eptarget: { fields: { obj: index('objs'), tfd: u64, events: u64, data: u64 } },
   /** a pending connection of a listener: the connecting socket's object */
   icon: { fields: { obj: index('objs') } },
   task: {

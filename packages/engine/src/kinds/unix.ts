@@ -21,9 +21,8 @@ const SO = { REUSEADDR: 2, DONTROUTE: 5, BROADCAST: 6, SNDBUF: 7, RCVBUF: 8, KEE
   PRIORITY: 12, REUSEPORT: 15, PASSCRED: 16, RCVLOWAT: 18, RCVTIMEO: 20, SNDTIMEO: 21, PASSSEC: 34, MARK: 36, BUF_LOCK: 72 };
 const TCP_ESTABLISHED = 1, TCP_LISTEN = 10, SOCK_DGRAM = 2, SCM_RIGHTS = 1;
 
-/** kinds of files that cannot be dumped while in flight (their state refers to the task's fd table) */
+/** kinds of files that cannot be dumped while in flight */
 function refuseInFlight(type: string): string | undefined {
-  if (type === 'EVENTPOLL') return 'an epoll in flight (SCM_RIGHTS) is not supported: its targets are fds of the task';
   if (type === 'TTY') return 'a terminal in flight (SCM_RIGHTS) is not supported';
   return undefined;
 }
@@ -184,7 +183,7 @@ export class UnixSockets {
       const e: any = { id_for: id, length: p.data.length, extra: p.data };
       if (p.fds.length) {
         const what = `a file in flight to unix socket ${ino} of task ${pid}`;
-        e.scm = [{ type: SCM_RIGHTS, rights: p.fds.map((f) => files.dumpOwnFd(f, what, refuseInFlight)) }];
+        e.scm = [{ type: SCM_RIGHTS, rights: p.fds.map((f) => files.dumpOwnFd(f, what, refuseInFlight, pid)) }];
       }
       this.queues.push(e);
     }
