@@ -63,15 +63,32 @@ test('files in flight (SCM_RIGHTS) come back in their queues: pipes, a regular f
   }
 });
 
-test('an epoll in flight is refused at dump by name; the tree goes on untouched', async (t) => {
+test('an epoll in flight comes back with its target registered under its fd number (data, events, EPOLL_CTL_MOD)', async (t) => {
   if (!needPtrace(t)) return;
   const dir = workDir('scm-epoll');
   const h = await launch(compile('scm-inflight', dir), [dir, 'epoll']);
   const pids = sessionPids(h.pid);
   try {
+    const img = join(dir, 'img');
+    const d = dumpBounded(h.pid, img);
+    assert.equal(d.status, 0, d.stderr);
+    await dumpedPidsFree(pids);
+    assert.equal(restoreOk(img), h.pid);
+    assert.equal(await resultOf(h, h.pid), 'RESULT PASS');
+  } finally {
+    killPids(pids);
+  }
+});
+
+test('an epoll in flight whose target moved to another fd is refused at dump by name; the tree goes on untouched', async (t) => {
+  if (!needPtrace(t)) return;
+  const dir = workDir('scm-epoll-moved');
+  const h = await launch(compile('scm-inflight', dir), [dir, 'epoll-moved']);
+  const pids = sessionPids(h.pid);
+  try {
     const d = dumpBounded(h.pid, join(dir, 'img'));
     assert.notEqual(d.status, 0);
-    assert.match(d.stderr, new RegExp(`a file in flight to unix socket \\d+ of task ${h.pid} \\(anon_inode:\\[eventpoll\\]\\): an epoll in flight`));
+    assert.match(d.stderr, new RegExp(`a file in flight to unix socket \\d+ of task ${h.pid} \\(anon_inode:\\[eventpoll\\]\\): an epoll in flight whose target registered as fd \\d+ \\(inode \\d+\\) is not that fd of task ${h.pid}`));
     assert.equal(d.stderr.split('\n').filter((l) => /Error/.test(l)).length, 1, d.stderr);
     assert.doesNotMatch(d.stderr, /^\s+at /m, 'no stack trace');
     assert.equal(await resultOf(h, h.pid), 'RESULT PASS');
