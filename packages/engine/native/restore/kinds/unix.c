@@ -170,9 +170,10 @@ static int bind_ghost(struct obj *o, int fd, const struct sockaddr_un *sa, sockl
 		return -1;
 	if (lstat(path, &st) == 0) {
 		snprintf(parked, sizeof(parked), "%s" GHOST_PARKED, path);
-		if (lstat(parked, &st) == 0 || errno != ENOENT) {
+		int there = lstat(parked, &st) == 0;
+		if (there || errno != ENOENT) {
 			snprintf(err, errn, "%s: %s, where %s is moved while the deleted socket is bound, %s", what, parked, path,
-				 errno == ENOENT ? "exists" : strerror(errno));
+				 there ? "exists" : strerror(errno));
 			goto out;
 		}
 		if (rename(path, parked) < 0) {
