@@ -270,7 +270,7 @@ function unixObj(objs: FileObjects, u: any, what: string): Obj {
     (n(u.type) !== SOCK_DGRAM || !name.length);
   return {
     kind: ObjKind.UNIX, label,
-    flags: (n(u.flags) & O_NONBLOCK) | (gone ? ObjFlag.PEER_GONE : 0) | (u.deleted && name.length && name[0] !== 0 ? ObjFlag.SK_DELETED : 0),
+    flags: (n(u.flags) & O_NONBLOCK) | (gone ? ObjFlag.PEER_GONE : 0) | (u.deleted ? ObjFlag.SK_DELETED : 0),
     sk: {
       type: n(u.type), state: n(u.state), backlog: n(u.backlog), peer: n(u.peer) ? -2 : -1, listener: -1,
       sndbuf: n(u.opts?.so_sndbuf), rcvbuf: n(u.opts?.so_rcvbuf), shutdown: shutdownOf(u, label), passcred: u.opts?.so_passcred ? 1 : 0,
