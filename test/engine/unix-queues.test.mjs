@@ -1,9 +1,12 @@
 // Unix socket queues (ZDTM sockets01/02, their -seqpacket forms, socket_close_data): each program checks
 // its own sockets after the restore (prints "RESULT PASS" on SIGUSR1). The dump must end (it spun on a
-// seqpacket socket whose peer was closed), the restore must not fail on a shut-down pair.
+// seqpacket socket whose peer was closed), the restore must not fail on a shut-down pair. Also: files in flight,
+// an epoll among them, pending connections, and names whose socket files are gone (deleted, under a FIFO, in
+// removed directories, of closed listeners).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeImage } from '@ckpt/images';
 import { CKPT, compile, launch, needPtrace, sessionPids, workDir } from './helpers.mjs';
@@ -63,15 +66,32 @@ test('files in flight (SCM_RIGHTS) come back in their queues: pipes, a regular f
   }
 });
 
-test('an epoll in flight is refused at dump by name; the tree goes on untouched', async (t) => {
+test('an epoll in flight comes back with its target registered under its fd number (data, events, EPOLL_CTL_MOD)', async (t) => {
   if (!needPtrace(t)) return;
   const dir = workDir('scm-epoll');
   const h = await launch(compile('scm-inflight', dir), [dir, 'epoll']);
   const pids = sessionPids(h.pid);
   try {
+    const img = join(dir, 'img');
+    const d = dumpBounded(h.pid, img);
+    assert.equal(d.status, 0, d.stderr);
+    await dumpedPidsFree(pids);
+    assert.equal(restoreOk(img), h.pid);
+    assert.equal(await resultOf(h, h.pid), 'RESULT PASS');
+  } finally {
+    killPids(pids);
+  }
+});
+
+test('an epoll in flight whose target moved to another fd is refused at dump by name; the tree goes on untouched', async (t) => {
+  if (!needPtrace(t)) return;
+  const dir = workDir('scm-epoll-moved');
+  const h = await launch(compile('scm-inflight', dir), [dir, 'epoll-moved']);
+  const pids = sessionPids(h.pid);
+  try {
     const d = dumpBounded(h.pid, join(dir, 'img'));
     assert.notEqual(d.status, 0);
-    assert.match(d.stderr, new RegExp(`a file in flight to unix socket \\d+ of task ${h.pid} \\(anon_inode:\\[eventpoll\\]\\): an epoll in flight`));
+    assert.match(d.stderr, new RegExp(`a file in flight to unix socket \\d+ of task ${h.pid} \\(anon_inode:\\[eventpoll\\]\\): an epoll in flight whose target registered as fd \\d+ \\(inode \\d+\\) is not that fd of task ${h.pid}`));
     assert.equal(d.stderr.split('\n').filter((l) => /Error/.test(l)).length, 1, d.stderr);
     assert.doesNotMatch(d.stderr, /^\s+at /m, 'no stack trace');
     assert.equal(await resultOf(h, h.pid), 'RESULT PASS');
@@ -91,6 +111,30 @@ test('a listener with pending connections: they come back pending, in their orde
     assert.equal(d.status, 0, d.stderr);
     await dumpedPidsFree(pids);
     assert.equal(restoreOk(img), h.pid);
+    assert.equal(await resultOf(h, h.pid), 'RESULT PASS');
+  } finally {
+    killPids(pids);
+  }
+});
+
+test('sockets whose files are gone: a name now a FIFO, removed directories, accepted connections of closed listeners, a name bound again', async (t) => {
+  if (!needPtrace(t)) return;
+  const dir = workDir('sock-deleted');
+  const cwd = join(dir, 'cwd');
+  rmSync(cwd, { recursive: true, force: true });
+  mkdirSync(cwd);
+  const h = await launch(compile('sock-deleted', dir), [cwd]);
+  const pids = sessionPids(h.pid);
+  try {
+    const img = join(dir, 'img');
+    const d = dumpBounded(h.pid, img);
+    assert.equal(d.status, 0, d.stderr);
+    const usk = decodeImage(join(img, 'files.img')).entries.filter((e) => e.usk).map((e) => e.usk);
+    const deleted = usk.filter((u) => u.deleted).map((u) => Buffer.from(u.name).toString().replace(/\0+$/, '')).sort();
+    assert.deepEqual(deleted, ['fifo.sock', 'gone/deeper/dg.sock', 'gone/deeper/st.sock', 'gone/deeper/st.sock', 'live.sock', 'unlinked.sock']);
+    await dumpedPidsFree(pids);
+    assert.equal(restoreOk(img), h.pid);
+    assert.deepEqual(readdirSync(cwd).sort(), ['closed.sock', 'fifo.sock', 'live.sock'], 'no directory or parked file left behind');
     assert.equal(await resultOf(h, h.pid), 'RESULT PASS');
   } finally {
     killPids(pids);

@@ -30,7 +30,8 @@ export const flags = {
   ObjFlag: { prefix: 'OBJ_', values: { GHOST: 1n << 31n /* REG: a ghost file, unlinked once every object is open */, EXTERNAL: 1n << 30n /* a peer outside the tree (--ext-unix-sk): never created */,
     HANGUP: 1n << 29n /* PTY_MASTER: there only for hung-up slaves, closed once every object is open */,
     PEER_GONE: 1n << 28n /* UNIX: connected to a peer since closed: made with a throwaway peer that sends its queue, then closes */,
-    PROC_TASK: 1n << 27n /* REG: a file under /proc/PID of a task of the tree: opened by the task holding it once PID exists */ } },
+    PROC_TASK: 1n << 27n /* REG: a file under /proc/PID of a task of the tree: opened by the task holding it once PID exists */,
+    SK_DELETED: 1n << 26n /* UNIX: its socket file was unlinked: bound, kept open O_PATH (peers connect through it), unlinked */ } },
   /** the plan's flags */
   PlanFlag: { prefix: 'FLAG_', values: { DETACHED: 1n, SHELL_JOB: 2n, LEAVE_STOPPED: 4n /* -s: every task stops before it runs */, SIBLING: 8n /* -S: the root is the child of ckpt's parent */ } },
 };
@@ -88,7 +89,7 @@ export const records = {
         EVENTFD: { flags: u64, counter: num(u64) },
         TIMERFD: { flags: u64, clockid: num(u64), ticks: num(u64), isec: num(u64), insec: num(u64), vsec: num(u64), vnsec: num(u64), settimeFlags: num(u64) },
         SIGNALFD: { flags: u64, sigmask: num(u64) },
-        EPOLL: { flags: u64 },
+        EPOLL: { flags: u64, epTargets: { ...array('eptarget'), optional: true } }, // in flight only: its targets, registered by the helper
         INOTIFY: { flags: u64, watches: { ...array('watch'), optional: true } },
         MEMFD: { flags: u64, pos: { ...u64, optional: true }, memfd: num(index('memfds')) },
         CALLER_TTY: { flags: u64 },
@@ -108,11 +109,14 @@ export const records = {
       // F_SETSIG / F_SETOWN_EX, set by the task that has it
       fownSig: { ...u64, at: 'fown.0', optional: true }, fownType: { ...u64, at: 'fown.1', optional: true }, fownPid: { ...u64, at: 'fown.2', optional: true },
     },
-    cOnly: { pty_index: 'int pty_index', sk_nonblock: 'uint64_t sk_nonblock', fd: 'int fd = -1', sk_gone: 'int sk_gone = -1' /* PEER_GONE: the throwaway peer */ },
+    cOnly: { pty_index: 'int pty_index', sk_nonblock: 'uint64_t sk_nonblock', fd: 'int fd = -1', sk_gone: 'int sk_gone = -1' /* PEER_GONE: the throwaway peer */,
+      sk_ghost: 'int sk_ghost = -1' /* SK_DELETED: its unlinked socket file, O_PATH, until every socket is connected */ },
   },
   watch: { fields: { wd: u64, mask: u64, path: str } },
   /** a file in flight: packet pkt of a socket's queue carries object obj (in the order of its SCM_RIGHTS) */
   skfd: { fields: { pkt: u64, obj: index('objs') } },
+  /** a target of an epoll in flight (in no task's fds): object obj, registered under fd number tfd as dumped */
+  eptarget: { fields: { obj: index('objs'), tfd: u64, events: u64, data: u64 } },
   /** a pending connection of a listener: the connecting socket's object */
   icon: { fields: { obj: index('objs') } },
   task: {

@@ -85,7 +85,7 @@ export class Files {
 
   /** The file id of pid's fd (its open file description dumped on first sight); refuse: what may not be dumped. */
   private fileOf(pid: number, fd: number, link: string, info: ReturnType<typeof readFdinfo>, what: string,
-    ttys?: Map<number, TtyFacts>, refuse?: (type: string) => string | undefined): { id: number; type: string } {
+    ttys?: Map<number, TtyFacts>, refuse?: (type: string) => string | undefined, inFlightOf?: number): { id: number; type: string } {
     const procFd = `/proc/${pid}/fd/${fd}`;
     const st = statSync(procFd);
     const key = `${link}|${st.dev}:${st.ino}`;
@@ -97,20 +97,21 @@ export class Files {
     if (why) throw new DumpError(`Can't dump ${what}: ${why}`);
     const id = this.newId();
     this.ofds.push({ pid, fd, key, id });
-    kind.dump(this, { ...parms, id, flags: info.flags & ~O_CLOEXEC, fown: readFown(pid, fd), ttys });
+    kind.dump(this, { ...parms, id, flags: info.flags & ~O_CLOEXEC, fown: readFown(pid, fd), ttys, inFlightOf });
     return { id, type: kind.type };
   }
 
   /**
    * A file of this process (one in flight in a unix socket's queue, received with MSG_PEEK): its file id,
    * the same as a task's fd on the same open file description. fd stays open until the dump ends (kcmp
-   * compares the tasks' fds with it). refuse: kinds that cannot be dumped from here.
+   * compares the tasks' fds with it). refuse: kinds that cannot be dumped from here. owner: the task whose
+   * socket's queue holds it.
    */
-  dumpOwnFd(fd: number, what: string, refuse: (type: string) => string | undefined): number {
+  dumpOwnFd(fd: number, what: string, refuse: (type: string) => string | undefined, owner?: number): number {
     const link = fdLink(process.pid, fd);
     const info = readFdinfo(process.pid, fd);
     if (info.lines.some((l) => l.startsWith('lock:'))) throw new DumpError(`Can't dump ${what} (${link}): it holds a lock`);
-    return this.fileOf(process.pid, fd, link, info, `${what} (${link})`, undefined, refuse).id;
+    return this.fileOf(process.pid, fd, link, info, `${what} (${link})`, undefined, refuse, owner).id;
   }
 
   /** fs-PID.img: cwd and root get new ids (directories are never shared by id), umask from status. */

@@ -5,7 +5,9 @@
  *  - datagram pair whose sender end is closed: a message with an eventfd (counter 7)
  *  - datagram pair: one end of a stream socketpair, "sk" queued on it (a socket in flight, with its queue)
  * Prints READY, ticks until SIGUSR1, then receives everything and prints "RESULT PASS" or "RESULT FAIL: why".
- * argv[1]: a directory for the regular file; argv[2] "epoll": an epoll in flight too (a dump must refuse it). */
+ * argv[1]: a directory for the regular file; argv[2] "epoll": an epoll in flight too, its target a socket the task
+ * keeps (it must come back registered under its fd number: EPOLL_CTL_MOD by that number finds it); "epoll-moved":
+ * the same, but the target moved to another fd number since (a dump must refuse it). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -91,15 +93,20 @@ int main(int argc, char **argv)
 	close(ev);
 	close(gone[0]);
 
-	int ep[2], epfd = -1;
-	if (argc > 2 && !strcmp(argv[2], "epoll")) {
-		struct epoll_event e = { .events = EPOLLIN };
+	int ep[2], epfd = -1, ep_moved = argc > 2 && !strcmp(argv[2], "epoll-moved");
+	if (argc > 2 && !strncmp(argv[2], "epoll", 5)) {
+		struct epoll_event e = { .events = EPOLLIN, .data.u64 = 0x1234567890ULL };
 		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, ep) || (epfd = epoll_create1(0)) < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, ep[1], &e)) {
 			perror("epoll");
 			return 1;
 		}
 		send_fds(ep[0], "epoll", &epfd, 1);
 		close(epfd);
+		if (ep_moved) {
+			int moved = dup(ep[1]);
+			close(ep[1]);
+			ep[1] = moved;
+		}
 	}
 
 	printf("READY pid=%d\n", getpid());
@@ -137,8 +144,16 @@ int main(int argc, char **argv)
 		if (send(s1, "back", 4, 0) != 4 || recv(sp[0], buf, sizeof(buf), MSG_DONTWAIT) != 4 || memcmp(buf, "back", 4))
 			fail("socket in flight: still the peer of the task's socket");
 	}
-	if (epfd >= 0 && !recv_fds(ep[1], "epoll", "epoll", &epfd, 1) && epoll_wait(epfd, &(struct epoll_event){ 0 }, 1, 0) != 0)
-		fail("epoll: nothing to report expected");
+	if (epfd >= 0 && !recv_fds(ep[1], "epoll", "epoll", &epfd, 1)) {
+		struct epoll_event ev = { 0 };
+		if (epoll_wait(epfd, &ev, 1, 0) != 0)
+			fail("epoll: nothing to report expected");
+		if (send(ep[0], "x", 1, 0) != 1 || epoll_wait(epfd, &ev, 1, 0) != 1 || ev.data.u64 != 0x1234567890ULL || ev.events != EPOLLIN)
+			fail("epoll: its target, readable, not reported with its data");
+		ev.events = EPOLLOUT;  /* (a moved target is registered under its old number) */
+		if (!ep_moved && epoll_ctl(epfd, EPOLL_CTL_MOD, ep[1], &ev) < 0)
+			fail("epoll: target not registered under fd %d: %s", ep[1], strerror(errno));
+	}
 	if (!failed)
 		printf("RESULT PASS\n");
 	return failed;

@@ -31,6 +31,8 @@ export interface DumpFd extends FdParms {
   fown: Fown;
   /** state read inside the task (pts terminals: their tty facts by fd) */
   ttys?: Map<number, TtyFacts>;
+  /** a file in flight (pid is ours: received from a socket's queue): the task whose socket's queue holds it */
+  inFlightOf?: number;
 }
 
 export interface Kind {

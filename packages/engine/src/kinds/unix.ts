@@ -21,9 +21,8 @@ const SO = { REUSEADDR: 2, DONTROUTE: 5, BROADCAST: 6, SNDBUF: 7, RCVBUF: 8, KEE
   PRIORITY: 12, REUSEPORT: 15, PASSCRED: 16, RCVLOWAT: 18, RCVTIMEO: 20, SNDTIMEO: 21, PASSSEC: 34, MARK: 36, BUF_LOCK: 72 };
 const TCP_ESTABLISHED = 1, TCP_LISTEN = 10, SOCK_DGRAM = 2, SCM_RIGHTS = 1;
 
-/** kinds of files that cannot be dumped while in flight (their state refers to the task's fd table) */
+/** kinds of files that cannot be dumped while in flight */
 function refuseInFlight(type: string): string | undefined {
-  if (type === 'EVENTPOLL') return 'an epoll in flight (SCM_RIGHTS) is not supported: its targets are fds of the task';
   if (type === 'TTY') return 'a terminal in flight (SCM_RIGHTS) is not supported';
   return undefined;
 }
@@ -184,7 +183,7 @@ export class UnixSockets {
       const e: any = { id_for: id, length: p.data.length, extra: p.data };
       if (p.fds.length) {
         const what = `a file in flight to unix socket ${ino} of task ${pid}`;
-        e.scm = [{ type: SCM_RIGHTS, rights: p.fds.map((f) => files.dumpOwnFd(f, what, refuseInFlight)) }];
+        e.scm = [{ type: SCM_RIGHTS, rights: p.fds.map((f) => files.dumpOwnFd(f, what, refuseInFlight, pid)) }];
       }
       this.queues.push(e);
     }
@@ -266,10 +265,12 @@ function unixObj(objs: FileObjects, u: any, what: string): Obj {
   const label = `${what} (unix socket:[${u.ino}]${name.length ? ' ' + JSON.stringify(name.toString('latin1').replace(/\0+$/, '')) : ''})`;
   // connected (ESTABLISHED) but without a peer: the peer was closed (an accepted one keeps its listener's
   // name). A named datagram socket is ESTABLISHED once another connects to it: only a nameless one lost a peer.
+  if (u.deleted && !(name.length && name[0] !== 0)) throw new RestoreError(`${label}: marked deleted but it has no path name`);
   const gone = !n(u.peer) && n(u.state) === TCP_ESTABLISHED && !(n(u.uflags) & USK.EXTERN) &&
     (n(u.type) !== SOCK_DGRAM || !name.length);
   return {
-    kind: ObjKind.UNIX, label, flags: (n(u.flags) & O_NONBLOCK) | (gone ? ObjFlag.PEER_GONE : 0),
+    kind: ObjKind.UNIX, label,
+    flags: (n(u.flags) & O_NONBLOCK) | (gone ? ObjFlag.PEER_GONE : 0) | (u.deleted ? ObjFlag.SK_DELETED : 0),
     sk: {
       type: n(u.type), state: n(u.state), backlog: n(u.backlog), peer: n(u.peer) ? -2 : -1, listener: -1,
       sndbuf: n(u.opts?.so_sndbuf), rcvbuf: n(u.opts?.so_rcvbuf), shutdown: shutdownOf(u, label), passcred: u.opts?.so_passcred ? 1 : 0,

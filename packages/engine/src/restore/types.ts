@@ -13,6 +13,8 @@ export interface Obj {
   nums?: bigint[];
   watches?: { wd: number; mask: number; path: string }[];
   inheritFd?: number;
+  /** EPOLL in flight only (in no task's fds): its targets, registered by the helper under their dumped fd numbers */
+  epTargets?: { obj: number; tfd: number; events: number; data: bigint }[];
   fifo?: { size: number; data: Buffer };
   /** F_SETSIG signal, F_SETOWN_EX type and pid */
   fown?: [number, number, number];

@@ -2,6 +2,7 @@
  * once all exist their queues are refilled from their peers, then they are shut down as dumped */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,9 +40,16 @@ struct scm_buf {
 	struct iovec iov;
 	_Alignas(struct cmsghdr) char ctl[CMSG_SPACE(SCM_MAX_FD * sizeof(int))];
 };
-/* o's address to connect or send to: a relative name is made absolute with the directory it was bound in */
+/* o's address to connect or send to: a deleted socket's is its socket file through the O_PATH fd kept of it (its
+ * name leads elsewhere or nowhere); a relative name is made absolute with the directory it was bound in */
 static socklen_t sk_addr_to(struct obj *o, struct sockaddr_un *sa)
 {
+	if (o->sk_ghost >= 0) {
+		memset(sa, 0, sizeof(*sa));
+		sa->sun_family = AF_UNIX;
+		int k = snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d", o->sk_ghost);
+		return offsetof(struct sockaddr_un, sun_path) + (socklen_t)k;
+	}
 	socklen_t sl = sk_addr(o, sa);
 	size_t n = sl - offsetof(struct sockaddr_un, sun_path);
 	if (!o->sk_name_dir || !o->sk_name_dir[0] || !sa->sun_path[0] || sa->sun_path[0] == '/')
@@ -104,54 +112,174 @@ static int bind_name(struct obj *o, int fd, const char *what, char *err, size_t 
 	return r;
 }
 
+/* the socket file's mode and owner as dumped (bind made it with the umask and our ids) */
+static int sk_file_perms(struct obj *o, const char *path, const char *what, char *err, size_t errn)
+{
+	if (!o->sk_mode || (chown(path, (uid_t)o->sk_uid, (gid_t)o->sk_gid) == 0 && chmod(path, (mode_t)o->sk_mode) == 0))
+		return 0;
+	snprintf(err, errn, "%s: socket file %s: mode and owner: %s", what, path, strerror(errno));
+	return -1;
+}
+
+/* the directories make_missing_dirs made (from the first one's path length), deepest first */
+static void remove_made_dirs(const char *path, long first)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s", path);
+	for (char *s = strrchr(p, '/'); first && s && s - p >= first; s = strrchr(p, '/')) {
+		*s = 0;
+		rmdir(p);
+	}
+}
+
+/* the missing directories on the way to path, made (0755, as CRIU makes them): the length of the first one's
+ * path, 0 when none was missing, -1 on failure (then none is left) */
+static long make_missing_dirs(char *path, char *err, size_t errn)
+{
+	long first = 0;
+	for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = 0;
+		int r = mkdir(path, 0755), e = errno;
+		if (r < 0 && e != EEXIST)
+			snprintf(err, errn, "directory %s: %s", path, strerror(e));
+		*s = '/';
+		if (r == 0 && !first)
+			first = s - path;
+		if (r < 0 && e != EEXIST) {
+			if (first)
+				remove_made_dirs(path, first);
+			return -1;
+		}
+	}
+	return first;
+}
+
+#define GHOST_PARKED ".ckpt-sk-ghost"
+
+/* A socket whose file was unlinked (CRIU's bind_on_deleted): bound to its name with whatever is there now moved
+ * aside and any missing directory made, its file kept open O_PATH in o->sk_ghost (peers connect through
+ * /proc/self/fd), then unlinked, the other file moved back and the directories removed */
+static int bind_ghost(struct obj *o, int fd, const struct sockaddr_un *sa, socklen_t sl, const char *what, char *err, size_t errn)
+{
+	char path[sizeof(sa->sun_path) + 1], parked[sizeof(path) + sizeof(GHOST_PARKED)];
+	struct stat st;
+	int moved = 0, r = -1;
+	snprintf(path, sizeof(path), "%.*s", (int)sizeof(sa->sun_path), sa->sun_path);
+	long made = make_missing_dirs(path, err, errn);
+	if (made < 0)
+		return -1;
+	if (lstat(path, &st) == 0) {
+		snprintf(parked, sizeof(parked), "%s" GHOST_PARKED, path);
+		int there = lstat(parked, &st) == 0;
+		if (there || errno != ENOENT) {
+			snprintf(err, errn, "%s: %s, where %s is moved while the deleted socket is bound, %s", what, parked, path,
+				 there ? "exists" : strerror(errno));
+			goto out;
+		}
+		if (rename(path, parked) < 0) {
+			snprintf(err, errn, "%s: moving %s aside: %s", what, path, strerror(errno));
+			goto out;
+		}
+		moved = 1;
+	}
+	if (bind(fd, (const struct sockaddr *)sa, sl) < 0) {
+		snprintf(err, errn, "%s: %s", what, strerror(errno));
+		goto back;
+	}
+	if (sk_file_perms(o, path, what, err, errn) == 0) {
+		o->sk_ghost = move_high(open(path, O_PATH | O_CLOEXEC));
+		if (o->sk_ghost < 0)
+			snprintf(err, errn, "%s: socket file %s: %s", what, path, strerror(errno));
+		else
+			r = 0;
+	}
+	if (unlink(path) < 0 && r == 0) {
+		snprintf(err, errn, "%s: unlinking %s: %s", what, path, strerror(errno));
+		r = -1;
+	}
+back:
+	if (moved && rename(parked, path) < 0) {
+		snprintf(err, errn, "%s: moving %s back to %s: %s", what, parked, path, strerror(errno));
+		r = -1;
+	}
+out:
+	remove_made_dirs(path, made);
+	return r;
+}
+
 static int bind_here(struct obj *o, int fd, const char *what, char *err, size_t errn)
 {
 	struct sockaddr_un sa;
 	socklen_t sl = sk_addr(o, &sa);
-	if (unlink_stale_socket(o, &sa, err, errn) < 0) {
-		close(fd);
-		return -1;
-	}
-	if (bind(fd, (struct sockaddr *)&sa, sl) < 0) {
+	char path[sizeof(sa.sun_path) + 1];
+	snprintf(path, sizeof(path), "%.*s", (int)sizeof(sa.sun_path), sa.sun_path);
+	int r;
+	if (sa.sun_path[0] && (o->flags & OBJ_SK_DELETED))
+		r = bind_ghost(o, fd, &sa, sl, what, err, errn);
+	else if ((r = unlink_stale_socket(o, &sa, err, errn)) == 0 && (r = bind(fd, (struct sockaddr *)&sa, sl)) < 0)
 		snprintf(err, errn, "%s: %s", what, strerror(errno));
+	else if (r == 0 && sa.sun_path[0])
+		r = sk_file_perms(o, path, what, err, errn);
+	if (r < 0)
 		close(fd);
+	return r;
+}
+
+/* acc as accepted from listener l, connected from a socket of cl's (cl NULL: a throwaway without a name). Without
+ * l (the dumped listener was closed), from a listener bound to acc's name for this one connection, so that acc's
+ * name and socket file (deleted or not) come out as dumped. *afd: acc's socket, *cfd: the connecting one */
+static int connect_accept(struct obj *l, struct obj *acc, struct obj *cl, int *afd, int *cfd, char *err, size_t errn)
+{
+	struct sockaddr_un sa;
+	int lfd, c, a = -1;
+	if (l) {
+		if (l->fd < 0 && open_unix(l, err, errn) < 0)
+			return -1;
+		lfd = l->fd;
+	} else if ((lfd = socket(AF_UNIX, (int)acc->sk_type, 0)) < 0 ||
+		   bind_name(acc, lfd, "bind a listener in place of the closed one", err, errn) < 0) {
+		if (lfd < 0)
+			snprintf(err, errn, "socket: %s", strerror(errno));
+		return -1;
+	} else if (listen(lfd, 1) < 0) {
+		snprintf(err, errn, "listen in place of the closed listener: %s", strerror(errno));
+		close(lfd);
 		return -1;
 	}
-	/* the socket file's mode and owner as dumped (bind made it with the umask and our ids) */
-	if (sa.sun_path[0] && o->sk_mode) {
-		char path[sizeof(sa.sun_path) + 1];
-		snprintf(path, sizeof(path), "%.*s", (int)sizeof(sa.sun_path), sa.sun_path);
-		if (chown(path, (uid_t)o->sk_uid, (gid_t)o->sk_gid) < 0 || chmod(path, (mode_t)o->sk_mode) < 0) {
-			snprintf(err, errn, "%s: socket file %s: mode and owner: %s", what, path, strerror(errno));
-			close(fd);
-			return -1;
+	c = socket(AF_UNIX, (int)acc->sk_type, 0);
+	if (c < 0)
+		snprintf(err, errn, "socket: %s", strerror(errno));
+	else if (cl)
+		sk_opts(cl, c);
+	if (c >= 0 && cl && cl->sk_name.len && bind_name(cl, c, "bind the connecting peer", err, errn) < 0)
+		c = -1;
+	if (c >= 0) {
+		socklen_t sl = sk_addr_to(l ? l : acc, &sa);
+		if (connect(c, (struct sockaddr *)&sa, sl) < 0 || (a = accept(lfd, NULL, NULL)) < 0) {
+			snprintf(err, errn, "connect to the listener and accept: %s", strerror(errno));
+			close(c);
+			c = -1;
 		}
 	}
+	if (!l)
+		close(lfd);
+	if (c < 0)
+		return -1;
+	sk_opts(acc, a);
+	*afd = move_high(a);
+	*cfd = move_high(c);
 	return 0;
 }
 
 /* A connected socket whose peer was closed: connected to a throwaway peer (a connection accepted from its
- * listener, or the other end of a socketpair), which sends its queue and is closed in finish_unix. */
+ * listener, or from one bound to its name when that is closed too, or the other end of a socketpair), which
+ * sends its queue and is closed in finish_unix. */
 static int open_peer_gone(struct obj *o, char *err, size_t errn)
 {
 	int sv[2];
-	if (o->sk_listener != ~0ULL) {
-		struct obj *l = &objs[o->sk_listener];
-		struct sockaddr_un sa;
-		if (l->fd < 0 && open_unix(l, err, errn) < 0)
-			return -1;
-		sv[1] = socket(AF_UNIX, (int)o->sk_type, 0);
-		if (sv[1] < 0) {
-			snprintf(err, errn, "socket: %s", strerror(errno));
-			return -1;
-		}
-		socklen_t sl = sk_addr_to(l, &sa);
-		if (connect(sv[1], (struct sockaddr *)&sa, sl) < 0 || (sv[0] = accept(l->fd, NULL, NULL)) < 0) {
-			snprintf(err, errn, "connect to the listener and accept: %s", strerror(errno));
-			close(sv[1]);
-			return -1;
-		}
-	} else if (socketpair(AF_UNIX, (int)o->sk_type, 0, sv) < 0) {
+	if (o->sk_listener != ~0ULL || (o->sk_name.len && o->sk_type != SOCK_DGRAM))
+		return connect_accept(o->sk_listener != ~0ULL ? &objs[o->sk_listener] : NULL, o, NULL, &o->fd, &o->sk_gone, err, errn);
+	if (socketpair(AF_UNIX, (int)o->sk_type, 0, sv) < 0) {
 		snprintf(err, errn, "socketpair: %s", strerror(errno));
 		return -1;
 	}
@@ -213,33 +341,14 @@ static int open_unix(struct obj *o, char *err, size_t errn)
 	/* an accepted connection: connect the peer to the listener and accept (names come out right) */
 	if (peer && peer->fd < 0 && o->sk_listener == ~0ULL && peer->sk_listener != ~0ULL && peer->sk_peer_obj == (uint64_t)(o - objs))
 		return open_unix(peer, err, errn);
-	if (peer && peer->fd < 0 && o->sk_listener != ~0ULL) {
-		struct obj *l = &objs[o->sk_listener];
-		if (l->fd < 0 && open_unix(l, err, errn) < 0)
-			return -1;
-		int c = socket(AF_UNIX, (int)peer->sk_type, 0);
-		if (c < 0) {
-			snprintf(err, errn, "socket: %s", strerror(errno));
-			return -1;
-		}
-		sk_opts(peer, c);
-		if (peer->sk_name.len && bind_name(peer, c, "bind the connecting peer", err, errn) < 0)
-			return -1;
-		socklen_t sl = sk_addr_to(l, &sa);
-		if (connect(c, (struct sockaddr *)&sa, sl) < 0) {
-			snprintf(err, errn, "connect to the listener: %s", strerror(errno));
-			return -1;
-		}
-		int acc = accept(l->fd, NULL, NULL);
-		if (acc < 0) {
-			snprintf(err, errn, "accept: %s", strerror(errno));
-			return -1;
-		}
-		sk_opts(o, acc);
-		o->fd = move_high(acc);
-		peer->fd = move_high(c);
-		return 0;
-	}
+	if (peer && peer->fd < 0 && o->sk_listener != ~0ULL)
+		return connect_accept(&objs[o->sk_listener], o, peer, &o->fd, &peer->fd, err, errn);
+	/* connected stream sockets, a name on either but no listener of it in the images (closed): the named one is
+	 * accepted from a listener bound to its name for this connection */
+	if (peer && peer->fd < 0 && peer->kind == OBJ_UNIX && type != SOCK_DGRAM && o->sk_state == TCP_ESTABLISHED &&
+	    peer->sk_peer_obj == (uint64_t)(o - objs) && (o->sk_name.len || peer->sk_name.len))
+		return o->sk_name.len ? connect_accept(NULL, o, peer, &o->fd, &peer->fd, err, errn) :
+					connect_accept(NULL, peer, o, &peer->fd, &o->fd, err, errn);
 	if (peer && peer->fd < 0 && peer->kind == OBJ_UNIX && !(peer->sk_state == TCP_LISTEN) &&
 	    (peer->sk_peer_obj == (uint64_t)(o - objs)) && !o->sk_name.len && !peer->sk_name.len) {
 		int sv[2];
@@ -403,6 +512,11 @@ static int finish_unix(void)
 	if (requeue_socket_data() < 0)
 		return -1;
 	finish_sockets();
+	for (uint64_t i = 0; i < nr_objs; i++)
+		if (objs[i].kind == OBJ_UNIX && objs[i].sk_ghost >= 0) {
+			close(objs[i].sk_ghost);  /* every connection to the deleted socket is made */
+			objs[i].sk_ghost = -1;
+		}
 	return 0;
 }
 
