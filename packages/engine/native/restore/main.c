@@ -200,6 +200,8 @@ int main(int argc, char **argv)
 	arena->task[0].pid = root;
 
 	int failed = wait_all(&arena->nr_prepared, "while being prepared");
+	if (!failed)
+		remove_ghost_dirs();
 	struct timespec tp;
 	clock_gettime(CLOCK_MONOTONIC, &tp);
 	if (!failed)

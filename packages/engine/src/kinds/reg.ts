@@ -1,9 +1,12 @@
 // Regular files, directories, /dev/null and /dev/zero (CRIU's files-reg.c): a REG entry with path, flags,
 // position, size and mode (build-id for executables and mapped files). A deleted-but-open file is a
-// ghost: its contents go to ghost-file-ID.img (chunked by SEEK_DATA/SEEK_HOLE from 12 KiB) and
-// remap-fpath.img maps the file id to it; on restore it is recreated at <path>.cr.<id>.ghost before the
-// helper runs, and unlinked by the helper once open.
-import { closeSync, constants, lstatSync, openSync, readSync, statSync, type BigIntStats, type Stats } from 'node:fs';
+// ghost: its inode (contents of a regular file, chunked by SEEK_DATA/SEEK_HOLE from 12 KiB; a device's
+// number; a symlink's target) goes to ghost-file-ID.img and remap-fpath.img maps the file id to it; on
+// restore it is recreated before the helper runs (src/ghosts.ts) at <path>.cr.<id>.ghost (a directory at
+// its own path, as CRIU), and its name goes once the helper has it open (a directory's once every task
+// has its cwd and root).
+import { closeSync, constants, existsSync, lstatSync, openSync, readSync, statSync, type BigIntStats, type Stats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { imageFileName } from '@ckpt/images';
 import { native } from '../native.js';
 import { buildId, taskFileBuildId } from '../elf.js';
@@ -19,7 +22,7 @@ import { ObjFlag, ObjKind } from '../restore/plan-wire.js';
 
 /** CRIU's default --ghost-limit: deleted files larger than this (on disk) are refused. */
 const GHOST_LIMIT = 1 << 20;
-const O_PATH = 0o10000000, S_IFMT = 0o170000, S_IFLNK = 0o120000;
+const O_PATH = 0o10000000, S_IFMT = 0o170000, S_IFLNK = 0o120000, S_IFREG = 0o100000, S_IFDIR = 0o040000, S_IFIFO = 0o010000, S_IFCHR = 0o020000, S_IFBLK = 0o060000;
 /** Ghost files of at least this size are written in chunks (SEEK_DATA/SEEK_HOLE), as CRIU does. */
 const GHOST_CHUNKS_THRESH = 3 * 4096;
 
@@ -33,7 +36,6 @@ export const reg: Kind = {
     return st.isCharacterDevice() && (st.rdev === makedev(1, 3) || st.rdev === makedev(1, 5)); // /dev/null, /dev/zero
   },
   dump(files, d) {
-    if (d.st.isSymbolicLink() && d.st.nlink === 0) throw new DumpError(`Can't dump ${d.what}: a deleted symlink is not supported`);
     const r = regEntry(d.id, stripDeleted(d.link), d.flags, d.info.pos, d.st);
     if (d.st.isFile()) {
       const bid = taskFileBuildId(d.pid, d.fd, d.flags);
@@ -41,17 +43,16 @@ export const reg: Kind = {
     }
     r.fown = d.fown;
     files.entries.push({ type: 'REG', id: d.id, reg: r });
-    if (d.st.isFile() && d.st.nlink === 0) dumpGhost(files, d.id, d.procFd, d.what);
+    if (d.st.nlink === 0) dumpGhost(files, d.id, d.procFd, d.what);
   },
   collect(objs) {
     restoreState.of(objs);
   },
   plan(objs, f, fileId, what) {
     const r = f.reg;
-    const remapId = restoreState.of(objs).ghostOf.get(fileId);
-    if (remapId !== undefined) {
-      const path = ghostFile(objs, r, remapId, what);
-      return { kind: ObjKind.REG, label: `${what} (deleted file ${r.name})`, path, flags: (n(r.flags) | ObjFlag.GHOST) >>> 0, pos: b(r.pos) };
+    const path0 = ghostPath(objs, fileId, what);
+    if (path0 !== undefined) {
+      return { kind: ObjKind.REG, label: `${what} (deleted file ${r.name})`, path: path0, flags: (n(r.flags) | ObjFlag.GHOST) >>> 0, pos: b(r.pos) };
     }
     const path = r.name as string;
     let st;
@@ -92,26 +93,27 @@ const dumpState = new PerRun<Files, DumpState>(() => ({ special: new Map(), ghos
 
 /**
  * exe, mapped files, cwd, root: statPath is a /proc link to the object (map_files, exe, cwd). Regular
- * files are deduplicated by (dev, ino); dirs and devices always get a new id.
+ * files are deduplicated by (dev, ino); dirs and devices always get a new id. A deleted one is a ghost.
  */
 export function specialFile(files: Files, name: string, statPath: string): number {
   const special = dumpState.of(files).special;
   const st = statSync(statPath);
+  if (st.nlink === 0) name = stripDeleted(name);
   const isRegular = st.isFile();
   const key = `${st.dev}:${st.ino}`;
   if (isRegular && special.has(key)) return special.get(key)!;
   const id = files.newId();
   if (isRegular) special.set(key, id);
   files.entries.push({ type: 'REG', id, reg: regEntry(id, name, 0, 0n, st, isRegular ? statPath : undefined) });
-  if (isRegular && st.nlink === 0) dumpGhost(files, id, statPath, `mapped file ${name}`);
+  if (st.nlink === 0) dumpGhost(files, id, statPath, `${isRegular ? 'mapped file' : 'directory'} ${name}`);
   return id;
 }
 
 /**
- * A deleted-but-open file: its contents go to ghost-file-ID.img (once per inode), and
- * remap-fpath.img maps the file id to it (CRIU's GHOST remap).
+ * A deleted-but-open file (regular, directory, FIFO, device, symlink): its inode goes to ghost-file-ID.img
+ * (once per inode), and remap-fpath.img maps the file id to it (CRIU's GHOST remap).
  */
-function dumpGhost(files: Files, id: number, path: string, what: string): void {
+export function dumpGhost(files: Files, id: number, path: string, what: string): void {
   if (!files.out) throw new DumpError(`Can't dump ${what}: ghost files need an images dir`);
   const st = statSync(path, { bigint: true });
   const onDisk = Number(st.blocks) * 512;
@@ -140,8 +142,12 @@ function writeGhost(dir: string, gid: number, path: string, st: BigIntStats): vo
     atim: { tv_sec: st.atimeNs / 1000000000n, tv_usec: (st.atimeNs % 1000000000n) / 1000n },
     mtim: { tv_sec: st.mtimeNs / 1000000000n, tv_usec: (st.mtimeNs % 1000000000n) / 1000n },
   };
-  const S_IFREG = 0o100000, S_IFCHR = 0o020000, S_IFBLK = 0o060000;
   if ((mode & S_IFMT) === S_IFCHR || (mode & S_IFMT) === S_IFBLK) head.rdev = Number(st.rdev);
+  if ((mode & S_IFMT) === S_IFLNK) {
+    const target = native().symlinkTarget(path);
+    if (target === null || Buffer.byteLength(target) !== size) throw new DumpError(`Can't read the target of the deleted symlink ${path}`);
+    head.symlnk_target = target;
+  }
   const entries: any[] = [head];
   if ((mode & S_IFMT) === S_IFREG) {
     const fd = openSync(path, constants.O_RDONLY);
@@ -193,6 +199,8 @@ interface RestoreState {
   ghostOf: Map<number, number>;
   /** ghost id -> the path it is recreated at */
   ghostPath: Map<number, string>;
+  /** "dev:ino" (the kernel's device number) -> ghost id, read when first asked (inotify watches) */
+  byInode?: Map<string, number>;
 }
 const restoreState = new PerRun<FileObjects, RestoreState>((objs) => {
   const s: RestoreState = { ghostOf: new Map(), ghostPath: new Map() };
@@ -212,7 +220,36 @@ export function isGhost(objs: FileObjects, fileId: number): boolean {
   return restoreState.of(objs).ghostOf.has(fileId);
 }
 
-/** a ghost file: recreated (before the helper runs) from ghost-file-ID.img next to where it was */
+/** Where the ghost of a file id (a REG entry) is made, or undefined when it was not deleted. */
+export function ghostPath(objs: FileObjects, fileId: number, what: string): string | undefined {
+  const remapId = restoreState.of(objs).ghostOf.get(fileId);
+  if (remapId === undefined) return undefined;
+  const r = objs.file(fileId)?.reg;
+  if (!r) throw new RestoreError(`${what}: file id ${fileId} of ${imageFileName('remap-fpath')} is not a file of ${imageFileName('files')}`);
+  return ghostFile(objs, r, remapId, what);
+}
+
+/** The path of the ghost of inode ino on the filesystem sdev (kernel encoding), if the dump has one. */
+export function ghostPathByInode(objs: FileObjects, sdev: number, ino: bigint, what: string): string | undefined {
+  const s = restoreState.of(objs);
+  if (!s.byInode) {
+    s.byInode = new Map();
+    for (const gid of new Set(s.ghostOf.values())) {
+      const g = load(objs.opts.dir, 'ghost-file', gid, what).entries[0];
+      if (g?.dev !== undefined && g.ino !== undefined) s.byInode.set(`${n(g.dev)}:${b(g.ino)}`, gid);
+    }
+  }
+  const gid = s.byInode.get(`${sdev}:${ino}`);
+  if (gid === undefined) return undefined;
+  for (const [fileId, remapId] of s.ghostOf) if (remapId === gid) return ghostPath(objs, fileId, what);
+  return undefined;
+}
+
+/**
+ * a ghost file: recreated (before the helper runs) from ghost-file-ID.img next to where it was: at
+ * <path>.cr.<id>.ghost in the nearest directory of the path that exists (CRIU's trim_last_parent), a
+ * directory at its own path (with its missing parents, as CRIU's mkdirpat)
+ */
 function ghostFile(objs: FileObjects, r: any, remapId: number, what: string): string {
   const ghostPath = restoreState.of(objs).ghostPath;
   const have = ghostPath.get(remapId);
@@ -222,21 +259,40 @@ function ghostFile(objs: FileObjects, r: any, remapId: number, what: string): st
   const g = es[0];
   if (!g) throw new RestoreError(`${what}: ${name} is empty`);
   const mode = n(g.mode);
-  if ((mode & 0o170000) !== 0o100000) throw new RestoreError(`${what}: ghost ${r.name} of mode 0${mode.toString(8)} is not a regular file (not supported)`);
+  const type = mode & S_IFMT;
   const chunks: Ghost['chunks'] = [];
-  let size: bigint;
-  if (g.chunks) {
-    for (const c of es.slice(1)) chunks.push({ off: b(c.off), data: (c.extra as Buffer) ?? Buffer.alloc(0) });
-    size = b(g.size);
-  } else {
-    const data = (g.extra as Buffer) ?? Buffer.alloc(0);
-    chunks.push({ off: 0n, data });
-    size = BigInt(data.length);
+  let size = 0n;
+  const ghost: Partial<Ghost> = { type };
+  if (type === S_IFREG) {
+    if (g.chunks) {
+      for (const c of es.slice(1)) chunks.push({ off: b(c.off), data: (c.extra as Buffer) ?? Buffer.alloc(0) });
+      size = b(g.size);
+    } else {
+      const data = (g.extra as Buffer) ?? Buffer.alloc(0);
+      chunks.push({ off: 0n, data });
+      size = BigInt(data.length);
+    }
+    if (r.size !== undefined && b(r.size) !== size) throw new RestoreError(`${what}: ghost file ${name} holds ${size} bytes, the dump recorded ${r.size} for ${r.name}`);
+  } else if (type === S_IFCHR || type === S_IFBLK) {
+    if (g.rdev === undefined) throw new RestoreError(`${what}: ghost device ${r.name} in ${name} has no device number`);
+    ghost.rdev = n(g.rdev);
+  } else if (type === S_IFLNK) {
+    if (!g.symlnk_target) throw new RestoreError(`${what}: ghost symlink ${r.name} in ${name} has no target`);
+    ghost.target = g.symlnk_target as string;
+  } else if (type !== S_IFDIR && type !== S_IFIFO) {
+    throw new RestoreError(`${what}: ghost ${r.name} of mode 0${mode.toString(8)} in ${name}: not a file kind that can be recreated`);
   }
-  if (r.size !== undefined && b(r.size) !== size) throw new RestoreError(`${what}: ghost file ${name} holds ${size} bytes, the dump recorded ${r.size} for ${r.name}`);
-  const path = `${r.name}.cr.${remapId.toString(16)}.ghost`;
+  const path = type === S_IFDIR ? r.name as string : nearestParent(`${r.name}.cr.${remapId.toString(16)}.ghost`);
   const tv = (t: any): [bigint, bigint] | undefined => (t ? [b(t.tv_sec), b(t.tv_usec)] : undefined);
-  objs.plan.ghosts.push({ path, mode: mode & 0o7777, uid: n(g.uid), gid: n(g.gid), size, atime: tv(g.atim), mtime: tv(g.mtim), chunks });
+  objs.plan.ghosts.push({ ...ghost, path, type, mode: mode & 0o7777, uid: n(g.uid), gid: n(g.gid), size, atime: tv(g.atim), mtime: tv(g.mtim), chunks });
   ghostPath.set(remapId, path);
   return path;
+}
+
+/** "a/b/c/d" -> "a/b/d" while a/b/c does not exist (CRIU makes the ghost of a file of a removed directory higher up) */
+function nearestParent(path: string): string {
+  const base = basename(path);
+  let dir = dirname(path);
+  while (dir !== '/' && !existsSync(dir)) dir = dirname(dir);
+  return join(dir, base);
 }
