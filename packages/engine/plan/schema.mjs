@@ -29,7 +29,8 @@ export const flags = {
   /** bits of an object's flags above the open(2) flags */
   ObjFlag: { prefix: 'OBJ_', values: { GHOST: 1n << 31n /* REG: a ghost file, unlinked once every object is open */, EXTERNAL: 1n << 30n /* a peer outside the tree (--ext-unix-sk): never created */,
     HANGUP: 1n << 29n /* PTY_MASTER: there only for hung-up slaves, closed once every object is open */,
-    PEER_GONE: 1n << 28n /* UNIX: connected to a peer since closed: made with a throwaway peer that sends its queue, then closes */ } },
+    PEER_GONE: 1n << 28n /* UNIX: connected to a peer since closed: made with a throwaway peer that sends its queue, then closes */,
+    LINK_REMAP: 1n << 27n /* REG: opened by its link remap's name (--link-remap), which goes once the restore succeeded */ } },
   /** the plan's flags */
   PlanFlag: { prefix: 'FLAG_', values: { DETACHED: 1n, SHELL_JOB: 2n, LEAVE_STOPPED: 4n /* -s: every task stops before it runs */, SIBLING: 8n /* -S: the root is the child of ckpt's parent */ } },
 };

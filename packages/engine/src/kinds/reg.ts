@@ -15,7 +15,7 @@ import { writeImage } from '../images-out.js';
 import type { Files } from '../files.js';
 import type { FileObjects } from '../restore/objects.js';
 import { b, hasImage, load, n, RestoreError } from '../restore/read.js';
-import type { Ghost } from '../restore/types.js';
+import type { Ghost, Obj } from '../restore/types.js';
 import { FOWN_NONE, kdev, major, makedev, minor, O_ACCMODE, O_APPEND, O_WRONLY, PerRun, SEEK_DATA, SEEK_HOLE, stripDeleted } from './common.js';
 import type { Kind } from './kind.js';
 import { ObjFlag, ObjKind } from '../restore/plan-wire.js';
@@ -44,12 +44,15 @@ export const reg: Kind = {
     r.fown = d.fown;
     files.entries.push({ type: 'REG', id: d.id, reg: r });
     if (d.st.nlink === 0) dumpGhost(files, d.id, d.procFd, d.what);
+    else if (d.link.endsWith(' (deleted)') && !d.st.isDirectory() && !sameInode(d.link, d.st)) dumpLinkRemap(files, d.id, d.procFd, r.name, d.what);
   },
   collect(objs) {
     restoreState.of(objs);
   },
   plan(objs, f, fileId, what) {
     const r = f.reg;
+    const linked = linkRemapOf(objs, fileId, r, what);
+    if (linked) return linked;
     const path0 = ghostPath(objs, fileId, what);
     if (path0 !== undefined) {
       return { kind: ObjKind.REG, label: `${what} (deleted file ${r.name})`, path: path0, flags: (n(r.flags) | ObjFlag.GHOST) >>> 0, pos: b(r.pos) };
@@ -194,22 +197,56 @@ function writeGhost(dir: string, gid: number, path: string, st: BigIntStats): vo
   writeImage(dir, 'ghost-file', gid, { magic: 'GHOST_FILE', entries });
 }
 
+/** Whether path names the inode st (a file really named "... (deleted)") */
+function sameInode(path: string, st: Stats): boolean {
+  try {
+    const p = lstatSync(path);
+    return p.ino === st.ino && p.dev === st.dev;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A deleted file that still has other names (CRIU's link remap, with --link-remap): a new name for it,
+ * link_remap.<id> in its directory (or the nearest one that exists), a REG entry of that name and a LINKED
+ * remap-fpath entry. The name stays for the restore, which removes it; a failed dump or -R removes it (dump.ts).
+ */
+function dumpLinkRemap(files: Files, id: number, procFd: string, name: string, what: string): void {
+  if (!files.out?.linkRemap) throw new DumpError(`Can't dump ${what}: a deleted file that has other names needs --link-remap`);
+  const lid = files.newId();
+  for (let dir = dirname(name); ; dir = dirname(dir)) {
+    const path = join(dir, `link_remap.${lid}`);
+    const r = native().linkFollow(procFd, path);
+    if (r === 0) {
+      files.out.linkRemaps?.push(path);
+      files.entries.push({ type: 'REG', id: lid, reg: { id: lid, flags: 0, pos: 0n, fown: FOWN_NONE, name: path } });
+      files.remaps.push({ orig_id: id, remap_id: lid, remap_type: 'LINKED' });
+      return;
+    }
+    if (r !== -2 /* ENOENT: no such directory (any more) */ || dir === '/') throw new DumpError(`Can't dump ${what}: cannot link it to ${path}: errno ${-r}`);
+  }
+}
+
 interface RestoreState {
   /** remap-fpath: file id -> ghost file id */
   ghostOf: Map<number, number>;
   /** ghost id -> the path it is recreated at */
   ghostPath: Map<number, string>;
+  /** remap-fpath LINKED: file id -> the file id of its link remap (a REG entry) */
+  linkedTo: Map<number, number>;
   /** "dev:ino" (the kernel's device number) -> ghost id, read when first asked (inotify watches) */
   byInode?: Map<string, number>;
 }
 const restoreState = new PerRun<FileObjects, RestoreState>((objs) => {
-  const s: RestoreState = { ghostOf: new Map(), ghostPath: new Map() };
+  const s: RestoreState = { ghostOf: new Map(), ghostPath: new Map(), linkedTo: new Map() };
   const dir = objs.opts.dir;
   if (hasImage(dir, 'remap-fpath')) {
     for (const e of load(dir, 'remap-fpath', 'file remaps').entries) {
       const type = e.remap_type ?? 'LINKED';
-      if (type !== 'GHOST' && type !== 0) throw new RestoreError(`file id ${e.orig_id}: ${type} file remaps are not supported`);
-      s.ghostOf.set(n(e.orig_id), n(e.remap_id));
+      if (type === 'LINKED' || type === 0) s.linkedTo.set(n(e.orig_id), n(e.remap_id));
+      else if (type === 'GHOST' || type === 1) s.ghostOf.set(n(e.orig_id), n(e.remap_id));
+      else throw new RestoreError(`file id ${e.orig_id}: ${type} file remaps are not supported`);
     }
   }
   return s;
@@ -218,6 +255,22 @@ const restoreState = new PerRun<FileObjects, RestoreState>((objs) => {
 /** Whether a file id is a ghost file (deleted when dumped). */
 export function isGhost(objs: FileObjects, fileId: number): boolean {
   return restoreState.of(objs).ghostOf.has(fileId);
+}
+
+/** A deleted file with other names (link remap): opened by the name the dump gave it, removed after the restore. */
+function linkRemapOf(objs: FileObjects, fileId: number, r: any, what: string): Obj | undefined {
+  const lid = restoreState.of(objs).linkedTo.get(fileId);
+  if (lid === undefined) return undefined;
+  const path = objs.file(lid)?.reg?.name as string | undefined;
+  if (!path) throw new RestoreError(`${what}: the link remap of ${r.name} (file id ${lid}) is not a file of ${imageFileName('files')}`);
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    throw new RestoreError(`${what}: link remap ${path} of deleted file ${r.name}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (e as Error).message}`);
+  }
+  if (r.size !== undefined && BigInt(st.size) !== b(r.size)) throw new RestoreError(`${what}: link remap ${path} has size ${st.size}, the dump recorded ${r.size} for ${r.name}`);
+  return { kind: ObjKind.REG, label: `${what} (deleted file ${r.name})`, path, flags: (n(r.flags) | ObjFlag.LINK_REMAP) >>> 0, pos: b(r.pos) };
 }
 
 /** Where the ghost of a file id (a REG entry) is made, or undefined when it was not deleted. */

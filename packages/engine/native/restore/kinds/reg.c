@@ -13,7 +13,7 @@
  * opened non-blocking). -1 once the error is printed */
 int open_obj_path(struct obj *o, int extra)
 {
-	int flags = (int)(o->flags & ~(O_CREAT | O_EXCL | O_TRUNC | OBJ_GHOST));
+	int flags = (int)(o->flags & ~(O_CREAT | O_EXCL | O_TRUNC | OBJ_GHOST | OBJ_LINK_REMAP));
 	/* a nameless file (O_TMPFILE) comes back as a ghost: opened by name, as a file, not in a directory */
 	if (flags & 020000000 /* the kernel's __O_TMPFILE */)
 		flags &= ~(020000000 | O_DIRECTORY);
@@ -60,6 +60,15 @@ static int unlink_ghosts(void)
 		if (is_ghost(&objs[i], 0) && unlink(objs[i].path) < 0 && errno != ENOENT)
 			fprintf(stderr, "Warn: %s: cannot unlink %s: %s\n", objs[i].label, objs[i].path, strerror(errno));
 	return 0;
+}
+
+/* the restore succeeded: the names the dump gave deleted files (--link-remap) go (kept after a failure,
+ * for the next try, as criu) */
+void remove_link_remaps(void)
+{
+	for (uint64_t i = 0; i < nr_objs; i++)
+		if (objs[i].kind == OBJ_REG && (objs[i].flags & OBJ_LINK_REMAP) && unlink(objs[i].path) < 0 && errno != ENOENT)
+			fprintf(stderr, "Warn: %s: cannot unlink %s: %s\n", objs[i].label, objs[i].path, strerror(errno));
 }
 
 void remove_ghost_dirs(void)
