@@ -5,7 +5,7 @@
 // restore it is recreated before the helper runs (src/ghosts.ts) at <path>.cr.<id>.ghost (a directory at
 // its own path, as CRIU), and its name goes once the helper has it open (a directory's once every task
 // has its cwd and root).
-import { closeSync, constants, existsSync, lstatSync, openSync, readSync, statSync, type BigIntStats, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, lstatSync, openSync, readSync, statfsSync, statSync, type BigIntStats, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { imageFileName } from '@ckpt/images';
 import { native } from '../native.js';
@@ -43,6 +43,8 @@ export const reg: Kind = {
     }
     r.fown = d.fown;
     files.entries.push({ type: 'REG', id: d.id, reg: r });
+    // procfs and devpts files are the kernel's to make: never a ghost or a link remap (as CRIU's check_path_remap)
+    if (onKernelFs(d.procFd)) return;
     if (d.st.nlink === 0) dumpGhost(files, d.id, d.procFd, d.what);
     else if (d.link.endsWith(' (deleted)') && !d.st.isDirectory() && !sameInode(d.link, d.st)) dumpLinkRemap(files, d.id, d.procFd, r.name, d.what);
   },
@@ -195,6 +197,13 @@ function writeGhost(dir: string, gid: number, path: string, st: BigIntStats): vo
     }
   }
   writeImage(dir, 'ghost-file', gid, { magic: 'GHOST_FILE', entries });
+}
+
+const PROC_SUPER_MAGIC = 0x9fa0, DEVPTS_SUPER_MAGIC = 0x1cd1;
+
+function onKernelFs(procFd: string): boolean {
+  const type = statfsSync(procFd).type;
+  return type === PROC_SUPER_MAGIC || type === DEVPTS_SUPER_MAGIC;
 }
 
 /** Whether path names the inode st (a file really named "... (deleted)") */
