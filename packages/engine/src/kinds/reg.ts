@@ -55,9 +55,9 @@ export const reg: Kind = {
     const r = f.reg;
     const linked = linkRemapOf(objs, fileId, r, what);
     if (linked) return linked;
-    const path0 = ghostPath(objs, fileId, what);
-    if (path0 !== undefined) {
-      return { kind: ObjKind.REG, label: `${what} (deleted file ${r.name})`, path: path0, flags: (n(r.flags) | ObjFlag.GHOST) >>> 0, pos: b(r.pos) };
+    const ghost = ghostPath(objs, fileId, what);
+    if (ghost !== undefined) {
+      return { kind: ObjKind.REG, label: `${what} (deleted file ${r.name})`, path: ghost, flags: (n(r.flags) | ObjFlag.GHOST) >>> 0, pos: b(r.pos) };
     }
     const path = r.name as string;
     let st;
@@ -247,14 +247,18 @@ interface RestoreState {
   /** "dev:ino" (the kernel's device number) -> ghost id, read when first asked (inotify watches) */
   byInode?: Map<string, number>;
 }
+const REMAP_GHOST = 0x80000000;
 const restoreState = new PerRun<FileObjects, RestoreState>((objs) => {
   const s: RestoreState = { ghostOf: new Map(), ghostPath: new Map(), linkedTo: new Map() };
   const dir = objs.opts.dir;
   if (hasImage(dir, 'remap-fpath')) {
     for (const e of load(dir, 'remap-fpath', 'file remaps').entries) {
-      const type = e.remap_type ?? 'LINKED';
-      if (type === 'LINKED' || type === 0) s.linkedTo.set(n(e.orig_id), n(e.remap_id));
-      else if (type === 'GHOST' || type === 1) s.ghostOf.set(n(e.orig_id), n(e.remap_id));
+      // images of old criu versions have no type: a ghost's id has bit 31 set
+      const old = e.remap_type === undefined && (n(e.remap_id) & REMAP_GHOST) !== 0;
+      const type = old ? 'GHOST' : e.remap_type ?? 'LINKED';
+      const remapId = old ? n(e.remap_id) & ~REMAP_GHOST : n(e.remap_id);
+      if (type === 'LINKED' || type === 0) s.linkedTo.set(n(e.orig_id), remapId);
+      else if (type === 'GHOST' || type === 1) s.ghostOf.set(n(e.orig_id), remapId);
       else throw new RestoreError(`file id ${e.orig_id}: ${type} file remaps are not supported`);
     }
   }
