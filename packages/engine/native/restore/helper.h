@@ -42,8 +42,8 @@ uint64_t find_hole(uint64_t need);  /* region.c */
 
 /* kinds/kinds.c */
 int create_objects(void);
-/* kinds/reg.c: once every task has its cwd and root, ghost directories go; once the restore succeeded,
- * link remaps */
+/* kinds/reg.c: once every task has its cwd and root, ghost directories go; once the tree is restored (before
+ * it runs), link remaps */
 void remove_ghost_dirs(void);
 void remove_link_remaps(void);
 

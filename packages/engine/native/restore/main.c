@@ -220,7 +220,6 @@ int main(int argc, char **argv)
 			remove_pidfile();
 		return 1;
 	}
-	remove_link_remaps();
 	struct timespec t1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	info("restored %lu task(s) in %.3f s", (unsigned long)nr_tasks, (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
