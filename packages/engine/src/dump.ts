@@ -214,8 +214,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   if (opts.finalState === 'running') {
     freezer.releaseAll();
     dropLinkRemaps();
-  }
-  else if (opts.finalState === 'stopped') freezer.releaseAll(true);
+  } else if (opts.finalState === 'stopped') freezer.releaseAll(true);
   else freezer.killAll();
   const tDone = process.hrtime.bigint();
   result.frozenMs = Number(tDone - tFrozen) / 1e6;
