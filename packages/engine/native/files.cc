@@ -324,6 +324,33 @@ Napi::Value HandlePath(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, buf, n);
 }
 
+// mknod(path, mode, rdev) -> 0 or -errno: a ghost FIFO or device node (node's fs has no mknod)
+Napi::Value Mknod(const Napi::CallbackInfo& info) {
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  return Ret(info.Env(), mknod(path.c_str(), (mode_t)ArgInt(info, 1), (dev_t)ArgInt(info, 2)));
+}
+
+// linkFollow(from, to) -> 0 or -errno: a new name for the file a magic link (/proc/PID/fd/N) points to,
+// deleted or not (linkat AT_SYMLINK_FOLLOW; a file with no name left fails with ENOENT)
+Napi::Value LinkFollow(const Napi::CallbackInfo& info) {
+  std::string from = info[0].As<Napi::String>().Utf8Value(), to = info[1].As<Napi::String>().Utf8Value();
+  return Ret(info.Env(), linkat(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), AT_SYMLINK_FOLLOW));
+}
+
+// symlinkTarget(procFd) -> the target of the symlink a magic link points to (an O_PATH fd of a symlink,
+// deleted or not), or null
+Napi::Value SymlinkTarget(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int fd = open(path.c_str(), O_PATH | O_CLOEXEC);
+  if (fd < 0) return env.Null();
+  char buf[4096];
+  ssize_t n = readlinkat(fd, "", buf, sizeof(buf));
+  close(fd);
+  if (n < 0 || n == (ssize_t)sizeof(buf)) return env.Null();
+  return Napi::String::New(env, buf, n);
+}
+
 // mountCgroup(fstype, options) -> fd of a detached mount of that cgroup hierarchy (fsopen/fsmount: nothing
 // appears in the mount table), or -errno. options: "name=X" and/or controller flags, comma-separated.
 Napi::Value MountCgroup(const Napi::CallbackInfo& info) {
@@ -390,6 +417,9 @@ void InitFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("fown", Napi::Function::New(env, Fown));
   exports.Set("handlePath", Napi::Function::New(env, HandlePath));
   exports.Set("mountCgroup", Napi::Function::New(env, MountCgroup));
+  exports.Set("mknod", Napi::Function::New(env, Mknod));
+  exports.Set("linkFollow", Napi::Function::New(env, LinkFollow));
+  exports.Set("symlinkTarget", Napi::Function::New(env, SymlinkTarget));
 }
 
 }  // namespace ckpt

@@ -31,7 +31,8 @@ export const flags = {
     HANGUP: 1n << 29n /* PTY_MASTER: there only for hung-up slaves, closed once every object is open */,
     PEER_GONE: 1n << 28n /* UNIX: connected to a peer since closed: made with a throwaway peer that sends its queue, then closes */,
     PROC_TASK: 1n << 27n /* REG: a file under /proc/PID of a task of the tree: opened by the task holding it once PID exists */,
-    SK_DELETED: 1n << 26n /* UNIX: its socket file was unlinked: bound, kept open O_PATH (peers connect through it), unlinked */ } },
+    SK_DELETED: 1n << 26n /* UNIX: its socket file was unlinked: bound, kept open O_PATH (peers connect through it), unlinked */,
+    LINK_REMAP: 1n << 25n /* REG: opened by its link remap's name (--link-remap), which goes once the restore succeeded */ } },
   /** the plan's flags */
   PlanFlag: { prefix: 'FLAG_', values: { DETACHED: 1n, SHELL_JOB: 2n, LEAVE_STOPPED: 4n /* -s: every task stops before it runs */, SIBLING: 8n /* -S: the root is the child of ckpt's parent */ } },
 };

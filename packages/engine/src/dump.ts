@@ -32,6 +32,8 @@ export interface DumpOptions {
   timeoutMs?: number;
   /** --ghost-limit: the largest deleted file (bytes on disk) copied into the images */
   ghostLimit?: number;
+  /** --link-remap: a deleted file with other names is linked as link_remap.N (else refused) */
+  linkRemap?: boolean;
   /** --action-script: pre-dump before freezing, post-dump once the images are written (a failure fails the dump) */
   hooks?: { preDump(): void; postDump(): void };
   shellJob?: boolean;
@@ -67,6 +69,10 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   const freezer = new Freezer(log);
   let tFrozen = 0n;
   let result: DumpResult | undefined;
+  // names given to deleted files (--link-remap): kept for the restore, removed when the dump fails or the
+  // tree goes on running (CRIU's delete_link_remaps)
+  const linkRemaps: string[] = [];
+  const dropLinkRemaps = () => { for (const p of linkRemaps) rmSync(p, { force: true }); };
   try {
     log.info(`Dumping processes (pid: ${opts.pid})`);
     opts.hooks?.preDump();
@@ -79,7 +85,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     let pagesId = 1;
     const seccomp = new Seccomp();
     seccomp.collect(tasks);
-    const files = new Files(log, { dir: opts.dir, nextPagesId: () => pagesId++, ghostLimit: opts.ghostLimit });
+    const files = new Files(log, { dir: opts.dir, nextPagesId: () => pagesId++, ghostLimit: opts.ghostLimit, linkRemap: opts.linkRemap, linkRemaps });
     const ids = new Ids();
     files.unix = new UnixSockets(ids.rootIds.net_ns_id, !!opts.extUnixSk);
     const pstree: any[] = [];
@@ -197,6 +203,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     };
   } catch (e) {
     freezer.releaseAll();
+    dropLinkRemaps();
     if (existsSync(opts.dir)) {
       rmSync(join(opts.dir, imageFileName('inventory')), { force: true });
       writeFileSync(join(opts.dir, FAILED_MARK), `${(e as Error).message}\n`);
@@ -204,8 +211,10 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     log.error(`Dumping FAILED: ${(e as Error).message}`);
     throw e;
   }
-  if (opts.finalState === 'running') freezer.releaseAll();
-  else if (opts.finalState === 'stopped') freezer.releaseAll(true);
+  if (opts.finalState === 'running') {
+    freezer.releaseAll();
+    dropLinkRemaps();
+  } else if (opts.finalState === 'stopped') freezer.releaseAll(true);
   else freezer.killAll();
   const tDone = process.hrtime.bigint();
   result.frozenMs = Number(tDone - tFrozen) / 1e6;

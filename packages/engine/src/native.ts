@@ -59,6 +59,12 @@ export interface Native {
   lseek(fd: number, offset: number | bigint, whence: number): bigint | number;
   fown(fd: number): { pid: number; pidType: number; uid: number; euid: number; signum: number };
   handlePath(mountDir: string, type: number, handle: Buffer): string | null;
+  /** 0 or -errno */
+  mknod(path: string, mode: number, rdev: number): number;
+  /** linkat(from, to, AT_SYMLINK_FOLLOW): 0 or -errno */
+  linkFollow(from: string, to: string): number;
+  /** readlinkat(open(procFd, O_PATH), ""): a symlink's target, or null */
+  symlinkTarget(procFd: string): string | null;
   /** fd of a detached mount (fsmount) of a cgroup hierarchy: fstype cgroup or cgroup2, options "name=X" or controllers; or -errno */
   mountCgroup(fstype: string, options: string): number;
   threadArea(tid: number, entry: number): Buffer | null;

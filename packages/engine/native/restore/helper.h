@@ -42,6 +42,10 @@ uint64_t find_hole(uint64_t need);  /* region.c */
 
 /* kinds/kinds.c */
 int create_objects(void);
+/* kinds/reg.c: once every task has its cwd and root, ghost directories go; once the tree is restored (before
+ * it runs), link remaps */
+void remove_ghost_dirs(void);
+void remove_link_remaps(void);
 
 /* tasks.c */
 void task_main(uint64_t ti) __attribute__((noreturn));

@@ -202,6 +202,8 @@ int main(int argc, char **argv)
 
 	int failed = wait_all(&arena->nr_prepared, "while being prepared");
 	end_proc_pids();  /* every task holds what it needed of their /proc/PID */
+	if (!failed)
+		remove_ghost_dirs();
 	struct timespec tp;
 	clock_gettime(CLOCK_MONOTONIC, &tp);
 	if (!failed)

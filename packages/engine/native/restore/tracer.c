@@ -199,6 +199,8 @@ int finish_tree(void)
 	/* criu's order: the pidfile, post-restore (its failure undoes the restore), pre-resume (reported only) */
 	if (write_pidfile((pid_t)tasks[0].pid) < 0 || run_scripts("post-restore", (pid_t)tasks[0].pid) < 0)
 		return -1;
+	/* as criu: the tree is restored, the names given to deleted files at dump go before any task runs */
+	remove_link_remaps();
 	run_scripts("pre-resume", (pid_t)tasks[0].pid);
 	for (i = 0; i < nr_tasks; i++) {
 		if (tasks[i].state == 2)

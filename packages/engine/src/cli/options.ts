@@ -37,6 +37,7 @@ export interface CliOptions {
   actionScripts: string[];
   displayStats: boolean;
   ghostLimit: number;
+  linkRemap: boolean;
   manageCgroups?: 'none' | 'props' | 'soft' | 'full' | 'strict' | 'ignore';
   /** --cgroup-root [controller:]/path, in the order given */
   cgroupRoots: { ctl?: string; root: string }[];
@@ -76,7 +77,7 @@ export function defaults(): Omit<CliOptions, 'command'> {
   return {
     imagesDir: '.', logPid: false, verbosity: 2, detached: false, sibling: false, shellJob: false, fileLocks: false,
     extUnixSk: false, extUnixSkInodes: [], inheritFds: [], timeout: 10, preDumpMode: 'splice', actionScripts: [],
-    displayStats: false, ghostLimit: DEFAULT_GHOST_LIMIT, cgroupRoots: [], features: [], all: false, extra: false, experimental: false,
+    displayStats: false, ghostLimit: DEFAULT_GHOST_LIMIT, linkRemap: false, cgroupRoots: [], features: [], all: false, extra: false, experimental: false,
     help: false, version: false, notes: [], refused: [],
   };
 }
@@ -171,7 +172,7 @@ export const OPTIONS: readonly OptDef[] = [
   { long: 'timeout', arg: 'required', meta: 'N', group: 'dump', cmds: ['dump'], help: 'give up freezing the tree after N seconds (default 10; 0: no limit); the tree is left as it was', set: (o, v, s) => { o.timeout = int(s, v, 0, 1e6); } },
   { long: 'ghost-limit', arg: 'required', meta: 'SIZE', group: 'dump', cmds: ['dump'], help: 'largest deleted file (data on disk) to copy into the images (bytes, or with K, M, G; default 1M)', set: (o, v, s) => { o.ghostLimit = size(s, v); } },
   { long: 'pre-dump-mode', arg: 'required', meta: 'MODE', group: 'noop', help: 'splice or read: how criu\'s pre-dump reads memory', noop: 'ckpt has no pre-dump; dump reads memory with process_vm_readv either way', set: (o, v, s) => { if (v !== 'splice' && v !== 'read') throw bad(s, v); o.preDumpMode = v; } },
-  { long: 'link-remap', arg: 'none', bool: true, group: 'noop', help: 'criu: may link deleted files back into the filesystem', noop: 'ckpt never links files at dump: a deleted file is copied as a ghost file (see --ghost-limit)' },
+  { long: 'link-remap', arg: 'none', bool: true, group: 'dump', cmds: ['dump'], help: 'a deleted file that still has other names gets one more, link_remap.N beside it, for the restore (which removes it); refused without', set: (o, _v, _s, neg) => { o.linkRemap = !neg; } },
   { long: 'ghost-fiemap', arg: 'none', bool: true, group: 'noop', help: 'criu: find a ghost file\'s data with FIEMAP', noop: 'ckpt finds it with SEEK_DATA/SEEK_HOLE' },
   { long: 'tcp-established', arg: 'none', bool: true, group: 'noop', help: 'criu: dump established TCP connections', noop: NO_INET },
   { long: 'skip-in-flight', arg: 'none', bool: true, group: 'noop', help: 'criu: skip TCP connections not yet accepted', noop: NO_INET },

@@ -1,26 +1,28 @@
 // FIFOs (CRIU's fifo.c): a REG entry for the path (regf_id) and the FIFO entry, the unread data once per
 // FIFO in fifo-data.img. On restore the FIFO is opened by path (an O_RDWR keeper per path while
-// opening), the first object of it refilled from fifo-data.
+// opening), the first object of it refilled from fifo-data. A deleted FIFO is a ghost of its REG entry
+// (kinds/reg.ts), made again as a FIFO node and unlinked by the helper once open.
 import { statSync } from 'node:fs';
 import { imageFileName } from '@ckpt/images';
 import type { FileObjects } from '../restore/objects.js';
 import { n, RestoreError } from '../restore/read.js';
 import type { Obj } from '../restore/types.js';
-import { fownOf, PerRun } from './common.js';
+import { fownOf, PerRun, stripDeleted } from './common.js';
 import type { Kind } from './kind.js';
 import { collectPipeData, loadPipeData } from './pipe.js';
-import { regEntry } from './reg.js';
-import { ObjKind } from '../restore/plan-wire.js';
+import { dumpGhost, ghostPath, regEntry } from './reg.js';
+import { ObjFlag, ObjKind } from '../restore/plan-wire.js';
 
 export const fifo: Kind = {
   type: 'FIFO',
   field: 'fifo',
   detect: ({ link, st }) => st.isFIFO() && !link.startsWith('pipe:'),
-  dump(files, { id, link, flags, fown, st, procFd }) {
+  dump(files, { id, link, flags, fown, st, procFd, what }) {
     const regId = files.newId();
-    const r = regEntry(regId, link, flags, 0n, st);
+    const r = regEntry(regId, st.nlink === 0 ? stripDeleted(link) : link, flags, 0n, st);
     r.fown = fown;
     files.entries.push({ type: 'REG', id: regId, reg: r });
+    if (st.nlink === 0) dumpGhost(files, regId, procFd, what);
     files.entries.push({ type: 'FIFO', id, fifo: { id, pipe_id: st.ino, regf_id: regId } });
     collectPipeData(files, procFd, st.ino, files.fifoData);
   },
@@ -30,15 +32,21 @@ export const fifo: Kind = {
   plan(objs, f, _fileId, what) {
     const r = objs.file(n(f.fifo.regf_id))?.reg;
     if (!r) throw new RestoreError(`${what}: FIFO ${f.fifo.pipe_id}: file id ${f.fifo.regf_id} is not in ${imageFileName('files')}`);
-    const path = r.name as string;
-    let st;
-    try { st = statSync(path); } catch { throw new RestoreError(`${what}: FIFO ${path} is missing`); }
-    if (!st.isFIFO()) throw new RestoreError(`${what}: ${path} is not a FIFO`);
+    const ghost = ghostPath(objs, n(f.fifo.regf_id), what);
+    const path = ghost ?? r.name as string;
+    if (ghost === undefined) {
+      let st;
+      try { st = statSync(path); } catch { throw new RestoreError(`${what}: FIFO ${path} is missing`); }
+      if (!st.isFIFO()) throw new RestoreError(`${what}: ${path} is not a FIFO`);
+    }
     const ino = n(f.fifo.pipe_id);
     const data = fifoData.of(objs);
     const d = data.get(ino);
     data.delete(ino);
-    const obj: Obj = { kind: ObjKind.FIFO, label: `${what} (FIFO ${path})`, path, flags: n(r.flags), fifo: d ?? { size: 0, data: Buffer.alloc(0) } };
+    const obj: Obj = {
+      kind: ObjKind.FIFO, label: `${what} (${ghost ? 'deleted ' : ''}FIFO ${r.name})`, path, flags: (n(r.flags) | (ghost ? ObjFlag.GHOST : 0)) >>> 0,
+      fifo: d ?? { size: 0, data: Buffer.alloc(0) },
+    };
     fownOf(obj, r.fown);
     return obj;
   },

@@ -1,10 +1,12 @@
 // inotify (CRIU's fsnotify.c): the watches from fdinfo, each with the path of its inode found through
 // its file handle (open_by_handle_at on the filesystems of the task's mounts); restored by path with the
-// watch descriptors as dumped.
-import { existsSync, readFileSync } from 'node:fs';
+// watch descriptors as dumped. A watch on a deleted file has no path (as CRIU writes it): it is restored
+// on the ghost of that inode (dev, ino), which some task of the dump holds open.
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { native } from '../native.js';
 import { DumpError } from '../log.js';
-import { RestoreError, n } from '../restore/read.js';
+import { RestoreError, b, n } from '../restore/read.js';
+import { ghostPathByInode } from './reg.js';
 import type { Kind } from './kind.js';
 import { ObjKind } from '../restore/plan-wire.js';
 
@@ -15,11 +17,14 @@ export const inotify: Kind = {
   dump(files, { id, flags, fown, info, pid, what }) {
     files.entries.push({ type: 'INOTIFY', id, ify: { id, flags, fown, wd: inotifyWatches(info.lines, pid, what) } });
   },
-  plan(_objs, f, _fileId, what) {
+  plan(objs, f, _fileId, what) {
     const watches = ((f.ify.wd as any[]) ?? []).map((w) => {
-      const path = w.f_handle?.path as string | undefined;
-      if (!path) throw new RestoreError(`${what}: inotify watch ${w.wd} has no path in the images (handles alone are not supported)`);
-      if (!existsSync(path)) throw new RestoreError(`${what}: inotify watch ${w.wd}: ${path} is missing`);
+      // a deleted file's ghost first (CRIU's lookup_ghost_remap), made before the helper and still there
+      // when the inotify is created (its name goes once every object is open)
+      const ghost = ghostPathByInode(objs, n(w.s_dev), b(w.i_ino), what);
+      const path = ghost ?? w.f_handle?.path as string | undefined;
+      if (!path) throw new RestoreError(`${what}: inotify watch ${w.wd} on inode ${w.i_ino} has no path in the images and no open file of the dump is that inode (handles alone are not supported)`);
+      if (!ghost && !existsSync(path)) throw new RestoreError(`${what}: inotify watch ${w.wd}: ${path} is missing`);
       return { wd: n(w.wd), mask: n(w.mask), path };
     }).sort((x, y) => x.wd - y.wd);
     return { kind: ObjKind.INOTIFY, label: `${what} (inotify)`, flags: n(f.ify.flags), watches };
@@ -44,15 +49,21 @@ function inotifyWatches(lines: string[], pid: number, what: string): any[] {
     for (let o = 0; o < padded.length; o += 8) handle.push(padded.readBigUInt64LE(o));
     const sdev = parseInt(kv.sdev, 16);
     const fh: any = { bytes, type: htype, handle };
+    const ino = BigInt('0x' + kv.ino);
     const path = handlePath(pid, sdev, htype, raw);
-    if (path === null) throw new DumpError(`Can't dump ${what}: can't find a path for the inotify watch on inode ${parseInt(kv.ino, 16)}`);
-    fh.path = path;
+    if (path === null) throw new DumpError(`Can't dump ${what}: can't find a path for the inotify watch on inode ${ino}`);
+    // a path that is no longer the inode's (a deleted file: "... (deleted)") is left out, as CRIU does
+    if (sameInode(path, ino)) fh.path = path;
     out.push({
-      id: 0, i_ino: BigInt('0x' + kv.ino), mask: parseInt(kv.mask, 16), ignored_mask: parseInt(kv.ignored_mask ?? '0', 16),
+      id: 0, i_ino: ino, mask: parseInt(kv.mask, 16), ignored_mask: parseInt(kv.ignored_mask ?? '0', 16),
       s_dev: sdev, wd: parseInt(kv.wd, 16), f_handle: fh,
     });
   }
   return out;
+}
+
+function sameInode(path: string, ino: bigint): boolean {
+  try { return lstatSync(path, { bigint: true }).ino === ino; } catch { return false; }
 }
 
 /** Path of the object behind a file handle on the filesystem with kernel device number sdev. */

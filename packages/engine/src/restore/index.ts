@@ -3,14 +3,15 @@
 // never forks the tree itself (it has threads and a huge address space).
 import { prepareCgroups, type CgroupMode, type CgroupRestore } from '../cgroups.js';
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, readFileSync, fstatSync, fchmodSync, fchownSync, futimesSync, linkSync, lstatSync, mkdtempSync, openSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync, ftruncateSync, constants as C } from 'node:fs';
+import { closeSync, existsSync, readFileSync, fstatSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DumpError, Log } from '../log.js';
 import { native } from '../native.js';
 import type { RestoreStats } from '../stats.js';
-import { buildPlan, encodePlan, RestoreError, type Ghost, type InheritFd } from './plan.js';
+import { buildPlan, encodePlan, RestoreError, type InheritFd } from './plan.js';
+import { makeGhost, removeGhosts, type Made } from '../ghosts.js';
 
 export { buildPlan, encodePlan, parseInheritFd, RestoreError } from './plan.js';
 
@@ -80,7 +81,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
   log.info(`Restoring ${plan.tasks.length} task(s), ${threads} thread(s), ${(pagesBytes / 1048576).toFixed(1)} MiB of pages (root pid ${plan.tasks[0].pid})`);
   const tmp = mkdtempSync(join(tmpdir(), 'ckpt-restore-'));
   const planFile = join(tmp, 'plan');
-  const ghosts: { path: string; ino: number }[] = [];
+  const ghosts: Made[] = [];
   try {
     return runHelper();
   } catch (e) {
@@ -94,9 +95,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
     cgroups?.release();
     rmSync(tmp, { recursive: true, force: true });
     // the helper unlinks each ghost once opened; one still there (a failure before that) is ours to remove
-    for (const g of ghosts) {
-      try { if (lstatSync(g.path).ino === g.ino) unlinkSync(g.path); } catch { /* gone */ }
-    }
+    removeGhosts(ghosts);
   }
 
   function runHelper(): RestoreResult {
@@ -104,7 +103,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
       try { fstatSync(fd); } catch { throw new DumpError(`--inherit-fd: fd ${fd} is not open in the caller`); }
     }
     opts.hooks?.preRestore();
-    for (const g of plan.ghosts) ghosts.push(makeGhost(g));
+    for (const g of plan.ghosts) ghosts.push(...makeGhost(g));
     cgroups!.place(plan.tasks);
     writeFileSync(planFile, encodePlan(plan), { mode: 0o600 });
     // inherited fds reach the helper at the same numbers
@@ -179,54 +178,5 @@ function spawnSibling(helper: string, args: string[], env: NodeJS.ProcessEnv, tm
     return { stdout, stderr: readFileSync(err, 'utf8'), status: /^\d+$/m.test(stdout) ? 0 : 1, signal: null };
   } finally {
     for (const fd of fds) if (fd > 2) closeSync(fd);
-  }
-}
-
-/**
- * A ghost file as CRIU's mkreg_ghost makes it (the data, chunks at their offsets, the size, owner, mode and
- * times), made where nobody else can reach it: in a private directory (0700, next to its path: the same
- * filesystem), created O_EXCL|O_NOFOLLOW, given its owner and mode (setuid bits included) only once its
- * data is complete, and only then linked to its path (which must not exist) for the helper to open. The
- * private directory is gone when this returns, whatever happened.
- */
-function makeGhost(g: Ghost): { path: string; ino: number } {
-  const fail = (e: unknown) => new DumpError(`cannot create ghost file ${g.path}: ${(e as Error).message}`);
-  // the image's size and offsets: exact as numbers, every chunk inside the file
-  const size = Number(g.size);
-  if (!Number.isSafeInteger(size) || size < 0) throw fail(new Error(`the image gives it size ${g.size}`));
-  const out = g.chunks.find((c) => c.off < 0n || c.off + BigInt(c.data.length) > g.size);
-  if (out) throw fail(new Error(`the image puts data at offset ${out.off}, beyond its size ${g.size}`));
-  let priv: string;
-  try {
-    priv = mkdtempSync(join(dirname(g.path), '.ckpt-ghost-'));
-  } catch (e) {
-    throw fail(e);
-  }
-  let dir: number | undefined, fd: number | undefined;
-  try {
-    // everything inside goes through our fd of the directory: renaming it or its parent changes nothing
-    dir = openSync(priv, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
-    const tmp = `/proc/self/fd/${dir}/ghost`;
-    fd = openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
-    for (const c of g.chunks) {
-      let off = 0;
-      while (off < c.data.length) off += writeSync(fd, c.data, off, c.data.length - off, Number(c.off) + off);
-    }
-    ftruncateSync(fd, size);
-    fchownSync(fd, g.uid, g.gid);
-    fchmodSync(fd, g.mode);
-    if (g.atime && g.mtime) futimesSync(fd, Number(g.atime[0]) + Number(g.atime[1]) / 1e6, Number(g.mtime[0]) + Number(g.mtime[1]) / 1e6);
-    const ino = fstatSync(fd).ino;
-    linkSync(tmp, g.path);
-    return { path: g.path, ino };
-  } catch (e) {
-    throw fail(e);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-    if (dir !== undefined) {
-      try { unlinkSync(`/proc/self/fd/${dir}/ghost`); } catch { /* not made */ }
-      closeSync(dir);
-    }
-    try { rmdirSync(priv); } catch { /* renamed by someone: nothing of ours is left in it */ }
   }
 }

@@ -131,9 +131,11 @@ function planFs(ctx: TaskContext, t: PlanTask, who: string): void {
   t.cwd = ctx.objects.regName(n(fs.cwd_id), `${who} cwd`);
   t.root = ctx.objects.regName(n(fs.root_id), `${who} root`);
   t.umask = n(fs.umask, 0o22);
-  for (const [k, p] of [['cwd', t.cwd], ['root', t.root]] as const) {
+  for (const [k, p, id] of [['cwd', t.cwd, n(fs.cwd_id)], ['root', t.root, n(fs.root_id)]] as const) {
+    // a deleted directory: made again at its path, held open by the helper until every task is in it
+    if (ctx.objects.isGhost(id)) ctx.objects.objFor(id, `${who} ${k}`);
     // under /proc/PID of the tree or of a dead process: there only once the helper made that PID
-    if (!planProcPath(ctx.objects, p, `${who} ${k}`) && !existsSync(p)) throw new RestoreError(`${who}: ${k} ${p} is missing`);
+    else if (!planProcPath(ctx.objects, p, `${who} ${k}`) && !existsSync(p)) throw new RestoreError(`${who}: ${k} ${p} is missing`);
   }
 }
 

@@ -77,9 +77,10 @@ export interface PlanTask {
   seccomp: { flags: number; insns: Buffer }[];
 }
 
-/** A deleted-but-open file: created at `path` before the helper runs, unlinked by the helper once opened. */
+/** A deleted-but-open file: created at `path` before the helper runs (src/ghosts.ts), unlinked by the helper
+ * once opened (a directory: once every task has its cwd). type: S_IFMT bits; rdev of a device, target of a symlink */
 export interface Ghost {
-  path: string; mode: number; uid: number; gid: number; size: bigint;
+  path: string; type: number; mode: number; uid: number; gid: number; size: bigint; rdev?: number; target?: string;
   atime?: [bigint, bigint]; mtime?: [bigint, bigint];
   chunks: { off: bigint; data: Buffer }[];
 }
