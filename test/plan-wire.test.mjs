@@ -54,7 +54,7 @@ function objView(o) {
     case 6: return { ...c, flags: d(o.flags), 'eventfd.counter': d(n[0]), ...nums };
     case 7: return { ...c, flags: d(o.flags), ...Object.fromEntries(['clockid', 'ticks', 'isec', 'insec', 'vsec', 'vnsec', 'settime_flags'].map((k, i) => [`timerfd.${k}`, d(n[i])])), ...nums };
     case 8: return { ...c, flags: d(o.flags), 'signalfd.sigmask': d(n[0]), ...nums };
-    case 9: return { ...c, flags: d(o.flags) };
+    case 9: return { ...c, flags: d(o.flags), ep_targets: (o.epTargets ?? []).map((t) => ({ obj: d(t.obj), tfd: d(t.tfd), events: d(t.events), data: d(t.data) })) };
     case 10: return { ...c, flags: d(o.flags), watches: o.watches.map((w) => ({ wd: d(w.wd), mask: d(w.mask), path: w.path })) };
     case 11: return { ...c, flags: d(o.flags), pos: d(o.pos), 'memfd.memfd': d(n[0]), ...nums };
     case 12: return { ...c, flags: d(o.flags) };

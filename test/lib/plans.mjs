@@ -69,7 +69,7 @@ export function everyKindPlan() {
     { kind: 6, label: 'fd 10 (eventfd)', flags: 0o4000, nums: [big()] },
     { kind: 7, label: 'fd 11 (timerfd)', flags: 0, nums: [1n, big(), big(), big(), big(), big(), 1n] },
     { kind: 8, label: 'fd 12 (signalfd)', flags: 0, nums: [big()] },
-    { kind: 9, label: 'fd 13 (eventpoll)', flags: 0o2000000 },
+    { kind: 9, label: 'fd 13 (eventpoll)', flags: 0o2000000, epTargets: [{ obj: 6, tfd: 10, events: v(), data: big() }] },
     { kind: 10, label: 'fd 14 (inotify)', flags: 0, watches: [{ wd: 1, mask: v(), path: '/etc' }, { wd: 2, mask: v(), path: '/tmp' }] },
     { kind: 11, label: 'fd 15 (memfd)', flags: 0o2, pos: big(), nums: [1n] },
     { kind: 12, label: 'fd 0 (/dev/pts/3: the caller\'s terminal)', flags: 0o2 },
@@ -105,7 +105,7 @@ export function everyKindPlan() {
       { label: 'memfd:a', name: 'memfd:a', anon: false, size: 8192n, seals: 5, mode: 0o600, uid: 0, gid: 0, pages: '/img/pages-3.img', runs: [{ off: 0n, len: 4096n, fileOff: 0n }] },
       { label: 'shmem 77', name: '', anon: true, size: 4096n, seals: 0, mode: 0o666, uid: 1000, gid: 1000, pages: '', runs: [] },
     ],
-    objs, tasks: [t0, t1],
+    objs, tasks: [t0, t1], procPids: [BigInt(v()), 77n],
   };
 }
 
