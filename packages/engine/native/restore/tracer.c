@@ -199,6 +199,9 @@ int finish_tree(void)
 	/* criu's order: the pidfile, post-restore (its failure undoes the restore), pre-resume (reported only) */
 	if (write_pidfile((pid_t)tasks[0].pid) < 0 || run_scripts("post-restore", (pid_t)tasks[0].pid) < 0)
 		return -1;
+	/* criu's order: the network unlocked, then TCP repair off, then pre-resume */
+	if (net_unlock_and_resume() < 0)
+		return -1;
 	run_scripts("pre-resume", (pid_t)tasks[0].pid);
 	for (i = 0; i < nr_tasks; i++) {
 		if (tasks[i].state == 2)
