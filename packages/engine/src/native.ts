@@ -88,6 +88,8 @@ export interface Native {
   tcpResume(fd: number, reuseaddr: number): number;
   /** a socket in repair mode: what tcp-stream-INO.img holds (native/tcp-repair.cc); throws naming the step */
   tcpStreamState(fd: number): TcpRepairState;
+  /** TCP_REPAIR on a loopback connection that sent its FIN: 0 or -errno (criu's tcp_half_closed) */
+  probeTcpHalfClosed(): number;
 }
 
 let cached: Native | undefined;
