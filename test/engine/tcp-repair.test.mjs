@@ -130,13 +130,13 @@ function writeDumpImages(dir, method, runId, ends) {
   })) });
 }
 
-async function roundTrip(t, family, method) {
+async function roundTrip(t, family, method, half = false) {
   const dir = workDir(`tcp-repair-${method}`);
   const prog = compile('tcp-pair', dir, ['-I', KINDS, '-I', join(ROOT, 'packages/engine/native/restore'), '-I', join(ROOT, 'packages/engine/native'),
     '-I', join(ROOT, 'packages/engine/build/restore'), join(KINDS, 'tcp-stream.c'), join(ROOT, 'packages/engine/native/restore/netlock.c')]);
   const log = new Log(4, join(dir, 'ckpt.log'));
   await inNetns(async (ns) => {
-    const h = start(ns, [prog, 'make', String(family)]);
+    const h = start(ns, [prog, 'make', String(family), ...(half ? ['half'] : [])]);
     let killed = false;
     try {
       const [, pid, fa, fb, , nbText] = await h.line(/^READY pid=(\d+) a=(\d+) b=(\d+) ab=(\d+) ba=(\d+)/);
@@ -148,10 +148,11 @@ async function roundTrip(t, family, method) {
       // what A sends now leaves A and is dropped on its way into B: sent, never acknowledged (a drop on
       // output, as the lock's, would keep it unsent)
       const bin = family === 4 ? 'iptables' : 'ip6tables', any = family === 4 ? '0.0.0.0/0' : '::/0';
-      const drop = (op) => inNs(ns, [bin, '-w', op, 'INPUT', '-p', 'tcp', '-s', any, '--sport', String(A.conn.sport), '--dport', String(A.conn.dport), '-j', 'DROP']);
+      const drop = (op) => (half ? { status: 0 } : inNs(ns, [bin, '-w', op, 'INPUT', '-p', 'tcp', '-s', any, '--sport', String(A.conn.sport), '--dport', String(A.conn.dport), '-j', 'DROP']));
       assert.equal(drop('-I').status, 0);
       h.p.kill('SIGUSR1');
-      await h.line(/^SENT ab=5000/);
+      await h.line(half ? /^SHUT/ : /^SENT ab=5000/);
+      if (half) return await halfClosed(t, { ns, h, dir, prog, log, lock, runId, A, B, nb, pid, method, killedNow: () => { killed = true; } });
       await new Promise((r) => setTimeout(r, 300));
       const tcp = new TcpRepair(lock, log, true);
       const sa = tcp.dump(A.fd, A.conn, 'A'), sb = tcp.dump(B.fd, B.conn, 'B');
@@ -208,6 +209,39 @@ async function roundTrip(t, family, method) {
     }
   });
   log.close?.();
+}
+
+/** the half-closed case of roundTrip: A FIN-WAIT-2 (its FIN acknowledged), B CLOSE-WAIT (A's FIN received) */
+async function halfClosed(t, { ns, h, dir, prog, log, lock, runId, A, B, nb, pid, method, killedNow }) {
+  await new Promise((r) => setTimeout(r, 300));
+  const tcp = new TcpRepair(lock, log, true);
+  const sa = tcp.dump(A.fd, A.conn, 'A'), sb = tcp.dump(B.fd, B.conn, 'B');
+  native().close(A.fd);
+  native().close(B.fd);
+  assert.equal(sa.state, TCP.FIN_WAIT2);
+  assert.equal(sb.state, TCP.CLOSE_WAIT);
+  assert.equal(sa.entry.outq_len, 0, 'the FIN is not data');
+  assert.equal(sb.entry.inq_len, NA1, 'the FIN is not data');
+  assert.deepEqual(sb.inq, pattern(0, NA1, ab));
+  assert.equal(sa.entry.inq_len + sb.entry.outq_len, nb);
+  writeTcpStream(dir, 0x2a, sa);
+  writeTcpStream(dir, 0x2b, sb);
+  const ra = readTcpStream(dir, 0x2a, 'A'), rb = readTcpStream(dir, 0x2b, 'B');
+  const rsts = outRsts(ns);
+  h.p.kill('SIGKILL');
+  killedNow();
+  await h.exited;
+  tcp.release();
+  assert.equal(outRsts(ns), rsts, 'no RST when the sockets closed in repair mode');
+  writeDumpImages(dir, method, runId, [{ ino: 0x2a, conn: A.conn, state: sa.state }, { ino: 0x2b, conn: B.conn, state: sb.state }]);
+  const r = start(ns, [prog, 'restore', String(NA1), String(nb), 'half'], { CKPT_NET_UNLOCK: restoreUnlockCommands(dir, Number(pid)) });
+  r.p.stdin.write(`${stateLine(A.conn, 1, sa.state, ra)}\n${stateLine(B.conn, 0, sb.state, rb)}\n`);
+  await r.line(/^REPAIRED/);
+  r.p.stdin.write('go\n');
+  await r.line(/^OK ab=2000 ba=\d+/);
+  assert.equal((await r.exited).code, 0);
+  assert.equal(lockRules(ns, method, `inet CRIU-${runId}`), '', 'the restore removed the lock');
+  t.diagnostic(`${method}: FIN-WAIT-2 and CLOSE-WAIT rebuilt (forged FIN and ACK through the lock), ${nb} bytes B->A (${sb.entry.unsq_len} unsent)`);
 }
 
 test('tcp repair: an IPv4 connection with data in flight both ways, dumped and rebuilt (iptables lock)', async (t) => {
@@ -276,4 +310,10 @@ test('network lock: CRIU\'s rules while locked, none after unlock; a failed dump
       }
     });
   }
+});
+
+test('tcp repair: a half-closed connection (FIN-WAIT-2 and CLOSE-WAIT ends), dumped and rebuilt (IPv4 iptables, IPv6 nftables)', async (t) => {
+  if (!need(t, ['ip', 'iptables', 'nft'])) return;
+  await roundTrip(t, 4, 'iptables', true);
+  await roundTrip(t, 6, 'nftables', true);
 });

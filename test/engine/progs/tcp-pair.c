@@ -6,12 +6,15 @@
  *                          "READY pid=P a=FD b=FD ab=NA1 ba=NB", then on SIGUSR1 (the test has locked the
  *                          connection) A sends NA2 more bytes, which the lock drops (sent, never acknowledged):
  *                          "SENT ab=NA1+NA2". Then waits to be killed.
- *   tcp-pair restore AB BA rebuilds both ends from two lines on stdin (a state each, as the test writes it:
+ *   tcp-pair make 4|6 half the same, but on SIGUSR1 A shuts down its side instead ("SHUT"): A is left in
+ *                          FIN-WAIT-2, B in CLOSE-WAIT, each with the other's FIN in its state
+ *   tcp-pair restore AB BA [half] rebuilds both ends from two lines on stdin (a state each, as the test writes it:
  *                          family, src, sport, dst, dport, reuseaddr, the 17 numbers of struct tcp_stream after
  *                          the ports, then the receive and send queues in hex), prints "REPAIRED", waits for a
  *                          line (the test unlocks the network), lets both leave repair mode and checks that A
  *                          reads BA bytes and B reads AB bytes, each stream's pattern in order, then that a new
- *                          message goes each way and both see the other's close: "OK".
+ *                          message goes each way and both see the other's close: "OK" (half: B sees A's
+ *                          end after AB bytes, then a message goes from B to A and A sees B's close).
  * Stream bytes: byte i of A->B is (i * 7 + 1) & 0xff, of B->A (i * 13 + 5) & 0xff. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -62,7 +65,7 @@ static void on_usr1(int s) { (void)s; go = 1; }
 #define NA1 2000
 #define NA2 3000
 
-static int make(int family)
+static int make(int family, int half)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -114,6 +117,14 @@ static int make(int family)
 	fflush(stdout);
 	while (!go)
 		pause();
+	if (half) {
+		/* A is done sending: A FIN-WAIT-2, B CLOSE-WAIT */
+		if (shutdown(a, SHUT_WR) < 0)
+			die("shutdown a");
+		printf("SHUT\n");
+		for (;;)
+			pause();
+	}
 	pattern(buf, NA1, NA2, ab);
 	if (send(a, buf, NA2, 0) != NA2)
 		die("send a->b after the lock");
@@ -216,7 +227,7 @@ static void blocking(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
-static int restore(size_t nab, size_t nba)
+static int restore(size_t nab, size_t nba, int half)
 {
 	static char line[2][(1 << 23) + 1024];
 	for (int i = 0; i < 2; i++)
@@ -235,6 +246,18 @@ static int restore(size_t nab, size_t nba)
 	expect(b, nab, ab, "B reads A's stream");
 	expect(a, nba, ba, "A reads B's stream");
 	char m[6] = { 0 };
+	if (half) {
+		/* A had closed its side: B sees the end of A's stream, A still reads B's */
+		if (recv(b, m, 1, 0) != 0)
+			die("A's FIN seen by B");
+		if (send(b, "pong!", 5, 0) != 5 || recv(a, m, 5, MSG_WAITALL) != 5 || strcmp(m, "pong!"))
+			die("pong after restore");
+		close(b);
+		if (recv(a, m, 1, 0) != 0)
+			die("B's close seen by A");
+		printf("OK ab=%zu ba=%zu\n", nab, nba);
+		return 0;
+	}
 	if (send(a, "ping", 4, 0) != 4 || recv(b, m, 4, MSG_WAITALL) != 4 || strcmp(m, "ping"))
 		die("ping after restore");
 	if (send(b, "pong!", 5, 0) != 5 || recv(a, m, 5, MSG_WAITALL) != 5 || strcmp(m, "pong!"))
@@ -251,10 +274,11 @@ static int restore(size_t nab, size_t nba)
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc == 3 && !strcmp(argv[1], "make"))
-		return make(argv[2][0] == '6' ? AF_INET6 : AF_INET);
-	if (argc == 4 && !strcmp(argv[1], "restore"))
-		return restore(strtoul(argv[2], NULL, 10), strtoul(argv[3], NULL, 10));
-	fprintf(stderr, "usage: tcp-pair make 4|6 | restore AB BA\n");
+	int half = argc > 1 && !strcmp(argv[argc - 1], "half");
+	if (argc == 3 + half && !strcmp(argv[1], "make"))
+		return make(argv[2][0] == '6' ? AF_INET6 : AF_INET, half);
+	if (argc == 4 + half && !strcmp(argv[1], "restore"))
+		return restore(strtoul(argv[2], NULL, 10), strtoul(argv[3], NULL, 10), half);
+	fprintf(stderr, "usage: tcp-pair make 4|6 [half] | restore AB BA [half]\n");
 	return 2;
 }
