@@ -5,7 +5,7 @@
 //   receive queue, unsent behind a closed window, sent but never acknowledged because the lock dropped
 //   it) are dumped through TcpRepair into tcp-stream images, the program is killed (the sockets vanish in
 //   repair mode: no RST), both ends are rebuilt from the images by the helper's C code, the lock is dropped
-//   as the helper drops it (the commands restoreUnlockCommands derives from inventory.img and inetsk.img),
+//   as the helper drops it (the commands restoreUnlockCommands derives from inventory.img and files.img),
 //   and every byte arrives in order, then new data both ways and the closes: IPv4 with iptables, IPv6
 //   with nftables;
 // - the lock itself: CRIU's rules and names present while locked, gone after unlock, for both methods;
@@ -118,16 +118,16 @@ function stateLine(c, reuseaddr, state, s) {
   return [c.family, text(c.src), c.sport, text(c.dst), c.dport, reuseaddr, ...restoreFields(state, s.entry), hex(s.inq), hex(s.outq)].join(' ');
 }
 
-/** inventory.img and inetsk.img as a dump of the two ends would have them (what restoreUnlockCommands reads) */
+/** inventory.img and files.img as CRIU 4.2 writes them for the two ends (what restoreUnlockCommands reads) */
 function writeDumpImages(dir, method, runId, ends) {
   writeImageFile(join(dir, 'inventory.img'), { magic: 'INVENTORY', entries: [{ img_version: 2, network_lock_method: ['iptables', 'nftables', 'skip'].indexOf(method), dump_criu_run_id: runId }] });
   const words = (a) => Array.from({ length: a.length / 4 }, (_, i) => a.readUInt32LE(4 * i));
-  writeImageFile(join(dir, 'inetsk.img'), { magic: 'INETSK', entries: ends.map((e, i) => ({
+  writeImageFile(join(dir, 'files.img'), { magic: 'FILES', entries: ends.map((e, i) => ({ type: 'INETSK', id: i + 1, isk: {
     id: i + 1, ino: e.ino, family: e.conn.family, type: 1, proto: 6, state: e.state, src_port: e.conn.sport, dst_port: e.conn.dport,
     flags: 2, backlog: 0, src_addr: words(e.conn.src), dst_addr: words(e.conn.dst),
     fown: { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 },
     opts: { so_sndbuf: 0, so_rcvbuf: 0, so_snd_tmo_sec: 0n, so_snd_tmo_usec: 0n, so_rcv_tmo_sec: 0n, so_rcv_tmo_usec: 0n },
-  })) });
+  } })) });
 }
 
 async function roundTrip(t, family, method, half = false) {

@@ -180,7 +180,7 @@ export function connText(c: TcpConn): string {
 /**
  * What undoes the dump's lock at the end of a restore from DIR (criu's network_unlock on restore): the
  * method is the dump's (inventory.img; images without it: iptables, as criu), --network-lock is not asked.
- * iptables: each TCP connection of inetsk.img loses its two rules (none with tcp_close); nftables: the table
+ * iptables: each TCP connection of files.img (and a legacy inetsk.img) loses its two rules (none with tcp_close); nftables: the table
  * of the dump's run id goes (criu's older images: CRIU-<root pid>). One command a line, words separated by
  * spaces, for the helper (CKPT_NET_UNLOCK).
  */
@@ -190,10 +190,14 @@ export function restoreUnlockCommands(dir: string, rootPid: number): string {
   if (method === 'skip') return '';
   if (method === 'nftables') return `nft delete table ${nftTable(inv.dump_criu_run_id ?? String(rootPid))}`;
   if (inv.tcp_close) return '';
-  const inetsk = join(dir, imageFileName('inetsk'));
-  if (!existsSync(inetsk)) return '';
+  // inet sockets are files.img entries (criu 4.2), or inetsk.img entries (older images): criu reads both
+  const socks: any[] = [];
+  for (const [stem, pick] of [['files', (e: any) => (e.type === 'INETSK' ? e.isk : undefined)], ['inetsk', (e: any) => e]] as const) {
+    const p = join(dir, imageFileName(stem));
+    if (existsSync(p)) for (const e of decodeImage(p).entries as any[]) if (pick(e)) socks.push(pick(e));
+  }
   const lines: string[] = [];
-  for (const e of decodeImage(inetsk).entries as any[]) {
+  for (const e of socks) {
     if (Number(e.proto) !== 6 || !Number(e.dst_port)) continue;
     const c = { family: Number(e.family), src: addrFromWords(e.src_addr ?? []), sport: Number(e.src_port), dst: addrFromWords(e.dst_addr ?? []), dport: Number(e.dst_port) };
     for (const r of iptablesRules(c, '-D')) lines.push(r.join(' '));
