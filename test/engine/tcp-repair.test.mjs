@@ -9,15 +9,18 @@
 //   and every byte arrives in order, then new data both ways and the closes: IPv4 with iptables, IPv6
 //   with nftables;
 // - the lock itself: CRIU's rules and names present while locked, gone after unlock, for both methods;
-//   a failed dump's resume() leaves the connection working.
+//   a failed dump's resume() leaves the connection working;
+// - ckpt dump and restore with --network-lock nftables: -R and a failed dump drop the lock, a dump that
+//   kills the tree leaves it (named by inventory.img's run id) and the restore drops it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { writeImageFile } from '@ckpt/images';
-import { ROOT, compile, needPtrace, workDir } from './helpers.mjs';
+import { readFileSync } from 'node:fs';
+import { decodeImage, writeImageFile } from '@ckpt/images';
+import { CKPT, ROOT, alive, compile, launch, needPtrace, workDir } from './helpers.mjs';
 
 const { NetLock, restoreUnlockCommands, AF_INET, AF_INET6 } = await import(join(ROOT, 'packages/engine/dist/netlock.js'));
 const { TcpRepair, writeTcpStream, readTcpStream, restoreFields, TCP } = await import(join(ROOT, 'packages/engine/dist/tcp-stream.js'));
@@ -316,4 +319,47 @@ test('tcp repair: a half-closed connection (FIN-WAIT-2 and CLOSE-WAIT ends), dum
   if (!need(t, ['ip', 'iptables', 'nft'])) return;
   await roundTrip(t, 4, 'iptables', true);
   await roundTrip(t, 6, 'nftables', true);
+});
+
+test('network lock in ckpt dump and restore: -R and a failed dump unlock, a killing dump leaves the lock for the restore', async (t) => {
+  if (!need(t, ['ip', 'nft', 'nsenter'])) return;
+  const dir = workDir('netlock-cli');
+  const prog = compile('loop-static', dir);
+  await inNetns(async (ns) => {
+    const inside = ['nsenter', `--net=/run/netns/${ns}`];
+    const ck = (args, env = {}) => spawnSync(inside[0], [...inside.slice(1), process.execPath, CKPT, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+    const tables = () => inNs(ns, ['nft', 'list', 'tables']).stdout.trim();
+    const inv = (d) => decodeImage(join(d, 'inventory.img')).entries[0];
+    const pids = [];
+    try {
+      // -R: the lock is taken and dropped
+      let h = await launch('/usr/bin/nsenter', [`--net=/run/netns/${ns}`, prog], dir);
+      pids.push(h.pid);
+      let r = ck(['dump', '-t', String(h.pid), '-D', join(dir, 'r'), '-R', '--network-lock', 'nftables', '-v4', '-o', 'dump.log']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(readFileSync(join(dir, 'r/dump.log'), 'utf8'), /Lock network \(nftables table inet CRIU-/);
+      assert.equal(tables(), '', '-R drops the lock');
+      assert.equal(inv(join(dir, 'r')).network_lock_method, 1);
+      // a failed dump drops it
+      r = ck(['dump', '-t', String(h.pid), '-D', join(dir, 'f'), '--network-lock', 'nftables'], { CKPT_FAULT: 'kill-after-freeze' });
+      assert.notEqual(r.status, 0);
+      assert.equal(tables(), '', 'a failed dump drops the lock');
+      // a dump that kills the tree keeps it, named by the run id in inventory.img; the restore drops it
+      h = await launch('/usr/bin/nsenter', [`--net=/run/netns/${ns}`, prog], dir);
+      pids.push(h.pid);
+      r = ck(['dump', '-t', String(h.pid), '-D', join(dir, 'k'), '--network-lock', 'nftables']);
+      assert.equal(r.status, 0, r.stderr);
+      const runId = inv(join(dir, 'k')).dump_criu_run_id;
+      assert.equal(tables(), `table inet CRIU-${runId}`);
+      r = ck(['restore', '-D', join(dir, 'k'), '-d', '--network-lock', 'iptables', '-v4', '-o', 'restore.log']);
+      assert.equal(r.status, 0, r.stderr);
+      const rlog = readFileSync(join(dir, 'k/restore.log'), 'utf8');
+      assert.match(rlog, /--network-lock will be ignored in restore command/);
+      assert.match(rlog, /unlocking the network/);
+      assert.equal(tables(), '', 'the restore drops the dump\'s lock');
+      assert.ok(alive(h.pid), 'the restored tree runs');
+    } finally {
+      for (const p of pids) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+    }
+  });
 });
