@@ -62,7 +62,12 @@ export class TcpRepair {
     // our own fd until the end: the task's may be gone (killed) before we let the socket go
     const own = n.fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (own < 0) throw new DumpError(`${what}: cannot keep the socket: errno ${-own}`);
-    this.lock.lockConnection(conn, what);
+    try {
+      this.lock.lockConnection(conn, what);
+    } catch (e) {
+      n.close(own);
+      throw e;
+    }
     const r = n.tcpRepair(own, 1);
     if (r < 0) {
       this.lock.unlockConnection(conn);
