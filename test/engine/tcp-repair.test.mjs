@@ -11,7 +11,9 @@
 // - the lock itself: CRIU's rules and names present while locked, gone after unlock, for both methods;
 //   a failed dump's resume() leaves the connection working;
 // - ckpt dump and restore with --network-lock nftables: -R and a failed dump drop the lock, a dump that
-//   kills the tree leaves it (named by inventory.img's run id) and the restore drops it.
+//   kills the tree leaves it (named by inventory.img's run id) and the restore drops it;
+// - CRIU 4.2's own dump of established connections (corpus inet): its lock is what our restore drops, its
+//   tcp-stream images read, the two ends of each connection agree.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -20,7 +22,8 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { decodeImage, writeImageFile } from '@ckpt/images';
-import { CKPT, ROOT, alive, compile, launch, needPtrace, workDir } from './helpers.mjs';
+import { CKPT, CORPUS, ROOT, alive, compile, launch, needPtrace, workDir } from './helpers.mjs';
+import { corpusOrSkip } from '../lib/corpus.mjs';
 
 const { NetLock, restoreUnlockCommands, AF_INET, AF_INET6 } = await import(join(ROOT, 'packages/engine/dist/netlock.js'));
 const { TcpRepair, writeTcpStream, readTcpStream, restoreFields, TCP } = await import(join(ROOT, 'packages/engine/dist/tcp-stream.js'));
@@ -362,4 +365,26 @@ test('network lock in ckpt dump and restore: -R and a failed dump unlock, a kill
       for (const p of pids) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
     }
   });
+});
+
+test('CRIU 4.2\'s inet dump (corpus, --network-lock nftables): the restore drops its table; its tcp-stream images read and both ends of each local connection agree', (t) => {
+  if (!corpusOrSkip(t)) return;
+  const dir = join(CORPUS, 'inet');
+  const inv = decodeImage(join(dir, 'inventory.img')).entries[0];
+  assert.equal(restoreUnlockCommands(dir, 1), `nft delete table inet CRIU-${inv.dump_criu_run_id}`);
+  const conns = decodeImage(join(dir, 'files.img')).entries.filter((e) => e.type === 'INETSK' && e.isk.proto === 6 && e.isk.dst_port).map((e) => e.isk);
+  assert.equal(conns.length, 6);
+  const streams = new Map(conns.map((c) => [c, readTcpStream(dir, c.ino, `socket ${c.ino}`)]));
+  let unread = 0;
+  for (const c of conns) {
+    const peer = conns.find((p) => p.src_port === c.dst_port && p.dst_port === c.src_port && p.family === c.family);
+    assert.ok(peer, `the peer of ${c.ino} is in the dump`);
+    const me = streams.get(c), other = streams.get(peer);
+    // what this end has received is what the other has sent and had acknowledged
+    assert.equal(me.entry.inq_seq, (other.entry.outq_seq - other.entry.outq_len) >>> 0);
+    assert.equal(me.inq.length, me.entry.inq_len);
+    assert.equal(restoreFields(c.state, me.entry).length, 17);
+    unread += me.entry.inq_len;
+  }
+  assert.equal(unread, 3000, 'the 1000 and 2000 unread bytes of the corpus program');
 });

@@ -192,9 +192,10 @@ export function restoreUnlockCommands(dir: string, rootPid: number): string {
   if (inv.tcp_close) return '';
   // inet sockets are files.img entries (criu 4.2), or inetsk.img entries (older images): criu reads both
   const socks: any[] = [];
-  for (const [stem, pick] of [['files', (e: any) => (e.type === 'INETSK' ? e.isk : undefined)], ['inetsk', (e: any) => e]] as const) {
+  const isk = { family: true, proto: true, src_addr: true, src_port: true, dst_addr: true, dst_port: true } as const;
+  for (const [stem, fields, pick] of [['files', { type: true, isk }, (e: any) => (e.type === 'INETSK' ? e.isk : undefined)], ['inetsk', isk, (e: any) => e]] as const) {
     const p = join(dir, imageFileName(stem));
-    if (existsSync(p)) for (const e of decodeImage(p).entries as any[]) if (pick(e)) socks.push(pick(e));
+    if (existsSync(p)) for (const e of decodeImage(p, { fields }).entries as any[]) if (pick(e)) socks.push(pick(e));
   }
   const lines: string[] = [];
   for (const e of socks) {
