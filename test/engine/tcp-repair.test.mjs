@@ -26,7 +26,7 @@ import { CKPT, CORPUS, ROOT, alive, compile, launch, needPtrace, workDir } from 
 import { corpusOrSkip } from '../lib/corpus.mjs';
 
 const { NetLock, restoreUnlockCommands, AF_INET, AF_INET6 } = await import(join(ROOT, 'packages/engine/dist/netlock.js'));
-const { TcpRepair, writeTcpStream, readTcpStream, restoreFields, TCP } = await import(join(ROOT, 'packages/engine/dist/tcp-stream.js'));
+const { TcpRepair, writeTcpStream, readTcpStream, restoreStream, TCP } = await import(join(ROOT, 'packages/engine/dist/tcp-stream.js'));
 const { native } = await import(join(ROOT, 'packages/engine/dist/native.js'));
 const { Log } = await import(join(ROOT, 'packages/engine/dist/log.js'));
 
@@ -117,11 +117,13 @@ function lockRules(ns, method, table) {
   return ['iptables', 'ip6tables'].map((b) => inNs(ns, [b, '-w', '-S']).stdout.split('\n').filter((l) => /0xc114/i.test(l)).join('\n')).join('\n').trim();
 }
 
-/** the line tcp-pair restore reads for one end */
-function stateLine(c, reuseaddr, state, s) {
-  const text = (a) => (c.family === AF_INET ? [...a].join('.') : a.toString('hex').match(/.{4}/g).join(':'));
+/** the line tcp-pair restore reads for the socket of files.img with inode ino: what restoreStream gives the helper */
+function stateLine(dir, ino) {
+  const isk = decodeImage(join(dir, 'files.img')).entries.find((e) => e.type === 'INETSK' && e.isk.ino === ino).isk;
+  const s = restoreStream(dir, isk, `socket ${ino}`);
+  const text = (a) => (s.family === AF_INET ? [...a.subarray(0, 4)].join('.') : a.toString('hex').match(/.{4}/g).join(':'));
   const hex = (b) => (b.length ? b.toString('hex') : '-');
-  return [c.family, text(c.src), c.sport, text(c.dst), c.dport, reuseaddr, ...restoreFields(state, s.entry), hex(s.inq), hex(s.outq)].join(' ');
+  return [s.family, text(s.src), s.sport, text(s.dst), s.dport, s.reuseaddr, ...s.fields, hex(s.inq), hex(s.outq)].join(' ');
 }
 
 /** inventory.img and files.img as CRIU 4.2 writes them for the two ends (what restoreUnlockCommands reads) */
@@ -132,7 +134,7 @@ function writeDumpImages(dir, method, runId, ends) {
     id: i + 1, ino: e.ino, family: e.conn.family, type: 1, proto: 6, state: e.state, src_port: e.conn.sport, dst_port: e.conn.dport,
     flags: 2, backlog: 0, src_addr: words(e.conn.src), dst_addr: words(e.conn.dst),
     fown: { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 },
-    opts: { so_sndbuf: 0, so_rcvbuf: 0, so_snd_tmo_sec: 0n, so_snd_tmo_usec: 0n, so_rcv_tmo_sec: 0n, so_rcv_tmo_usec: 0n },
+    opts: { so_sndbuf: 0, so_rcvbuf: 0, so_snd_tmo_sec: 0n, so_snd_tmo_usec: 0n, so_rcv_tmo_sec: 0n, so_rcv_tmo_usec: 0n, reuseaddr: e.reuseaddr },
   } })) });
 }
 
@@ -197,12 +199,12 @@ async function roundTrip(t, family, method, half = false) {
       assert.notEqual(lockRules(ns, method, `inet CRIU-${runId}`), '', 'the lock outlives a dump that kills the tree');
 
       // restore: both ends rebuilt from the images, then the network unlocked as the helper does it
-      writeDumpImages(dir, method, runId, [{ ino: 0x1a, conn: A.conn, state: sa.state }, { ino: 0x1b, conn: B.conn, state: sb.state }]);
+      // tcp-pair sets SO_REUSEADDR on A
+      writeDumpImages(dir, method, runId, [{ ino: 0x1a, conn: A.conn, state: sa.state, reuseaddr: true }, { ino: 0x1b, conn: B.conn, state: sb.state, reuseaddr: false }]);
       const unlock = restoreUnlockCommands(dir, Number(pid));
       assert.ok(unlock.length, 'the restore has commands to unlock with');
       const r = start(ns, [prog, 'restore', String(NA1 + NA2), String(nb)], { CKPT_NET_UNLOCK: unlock });
-      const reuse = 1; // tcp-pair sets SO_REUSEADDR on A
-      r.p.stdin.write(`${stateLine(A.conn, reuse, sa.state, ra)}\n${stateLine(B.conn, 0, sb.state, rb)}\n`);
+      r.p.stdin.write(`${stateLine(dir, 0x1a)}\n${stateLine(dir, 0x1b)}\n`);
       await r.line(/^REPAIRED/);
       assert.notEqual(lockRules(ns, method, `inet CRIU-${runId}`), '', 'locked while the sockets are repaired');
       r.p.stdin.write('go\n');
@@ -232,16 +234,17 @@ async function halfClosed(t, { ns, h, dir, prog, log, lock, runId, A, B, nb, pid
   assert.equal(sa.entry.inq_len + sb.entry.outq_len, nb);
   writeTcpStream(dir, 0x2a, sa);
   writeTcpStream(dir, 0x2b, sb);
-  const ra = readTcpStream(dir, 0x2a, 'A'), rb = readTcpStream(dir, 0x2b, 'B');
+  assert.deepEqual(readTcpStream(dir, 0x2a, 'A').entry, sa.entry);
+  assert.deepEqual(readTcpStream(dir, 0x2b, 'B').inq, sb.inq);
   const rsts = outRsts(ns);
   h.p.kill('SIGKILL');
   killedNow();
   await h.exited;
   tcp.release();
   assert.equal(outRsts(ns), rsts, 'no RST when the sockets closed in repair mode');
-  writeDumpImages(dir, method, runId, [{ ino: 0x2a, conn: A.conn, state: sa.state }, { ino: 0x2b, conn: B.conn, state: sb.state }]);
+  writeDumpImages(dir, method, runId, [{ ino: 0x2a, conn: A.conn, state: sa.state, reuseaddr: true }, { ino: 0x2b, conn: B.conn, state: sb.state, reuseaddr: false }]);
   const r = start(ns, [prog, 'restore', String(NA1), String(nb), 'half'], { CKPT_NET_UNLOCK: restoreUnlockCommands(dir, Number(pid)) });
-  r.p.stdin.write(`${stateLine(A.conn, 1, sa.state, ra)}\n${stateLine(B.conn, 0, sb.state, rb)}\n`);
+  r.p.stdin.write(`${stateLine(dir, 0x2a)}\n${stateLine(dir, 0x2b)}\n`);
   await r.line(/^REPAIRED/);
   r.p.stdin.write('go\n');
   await r.line(/^OK ab=2000 ba=\d+/);
@@ -383,7 +386,11 @@ test('CRIU 4.2\'s inet dump (corpus, --network-lock nftables): the restore drops
     // what this end has received is what the other has sent and had acknowledged
     assert.equal(me.entry.inq_seq, (other.entry.outq_seq - other.entry.outq_len) >>> 0);
     assert.equal(me.inq.length, me.entry.inq_len);
-    assert.equal(restoreFields(c.state, me.entry).length, 17);
+    const rs = restoreStream(dir, c, `socket ${c.ino}`);
+    assert.equal(rs.fields.length, 17);
+    assert.equal(rs.fields[0], c.state);
+    assert.deepEqual([rs.sport, rs.dport, rs.reuseaddr], [c.src_port, c.dst_port, c.opts.reuseaddr ? 1 : 0]);
+    assert.equal(rs.src.length, 16);
     unread += me.entry.inq_len;
   }
   assert.equal(unread, 3000, 'the 1000 and 2000 unread bytes of the corpus program');

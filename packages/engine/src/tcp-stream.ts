@@ -12,15 +12,17 @@
 // (the tree is killed: our fds closed in repair mode, so the connection vanishes without a RST or FIN;
 // the lock stays for the restore).
 //
-// Restore: readTcpStream(dir, ino, what) -> the entry and queues; restoreFields(...) -> the numbers of
-// struct tcp_stream (native/restore/kinds/tcp-stream.h), which the helper rebuilds the socket from.
+// Restore: restoreStream(dir, isk, what) -> everything struct tcp_stream (native/restore/kinds/tcp-stream.h)
+// holds for a connected TCP socket of files.img (its isk entry): addresses (16 bytes each), ports,
+// SO_REUSEADDR, the 17 numbers after the ports (restoreFields) and both queues; the helper rebuilds the
+// socket from them with tcp_stream_restore (readTcpStream: the image alone).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeImage, ImageError, imageFileName } from '@ckpt/images';
 import { native } from './native.js';
 import { writeImage } from './images-out.js';
 import { DumpError, type Log } from './log.js';
-import { connText, type NetLock, type TcpConn } from './netlock.js';
+import { addrFromWords, connText, type NetLock, type TcpConn } from './netlock.js';
 
 /** tcp_stream_entry (images/tcp-stream.proto) */
 export interface TcpStreamEntry {
@@ -149,4 +151,25 @@ export function restoreFields(state: number, e: TcpStreamEntry): number[] {
   const win = e.snd_wnd !== undefined;
   return [state, e.inq_len, e.inq_seq, e.outq_len, e.outq_seq, e.unsq_len ?? 0, e.opt_mask, e.snd_wscale, e.rcv_wscale ?? 0, e.mss_clamp,
     e.timestamp ?? 0, win ? 1 : 0, e.snd_wl1 ?? 0, e.snd_wnd ?? 0, e.max_window ?? 0, e.rcv_wnd ?? 0, e.rcv_wup ?? 0].map((v) => Number(v) >>> 0);
+}
+
+/** struct tcp_stream's content for a connected TCP socket of files.img (isk: its inet_sk_entry) */
+export interface RestoreStream {
+  family: number; src: Buffer; dst: Buffer; sport: number; dport: number; reuseaddr: number;
+  /** restoreFields: state .. rcv_wup */
+  fields: number[];
+  inq: Buffer; outq: Buffer;
+}
+
+export function restoreStream(dir: string, isk: any, what: string): RestoreStream {
+  const s = readTcpStream(dir, Number(isk.ino), what);
+  const addr = (w: any[] | undefined) => {
+    const b = Buffer.alloc(16);
+    addrFromWords(w ?? []).copy(b);
+    return b;
+  };
+  return {
+    family: Number(isk.family), src: addr(isk.src_addr), dst: addr(isk.dst_addr), sport: Number(isk.src_port), dport: Number(isk.dst_port),
+    reuseaddr: isk.opts?.reuseaddr ? 1 : 0, fields: restoreFields(Number(isk.state), s.entry), inq: s.inq, outq: s.outq,
+  };
 }
