@@ -112,7 +112,13 @@ test('options ckpt cannot honour are refused by name; their --no- forms and the 
   assert.equal(parse('dump', '-t', '1', '--link-remap').linkRemap, true);
   assert.equal(parse('dump', '-t', '1').linkRemap, false);
   const o = parse('dump', '-t', '1', '--tcp-established', '--ghost-fiemap', '--log-pid');
-  for (const n of ['--tcp-established', '--ghost-fiemap', '--log-pid']) assert.ok(o.notes.some((x) => x.startsWith(`${n} changes nothing for ckpt: `)), n);
+  for (const n of ['--ghost-fiemap', '--log-pid']) assert.ok(o.notes.some((x) => x.startsWith(`${n} changes nothing for ckpt: `)), n);
+  assert.equal(o.tcpEstablished, true);
+  assert.equal(parse('dump', '-t', '1').tcpEstablished, false);
+  assert.equal(parse('dump', '-t', '1', '--network-lock', 'nftables').networkLock, 'nftables');
+  assert.equal(parse('dump', '-t', '1', '--network-lock', 'none').networkLock, 'skip');
+  assert.equal(parse('restore', '--network-lock=iptables').networkLock, 'iptables');
+  assert.equal(parse('dump', '-t', '1').networkLock, undefined);
   usage(['check', '--ms'], /--ms is deprecated/);
   usage(['dump', '-t', '1', '--network-lock', 'bogus'], /invalid value for --network-lock: bogus/);
   usage(['dump', '-t', '1', '--pre-dump-mode', 'bogus'], /invalid argument for --pre-dump-mode: bogus/);

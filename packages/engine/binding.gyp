@@ -10,7 +10,8 @@
         "native/probes.cc",
         "native/cpu.cc",
         "native/sockdiag.cc",
-        "native/spawn.cc"
+        "native/spawn.cc",
+        "native/tcp-repair.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],

@@ -22,6 +22,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ckpt::InitCpu(env, exports);
   ckpt::InitSockDiag(env, exports);
   ckpt::InitSpawn(env, exports);
+  ckpt::InitTcpRepair(env, exports);
   return exports;
 }
 

@@ -37,5 +37,6 @@ void InitProbes(Napi::Env env, Napi::Object exports);
 void InitCpu(Napi::Env env, Napi::Object exports);
 void InitSockDiag(Napi::Env env, Napi::Object exports);
 void InitSpawn(Napi::Env env, Napi::Object exports);
+void InitTcpRepair(Napi::Env env, Napi::Object exports);
 
 }  // namespace ckpt

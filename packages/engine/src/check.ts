@@ -1,6 +1,7 @@
 // `ckpt check [--all]`: probes the kernel features dump and restore rely on. Each missing feature
 // is printed with what it breaks. Required features stop at the first failure ("Does not look
 // good."), like CRIU; --all adds the features needed only for some trees.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { native } from './native.js';
@@ -116,6 +117,24 @@ export function check(all: boolean): CheckResult {
   return { ok: !bad, lines };
 }
 
+/** criu's check_ipt_legacy: iptables-save (or iptables-legacy-save) with the legacy backend, the same for IPv6 */
+function iptablesLegacy(): string | null {
+  const legacy = (bins: string[]) => bins.some((b) => {
+    const r = spawnSync(b, ['-V'], { encoding: 'utf8' });
+    return r.status === 0 && !r.stdout.includes('nf_tables');
+  });
+  if (!legacy(['iptables-save', 'iptables-legacy-save'])) return 'no iptables with the legacy backend';
+  if (!legacy(['ip6tables-save', 'ip6tables-legacy-save'])) return 'no ip6tables with the legacy backend';
+  return null;
+}
+
+/** criu's kerndat_has_nftables_concat, in a network namespace of its own: the nftables lock needs set concatenations */
+function nftablesConcat(): string | null {
+  const r = spawnSync('unshare', ['-n', 'nft', '-f', '-'], { input: 'create table inet CRIU\nadd set inet CRIU conn { type ipv4_addr . inet_service ;}\n', encoding: 'utf8' });
+  if (r.error) return `cannot run unshare -n nft: ${r.error.message}`;
+  return r.status === 0 ? null : `nft cannot make the lock's sets: ${(r.stderr || '').trim().split('\n')[0]}`;
+}
+
 /**
  * `ckpt check --feature NAME`: criu's feature names (cr-check.c). Those ckpt can probe are probed as criu
  * probes them; the others answer "cannot tell" and exit 1, as a feature that is missing, so that a
@@ -127,7 +146,7 @@ export function checkFeature(name: string): CheckResult {
   const simple = () => n().probeSimple();
   const has = (path: string) => (existsSync(path) ? null : `no ${path}`);
   const errno = (code: number | undefined) => (code === 0 ? null : errText(code ?? -1) || 'not supported');
-  const noNetLock = () => 'ckpt locks no network (it dumps no inet sockets or network namespaces yet)';
+  const noNetNs = () => 'ckpt dumps no network namespaces yet, so none of their rules';
   const probes: Record<string, (() => string | null) | undefined> = {
     mnt_id: () => (/^mnt_id:/m.test(readFileSync('/proc/self/fdinfo/0', 'latin1')) ? null : 'no mnt_id in /proc/PID/fdinfo'),
     mem_dirty_track: () => errno(simple().softDirty),
@@ -142,7 +161,7 @@ export function checkFeature(name: string): CheckResult {
     loginuid: () => has('/proc/self/loginuid'),
     cgroupns: () => has('/proc/self/ns/cgroup'),
     autofs: () => (/\sautofs$/m.test(readFileSync('/proc/filesystems', 'latin1')) ? null : 'autofs is not in /proc/filesystems'),
-    tcp_half_closed: undefined,
+    tcp_half_closed: () => errno(n().probeTcpHalfClosed()),
     compat_cr: () => 'ckpt does not dump 32-bit (compat) tasks',
     uffd: () => errno(simple().userfaultfd),
     'uffd-noncoop': undefined, can_map_vdso: undefined, sk_ns: undefined, sk_unix_file: undefined, net_diag_raw: undefined,
@@ -152,7 +171,7 @@ export function checkFeature(name: string): CheckResult {
     external_net_ns: undefined,
     clone3_set_tid: () => errno(n().probeClone3SetTid(freePid())),
     newifindex: undefined,
-    nftables: noNetLock, has_ipt_legacy: noNetLock, network_lock_nftables: noNetLock,
+    nftables: noNetNs, has_ipt_legacy: iptablesLegacy, network_lock_nftables: nftablesConcat,
     pidfd_store: undefined,
     ns_pid: () => (/^NSpid:/m.test(readFileSync('/proc/self/status', 'latin1')) ? null : 'no NSpid in /proc/PID/status'),
     apparmor_stacking: undefined, sockopt_buf_lock: undefined, memfd_hugetlb: undefined, move_mount_set_group: undefined,

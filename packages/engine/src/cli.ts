@@ -143,7 +143,7 @@ async function runDump(o: CliOptions, dir: string, workDir: string, log: Log): P
     const r = await dump({
       pid: o.tree!, dir, finalState: o.finalState ?? 'dead', shellJob: o.shellJob, extUnixSk: o.extUnixSk || o.extUnixSkInodes.length > 0,
       fileLocks: o.fileLocks, timeoutMs: o.timeout * 1000, ghostLimit: o.ghostLimit, linkRemap: o.linkRemap, log,
-      manageCgroups: o.manageCgroups, cgroupRoots: o.cgroupRoots,
+      manageCgroups: o.manageCgroups, cgroupRoots: o.cgroupRoots, networkLock: o.networkLock, tcpEstablished: o.tcpEstablished,
       progress: o.verbosity > 0 ? memoryProgress() : undefined,
       hooks: scripts.dumpHooks(o.tree!),
     });
@@ -156,6 +156,10 @@ async function runDump(o: CliOptions, dir: string, workDir: string, log: Log): P
 
 async function runRestore(o: CliOptions, p: ReturnType<typeof resolvePaths>, log: Log): Promise<void> {
   if (o.tree !== undefined) log.warn('Using -t with restore is obsolete (as in criu): the images name the tree');
+  if (o.networkLock !== undefined) {
+    log.warn('--network-lock will be ignored in restore command');
+    log.info('Network lock method from dump will be used in restore');
+  }
   const scripts = new ActionScripts(o.actionScripts, p.dir, p.workDir, log);
   try {
     let inheritFds;
@@ -169,6 +173,7 @@ async function runRestore(o: CliOptions, p: ReturnType<typeof resolvePaths>, log
       dir: p.dir, detached: o.detached, pidfile: p.pidfile, shellJob: o.shellJob, extUnixSk: o.extUnixSk || o.extUnixSkInodes.length > 0,
       inheritFds, fileLocks: o.fileLocks, leaveStopped: o.finalState === 'stopped', sibling: o.sibling, log,
       hooks: scripts.restoreHooks(), statusFd: o.statusFd, manageCgroups: o.manageCgroups, cgroupRoots: o.cgroupRoots,
+      tcpEstablished: o.tcpEstablished,
     });
     if (o.displayStats) process.stdout.write(restoreStatsText(r.stats));
     process.exitCode = r.exitCode ?? 0;

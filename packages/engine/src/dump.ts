@@ -19,6 +19,8 @@ import { UnixSockets } from './kinds/unix.js';
 import { Ids } from './ids.js';
 import { Seccomp } from './seccomp.js';
 import { CgroupDump, type CgroupMode } from './cgroups.js';
+import { LOCK_METHODS, NetLock, type NetLockMethod } from './netlock.js';
+import { TcpRepair } from './tcp-stream.js';
 import { writeImage } from './images-out.js';
 import { DumpError, Log } from './log.js';
 import type { DumpStats } from './stats.js';
@@ -44,6 +46,10 @@ export interface DumpOptions {
   manageCgroups?: CgroupMode;
   /** --cgroup-root [controller:]/path: where the walk of a hierarchy starts (else each set's own path) */
   cgroupRoots?: { ctl?: string; root: string }[];
+  /** --network-lock (criu's default iptables): how TCP connections stay silent from the freeze to their restore */
+  networkLock?: NetLockMethod;
+  /** --tcp-established: established TCP connections are dumped (TCP_REPAIR), not refused */
+  tcpEstablished?: boolean;
   log?: Log;
   /** how far the copy of a task's memory is, in bytes: every 64 MiB of a task that has more, and at its end */
   progress?: (p: { pid: number; done: number; total: number }) => void;
@@ -67,6 +73,10 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   rmSync(join(opts.dir, imageFileName('inventory')), { force: true });
   rmSync(join(opts.dir, FAILED_MARK), { force: true });
   const freezer = new Freezer(log);
+  // this run's id: the nftables lock's table name and inventory's dump_criu_run_id (criu's criu_run_id)
+  const runId = randomUUID();
+  const netLock = new NetLock(opts.networkLock ?? 'iptables', runId, log, foreignNetns(opts.pid));
+  const tcp = new TcpRepair(netLock, log, !!opts.tcpEstablished);
   let tFrozen = 0n;
   let result: DumpResult | undefined;
   // names given to deleted files (--link-remap): kept for the restore, removed when the dump fails or the
@@ -76,6 +86,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   try {
     log.info(`Dumping processes (pid: ${opts.pid})`);
     opts.hooks?.preDump();
+    netLock.lock();
     const root = freezer.freezeTree(opts.pid, opts.timeoutMs ?? 10000);
     tFrozen = process.hrtime.bigint();
     const tasks = freezer.allTasks();
@@ -88,6 +99,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     const files = new Files(log, { dir: opts.dir, nextPagesId: () => pagesId++, ghostLimit: opts.ghostLimit, linkRemap: opts.linkRemap, linkRemaps });
     const ids = new Ids();
     files.unix = new UnixSockets(ids.rootIds.net_ns_id, !!opts.extUnixSk);
+    files.tcp = tcp;
     const pstree: any[] = [];
     const cgroups = new CgroupDump(opts.manageCgroups ?? 'soft', log, opts.cgroupRoots);
     const filesDone = new Set<number>();
@@ -194,7 +206,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     // inventory last: a dir without it is not a usable dump
     writeImage(opts.dir, 'inventory', { magic: 'INVENTORY', entries: [{
       img_version: 2, fdinfo_per_id: true, root_ids: ids.rootIds, ns_per_id: true, root_cg_set: cgroups.ownSetId, lsmtype: 'NO_LSM',
-      network_lock_method: 0, plugins_entry: {}, dump_criu_run_id: randomUUID(),
+      network_lock_method: LOCK_METHODS.indexOf(netLock.method), plugins_entry: {}, dump_criu_run_id: runId,
     }] });
     opts.hooks?.postDump();
     result = {
@@ -202,6 +214,9 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       frozenMs: 0, totalMs: 0, stats,
     };
   } catch (e) {
+    // criu's network_unlock on a failed dump: every connection out of repair and unlocked, before the tree runs
+    tcp.resume();
+    netLock.unlock();
     freezer.releaseAll();
     dropLinkRemaps();
     if (existsSync(opts.dir)) {
@@ -211,11 +226,19 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     log.error(`Dumping FAILED: ${(e as Error).message}`);
     throw e;
   }
+  // as criu: -R unlocks; -s and a killed tree leave the lock for the restore (and -s the connections in repair)
   if (opts.finalState === 'running') {
+    tcp.resume();
+    netLock.unlock();
     freezer.releaseAll();
     dropLinkRemaps();
-  } else if (opts.finalState === 'stopped') freezer.releaseAll(true);
-  else freezer.killAll();
+  } else if (opts.finalState === 'stopped') {
+    tcp.release();
+    freezer.releaseAll(true);
+  } else {
+    freezer.killAll();
+    tcp.release();
+  }
   const tDone = process.hrtime.bigint();
   result.frozenMs = Number(tDone - tFrozen) / 1e6;
   result.totalMs = Number(tDone - t0) / 1e6;
@@ -242,6 +265,16 @@ function posixTimerEntries(timers: ProcTimer[], parasite: Parasite): any[] {
     if (t.toThread) e.notify_thread_id = t.notifyId;
     return e;
   });
+}
+
+/** the tree's network namespace when it is not ours (the lock's rules go there), else undefined */
+function foreignNetns(pid: number): string | undefined {
+  try {
+    const theirs = `/proc/${pid}/ns/net`;
+    return statSync(theirs).ino === statSync('/proc/self/ns/net').ino ? undefined : theirs;
+  } catch {
+    return undefined; // no such task: the freeze says so
+  }
 }
 
 function taskGone(pid: number): boolean {

@@ -12,6 +12,7 @@ import { O_CLOEXEC, readFown } from './kinds/common.js';
 import { specialFile } from './kinds/reg.js';
 import { memfdMapping } from './kinds/memfd.js';
 import type { UnixSockets } from './kinds/unix.js';
+import type { TcpRepair } from './tcp-stream.js';
 import type { TtySeen } from './kinds/tty.js';
 import type { TtyFacts } from './parasite.js';
 
@@ -37,6 +38,8 @@ export class Files {
   readonly fifoData: any[] = [];
   private ofds: OfdRecord[] = [];
   unix?: UnixSockets;
+  /** established TCP connections: TCP_REPAIR with the network lock (dump.ts makes it; the inet kind uses it) */
+  tcp?: TcpRepair;
   /** remap-fpath.img entries (ghost files) */
   readonly remaps: any[] = [];
   /** filelocks.img entries (--file-locks) */

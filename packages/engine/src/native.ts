@@ -12,6 +12,13 @@ export interface CpuXsave {
   sub1Eax?: number; xsavesSize?: number; xssSupported?: bigint;
   components: { bit: number; size: number; offset: number; supervisor: boolean; align64: boolean }[];
 }
+/** lengths and sequence numbers as libsoccr gives them (a half-closed socket's FIN is not data) */
+export interface TcpRepairState {
+  state: number; inqLen: number; inqSeq: number; outqLen: number; outqSeq: number; unsqLen: number;
+  mssClamp: number; optMask: number; sndWscale: number; rcvWscale: number; timestamp?: number;
+  window?: { sndWl1: number; sndWnd: number; maxWindow: number; rcvWnd: number; rcvWup: number };
+  inq: Buffer; outq: Buffer;
+}
 export interface RseqConfig { ptr: bigint; size: number; sig: number; flags: number }
 
 export interface Native {
@@ -80,6 +87,15 @@ export interface Native {
   /** 1 once the pidfd's process ended, 0 after timeoutMs, -errno */
   pollExit(pidfd: number, timeoutMs: number): number;
   unixDiag(): unknown[];
+
+  /** TCP_REPAIR on (1) or off (0; -1: off without the window probe): 0 or -errno */
+  tcpRepair(fd: number, mode: number): number;
+  /** out of repair mode, then SO_REUSEADDR = reuseaddr: 0 or -errno */
+  tcpResume(fd: number, reuseaddr: number): number;
+  /** a socket in repair mode: what tcp-stream-INO.img holds (native/tcp-repair.cc); throws naming the step */
+  tcpStreamState(fd: number): TcpRepairState;
+  /** TCP_REPAIR on a loopback connection that sent its FIN: 0 or -errno (criu's tcp_half_closed) */
+  probeTcpHalfClosed(): number;
 }
 
 let cached: Native | undefined;

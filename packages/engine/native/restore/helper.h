@@ -66,6 +66,9 @@ void remove_pidfile(void);
 int run_scripts(const char *hook, pid_t root);
 void write_status_fd(void);
 
+/* netlock.c: the dump's network lock dropped (CKPT_NET_UNLOCK), then repaired TCP sockets leave repair mode */
+int net_unlock_and_resume(void);
+
 /* tracer.c */
 int finish_tree(void);   /* tracer.c: the whole tree out of the restorer, or -1 */
 int report_failure(void); /* main.c: the failures tasks reported in the arena; 0 if none */

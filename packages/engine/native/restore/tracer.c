@@ -201,6 +201,9 @@ int finish_tree(void)
 		return -1;
 	/* as criu: the tree is restored, the names given to deleted files at dump go before any task runs */
 	remove_link_remaps();
+	/* criu's order: the network unlocked, then TCP repair off, then pre-resume */
+	if (net_unlock_and_resume() < 0)
+		return -1;
 	run_scripts("pre-resume", (pid_t)tasks[0].pid);
 	for (i = 0; i < nr_tasks; i++) {
 		if (tasks[i].state == 2)

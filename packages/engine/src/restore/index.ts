@@ -12,6 +12,7 @@ import { native } from '../native.js';
 import type { RestoreStats } from '../stats.js';
 import { buildPlan, encodePlan, RestoreError, type InheritFd } from './plan.js';
 import { makeGhost, removeGhosts, type Made } from '../ghosts.js';
+import { restoreUnlockCommands } from '../netlock.js';
 
 export { buildPlan, encodePlan, parseInheritFd, RestoreError } from './plan.js';
 
@@ -39,6 +40,8 @@ export interface RestoreOptions {
   /** --manage-cgroups (criu's default soft) and --cgroup-root [controller:]/path (src/cgroups.ts) */
   manageCgroups?: CgroupMode;
   cgroupRoots?: { ctl?: string; root: string }[];
+  /** --tcp-established: established TCP connections of the images may be restored (the inet kind's plan checks it) */
+  tcpEstablished?: boolean;
   log?: Log;
 }
 
@@ -117,6 +120,13 @@ export function restore(opts: RestoreOptions): RestoreResult {
       while (stdio.length <= fd) stdio.push('ignore');
       stdio[fd] = fd;
     }
+    // the dump's network lock, dropped by the helper once every task is restored (native/restore/netlock.c)
+    let netUnlock: string;
+    try {
+      netUnlock = restoreUnlockCommands(opts.dir, plan.tasks[0].pid);
+    } catch (e) {
+      throw new DumpError(`network lock of the dump in ${opts.dir}: ${(e as Error).message}`);
+    }
     const tHelper = process.hrtime.bigint();
     // the helper's glibc must not register rseq: its memory is gone when the restored task runs
     // (the action scripts it runs get our environment, as criu's do)
@@ -124,6 +134,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
         ...(process.env.CKPT_NO_UFFD ? { CKPT_NO_UFFD: '1' } : {}),
         // what the caller asked for at the end of the restore: caller.c
         ...(opts.pidfile ? { CKPT_PIDFILE: opts.pidfile } : {}),
+        ...(netUnlock ? { CKPT_NET_UNLOCK: netUnlock } : {}),
         ...(opts.statusFd !== undefined ? { CKPT_STATUS_FD: String(opts.statusFd) } : {}),
         ...(opts.hooks?.scripts.length ? {
           CKPT_ACTION_SCRIPTS: opts.hooks.scripts.join('\n'), CKPT_SCRIPT_CWD: opts.hooks.workDir, CRTOOLS_IMAGE_DIR: opts.hooks.imagesDir,
