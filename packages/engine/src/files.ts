@@ -12,6 +12,7 @@ import { O_CLOEXEC, readFown } from './kinds/common.js';
 import { specialFile } from './kinds/reg.js';
 import { memfdMapping } from './kinds/memfd.js';
 import type { UnixSockets } from './kinds/unix.js';
+import type { InetSockets } from './kinds/inet.js';
 import type { TtySeen } from './kinds/tty.js';
 import type { TtyFacts } from './parasite.js';
 
@@ -33,6 +34,7 @@ export class Files {
   readonly fifoData: any[] = [];
   private ofds: OfdRecord[] = [];
   unix?: UnixSockets;
+  inet?: InetSockets;
   /** remap-fpath.img entries (ghost files) */
   readonly remaps: any[] = [];
   /** filelocks.img entries (--file-locks) */

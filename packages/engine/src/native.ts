@@ -52,6 +52,12 @@ export interface Native {
   /** queued packets, unconsumed; fds: files in flight (SCM_RIGHTS), opened in this process, the caller's to close */
   peekQueue(fd: number): { data: Buffer; fds: number[] }[];
   unixSockFile(fd: number): { path: string; mode: number; uid: number; gid: number } | null;
+  /** the events poll(2) reports at once for fd, or -errno */
+  pollEvents(fd: number, events: number): number;
+  /** inode of the network namespace of a socket (SIOCGSKNS), or -errno */
+  sockNetNs(fd: number): number;
+  /** the classic BPF filter of a socket (8 bytes an instruction), empty when none */
+  sockFilter(fd: number): Buffer;
   prlimit(pid: number, resource: number): [bigint, bigint];
   sched(tid: number): { policy: number; prio: number; nice: number };
   robustList(tid: number): { head: bigint; len: number };
@@ -74,6 +80,8 @@ export interface Native {
   /** 1 once the pidfd's process ended, 0 after timeoutMs, -errno */
   pollExit(pidfd: number, timeoutMs: number): number;
   unixDiag(): unknown[];
+  /** inet sockets of a family and protocol in the given TCP states (bit mask), or -errno (-ENOENT: no diag for them) */
+  inetDiag(family: number, protocol: number, states: number): unknown[] | number;
 }
 
 let cached: Native | undefined;

@@ -33,7 +33,6 @@ export const unix: Kind = {
   type: 'UNIXSK',
   field: 'usk',
   detect: ({ st }, files) => st.isSocket() && !!files.unix?.isUnix(st.ino),
-  refuse: ({ st }) => (st.isSocket() ? 'only unix sockets are supported' : undefined),
   dump(files, { pid, fd, id, st, flags }) {
     files.unix!.dumpFd(files, pid, fd, id, st.ino, flags, (e) => files.entries.push(e));
   },

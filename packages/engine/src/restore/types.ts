@@ -28,6 +28,11 @@ export interface Obj {
     mode?: number; uid?: number; gid?: number;
     /** a relative name: the directory it was bound in */
     nameDir?: string };
+  /** INET: socket(family, type, proto); bind to src:srcPort (ifname: the device of a link-local address), listen,
+   *  connect to dst:dstPort; opts by step (0 before bind, 1 after connect, 2 once every socket exists); shutdown */
+  inet?: { family: number; type: number; proto: number; bind: number; src: Buffer; srcPort: number; ifname?: string;
+    listen: number; backlog: number; connect: number; dst: Buffer; dstPort: number;
+    opts: { step: number; what: string; level: number; name: number; val: Buffer }[]; shutdown: number };
 }
 
 export interface PlanTask {
@@ -102,4 +107,6 @@ export interface Plan {
 }
 
 export interface InheritFd { fd: number; key: string }
-export interface PlanOptions { dir: string; detached: boolean; shellJob: boolean; leaveStopped?: boolean; sibling?: boolean; extUnixSk: boolean; inheritFds?: InheritFd[]; fileLocks?: boolean }
+export interface PlanOptions { dir: string; detached: boolean; shellJob: boolean; leaveStopped?: boolean; sibling?: boolean; extUnixSk: boolean; inheritFds?: InheritFd[]; fileLocks?: boolean;
+  /** --tcp-close: TCP connections of the images come back closed; --tcp-established: they would come back connected */
+  tcpClose?: boolean; tcpEstablished?: boolean }
