@@ -272,6 +272,7 @@ function unixObj(objs: FileObjects, u: any, what: string): Obj {
     sk: {
       type: n(u.type), state: n(u.state), backlog: n(u.backlog), peer: n(u.peer) ? -2 : -1, listener: -1,
       sndbuf: n(u.opts?.so_sndbuf), rcvbuf: n(u.opts?.so_rcvbuf), shutdown: shutdownOf(u, label), passcred: u.opts?.so_passcred ? 1 : 0,
+      ...(u.opts?.so_passsec ? { passsec: 1 } : {}),
       name, queue: (restoreState.of(objs).queues.get(n(u.id)) ?? []).map((p) => p.data),
       ...(u.file_perms ? { mode: n(u.file_perms.mode) & 0o7777, uid: n(u.file_perms.uid), gid: n(u.file_perms.gid) } : {}),
       ...(u.name_dir ? { nameDir: String(u.name_dir) } : {}),

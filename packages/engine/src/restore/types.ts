@@ -19,7 +19,7 @@ export interface Obj {
   label: string;
   path?: string; flags: number; pos?: bigint;
   pipeNo?: number; end?: number;
-  sk?: { type: number; state: number; backlog: number; peer: number; listener: number; sndbuf: number; rcvbuf: number; shutdown: number; passcred: number; name: Buffer; queue: Buffer[];
+  sk?: { type: number; state: number; backlog: number; peer: number; listener: number; sndbuf: number; rcvbuf: number; shutdown: number; passcred: number; passsec?: number; name: Buffer; queue: Buffer[];
     /** files in flight (SCM_RIGHTS): packet pkt of queue carries object obj */
     queueFds?: { pkt: number; obj: number }[];
     /** a listener's pending connections (sockets connected to it, not accepted), in the order they wait */
