@@ -143,7 +143,7 @@ export class InetSockets {
         return v;
       };
       const proto = int(SOL_SOCKET, SO.PROTOCOL), type = int(SOL_SOCKET, SO.TYPE);
-      if (type !== SOCK_RAW && !Object.values(IPPROTO).slice(0, 6).includes(proto)) {
+      if (type !== SOCK_RAW && ![IPPROTO.IP, IPPROTO.TCP, IPPROTO.UDP, IPPROTO.UDPLITE, IPPROTO.ICMP, IPPROTO.ICMPV6].includes(proto)) {
         throw refuse(`protocol ${proto} is not supported${proto === IPPROTO.MPTCP ? ' (MPTCP; for Go programs GODEBUG=multipathtcp=0 disables it)' : ''}`);
       }
       const diag = this.collect();
