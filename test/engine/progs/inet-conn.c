@@ -53,6 +53,8 @@ int main(void)
 	inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
 	l = socket(AF_INET, SOCK_STREAM, 0);
 	c = socket(AF_INET, SOCK_STREAM, 0);
+	int one = 1; /* as servers do: the port is free again while the killed connection lingers */
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(l, (struct sockaddr *)&addr, sizeof(addr)) < 0 || getsockname(l, (struct sockaddr *)&addr, &len) < 0 ||
 	    listen(l, 4) < 0 || connect(c, (struct sockaddr *)&addr, sizeof(addr)) < 0 || (a = accept(l, NULL, NULL)) < 0) {
 		printf("setup failed: %s\n", strerror(errno));
