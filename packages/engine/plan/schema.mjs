@@ -73,13 +73,13 @@ export const records = {
           skListener: { ...index('objs', { none: true }), at: 'sk.listener' },
           skSndbuf: { ...u64, at: 'sk.sndbuf' }, skRcvbuf: { ...u64, at: 'sk.rcvbuf' }, skShutdown: { ...u64, at: 'sk.shutdown' },
           skPasscred: { ...u64, at: 'sk.passcred' }, flags: u64, skName: { ...bytes(), at: 'sk.name' },
-          skPasssec: { ...u64, at: 'sk.passsec', optional: true }, // SO_PASSSEC set
           queue: { ...array(bytes()), at: 'sk.queue' }, // packets to deliver to this socket (sent from its peer)
           queueFds: { ...array('skfd'), at: 'sk.queueFds', optional: true }, // files in flight with them (SCM_RIGHTS)
           skIcons: { ...array('icon'), at: 'sk.icons', optional: true }, // LISTEN: pending connections, in the order they wait
           // a bound path's socket file: its mode (0: leave as bind made it), owner and group
           skNameDir: { ...str, at: 'sk.nameDir', optional: true }, // a relative name: the directory it was bound in
           skMode: { ...u64, at: 'sk.mode', optional: true }, skUid: { ...u64, at: 'sk.uid', optional: true }, skGid: { ...u64, at: 'sk.gid', optional: true },
+          skPasssec: { ...u64, at: 'sk.passsec', optional: true }, // SO_PASSSEC set
         },
         INHERIT: { inheritFd: u64 }, // the caller's fd (--inherit-fd)
         EVENTFD: { flags: u64, counter: num(u64) },
