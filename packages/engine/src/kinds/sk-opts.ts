@@ -1,6 +1,6 @@
 // A socket's SOL_SOCKET options as CRIU saves them (sockets.c: dump_socket_opts into SkOptsEntry) and the
 // setsockopt calls that set them again (restore_socket_opts), in CRIU's order. Read on a duplicate of the
-// task's fd; written for inet sockets (the unix kind keeps its own subset).
+// task's fd; set again for inet sockets (the unix kind sets its own subset).
 import { native } from '../native.js';
 import { DumpError } from '../log.js';
 import { n } from '../restore/read.js';
@@ -22,8 +22,8 @@ export function optInt(step: number, what: string, level: number, name: number, 
   return { step, what, level, name, val };
 }
 
-/** SkOptsEntry of a socket (not unix or netlink: no passcred/passsec); int reads an int option or throws */
-export function dumpSkOpts(local: number, int: (level: number, name: number) => number): any {
+/** SkOptsEntry of a socket (passcred and passsec for unix and netlink ones); int reads an int option */
+export function dumpSkOpts(local: number, int: (level: number, name: number) => number, passcred = false): any {
   const nat = native();
   const buf = (name: number, size: number) => {
     const b = nat.getsockoptBuf(local, SOL_SOCKET, name, size);
@@ -42,6 +42,7 @@ export function dumpSkOpts(local: number, int: (level: number, name: number) => 
   };
   const mark = int(SOL_SOCKET, SO.MARK);
   if (mark) o.so_mark = mark;
+  if (passcred) Object.assign(o, { so_passcred: int(SOL_SOCKET, SO.PASSCRED) !== 0, so_passsec: int(SOL_SOCKET, SO.PASSSEC) !== 0 });
   Object.assign(o, {
     so_dontroute: int(SOL_SOCKET, SO.DONTROUTE) !== 0, so_no_check: int(SOL_SOCKET, SO.NO_CHECK) !== 0,
     so_reuseport: int(SOL_SOCKET, SO.REUSEPORT) !== 0, so_broadcast: int(SOL_SOCKET, SO.BROADCAST) !== 0,
