@@ -119,6 +119,9 @@ test('options ckpt cannot honour are refused by name; their --no- forms and the 
   assert.equal(parse('dump', '-t', '1', '--network-lock', 'none').networkLock, 'skip');
   assert.equal(parse('restore', '--network-lock=iptables').networkLock, 'iptables');
   assert.equal(parse('dump', '-t', '1').networkLock, undefined);
+  const tcp = parse('dump', '-t', '1', '--tcp-close', '--skip-in-flight', '--tcp-established');
+  assert.deepEqual([tcp.tcpClose, tcp.skipInFlight, tcp.tcpEstablished, tcp.notes], [true, true, true, []]);
+  assert.equal(parse('restore', '--tcp-close', '--no-tcp-close').tcpClose, false);
   usage(['check', '--ms'], /--ms is deprecated/);
   usage(['dump', '-t', '1', '--network-lock', 'bogus'], /invalid value for --network-lock: bogus/);
   usage(['dump', '-t', '1', '--pre-dump-mode', 'bogus'], /invalid argument for --pre-dump-mode: bogus/);

@@ -24,7 +24,7 @@ function assertUnusable(img) {
   assert.ok(existsSync(join(img, 'ckpt-dump-failed')), 'failed dump is marked');
 }
 
-test('an unsupported fd (an AF_INET socket) is refused by name; the tree keeps running', async (t) => {
+test('an unsupported fd (a corked UDP socket) is refused by name; the tree keeps running', async (t) => {
   if (!needPtrace(t)) return;
   const dir = workDir('fault-unsupported');
   const h = await launch(compile('unsupported-fd', dir));
@@ -33,7 +33,7 @@ test('an unsupported fd (an AF_INET socket) is refused by name; the tree keeps r
     const img = join(dir, 'img');
     const r = ckpt(['dump', '-t', String(h.pid), '-D', img]);
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /Can't dump fd 3 of task \d+ \(socket:\[\d+\]\): only unix sockets are supported/);
+    assert.match(r.stderr, /Can't dump fd 3 of task \d+ \(IPv4 socket:\[\d+\]\): a corked datagram socket \(UDP_CORK\) cannot be dumped/);
     assertUnusable(img);
     await assertStillRunning(h, pids);
   } finally {

@@ -47,6 +47,16 @@ export function restoreOk(dir, extra = [], run = ckpt) {
   return pid;
 }
 
+/** SIGUSR1 to a program that checks its own state (progs/sock-check.h), then its RESULT lines */
+export async function resultOf(h, pid) {
+  process.kill(pid, 'SIGUSR1');
+  return eventually(() => {
+    const r = h.lines().filter((l) => l.startsWith('RESULT'));
+    assert.ok(r.length, 'RESULT line');
+    return r.join('\n');
+  });
+}
+
 export function lines(file) {
   return readFileSync(file, 'utf8').split('\n').filter(Boolean);
 }

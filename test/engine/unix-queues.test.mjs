@@ -10,23 +10,13 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeImage } from '@ckpt/images';
 import { CKPT, compile, launch, needPtrace, sessionPids, workDir } from './helpers.mjs';
-import { dumpedPidsFree, eventually, killPids, restoreOk } from './restore-lib.mjs';
+import { dumpedPidsFree, killPids, restoreOk, resultOf } from './restore-lib.mjs';
 
 /** ckpt dump, bounded: a dump that does not end within 60 s fails the test instead of hanging it */
 export function dumpBounded(pid, img, extra = []) {
   const r = spawnSync(process.execPath, [CKPT, 'dump', '-t', String(pid), '-D', img, ...extra], { encoding: 'utf8', timeout: 60000 });
   assert.notEqual(r.signal, 'SIGTERM', `ckpt dump of ${pid} did not end within 60 s`);
   return r;
-}
-
-/** SIGUSR1 to the restored program, then its RESULT line */
-export async function resultOf(h, pid) {
-  process.kill(pid, 'SIGUSR1');
-  return eventually(() => {
-    const r = h.lines().filter((l) => l.startsWith('RESULT'));
-    assert.ok(r.length, 'RESULT line');
-    return r.join('\n');
-  });
 }
 
 test('unix sockets whose peer was closed keep their queues, seqpackets end where they ended, shutdown states', async (t) => {

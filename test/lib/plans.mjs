@@ -62,7 +62,7 @@ export function everyKindPlan() {
     { kind: 2, label: 'fd 5 (pipe:[1])', flags: 0o4000, pipeNo: 1, end: 1 },
     // a connected pair: the first names the second, which comes later (a forward index)
     { kind: 3, label: 'fd 6 (unix socket:[2])', flags: 0o4000, sk: { type: 1, state: 1, backlog: 0, peer: 4, listener: -1, sndbuf: v(), rcvbuf: v(), shutdown: 0, passcred: 1, name: Buffer.alloc(0), queue: [buf(5), buf(17)], queueFds: [{ pkt: 1, obj: 0 }, { pkt: 1, obj: 2 }] } },
-    { kind: 3, label: 'fd 7 (unix socket:[3] "/tmp/sock")', flags: 0, sk: { type: 1, state: 1, backlog: 5, peer: 3, listener: 5, sndbuf: v(), rcvbuf: v(), shutdown: 2, passcred: 0, name: Buffer.from('/tmp/sock'), queue: [] } },
+    { kind: 3, label: 'fd 7 (unix socket:[3] "/tmp/sock")', flags: 0, sk: { type: 1, state: 1, backlog: 5, peer: 3, listener: 5, sndbuf: v(), rcvbuf: v(), shutdown: 2, passcred: 0, passsec: 1, name: Buffer.from('/tmp/sock'), queue: [] } },
     { kind: 3, label: 'listener', flags: 0x40000000, sk: { type: 1, state: 10, backlog: 128, peer: -2, listener: -1, sndbuf: v(), rcvbuf: v(), shutdown: 0, passcred: 0, name: Buffer.from('\0abstract'), queue: [], icons: [{ obj: 4 }], mode: v(), uid: v(), gid: v(), nameDir: '/run/dir' } },
     { kind: 4, label: 'fd 8 (FIFO /tmp/f)', path: '/tmp/f', flags: 0o2, fifo: { size: 65536, data: buf(9) } },
     { kind: 5, label: 'fd 9 (inherited fd 7)', flags: 0, inheritFd: 7 },
@@ -77,6 +77,9 @@ export function everyKindPlan() {
     { kind: 14, label: 'fd 17 (/dev/pts/5)', flags: 0o2, nums: [15n] },
     { kind: 16, label: 'fd 18 (pidfd of task 300)', flags: 0o4000, nums: [300n, 4242n] },
     { kind: 13, label: 'fd 18 (pty master without termios)', flags: 0o2, nums: Array.from({ length: 13 }, (_, k) => (k === 12 ? 0n : big())) },
+    { kind: 17, label: 'fd 19 (TCP socket:[9] [::1]:80, listening)', flags: 0o4000, inet: { family: 10, type: 1, proto: 6, bind: 1, src: buf(16), srcPort: 80,
+      ifname: 'lo', listen: 1, backlog: v(), connect: 0, dst: buf(16), dstPort: 0, shutdown: 3,
+      opts: [{ step: 0, what: 'SO_REUSEADDR', level: 1, name: 2, val: buf(4) }, { step: 2, what: 'SO_ATTACH_FILTER', level: 1, name: 26, val: buf(16) }] } },
   ];
   const t0 = task(200, -1, {
     fds: objs.map((_, i) => ({ fd: i + 3, obj: i, cloexec: i & 1 })),

@@ -3,6 +3,9 @@
 #include "common.h"
 
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/sockios.h>
+#include <poll.h>
 #include <sched.h>
 #include <linux/mount.h>
 #include <stdlib.h>
@@ -113,6 +116,36 @@ Napi::Value SockName(const Napi::CallbackInfo& info) {
   int r = peer ? getpeername(fd, (sockaddr*)&ss, &l) : getsockname(fd, (sockaddr*)&ss, &l);
   if (r < 0) return info.Env().Null();
   return Napi::Buffer<char>::Copy(info.Env(), (char*)&ss, l);
+}
+
+// pollEvents(fd, events) -> the events poll(2) reports at once, or -errno (a socket's shutdown state shows there)
+Napi::Value PollEvents(const Napi::CallbackInfo& info) {
+  struct pollfd p = { (int)ArgInt(info, 0), (short)ArgInt(info, 1), 0 };
+  int r = poll(&p, 1, 0);
+  return Napi::Number::New(info.Env(), r < 0 ? -errno : p.revents);
+}
+
+// sockNetNs(fd) -> the inode of the network namespace a socket belongs to (SIOCGSKNS), or -errno
+Napi::Value SockNetNs(const Napi::CallbackInfo& info) {
+  int ns = ioctl((int)ArgInt(info, 0), SIOCGSKNS);
+  if (ns < 0) return Napi::Number::New(info.Env(), -errno);
+  struct stat st;
+  int r = fstat(ns, &st);
+  int e = errno;
+  close(ns);
+  return Napi::Number::New(info.Env(), r < 0 ? -e : (double)st.st_ino);
+}
+
+// sockFilter(fd) -> Buffer of the classic BPF filter attached to a socket (struct sock_filter each), empty when none
+Napi::Value SockFilter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = (int)ArgInt(info, 0);
+  socklen_t n = 0;
+  if (getsockopt(fd, SOL_SOCKET, SO_GET_FILTER, nullptr, &n) < 0) return ThrowErrno(env, "getsockopt(SO_GET_FILTER)");
+  if (!n) return Napi::Buffer<char>::New(env, 0);
+  std::vector<sock_filter> f(n);
+  if (getsockopt(fd, SOL_SOCKET, SO_GET_FILTER, f.data(), &n) < 0) return ThrowErrno(env, "getsockopt(SO_GET_FILTER)");
+  return Napi::Buffer<char>::Copy(env, (char*)f.data(), (size_t)n * sizeof(sock_filter));
 }
 
 // peekQueue(fd) -> [{data: Buffer, fds: number[]}]: the packets queued on a socket, read with MSG_PEEK and
@@ -408,6 +441,9 @@ void InitFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("getsockoptBuf", Napi::Function::New(env, GetsockoptBuf));
   exports.Set("sockName", Napi::Function::New(env, SockName));
   exports.Set("peekQueue", Napi::Function::New(env, PeekQueue));
+  exports.Set("pollEvents", Napi::Function::New(env, PollEvents));
+  exports.Set("sockNetNs", Napi::Function::New(env, SockNetNs));
+  exports.Set("sockFilter", Napi::Function::New(env, SockFilter));
   exports.Set("unixSockFile", Napi::Function::New(env, UnixSockFile));
   exports.Set("prlimit", Napi::Function::New(env, Prlimit));
   exports.Set("sched", Napi::Function::New(env, Sched));

@@ -4,6 +4,9 @@
 
 #include <fcntl.h>
 #include <linux/aio_abi.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/timerfd.h>
@@ -156,6 +159,43 @@ int ProbeTimerfd() {
 }
 
 // probeSimple() -> {mmMap, memfd, userfaultfd, kcmp, seccomp, softDirty, aioRemap, fdinfoLock, timerfd}
+// SO_BUF_LOCK can be read (criu's kerndat_sockopt_buf_lock)
+int ProbeSockoptBufLock() {
+  int sk = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+  if (sk < 0) return -errno;
+  int v = 0;
+  socklen_t l = sizeof(v);
+  int r = Neg(getsockopt(sk, SOL_SOCKET, 72 /* SO_BUF_LOCK */, &v, &l));
+  close(sk);
+  return r;
+}
+
+// IPV6_FREEBIND can be set (criu's kerndat_has_ipv6_freebind)
+int ProbeIpv6Freebind() {
+  int sk = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+  if (sk < 0) return -errno;
+  int one = 1;
+  int r = Neg(setsockopt(sk, SOL_IPV6, 78 /* IPV6_FREEBIND */, &one, sizeof(one)));
+  close(sk);
+  return r;
+}
+
+// TCP_REPAIR on a half-closed connection over loopback (criu's kerndat_tcp_repair)
+int ProbeTcpHalfClosed() {
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP), c = -1, r = 0, one = 1;
+  struct sockaddr_in a = {};
+  socklen_t al = sizeof(a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (l < 0 || bind(l, (sockaddr*)&a, sizeof(a)) < 0 || getsockname(l, (sockaddr*)&a, &al) < 0 || listen(l, 1) < 0 ||
+      (c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP)) < 0 || connect(c, (sockaddr*)&a, sizeof(a)) < 0 ||
+      shutdown(c, SHUT_WR) < 0 || setsockopt(c, SOL_TCP, TCP_REPAIR, &one, sizeof(one)) < 0)
+    r = -errno;
+  if (c >= 0) close(c);
+  if (l >= 0) close(l);
+  return r;
+}
+
 Napi::Value ProbeSimple(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -196,6 +236,9 @@ Napi::Value ProbeSimple(const Napi::CallbackInfo& info) {
   o.Set("aioRemap", ProbeAioRemap());
   o.Set("fdinfoLock", ProbeFdinfoLock());
   o.Set("timerfd", ProbeTimerfd());
+  o.Set("sockoptBufLock", ProbeSockoptBufLock());
+  o.Set("ipv6Freebind", ProbeIpv6Freebind());
+  o.Set("tcpHalfClosed", ProbeTcpHalfClosed());
   return o;
 }
 

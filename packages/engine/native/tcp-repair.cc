@@ -131,29 +131,12 @@ Napi::Value TcpStreamState(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// probeTcpHalfClosed() -> 0 | -errno (criu's kerndat_tcp_repair): TCP_REPAIR on a loopback connection
-// that has sent its FIN (-EPERM: this kernel cannot repair half-closed sockets)
-Napi::Value ProbeTcpHalfClosed(const Napi::CallbackInfo& info) {
-  struct sockaddr_in a = {};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t l = sizeof(a);
-  int ls = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0), yes = 1, r = 0;
-  if (ls < 0 || c < 0 || bind(ls, (sockaddr*)&a, l) < 0 || getsockname(ls, (sockaddr*)&a, &l) < 0 || listen(ls, 1) < 0 ||
-      connect(c, (sockaddr*)&a, l) < 0 || shutdown(c, SHUT_WR) < 0 || setsockopt(c, SOL_TCP, TCP_REPAIR, &yes, sizeof(yes)) < 0)
-    r = -errno;
-  if (c >= 0) close(c);
-  if (ls >= 0) close(ls);
-  return Napi::Number::New(info.Env(), r);
-}
-
 }  // namespace
 
 void InitTcpRepair(Napi::Env env, Napi::Object exports) {
   exports.Set("tcpRepair", Napi::Function::New(env, TcpRepair));
   exports.Set("tcpResume", Napi::Function::New(env, TcpResume));
   exports.Set("tcpStreamState", Napi::Function::New(env, TcpStreamState));
-  exports.Set("probeTcpHalfClosed", Napi::Function::New(env, ProbeTcpHalfClosed));
 }
 
 }  // namespace ckpt

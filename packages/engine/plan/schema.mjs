@@ -20,7 +20,7 @@ export const enums = {
   ObjKind: {
     c: 'obj_kind', prefix: 'OBJ_', values: {
       REG: 1, PIPE: 2, UNIX: 3, FIFO: 4, INHERIT: 5, EVENTFD: 6, TIMERFD: 7, SIGNALFD: 8, EPOLL: 9, INOTIFY: 10,
-      MEMFD: 11, CALLER_TTY: 12, PTY_MASTER: 13, PTY_SLAVE: 14, CTTY: 15, PIDFD: 16,
+      MEMFD: 11, CALLER_TTY: 12, PTY_MASTER: 13, PTY_SLAVE: 14, CTTY: 15, PIDFD: 16, INET: 17,
     },
   },
 };
@@ -85,6 +85,7 @@ export const records = {
           // a bound path's socket file: its mode (0: leave as bind made it), owner and group
           skNameDir: { ...str, at: 'sk.nameDir', optional: true }, // a relative name: the directory it was bound in
           skMode: { ...u64, at: 'sk.mode', optional: true }, skUid: { ...u64, at: 'sk.uid', optional: true }, skGid: { ...u64, at: 'sk.gid', optional: true },
+          skPasssec: { ...u64, at: 'sk.passsec', optional: true }, // SO_PASSSEC set
         },
         INHERIT: { inheritFd: u64 }, // the caller's fd (--inherit-fd)
         EVENTFD: { flags: u64, counter: num(u64) },
@@ -106,6 +107,17 @@ export const records = {
         CTTY: { flags: u64, master: num(index('objs', { before: true, kind: 'PTY_MASTER' })) }, // /dev/tty, as the pty of this master
         // pid 0: of a process dead when dumped (ino: which one); else opened by the task that holds it, once pid exists
         PIDFD: { flags: u64, pid: num(u64), ino: num(u64) },
+        // an inet socket: socket(family, type, proto), its options of step 0, bind to src (bind 1), listen
+        // (backlog), connect to dst (connect 1), the options of step 1, shutdown (1 RD, 2 WR, 3 both; ENOTCONN is
+        // no error); those of step 2 once every socket exists (SO_REUSEADDR/REUSEPORT back to what was dumped)
+        INET: {
+          flags: u64, inFamily: { ...u64, at: 'inet.family' }, inType: { ...u64, at: 'inet.type' }, inProto: { ...u64, at: 'inet.proto' },
+          inBind: { ...u64, at: 'inet.bind' }, inSrc: { ...bytes({ max: 16 }), at: 'inet.src' }, inSrcPort: { ...u64, at: 'inet.srcPort' },
+          inIfname: { ...str, at: 'inet.ifname', optional: true }, // an IPv6 link-local source: the device its scope id names
+          inListen: { ...u64, at: 'inet.listen' }, inBacklog: { ...u64, at: 'inet.backlog' },
+          inConnect: { ...u64, at: 'inet.connect' }, inDst: { ...bytes({ max: 16 }), at: 'inet.dst' }, inDstPort: { ...u64, at: 'inet.dstPort' },
+          inOpts: { ...array('sockopt'), at: 'inet.opts' }, inShutdown: { ...u64, at: 'inet.shutdown' },
+        },
       }),
       // F_SETSIG / F_SETOWN_EX, set by the task that has it
       fownSig: { ...u64, at: 'fown.0', optional: true }, fownType: { ...u64, at: 'fown.1', optional: true }, fownPid: { ...u64, at: 'fown.2', optional: true },
@@ -118,6 +130,8 @@ export const records = {
   skfd: { fields: { pkt: u64, obj: index('objs') } },
   /** a target of an epoll in flight (in no task's fds): object obj, registered under fd number tfd as dumped */
   eptarget: { fields: { obj: index('objs'), tfd: u64, events: u64, data: u64 } },
+  /** a socket option to set at step (INET's), level, name, the value's bytes (SO_ATTACH_FILTER: the instructions); what: its name, for errors */
+  sockopt: { fields: { step: u64, what: str, level: u64, name: u64, val: bytes({ max: 4096 * 8 }) } },
   /** a pending connection of a listener: the connecting socket's object */
   icon: { fields: { obj: index('objs') } },
   task: {

@@ -142,8 +142,8 @@ async function runDump(o: CliOptions, dir: string, workDir: string, log: Log): P
     const { dump } = await import('./dump.js');
     const r = await dump({
       pid: o.tree!, dir, finalState: o.finalState ?? 'dead', shellJob: o.shellJob, extUnixSk: o.extUnixSk || o.extUnixSkInodes.length > 0,
-      fileLocks: o.fileLocks, timeoutMs: o.timeout * 1000, ghostLimit: o.ghostLimit, linkRemap: o.linkRemap, log,
-      manageCgroups: o.manageCgroups, cgroupRoots: o.cgroupRoots, networkLock: o.networkLock, tcpEstablished: o.tcpEstablished,
+      fileLocks: o.fileLocks, tcpClose: o.tcpClose, tcpEstablished: o.tcpEstablished, skipInFlight: o.skipInFlight, timeoutMs: o.timeout * 1000,
+      ghostLimit: o.ghostLimit, linkRemap: o.linkRemap, log, manageCgroups: o.manageCgroups, cgroupRoots: o.cgroupRoots, networkLock: o.networkLock,
       progress: o.verbosity > 0 ? memoryProgress() : undefined,
       hooks: scripts.dumpHooks(o.tree!),
     });
@@ -171,9 +171,8 @@ async function runRestore(o: CliOptions, p: ReturnType<typeof resolvePaths>, log
     }
     const r = restore({
       dir: p.dir, detached: o.detached, pidfile: p.pidfile, shellJob: o.shellJob, extUnixSk: o.extUnixSk || o.extUnixSkInodes.length > 0,
-      inheritFds, fileLocks: o.fileLocks, leaveStopped: o.finalState === 'stopped', sibling: o.sibling, log,
+      inheritFds, fileLocks: o.fileLocks, tcpClose: o.tcpClose, tcpEstablished: o.tcpEstablished, leaveStopped: o.finalState === 'stopped', sibling: o.sibling, log,
       hooks: scripts.restoreHooks(), statusFd: o.statusFd, manageCgroups: o.manageCgroups, cgroupRoots: o.cgroupRoots,
-      tcpEstablished: o.tcpEstablished,
     });
     if (o.displayStats) process.stdout.write(restoreStatsText(r.stats));
     process.exitCode = r.exitCode ?? 0;

@@ -16,6 +16,7 @@ import { dumpPages, pagesDumped, scanRuns } from './pages.js';
 import { Files } from './files.js';
 import { dumpTtyData, isTerminal, verifyTtys } from './kinds/tty.js';
 import { UnixSockets } from './kinds/unix.js';
+import { InetSockets } from './kinds/inet.js';
 import { Ids } from './ids.js';
 import { Seccomp } from './seccomp.js';
 import { CgroupDump, type CgroupMode } from './cgroups.js';
@@ -40,6 +41,10 @@ export interface DumpOptions {
   hooks?: { preDump(): void; postDump(): void };
   shellJob?: boolean;
   extUnixSk?: boolean;
+  /** --tcp-close: TCP connections are dumped as they are, to come back closed */
+  tcpClose?: boolean;
+  /** --skip-in-flight: a listener's connections not yet accepted are left out */
+  skipInFlight?: boolean;
   /** --file-locks: dump locks held by the tree into filelocks.img (else a held lock fails the dump) */
   fileLocks?: boolean;
   /** --manage-cgroups (criu's default soft; ignore: the sets without the cgroups' directories) */
@@ -100,6 +105,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     const ids = new Ids();
     files.unix = new UnixSockets(ids.rootIds.net_ns_id, !!opts.extUnixSk);
     files.tcp = tcp;
+    files.inet = new InetSockets({ netNsId: ids.rootIds.net_ns_id, tcpClose: !!opts.tcpClose, tcpEstablished: !!opts.tcpEstablished, skipInFlight: !!opts.skipInFlight, log });
     const pstree: any[] = [];
     const cgroups = new CgroupDump(opts.manageCgroups ?? 'soft', log, opts.cgroupRoots);
     const filesDone = new Set<number>();

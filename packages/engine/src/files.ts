@@ -13,6 +13,7 @@ import { specialFile } from './kinds/reg.js';
 import { memfdMapping } from './kinds/memfd.js';
 import type { UnixSockets } from './kinds/unix.js';
 import type { TcpRepair } from './tcp-stream.js';
+import type { InetSockets } from './kinds/inet.js';
 import type { TtySeen } from './kinds/tty.js';
 import type { TtyFacts } from './parasite.js';
 
@@ -40,6 +41,7 @@ export class Files {
   unix?: UnixSockets;
   /** established TCP connections: TCP_REPAIR with the network lock (dump.ts makes it; the inet kind uses it) */
   tcp?: TcpRepair;
+  inet?: InetSockets;
   /** remap-fpath.img entries (ghost files) */
   readonly remaps: any[] = [];
   /** filelocks.img entries (--file-locks) */

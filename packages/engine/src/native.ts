@@ -59,6 +59,12 @@ export interface Native {
   /** queued packets, unconsumed; fds: files in flight (SCM_RIGHTS), opened in this process, the caller's to close */
   peekQueue(fd: number): { data: Buffer; fds: number[] }[];
   unixSockFile(fd: number): { path: string; mode: number; uid: number; gid: number } | null;
+  /** the events poll(2) reports at once for fd, or -errno */
+  pollEvents(fd: number, events: number): number;
+  /** inode of the network namespace of a socket (SIOCGSKNS), or -errno */
+  sockNetNs(fd: number): number;
+  /** the classic BPF filter of a socket (8 bytes an instruction), empty when none */
+  sockFilter(fd: number): Buffer;
   prlimit(pid: number, resource: number): [bigint, bigint];
   sched(tid: number): { policy: number; prio: number; nice: number };
   robustList(tid: number): { head: bigint; len: number };
@@ -94,8 +100,8 @@ export interface Native {
   tcpResume(fd: number, reuseaddr: number): number;
   /** a socket in repair mode: what tcp-stream-INO.img holds (native/tcp-repair.cc); throws naming the step */
   tcpStreamState(fd: number): TcpRepairState;
-  /** TCP_REPAIR on a loopback connection that sent its FIN: 0 or -errno (criu's tcp_half_closed) */
-  probeTcpHalfClosed(): number;
+  /** inet sockets of a family and protocol in the given TCP states (bit mask), or -errno (-ENOENT: no diag for them) */
+  inetDiag(family: number, protocol: number, states: number): unknown[] | number;
 }
 
 let cached: Native | undefined;

@@ -1,6 +1,7 @@
-/* unsupported-fd: holds an unbound AF_INET datagram socket (not a kind ckpt dumps) and ticks. */
+/* unsupported-fd: holds a corked UDP socket (UDP_CORK: refused at dump, as by CRIU) and ticks. */
 #define _GNU_SOURCE
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -10,7 +11,8 @@ int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	int s = socket(AF_INET, SOCK_DGRAM, 0);
-	if (s < 0)
+	int one = 1;
+	if (s < 0 || setsockopt(s, IPPROTO_UDP, UDP_CORK, &one, sizeof(one)) < 0)
 		return 1;
 	printf("READY pid=%d sock=%d\n", getpid(), s);
 	for (unsigned long n = 1;; n++) {

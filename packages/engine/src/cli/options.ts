@@ -27,6 +27,8 @@ export interface CliOptions {
   finalState?: FinalState;
   shellJob: boolean;
   fileLocks: boolean;
+  /** --tcp-close, --tcp-established, --skip-in-flight (criu's TCP options) */
+  tcpClose: boolean; tcpEstablished: boolean; skipInFlight: boolean;
   extUnixSk: boolean;
   /** -x INO,... and --external unix[INO]: sockets allowed to have a peer outside the tree */
   extUnixSkInodes: number[];
@@ -41,8 +43,6 @@ export interface CliOptions {
   manageCgroups?: 'none' | 'props' | 'soft' | 'full' | 'strict' | 'ignore';
   /** --network-lock (dump; criu's default iptables; restore takes the dump's and warns when given) */
   networkLock?: 'iptables' | 'nftables' | 'skip';
-  /** --tcp-established: established TCP connections are dumped (else refused) and restored */
-  tcpEstablished: boolean;
   /** --cgroup-root [controller:]/path, in the order given */
   cgroupRoots: { ctl?: string; root: string }[];
   features: string[];
@@ -79,9 +79,9 @@ const DEFAULT_GHOST_LIMIT = 1 << 20;
 
 export function defaults(): Omit<CliOptions, 'command'> {
   return {
-    imagesDir: '.', logPid: false, verbosity: 2, detached: false, sibling: false, shellJob: false, fileLocks: false,
+    imagesDir: '.', logPid: false, verbosity: 2, detached: false, sibling: false, shellJob: false, fileLocks: false, tcpClose: false, tcpEstablished: false, skipInFlight: false,
     extUnixSk: false, extUnixSkInodes: [], inheritFds: [], timeout: 10, preDumpMode: 'splice', actionScripts: [],
-    displayStats: false, tcpEstablished: false, ghostLimit: DEFAULT_GHOST_LIMIT, linkRemap: false, cgroupRoots: [], features: [], all: false, extra: false, experimental: false,
+    displayStats: false, ghostLimit: DEFAULT_GHOST_LIMIT, linkRemap: false, cgroupRoots: [], features: [], all: false, extra: false, experimental: false,
     help: false, version: false, notes: [], refused: [],
   };
 }
@@ -147,7 +147,6 @@ function external(o: CliOptions, v: string | undefined, spelled: string): void {
 }
 
 const NO_NS = 'ckpt dumps and restores no namespaces yet';
-const NO_INET = 'ckpt dumps no inet sockets yet (a TCP socket is refused at dump, by name)';
 
 export const OPTIONS: readonly OptDef[] = [
   // common
@@ -178,9 +177,9 @@ export const OPTIONS: readonly OptDef[] = [
   { long: 'pre-dump-mode', arg: 'required', meta: 'MODE', group: 'noop', help: 'splice or read: how criu\'s pre-dump reads memory', noop: 'ckpt has no pre-dump; dump reads memory with process_vm_readv either way', set: (o, v, s) => { if (v !== 'splice' && v !== 'read') throw bad(s, v); o.preDumpMode = v; } },
   { long: 'link-remap', arg: 'none', bool: true, group: 'dump', cmds: ['dump'], help: 'a deleted file that still has other names gets one more, link_remap.N beside it, for the restore (which removes it); refused without', set: (o, _v, _s, neg) => { o.linkRemap = !neg; } },
   { long: 'ghost-fiemap', arg: 'none', bool: true, group: 'noop', help: 'criu: find a ghost file\'s data with FIEMAP', noop: 'ckpt finds it with SEEK_DATA/SEEK_HOLE' },
-  { long: 'tcp-established', arg: 'none', bool: true, group: 'dump', cmds: ['dump', 'restore'], help: 'dump established TCP connections (TCP_REPAIR, the network locked meanwhile: --network-lock), restore them; without it a connected TCP socket is refused, as by criu', set: (o, _v, _s, neg) => { o.tcpEstablished = !neg; } },
-  { long: 'skip-in-flight', arg: 'none', bool: true, group: 'noop', help: 'criu: skip TCP connections not yet accepted', noop: NO_INET },
-  { long: 'tcp-close', arg: 'none', bool: true, group: 'noop', help: 'criu: restore TCP connections closed', noop: NO_INET },
+  { long: 'tcp-established', arg: 'none', bool: true, group: 'dump', cmds: ['dump', 'restore'], help: 'dump established TCP connections (TCP_REPAIR, the network locked meanwhile: --network-lock), restore them (the inet kind does not use TCP_REPAIR yet: an established connection is refused by name); without it or --tcp-close a connected TCP socket is refused, as by criu', set: (o, _v, _s, neg) => { o.tcpEstablished = !neg; } },
+  { long: 'skip-in-flight', arg: 'none', bool: true, group: 'dump', cmds: ['dump'], help: 'leave out the connections a listening TCP socket has not accepted yet (else the dump refuses it)', set: (o, _v, _s, neg) => { o.skipInFlight = !neg; } },
+  { long: 'tcp-close', arg: 'none', bool: true, group: 'common', cmds: ['dump', 'restore'], help: 'dump TCP connections as they are and restore them closed (shut down both ways)', set: (o, _v, _s, neg) => { o.tcpClose = !neg; } },
   { long: 'network-lock', arg: 'required', meta: 'METHOD', group: 'dump', cmds: ['dump', 'restore'], help: 'how TCP connections are kept silent from their freeze to their restore, with criu\'s rules: iptables (the default: DROP rules per connection), nftables (table inet CRIU-<run id>), skip (none; none is the same); restore takes the dump\'s method (inventory.img) and drops the lock once the tree is restored', set: (o, v, s) => { if (!['iptables', 'nftables', 'skip', 'none'].includes(v!)) throw new UsageError(`invalid value for ${s}: ${v}`); o.networkLock = v === 'none' ? 'skip' : v as CliOptions['networkLock']; } },
   { long: 'weak-sysctls', arg: 'none', bool: true, group: 'noop', help: 'criu: skip sysctls the kernel lacks on restore', noop: `ckpt restores no sysctls (${NO_NS})` },
   { long: 'mntns-compat-mode', arg: 'none', bool: true, group: 'noop', help: 'criu: the old mount namespace restore', noop: NO_NS },

@@ -10,15 +10,13 @@ import type { FileObjects } from '../restore/objects.js';
 import { hasImage, load, n, RestoreError } from '../restore/read.js';
 import type { Obj } from '../restore/types.js';
 import { FOWN_NONE, O_NONBLOCK, PerRun } from './common.js';
+import { dumpSkOpts } from './sk-opts.js';
 import type { Kind } from './kind.js';
 import type { Files } from '../files.js';
 import { ObjFlag, ObjKind } from '../restore/plan-wire.js';
 
 interface Diag { ino: number; type: number; state: number; peer: number; shutdown: number; name?: Buffer; icons?: number[]; rqueue?: number; wqueue?: number }
 
-const SOL_SOCKET = 1;
-const SO = { REUSEADDR: 2, DONTROUTE: 5, BROADCAST: 6, SNDBUF: 7, RCVBUF: 8, KEEPALIVE: 9, OOBINLINE: 10, NO_CHECK: 11,
-  PRIORITY: 12, REUSEPORT: 15, PASSCRED: 16, RCVLOWAT: 18, RCVTIMEO: 20, SNDTIMEO: 21, PASSSEC: 34, MARK: 36, BUF_LOCK: 72 };
 const TCP_ESTABLISHED = 1, TCP_LISTEN = 10, SOCK_DGRAM = 2, SCM_RIGHTS = 1;
 
 /** kinds of files that cannot be dumped while in flight */
@@ -32,7 +30,6 @@ export const unix: Kind = {
   type: 'UNIXSK',
   field: 'usk',
   detect: ({ st }, files) => st.isSocket() && !!files.unix?.isUnix(st.ino),
-  refuse: ({ st }) => (st.isSocket() ? 'only unix sockets are supported' : undefined),
   dump(files, { pid, fd, id, st, flags }) {
     files.unix!.dumpFd(files, pid, fd, id, st.ino, flags, (e) => files.entries.push(e));
   },
@@ -119,24 +116,7 @@ export class UnixSockets {
     const n = native();
     const local = n.getFd(pid, fd);
     try {
-      const int = (o: number) => Math.max(0, n.getsockoptInt(local, SOL_SOCKET, o));
-      const tv = (o: number) => {
-        const b = n.getsockoptBuf(local, SOL_SOCKET, o, 16);
-        return b ? [b.readBigUInt64LE(0), b.readBigUInt64LE(8)] : [0n, 0n];
-      };
-      const [ss, su] = tv(SO.SNDTIMEO), [rs, ru] = tv(SO.RCVTIMEO);
-      const opts: any = {
-        so_sndbuf: int(SO.SNDBUF), so_rcvbuf: int(SO.RCVBUF), so_snd_tmo_sec: ss, so_snd_tmo_usec: su,
-        so_rcv_tmo_sec: rs, so_rcv_tmo_usec: ru, reuseaddr: int(SO.REUSEADDR) !== 0, so_priority: int(SO.PRIORITY),
-        so_rcvlowat: int(SO.RCVLOWAT),
-      };
-      const mark = int(SO.MARK);
-      if (mark) opts.so_mark = mark;
-      Object.assign(opts, {
-        so_passcred: int(SO.PASSCRED) !== 0, so_passsec: int(SO.PASSSEC) !== 0, so_dontroute: int(SO.DONTROUTE) !== 0,
-        so_no_check: int(SO.NO_CHECK) !== 0, so_reuseport: int(SO.REUSEPORT) !== 0, so_broadcast: int(SO.BROADCAST) !== 0,
-        so_keepalive: int(SO.KEEPALIVE) !== 0, so_oobinline: int(SO.OOBINLINE), so_buf_lock: int(SO.BUF_LOCK),
-      });
+      const opts = dumpSkOpts(local, (level, o) => Math.max(0, n.getsockoptInt(local, level, o)), true);
       const name = d.name ?? Buffer.alloc(0);
       const e: any = {
         id, ino, type: d.type, state: d.state, flags, uflags: 0, backlog: d.wqueue ?? 0, peer,
@@ -274,6 +254,7 @@ function unixObj(objs: FileObjects, u: any, what: string): Obj {
     sk: {
       type: n(u.type), state: n(u.state), backlog: n(u.backlog), peer: n(u.peer) ? -2 : -1, listener: -1,
       sndbuf: n(u.opts?.so_sndbuf), rcvbuf: n(u.opts?.so_rcvbuf), shutdown: shutdownOf(u, label), passcred: u.opts?.so_passcred ? 1 : 0,
+      ...(u.opts?.so_passsec ? { passsec: 1 } : {}),
       name, queue: (restoreState.of(objs).queues.get(n(u.id)) ?? []).map((p) => p.data),
       ...(u.file_perms ? { mode: n(u.file_perms.mode) & 0o7777, uid: n(u.file_perms.uid), gid: n(u.file_perms.gid) } : {}),
       ...(u.name_dir ? { nameDir: String(u.name_dir) } : {}),

@@ -22,6 +22,8 @@ export interface RestoreOptions {
   pidfile?: string;
   shellJob?: boolean;
   extUnixSk?: boolean;
+  /** --tcp-close (TCP connections come back closed), --tcp-established (they would come back connected) */
+  tcpClose?: boolean; tcpEstablished?: boolean;
   /** --inherit-fd: fds of this process handed to the restored tasks in place of the dumped resources */
   inheritFds?: InheritFd[];
   /** take the file locks of filelocks.img (CRIU's --file-locks; without it they are left out) */
@@ -40,8 +42,6 @@ export interface RestoreOptions {
   /** --manage-cgroups (criu's default soft) and --cgroup-root [controller:]/path (src/cgroups.ts) */
   manageCgroups?: CgroupMode;
   cgroupRoots?: { ctl?: string; root: string }[];
-  /** --tcp-established: established TCP connections of the images may be restored (the inet kind's plan checks it) */
-  tcpEstablished?: boolean;
   log?: Log;
 }
 
@@ -70,7 +70,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
   try {
     // before the plan: a task may have one of the cgroup directories open
     cgroups = prepareCgroups(opts.dir, opts.manageCgroups ?? 'soft', log, opts.cgroupRoots);
-    plan = buildPlan({ dir: opts.dir, detached: opts.detached ?? false, shellJob: opts.shellJob ?? false, leaveStopped: opts.leaveStopped, sibling: opts.sibling, extUnixSk: opts.extUnixSk ?? false, inheritFds: opts.inheritFds, fileLocks: opts.fileLocks });
+    plan = buildPlan({ dir: opts.dir, detached: opts.detached ?? false, shellJob: opts.shellJob ?? false, leaveStopped: opts.leaveStopped, sibling: opts.sibling, extUnixSk: opts.extUnixSk ?? false, inheritFds: opts.inheritFds, fileLocks: opts.fileLocks, tcpClose: opts.tcpClose, tcpEstablished: opts.tcpEstablished });
   } catch (e) {
     cgroups?.release();
     if (e instanceof RestoreError) {

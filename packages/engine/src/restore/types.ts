@@ -21,7 +21,7 @@ export interface Obj {
   label: string;
   path?: string; flags: number; pos?: bigint;
   pipeNo?: number; end?: number;
-  sk?: { type: number; state: number; backlog: number; peer: number; listener: number; sndbuf: number; rcvbuf: number; shutdown: number; passcred: number; name: Buffer; queue: Buffer[];
+  sk?: { type: number; state: number; backlog: number; peer: number; listener: number; sndbuf: number; rcvbuf: number; shutdown: number; passcred: number; passsec?: number; name: Buffer; queue: Buffer[];
     /** files in flight (SCM_RIGHTS): packet pkt of queue carries object obj */
     queueFds?: { pkt: number; obj: number }[];
     /** a listener's pending connections (sockets connected to it, not accepted), in the order they wait */
@@ -30,6 +30,11 @@ export interface Obj {
     mode?: number; uid?: number; gid?: number;
     /** a relative name: the directory it was bound in */
     nameDir?: string };
+  /** INET: socket(family, type, proto); bind to src:srcPort (ifname: the device of a link-local address), listen,
+   *  connect to dst:dstPort; opts by step (0 before bind, 1 after connect, 2 once every socket exists); shutdown */
+  inet?: { family: number; type: number; proto: number; bind: number; src: Buffer; srcPort: number; ifname?: string;
+    listen: number; backlog: number; connect: number; dst: Buffer; dstPort: number;
+    opts: { step: number; what: string; level: number; name: number; val: Buffer }[]; shutdown: number };
 }
 
 export interface PlanTask {
@@ -107,4 +112,6 @@ export interface Plan {
 }
 
 export interface InheritFd { fd: number; key: string }
-export interface PlanOptions { dir: string; detached: boolean; shellJob: boolean; leaveStopped?: boolean; sibling?: boolean; extUnixSk: boolean; inheritFds?: InheritFd[]; fileLocks?: boolean }
+export interface PlanOptions { dir: string; detached: boolean; shellJob: boolean; leaveStopped?: boolean; sibling?: boolean; extUnixSk: boolean; inheritFds?: InheritFd[]; fileLocks?: boolean;
+  /** --tcp-close: TCP connections of the images come back closed; --tcp-established: they would come back connected */
+  tcpClose?: boolean; tcpEstablished?: boolean }

@@ -19,6 +19,7 @@ static void sk_opts(struct obj *o, int fd)
 	if (o->sk_sndbuf) { v = (int)o->sk_sndbuf / 2; setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)); }
 	if (o->sk_rcvbuf) { v = (int)o->sk_rcvbuf / 2; setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)); }
 	if (o->sk_passcred) { v = 1; setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &v, sizeof(v)); }
+	if (o->sk_passsec) { v = 1; setsockopt(fd, SOL_SOCKET, SO_PASSSEC, &v, sizeof(v)); }
 }
 
 static socklen_t sk_addr(struct obj *o, struct sockaddr_un *sa)

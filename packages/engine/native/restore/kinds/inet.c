@@ -1,0 +1,137 @@
+/* inet sockets (IPv4, IPv6): created, given their options, bound, listening or connected as dumped; once every
+ * socket exists, SO_REUSEADDR/SO_REUSEPORT go back to what was dumped (each socket was bound with both set,
+ * so that sockets sharing a port can all be bound again, as CRIU does) */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "kinds.h"
+
+enum { STEP_BEFORE_BIND = 0, STEP_AFTER = 1, STEP_LATE = 2 };
+
+/* "127.0.0.1:80" / "[::1]:80" */
+static void addr_text(struct obj *o, const struct buf *a, uint64_t port, char *out, size_t n)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int fam = (int)o->in_family;
+	if (a->len >= (fam == AF_INET6 ? 16u : 4u))
+		inet_ntop(fam, a->p, ip, sizeof(ip));
+	snprintf(out, n, fam == AF_INET6 ? "[%s]:%lu" : "%s:%lu", ip, (unsigned long)port);
+}
+
+static socklen_t sockaddr_of(struct obj *o, const struct buf *a, uint64_t port, unsigned scope, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (o->in_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		memcpy(&s6->sin6_addr, a->p, a->len < 16 ? a->len : 16);
+		s6->sin6_scope_id = scope;
+		return sizeof(*s6);
+	}
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons((uint16_t)port);
+	memcpy(&s4->sin_addr, a->p, a->len < 4 ? a->len : 4);
+	return sizeof(*s4);
+}
+
+/* the options of one step; a classic BPF filter is handed over as a sock_fprog */
+static int set_opts(struct obj *o, int fd, uint64_t step)
+{
+	for (uint64_t i = 0; i < o->nr_in_opts; i++) {
+		struct sockopt *so = &o->in_opts[i];
+		if (so->step != step)
+			continue;
+		int r;
+		if (so->level == SOL_SOCKET && so->name == SO_ATTACH_FILTER) {
+			struct sock_fprog prog = { .len = (unsigned short)(so->val.len / sizeof(struct sock_filter)),
+						   .filter = (struct sock_filter *)so->val.p };
+			r = setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+		} else
+			r = setsockopt(fd, (int)so->level, (int)so->name, so->val.p, (socklen_t)so->val.len);
+		if (r < 0) {
+			fprintf(stderr, "Error: %s: setsockopt %s: %s\n", o->label, so->what, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int open_inet(struct obj *o, int fd)
+{
+	struct sockaddr_storage ss;
+	char text[80];
+	if (set_opts(o, fd, STEP_BEFORE_BIND) < 0)
+		return -1;
+	if (o->in_bind) {
+		unsigned scope = 0;
+		if (o->in_ifname && o->in_ifname[0] && !(scope = if_nametoindex(o->in_ifname))) {
+			fprintf(stderr, "Error: %s: no network device %s to bind to\n", o->label, o->in_ifname);
+			return -1;
+		}
+		socklen_t sl = sockaddr_of(o, &o->in_src, o->in_src_port, scope, &ss);
+		if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+			addr_text(o, &o->in_src, o->in_src_port, text, sizeof(text));
+			fprintf(stderr, "Error: %s: bind to %s: %s\n", o->label, text, strerror(errno));
+			return -1;
+		}
+	}
+	if (o->in_listen && listen(fd, (int)o->in_backlog) < 0) {
+		addr_text(o, &o->in_src, o->in_src_port, text, sizeof(text));
+		fprintf(stderr, "Error: %s: listen on %s: %s\n", o->label, text, strerror(errno));
+		return -1;
+	}
+	if (o->in_connect) {
+		socklen_t sl = sockaddr_of(o, &o->in_dst, o->in_dst_port, 0, &ss);
+		if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
+			addr_text(o, &o->in_dst, o->in_dst_port, text, sizeof(text));
+			fprintf(stderr, "Error: %s: connect to %s: %s\n", o->label, text, strerror(errno));
+			return -1;
+		}
+	}
+	if (set_opts(o, fd, STEP_AFTER) < 0)
+		return -1;
+	/* 1 RD, 2 WR, 3 both; a socket never connected says ENOTCONN but is shut down all the same */
+	if (o->in_shutdown >= 1 && o->in_shutdown <= 3 && shutdown(fd, (int)o->in_shutdown - 1) < 0 && errno != ENOTCONN) {
+		fprintf(stderr, "Error: %s: shutdown: %s\n", o->label, strerror(errno));
+		return -1;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, (fl & ~O_NONBLOCK) | (int)(o->flags & O_NONBLOCK)) < 0)
+		return obj_error(o);
+	return 0;
+}
+
+static int create_inet(struct obj *o)
+{
+	int fd = socket((int)o->in_family, (int)o->in_type | SOCK_CLOEXEC, (int)o->in_proto);
+	if (fd < 0) {
+		fprintf(stderr, "Error: %s: socket(%lu, %lu, %lu): %s\n", o->label, (unsigned long)o->in_family,
+			(unsigned long)o->in_type, (unsigned long)o->in_proto, strerror(errno));
+		return -1;
+	}
+	if (open_inet(o, fd) < 0) {
+		close(fd);
+		return -1;
+	}
+	return obj_fd(o, fd);
+}
+
+static int finish_inet(void)
+{
+	for (uint64_t i = 0; i < nr_objs; i++)
+		if (objs[i].kind == OBJ_INET && objs[i].fd >= 0 && set_opts(&objs[i], objs[i].fd, STEP_LATE) < 0)
+			return -1;
+	return 0;
+}
+
+const struct kind_ops inet_ops = { .kind = OBJ_INET, .create = create_inet, .finish = finish_inet };

@@ -1,0 +1,128 @@
+// Inet sockets (kinds/inet.ts, native/restore/kinds/inet.c), in a network namespace of the test's own
+// (unshare -n, loopback only): ckpt, the program and its address holder run in it through nsenter. The
+// program checks its own sockets after the restore (RESULT PASS on SIGUSR1). A restore whose address is
+// taken fails with one line naming the address and the task, and leaves no process behind.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { decodeImage } from '@ckpt/images';
+import { CKPT, compile, launch, needPtrace, sessionPids, workDir } from './helpers.mjs';
+import { dumpedPidsFree, killPids, restoreOk, resultOf, waitGone } from './restore-lib.mjs';
+
+let holder; // the process that keeps the namespace
+const netns = () => `--net=/proc/${holder.pid}/ns/net`;
+
+before(() => {
+  holder = spawn('unshare', ['-n', 'sleep', '100000'], { stdio: 'ignore' });
+  for (let i = 0; i < 100 && spawnSync('nsenter', [netns(), 'true']).status !== 0; i++) spawnSync('sleep', ['0.05']);
+  const r = spawnSync('nsenter', [netns(), 'ip', 'link', 'set', 'lo', 'up'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `loopback up in the test's namespace: ${r.stderr}`);
+});
+after(() => holder?.kill('SIGKILL'));
+
+/** the ckpt CLI in the namespace */
+function ckptNs(args) {
+  const r = spawnSync('nsenter', [netns(), process.execPath, CKPT, ...args], { encoding: 'utf8', timeout: 120000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** a test program in the namespace (nsenter execs it: its pid is the program's) */
+const launchNs = (prog, args, dir) => launch('/usr/bin/nsenter', [netns(), prog, ...args], dir);
+
+test('inet sockets of every kind come back bound, listening, connected, with their options; images as CRIU writes them', async (t) => {
+  if (!needPtrace(t)) return;
+  const dir = workDir('inet');
+  const prog = compile('inet-socks', dir);
+  const h = await launchNs(prog, [], dir);
+  const pids = sessionPids(h.pid);
+  try {
+    const img = join(dir, 'img');
+    const d = ckptNs(['dump', '-t', String(h.pid), '-D', img, '-v4', '-o', 'dump.log']);
+    assert.equal(d.status, 0, d.stderr);
+    const socks = decodeImage(join(img, 'files.img')).entries.filter((e) => e.isk).map((e) => e.isk);
+    const by = (family, type, proto, state) => socks.filter((s) => s.family === family && s.type === type && s.proto === proto && s.state === state);
+    assert.equal(by(2, 1, 6, 10).length, 1, 'IPv4 TCP listener');
+    assert.equal(by(10, 1, 6, 10).length, 2, 'IPv6 TCP listeners (one v4-mapped)');
+    assert.equal(by(2, 1, 6, 7).length, 2, 'bound and unbound TCP');
+    assert.equal(by(2, 2, 17, 1).length, 2, 'connected UDP');
+    assert.equal(by(2, 2, 136, 7).length, 1, 'UDP-lite');
+    assert.equal(by(2, 2, 1, 7).length, 1, 'ICMP');
+    assert.equal(by(2, 3, 1, 7).length, 1, 'raw ICMP');
+    const l4 = by(2, 1, 6, 10)[0];
+    assert.equal(l4.backlog, 7);
+    assert.deepEqual(l4.src_addr, [0x0100007f]);
+    assert.equal(l4.ns_id, 2, 'a socket sock_diag lists has its net namespace id');
+    assert.deepEqual(l4.tcp_opts, { nodelay: true, keepcnt: 9, keepidle: 321, keepintvl: 75 });
+    const mapped = by(10, 1, 6, 10).find((s) => !s.v6only);
+    assert.deepEqual(mapped.src_addr, [0, 0, 0xffff0000, 0x0100007f]);
+    const unb = socks.find((s) => s.opts.so_linger !== undefined);
+    assert.equal(unb.ns_id, undefined, 'an unbound socket has none (CRIU: gen_uncon_sk)');
+    assert.deepEqual([unb.opts.so_linger, unb.opts.so_mark, unb.opts.so_priority, unb.opts.so_rcvlowat], [17, 77, 5, 9]);
+    assert.deepEqual(socks.find((s) => s.type === 3).ip_opts.raw, { icmpv_filter: [0xfffffffe] }); // hdrincl: only IPPROTO_RAW's
+    assert.equal(socks.find((s) => s.opts.so_filter).opts.so_filter.length, 1);
+    assert.equal(socks.find((s) => s.shutdown).shutdown, 'READ', 'the UDP socket shut down for reading');
+    await dumpedPidsFree(pids);
+    assert.equal(restoreOk(img, [], ckptNs), h.pid);
+    assert.equal(await resultOf(h, h.pid), 'RESULT PASS');
+  } finally {
+    killPids(sessionPids(h.pid));
+  }
+});
+
+test('a restore whose address is taken fails naming the address and the task, leaving no process; then it succeeds', async (t) => {
+  if (!needPtrace(t)) return;
+  const dir = workDir('inet-busy');
+  const prog = compile('inet-socks', dir);
+  const h = await launchNs(prog, [], dir);
+  const pids = sessionPids(h.pid);
+  let busy;
+  try {
+    const port = Number(/^PORT (\d+)/m.exec(h.lines().join('\n'))[1]);
+    const img = join(dir, 'img');
+    const d = ckptNs(['dump', '-t', String(h.pid), '-D', img]);
+    assert.equal(d.status, 0, d.stderr);
+    await dumpedPidsFree(pids);
+    busy = await launchNs(prog, ['hold', String(port)], dir);
+    const r = ckptNs(['restore', '-D', img, '-d']);
+    assert.notEqual(r.status, 0);
+    const errs = r.stderr.split('\n').filter((l) => /Error/.test(l));
+    assert.ok(errs.some((l) => l.includes(`127.0.0.1:${port}`) && l.includes(String(h.pid)) && /Address already in use/.test(l)), r.stderr);
+    assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
+    assert.ok(await waitGone(pids, 3000), 'no restored process is left');
+    killPids([busy.pid]);
+    await waitGone([busy.pid]);
+    assert.equal(restoreOk(img, [], ckptNs), h.pid);
+    assert.equal(await resultOf(h, h.pid), 'RESULT PASS');
+  } finally {
+    if (busy) killPids([busy.pid]);
+    killPids(sessionPids(h.pid));
+  }
+});
+
+test('a TCP connection is refused at dump unless --tcp-close; with it both ends come back closed', async (t) => {
+  if (!needPtrace(t)) return;
+  const dir = workDir('inet-tcp-close');
+  const prog = compile('inet-conn', dir);
+  const h = await launchNs(prog, [], dir);
+  const pids = sessionPids(h.pid);
+  try {
+    const img = join(dir, 'img');
+    for (const extra of [[], ['--tcp-established']]) {
+      const d = ckptNs(['dump', '-t', String(h.pid), '-D', img, '-R', ...extra]);
+      assert.notEqual(d.status, 0);
+      assert.match(d.stderr, new RegExp(`Can't dump fd \\d+ of task ${h.pid} \\(IPv4 socket:\\[\\d+\\]\\): .*(--tcp-close|TCP_REPAIR)`));
+    }
+    const d = ckptNs(['dump', '-t', String(h.pid), '-D', img, '--tcp-close']);
+    assert.equal(d.status, 0, d.stderr);
+    await dumpedPidsFree(pids);
+    const r = ckptNs(['restore', '-D', img, '-d']);
+    assert.notEqual(r.status, 0, 'a connection in the images needs --tcp-close on restore too');
+    assert.match(r.stderr, /connected TCP socket is in the images; restore with --tcp-close/);
+    assert.ok(await waitGone(pids, 3000));
+    assert.equal(restoreOk(img, ['--tcp-close'], ckptNs), h.pid);
+    assert.equal(await resultOf(h, h.pid), 'RESULT PASS');
+  } finally {
+    killPids(sessionPids(h.pid));
+  }
+});
