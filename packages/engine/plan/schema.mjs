@@ -55,6 +55,7 @@ export const records = {
     fields: {
       label: str, name: str, anon: bool, size: u64, seals: u64, mode: u64, uid: u64, gid: u64, pages: str,
       runs: array('run', { layout: 'flat' }), // offset in the file, length, offset in the pages image
+      hugetlb: { ...u64, optional: true }, // on hugetlbfs: MFD_HUGETLB and the page size bits (as memfd_create takes them)
     },
     cOnly: { fd: 'int fd = -1', rw_given: 'int rw_given' },
   },

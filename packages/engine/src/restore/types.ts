@@ -86,6 +86,8 @@ export interface Ghost {
 export interface Memfd {
   label: string; name: string; anon: boolean; size: bigint; seals: number; mode: number; uid: number; gid: number;
   pages: string; runs: { off: bigint; len: bigint; fileOff: bigint }[];
+  /** on hugetlbfs: memfd_create's MFD_HUGETLB and page size bits (0: shmem) */
+  hugetlb?: number;
 }
 
 export interface Plan {
