@@ -20,7 +20,7 @@ export const enums = {
   ObjKind: {
     c: 'obj_kind', prefix: 'OBJ_', values: {
       REG: 1, PIPE: 2, UNIX: 3, FIFO: 4, INHERIT: 5, EVENTFD: 6, TIMERFD: 7, SIGNALFD: 8, EPOLL: 9, INOTIFY: 10,
-      MEMFD: 11, CALLER_TTY: 12, PTY_MASTER: 13, PTY_SLAVE: 14, CTTY: 15, PIDFD: 16,
+      MEMFD: 11, CALLER_TTY: 12, PTY_MASTER: 13, PTY_SLAVE: 14, CTTY: 15, PIDFD: 16, FANOTIFY: 17,
     },
   },
 };
@@ -101,6 +101,8 @@ export const records = {
         CTTY: { flags: u64, master: num(index('objs', { before: true, kind: 'PTY_MASTER' })) }, // /dev/tty, as the pty of this master
         // pid 0: of a process dead when dumped (ino: which one); else opened by the task that holds it, once pid exists
         PIDFD: { flags: u64, pid: num(u64), ino: num(u64) },
+        // fanotify_init's flags and event flags as dumped, then its marks
+        FANOTIFY: { flags: u64, faflags: num(u64), evflags: num(u64), fanMarks: { ...array('fanmark'), optional: true } },
       }),
       // F_SETSIG / F_SETOWN_EX, set by the task that has it
       fownSig: { ...u64, at: 'fown.0', optional: true }, fownType: { ...u64, at: 'fown.1', optional: true }, fownPid: { ...u64, at: 'fown.2', optional: true },
@@ -108,6 +110,8 @@ export const records = {
     cOnly: { pty_index: 'int pty_index', sk_nonblock: 'uint64_t sk_nonblock', fd: 'int fd = -1', sk_gone: 'int sk_gone = -1' /* PEER_GONE: the throwaway peer */ },
   },
   watch: { fields: { wd: u64, mask: u64, path: str } },
+  /** a fanotify mark: on an inode or a mount (MARK_TYPE), by path; mflags as fdinfo shows them (FAN_MARK_*) */
+  fanmark: { fields: { type: u64, mflags: u64, mask: u64, ignoredMask: u64, path: str } },
   /** a file in flight: packet pkt of a socket's queue carries object obj (in the order of its SCM_RIGHTS) */
   skfd: { fields: { pkt: u64, obj: index('objs') } },
   /** a pending connection of a listener: the connecting socket's object */

@@ -16,11 +16,12 @@ import { timerfd } from './timerfd.js';
 import { signalfd } from './signalfd.js';
 import { epoll } from './epoll.js';
 import { inotify } from './inotify.js';
+import { fanotify } from './fanotify.js';
 import { pidfd } from './pidfd.js';
 
 export type { DumpFd, FdParms, Kind } from './kind.js';
 
-export const KINDS: readonly Kind[] = [pipe, fifo, unix, memfd, reg, tty, eventfd, timerfd, signalfd, epoll, inotify, pidfd];
+export const KINDS: readonly Kind[] = [pipe, fifo, unix, memfd, reg, tty, eventfd, timerfd, signalfd, epoll, inotify, fanotify, pidfd];
 
 /** The kind of an fd, or the dump fails naming it and why it is not supported. */
 export function detectKind(p: FdParms, files: Files): Kind {
