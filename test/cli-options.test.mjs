@@ -109,8 +109,9 @@ test('options ckpt cannot honour are refused by name; their --no- forms and the 
   assert.equal(parse('dump', '-t', '1', '--no-evasive-devices').command, 'dump');
   refused(['dump', '-t', '1', '--evasive-devices'], /^--evasive-devices is not supported/);
   assert.deepEqual(parse('dump', '-t', '1').refused, []);
-  const o = parse('dump', '-t', '1', '--tcp-established', '--link-remap', '--log-pid');
-  for (const n of ['--tcp-established', '--link-remap', '--log-pid']) assert.ok(o.notes.some((x) => x.startsWith(`${n} changes nothing for ckpt: `)), n);
+  const o = parse('dump', '-t', '1', '--tcp-established', '--link-remap', '--log-pid', '--force-irmap', '--irmap-scan-path', '/zdtm/static');
+  assert.deepEqual(o.refused, []);
+  for (const n of ['--tcp-established', '--link-remap', '--log-pid', '--force-irmap', '--irmap-scan-path']) assert.ok(o.notes.some((x) => x.startsWith(`${n} changes nothing for ckpt: `)), n);
   usage(['check', '--ms'], /--ms is deprecated/);
   usage(['dump', '-t', '1', '--network-lock', 'bogus'], /invalid value for --network-lock: bogus/);
   usage(['dump', '-t', '1', '--pre-dump-mode', 'bogus'], /invalid argument for --pre-dump-mode: bogus/);

@@ -142,6 +142,8 @@ function external(o: CliOptions, v: string | undefined, spelled: string): void {
 }
 
 const NO_NS = 'ckpt dumps and restores no namespaces yet';
+/** irmap: criu's inode-to-path scan for watches whose file handles it cannot use */
+const IRMAP = 'ckpt finds the path of every inotify and fanotify watch through its file handle (open_by_handle_at on the task\'s mounts) and refuses, by name, a watch whose path it cannot find; it never scans';
 const NO_INET = 'ckpt dumps no inet sockets yet (a TCP socket is refused at dump, by name)';
 
 export const OPTIONS: readonly OptDef[] = [
@@ -179,6 +181,8 @@ export const OPTIONS: readonly OptDef[] = [
   { long: 'network-lock', arg: 'required', meta: 'METHOD', group: 'noop', help: 'criu: iptables, nftables or skip, to lock the network while dumping', noop: `${NO_INET} and no network namespace: there is nothing to lock`, set: (_o, v, s) => { if (!['iptables', 'nftables', 'skip', 'none'].includes(v!)) throw new UsageError(`invalid value for ${s}: ${v}`); } },
   { long: 'weak-sysctls', arg: 'none', bool: true, group: 'noop', help: 'criu: skip sysctls the kernel lacks on restore', noop: `ckpt restores no sysctls (${NO_NS})` },
   { long: 'mntns-compat-mode', arg: 'none', bool: true, group: 'noop', help: 'criu: the old mount namespace restore', noop: NO_NS },
+  { long: 'force-irmap', arg: 'none', bool: true, group: 'noop', help: 'criu: find the paths of inotify/fanotify watches by scanning the filesystem (irmap)', noop: IRMAP },
+  { long: 'irmap-scan-path', arg: 'required', meta: 'DIR', group: 'noop', help: 'criu: where irmap scans for watched inodes', noop: IRMAP },
   { long: 'deprecated', arg: 'none', bool: true, group: 'noop', help: 'criu: allow deprecated features', noop: 'ckpt has none' },
   // restore
   { long: 'restore-detached', short: 'd', arg: 'none', bool: true, group: 'restore', cmds: ['restore'], help: 'exit once the tree is restored (it goes on without ckpt); without it ckpt waits for the root and exits with its status', set: (o, _v, _s, neg) => { o.detached = !neg; } },
@@ -210,8 +214,6 @@ export const OPTIONS: readonly OptDef[] = [
     ['empty-ns', undefined, 'required', 'empty namespaces', NO_NS],
     ['lsm-profile', undefined, 'required', 'LSM profiles', 'ckpt does not handle LSM profiles yet'],
     ['lsm-mount-context', undefined, 'required', 'LSM mount contexts', NO_NS],
-    ['irmap-scan-path', undefined, 'required', 'inotify path scans', 'ckpt does not use irmap'],
-    ['force-irmap', undefined, 'none', 'inotify path scans', 'ckpt does not use irmap'],
     ['evasive-devices', undefined, 'none', 'other paths to devices', 'ckpt reopens a device only by its dumped path'],
     ['lazy-pages', undefined, 'none', 'lazy pages', 'ckpt restores all memory up front'],
     ['page-server', undefined, 'none', 'the page server', 'ckpt writes pages to the images dir only'],
