@@ -44,6 +44,7 @@ export const records = {
       memfds: array('memfd_'),
       objs: array('obj'),
       tasks: array('task', { min: 1 }),
+      inheritFds: { ...array(u64), optional: true }, // the caller's fds (--inherit-fd), at the same numbers: closed once every object exists
     },
   },
   pipe_: {

@@ -142,7 +142,7 @@ async function runDump(o: CliOptions, dir: string, workDir: string, log: Log): P
     const { dump } = await import('./dump.js');
     const r = await dump({
       pid: o.tree!, dir, finalState: o.finalState ?? 'dead', shellJob: o.shellJob, extUnixSk: o.extUnixSk || o.extUnixSkInodes.length > 0,
-      fileLocks: o.fileLocks, timeoutMs: o.timeout * 1000, ghostLimit: o.ghostLimit, log,
+      fileLocks: o.fileLocks, timeoutMs: o.timeout * 1000, ghostLimit: o.ghostLimit, externalFiles: o.externalFiles, log,
       manageCgroups: o.manageCgroups, cgroupRoots: o.cgroupRoots,
       progress: o.verbosity > 0 ? memoryProgress() : undefined,
       hooks: scripts.dumpHooks(o.tree!),

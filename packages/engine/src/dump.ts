@@ -36,6 +36,8 @@ export interface DumpOptions {
   hooks?: { preDump(): void; postDump(): void };
   shellJob?: boolean;
   extUnixSk?: boolean;
+  /** --external file[MNT_ID:INO]: files dumped by that name (ext), reopened on restore through --inherit-fd */
+  externalFiles?: string[];
   /** --file-locks: dump locks held by the tree into filelocks.img (else a held lock fails the dump) */
   fileLocks?: boolean;
   /** --manage-cgroups (criu's default soft; ignore: the sets without the cgroups' directories) */
@@ -79,7 +81,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     let pagesId = 1;
     const seccomp = new Seccomp();
     seccomp.collect(tasks);
-    const files = new Files(log, { dir: opts.dir, nextPagesId: () => pagesId++, ghostLimit: opts.ghostLimit });
+    const files = new Files(log, { dir: opts.dir, nextPagesId: () => pagesId++, ghostLimit: opts.ghostLimit, externalFiles: new Set(opts.externalFiles ?? []) });
     const ids = new Ids();
     files.unix = new UnixSockets(ids.rootIds.net_ns_id, !!opts.extUnixSk);
     const pstree: any[] = [];

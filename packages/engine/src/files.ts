@@ -22,7 +22,7 @@ export { isPtsSlave, type TtySeen } from './kinds/tty.js';
 const KCMP_FILE = 0;
 
 /** Where the files code writes images of its own (ghost files, shmem pages) and takes pages ids from. */
-export interface FilesOutput { dir: string; nextPagesId(): number; /** --ghost-limit (default 1 MiB) */ ghostLimit?: number }
+export interface FilesOutput { dir: string; nextPagesId(): number; /** --ghost-limit (default 1 MiB) */ ghostLimit?: number; /** --external file[MNT_ID:INO] keys */ externalFiles?: Set<string> }
 
 interface OfdRecord { pid: number; fd: number; key: string; id: number }
 

@@ -31,6 +31,8 @@ export interface CliOptions {
   /** -x INO,... and --external unix[INO]: sockets allowed to have a peer outside the tree */
   extUnixSkInodes: number[];
   inheritFds: string[];
+  /** --external file[MNT_ID:INO] (hex, normalized): files dumped as external */
+  externalFiles: string[];
   timeout: number;
   preDumpMode: 'splice' | 'read';
   statusFd?: number;
@@ -75,7 +77,7 @@ const DEFAULT_GHOST_LIMIT = 1 << 20;
 export function defaults(): Omit<CliOptions, 'command'> {
   return {
     imagesDir: '.', logPid: false, verbosity: 2, detached: false, sibling: false, shellJob: false, fileLocks: false,
-    extUnixSk: false, extUnixSkInodes: [], inheritFds: [], timeout: 10, preDumpMode: 'splice', actionScripts: [],
+    extUnixSk: false, extUnixSkInodes: [], inheritFds: [], externalFiles: [], timeout: 10, preDumpMode: 'splice', actionScripts: [],
     displayStats: false, ghostLimit: DEFAULT_GHOST_LIMIT, cgroupRoots: [], features: [], all: false, extra: false, experimental: false,
     help: false, version: false, notes: [], refused: [],
   };
@@ -130,15 +132,21 @@ function cgroupRoot(o: CliOptions, v: string | undefined, spelled: string): void
   o.cgroupRoots.push(i < 0 ? { root } : { ctl: v!.slice(0, i), root });
 }
 
-/** --external: only unix[INO] (criu's exception list for unix sockets) is something ckpt acts on */
+/** --external: unix[INO] (criu's exception list for unix sockets) and file[MNT_ID:INO] (hex, criu's external
+ * files: dumped by that name, reopened on restore through the fd --inherit-fd gives for it) */
 function external(o: CliOptions, v: string | undefined, spelled: string): void {
   const m = /^unix\[(\d+)\]$/.exec(v ?? '');
   if (m) {
     o.extUnixSkInodes.push(int(spelled, m[1], 1, 2 ** 32 - 1));
     return;
   }
+  const f = /^file\[([0-9a-fA-F]+):([0-9a-fA-F]+)\]$/.exec(v ?? '');
+  if (f) {
+    o.externalFiles.push(`file[${BigInt('0x' + f[1]).toString(16)}:${BigInt('0x' + f[2]).toString(16)}]`);
+    return;
+  }
   const kind = /^([a-z]+)\[/.exec(v ?? '')?.[1];
-  throw new Refusal(`${spelled} ${v}: ${kind ? `external ${kind} resources are` : 'this form is'} not supported by ckpt yet (only unix[INO])`);
+  throw new Refusal(`${spelled} ${v}: ${kind ? `external ${kind} resources are` : 'this form is'} not supported by ckpt yet (only unix[INO] and file[MNT_ID:INO])`);
 }
 
 const NO_NS = 'ckpt dumps and restores no namespaces yet';
@@ -163,7 +171,7 @@ export const OPTIONS: readonly OptDef[] = [
   { long: 'shell-job', short: 'j', arg: 'none', bool: true, group: 'common', cmds: ['dump', 'restore'], help: 'the tree runs from a shell: its terminal and session belong to the shell', set: (o, _v, _s, neg) => { o.shellJob = !neg; } },
   { long: 'file-locks', short: 'l', arg: 'none', bool: true, group: 'common', cmds: ['dump', 'restore'], help: 'dump and restore file locks (a held lock fails the dump without it)', set: (o, _v, _s, neg) => { o.fileLocks = !neg; } },
   { long: 'ext-unix-sk', short: 'x', arg: 'optional', meta: 'INO,...', group: 'common', cmds: ['dump', 'restore'], help: 'allow unix sockets connected to peers outside the tree (dump), reconnect them (restore); the INOs, as criu\'s exception list, name such sockets of the tree (ckpt allows every one with -x)', set: (o, v, s) => { o.extUnixSk = true; if (v !== undefined) o.extUnixSkInodes.push(...inodes(s, v)); } },
-  { long: 'external', arg: 'required', meta: 'RES', group: 'common', cmds: ['dump', 'restore'], help: 'unix[INO]: as -x INO; other resources (mnt[], dev[], file[], tty[], net[], ...) are refused', set: external },
+  { long: 'external', arg: 'required', meta: 'RES', group: 'common', cmds: ['dump', 'restore'], help: 'unix[INO]: as -x INO; file[MNT_ID:INO] (hex): dump that file as external, for --inherit-fd on restore; other resources (mnt[], dev[], tty[], net[], ...) are refused', set: external },
   { long: 'manage-cgroups', arg: 'optional', meta: 'MODE', group: 'common', help: 'dump: the tasks\' cgroups (always, as criu; ignore: without their directories); restore: none (join existing cgroups only), props (and set their properties), soft (the default: create missing ones, properties of those only), full (properties of all), strict (fail if one exists), ignore (stay in ckpt\'s cgroups)', set: manageCgroups },
   { long: 'cgroup-root', arg: 'required', meta: '[CTL:]/PATH', group: 'common', cmds: ['dump', 'restore'], help: 'dump: walk the hierarchy (CTL, or every one) from PATH instead of the tasks\' cgroups; restore: put the dumped top cgroups at PATH', set: cgroupRoot },
   // dump
@@ -189,7 +197,7 @@ export const OPTIONS: readonly OptDef[] = [
   { long: 'daemon', arg: 'none', bool: true, group: 'restore', cmds: ['restore'], help: 'the same as --restore-detached', set: (o, _v, _s, neg) => { o.detached = !neg; } },
   { long: 'restore-sibling', short: 'S', arg: 'none', bool: true, group: 'restore', cmds: ['restore'], help: 'make the restored root a child of ckpt\'s parent (with -d)', set: (o, _v, _s, neg) => { o.sibling = !neg; } },
   { long: 'pidfile', arg: 'required', meta: 'FILE', group: 'restore', cmds: ['restore'], help: 'write the restored root\'s PID into FILE (relative to the work dir)', set: (o, v) => { o.pidfile = v!; } },
-  { long: 'inherit-fd', arg: 'required', meta: 'fd[N]:RES', group: 'restore', cmds: ['restore'], help: 'hand our fd N to the restored tasks in place of RES (socket:[INO], pipe:[INO] or a path)', set: (o, v) => { o.inheritFds.push(v!); } },
+  { long: 'inherit-fd', arg: 'required', meta: 'fd[N]:RES', group: 'restore', cmds: ['restore'], help: 'hand our fd N to the restored tasks in place of RES (socket:[INO], pipe:[INO], a path, /memfd:NAME; file[MNT_ID:INO]: reopened through it)', set: (o, v) => { o.inheritFds.push(v!); } },
   // check
   { long: 'feature', arg: 'required', meta: 'NAME', group: 'check', cmds: ['check'], help: 'check one kernel feature by criu\'s name ("list" lists them); exit 0 when present', set: (o, v) => { o.features.push(v!); } },
   { long: 'all', arg: 'none', group: 'check', cmds: ['check'], help: 'also check what only some trees need', set: (o) => { o.all = true; o.extra = true; o.experimental = true; } },

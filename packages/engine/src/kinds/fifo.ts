@@ -10,15 +10,19 @@ import { fownOf, PerRun } from './common.js';
 import type { Kind } from './kind.js';
 import { collectPipeData, loadPipeData } from './pipe.js';
 import { regEntry } from './reg.js';
+import { externalName, externalPath } from './external.js';
 import { ObjKind } from '../restore/plan-wire.js';
 
 export const fifo: Kind = {
   type: 'FIFO',
   field: 'fifo',
   detect: ({ link, st }) => st.isFIFO() && !link.startsWith('pipe:'),
-  dump(files, { id, link, flags, fown, st, procFd }) {
+  dump(files, d) {
+    const { id, link, flags, fown, st, procFd } = d;
     const regId = files.newId();
-    const r = regEntry(regId, link, flags, 0n, st);
+    const ext = externalName(files, d);
+    const r = regEntry(regId, ext ?? link, flags, 0n, st);
+    if (ext) r.ext = true;
     r.fown = fown;
     files.entries.push({ type: 'REG', id: regId, reg: r });
     files.entries.push({ type: 'FIFO', id, fifo: { id, pipe_id: st.ino, regf_id: regId } });
@@ -30,7 +34,7 @@ export const fifo: Kind = {
   plan(objs, f, _fileId, what) {
     const r = objs.file(n(f.fifo.regf_id))?.reg;
     if (!r) throw new RestoreError(`${what}: FIFO ${f.fifo.pipe_id}: file id ${f.fifo.regf_id} is not in ${imageFileName('files')}`);
-    const path = r.name as string;
+    const path = r.ext ? externalPath(objs, r.name, what) : (r.name as string);
     let st;
     try { st = statSync(path); } catch { throw new RestoreError(`${what}: FIFO ${path} is missing`); }
     if (!st.isFIFO()) throw new RestoreError(`${what}: ${path} is not a FIFO`);

@@ -4,6 +4,7 @@
 // first kind whose payload field it has. A new kind is one module of this directory and one line here.
 import { DumpError } from '../log.js';
 import type { Files } from '../files.js';
+import type { FileObjects } from '../restore/objects.js';
 import type { FdParms, Kind } from './kind.js';
 import { pipe } from './pipe.js';
 import { fifo } from './fifo.js';
@@ -40,7 +41,7 @@ export function kindOfEntry(f: any): Kind | undefined {
 }
 
 /** The names --inherit-fd may give a files.img entry. */
-export function inheritKeys(f: any): string[] {
+export function inheritKeys(f: any, objs: FileObjects): string[] {
   const k = KINDS.find((x) => f[x.field] && x.inheritKeys);
-  return k ? k.inheritKeys!(f) : [];
+  return k ? k.inheritKeys!(f, objs) : [];
 }

@@ -40,6 +40,11 @@ export const memfd: Kind = {
     const m = f.memfd;
     return { kind: ObjKind.MEMFD, label: `${what} (memfd)`, flags: n(m.flags), pos: b(m.pos), nums: [BigInt(memfdFor(objs, n(m.inode_id), what))] };
   },
+  // criu's memfd_d_name: "/memfd:" and the inode's name
+  inheritKeys: (f, objs) => {
+    const e = restoreState.of(objs).inodes.get(n(f.memfd.inode_id));
+    return e ? [`/memfd:${e.name ?? ''}`] : [];
+  },
 };
 
 /** "/memfd:NAME (deleted)" -> NAME; the shared-anonymous "/dev/zero (deleted)" -> "/dev/zero" (on hugetlbfs "/anon_hugepage"). */

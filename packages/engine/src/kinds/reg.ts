@@ -15,6 +15,7 @@ import { b, hasImage, load, n, RestoreError } from '../restore/read.js';
 import type { Ghost } from '../restore/types.js';
 import { FOWN_NONE, kdev, major, makedev, minor, O_ACCMODE, O_APPEND, O_WRONLY, PerRun, SEEK_DATA, SEEK_HOLE, stripDeleted } from './common.js';
 import type { Kind } from './kind.js';
+import { externalName, externalPath } from './external.js';
 import { ObjFlag, ObjKind } from '../restore/plan-wire.js';
 
 /** CRIU's default --ghost-limit: deleted files larger than this (on disk) are refused. */
@@ -33,6 +34,11 @@ export const reg: Kind = {
     return st.isCharacterDevice() && (st.rdev === makedev(1, 3) || st.rdev === makedev(1, 5)); // /dev/null, /dev/zero
   },
   dump(files, d) {
+    const ext = externalName(files, d);
+    if (ext) { // the caller hands it back on restore (--inherit-fd): neither its path nor its contents matter
+      files.entries.push({ type: 'REG', id: d.id, reg: { ...regEntry(d.id, ext, d.flags, d.info.pos, d.st), fown: d.fown, ext: true } });
+      return;
+    }
     if (d.st.isSymbolicLink() && d.st.nlink === 0) throw new DumpError(`Can't dump ${d.what}: a deleted symlink is not supported`);
     const r = regEntry(d.id, stripDeleted(d.link), d.flags, d.info.pos, d.st);
     if (d.st.isFile()) {
@@ -53,6 +59,7 @@ export const reg: Kind = {
       const path = ghostFile(objs, r, remapId, what);
       return { kind: ObjKind.REG, label: `${what} (deleted file ${r.name})`, path, flags: (n(r.flags) | ObjFlag.GHOST) >>> 0, pos: b(r.pos) };
     }
+    if (r.ext) return { kind: ObjKind.REG, label: `${what} (${r.name})`, path: externalPath(objs, r.name, what), flags: n(r.flags), pos: b(r.pos) };
     const path = r.name as string;
     let st;
     try {
@@ -65,7 +72,7 @@ export const reg: Kind = {
     }
     return { kind: ObjKind.REG, label: `${what} (${path})`, path, flags: n(r.flags), pos: b(r.pos) };
   },
-  inheritKeys: (f) => [f.reg.name],
+  inheritKeys: (f) => (f.reg.ext ? [] : [f.reg.name]), // an external file is reopened through its fd (plan)
 };
 
 /** The reg_entry of a file: size unless O_WRONLY|O_APPEND (as CRIU), mode, build-id of an ELF file at elfPath. */
