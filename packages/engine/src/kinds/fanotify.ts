@@ -3,11 +3,11 @@
 // mark by the mount point of its mnt_id. Restored with fanotify_init and fanotify_mark on those paths.
 // Events queued when dumped are not kept (as with CRIU).
 import { existsSync, readFileSync } from 'node:fs';
-import { native } from '../native.js';
 import { DumpError } from '../log.js';
 import { RestoreError, b, n } from '../restore/read.js';
 import { ObjKind } from '../restore/plan-wire.js';
 import type { Kind } from './kind.js';
+import { handlePath } from './inotify.js';
 
 const MARK_INODE = 1, MARK_MOUNT = 2;
 /** the mark flags fdinfo shows that fanotify_mark can set again: FAN_MARK_IGNORED_SURV_MODIFY, _EVICTABLE, _IGNORE */
@@ -21,7 +21,7 @@ export const fanotify: Kind = {
     const head = info.lines.find((l) => l.startsWith('fanotify flags:'));
     const m = head && /^fanotify flags:([0-9a-f]+)\s+event-flags:([0-9a-f]+)/.exec(head);
     if (!m) throw new DumpError(`Can't dump ${what}: no "fanotify flags" line in its fdinfo`);
-    const mark = fanotifyMarks(info.lines, pid, what);
+    const mark = fanotifyMarks(id, info.lines, pid, what);
     files.entries.push({ type: 'FANOTIFY', id, ffy: { id, flags, fown, faflags: parseInt(m[1], 16), evflags: parseInt(m[2], 16), mark } });
   },
   plan(_objs, f, _fileId, what) {
@@ -51,7 +51,7 @@ function fields(s: string): Record<string, string> {
 
 // "fanotify ino:%lx sdev:%x mflags:%x mask:%x ignored_mask:%x fhandle-bytes:%x fhandle-type:%x f_handle:%02x..."
 // "fanotify mnt_id:%x mflags:%x mask:%x ignored_mask:%x"; "fanotify sdev:%x ..." (a filesystem mark)
-function fanotifyMarks(lines: string[], pid: number, what: string): any[] {
+function fanotifyMarks(id: number, lines: string[], pid: number, what: string): any[] {
   const out: any[] = [];
   for (const l of lines) {
     if (!l.startsWith('fanotify ') || l.startsWith('fanotify flags:')) continue;
@@ -64,23 +64,23 @@ function fanotifyMarks(lines: string[], pid: number, what: string): any[] {
       // the flag goes with an ignore mask: without one fanotify_mark cannot set it again
       throw new DumpError(`Can't dump ${what}: a fanotify mark that survives modification has no ignore mask`);
     }
-    const mark: any = { id: 0, mflags, mask, ignored_mask: ignored, s_dev: 0 };
+    const mark: any = { id, mflags, mask, ignored_mask: ignored, s_dev: 0 };
     if (kv.ino !== undefined) {
       const sdev = parseInt(kv.sdev, 16), ino = parseInt(kv.ino, 16);
       const bytes = parseInt(kv['fhandle-bytes'] ?? '0', 16), htype = parseInt(kv['fhandle-type'] ?? '0', 16);
       const raw = Buffer.from(kv.f_handle ?? '', 'hex');
       const path = handlePath(pid, sdev, htype, raw);
       if (path === null || path.endsWith(' (deleted)')) throw new DumpError(`Can't dump ${what}: can't find a path for the fanotify mark on inode ${ino}`);
-      const padded = Buffer.alloc(Math.ceil(raw.length / 8) * 8);
+      const padded = Buffer.alloc(Math.max(128, Math.ceil(raw.length / 8) * 8)); // fh_entry: at least 16 words, as CRIU writes it
       raw.copy(padded);
       const handle: bigint[] = [];
       for (let o = 0; o < padded.length; o += 8) handle.push(padded.readBigUInt64LE(o));
       Object.assign(mark, { type: 'INODE', s_dev: sdev, ie: { i_ino: BigInt(ino), f_handle: { bytes, type: htype, handle, path } } });
     } else if (kv.mnt_id !== undefined) {
       const mntId = parseInt(kv.mnt_id, 16);
-      const path = mountPoint(pid, mntId);
-      if (path === null) throw new DumpError(`Can't dump ${what}: the mount ${mntId} of a fanotify mark is not in /proc/${pid}/mountinfo`);
-      Object.assign(mark, { type: 'MOUNT', me: { mnt_id: mntId, path } });
+      const mnt = mountOf(pid, mntId);
+      if (mnt === null) throw new DumpError(`Can't dump ${what}: the mount ${mntId} of a fanotify mark is not in /proc/${pid}/mountinfo`);
+      Object.assign(mark, { type: 'MOUNT', s_dev: mnt.sdev, me: { mnt_id: mntId, path: mnt.path } });
     } else {
       throw new DumpError(`Can't dump ${what}: fanotify filesystem marks (FAN_MARK_FILESYSTEM) are not supported`);
     }
@@ -89,25 +89,11 @@ function fanotifyMarks(lines: string[], pid: number, what: string): any[] {
   return out;
 }
 
-function mountinfo(pid: number): string[][] {
-  return readFileSync(`/proc/${pid}/mountinfo`, 'latin1').split('\n').map((l) => l.split(' ')).filter((f) => f.length >= 5);
-}
-
-/** mountinfo escapes blanks, tabs, newlines and backslashes as \ooo */
-const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-
-function mountPoint(pid: number, mntId: number): string | null {
-  const f = mountinfo(pid).find((x) => Number(x[0]) === mntId);
-  return f ? unescape(f[4]) : null;
-}
-
-/** Path of the object behind a file handle on the filesystem with kernel device number sdev. */
-function handlePath(pid: number, sdev: number, type: number, handle: Buffer): string | null {
-  const want = `${sdev >>> 20}:${sdev & 0xfffff}`;
-  for (const f of mountinfo(pid)) {
-    if (f[2] !== want) continue;
-    const p = native().handlePath(unescape(f[4]), type, handle);
-    if (p !== null) return p;
-  }
-  return null;
+/** Mount mntId of the task's mountinfo: its mount point (mountinfo escapes blanks, tabs, newlines, backslashes as
+ * \ooo) and its device as the kernel encodes it (as fdinfo's sdev) */
+function mountOf(pid: number, mntId: number): { path: string; sdev: number } | null {
+  const f = readFileSync(`/proc/${pid}/mountinfo`, 'latin1').split('\n').map((l) => l.split(' ')).find((x) => x.length >= 5 && Number(x[0]) === mntId);
+  if (!f) return null;
+  const [maj, min] = f[2].split(':').map(Number);
+  return { path: f[4].replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8))), sdev: ((maj << 20) | min) >>> 0 };
 }
