@@ -77,6 +77,7 @@ export function everyKindPlan() {
     { kind: 14, label: 'fd 17 (/dev/pts/5)', flags: 0o2, nums: [15n] },
     { kind: 16, label: 'fd 18 (pidfd of task 300)', flags: 0o4000, nums: [300n, 4242n] },
     { kind: 13, label: 'fd 18 (pty master without termios)', flags: 0o2, nums: Array.from({ length: 13 }, (_, k) => (k === 12 ? 0n : big())) },
+    { kind: 17, label: 'fd 19 (fanotify)', flags: 0o4000, nums: [0x12n, 0x8000n], fanMarks: [{ type: 2, mflags: 0x40, mask: v(), ignoredMask: v(), path: '/' }, { type: 1, mflags: 0, mask: v(), ignoredMask: 0, path: '/etc/hosts' }] },
   ];
   const t0 = task(200, -1, {
     fds: objs.map((_, i) => ({ fd: i + 3, obj: i, cloexec: i & 1 })),
@@ -104,7 +105,9 @@ export function everyKindPlan() {
     memfds: [
       { label: 'memfd:a', name: 'memfd:a', anon: false, size: 8192n, seals: 5, mode: 0o600, uid: 0, gid: 0, pages: '/img/pages-3.img', runs: [{ off: 0n, len: 4096n, fileOff: 0n }] },
       { label: 'shmem 77', name: '', anon: true, size: 4096n, seals: 0, mode: 0o666, uid: 1000, gid: 1000, pages: '', runs: [] },
+      { label: 'hugetlb', name: '/anon_hugepage', anon: true, size: 2097152n, seals: 0, mode: 0o600, uid: 0, gid: 0, pages: '/img/pages-4.img', runs: [], hugetlb: 4 | (21 << 26) },
     ],
+    inheritFds: [7],
     objs, tasks: [t0, t1],
   };
 }
