@@ -70,6 +70,8 @@ function objView(o) {
         in_src_port: d(i.srcPort), in_ifname: i.ifname ?? '', in_listen: d(i.listen), in_backlog: d(i.backlog), in_connect: d(i.connect), in_dst: hex(i.dst),
         in_dst_port: d(i.dstPort), in_opts: i.opts.map((x) => ({ step: d(x.step), what: x.what, level: d(x.level), name: d(x.name), val: hex(x.val) })), in_shutdown: d(i.shutdown) };
     }
+    case 18: return { ...c, flags: d(o.flags), 'fanotify.faflags': d(n[0]), 'fanotify.evflags': d(n[1]), ...nums,
+      fan_marks: (o.fanMarks ?? []).map((m) => ({ type: d(m.type), mflags: d(m.mflags), mask: d(m.mask), ignored_mask: d(m.ignoredMask), path: m.path })) };
     default: throw new Error(`kind ${o.kind}`);
   }
 }
@@ -101,10 +103,11 @@ function cView(p) {
     plan_flags: d((p.detached ? 1 : 0) | (p.shellJob ? 2 : 0)),
     pipes: p.pipes.map((x) => ({ size: d(x.size), data: hex(x.data) })),
     memfds: p.memfds.map((m) => ({ label: m.label, name: m.name, anon: d(m.anon ? 1 : 0), size: d(m.size), seals: d(m.seals), mode: d(m.mode), uid: d(m.uid), gid: d(m.gid),
-      pages: m.pages, runs: m.runs.flatMap((r) => ds([r.off, r.len, r.fileOff])) })),
+      pages: m.pages, runs: m.runs.flatMap((r) => ds([r.off, r.len, r.fileOff])), hugetlb: d(m.hugetlb ?? 0) })),
     objs: p.objs.map(objView),
     proc_pids: ds(p.procPids ?? []),
     tasks: p.tasks.map(taskView),
+    inherit_fds: ds(p.inheritFds ?? []),
   };
 }
 
@@ -142,10 +145,10 @@ test('plan reader: indices out of range or of the wrong kind are refused, naming
     [(q) => { q.objs[2].pipeNo = 2; }, 'restore plan: objs[2].pipeNo: index 2 out of range (2 pipes)'],
     [(q) => { q.objs[3].sk.peer = 20; }, 'restore plan: objs[3].skPeer: index 20 out of range (20 objs)'],
     [(q) => { q.objs[4].sk.listener = 1n << 62n; }, `restore plan: objs[4].skListener: index ${1n << 62n} out of range (20 objs)`],
-    [(q) => { q.objs[13].nums = [2n]; }, 'restore plan: objs[13].memfd: index 2 out of range (2 memfds)'],
+    [(q) => { q.objs[13].nums = [3n]; }, 'restore plan: objs[13].memfd: index 3 out of range (3 memfds)'],
     [(q) => { q.objs[16].nums = [16n]; }, 'restore plan: objs[16].master: index 16 is not before this element (16)'],
     [(q) => { q.objs[16].nums = [0n]; }, 'restore plan: objs[16].master: element 0 is not a PTY_MASTER'],
-    [(q) => { q.tasks[0].files[1].memfd = 5; }, 'restore plan: tasks[0].files[1].memfd: index 5 out of range (2 memfds)'],
+    [(q) => { q.tasks[0].files[1].memfd = 5; }, 'restore plan: tasks[0].files[1].memfd: index 5 out of range (3 memfds)'],
     [(q) => { q.tasks[0].vmas[2].file = 3; }, 'restore plan: tasks[0].vmas[2].file: index 3 out of range (3 files)'],
     [(q) => { q.tasks[0].ctty = 20; }, 'restore plan: tasks[0].ctty: index 20 out of range (20 objs)'],
     [(q) => { q.tasks[1].parent = 1; }, 'restore plan: tasks[1].parent: index 1 is not before this element (1)'],
@@ -177,7 +180,7 @@ test('plan reader: magic, version, kinds, truncation, absurd counts and trailing
   assert.equal(read(at(8, 1n)).error, `restore plan: version: 1, this helper reads version ${PLAN_VERSION} (a helper of another build?)\n`);
   assert.equal(read(at(48, 1n << 63n)).error, `restore plan: tasks: count ${1n << 63n} is more than the ${good.length - 56} bytes left can hold\n`);
   assert.equal(read(at(48, -1n)).error, `restore plan: tasks: count ${(1n << 64n) - 1n} is more than the ${good.length - 56} bytes left can hold\n`);
-  assert.equal(read(good.subarray(0, good.length - 4)).error, `restore plan: procPids: truncated at byte ${good.length - 8} of ${good.length - 4}\n`);
+  assert.equal(read(good.subarray(0, good.length - 4)).error, `restore plan: inheritFds: truncated at byte ${good.length - 8} of ${good.length - 4}\n`);
   assert.equal(read(good.subarray(0, 60)).error, 'restore plan: tasks: count 1 is more than the 4 bytes left can hold\n');
   assert.equal(read(good.subarray(0, 20)).error, 'restore plan: flags: truncated at byte 16 of 20\n');
   assert.equal(read(Buffer.concat([good, Buffer.alloc(8)])).error, 'restore plan: 8 bytes after its end\n');

@@ -80,6 +80,7 @@ export function everyKindPlan() {
     { kind: 17, label: 'fd 19 (TCP socket:[9] [::1]:80, listening)', flags: 0o4000, inet: { family: 10, type: 1, proto: 6, bind: 1, src: buf(16), srcPort: 80,
       ifname: 'lo', listen: 1, backlog: v(), connect: 0, dst: buf(16), dstPort: 0, shutdown: 3,
       opts: [{ step: 0, what: 'SO_REUSEADDR', level: 1, name: 2, val: buf(4) }, { step: 2, what: 'SO_ATTACH_FILTER', level: 1, name: 26, val: buf(16) }] } },
+    { kind: 18, label: 'fd 20 (fanotify)', flags: 0o4000, nums: [0x12n, 0x8000n], fanMarks: [{ type: 2, mflags: 0x40, mask: v(), ignoredMask: v(), path: '/' }, { type: 1, mflags: 0, mask: v(), ignoredMask: 0, path: '/etc/hosts' }] },
   ];
   const t0 = task(200, -1, {
     fds: objs.map((_, i) => ({ fd: i + 3, obj: i, cloexec: i & 1 })),
@@ -107,7 +108,9 @@ export function everyKindPlan() {
     memfds: [
       { label: 'memfd:a', name: 'memfd:a', anon: false, size: 8192n, seals: 5, mode: 0o600, uid: 0, gid: 0, pages: '/img/pages-3.img', runs: [{ off: 0n, len: 4096n, fileOff: 0n }] },
       { label: 'shmem 77', name: '', anon: true, size: 4096n, seals: 0, mode: 0o666, uid: 1000, gid: 1000, pages: '', runs: [] },
+      { label: 'hugetlb', name: '/anon_hugepage', anon: true, size: 2097152n, seals: 0, mode: 0o600, uid: 0, gid: 0, pages: '/img/pages-4.img', runs: [], hugetlb: 4 | (21 << 26) },
     ],
+    inheritFds: [7],
     objs, tasks: [t0, t1], procPids: [BigInt(v()), 77n],
   };
 }

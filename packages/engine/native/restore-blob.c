@@ -288,8 +288,9 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 		if (uffd >= 0 && src > 0 && (uint64_t)src < (uint64_t)-4096L) {
 			for (i = 0; i < a->nr_vmas; i++) {
 				struct rst_vma *v = &a->vmas[i];
-				/* MAP_LOCKED memory is populated by mmap: nothing is missing there */
-				if (v->fd >= 0 || !v->add_write || v->premap || (v->flags & 0x2000 /* MAP_LOCKED */))
+				/* MAP_LOCKED memory is populated by mmap: nothing is missing there; hugetlb memory takes
+				 * UFFDIO_COPY only in whole huge pages: 4b reads it */
+				if (v->fd >= 0 || !v->add_write || v->premap || (v->flags & (0x2000 /* MAP_LOCKED */ | 0x40000 /* MAP_HUGETLB */)))
 					continue;
 				uint32_t k, any = 0;
 				for (k = 0; k < a->nr_iovs && !any; k++)

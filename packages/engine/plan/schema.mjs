@@ -20,7 +20,7 @@ export const enums = {
   ObjKind: {
     c: 'obj_kind', prefix: 'OBJ_', values: {
       REG: 1, PIPE: 2, UNIX: 3, FIFO: 4, INHERIT: 5, EVENTFD: 6, TIMERFD: 7, SIGNALFD: 8, EPOLL: 9, INOTIFY: 10,
-      MEMFD: 11, CALLER_TTY: 12, PTY_MASTER: 13, PTY_SLAVE: 14, CTTY: 15, PIDFD: 16, INET: 17,
+      MEMFD: 11, CALLER_TTY: 12, PTY_MASTER: 13, PTY_SLAVE: 14, CTTY: 15, PIDFD: 16, INET: 17, FANOTIFY: 18,
     },
   },
 };
@@ -50,6 +50,7 @@ export const records = {
       // PIDs of processes dead when dumped whose /proc/PID the tree holds (CRIU's PROCFS remaps): a temporary
       // process has each while the objects are created and the tasks prepared
       procPids: { ...array(u64), optional: true },
+      inheritFds: { ...array(u64), optional: true }, // the caller's fds (--inherit-fd), at the same numbers: closed once every object exists
     },
   },
   pipe_: {
@@ -61,6 +62,7 @@ export const records = {
     fields: {
       label: str, name: str, anon: bool, size: u64, seals: u64, mode: u64, uid: u64, gid: u64, pages: str,
       runs: array('run', { layout: 'flat' }), // offset in the file, length, offset in the pages image
+      hugetlb: { ...u64, optional: true }, // on hugetlbfs: MFD_HUGETLB and the page size bits (as memfd_create takes them)
     },
     cOnly: { fd: 'int fd = -1', rw_given: 'int rw_given' },
   },
@@ -118,6 +120,8 @@ export const records = {
           inConnect: { ...u64, at: 'inet.connect' }, inDst: { ...bytes({ max: 16 }), at: 'inet.dst' }, inDstPort: { ...u64, at: 'inet.dstPort' },
           inOpts: { ...array('sockopt'), at: 'inet.opts' }, inShutdown: { ...u64, at: 'inet.shutdown' },
         },
+        // fanotify_init's flags and event flags as dumped, then its marks
+        FANOTIFY: { flags: u64, faflags: num(u64), evflags: num(u64), fanMarks: { ...array('fanmark'), optional: true } },
       }),
       // F_SETSIG / F_SETOWN_EX, set by the task that has it
       fownSig: { ...u64, at: 'fown.0', optional: true }, fownType: { ...u64, at: 'fown.1', optional: true }, fownPid: { ...u64, at: 'fown.2', optional: true },
@@ -126,6 +130,8 @@ export const records = {
       sk_ghost: 'int sk_ghost = -1' /* SK_DELETED: its unlinked socket file, O_PATH, until every socket is connected */ },
   },
   watch: { fields: { wd: u64, mask: u64, path: str } },
+  /** a fanotify mark: on an inode or a mount (MARK_TYPE), by path; mflags as fdinfo shows them (FAN_MARK_*) */
+  fanmark: { fields: { type: u64, mflags: u64, mask: u64, ignoredMask: u64, path: str } },
   /** a file in flight: packet pkt of a socket's queue carries object obj (in the order of its SCM_RIGHTS) */
   skfd: { fields: { pkt: u64, obj: index('objs') } },
   /** a target of an epoll in flight (in no task's fds): object obj, registered under fd number tfd as dumped */

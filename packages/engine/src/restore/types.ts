@@ -8,10 +8,12 @@ export interface Obj {
   /** PTY_MASTER: the slave's output queued for the master; the slave's uid and gid (or none) */
   outData?: Buffer; owner?: bigint[];
   /** the kind's numbers, in the order plan/schema.mjs names them (num fields): EVENTFD [counter]; TIMERFD [clockid,
-   *  ticks, isec, insec, vsec, vnsec]; SIGNALFD [sigmask]; MEMFD [memfd index]; PTY_MASTER [index, termios, winsize,
+   *  ticks, isec, insec, vsec, vnsec]; SIGNALFD [sigmask]; MEMFD [memfd index]; FANOTIFY [faflags, evflags]; PTY_MASTER [index, termios, winsize,
    *  locked, packet mode, termios set, c_cc...]; PTY_SLAVE, CTTY [master object] */
   nums?: bigint[];
   watches?: { wd: number; mask: number; path: string }[];
+  /** FANOTIFY: its marks (type 1 inode, 2 mount) */
+  fanMarks?: { type: number; mflags: number; mask: number; ignoredMask: number; path: string }[];
   inheritFd?: number;
   /** EPOLL in flight only (in no task's fds): its targets, registered by the helper under their dumped fd numbers */
   epTargets?: { obj: number; tfd: number; events: number; data: bigint }[];
@@ -94,6 +96,8 @@ export interface Ghost {
 export interface Memfd {
   label: string; name: string; anon: boolean; size: bigint; seals: number; mode: number; uid: number; gid: number;
   pages: string; runs: { off: bigint; len: bigint; fileOff: bigint }[];
+  /** on hugetlbfs: memfd_create's MFD_HUGETLB and page size bits (0: shmem) */
+  hugetlb?: number;
 }
 
 export interface Plan {
