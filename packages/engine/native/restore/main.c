@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -181,10 +182,12 @@ int main(int argc, char **argv)
 	    create_objects() < 0)
 		return 1;
 
-	/* all signals blocked from here; each task's mask comes from its sigframe */
-	sigset_t all;
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, NULL);
+	/* all signals blocked from here; each task's mask comes from its sigframe. The raw syscall: glibc's
+	 * sigfillset and sigprocmask leave out its internal signals 32 and 33, and 32 is also glibc's SIGTIMER: a
+	 * SIGEV_THREAD timer's signal (re-queued pending, or the re-armed timer firing) would otherwise reach a
+	 * thread in the restorer, where it kills the task or is taken by a handler and lost */
+	uint64_t all = ~0ULL;
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, sizeof(all));
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 
 	struct timespec t0;
