@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -51,6 +52,47 @@ static void fork_children(uint64_t ti)
 		}
 }
 
+static int tree_has_pid(uint64_t pid)
+{
+	for (uint64_t i = 0; i < nr_tasks; i++)
+		if (tasks[i].pid == pid)
+			return 1;
+	return 0;
+}
+
+/* A process group whose leader is gone (left with a zombie of it, say): a group is made only by the process
+ * whose PID it has. A child with that PID makes it and exits; its zombie keeps the group alive until it is
+ * reaped, once this task has joined it (as CRIU's pgid helper task). Returns -1 when another task of the group
+ * is making it. */
+static int make_group(uint64_t ti)
+{
+	struct task *t = &tasks[ti];
+	unsigned long pid = t->pid, pgid = t->pgid;
+	if (pid_taken_wait((pid_t)pgid)) {
+		char who[64];
+		pid_owner((pid_t)pgid, who, sizeof(who));
+		task_fail(ti, "task %lu: process group %lu: its leader's PID is in use (by '%s'); restore needs it free", pid, pgid, who);
+	}
+	pid_t h = clone_with_pid((pid_t)pgid, 0);
+	if (h < 0 && errno == EEXIST)
+		return -1;  /* another task of the group is making it: join it */
+	if (h < 0)
+		task_fail(ti, "task %lu: process group %lu: clone3 with PID %lu: %s", pid, pgid, pgid, strerror(errno));
+	if (h == 0)
+		_exit(setpgid(0, 0) < 0 ? 1 : 0);
+	siginfo_t si;
+	int r = waitid(P_PID, (id_t)h, &si, WEXITED | WNOWAIT);
+	if (r == 0 && si.si_code == CLD_EXITED && si.si_status == 0)
+		r = setpgid(0, (pid_t)pgid);
+	else if (r == 0)
+		errno = EPERM;
+	int e = errno;
+	waitpid(h, NULL, 0);
+	if (r < 0)
+		task_fail(ti, "task %lu: process group %lu: %s", pid, pgid, strerror(e));
+	return 0;
+}
+
 /* the session and process group of the dump; a session leader takes its pty as controlling terminal */
 static void join_session(uint64_t ti)
 {
@@ -67,6 +109,8 @@ static void join_session(uint64_t ti)
 	}
 	if ((uint64_t)getpgid(0) != t->pgid && !(ti == 0 && t->sid != t->pid)) {
 		int ok = -1;
+		if (t->pgid != t->pid && !tree_has_pid(t->pgid) && (ok = setpgid(0, (pid_t)t->pgid)) < 0)
+			ok = make_group(ti);  /* else another task of the group made it */
 		for (int tries = 0; tries < 200 && ok < 0; tries++) {
 			ok = setpgid(0, t->pgid == t->pid ? 0 : (pid_t)t->pgid);
 			if (ok < 0)
