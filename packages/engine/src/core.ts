@@ -9,6 +9,7 @@ import { DumpError } from './log.js';
 import type { Log } from './log.js';
 import type { Seccomp } from './seccomp.js';
 
+const SCHED_RESET_ON_FORK = 0x40000000, SCHED_DEADLINE = 6;
 const GDT_TLS = [12, 13, 14];
 const SECBIT_NO_CAP_AMBIENT_RAISE = 1 << 6;
 
@@ -63,7 +64,10 @@ function threadCore(pid: number, tid: number, tf: ThreadFacts, leader: boolean, 
   const rl = n.robustList(tid);
   const sch = n.sched(tid);
   const tc: any = { futex_rla: rl.head, futex_rla_len: rl.len, sched_nice: sch.nice, sched_policy: sch.policy };
-  if (sch.policy === 1 || sch.policy === 2) tc.sched_prio = sch.prio;
+  // the policy as CRIU keeps it, SCHED_RESET_ON_FORK included; an RT one has a priority
+  const policy = sch.policy & ~SCHED_RESET_ON_FORK;
+  if (policy === SCHED_DEADLINE) throw new DumpError(`task ${pid} thread ${tid}: scheduling policy SCHED_DEADLINE is not supported (its runtime, deadline and period are not dumped)`);
+  if (policy === 1 || policy === 2) tc.sched_prio = sch.prio;
   if (!leader) tc.blk_sigset = n.getSigmask(tid);
   tc.sas = { ss_sp: tf.sas.sp, ss_size: tf.sas.size, ss_flags: tf.sas.flags };
   if (tf.pdeathSig) tc.pdeath_sig = tf.pdeathSig;

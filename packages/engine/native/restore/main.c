@@ -51,7 +51,8 @@ static const char *step_name(int s)
 	switch (s) {
 	case RST_STEP_UNMAP: return "unmap the helper";
 	case RST_STEP_SIGNALS: return "queue a pending signal";
-	case RST_STEP_SECCOMP: return "install a seccomp filter";
+	case RST_STEP_SECCOMP: return "install a seccomp filter or strict mode (thread)";
+	case RST_STEP_SCHED: return "set the scheduling policy or nice (thread)";
 	case RST_STEP_PTIMER: return "create a POSIX timer";
 	case RST_STEP_THP: return "set PR_SET_THP_DISABLE";
 	case RST_STEP_GUARD: return "install guard pages (MADV_GUARD_INSTALL)";

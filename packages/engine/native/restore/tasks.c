@@ -416,20 +416,13 @@ static void fds_in_place(uint64_t ti, struct blob_fds *bf)
 	free(sources);
 }
 
-/* per process, before the blob (threads it clones inherit them): umask, scheduling, subreaper, OOM score, membarrier
+/* per process, before the blob (threads it clones inherit them): umask, subreaper, OOM score, membarrier
  * registrations (the mm's: this one, which the blob keeps), root, cwd */
 static void process_attrs(uint64_t ti)
 {
 	struct task *t = &tasks[ti];
 	unsigned long pid = t->pid;
 	umask((mode_t)t->umask);
-	if (t->policy) {
-		struct sched_param sp = { .sched_priority = (int)t->prio };
-		if (sched_setscheduler(0, (int)t->policy, &sp) < 0)
-			task_fail(ti, "task %lu: scheduling policy %lu: %s", pid, (unsigned long)t->policy, strerror(errno));
-	}
-	if (setpriority(PRIO_PROCESS, 0, (int)(int64_t)t->nice) < 0)
-		task_fail(ti, "task %lu: nice %ld: %s", pid, (long)(int64_t)t->nice, strerror(errno));
 	if (t->subreaper)
 		prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (t->oom_set) {
@@ -556,16 +549,6 @@ static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blo
 	a->nr_aios = (uint32_t)t->nr_aios;  /* the plan holds at most RST_MAX_AIOS */
 	for (uint64_t k = 0; k < t->nr_aios; k++)
 		a->aios[k] = (struct rst_aio){ t->aios[k][0], t->aios[k][1], t->aios[k][2] };
-	a->nr_seccomp = (uint32_t)t->nr_seccomp;
-	a->seccomp = (struct rst_seccomp *)cur;
-	cur += PALIGN(t->nr_seccomp * sizeof(struct rst_seccomp));
-	for (uint64_t k = 0; k < t->nr_seccomp; k++) {
-		a->seccomp[k].len = (uint16_t)(t->sc_insns[k].len / 8);
-		a->seccomp[k].flags = (uint32_t)t->sc_flags[k];
-		a->seccomp[k].filter = (uint64_t)cur;
-		memcpy(cur, t->sc_insns[k].p, t->sc_insns[k].len);
-		cur += PALIGN(t->sc_insns[k].len);
-	}
 	a->nr_threads = t->nr_threads;
 	a->threads = (struct rst_thread *)cur;
 	cur += PALIGN(t->nr_threads * sizeof(struct rst_thread));
@@ -576,6 +559,18 @@ static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blo
 		r->fs_base = h->fs_base; r->gs_base = h->gs_base; r->rseq_ptr = h->rseq_ptr;
 		r->rseq_size = (uint32_t)h->rseq_size; r->rseq_sig = (uint32_t)h->rseq_sig;
 		snprintf(r->comm, sizeof(r->comm), "%s", h->comm);
+		r->policy = (int32_t)h->policy; r->prio = (int32_t)h->prio; r->nice = (int32_t)(int64_t)h->nice;
+		r->seccomp_strict = (uint32_t)h->seccomp_strict;
+		r->nr_seccomp = (uint32_t)h->nr_seccomp;
+		r->seccomp = (struct rst_seccomp *)cur;
+		cur += PALIGN(h->nr_seccomp * sizeof(struct rst_seccomp));
+		for (uint64_t f = 0; f < h->nr_seccomp; f++) {
+			r->seccomp[f].len = (uint16_t)(h->sc_insns[f].len / 8);
+			r->seccomp[f].flags = (uint32_t)h->sc_flags[f];
+			r->seccomp[f].filter = (uint64_t)cur;
+			memcpy(cur, h->sc_insns[f].p, h->sc_insns[f].len);
+			cur += PALIGN(h->sc_insns[f].len);
+		}
 		cur += THREAD_STACK;
 		r->stack_top = (uint64_t)cur;
 		r->frame = (uint64_t)cur;
