@@ -80,7 +80,7 @@ function taskView(t) {
     vdso_proxy: d(t.vdso.proxy), vdso_why: t.vdso.why, vdso_patches: t.vdso.patches.map((x) => ({ at: d(x.at), rel: d(x.rel), code: hex(x.code) })),
     mm: ds(t.mm), auxv: ds(t.auxv), comm: t.comm, sigact: t.sigact.map(ds), rlim: t.rlim.map(ds), itimer: t.itimer.map(ds),
     creds_set: d(t.credsSet), cred: ds(t.cred), secbits: d(t.secbits), groups: ds(t.groups), caps: t.caps.map(ds), no_new_privs: d(t.noNewPrivs),
-    dumpable: d(t.dumpable), pdeath_sig: d(t.pdeathSig), personality_set: d(t.personalitySet), personality: d(t.personality), thp_disabled: d(t.thpDisabled ?? 0),
+    dumpable: d(t.dumpable), pdeath_sig: d(t.pdeathSig), personality_set: d(t.personalitySet), personality: d(t.personality), loginuid: ds(t.loginuid ?? []), thp_disabled: d(t.thpDisabled ?? 0),
     thr: t.threads.map((h) => ({ tid: d(h.tid), clear_tid: d(h.clearTid), robust: d(h.robust), robust_len: d(h.robustLen), fs_base: d(h.fsBase), gs_base: d(h.gsBase),
       rseq_ptr: d(h.rseqPtr), rseq_size: d(h.rseqSize), rseq_sig: d(h.rseqSig), comm: h.comm, frame: hex(h.frame),
       policy: d(h.policy), prio: d(h.prio), nice: d(h.nice), seccomp_strict: d(h.seccompStrict),

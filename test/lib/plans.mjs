@@ -93,6 +93,7 @@ export function everyKindPlan() {
     sigs: [{ tid: 0, info: buf(128) }, { tid: 201, info: buf(128) }],
     epoll: [[13, 10, 1, big()]],
     ptimers: [Array.from({ length: 10 }, big)],
+    loginuid: [BigInt(v())],
     ctty: 16, cttyPgrp: 200, cgroup: '/proc/1/fd/30/a/cgroup.procs\n/proc/1/fd/31/cgroup.procs',
   });
   const t1 = task(210, 0, { fds: [{ fd: 0, obj: 14, cloexec: 0 }, { fd: 1, obj: 2, cloexec: 1 }], groups: [] });

@@ -131,6 +131,7 @@ export const records = {
       sigact: fixed(fixed(u64, 4), 64), rlim: fixed(fixed(u64, 2), 16), itimer: fixed(fixed(u64, 4), 3),
       credsSet: u64, cred: fixed(u64, 8), secbits: u64, groups: array(u64, { max: 64, cap: 64 }), caps: fixed(fixed(u64, 2), 5), noNewPrivs: u64, // caps: inheritable, permitted, effective, bounding, ambient
       dumpable: u64, pdeathSig: u64, personalitySet: u64, personality: u64,
+      loginuid: { ...array(u64, { max: 1 }), optional: true }, // the audit login uid, written by the task itself (none: ckpt's, inherited)
       thpDisabled: { ...u64, optional: true }, // mm.thp_disabled: PR_SET_THP_DISABLE once the VMAs are mapped
       threads: array('thr', { min: 1, c: 'thr', count: 'nr_threads' }),
       aios: array(fixed(u64, 3), { max: 64 }), // AIO rings: address, nr_req for io_setup, length (src/restore/aio.ts)

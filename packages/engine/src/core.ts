@@ -90,17 +90,6 @@ function refuseShadowStack(pid: number, tid: number): void {
   }
 }
 
-/**
- * The audit login uid. Only a task can set its own (proc_loginuid_write), and the restore does not yet: the
- * restored tasks inherit ckpt's. Another value is refused rather than lost.
- */
-function loginuid(pid: number): number {
-  const unset = 4294967295;
-  const own = readNumber('/proc/self/loginuid', unset), theirs = readNumber(`/proc/${pid}/loginuid`, unset);
-  if (theirs !== own) throw new DumpError(`task ${pid}: audit login uid ${theirs} (ckpt's is ${own}) cannot be restored yet`);
-  return theirs;
-}
-
 function readNumber(path: string, dflt: number): number {
   try {
     return Number(readFileSync(path, 'latin1').trim());
@@ -138,7 +127,7 @@ export function coreEntries(task: Task, pf: ProcessFacts, tfs: Map<number, Threa
         timers: { real: pf.itimers[0], virt: pf.itimers[1], prof: pf.itimers[2], posix: pf.posixTimers ?? [] },
         rlimits: { rlimits },
         signals_s: signalQueue(pid, true),
-        loginuid: loginuid(pid),
+        loginuid: readNumber(`/proc/${pid}/loginuid`, 4294967295), // the restored task writes it itself
         oom_score_adj: readNumber(`/proc/${pid}/oom_score_adj`, 0),
         sigactions: pf.sigactions.map((a) => ({ sigaction: a.handler, flags: a.flags, restorer: a.restorer, mask: a.mask, compat_sigaction: false })),
         child_subreaper: pf.childSubreaper,

@@ -416,13 +416,37 @@ static void fds_in_place(uint64_t ti, struct blob_fds *bf)
 	free(sources);
 }
 
-/* per process, before the blob (threads it clones inherit them): umask, subreaper, OOM score, membarrier
+/* The audit login uid (CRIU's prepare_loginuid): only a task can write its own, and changing a set one takes
+ * CAP_AUDIT_CONTROL, which the restore still has here; written only when it differs from the one inherited */
+static void set_loginuid(uint64_t ti)
+{
+	unsigned long pid = tasks[ti].pid;
+	unsigned int want = (unsigned int)tasks[ti].loginuid[0];
+	char buf[16] = "";
+	int fd = open("/proc/self/loginuid", O_RDWR | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && want == 4294967295U)
+		return;  /* a kernel without audit: unset is all there is */
+	if (fd < 0)
+		task_fail(ti, "task %lu: audit login uid %u: /proc/self/loginuid: %s", pid, want, strerror(errno));
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = 0;
+	if (n <= 0 || strtoul(buf, NULL, 10) != want) {
+		int len = snprintf(buf, sizeof(buf), "%u", want);
+		if (pwrite(fd, buf, len, 0) != len)
+			task_fail(ti, "task %lu: audit login uid %u: %s", pid, want, strerror(errno));
+	}
+	close(fd);
+}
+
+/* per process, before the blob (threads it clones inherit them): umask, audit login uid, subreaper, OOM score, membarrier
  * registrations (the mm's: this one, which the blob keeps), root, cwd */
 static void process_attrs(uint64_t ti)
 {
 	struct task *t = &tasks[ti];
 	unsigned long pid = t->pid;
 	umask((mode_t)t->umask);
+	if (t->nr_loginuid)
+		set_loginuid(ti);
 	if (t->subreaper)
 		prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (t->oom_set) {

@@ -297,6 +297,7 @@ function planSignalsLimitsTimers(t: PlanTask, tc: any, who: string): void {
     t.ptimers.push([pt.it_id, pt.clock_id, notify, pt.si_signo, pt.notify_thread_id, pt.sival_ptr, pt.isec, pt.insec, pt.vsec, pt.vnsec].map((v) => b(v)));
   }
   if (tc.personality) { t.personalitySet = 1; t.personality = BigInt('0x' + String(tc.personality)); }
+  if (tc.loginuid !== undefined && tc.loginuid !== null) t.loginuid = [b(tc.loginuid)];
 }
 
 /** the leader's credentials; set by the restorer only when they are not ours */

@@ -58,6 +58,8 @@ export interface PlanTask {
   sigact: bigint[][]; rlim: bigint[][]; itimer: bigint[][];
   credsSet: number; cred: number[]; secbits: number; groups: number[]; caps: number[][]; noNewPrivs: number;
   dumpable: number; pdeathSig: number; personalitySet: number; personality: bigint;
+  /** the audit login uid as dumped (none: the task keeps ckpt's) */
+  loginuid?: bigint[];
   /** 1: transparent huge pages disabled for the mm (PR_SET_THP_DISABLE) */
   thpDisabled?: number;
   threads: PlanThread[];
