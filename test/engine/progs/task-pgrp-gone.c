@@ -1,7 +1,8 @@
 /* task-pgrp-gone: process groups whose leader is gone (zdtm zombie01). The main process (a child subreaper)
- * forks K, which makes its own group, forks L into it and a zombie Z (CLONE_PARENT: a child of ours) and
- * exits; we reap K. L lives on in group K, reparented to us; Z stays a zombie of group K too. Every tick:
- * Z is still a zombie we have not reaped and both are in group K: "tick N ok" or "tick N BAD why". */
+ * forks K, which makes its own group, forks L into it and Z (CLONE_PARENT: a child of ours), killed by signal
+ * 32 (glibc's internal SIGCANCEL/SIGTIMER), and exits; we reap K. L lives on in group K, reparented to us; Z
+ * stays a zombie of group K too. Every tick: Z is still a zombie we have not reaped, killed by signal 32, and
+ * both are in group K: "tick N ok" or "tick N BAD why". */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
@@ -31,8 +32,10 @@ int main(void)
 		memset(&ca, 0, sizeof(ca));
 		ca.flags = CLONE_PARENT;
 		pid_t z = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-		if (z == 0)
+		if (z == 0) {
+			syscall(SYS_kill, getpid(), 32);
 			_exit(0);
+		}
 		pid_t both[2] = { l, z };
 		write(fds[1], both, sizeof(both));
 		_exit(0);
@@ -50,6 +53,8 @@ int main(void)
 		memset(&si, 0, sizeof(si));
 		if (waitid(P_PID, z, &si, WEXITED | WNOWAIT | WNOHANG) || si.si_pid != z)
 			snprintf(bad, sizeof(bad), "zombie %d is not ours to reap", z);
+		else if (si.si_code != CLD_KILLED || si.si_status != 32)
+			snprintf(bad, sizeof(bad), "zombie %d: code %d status %d, want killed by 32", z, si.si_code, si.si_status);
 		else if (getpgid(z) != k || getpgid(l) != k)
 			snprintf(bad, sizeof(bad), "groups: zombie %d in %d, %d in %d, want %d", z, getpgid(z), l, getpgid(l), k);
 		printf(bad[0] ? "tick %d BAD %s\n" : "tick %d ok\n", n, bad);
