@@ -73,7 +73,7 @@ static int make_group(uint64_t ti)
 		pid_owner((pid_t)pgid, who, sizeof(who));
 		task_fail(ti, "task %lu: process group %lu: its leader's PID is in use (by '%s'); restore needs it free", pid, pgid, who);
 	}
-	pid_t h = clone_with_pid((pid_t)pgid, 0);
+	pid_t h = clone_quiet_with_pid((pid_t)pgid);
 	if (h < 0 && errno == EEXIST)
 		return -1;  /* another task of the group is making it: join it */
 	if (h < 0)
@@ -81,13 +81,13 @@ static int make_group(uint64_t ti)
 	if (h == 0)
 		_exit(setpgid(0, 0) < 0 ? 1 : 0);
 	siginfo_t si;
-	int r = waitid(P_PID, (id_t)h, &si, WEXITED | WNOWAIT);
+	int r = waitid(P_PID, (id_t)h, &si, WEXITED | WNOWAIT | __WALL);
 	if (r == 0 && si.si_code == CLD_EXITED && si.si_status == 0)
 		r = setpgid(0, (pid_t)pgid);
 	else if (r == 0)
 		errno = EPERM;
 	int e = errno;
-	waitpid(h, NULL, 0);
+	waitpid(h, NULL, __WALL);
 	if (r < 0)
 		task_fail(ti, "task %lu: process group %lu: %s", pid, pgid, strerror(e));
 	return 0;
