@@ -88,12 +88,13 @@ function taskView(t) {
     vdso_proxy: d(t.vdso.proxy), vdso_why: t.vdso.why, vdso_patches: t.vdso.patches.map((x) => ({ at: d(x.at), rel: d(x.rel), code: hex(x.code) })),
     mm: ds(t.mm), auxv: ds(t.auxv), comm: t.comm, sigact: t.sigact.map(ds), rlim: t.rlim.map(ds), itimer: t.itimer.map(ds),
     creds_set: d(t.credsSet), cred: ds(t.cred), secbits: d(t.secbits), groups: ds(t.groups), caps: t.caps.map(ds), no_new_privs: d(t.noNewPrivs),
-    dumpable: d(t.dumpable), pdeath_sig: d(t.pdeathSig), personality_set: d(t.personalitySet), personality: d(t.personality), thp_disabled: d(t.thpDisabled ?? 0),
+    dumpable: d(t.dumpable), pdeath_sig: d(t.pdeathSig), personality_set: d(t.personalitySet), personality: d(t.personality), loginuid: ds(t.loginuid ?? []), thp_disabled: d(t.thpDisabled ?? 0),
     thr: t.threads.map((h) => ({ tid: d(h.tid), clear_tid: d(h.clearTid), robust: d(h.robust), robust_len: d(h.robustLen), fs_base: d(h.fsBase), gs_base: d(h.gsBase),
-      rseq_ptr: d(h.rseqPtr), rseq_size: d(h.rseqSize), rseq_sig: d(h.rseqSig), comm: h.comm, frame: hex(h.frame) })),
-    aios: t.aios.map(ds), locks: t.locks.map(ds), nice: d(t.nice), policy: d(t.policy), prio: d(t.prio), subreaper: d(t.subreaper), oom_set: d(t.oomSet), oom_adj: d(t.oomAdj), membarrier: d(t.membarrier),
+      rseq_ptr: d(h.rseqPtr), rseq_size: d(h.rseqSize), rseq_sig: d(h.rseqSig), comm: h.comm, frame: hex(h.frame),
+      policy: d(h.policy), prio: d(h.prio), nice: d(h.nice), seccomp_strict: d(h.seccompStrict),
+      sc_flags: h.seccomp.map((s) => d(s.flags)), sc_insns: h.seccomp.map((s) => hex(s.insns)) })),
+    aios: t.aios.map(ds), locks: t.locks.map(ds), subreaper: d(t.subreaper), oom_set: d(t.oomSet), oom_adj: d(t.oomAdj), membarrier: d(t.membarrier),
     sig_tid: t.sigs.map((s) => d(s.tid)), sig_info: t.sigs.map((s) => hex(s.info)),
-    sc_flags: t.seccomp.map((s) => d(s.flags)), sc_insns: t.seccomp.map((s) => hex(s.insns)),
     epoll: t.epoll.map(ds), ptimers: t.ptimers.map(ds), ctty: ix(t.ctty), ctty_pgrp: d(t.cttyPgrp), cgroup: t.cgroup ?? '',
   };
 }
@@ -161,7 +162,7 @@ test('plan reader: lengths, counts and limits are checked', () => {
   const p = everyKindPlan();
   const cases = [
     [(q) => { q.tasks[0].sigs[1].info = Buffer.alloc(127); }, 'restore plan: tasks[0].sigs[1].info: length 127, not 128'],
-    [(q) => { q.tasks[0].seccomp[0].insns = Buffer.alloc(12); }, 'restore plan: tasks[0].seccomp[0].insns: length 12 is not a multiple of 8'],
+    [(q) => { q.tasks[0].threads[0].seccomp[0].insns = Buffer.alloc(12); }, 'restore plan: tasks[0].threads[0].seccomp[0].insns: length 12 is not a multiple of 8'],
     [(q) => { q.tasks[0].threads[1].frame = Buffer.alloc(0x2001); }, 'restore plan: tasks[0].threads[1].frame: length 8193 over its limit 8192'],
     [(q) => { q.tasks[1].threads = []; }, 'restore plan: tasks[1].threads: count 0 out of range [1, 18446744073709551615]'],
     [(q) => { q.tasks[0].auxv = new Array(63).fill(0n); }, 'restore plan: tasks[0].auxv: count 63 out of range [0, 62]'],

@@ -24,8 +24,9 @@ const v = () => next++;
 const big = () => (1n << 40n) + BigInt(next++);
 const buf = (n) => Buffer.from(Array.from({ length: n }, () => next++ & 0xff));
 
-function thread(tid) {
-  return { tid, clearTid: big(), robust: big(), robustLen: v(), fsBase: big(), gsBase: big(), rseqPtr: big(), rseqSize: 32, rseqSig: v(), comm: `thr${tid}`, frame: buf(100) };
+function thread(tid, extra = {}) {
+  return { tid, clearTid: big(), robust: big(), robustLen: v(), fsBase: big(), gsBase: big(), rseqPtr: big(), rseqSize: 32, rseqSig: v(), comm: `thr${tid}`, frame: buf(100),
+    policy: 0x40000002, prio: v(), nice: -5, seccompStrict: 0, seccomp: [], ...extra };
 }
 
 /** a task with every field set; parent: its parent's position (-1: the root) */
@@ -39,8 +40,8 @@ export function task(pid, parent, extra = {}) {
     rlim: Array.from({ length: 16 }, () => [big(), -1n]), itimer: Array.from({ length: 3 }, () => [big(), big(), big(), big()]),
     credsSet: 1, cred: Array.from({ length: 8 }, v), secbits: v(), groups: [v(), v()], caps: Array.from({ length: 5 }, () => [v(), v()]), noNewPrivs: 0,
     dumpable: 1, pdeathSig: v(), personalitySet: 1, personality: big(), thpDisabled: 1,
-    threads: [thread(pid)], pagesBytes: 0, aios: [], locks: [], nice: -5, policy: 0, prio: v(), subreaper: 0, oomSet: 1, membarrier: v(), oomAdj: -1000,
-    sigs: [], seccomp: [],
+    threads: [thread(pid)], pagesBytes: 0, aios: [], locks: [], subreaper: 0, oomSet: 1, membarrier: v(), oomAdj: -1000,
+    sigs: [],
     ...extra,
   };
 }
@@ -90,13 +91,13 @@ export function everyKindPlan() {
       { start: big(), end: big(), pgoff: big(), prot: 3, flags: 1, file: 1, madv: big(), addWrite: 1 },
       { start: big(), end: big(), pgoff: 0n, prot: 3, flags: 34, file: -1, madv: 0n, addWrite: 0 },
     ],
-    threads: [thread(200), thread(201)],
+    threads: [thread(200, { seccomp: [{ flags: 1, insns: buf(8 * 4) }, { flags: 0, insns: buf(8) }] }), thread(201, { seccompStrict: 1 })],
     aios: [[big(), 126n, 8192n]],
     locks: [[1, 1, big(), big(), 3], [4, 0, 0n, 0n, 5], [8, 1, 0n, 0n, 4]],
     sigs: [{ tid: 0, info: buf(128) }, { tid: 201, info: buf(128) }],
-    seccomp: [{ flags: 1, insns: buf(8 * 4) }, { flags: 0, insns: buf(8) }],
     epoll: [[13, 10, 1, big()]],
     ptimers: [Array.from({ length: 10 }, big)],
+    loginuid: [BigInt(v())],
     ctty: 16, cttyPgrp: 200, cgroup: '/proc/1/fd/30/a/cgroup.procs\n/proc/1/fd/31/cgroup.procs',
   });
   const t1 = task(210, 0, { fds: [{ fd: 0, obj: 14, cloexec: 0 }, { fd: 1, obj: 2, cloexec: 1 }], groups: [] });

@@ -160,14 +160,14 @@ export const records = {
       sigact: fixed(fixed(u64, 4), 64), rlim: fixed(fixed(u64, 2), 16), itimer: fixed(fixed(u64, 4), 3),
       credsSet: u64, cred: fixed(u64, 8), secbits: u64, groups: array(u64, { max: 64, cap: 64 }), caps: fixed(fixed(u64, 2), 5), noNewPrivs: u64, // caps: inheritable, permitted, effective, bounding, ambient
       dumpable: u64, pdeathSig: u64, personalitySet: u64, personality: u64,
+      loginuid: { ...array(u64, { max: 1 }), optional: true }, // the audit login uid, written by the task itself (none: ckpt's, inherited)
       thpDisabled: { ...u64, optional: true }, // mm.thp_disabled: PR_SET_THP_DISABLE once the VMAs are mapped
       threads: array('thr', { min: 1, c: 'thr', count: 'nr_threads' }),
       aios: array(fixed(u64, 3), { max: 64 }), // AIO rings: address, nr_req for io_setup, length (src/restore/aio.ts)
       locks: array(fixed(u64, 5)), // kind (1 POSIX, 2 FLOCK, 4 OFD, 8 LEASE), type, start, len, fd
-      nice: i64, policy: u64, prio: u64, subreaper: u64, oomSet: u64, oomAdj: i64,
+      subreaper: u64, oomSet: u64, oomAdj: i64,
       membarrier: u64, // membarrier(2) registrations (MEMBARRIER_CMD_REGISTER_* bits), made again
       sigs: array('sig', { layout: 'soa', prefix: 'sig_' }), // pending signals (tid 0: shared)
-      seccomp: array('filter', { layout: 'soa', prefix: 'sc_' }), // filter chain, oldest first
       epoll: array(fixed(u64, 4)), // epoll fd, target fd, events, data
       ptimers: array(fixed(u64, 10)), // id, clock, notify, signo, notify tid, sival, isec, insec, vsec, vnsec
       ctty: index('objs', { none: true }), cttyPgrp: u64, // the terminal this session leader takes as its controlling tty
@@ -190,6 +190,10 @@ export const records = {
     fields: {
       tid: u64, clearTid: u64, robust: u64, robustLen: u64, fsBase: u64, gsBase: u64, rseqPtr: u64, rseqSize: u64, rseqSig: u64,
       comm: str, frame: bytes({ max: 0x2000 }), // the rt_sigframe, at most FRAME_AREA
+      policy: u64, prio: u64, nice: i64, // scheduling (policy with SCHED_RESET_ON_FORK), set by the thread itself
+      // seccomp, entered by the thread itself last: strict mode, or its filter chain (oldest first; the leader's
+      // with TSYNC when every thread shares it)
+      seccompStrict: u64, seccomp: array('filter', { layout: 'soa', prefix: 'sc_' }),
     },
   },
   // at: address; code: the bytes written there (at most rst_vdso_patch.code); rel: offset in code of a u64 the
