@@ -136,7 +136,7 @@ test('check --feature: criu\'s names, one line in criu\'s words, exit 0 only whe
     else assert.match(out.trim(), new RegExp(`^Warn: ${n} is not supported \\(.+\\)$`), n);
   }
   // what ckpt does not dump or use is refused with that reason, never probed as if it did
-  for (const n of ['tcp_half_closed', 'sk_unix_file', 'uffd-noncoop', 'breakpoints', 'pidfd_store']) {
+  for (const n of ['compat_cr', 'sk_unix_file', 'uffd-noncoop', 'breakpoints', 'pidfd_store']) {
     const r = ckpt(['check', '--feature', n]);
     assert.equal(r.status, 1, n);
     assert.match(r.stdout + r.stderr, /is not supported \(ckpt /, n);
