@@ -151,7 +151,7 @@ export class InetSockets {
       }
       const diag = this.collect();
       if (type !== SOCK_RAW && !this.collected.has(`${family}:${proto}`)) throw refuse(`sock_diag does not list ${PROTO_NAMES[proto] ?? proto} sockets of this kernel`);
-      const sk: InetDesc = diag.get(d.st.ino) ?? this.unconnected(local, proto, type, d.st.ino, refuse);
+      const sk: InetDesc = diag.get(d.st.ino) ?? this.unconnected(local, family, proto, type, d.st.ino, refuse);
       if (type !== SOCK_RAW && (proto === IPPROTO.UDP || proto === IPPROTO.UDPLITE) && int(SOL_UDP, UDP_CORK)) {
         throw refuse('a corked datagram socket (UDP_CORK) cannot be dumped');
       }
@@ -190,9 +190,12 @@ export class InetSockets {
   }
 
   /** a socket sock_diag does not list: never bound (or ICMP), read from the socket (CRIU's gen_uncon_sk) */
-  private unconnected(local: number, proto: number, type: number, ino: number, refuse: (why: string) => Error): InetDesc {
+  private unconnected(local: number, family: number, proto: number, type: number, ino: number, refuse: (why: string) => Error): InetDesc {
     const nat = native();
-    const peer = parseSockaddr(nat.sockName(local, true));
+    // SO_PEERNAME, not getpeername: it also names the last peer of a closed TCP socket (CRIU reads it so), which
+    // makes the socket a connection (restored through repair, or closed with --tcp-close); the size must be the
+    // family's sockaddr's (more is EINVAL)
+    const peer = parseSockaddr(nat.getsockoptBuf(local, SOL_SOCKET, SO.PEERNAME, family === AF_INET6 ? 28 : 16));
     const self = parseSockaddr(nat.sockName(local));
     const sk: InetDesc = {
       ino, type, state: TCP.CLOSE, sport: self?.port ?? 0, dport: peer?.port ?? 0, src: self?.addr ?? Buffer.alloc(16),
