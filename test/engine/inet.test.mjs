@@ -101,7 +101,7 @@ test('a restore whose address is taken fails naming the address and the task, le
   }
 });
 
-test('a TCP connection is refused at dump unless --tcp-close; with it both ends come back closed', async (t) => {
+test('a TCP connection is refused at dump unless --tcp-established or --tcp-close; with --tcp-close both ends come back closed', async (t) => {
   if (!needPtrace(t)) return;
   const dir = workDir('inet-tcp-close');
   const prog = compile('inet-conn', dir);
