@@ -111,8 +111,9 @@ test('options ckpt cannot honour are refused by name; their --no- forms and the 
   assert.deepEqual(parse('dump', '-t', '1').refused, []);
   assert.equal(parse('dump', '-t', '1', '--link-remap').linkRemap, true);
   assert.equal(parse('dump', '-t', '1').linkRemap, false);
-  const o = parse('dump', '-t', '1', '--tcp-established', '--ghost-fiemap', '--log-pid');
-  for (const n of ['--ghost-fiemap', '--log-pid']) assert.ok(o.notes.some((x) => x.startsWith(`${n} changes nothing for ckpt: `)), n);
+  const o = parse('dump', '-t', '1', '--tcp-established', '--ghost-fiemap', '--log-pid', '--force-irmap', '--irmap-scan-path', '/zdtm/static');
+  assert.deepEqual(o.refused, []);
+  for (const n of ['--ghost-fiemap', '--log-pid', '--force-irmap', '--irmap-scan-path']) assert.ok(o.notes.some((x) => x.startsWith(`${n} changes nothing for ckpt: `)), n);
   assert.equal(o.tcpEstablished, true);
   assert.equal(parse('dump', '-t', '1').tcpEstablished, false);
   assert.equal(parse('dump', '-t', '1', '--network-lock', 'nftables').networkLock, 'nftables');

@@ -71,6 +71,8 @@ function objView(o) {
         in_dst_port: d(i.dstPort), in_opts: i.opts.map((x) => ({ step: d(x.step), what: x.what, level: d(x.level), name: d(x.name), val: hex(x.val) })), in_shutdown: d(i.shutdown),
         in_tcp: ds(i.tcp ?? []), in_tcp_reuseaddr: d(i.tcpReuseaddr ?? 0), in_inq: hex(i.inq ?? []), in_outq: hex(i.outq ?? []) };
     }
+    case 18: return { ...c, flags: d(o.flags), 'fanotify.faflags': d(n[0]), 'fanotify.evflags': d(n[1]), ...nums,
+      fan_marks: (o.fanMarks ?? []).map((m) => ({ type: d(m.type), mflags: d(m.mflags), mask: d(m.mask), ignored_mask: d(m.ignoredMask), path: m.path })) };
     default: throw new Error(`kind ${o.kind}`);
   }
 }
@@ -87,12 +89,13 @@ function taskView(t) {
     vdso_proxy: d(t.vdso.proxy), vdso_why: t.vdso.why, vdso_patches: t.vdso.patches.map((x) => ({ at: d(x.at), rel: d(x.rel), code: hex(x.code) })),
     mm: ds(t.mm), auxv: ds(t.auxv), comm: t.comm, sigact: t.sigact.map(ds), rlim: t.rlim.map(ds), itimer: t.itimer.map(ds),
     creds_set: d(t.credsSet), cred: ds(t.cred), secbits: d(t.secbits), groups: ds(t.groups), caps: t.caps.map(ds), no_new_privs: d(t.noNewPrivs),
-    dumpable: d(t.dumpable), pdeath_sig: d(t.pdeathSig), personality_set: d(t.personalitySet), personality: d(t.personality), thp_disabled: d(t.thpDisabled ?? 0),
+    dumpable: d(t.dumpable), pdeath_sig: d(t.pdeathSig), personality_set: d(t.personalitySet), personality: d(t.personality), loginuid: ds(t.loginuid ?? []), thp_disabled: d(t.thpDisabled ?? 0),
     thr: t.threads.map((h) => ({ tid: d(h.tid), clear_tid: d(h.clearTid), robust: d(h.robust), robust_len: d(h.robustLen), fs_base: d(h.fsBase), gs_base: d(h.gsBase),
-      rseq_ptr: d(h.rseqPtr), rseq_size: d(h.rseqSize), rseq_sig: d(h.rseqSig), comm: h.comm, frame: hex(h.frame) })),
-    aios: t.aios.map(ds), locks: t.locks.map(ds), nice: d(t.nice), policy: d(t.policy), prio: d(t.prio), subreaper: d(t.subreaper), oom_set: d(t.oomSet), oom_adj: d(t.oomAdj), membarrier: d(t.membarrier),
+      rseq_ptr: d(h.rseqPtr), rseq_size: d(h.rseqSize), rseq_sig: d(h.rseqSig), comm: h.comm, frame: hex(h.frame),
+      policy: d(h.policy), prio: d(h.prio), nice: d(h.nice), seccomp_strict: d(h.seccompStrict),
+      sc_flags: h.seccomp.map((s) => d(s.flags)), sc_insns: h.seccomp.map((s) => hex(s.insns)) })),
+    aios: t.aios.map(ds), locks: t.locks.map(ds), subreaper: d(t.subreaper), oom_set: d(t.oomSet), oom_adj: d(t.oomAdj), membarrier: d(t.membarrier),
     sig_tid: t.sigs.map((s) => d(s.tid)), sig_info: t.sigs.map((s) => hex(s.info)),
-    sc_flags: t.seccomp.map((s) => d(s.flags)), sc_insns: t.seccomp.map((s) => hex(s.insns)),
     epoll: t.epoll.map(ds), ptimers: t.ptimers.map(ds), ctty: ix(t.ctty), ctty_pgrp: d(t.cttyPgrp), cgroup: t.cgroup ?? '',
   };
 }
@@ -102,10 +105,11 @@ function cView(p) {
     plan_flags: d((p.detached ? 1 : 0) | (p.shellJob ? 2 : 0)),
     pipes: p.pipes.map((x) => ({ size: d(x.size), data: hex(x.data) })),
     memfds: p.memfds.map((m) => ({ label: m.label, name: m.name, anon: d(m.anon ? 1 : 0), size: d(m.size), seals: d(m.seals), mode: d(m.mode), uid: d(m.uid), gid: d(m.gid),
-      pages: m.pages, runs: m.runs.flatMap((r) => ds([r.off, r.len, r.fileOff])) })),
+      pages: m.pages, runs: m.runs.flatMap((r) => ds([r.off, r.len, r.fileOff])), hugetlb: d(m.hugetlb ?? 0) })),
     objs: p.objs.map(objView),
     proc_pids: ds(p.procPids ?? []),
     tasks: p.tasks.map(taskView),
+    inherit_fds: ds(p.inheritFds ?? []),
   };
 }
 
@@ -139,16 +143,16 @@ function refuse(plan, change) {
 test('plan reader: indices out of range or of the wrong kind are refused, naming the field', () => {
   const p = everyKindPlan();
   const cases = [
-    [(q) => { q.tasks[1].fds[1].obj = 99; }, 'restore plan: tasks[1].fds[1].obj: index 99 out of range (21 objs)'],
+    [(q) => { q.tasks[1].fds[1].obj = 99; }, 'restore plan: tasks[1].fds[1].obj: index 99 out of range (22 objs)'],
     [(q) => { q.objs[2].pipeNo = 2; }, 'restore plan: objs[2].pipeNo: index 2 out of range (2 pipes)'],
-    [(q) => { q.objs[3].sk.peer = 21; }, 'restore plan: objs[3].skPeer: index 21 out of range (21 objs)'],
-    [(q) => { q.objs[4].sk.listener = 1n << 62n; }, `restore plan: objs[4].skListener: index ${1n << 62n} out of range (21 objs)`],
-    [(q) => { q.objs[13].nums = [2n]; }, 'restore plan: objs[13].memfd: index 2 out of range (2 memfds)'],
+    [(q) => { q.objs[3].sk.peer = 22; }, 'restore plan: objs[3].skPeer: index 22 out of range (22 objs)'],
+    [(q) => { q.objs[4].sk.listener = 1n << 62n; }, `restore plan: objs[4].skListener: index ${1n << 62n} out of range (22 objs)`],
+    [(q) => { q.objs[13].nums = [3n]; }, 'restore plan: objs[13].memfd: index 3 out of range (3 memfds)'],
     [(q) => { q.objs[16].nums = [16n]; }, 'restore plan: objs[16].master: index 16 is not before this element (16)'],
     [(q) => { q.objs[16].nums = [0n]; }, 'restore plan: objs[16].master: element 0 is not a PTY_MASTER'],
-    [(q) => { q.tasks[0].files[1].memfd = 5; }, 'restore plan: tasks[0].files[1].memfd: index 5 out of range (2 memfds)'],
+    [(q) => { q.tasks[0].files[1].memfd = 5; }, 'restore plan: tasks[0].files[1].memfd: index 5 out of range (3 memfds)'],
     [(q) => { q.tasks[0].vmas[2].file = 3; }, 'restore plan: tasks[0].vmas[2].file: index 3 out of range (3 files)'],
-    [(q) => { q.tasks[0].ctty = 21; }, 'restore plan: tasks[0].ctty: index 21 out of range (21 objs)'],
+    [(q) => { q.tasks[0].ctty = 22; }, 'restore plan: tasks[0].ctty: index 22 out of range (22 objs)'],
     [(q) => { q.tasks[1].parent = 1; }, 'restore plan: tasks[1].parent: index 1 is not before this element (1)'],
     [(q) => { q.tasks[0].parent = 0; }, 'restore plan: tasks[0].parent: index 0 is not before this element (0)'],
   ];
@@ -159,7 +163,7 @@ test('plan reader: lengths, counts and limits are checked', () => {
   const p = everyKindPlan();
   const cases = [
     [(q) => { q.tasks[0].sigs[1].info = Buffer.alloc(127); }, 'restore plan: tasks[0].sigs[1].info: length 127, not 128'],
-    [(q) => { q.tasks[0].seccomp[0].insns = Buffer.alloc(12); }, 'restore plan: tasks[0].seccomp[0].insns: length 12 is not a multiple of 8'],
+    [(q) => { q.tasks[0].threads[0].seccomp[0].insns = Buffer.alloc(12); }, 'restore plan: tasks[0].threads[0].seccomp[0].insns: length 12 is not a multiple of 8'],
     [(q) => { q.tasks[0].threads[1].frame = Buffer.alloc(0x2001); }, 'restore plan: tasks[0].threads[1].frame: length 8193 over its limit 8192'],
     [(q) => { q.tasks[1].threads = []; }, 'restore plan: tasks[1].threads: count 0 out of range [1, 18446744073709551615]'],
     [(q) => { q.tasks[0].auxv = new Array(63).fill(0n); }, 'restore plan: tasks[0].auxv: count 63 out of range [0, 62]'],
@@ -178,7 +182,7 @@ test('plan reader: magic, version, kinds, truncation, absurd counts and trailing
   assert.equal(read(at(8, 1n)).error, `restore plan: version: 1, this helper reads version ${PLAN_VERSION} (a helper of another build?)\n`);
   assert.equal(read(at(48, 1n << 63n)).error, `restore plan: tasks: count ${1n << 63n} is more than the ${good.length - 56} bytes left can hold\n`);
   assert.equal(read(at(48, -1n)).error, `restore plan: tasks: count ${(1n << 64n) - 1n} is more than the ${good.length - 56} bytes left can hold\n`);
-  assert.equal(read(good.subarray(0, good.length - 4)).error, `restore plan: procPids: truncated at byte ${good.length - 8} of ${good.length - 4}\n`);
+  assert.equal(read(good.subarray(0, good.length - 4)).error, `restore plan: inheritFds: truncated at byte ${good.length - 8} of ${good.length - 4}\n`);
   assert.equal(read(good.subarray(0, 60)).error, 'restore plan: tasks: count 1 is more than the 4 bytes left can hold\n');
   assert.equal(read(good.subarray(0, 20)).error, 'restore plan: flags: truncated at byte 16 of 20\n');
   assert.equal(read(Buffer.concat([good, Buffer.alloc(8)])).error, 'restore plan: 8 bytes after its end\n');
@@ -191,7 +195,7 @@ test('plan reader: magic, version, kinds, truncation, absurd counts and trailing
 test('plan encoder: a value the schema refuses is a RestoreError naming the field', () => {
   const bad = (change) => { const p = everyKindPlan(); change(p); return () => encodePlan(p); };
   const err = (msg) => (e) => e instanceof RestoreError && e.message === msg;
-  assert.throws(bad((p) => { p.tasks[0].fds[0].obj = 21; }), err('task 200: restore plan: tasks[0].fds[0].obj: index 21 out of range (21 objs)'));
+  assert.throws(bad((p) => { p.tasks[0].fds[0].obj = 22; }), err('task 200: restore plan: tasks[0].fds[0].obj: index 22 out of range (22 objs)'));
   assert.throws(bad((p) => { p.objs[0].path = '/etc/\0passwd'; }), err('fd 3 (/etc/hosts): restore plan: objs[0].path: string contains a NUL byte'));
   assert.throws(bad((p) => { p.objs[9].nums = [1n]; }), err('fd 11 (timerfd): restore plan: objs[9].nums: 1 numbers, a TIMERFD has 7'));
   assert.throws(bad((p) => { p.objs[16].nums = [0n]; }), err('fd 17 (/dev/pts/5): restore plan: objs[16].master: element 0 is not a PTY_MASTER'));

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CKPT, ckpt, compile, needPtrace, sleep, workDir } from './helpers.mjs';
 import { dumpedPidsFree, eventually, killPids, lines, ticks, until, waitGone } from './restore-lib.mjs';
@@ -113,5 +113,75 @@ test('restore --ext-unix-sk of our own dump: the datagram client reconnects to t
     killPids([client.pid]);
     kill(server);
     await waitGone([client.pid]);
+  }
+});
+
+test('dump --external file[MNT:INO] of a FIFO, restore --inherit-fd fd[N]:file[MNT:INO] and fd[N]:/memfd:NAME (criu\'s inhfd fifo and memfd)', async (t) => {
+  if (!needPtrace(t)) return;
+  const { closeSync, constants, openSync, statSync } = await import('node:fs');
+  const { execFileSync } = await import('node:child_process');
+  const dir = workDir('inherit-ext');
+  const prog = compile('inherit-ext', dir);
+  const outLog = join(dir, 'out.log');
+  writeFileSync(outLog, '');
+  const opened = [];
+  const open = (p, flags) => { const fd = openSync(p, flags); opened.push(fd); return fd; };
+  /** a FIFO in dir, its writer (O_RDWR: never blocks) and a non-blocking reader */
+  const fifo = (name) => {
+    execFileSync('mkfifo', [join(dir, name)]);
+    const w = open(join(dir, name), constants.O_RDWR);
+    return { w, r: open(join(dir, name), constants.O_RDONLY | constants.O_NONBLOCK), ino: statSync(join(dir, name)).ino };
+  };
+  /** a read-only fd of a memfd named m1 holding text (made by a holder process, opened through /proc) */
+  const holders = [];
+  const memfd = async (text) => {
+    const h = spawn(prog, ['hold', 'm1', text], { stdio: ['ignore', 'pipe', 'inherit'] });
+    holders.push(h);
+    await new Promise((res) => h.stdout.once('data', res));
+    return open(`/proc/${h.pid}/fd/3`, constants.O_RDONLY);
+  };
+  const f1 = fifo('f1'), m1 = await memfd('before');
+  const launcher = spawn('/bin/bash', ['-c', 'exec setsid "$0" >>out.log 2>&1 </dev/null', prog],
+    { cwd: dir, stdio: ['ignore', 'ignore', 'ignore', f1.r, m1], env: { PATH: '/usr/bin:/bin' } });
+  const pid = Number((await until(() => /READY pid=(\d+)/.exec(readFileSync(outLog, 'utf8')), 5000, 'READY'))[1]);
+  const pids = [pid];
+  let restorer;
+  try {
+    const { writeSync } = await import('node:fs');
+    writeSync(f1.w, 'one');
+    await until(() => lines(outLog).some((l) => / fifo=one memfd=before$/.test(l)), 5000, 'fifo=one before the dump');
+    const mnt = Number(/^mnt_id:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/3`, 'utf8'))[1]);
+    const key = `file[${mnt.toString(16)}:${f1.ino.toString(16)}]`;
+    const fdsBefore = readdirSync(`/proc/${pid}/fd`).sort();
+    const img = join(dir, 'img');
+    const d = ckpt(['dump', '-t', String(pid), '-D', img, '--external', key]);
+    assert.equal(d.status, 0, d.stderr);
+    await dumpedPidsFree(pids);
+
+    const r0 = ckpt(['restore', '-D', img, '-d']);
+    assert.notEqual(r0.status, 0);
+    assert.match(r0.stderr, new RegExp(`fd 3.*${key.replace(/[[\]]/g, '\\$&')} was dumped as external: restore needs --inherit-fd fd\\[N\\]:`));
+    assert.ok(await waitGone(pids, 0), 'nothing restored');
+
+    const f2 = fifo('f2'), m2 = await memfd('after');
+    restorer = spawn(process.execPath, [CKPT, 'restore', '-D', img, '-d', '--inherit-fd', `fd[3]:${key}`, '--inherit-fd', 'fd[4]:/memfd:m1'],
+      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe', f2.r, m2] });
+    let err = '';
+    restorer.stderr.on('data', (b) => { err += b; });
+    const code = await new Promise((res) => restorer.on('exit', (c) => res(c)));
+    assert.equal(code, 0, err);
+    writeSync(f2.w, 'two');
+    await eventually(() => assert.ok(lines(outLog).some((l) => / fifo=two memfd=after$/.test(l)), lines(outLog).slice(-3).join('\n')));
+    // fd 3 is a description of its own on the new FIFO (reopened, as criu does), with the dumped O_NONBLOCK
+    assert.equal(statSync(`/proc/${pid}/fd/3`).ino, f2.ino);
+    assert.equal(Number.parseInt(/^flags:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/3`, 'utf8'))[1], 8) & constants.O_NONBLOCK, constants.O_NONBLOCK);
+    // the same fds as before the dump (whatever the program inherited besides 0-4 too): no inherited fd left over
+    assert.deepEqual(readdirSync(`/proc/${pid}/fd`).sort(), fdsBefore);
+  } finally {
+    killPids(pids);
+    await waitGone(pids);
+    for (const h of holders) h.kill('SIGKILL');
+    for (const fd of opened) closeSync(fd);
+    launcher.kill();
   }
 });

@@ -24,8 +24,9 @@ const v = () => next++;
 const big = () => (1n << 40n) + BigInt(next++);
 const buf = (n) => Buffer.from(Array.from({ length: n }, () => next++ & 0xff));
 
-function thread(tid) {
-  return { tid, clearTid: big(), robust: big(), robustLen: v(), fsBase: big(), gsBase: big(), rseqPtr: big(), rseqSize: 32, rseqSig: v(), comm: `thr${tid}`, frame: buf(100) };
+function thread(tid, extra = {}) {
+  return { tid, clearTid: big(), robust: big(), robustLen: v(), fsBase: big(), gsBase: big(), rseqPtr: big(), rseqSize: 32, rseqSig: v(), comm: `thr${tid}`, frame: buf(100),
+    policy: 0x40000002, prio: v(), nice: -5, seccompStrict: 0, seccomp: [], ...extra };
 }
 
 /** a task with every field set; parent: its parent's position (-1: the root) */
@@ -39,8 +40,8 @@ export function task(pid, parent, extra = {}) {
     rlim: Array.from({ length: 16 }, () => [big(), -1n]), itimer: Array.from({ length: 3 }, () => [big(), big(), big(), big()]),
     credsSet: 1, cred: Array.from({ length: 8 }, v), secbits: v(), groups: [v(), v()], caps: Array.from({ length: 5 }, () => [v(), v()]), noNewPrivs: 0,
     dumpable: 1, pdeathSig: v(), personalitySet: 1, personality: big(), thpDisabled: 1,
-    threads: [thread(pid)], pagesBytes: 0, aios: [], locks: [], nice: -5, policy: 0, prio: v(), subreaper: 0, oomSet: 1, membarrier: v(), oomAdj: -1000,
-    sigs: [], seccomp: [],
+    threads: [thread(pid)], pagesBytes: 0, aios: [], locks: [], subreaper: 0, oomSet: 1, membarrier: v(), oomAdj: -1000,
+    sigs: [],
     ...extra,
   };
 }
@@ -80,7 +81,8 @@ export function everyKindPlan() {
     { kind: 17, label: 'fd 19 (TCP socket:[9] [::1]:80, listening)', flags: 0o4000, inet: { family: 10, type: 1, proto: 6, bind: 1, src: buf(16), srcPort: 80,
       ifname: 'lo', listen: 1, backlog: v(), connect: 0, dst: buf(16), dstPort: 0, shutdown: 3,
       opts: [{ step: 0, what: 'SO_REUSEADDR', level: 1, name: 2, val: buf(4) }, { step: 2, what: 'SO_ATTACH_FILTER', level: 1, name: 26, val: buf(16) }] } },
-    { kind: 17, label: 'fd 20 (TCP socket:[10] 127.0.0.1:5000 to 127.0.0.1:80)', flags: 0o2, inet: { family: 2, type: 1, proto: 6, bind: 0, src: buf(4), srcPort: 5000,
+    { kind: 18, label: 'fd 20 (fanotify)', flags: 0o4000, nums: [0x12n, 0x8000n], fanMarks: [{ type: 2, mflags: 0x40, mask: v(), ignoredMask: v(), path: '/' }, { type: 1, mflags: 0, mask: v(), ignoredMask: 0, path: '/etc/hosts' }] },
+    { kind: 17, label: 'fd 21 (TCP socket:[10] 127.0.0.1:5000 to 127.0.0.1:80)', flags: 0o2, inet: { family: 2, type: 1, proto: 6, bind: 0, src: buf(4), srcPort: 5000,
       listen: 0, backlog: v(), connect: 0, dst: buf(4), dstPort: 80, shutdown: 0, opts: [], tcp: Array.from({ length: 17 }, big), tcpReuseaddr: 1, inq: buf(5), outq: buf(9) } },
   ];
   const t0 = task(200, -1, {
@@ -91,13 +93,13 @@ export function everyKindPlan() {
       { start: big(), end: big(), pgoff: big(), prot: 3, flags: 1, file: 1, madv: big(), addWrite: 1 },
       { start: big(), end: big(), pgoff: 0n, prot: 3, flags: 34, file: -1, madv: 0n, addWrite: 0 },
     ],
-    threads: [thread(200), thread(201)],
+    threads: [thread(200, { seccomp: [{ flags: 1, insns: buf(8 * 4) }, { flags: 0, insns: buf(8) }] }), thread(201, { seccompStrict: 1 })],
     aios: [[big(), 126n, 8192n]],
     locks: [[1, 1, big(), big(), 3], [4, 0, 0n, 0n, 5], [8, 1, 0n, 0n, 4]],
     sigs: [{ tid: 0, info: buf(128) }, { tid: 201, info: buf(128) }],
-    seccomp: [{ flags: 1, insns: buf(8 * 4) }, { flags: 0, insns: buf(8) }],
     epoll: [[13, 10, 1, big()]],
     ptimers: [Array.from({ length: 10 }, big)],
+    loginuid: [BigInt(v())],
     ctty: 16, cttyPgrp: 200, cgroup: '/proc/1/fd/30/a/cgroup.procs\n/proc/1/fd/31/cgroup.procs',
   });
   const t1 = task(210, 0, { fds: [{ fd: 0, obj: 14, cloexec: 0 }, { fd: 1, obj: 2, cloexec: 1 }], groups: [] });
@@ -109,7 +111,9 @@ export function everyKindPlan() {
     memfds: [
       { label: 'memfd:a', name: 'memfd:a', anon: false, size: 8192n, seals: 5, mode: 0o600, uid: 0, gid: 0, pages: '/img/pages-3.img', runs: [{ off: 0n, len: 4096n, fileOff: 0n }] },
       { label: 'shmem 77', name: '', anon: true, size: 4096n, seals: 0, mode: 0o666, uid: 1000, gid: 1000, pages: '', runs: [] },
+      { label: 'hugetlb', name: '/anon_hugepage', anon: true, size: 2097152n, seals: 0, mode: 0o600, uid: 0, gid: 0, pages: '/img/pages-4.img', runs: [], hugetlb: 4 | (21 << 26) },
     ],
+    inheritFds: [7],
     objs, tasks: [t0, t1], procPids: [BigInt(v()), 77n],
   };
 }

@@ -10,10 +10,11 @@
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/timerfd.h>
+#include <linux/kcmp.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/file.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -242,12 +243,79 @@ Napi::Value ProbeSimple(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// criu's has_kcmp_epoll_tfd: kcmp(KCMP_EPOLL_TFD) finds a pipe end registered in an epoll
+int ProbeKcmpEpoll() {
+  int ep = epoll_create1(EPOLL_CLOEXEC), p[2];
+  if (ep < 0) return -errno;
+  int r;
+  if (pipe2(p, O_CLOEXEC) < 0) {
+    r = -errno;
+  } else {
+    struct epoll_event ev = {EPOLLIN, {0}};
+    struct kcmp_epoll_slot slot = {(uint32_t)ep, (uint32_t)p[0], 0};
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev) < 0)
+      r = -errno;
+    else
+      r = Neg(syscall(SYS_kcmp, getpid(), getpid(), KCMP_EPOLL_TFD, p[0], &slot));
+    close(p[0]);
+    close(p[1]);
+  }
+  close(ep);
+  return r;
+}
+
+// a guard page (MADV_GUARD_INSTALL) shows in /proc/PID/pagemap (bit 58), which is how dump finds them
+int ProbeGuardPages() {
+  const long kPg = 4096;
+  char* m = (char*)mmap(nullptr, 2 * kPg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return -errno;
+  int r = Neg(madvise(m + kPg, kPg, 102 /* MADV_GUARD_INSTALL */));
+  if (r == 0) {
+    int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    uint64_t pme[2] = {0, 0};
+    if (pm < 0 || pread(pm, pme, 16, ((uint64_t)m / kPg) * 8) != 16) r = pm < 0 ? -errno : -EIO;
+    else if ((pme[0] & (1ULL << 58)) || !(pme[1] & (1ULL << 58))) r = -EOPNOTSUPP;
+    if (pm >= 0) close(pm);
+  }
+  munmap(m, 2 * kPg);
+  return r;
+}
+
+// criu's kdat_can_map_vdso: in a child (a mapped vdso must not appear here), ARCH_MAP_VDSO_64 over
+// the existing vdso fails with EEXIST when the request exists
+int ProbeMapVdso() {
+  pid_t pid = fork();
+  if (pid < 0) return -errno;
+  if (pid == 0) {
+    long r = syscall(SYS_arch_prctl, 0x2003 /* ARCH_MAP_VDSO_64 */, 0);
+    syscall(SYS_exit_group, r < 0 && errno == EEXIST ? 0 : 1);
+  }
+  int st = 0;
+  if (waitpid(pid, &st, 0) != pid) return -errno;
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EOPNOTSUPP;
+}
+
+// probeFeatures() -> {kcmpEpoll, memfdHugetlb, guardPages, mapVdso, timerCrIds}: 0 or -errno each
+Napi::Value ProbeFeatures(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("kcmpEpoll", ProbeKcmpEpoll());
+  long fd = syscall(SYS_memfd_create, "ckpt-check", MFD_CLOEXEC | MFD_HUGETLB);
+  o.Set("memfdHugetlb", Neg(fd));
+  if (fd >= 0) close((int)fd);
+  o.Set("guardPages", ProbeGuardPages());
+  o.Set("mapVdso", ProbeMapVdso());
+  o.Set("timerCrIds", Neg(prctl(77 /* PR_TIMER_CREATE_RESTORE_IDS */, 2 /* _GET */, 0, 0, 0)));
+  return o;
+}
+
 }  // namespace
 
 void InitProbes(Napi::Env env, Napi::Object exports) {
   exports.Set("probePtrace", Napi::Function::New(env, ProbePtrace));
   exports.Set("probeClone3SetTid", Napi::Function::New(env, ProbeClone3SetTid));
   exports.Set("probeSimple", Napi::Function::New(env, ProbeSimple));
+  exports.Set("probeFeatures", Napi::Function::New(env, ProbeFeatures));
 }
 
 }  // namespace ckpt

@@ -18,6 +18,9 @@ struct rst_vma {
 
 struct rst_iov { uint64_t base, len; };
 
+/* one seccomp filter of a chain (oldest first): a struct sock_fprog plus flags */
+struct rst_seccomp { uint16_t len; uint16_t pad[3]; uint64_t filter; uint32_t flags, pad2; };
+
 struct rst_thread {
 	uint64_t tid;
 	uint64_t frame;        /* address of the rt_sigframe (64-aligned) */
@@ -26,6 +29,9 @@ struct rst_thread {
 	uint64_t rseq_ptr;
 	uint32_t rseq_size, rseq_sig;
 	char comm[16];
+	int32_t policy, prio, nice;  /* scheduling: each thread sets its own */
+	uint32_t seccomp_strict;     /* seccomp, entered last: strict mode, or the filter chain */
+	uint32_t nr_seccomp; struct rst_seccomp *seccomp;
 };
 
 struct rst_sigact { uint64_t handler, flags, restorer, mask; };
@@ -36,8 +42,6 @@ struct rst_siginfo { int32_t tid, signo; uint8_t info[128]; };
 /* a POSIX timer: created with its dumped id (PR_TIMER_CREATE_RESTORE_IDS), armed with what was left */
 struct rst_ptimer { int32_t id, clock, notify, signo, tid, pad; uint64_t sival, isec, insec, vsec, vnsec; };
 
-/* one seccomp filter of the chain (oldest first): a struct sock_fprog plus flags */
-struct rst_seccomp { uint16_t len; uint16_t pad[3]; uint64_t filter; uint32_t flags, pad2; };
 
 /* vDSO proxy: bytes written over an entry point of the dumped vDSO (a jump into the running one) */
 struct rst_vdso_patch { uint64_t at; uint32_t len, pad; uint8_t code[16]; };
@@ -74,6 +78,7 @@ enum {
 	RST_STEP_UNMAP = 1, RST_STEP_VDSO, RST_STEP_MMAP, RST_STEP_PAGES, RST_STEP_MPROTECT, RST_STEP_MM_MAP,
 	RST_STEP_SIGACTION, RST_STEP_THREAD, RST_STEP_CREDS, RST_STEP_ITIMER, RST_STEP_RSEQ, RST_STEP_TLS,
 	RST_STEP_VDSO_PLACE, RST_STEP_SIGNALS, RST_STEP_SECCOMP, RST_STEP_PTIMER, RST_STEP_THP, RST_STEP_GUARD, RST_STEP_AIO,
+	RST_STEP_SCHED,
 };
 
 /* <linux/userfaultfd.h>, checked against it by the helper */
@@ -139,7 +144,6 @@ struct rst_args {
 	uint32_t nr_close; int32_t close_fds[RST_MAX_FDS_CLOSE];
 
 	uint32_t nr_sigs; struct rst_siginfo *sigs;
-	uint32_t nr_seccomp; struct rst_seccomp *seccomp;
 	uint32_t nr_ptimers; struct rst_ptimer *ptimers;
 	uint32_t fault_seccomp; /* test hook: fail at the seccomp step, after every other task is done */
 

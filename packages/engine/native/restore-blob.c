@@ -45,6 +45,8 @@
 #define __NR_kill 62
 #define __NR_ioctl 16
 #define __NR_timer_settime 223
+#define __NR_setpriority 141
+#define __NR_sched_setscheduler 144
 
 #define PROT_WRITE 2
 #define MAP_FIXED 0x10
@@ -132,6 +134,26 @@ static void thread_state(struct rst_args *a, struct rst_thread *t)
 		sys2(__NR_prctl, PR_SET_NAME, (long)t->comm);
 	if (t->rseq_ptr && (r = sys4(__NR_rseq, t->rseq_ptr, t->rseq_size, 0, t->rseq_sig)) < 0)
 		fail(a, RST_STEP_RSEQ, r, t->tid);
+	/* scheduling is per thread, and a policy with SCHED_RESET_ON_FORK is not inherited by the threads cloned here */
+	if ((r = sys3(__NR_setpriority, 0 /* PRIO_PROCESS */, 0, t->nice)) < 0)
+		fail(a, RST_STEP_SCHED, r, t->tid);
+	int32_t prio = t->prio;
+	if ((r = sys3(__NR_sched_setscheduler, 0, t->policy, (long)&prio)) < 0)
+		fail(a, RST_STEP_SCHED, r, t->tid);
+}
+
+/* the thread's seccomp, its very last step before rt_sigreturn (it runs under ptrace with seccomp suspended,
+ * see wait_resume): strict mode (which leaves rt_sigreturn), or its filter chain */
+static void thread_seccomp(struct rst_args *a, struct rst_thread *t)
+{
+	long r;
+	if (t->seccomp_strict && (r = sys5(__NR_prctl, 22 /* PR_SET_SECCOMP */, 1 /* SECCOMP_MODE_STRICT */, 0, 0, 0)) < 0)
+		fail(a, RST_STEP_SECCOMP, r, t->tid);
+	for (uint32_t i = 0; i < t->nr_seccomp; i++) {
+		struct rst_seccomp *f = &t->seccomp[i];
+		if ((r = sys3(__NR_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, f->flags, (long)f)) < 0)
+			fail(a, RST_STEP_SECCOMP, r, t->tid);
+	}
 }
 
 /* credentials of the calling thread: groups, ids, securebits, bounding set, capabilities, ambient ones, no_new_privs */
@@ -186,6 +208,7 @@ __attribute__((noreturn, used, noipa)) static void restore_thread(struct rst_arg
 	__atomic_fetch_add(&a->threads_done, 1, __ATOMIC_SEQ_CST);
 	sys6(__NR_futex, (long)&a->threads_done, FUTEX_WAKE, 1, 0, 0, 0);
 	wait_resume(a);
+	thread_seccomp(a, t);
 	sigreturn_to(t->frame);
 }
 
@@ -288,8 +311,9 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 		if (uffd >= 0 && src > 0 && (uint64_t)src < (uint64_t)-4096L) {
 			for (i = 0; i < a->nr_vmas; i++) {
 				struct rst_vma *v = &a->vmas[i];
-				/* MAP_LOCKED memory is populated by mmap: nothing is missing there */
-				if (v->fd >= 0 || !v->add_write || v->premap || (v->flags & 0x2000 /* MAP_LOCKED */))
+				/* MAP_LOCKED memory is populated by mmap: nothing is missing there; hugetlb memory takes
+				 * UFFDIO_COPY only in whole huge pages: 4b reads it */
+				if (v->fd >= 0 || !v->add_write || v->premap || (v->flags & (0x2000 /* MAP_LOCKED */ | 0x40000 /* MAP_HUGETLB */)))
 					continue;
 				uint32_t k, any = 0;
 				for (k = 0; k < a->nr_iovs && !any; k++)
@@ -477,7 +501,7 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 
 	/* 12. wait for the threads, queue the pending signals again (every signal is blocked here; the
 	 * sigframes' masks decide), report, and wait until every task of the tree is as far (the controller
-	 * then holds each thread under ptrace with seccomp suspended); seccomp last (TSYNC), then return into
+	 * then holds each thread under ptrace with seccomp suspended); seccomp last, then return into
 	 * the dumped registers. The controller unmaps the region and the arena once every thread is out. */
 	for (;;) {
 		int32_t d = __atomic_load_n(&a->threads_done, __ATOMIC_SEQ_CST);
@@ -500,10 +524,6 @@ __attribute__((noreturn, used, noipa)) void restore_task(struct rst_args *a)
 	wait_resume(a);
 	if (a->fault_seccomp)  /* test hook (CKPT_FAULT=restore-last-task-late): the very last step fails */
 		fail(a, RST_STEP_SECCOMP, -22, 0);
-	for (i = 0; i < a->nr_seccomp; i++) {
-		struct rst_seccomp *f = &a->seccomp[i];
-		if ((r = sys3(__NR_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, f->flags, (long)f)) < 0)
-			fail(a, RST_STEP_SECCOMP, r, i);
-	}
+	thread_seccomp(a, &a->threads[0]);
 	sigreturn_to(a->threads[0].frame);
 }

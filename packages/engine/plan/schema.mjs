@@ -20,7 +20,7 @@ export const enums = {
   ObjKind: {
     c: 'obj_kind', prefix: 'OBJ_', values: {
       REG: 1, PIPE: 2, UNIX: 3, FIFO: 4, INHERIT: 5, EVENTFD: 6, TIMERFD: 7, SIGNALFD: 8, EPOLL: 9, INOTIFY: 10,
-      MEMFD: 11, CALLER_TTY: 12, PTY_MASTER: 13, PTY_SLAVE: 14, CTTY: 15, PIDFD: 16, INET: 17,
+      MEMFD: 11, CALLER_TTY: 12, PTY_MASTER: 13, PTY_SLAVE: 14, CTTY: 15, PIDFD: 16, INET: 17, FANOTIFY: 18,
     },
   },
 };
@@ -50,6 +50,7 @@ export const records = {
       // PIDs of processes dead when dumped whose /proc/PID the tree holds (CRIU's PROCFS remaps): a temporary
       // process has each while the objects are created and the tasks prepared
       procPids: { ...array(u64), optional: true },
+      inheritFds: { ...array(u64), optional: true }, // the caller's fds (--inherit-fd), at the same numbers: closed once every object exists
     },
   },
   pipe_: {
@@ -61,6 +62,7 @@ export const records = {
     fields: {
       label: str, name: str, anon: bool, size: u64, seals: u64, mode: u64, uid: u64, gid: u64, pages: str,
       runs: array('run', { layout: 'flat' }), // offset in the file, length, offset in the pages image
+      hugetlb: { ...u64, optional: true }, // on hugetlbfs: MFD_HUGETLB and the page size bits (as memfd_create takes them)
     },
     cOnly: { fd: 'int fd = -1', rw_given: 'int rw_given' },
   },
@@ -123,6 +125,8 @@ export const records = {
           inTcp: { ...array(u64, { max: 17 }), at: 'inet.tcp', optional: true }, inTcpReuseaddr: { ...u64, at: 'inet.tcpReuseaddr', optional: true },
           inInq: { ...bytes(), at: 'inet.inq', optional: true }, inOutq: { ...bytes(), at: 'inet.outq', optional: true },
         },
+        // fanotify_init's flags and event flags as dumped, then its marks
+        FANOTIFY: { flags: u64, faflags: num(u64), evflags: num(u64), fanMarks: { ...array('fanmark'), optional: true } },
       }),
       // F_SETSIG / F_SETOWN_EX, set by the task that has it
       fownSig: { ...u64, at: 'fown.0', optional: true }, fownType: { ...u64, at: 'fown.1', optional: true }, fownPid: { ...u64, at: 'fown.2', optional: true },
@@ -131,6 +135,8 @@ export const records = {
       sk_ghost: 'int sk_ghost = -1' /* SK_DELETED: its unlinked socket file, O_PATH, until every socket is connected */ },
   },
   watch: { fields: { wd: u64, mask: u64, path: str } },
+  /** a fanotify mark: on an inode or a mount (MARK_TYPE), by path; mflags as fdinfo shows them (FAN_MARK_*) */
+  fanmark: { fields: { type: u64, mflags: u64, mask: u64, ignoredMask: u64, path: str } },
   /** a file in flight: packet pkt of a socket's queue carries object obj (in the order of its SCM_RIGHTS) */
   skfd: { fields: { pkt: u64, obj: index('objs') } },
   /** a target of an epoll in flight (in no task's fds): object obj, registered under fd number tfd as dumped */
@@ -159,14 +165,14 @@ export const records = {
       sigact: fixed(fixed(u64, 4), 64), rlim: fixed(fixed(u64, 2), 16), itimer: fixed(fixed(u64, 4), 3),
       credsSet: u64, cred: fixed(u64, 8), secbits: u64, groups: array(u64, { max: 64, cap: 64 }), caps: fixed(fixed(u64, 2), 5), noNewPrivs: u64, // caps: inheritable, permitted, effective, bounding, ambient
       dumpable: u64, pdeathSig: u64, personalitySet: u64, personality: u64,
+      loginuid: { ...array(u64, { max: 1 }), optional: true }, // the audit login uid, written by the task itself (none: ckpt's, inherited)
       thpDisabled: { ...u64, optional: true }, // mm.thp_disabled: PR_SET_THP_DISABLE once the VMAs are mapped
       threads: array('thr', { min: 1, c: 'thr', count: 'nr_threads' }),
       aios: array(fixed(u64, 3), { max: 64 }), // AIO rings: address, nr_req for io_setup, length (src/restore/aio.ts)
       locks: array(fixed(u64, 5)), // kind (1 POSIX, 2 FLOCK, 4 OFD, 8 LEASE), type, start, len, fd
-      nice: i64, policy: u64, prio: u64, subreaper: u64, oomSet: u64, oomAdj: i64,
+      subreaper: u64, oomSet: u64, oomAdj: i64,
       membarrier: u64, // membarrier(2) registrations (MEMBARRIER_CMD_REGISTER_* bits), made again
       sigs: array('sig', { layout: 'soa', prefix: 'sig_' }), // pending signals (tid 0: shared)
-      seccomp: array('filter', { layout: 'soa', prefix: 'sc_' }), // filter chain, oldest first
       epoll: array(fixed(u64, 4)), // epoll fd, target fd, events, data
       ptimers: array(fixed(u64, 10)), // id, clock, notify, signo, notify tid, sival, isec, insec, vsec, vnsec
       ctty: index('objs', { none: true }), cttyPgrp: u64, // the terminal this session leader takes as its controlling tty
@@ -189,6 +195,10 @@ export const records = {
     fields: {
       tid: u64, clearTid: u64, robust: u64, robustLen: u64, fsBase: u64, gsBase: u64, rseqPtr: u64, rseqSize: u64, rseqSig: u64,
       comm: str, frame: bytes({ max: 0x2000 }), // the rt_sigframe, at most FRAME_AREA
+      policy: u64, prio: u64, nice: i64, // scheduling (policy with SCHED_RESET_ON_FORK), set by the thread itself
+      // seccomp, entered by the thread itself last: strict mode, or its filter chain (oldest first; the leader's
+      // with TSYNC when every thread shares it)
+      seccompStrict: u64, seccomp: array('filter', { layout: 'soa', prefix: 'sc_' }),
     },
   },
   // at: address; code: the bytes written there (at most rst_vdso_patch.code); rel: offset in code of a u64 the

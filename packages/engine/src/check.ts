@@ -136,9 +136,9 @@ function nftablesConcat(): string | null {
 }
 
 /**
- * `ckpt check --feature NAME`: criu's feature names (cr-check.c). Those ckpt can probe are probed as criu
- * probes them; the others answer "cannot tell" and exit 1, as a feature that is missing, so that a
- * caller (ZDTM) skips what needs it rather than trusting a guess.
+ * `ckpt check --feature NAME`: criu's feature names (cr-check.c). A feature ckpt relies on is probed as
+ * criu probes it (or as ckpt uses it); one whose resources ckpt does not dump or restore, or that it does
+ * not use, answers no with the reason and exits 1, so that a caller (ZDTM) skips what needs it.
  */
 export function checkFeature(name: string): CheckResult {
   const n = () => native();
@@ -146,14 +146,19 @@ export function checkFeature(name: string): CheckResult {
   const simple = () => n().probeSimple();
   const has = (path: string) => (existsSync(path) ? null : `no ${path}`);
   const errno = (code: number | undefined) => (code === 0 ? null : errText(code ?? -1) || 'not supported');
+  let feats: Record<string, number> | undefined;
+  const feat = (k: string) => errno((feats ??= n().probeFeatures())[k]);
+  // Features ckpt does not use, or whose resources it does not dump yet: a test that needs one must skip.
+  const net = (what: string) => () => `ckpt does not dump ${what} yet (the network issue)`;
   const noNetNs = () => 'ckpt dumps no network namespaces yet, so none of their rules';
-  const probes: Record<string, (() => string | null) | undefined> = {
+  const notUsed = (what: string) => () => `ckpt does not use ${what}`;
+  const probes: Record<string, () => string | null> = {
     mnt_id: () => (/^mnt_id:/m.test(readFileSync('/proc/self/fdinfo/0', 'latin1')) ? null : 'no mnt_id in /proc/PID/fdinfo'),
     mem_dirty_track: () => errno(simple().softDirty),
     aio_remap: () => errno(simple().aioRemap),
     timerfd: () => errno(simple().timerfd),
     tun: () => has('/dev/net/tun'),
-    tun_ns: undefined,
+    tun_ns: net('tun devices'),
     userns: () => has('/proc/self/ns/user'),
     fdinfo_lock: () => errno(simple().fdinfoLock),
     seccomp_suspend: () => errno(ptrace().suspendSeccomp),
@@ -164,27 +169,34 @@ export function checkFeature(name: string): CheckResult {
     tcp_half_closed: () => errno(simple().tcpHalfClosed),
     compat_cr: () => 'ckpt does not dump 32-bit (compat) tasks',
     uffd: () => errno(simple().userfaultfd),
-    'uffd-noncoop': undefined, can_map_vdso: undefined, sk_ns: undefined, sk_unix_file: undefined,
+    'uffd-noncoop': notUsed('lazy pages (restore --lazy-pages is refused)'),
+    can_map_vdso: () => feat('mapVdso'),
+    sk_ns: net('sockets of other network namespaces'),
+    sk_unix_file: () => 'ckpt does not open unix sockets by their bound file (SIOCUNIXFILE)',
     net_diag_raw: () => ([2, 10].every((f) => n().inetDiag(f, 255, 0xffffffff) !== -2) ? null : 'no sock_diag for raw sockets'),
-    nsid: undefined, link_nsid: undefined,
-    kcmp_epoll: undefined,
+    nsid: net('network namespaces'), link_nsid: net('network namespaces'), external_net_ns: net('network namespaces'),
+    newifindex: net('network devices'),
+    kcmp_epoll: () => feat('kcmpEpoll'),
     timens: () => has('/proc/self/ns/time'),
-    external_net_ns: undefined,
     clone3_set_tid: () => errno(n().probeClone3SetTid(freePid())),
-    newifindex: undefined,
     nftables: noNetNs, has_ipt_legacy: iptablesLegacy, network_lock_nftables: nftablesConcat,
-    pidfd_store: undefined,
+    pidfd_store: notUsed('a pidfd store (criu\'s pre-dump pid reuse check through RPC)'),
     ns_pid: () => (/^NSpid:/m.test(readFileSync('/proc/self/status', 'latin1')) ? null : 'no NSpid in /proc/PID/status'),
-    apparmor_stacking: undefined, sockopt_buf_lock: () => errno(simple().sockoptBufLock), memfd_hugetlb: undefined, move_mount_set_group: undefined,
-    openat2: undefined,
+    apparmor_stacking: () => 'ckpt does not dump AppArmor profiles',
+    sockopt_buf_lock: () => errno(simple().sockoptBufLock),
+    memfd_hugetlb: () => feat('memfdHugetlb'),
+    move_mount_set_group: () => 'ckpt does not dump mount namespaces',
+    openat2: notUsed('openat2'),
     get_rseq_conf: () => errno(ptrace().rseq),
-    ipv6_freebind: () => errno(simple().ipv6Freebind), pagemap_scan: undefined, timer_cr_ids: undefined, overlayfs_maps: undefined, breakpoints: undefined,
-    pagemap_scan_guard_pages: undefined,
+    ipv6_freebind: () => errno(simple().ipv6Freebind),
+    pagemap_scan: notUsed('the PAGEMAP_SCAN ioctl (it reads /proc/PID/pagemap)'),
+    timer_cr_ids: () => feat('timerCrIds'),
+    overlayfs_maps: () => 'ckpt does not identify file mappings on overlayfs',
+    breakpoints: () => 'ckpt does not dump hardware breakpoints (debug registers)',
+    pagemap_scan_guard_pages: () => feat('guardPages'),
   };
   if (name === 'list') return { ok: true, lines: [Object.keys(probes).join(' ')] };
   if (!(name in probes)) return { ok: false, lines: [`Error: Unknown feature ${name} (ckpt check --feature list names them)`] };
-  const probe = probes[name];
-  if (!probe) return { ok: false, lines: [`Warn: ${name}: ckpt cannot probe this feature yet; treat it as missing`] };
-  const why = probe();
+  const why = probes[name]();
   return why === null ? { ok: true, lines: [`${name} is supported`] } : { ok: false, lines: [`Warn: ${name} is not supported (${why})`] };
 }

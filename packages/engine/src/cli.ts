@@ -144,6 +144,7 @@ async function runDump(o: CliOptions, dir: string, workDir: string, log: Log): P
       pid: o.tree!, dir, finalState: o.finalState ?? 'dead', shellJob: o.shellJob, extUnixSk: o.extUnixSk || o.extUnixSkInodes.length > 0,
       fileLocks: o.fileLocks, tcpClose: o.tcpClose, tcpEstablished: o.tcpEstablished, skipInFlight: o.skipInFlight, timeoutMs: o.timeout * 1000,
       ghostLimit: o.ghostLimit, linkRemap: o.linkRemap, log, manageCgroups: o.manageCgroups, cgroupRoots: o.cgroupRoots, networkLock: o.networkLock,
+      externalFiles: o.externalFiles,
       progress: o.verbosity > 0 ? memoryProgress() : undefined,
       hooks: scripts.dumpHooks(o.tree!),
     });

@@ -9,6 +9,7 @@ import { DumpError } from './log.js';
 import type { Log } from './log.js';
 import type { Seccomp } from './seccomp.js';
 
+const SCHED_RESET_ON_FORK = 0x40000000, SCHED_DEADLINE = 6;
 const GDT_TLS = [12, 13, 14];
 const SECBIT_NO_CAP_AMBIENT_RAISE = 1 << 6;
 
@@ -63,7 +64,10 @@ function threadCore(pid: number, tid: number, tf: ThreadFacts, leader: boolean, 
   const rl = n.robustList(tid);
   const sch = n.sched(tid);
   const tc: any = { futex_rla: rl.head, futex_rla_len: rl.len, sched_nice: sch.nice, sched_policy: sch.policy };
-  if (sch.policy === 1 || sch.policy === 2) tc.sched_prio = sch.prio;
+  // the policy as CRIU keeps it, SCHED_RESET_ON_FORK included; an RT one has a priority
+  const policy = sch.policy & ~SCHED_RESET_ON_FORK;
+  if (policy === SCHED_DEADLINE) throw new DumpError(`task ${pid} thread ${tid}: scheduling policy SCHED_DEADLINE is not supported (its runtime, deadline and period are not dumped)`);
+  if (policy === 1 || policy === 2) tc.sched_prio = sch.prio;
   if (!leader) tc.blk_sigset = n.getSigmask(tid);
   tc.sas = { ss_sp: tf.sas.sp, ss_size: tf.sas.size, ss_flags: tf.sas.flags };
   if (tf.pdeathSig) tc.pdeath_sig = tf.pdeathSig;
@@ -84,17 +88,6 @@ function refuseShadowStack(pid: number, tid: number): void {
   if (features.includes('shstk')) {
     throw new DumpError(`task ${pid}${tid !== pid ? ` thread ${tid}` : ''} uses a user shadow stack (CET), which ckpt cannot dump yet`);
   }
-}
-
-/**
- * The audit login uid. Only a task can set its own (proc_loginuid_write), and the restore does not yet: the
- * restored tasks inherit ckpt's. Another value is refused rather than lost.
- */
-function loginuid(pid: number): number {
-  const unset = 4294967295;
-  const own = readNumber('/proc/self/loginuid', unset), theirs = readNumber(`/proc/${pid}/loginuid`, unset);
-  if (theirs !== own) throw new DumpError(`task ${pid}: audit login uid ${theirs} (ckpt's is ${own}) cannot be restored yet`);
-  return theirs;
 }
 
 function readNumber(path: string, dflt: number): number {
@@ -134,7 +127,7 @@ export function coreEntries(task: Task, pf: ProcessFacts, tfs: Map<number, Threa
         timers: { real: pf.itimers[0], virt: pf.itimers[1], prof: pf.itimers[2], posix: pf.posixTimers ?? [] },
         rlimits: { rlimits },
         signals_s: signalQueue(pid, true),
-        loginuid: loginuid(pid),
+        loginuid: readNumber(`/proc/${pid}/loginuid`, 4294967295), // the restored task writes it itself
         oom_score_adj: readNumber(`/proc/${pid}/oom_score_adj`, 0),
         sigactions: pf.sigactions.map((a) => ({ sigaction: a.handler, flags: a.flags, restorer: a.restorer, mask: a.mask, compat_sigaction: false })),
         child_subreaper: pf.childSubreaper,

@@ -45,6 +45,8 @@ export interface DumpOptions {
   tcpClose?: boolean;
   /** --skip-in-flight: a listener's connections not yet accepted are left out */
   skipInFlight?: boolean;
+  /** --external file[MNT_ID:INO]: files dumped by that name (ext), reopened on restore through --inherit-fd */
+  externalFiles?: string[];
   /** --file-locks: dump locks held by the tree into filelocks.img (else a held lock fails the dump) */
   fileLocks?: boolean;
   /** --manage-cgroups (criu's default soft; ignore: the sets without the cgroups' directories) */
@@ -101,7 +103,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     let pagesId = 1;
     const seccomp = new Seccomp();
     seccomp.collect(tasks);
-    const files = new Files(log, { dir: opts.dir, nextPagesId: () => pagesId++, ghostLimit: opts.ghostLimit, linkRemap: opts.linkRemap, linkRemaps });
+    const files = new Files(log, { dir: opts.dir, nextPagesId: () => pagesId++, ghostLimit: opts.ghostLimit, linkRemap: opts.linkRemap, linkRemaps,
+      externalFiles: new Set(opts.externalFiles ?? []) });
     const ids = new Ids();
     files.unix = new UnixSockets(ids.rootIds.net_ns_id, !!opts.extUnixSk);
     files.tcp = tcp;

@@ -28,6 +28,8 @@ export interface FilesOutput {
   dir: string; nextPagesId(): number; /** --ghost-limit (default 1 MiB) */ ghostLimit?: number;
   /** --link-remap: a deleted file with other names gets one more (kinds/reg.ts), listed in linkRemaps */
   linkRemap?: boolean; linkRemaps?: string[];
+  /** --external file[MNT_ID:INO] keys */
+  externalFiles?: Set<string>;
 }
 
 interface OfdRecord { pid: number; fd: number; key: string; id: number }

@@ -58,9 +58,15 @@ export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
     }
     const anon = m.ino === 0 && !m.path.startsWith('/');
     if (m.vmFlags.includes('ht')) {
-      // hugetlbfs pages (MAP_HUGETLB, MFD_HUGETLB, SHM_HUGETLB): neither dumped nor mapped back as such yet
-      const what = m.path.replace(/ \(deleted\)$/, '') || 'anonymous memory';
-      throw new DumpError(`task ${pid}: hugetlb mapping ${m.start.toString(16)}-${m.end.toString(16)} (${what}) is not supported yet`);
+      // hugetlbfs pages (MAP_HUGETLB, MFD_HUGETLB): the page size goes in the flags as mmap takes it (CRIU's
+      // MAP_HUGETLB_2MB...); private anonymous ones are anonymous memory, shared ones a memfd inode (below)
+      v.flags |= hugetlbFlag(pid, m);
+      if (m.path.startsWith('/anon_hugepage') && !shared) {
+        v.status |= VMA.VMA_ANON_PRIVATE;
+        v.flags |= MAP_ANONYMOUS;
+        out.push(v);
+        continue;
+      }
     }
     if (m.path === '[vsyscall]') {
       v.status = VMA.VMA_AREA_VSYSCALL | VMA.VMA_ANON_PRIVATE;
@@ -83,7 +89,7 @@ export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
     } else {
       const mf = `/proc/${pid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`;
       // memfds and shared anonymous memory ("/dev/zero (deleted)" on the shmem device 0:1): memfd inodes
-      const sharedAnon = m.dev === '00:01' && m.path.startsWith('/dev/zero');
+      const sharedAnon = (m.dev === '00:01' && m.path.startsWith('/dev/zero')) || (v.flags & MAP_HUGETLB && m.path.startsWith('/anon_hugepage'));
       if (m.path.startsWith('/memfd:') || sharedAnon) {
         v.shmid = files.memfdMapping(memfdName(m.path), mf);
         v.pgoff = m.pgoff;
@@ -104,6 +110,15 @@ export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
   }
   out.push(...guardAreas(pid, out));
   return out;
+}
+
+/** MAP_HUGETLB with the huge page size (log2, at MAP_HUGE_SHIFT 26): as mmap and memfd_create take it */
+function hugetlbFlag(pid: number, m: MapLine): number {
+  const size = (m.pageKb ?? 0) * 1024;
+  if (!size || size & (size - 1) || m.start % BigInt(size) || m.end % BigInt(size)) {
+    throw new DumpError(`task ${pid}: hugetlb mapping ${m.start.toString(16)}-${m.end.toString(16)} (${m.path}): huge page size ${m.pageKb} kB not understood`);
+  }
+  return MAP_HUGETLB | (Math.log2(size) << 26);
 }
 
 /** Guard pages (madvise MADV_GUARD_INSTALL) are no VMAs of the kernel's; as CRIU does, they are entries of their

@@ -86,6 +86,7 @@ export interface Native {
   probePtrace(): Record<string, number>;
   probeClone3SetTid(pid: number): number;
   probeSimple(): Record<string, number>;
+  probeFeatures(): Record<string, number>;
   cpuXsave(): CpuXsave;
   cpuid(leaf: number, subleaf: number): [number, number, number, number];
   /** clone3(CLONE_PARENT|CLONE_PIDFD) + execve with stdin/out/err the given fds and keep at their numbers: the pidfd, or -errno */

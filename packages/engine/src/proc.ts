@@ -56,6 +56,8 @@ export interface MapLine {
   ino: number;
   path: string;
   vmFlags: string[];
+  /** smaps KernelPageSize in kB (a hugetlb mapping's huge page size) */
+  pageKb?: number;
 }
 
 /** /proc/PID/smaps: one record per mapping with its VmFlags. */
@@ -69,6 +71,8 @@ export function readSmaps(pid: number): MapLine[] {
         start: BigInt('0x' + m[1]), end: BigInt('0x' + m[2]), perms: m[3], pgoff: BigInt('0x' + m[4]),
         dev: m[5], ino: Number(m[6]), path: m[7], vmFlags: [],
       });
+    } else if (line.startsWith('KernelPageSize:') && out.length) {
+      out[out.length - 1].pageKb = parseInt(line.slice(15), 10);
     } else if (line.startsWith('VmFlags:') && out.length) {
       out[out.length - 1].vmFlags = line.slice(8).trim().split(/\s+/);
     }

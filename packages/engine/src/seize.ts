@@ -60,7 +60,7 @@ export class Freezer {
 
   private freezeProcess(pid: number, realPpid: number, imagePpid: number): Task {
     const task: Task = { pid, ppid: imagePpid, state: TASK.ALIVE, stopSignal: 0, threads: [], children: [] };
-    const lead = this.seizeOne(pid, pid, realPpid);
+    const lead = this.seizeOne(pid, pid, realPpid)!;
     task.state = lead.state;
     task.stopSignal = lead.stopSignal;
     task.threads.push({ tid: pid, seccomp: lead.seccomp });
@@ -71,6 +71,7 @@ export class Freezer {
       for (const tid of listThreads(pid)) {
         if (task.threads.some((t) => t.tid === tid)) continue;
         const t = this.seizeOne(pid, tid, realPpid);
+        if (!t) continue; // a thread that ended before it could be stopped was not there
         if (t.state === TASK.ZOMBIE) throw new DumpError(`Zombie thread ${tid} of ${pid} is not supported`);
         if ((t.state === TASK.STOPPED) !== (task.state === TASK.STOPPED)) {
           throw new DumpError(`Individually stopped threads not supported (thread ${tid} of ${pid})`);
@@ -96,9 +97,14 @@ export class Freezer {
     return task;
   }
 
-  private seizeOne(pid: number, tid: number, realPpid: number): { state: number; stopSignal: number; seccomp: number } {
+  /** Stops one thread; null when a thread other than the leader ended first (as CRIU, which skips it). */
+  private seizeOne(pid: number, tid: number, realPpid: number): { state: number; stopSignal: number; seccomp: number } | null {
     const n = native();
     const r = n.seize(tid);
+    if (r === -3 /* ESRCH: gone */ && tid !== pid) {
+      this.log.debug(`Thread ${tid} of ${pid} ended before it was seized`);
+      return null;
+    }
     if (r < 0) {
       const st = safeStatus(tid);
       if (st && st.State.startsWith('Z')) {
@@ -118,6 +124,10 @@ export class Freezer {
       if (w.pid < 0) throw new DumpError(`Can't wait for task ${tid}: ${errnoName(-w.pid)}`);
       if ((w.status & 0x7f) !== 0x7f) {
         this.seized.delete(tid);
+        if (tid !== pid) {
+          this.log.debug(`Thread ${tid} of ${pid} ended before it stopped`);
+          return null;
+        }
         throw new DumpError(`Task ${tid} exited during the dump (wait status 0x${w.status.toString(16)})`);
       }
       const status = safeStatus(tid);

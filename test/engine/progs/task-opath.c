@@ -1,7 +1,7 @@
 /* task-opath: O_PATH fds (zdtm symlink, opath_file): one of a symlink itself (O_NOFOLLOW) and one of a file.
  * Every tick: the first is still that symlink (S_ISLNK, readlinkat gives its target, O_PATH in its flags), the
- * second that file: "tick N ok" or "tick N BAD ...". With "deleted", the symlink is unlinked, which a dump must
- * refuse. Files are made in the current directory. */
+ * second that file: "tick N ok" or "tick N BAD ...". With "deleted", the symlink is unlinked: a dump makes it a
+ * ghost symlink. Files are made in the current directory. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>

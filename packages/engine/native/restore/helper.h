@@ -26,6 +26,7 @@ int move_high(int fd);
 
 /* pids.c */
 pid_t clone_with_pid(pid_t pid, uint64_t flags); /* CLONE_PARENT: a sibling, our parent's child */
+pid_t clone_quiet_with_pid(pid_t pid);            /* exit signal 0: wait for it with __WALL */
 void pid_owner(pid_t pid, char *out, size_t n);
 int pid_taken(pid_t pid);
 int pid_taken_wait(pid_t pid);

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,7 +52,8 @@ static const char *step_name(int s)
 	switch (s) {
 	case RST_STEP_UNMAP: return "unmap the helper";
 	case RST_STEP_SIGNALS: return "queue a pending signal";
-	case RST_STEP_SECCOMP: return "install a seccomp filter";
+	case RST_STEP_SECCOMP: return "install a seccomp filter or strict mode (thread)";
+	case RST_STEP_SCHED: return "set the scheduling policy or nice (thread)";
 	case RST_STEP_PTIMER: return "create a POSIX timer";
 	case RST_STEP_THP: return "set PR_SET_THP_DISABLE";
 	case RST_STEP_GUARD: return "install guard pages (MADV_GUARD_INSTALL)";
@@ -182,10 +184,12 @@ int main(int argc, char **argv)
 	    create_objects() < 0)
 		return 1;
 
-	/* all signals blocked from here; each task's mask comes from its sigframe */
-	sigset_t all;
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, NULL);
+	/* all signals blocked from here; each task's mask comes from its sigframe. The raw syscall: glibc's
+	 * sigfillset and sigprocmask leave out its internal signals 32 and 33, and 32 is also glibc's SIGTIMER: a
+	 * SIGEV_THREAD timer's signal (re-queued pending, or the re-armed timer firing) would otherwise reach a
+	 * thread in the restorer, where it kills the task or is taken by a handler and lost */
+	uint64_t all = ~0ULL;
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, sizeof(all));
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 
 	struct timespec t0;

@@ -9,17 +9,22 @@
 
 #include "helper.h"
 
-pid_t clone_with_pid(pid_t pid, uint64_t flags)
+static pid_t clone3_pid(pid_t pid, uint64_t flags, int exit_signal)
 {
 	struct clone_args ca;
 	memset(&ca, 0, sizeof(ca));
-	/* a sibling's exit signal is its parent's choice (ours: SIGCHLD), as for any CLONE_PARENT child */
 	ca.flags = flags;
-	ca.exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD;
+	ca.exit_signal = (uint64_t)exit_signal;
 	ca.set_tid = (uint64_t)(uintptr_t)&pid;
 	ca.set_tid_size = 1;
 	return syscall(SYS_clone3, &ca, sizeof(ca));
 }
+
+/* a sibling's exit signal is its parent's choice (ours: SIGCHLD), as for any CLONE_PARENT child */
+pid_t clone_with_pid(pid_t pid, uint64_t flags) { return clone3_pid(pid, flags, (flags & CLONE_PARENT) ? 0 : SIGCHLD); }
+
+/* a child whose end signals nothing (waited for with __WALL): no SIGCHLD left pending in the restored task */
+pid_t clone_quiet_with_pid(pid_t pid) { return clone3_pid(pid, 0, 0); }
 
 /* who holds a pid, for the error message */
 void pid_owner(pid_t pid, char *out, size_t n)

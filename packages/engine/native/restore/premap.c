@@ -20,6 +20,15 @@
 #define MAP_GROWSDOWN_ 0x100
 
 uint64_t premap_start, premap_len;
+static uint64_t premap_align = PAGE;  /* the largest huge page size among the premapped VMAs */
+
+/* a VMA's page size: a hugetlb one's from its flags (MAP_HUGETLB, log2 of the size at bit 26; none: the
+ * default size, which is at most 1 GiB on x86-64) */
+static uint64_t vma_page(const struct vma *v)
+{
+	uint64_t sh = (v->flags >> 26) & 0x3f;
+	return !(v->flags & MAP_HUGETLB) ? PAGE : sh ? 1ULL << sh : 1ULL << 30;
+}
 
 /* a private VMA that receives pages and could have been inherited across fork (not a stack that grows) */
 static int candidate(const struct vma *v)
@@ -70,23 +79,30 @@ uint64_t premap_plan(void)
 			}
 			for (uint64_t c = i + 1; c < nr_tasks; c++)
 				if (tasks[c].parent == i && tasks[c].state != 2 && find_same(t, &tasks[c], v, 0)) {
+					/* hugetlb memory only maps (and mremaps) at multiples of its page size */
+					uint64_t al = vma_page(v);
+					len = (len + al - 1) & ~(al - 1);
+					if (al > premap_align)
+						premap_align = al;
 					v->premap = len + 1;
 					len += v->end - v->start;
 					break;
 				}
 		}
 	}
-	return len;
+	/* room to align the window's start (premap_place) */
+	return len && premap_align > PAGE ? len + premap_align : len;
 }
 
-/* offsets into addresses, once the window is at `at` */
+/* offsets into addresses, once the window is at `at` (aligned up for hugetlb VMAs: premap_plan left room) */
 void premap_place(uint64_t at)
 {
 	premap_start = at;
+	uint64_t base = (at + premap_align - 1) & ~(premap_align - 1);
 	for (uint64_t i = 0; i < nr_tasks; i++)
 		for (uint64_t k = 0; k < tasks[i].nr_vmas; k++)
 			if (tasks[i].vmas[k].premap)
-				tasks[i].vmas[k].premap += at - 1;
+				tasks[i].vmas[k].premap += base - 1;
 }
 
 /* pages of [a, z) of the task's image: read into the premapped copy, or, inherited, only where they differ */

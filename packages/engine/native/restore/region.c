@@ -77,10 +77,12 @@ static uint64_t task_need(struct task *t)
 	n += THREAD_STACK; /* the blob's own stack */
 	n += PALIGN(t->nr_sigs * sizeof(struct rst_siginfo));
 	n += PALIGN(t->nr_ptimers * sizeof(struct rst_ptimer));
-	n += PALIGN(t->nr_seccomp * sizeof(struct rst_seccomp));
 	n += PALIGN(t->nr_vdso_patches * sizeof(struct rst_vdso_patch));
-	for (uint64_t k = 0; k < t->nr_seccomp; k++)
-		n += PALIGN(t->sc_insns[k].len);
+	for (uint64_t j = 0; j < t->nr_threads; j++) {
+		n += PALIGN(t->thr[j].nr_seccomp * sizeof(struct rst_seccomp));
+		for (uint64_t k = 0; k < t->thr[j].nr_seccomp; k++)
+			n += PALIGN(t->thr[j].sc_insns[k].len);
+	}
 	return n;
 }
 

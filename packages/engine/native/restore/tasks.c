@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -52,6 +53,47 @@ static void fork_children(uint64_t ti)
 		}
 }
 
+static int tree_has_pid(uint64_t pid)
+{
+	for (uint64_t i = 0; i < nr_tasks; i++)
+		if (tasks[i].pid == pid)
+			return 1;
+	return 0;
+}
+
+/* A process group whose leader is gone (left with a zombie of it, say): a group is made only by the process
+ * whose PID it has. A child with that PID makes it and exits; its zombie keeps the group alive until it is
+ * reaped, once this task has joined it (as CRIU's pgid helper task). Returns -1 when another task of the group
+ * is making it. */
+static int make_group(uint64_t ti)
+{
+	struct task *t = &tasks[ti];
+	unsigned long pid = t->pid, pgid = t->pgid;
+	if (pid_taken_wait((pid_t)pgid)) {
+		char who[64];
+		pid_owner((pid_t)pgid, who, sizeof(who));
+		task_fail(ti, "task %lu: process group %lu: its leader's PID is in use (by '%s'); restore needs it free", pid, pgid, who);
+	}
+	pid_t h = clone_quiet_with_pid((pid_t)pgid);
+	if (h < 0 && errno == EEXIST)
+		return -1;  /* another task of the group is making it: join it */
+	if (h < 0)
+		task_fail(ti, "task %lu: process group %lu: clone3 with PID %lu: %s", pid, pgid, pgid, strerror(errno));
+	if (h == 0)
+		_exit(setpgid(0, 0) < 0 ? 1 : 0);
+	siginfo_t si;
+	int r = waitid(P_PID, (id_t)h, &si, WEXITED | WNOWAIT | __WALL);
+	if (r == 0 && si.si_code == CLD_EXITED && si.si_status == 0)
+		r = setpgid(0, (pid_t)pgid);
+	else if (r == 0)
+		errno = EPERM;
+	int e = errno;
+	waitpid(h, NULL, __WALL);
+	if (r < 0)
+		task_fail(ti, "task %lu: process group %lu: %s", pid, pgid, strerror(e));
+	return 0;
+}
+
 /* the session and process group of the dump; a session leader takes its pty as controlling terminal */
 static void join_session(uint64_t ti)
 {
@@ -68,6 +110,8 @@ static void join_session(uint64_t ti)
 	}
 	if ((uint64_t)getpgid(0) != t->pgid && !(ti == 0 && t->sid != t->pid)) {
 		int ok = -1;
+		if (t->pgid != t->pid && !tree_has_pid(t->pgid) && (ok = setpgid(0, (pid_t)t->pgid)) < 0)
+			ok = make_group(ti);  /* else another task of the group made it */
 		for (int tries = 0; tries < 200 && ok < 0; tries++) {
 			ok = setpgid(0, t->pgid == t->pid ? 0 : (pid_t)t->pgid);
 			if (ok < 0)
@@ -101,12 +145,11 @@ static void end_as_zombie(uint64_t ti)
 	st->stage = RST_STAGE_DONE;
 	futex_wake(&arena->nr_done);
 	if (t->exit_code & 0x7f) {
-		signal((int)(t->exit_code & 0x7f), SIG_DFL);
-		sigset_t s;
-		sigemptyset(&s);
-		sigaddset(&s, (int)(t->exit_code & 0x7f));
-		sigprocmask(SIG_UNBLOCK, &s, NULL);
-		kill(getpid(), (int)(t->exit_code & 0x7f));
+		int sig = (int)(t->exit_code & 0x7f);
+		signal(sig, SIG_DFL);  /* glibc's 32 and 33 are never set here: default already */
+		uint64_t m = 1ULL << (sig - 1);  /* the raw syscall: glibc leaves its 32 and 33 blocked */
+		syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &m, NULL, sizeof(m));
+		kill(getpid(), sig);
 	}
 	_exit((int)((t->exit_code >> 8) & 0xff));
 }
@@ -394,20 +437,37 @@ static void root_and_cwd(uint64_t ti)
 		close(cwd);
 }
 
-/* per process, before the blob (threads it clones inherit them): umask, scheduling, subreaper, OOM score, membarrier
+/* The audit login uid (CRIU's prepare_loginuid): only a task can write its own, and changing a set one takes
+ * CAP_AUDIT_CONTROL, which the restore still has here; written only when it differs from the one inherited */
+static void set_loginuid(uint64_t ti)
+{
+	unsigned long pid = tasks[ti].pid;
+	unsigned int want = (unsigned int)tasks[ti].loginuid[0];
+	char buf[16] = "";
+	int fd = open("/proc/self/loginuid", O_RDWR | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && want == 4294967295U)
+		return;  /* a kernel without audit: unset is all there is */
+	if (fd < 0)
+		task_fail(ti, "task %lu: audit login uid %u: /proc/self/loginuid: %s", pid, want, strerror(errno));
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = 0;
+	if (n <= 0 || strtoul(buf, NULL, 10) != want) {
+		int len = snprintf(buf, sizeof(buf), "%u", want);
+		if (pwrite(fd, buf, len, 0) != len)
+			task_fail(ti, "task %lu: audit login uid %u: %s", pid, want, strerror(errno));
+	}
+	close(fd);
+}
+
+/* per process, before the blob (threads it clones inherit them): umask, audit login uid, subreaper, OOM score, membarrier
  * registrations (the mm's: this one, which the blob keeps), root, cwd */
 static void process_attrs(uint64_t ti)
 {
 	struct task *t = &tasks[ti];
 	unsigned long pid = t->pid;
 	umask((mode_t)t->umask);
-	if (t->policy) {
-		struct sched_param sp = { .sched_priority = (int)t->prio };
-		if (sched_setscheduler(0, (int)t->policy, &sp) < 0)
-			task_fail(ti, "task %lu: scheduling policy %lu: %s", pid, (unsigned long)t->policy, strerror(errno));
-	}
-	if (setpriority(PRIO_PROCESS, 0, (int)(int64_t)t->nice) < 0)
-		task_fail(ti, "task %lu: nice %ld: %s", pid, (long)(int64_t)t->nice, strerror(errno));
+	if (t->nr_loginuid)
+		set_loginuid(ti);
 	if (t->subreaper)
 		prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (t->oom_set) {
@@ -531,16 +591,6 @@ static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blo
 	a->nr_aios = (uint32_t)t->nr_aios;  /* the plan holds at most RST_MAX_AIOS */
 	for (uint64_t k = 0; k < t->nr_aios; k++)
 		a->aios[k] = (struct rst_aio){ t->aios[k][0], t->aios[k][1], t->aios[k][2] };
-	a->nr_seccomp = (uint32_t)t->nr_seccomp;
-	a->seccomp = (struct rst_seccomp *)cur;
-	cur += PALIGN(t->nr_seccomp * sizeof(struct rst_seccomp));
-	for (uint64_t k = 0; k < t->nr_seccomp; k++) {
-		a->seccomp[k].len = (uint16_t)(t->sc_insns[k].len / 8);
-		a->seccomp[k].flags = (uint32_t)t->sc_flags[k];
-		a->seccomp[k].filter = (uint64_t)cur;
-		memcpy(cur, t->sc_insns[k].p, t->sc_insns[k].len);
-		cur += PALIGN(t->sc_insns[k].len);
-	}
 	a->nr_threads = t->nr_threads;
 	a->threads = (struct rst_thread *)cur;
 	cur += PALIGN(t->nr_threads * sizeof(struct rst_thread));
@@ -551,6 +601,18 @@ static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blo
 		r->fs_base = h->fs_base; r->gs_base = h->gs_base; r->rseq_ptr = h->rseq_ptr;
 		r->rseq_size = (uint32_t)h->rseq_size; r->rseq_sig = (uint32_t)h->rseq_sig;
 		snprintf(r->comm, sizeof(r->comm), "%s", h->comm);
+		r->policy = (int32_t)h->policy; r->prio = (int32_t)h->prio; r->nice = (int32_t)(int64_t)h->nice;
+		r->seccomp_strict = (uint32_t)h->seccomp_strict;
+		r->nr_seccomp = (uint32_t)h->nr_seccomp;
+		r->seccomp = (struct rst_seccomp *)cur;
+		cur += PALIGN(h->nr_seccomp * sizeof(struct rst_seccomp));
+		for (uint64_t f = 0; f < h->nr_seccomp; f++) {
+			r->seccomp[f].len = (uint16_t)(h->sc_insns[f].len / 8);
+			r->seccomp[f].flags = (uint32_t)h->sc_flags[f];
+			r->seccomp[f].filter = (uint64_t)cur;
+			memcpy(cur, h->sc_insns[f].p, h->sc_insns[f].len);
+			cur += PALIGN(h->sc_insns[f].len);
+		}
 		cur += THREAD_STACK;
 		r->stack_top = (uint64_t)cur;
 		r->frame = (uint64_t)cur;

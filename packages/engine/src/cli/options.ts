@@ -33,6 +33,8 @@ export interface CliOptions {
   /** -x INO,... and --external unix[INO]: sockets allowed to have a peer outside the tree */
   extUnixSkInodes: number[];
   inheritFds: string[];
+  /** --external file[MNT_ID:INO] (hex, normalized): files dumped as external */
+  externalFiles: string[];
   timeout: number;
   preDumpMode: 'splice' | 'read';
   statusFd?: number;
@@ -80,7 +82,7 @@ const DEFAULT_GHOST_LIMIT = 1 << 20;
 export function defaults(): Omit<CliOptions, 'command'> {
   return {
     imagesDir: '.', logPid: false, verbosity: 2, detached: false, sibling: false, shellJob: false, fileLocks: false, tcpClose: false, tcpEstablished: false, skipInFlight: false,
-    extUnixSk: false, extUnixSkInodes: [], inheritFds: [], timeout: 10, preDumpMode: 'splice', actionScripts: [],
+    extUnixSk: false, extUnixSkInodes: [], inheritFds: [], externalFiles: [], timeout: 10, preDumpMode: 'splice', actionScripts: [],
     displayStats: false, ghostLimit: DEFAULT_GHOST_LIMIT, linkRemap: false, cgroupRoots: [], features: [], all: false, extra: false, experimental: false,
     help: false, version: false, notes: [], refused: [],
   };
@@ -135,18 +137,26 @@ function cgroupRoot(o: CliOptions, v: string | undefined, spelled: string): void
   o.cgroupRoots.push(i < 0 ? { root } : { ctl: v!.slice(0, i), root });
 }
 
-/** --external: only unix[INO] (criu's exception list for unix sockets) is something ckpt acts on */
+/** --external: unix[INO] (criu's exception list for unix sockets) and file[MNT_ID:INO] (hex, criu's external
+ * files: dumped by that name, reopened on restore through the fd --inherit-fd gives for it) */
 function external(o: CliOptions, v: string | undefined, spelled: string): void {
   const m = /^unix\[(\d+)\]$/.exec(v ?? '');
   if (m) {
     o.extUnixSkInodes.push(int(spelled, m[1], 1, 2 ** 32 - 1));
     return;
   }
+  const f = /^file\[([0-9a-fA-F]+):([0-9a-fA-F]+)\]$/.exec(v ?? '');
+  if (f) {
+    o.externalFiles.push(`file[${BigInt('0x' + f[1]).toString(16)}:${BigInt('0x' + f[2]).toString(16)}]`);
+    return;
+  }
   const kind = /^([a-z]+)\[/.exec(v ?? '')?.[1];
-  throw new Refusal(`${spelled} ${v}: ${kind ? `external ${kind} resources are` : 'this form is'} not supported by ckpt yet (only unix[INO])`);
+  throw new Refusal(`${spelled} ${v}: ${kind ? `external ${kind} resources are` : 'this form is'} not supported by ckpt yet (only unix[INO] and file[MNT_ID:INO])`);
 }
 
 const NO_NS = 'ckpt dumps and restores no namespaces yet';
+/** irmap: criu's inode-to-path scan for watches whose file handles it cannot use */
+const IRMAP = 'ckpt finds the path of every inotify and fanotify watch through its file handle (open_by_handle_at on the task\'s mounts) and refuses, by name, a watch whose path it cannot find; it never scans';
 
 export const OPTIONS: readonly OptDef[] = [
   // common
@@ -165,7 +175,7 @@ export const OPTIONS: readonly OptDef[] = [
   { long: 'shell-job', short: 'j', arg: 'none', bool: true, group: 'common', cmds: ['dump', 'restore'], help: 'the tree runs from a shell: its terminal and session belong to the shell', set: (o, _v, _s, neg) => { o.shellJob = !neg; } },
   { long: 'file-locks', short: 'l', arg: 'none', bool: true, group: 'common', cmds: ['dump', 'restore'], help: 'dump and restore file locks (a held lock fails the dump without it)', set: (o, _v, _s, neg) => { o.fileLocks = !neg; } },
   { long: 'ext-unix-sk', short: 'x', arg: 'optional', meta: 'INO,...', group: 'common', cmds: ['dump', 'restore'], help: 'allow unix sockets connected to peers outside the tree (dump), reconnect them (restore); the INOs, as criu\'s exception list, name such sockets of the tree (ckpt allows every one with -x)', set: (o, v, s) => { o.extUnixSk = true; if (v !== undefined) o.extUnixSkInodes.push(...inodes(s, v)); } },
-  { long: 'external', arg: 'required', meta: 'RES', group: 'common', cmds: ['dump', 'restore'], help: 'unix[INO]: as -x INO; other resources (mnt[], dev[], file[], tty[], net[], ...) are refused', set: external },
+  { long: 'external', arg: 'required', meta: 'RES', group: 'common', cmds: ['dump', 'restore'], help: 'unix[INO]: as -x INO; file[MNT_ID:INO] (hex): dump that file as external, for --inherit-fd on restore; other resources (mnt[], dev[], tty[], net[], ...) are refused', set: external },
   { long: 'manage-cgroups', arg: 'optional', meta: 'MODE', group: 'common', help: 'dump: the tasks\' cgroups (always, as criu; ignore: without their directories); restore: none (join existing cgroups only), props (and set their properties), soft (the default: create missing ones, properties of those only), full (properties of all), strict (fail if one exists), ignore (stay in ckpt\'s cgroups)', set: manageCgroups },
   { long: 'cgroup-root', arg: 'required', meta: '[CTL:]/PATH', group: 'common', cmds: ['dump', 'restore'], help: 'dump: walk the hierarchy (CTL, or every one) from PATH instead of the tasks\' cgroups; restore: put the dumped top cgroups at PATH', set: cgroupRoot },
   // dump
@@ -183,13 +193,15 @@ export const OPTIONS: readonly OptDef[] = [
   { long: 'network-lock', arg: 'required', meta: 'METHOD', group: 'dump', cmds: ['dump', 'restore'], help: 'how TCP connections are kept silent from their freeze to their restore, with criu\'s rules: iptables (the default: DROP rules per connection), nftables (table inet CRIU-<run id>), skip (none; none is the same); restore takes the dump\'s method (inventory.img) and drops the lock once the tree is restored', set: (o, v, s) => { if (!['iptables', 'nftables', 'skip', 'none'].includes(v!)) throw new UsageError(`invalid value for ${s}: ${v}`); o.networkLock = v === 'none' ? 'skip' : v as CliOptions['networkLock']; } },
   { long: 'weak-sysctls', arg: 'none', bool: true, group: 'noop', help: 'criu: skip sysctls the kernel lacks on restore', noop: `ckpt restores no sysctls (${NO_NS})` },
   { long: 'mntns-compat-mode', arg: 'none', bool: true, group: 'noop', help: 'criu: the old mount namespace restore', noop: NO_NS },
+  { long: 'force-irmap', arg: 'none', bool: true, group: 'noop', help: 'criu: find the paths of inotify/fanotify watches by scanning the filesystem (irmap)', noop: IRMAP },
+  { long: 'irmap-scan-path', arg: 'required', meta: 'DIR', group: 'noop', help: 'criu: where irmap scans for watched inodes', noop: IRMAP },
   { long: 'deprecated', arg: 'none', bool: true, group: 'noop', help: 'criu: allow deprecated features', noop: 'ckpt has none' },
   // restore
   { long: 'restore-detached', short: 'd', arg: 'none', bool: true, group: 'restore', cmds: ['restore'], help: 'exit once the tree is restored (it goes on without ckpt); without it ckpt waits for the root and exits with its status', set: (o, _v, _s, neg) => { o.detached = !neg; } },
   { long: 'daemon', arg: 'none', bool: true, group: 'restore', cmds: ['restore'], help: 'the same as --restore-detached', set: (o, _v, _s, neg) => { o.detached = !neg; } },
   { long: 'restore-sibling', short: 'S', arg: 'none', bool: true, group: 'restore', cmds: ['restore'], help: 'make the restored root a child of ckpt\'s parent (with -d)', set: (o, _v, _s, neg) => { o.sibling = !neg; } },
   { long: 'pidfile', arg: 'required', meta: 'FILE', group: 'restore', cmds: ['restore'], help: 'write the restored root\'s PID into FILE (relative to the work dir)', set: (o, v) => { o.pidfile = v!; } },
-  { long: 'inherit-fd', arg: 'required', meta: 'fd[N]:RES', group: 'restore', cmds: ['restore'], help: 'hand our fd N to the restored tasks in place of RES (socket:[INO], pipe:[INO] or a path)', set: (o, v) => { o.inheritFds.push(v!); } },
+  { long: 'inherit-fd', arg: 'required', meta: 'fd[N]:RES', group: 'restore', cmds: ['restore'], help: 'hand our fd N to the restored tasks in place of RES (socket:[INO], pipe:[INO], a path, /memfd:NAME; file[MNT_ID:INO]: reopened through it)', set: (o, v) => { o.inheritFds.push(v!); } },
   // check
   { long: 'feature', arg: 'required', meta: 'NAME', group: 'check', cmds: ['check'], help: 'check one kernel feature by criu\'s name ("list" lists them); exit 0 when present', set: (o, v) => { o.features.push(v!); } },
   { long: 'all', arg: 'none', group: 'check', cmds: ['check'], help: 'also check what only some trees need', set: (o) => { o.all = true; o.extra = true; o.experimental = true; } },
@@ -214,8 +226,6 @@ export const OPTIONS: readonly OptDef[] = [
     ['empty-ns', undefined, 'required', 'empty namespaces', NO_NS],
     ['lsm-profile', undefined, 'required', 'LSM profiles', 'ckpt does not handle LSM profiles yet'],
     ['lsm-mount-context', undefined, 'required', 'LSM mount contexts', NO_NS],
-    ['irmap-scan-path', undefined, 'required', 'inotify path scans', 'ckpt does not use irmap'],
-    ['force-irmap', undefined, 'none', 'inotify path scans', 'ckpt does not use irmap'],
     ['evasive-devices', undefined, 'none', 'other paths to devices', 'ckpt reopens a device only by its dumped path'],
     ['lazy-pages', undefined, 'none', 'lazy pages', 'ckpt restores all memory up front'],
     ['page-server', undefined, 'none', 'the page server', 'ckpt writes pages to the images dir only'],

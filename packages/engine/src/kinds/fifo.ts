@@ -11,15 +11,19 @@ import { fownOf, PerRun, stripDeleted } from './common.js';
 import type { Kind } from './kind.js';
 import { collectPipeData, loadPipeData } from './pipe.js';
 import { dumpGhost, ghostPath, regEntry } from './reg.js';
+import { externalName, externalPath } from './external.js';
 import { ObjFlag, ObjKind } from '../restore/plan-wire.js';
 
 export const fifo: Kind = {
   type: 'FIFO',
   field: 'fifo',
   detect: ({ link, st }) => st.isFIFO() && !link.startsWith('pipe:'),
-  dump(files, { id, link, flags, fown, st, procFd, what }) {
+  dump(files, d) {
+    const { id, link, flags, fown, st, procFd, what } = d;
     const regId = files.newId();
-    const r = regEntry(regId, st.nlink === 0 ? stripDeleted(link) : link, flags, 0n, st);
+    const ext = externalName(files, d);
+    const r = regEntry(regId, ext ?? (st.nlink === 0 ? stripDeleted(link) : link), flags, 0n, st);
+    if (ext) r.ext = true;
     r.fown = fown;
     files.entries.push({ type: 'REG', id: regId, reg: r });
     if (st.nlink === 0) dumpGhost(files, regId, procFd, what);
@@ -32,8 +36,8 @@ export const fifo: Kind = {
   plan(objs, f, _fileId, what) {
     const r = objs.file(n(f.fifo.regf_id))?.reg;
     if (!r) throw new RestoreError(`${what}: FIFO ${f.fifo.pipe_id}: file id ${f.fifo.regf_id} is not in ${imageFileName('files')}`);
-    const ghost = ghostPath(objs, n(f.fifo.regf_id), what);
-    const path = ghost ?? r.name as string;
+    const ghost = r.ext ? undefined : ghostPath(objs, n(f.fifo.regf_id), what);
+    const path = r.ext ? externalPath(objs, r.name, what) : ghost ?? r.name as string;
     if (ghost === undefined) {
       let st;
       try { st = statSync(path); } catch { throw new RestoreError(`${what}: FIFO ${path} is missing`); }

@@ -4,6 +4,7 @@
 // first kind whose payload field it has. A new kind is one module of this directory and one line here.
 import { DumpError } from '../log.js';
 import type { Files } from '../files.js';
+import type { FileObjects } from '../restore/objects.js';
 import type { FdParms, Kind } from './kind.js';
 import { pipe } from './pipe.js';
 import { fifo } from './fifo.js';
@@ -17,12 +18,13 @@ import { timerfd } from './timerfd.js';
 import { signalfd } from './signalfd.js';
 import { epoll } from './epoll.js';
 import { inotify } from './inotify.js';
+import { fanotify } from './fanotify.js';
 import { pidfd } from './pidfd.js';
 import { nsfs } from './nsfs.js';
 
 export type { DumpFd, FdParms, Kind } from './kind.js';
 
-export const KINDS: readonly Kind[] = [pipe, fifo, unix, inet, memfd, reg, tty, eventfd, timerfd, signalfd, epoll, inotify, pidfd, nsfs];
+export const KINDS: readonly Kind[] = [pipe, fifo, unix, inet, memfd, reg, tty, eventfd, timerfd, signalfd, epoll, inotify, fanotify, pidfd, nsfs];
 
 /** The kind of an fd, or the dump fails naming it and why it is not supported. */
 export function detectKind(p: FdParms, files: Files): Kind {
@@ -41,7 +43,7 @@ export function kindOfEntry(f: any): Kind | undefined {
 }
 
 /** The names --inherit-fd may give a files.img entry. */
-export function inheritKeys(f: any): string[] {
+export function inheritKeys(f: any, objs: FileObjects): string[] {
   const k = KINDS.find((x) => f[x.field] && x.inheritKeys);
-  return k ? k.inheritKeys!(f) : [];
+  return k ? k.inheritKeys!(f, objs) : [];
 }

@@ -67,7 +67,7 @@ function sameInode(path: string, ino: bigint): boolean {
 }
 
 /** Path of the object behind a file handle on the filesystem with kernel device number sdev. */
-function handlePath(pid: number, sdev: number, type: number, handle: Buffer): string | null {
+export function handlePath(pid: number, sdev: number, type: number, handle: Buffer): string | null {
   const want = `${sdev >>> 20}:${sdev & 0xfffff}`;
   for (const line of readFileSync(`/proc/${pid}/mountinfo`, 'latin1').split('\n')) {
     const f = line.split(' ');

@@ -56,6 +56,6 @@ export interface Kind {
   placed?(objs: FileObjects, f: any, idx: number, what: string): void;
   /** restore: once every task is planned, what the images asked for that no task took */
   checkUsed?(objs: FileObjects): void;
-  /** the names --inherit-fd may give a file of this kind (CRIU's: a path, pipe:[INO], socket:[INO]) */
-  inheritKeys?(f: any): string[];
+  /** the names --inherit-fd may give a file of this kind (CRIU's: a path, pipe:[INO], socket:[INO], /memfd:NAME) */
+  inheritKeys?(f: any, objs: FileObjects): string[];
 }

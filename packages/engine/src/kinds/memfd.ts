@@ -2,7 +2,7 @@
 // a MEMFD entry per open file description, the inode once in memfd.img (name, size, seals, owner, mode)
 // and its present pages in pagemap-shmem-INO.img + pages-N.img. On restore one memfd per inode, shared by
 // every fd and mapping of it; shared anonymous memory stays "/dev/zero" (a mapping of the helper's).
-import { closeSync, constants, existsSync, openSync, readSync, statSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readSync, statfsSync, statSync, writeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { imageFileName, PE } from '@ckpt/images';
 import { native } from '../native.js';
@@ -17,6 +17,13 @@ import type { Kind } from './kind.js';
 import { ObjKind } from '../restore/plan-wire.js';
 
 const F_GET_SEALS = 1034;
+const HUGETLBFS_MAGIC = 0x958458f6, MFD_HUGETLB = 4;
+
+/** memfd_create's flags for a file on hugetlbfs (MFD_HUGETLB and the page size, log2 at bit 26), else 0 */
+function hugetlbFlag(path: string): number {
+  const fs = statfsSync(path);
+  return fs.type === HUGETLBFS_MAGIC ? MFD_HUGETLB | (Math.log2(fs.bsize) << 26) : 0;
+}
 
 export const memfd: Kind = {
   type: 'MEMFD',
@@ -33,9 +40,14 @@ export const memfd: Kind = {
     const m = f.memfd;
     return { kind: ObjKind.MEMFD, label: `${what} (memfd)`, flags: n(m.flags), pos: b(m.pos), nums: [BigInt(memfdFor(objs, n(m.inode_id), what))] };
   },
+  // criu's memfd_d_name: "/memfd:" and the inode's name
+  inheritKeys: (f, objs) => {
+    const e = restoreState.of(objs).inodes.get(n(f.memfd.inode_id));
+    return e ? [`/memfd:${e.name ?? ''}`] : [];
+  },
 };
 
-/** "/memfd:NAME (deleted)" -> NAME; the shared-anonymous "/dev/zero (deleted)" -> "/dev/zero". */
+/** "/memfd:NAME (deleted)" -> NAME; the shared-anonymous "/dev/zero (deleted)" -> "/dev/zero" (on hugetlbfs "/anon_hugepage"). */
 export function memfdName(link: string): string {
   const s = stripDeleted(link);
   return s.startsWith('/memfd:') ? s.slice(7) : s;
@@ -78,8 +90,10 @@ function memfdInode(files: Files, name: string, path: string, st: Stats): number
     const seals = native().fcntl(fd, F_GET_SEALS);
     if (seals < 0) throw new DumpError(`Can't read the seals of memfd ${name}: errno ${-seals}`);
     dumpShmemPages(files, fd, st.ino, st.size);
+    const hugetlb = hugetlbFlag(path);
     files.memfdInodes.push({
       name, uid: st.uid, gid: st.gid, size: BigInt(st.size), shmid: st.ino, seals, inode_id: BigInt(inode_id), mode: st.mode,
+      ...(hugetlb ? { hugetlb_flag: hugetlb } : {}),
     });
   } finally {
     closeSync(fd);
@@ -153,12 +167,13 @@ export function memfdFor(objs: FileObjects, inodeId: number, what: string): numb
   if (have !== undefined) return have;
   const e = s.inodes.get(inodeId);
   if (!e) throw new RestoreError(`${what}: memfd inode ${inodeId} is not in ${imageFileName('memfd')}`);
-  if (e.hugetlb_flag) throw new RestoreError(`${what}: hugetlb memfds are not supported`);
   const name = String(e.name ?? '');
-  const anon = name === '/dev/zero';
+  const hugetlb = n(e.hugetlb_flag);
+  // shared anonymous memory is a mapping's file ("/dev/zero", or "/anon_hugepage" on hugetlbfs), not a memfd
+  const anon = name === '/dev/zero' || (hugetlb !== 0 && name === '/anon_hugepage');
   const memfds = objs.plan.memfds;
   memfds.push({ label: `${what} (${anon ? 'shared anonymous memory' : `memfd ${name}`})`, name, anon, size: b(e.size), seals: n(e.seals), mode: n(e.mode, 0o100777) & 0o7777,
-    uid: n(e.uid), gid: n(e.gid), ...shmemRuns(objs, n(e.shmid), what) });
+    uid: n(e.uid), gid: n(e.gid), ...shmemRuns(objs, n(e.shmid), what), hugetlb });
   s.idx.set(key, memfds.length - 1);
   return memfds.length - 1;
 }

@@ -19,6 +19,7 @@ import type { Ghost, Obj } from '../restore/types.js';
 import { FOWN_NONE, kdev, major, makedev, minor, O_ACCMODE, O_APPEND, O_WRONLY, PerRun, SEEK_DATA, SEEK_HOLE, stripDeleted } from './common.js';
 import type { Kind } from './kind.js';
 import { dumpProcPath, procObj } from './procfs.js';
+import { externalName, externalPath } from './external.js';
 import { ObjFlag, ObjKind } from '../restore/plan-wire.js';
 
 /** CRIU's default --ghost-limit: deleted files larger than this (on disk) are refused. */
@@ -37,6 +38,11 @@ export const reg: Kind = {
     return st.isCharacterDevice() && (st.rdev === makedev(1, 3) || st.rdev === makedev(1, 5)); // /dev/null, /dev/zero
   },
   dump(files, d) {
+    const ext = externalName(files, d);
+    if (ext) { // the caller hands it back on restore (--inherit-fd): neither its path nor its contents matter
+      files.entries.push({ type: 'REG', id: d.id, reg: { ...regEntry(d.id, ext, d.flags, d.info.pos, d.st), fown: d.fown, ext: true } });
+      return;
+    }
     const r = regEntry(d.id, dumpProcPath(files, d.id, d.link, d.st) ?? stripDeleted(d.link), d.flags, d.info.pos, d.st);
     if (d.st.isFile()) {
       const bid = taskFileBuildId(d.pid, d.fd, d.flags);
@@ -60,6 +66,7 @@ export const reg: Kind = {
     if (ghost !== undefined) {
       return { kind: ObjKind.REG, label: `${what} (deleted file ${r.name})`, path: ghost, flags: (n(r.flags) | ObjFlag.GHOST) >>> 0, pos: b(r.pos) };
     }
+    if (r.ext) return { kind: ObjKind.REG, label: `${what} (${r.name})`, path: externalPath(objs, r.name, what), flags: n(r.flags), pos: b(r.pos) };
     const proc = procObj(objs, r, what);
     if (proc) return proc;
     const path = r.name as string;
@@ -74,7 +81,7 @@ export const reg: Kind = {
     }
     return { kind: ObjKind.REG, label: `${what} (${path})`, path, flags: n(r.flags), pos: b(r.pos) };
   },
-  inheritKeys: (f) => [f.reg.name],
+  inheritKeys: (f) => (f.reg.ext ? [] : [f.reg.name]), // an external file is reopened through its fd (plan)
 };
 
 /** The reg_entry of a file: size unless O_WRONLY|O_APPEND (as CRIU), mode, build-id of an ELF file at elfPath. */

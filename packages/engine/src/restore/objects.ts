@@ -66,7 +66,7 @@ export class FileObjects {
     if (!f) throw new RestoreError(`${what}: file id ${fileId} is not in ${imageFileName('files')}`);
     const kind = kindOfEntry(f);
     if (!kind) throw new RestoreError(`${what}: unsupported file type ${f.type}`);
-    const ik = inheritKeys(f).find((k) => this.inherit.has(k));
+    const ik = inheritKeys(f, this).find((k) => this.inherit.has(k));
     const obj = ik === undefined ? kind.plan(this, f, fileId, what) : this.inherited(ik, what);
     if (!obj.fown) fownOf(obj, f[kind.field].fown);
     this.plan.objs.push(obj);
@@ -74,6 +74,14 @@ export class FileObjects {
     this.objByFileId.set(fileId, idx);
     if (ik === undefined) kind.placed?.(this, f, idx, what);
     return idx;
+  }
+
+  /** --inherit-fd: the caller's fd given for key (taken: counted as used), or a RestoreError saying `missing` */
+  takeInherited(key: string, missing: string): number {
+    const fd = this.inherit.get(key);
+    if (fd === undefined) throw new RestoreError(missing);
+    this.inheritUsed.add(key);
+    return fd;
   }
 
   /** --inherit-fd: the caller's fd in place of the dumped resource */

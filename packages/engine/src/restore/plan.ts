@@ -65,7 +65,7 @@ export function encodePlan(p: Plan): Buffer {
   try {
     return encodePlanWire({
       flags: (p.detached ? PlanFlag.DETACHED : 0) | (p.shellJob ? PlanFlag.SHELL_JOB : 0) | (p.leaveStopped ? PlanFlag.LEAVE_STOPPED : 0) | (p.sibling ? PlanFlag.SIBLING : 0),
-      pipes: p.pipes, memfds: p.memfds, objs: p.objs, tasks: p.tasks, procPids: p.procPids,
+      pipes: p.pipes, memfds: p.memfds, objs: p.objs, tasks: p.tasks, procPids: p.procPids, inheritFds: p.inheritFds,
     });
   } catch (e) {
     if (!(e instanceof PlanWireError)) throw e;

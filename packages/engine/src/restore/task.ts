@@ -62,10 +62,11 @@ export function planTask(ctx: TaskContext, e: any, parent: number): PlanTask {
     sigact: [], rlim: [], itimer: [], credsSet: 0, cred: new Array(8).fill(0), secbits: 0, groups: [], caps: [[0, 0], [0, 0], [0, 0], [0, 0], [0, 0]],
     noNewPrivs: 0, dumpable: 1, pdeathSig: 0, personalitySet: 0, personality: 0n, threads: [], pagesBytes: 0,
     locks: ctx.locksByPid.get(pid) ?? [],
-    nice: 0, policy: 0, prio: 0, subreaper: 0, oomSet: 0, oomAdj: 0, membarrier: 0, sigs: [], seccomp: [],
+    subreaper: 0, oomSet: 0, oomAdj: 0, membarrier: 0, sigs: [],
   };
   if (state === TASK.DEAD) { // a zombie (CRIU writes it as dead): only pid, sid, pgid and its end
-    t.threads.push({ tid: pid, clearTid: 0n, robust: 0n, robustLen: 0n, fsBase: 0n, gsBase: 0n, rseqPtr: 0n, rseqSize: 0, rseqSig: 0, comm: '', frame: Buffer.alloc(0) });
+    t.threads.push({ tid: pid, clearTid: 0n, robust: 0n, robustLen: 0n, fsBase: 0n, gsBase: 0n, rseqPtr: 0n, rseqSize: 0, rseqSig: 0, comm: '', frame: Buffer.alloc(0),
+      policy: 0, prio: 0, nice: 0, seccompStrict: 0, seccomp: [] });
     for (let k = 0; k < 64; k++) t.sigact.push([0n, 0n, 0n, 0n]);
     for (let k = 0; k < 16; k++) t.rlim.push([0n, 0n]);
     for (let k = 0; k < 3; k++) t.itimer.push([0n, 0n, 0n, 0n]);
@@ -300,6 +301,7 @@ function planSignalsLimitsTimers(t: PlanTask, tc: any, who: string): void {
     t.ptimers.push([pt.it_id, pt.clock_id, notify, pt.si_signo, pt.notify_thread_id, pt.sival_ptr, pt.isec, pt.insec, pt.vsec, pt.vnsec].map((v) => b(v)));
   }
   if (tc.personality) { t.personalitySet = 1; t.personality = BigInt('0x' + String(tc.personality)); }
+  if (tc.loginuid !== undefined && tc.loginuid !== null) t.loginuid = [b(tc.loginuid)];
 }
 
 /** the leader's credentials; set by the restorer only when they are not ours */
@@ -341,41 +343,46 @@ function planThreads(t: PlanTask, cores: any[], tids: number[], tc: any, who: st
       rseqPtr: b(th.rseq_entry?.rseq_abi_pointer), rseqSize: n(th.rseq_entry?.rseq_abi_size), rseqSig: n(th.rseq_entry?.signature),
       comm: String(th.comm ?? (j === 0 ? tc.comm : '') ?? ''),
       frame: buildSigframe(gp, ti.fpregs, blocked, th.sas, tid === t.pid ? who : `${who} thread ${tid}`),
+      policy: n(th.sched_policy), prio: n(th.sched_prio), nice: n(th.sched_nice), seccompStrict: 0, seccomp: [],
     });
   }
   for (const sg of (tc.signals_s?.signals as any[] | undefined) ?? []) t.sigs.push({ tid: 0, info: sigInfo(sg, who) });
-  // the leader's; threads inherit them
-  const th0 = cores[0].thread_core ?? {};
-  t.nice = n(th0.sched_nice); t.policy = n(th0.sched_policy); t.prio = n(th0.sched_prio);
   t.subreaper = tc.child_subreaper ? 1 : 0;
   if (tc.oom_score_adj !== undefined && n(tc.oom_score_adj) !== 0) { t.oomSet = 1; t.oomAdj = n(tc.oom_score_adj); }
   t.membarrier = n(tc.membarrier_registration_mask);
 }
 
-/** seccomp: one chain for the whole process, installed with TSYNC when there are threads. A chain dumped
- * with TSYNC (as CRIU and we dump threads that share it) is the leader's only: its threads show none. */
+/** seccomp, per thread as dumped (CRIU's restore_seccomp): strict mode, or the thread's filter chain (followed
+ * from its newest filter through `prev`). A chain dumped with TSYNC (as CRIU and we dump threads that all share
+ * it) is the leader's only, its threads showing none: the leader installs it with TSYNC; so it does when every
+ * thread names the same filter. Otherwise each thread installs its own chain, without TSYNC. */
 function planSeccomp(ctx: TaskContext, t: PlanTask, cores: any[], tids: number[], who: string): void {
-  const filter = (m: unknown) => m === 'filter' || m === 2;
+  const TSYNC = 1;
   const modes = cores.map((c) => c.thread_core?.seccomp_mode ?? 'disabled');
   const scIdx = cores.map((c) => c.thread_core?.seccomp_filter);
-  if (modes.some((m) => m === 'strict' || m === 1)) throw new RestoreError(`${who}: seccomp strict mode is not supported`);
-  if (!modes.some(filter)) return;
-  const different = () => new RestoreError(`${who}: threads with different seccomp filters are not supported`);
-  if (!filter(modes[0])) throw different();
-  ctx.seccomp ??= (load(ctx.dir, 'seccomp', who).entries[0]?.seccomp_filters as any[] | undefined) ?? [];
-  const all = ctx.seccomp;
-  const chain: any[] = [];
-  for (let k: number | undefined = n(scIdx[0]); k !== undefined; ) {
-    const f: any = all[k];
-    if (!f || chain.length > 64) throw new RestoreError(`${who}: ${imageFileName('seccomp')} has no filter ${k}`);
-    chain.unshift(f);
-    k = f.prev === undefined || f.prev === null ? undefined : n(f.prev);
-  }
-  const tsync = chain.every((f) => n(f.flags) & 1);
-  const same = modes.every(filter) && new Set(scIdx.map(String)).size === 1;
-  const synced = tsync && modes.slice(1).every((m) => !filter(m));
-  if (!same && !synced) throw different();
-  t.seccomp = chain.map((f) => ({ flags: (n(f.flags) & 1) | (tids.length > 1 ? 1 : 0), insns: (f.filter as Buffer) ?? Buffer.alloc(0) }));
+  const chains = modes.map((m, j) => {
+    const thWho = tids[j] === t.pid ? who : `${who} thread ${tids[j]}`;
+    if (m === 'strict' || m === 1) { t.threads[j].seccompStrict = 1; return []; }
+    if (m === 'disabled' || m === 0) return [];
+    if (m !== 'filter' && m !== 2) throw new RestoreError(`${thWho}: unknown seccomp mode ${m}`);
+    ctx.seccomp ??= (load(ctx.dir, 'seccomp', who).entries[0]?.seccomp_filters as any[] | undefined) ?? [];
+    const chain: any[] = [];
+    for (let k: number | undefined = n(scIdx[j]); k !== undefined; ) {
+      const f: any = ctx.seccomp[k];
+      if (!f || chain.length > 64) throw new RestoreError(`${thWho}: ${imageFileName('seccomp')} has no filter ${k}`);
+      chain.unshift(f);
+      k = f.prev === undefined || f.prev === null ? undefined : n(f.prev);
+    }
+    return chain;
+  });
+  const lead = chains[0];
+  const shared = lead.length > 0 && (
+    (lead.every((f) => n(f.flags) & TSYNC) && chains.slice(1).every((c, j) => !c.length && !t.threads[j + 1].seccompStrict)) ||
+    chains.every((c, j) => c.length && String(scIdx[j]) === String(scIdx[0])));
+  const filters = (chain: any[], tsync: boolean) =>
+    chain.map((f) => ({ flags: (n(f.flags) & ~TSYNC) | (tsync ? TSYNC : 0), insns: (f.filter as Buffer) ?? Buffer.alloc(0) }));
+  if (shared) t.threads[0].seccomp = filters(lead, tids.length > 1);
+  else chains.forEach((c, j) => { t.threads[j].seccomp = filters(c, false); });
 }
 
 function sigInfo(sg: any, who: string): Buffer {

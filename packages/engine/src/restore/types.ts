@@ -8,10 +8,12 @@ export interface Obj {
   /** PTY_MASTER: the slave's output queued for the master; the slave's uid and gid (or none) */
   outData?: Buffer; owner?: bigint[];
   /** the kind's numbers, in the order plan/schema.mjs names them (num fields): EVENTFD [counter]; TIMERFD [clockid,
-   *  ticks, isec, insec, vsec, vnsec]; SIGNALFD [sigmask]; MEMFD [memfd index]; PTY_MASTER [index, termios, winsize,
+   *  ticks, isec, insec, vsec, vnsec]; SIGNALFD [sigmask]; MEMFD [memfd index]; FANOTIFY [faflags, evflags]; PTY_MASTER [index, termios, winsize,
    *  locked, packet mode, termios set, c_cc...]; PTY_SLAVE, CTTY [master object] */
   nums?: bigint[];
   watches?: { wd: number; mask: number; path: string }[];
+  /** FANOTIFY: its marks (type 1 inode, 2 mount) */
+  fanMarks?: { type: number; mflags: number; mask: number; ignoredMask: number; path: string }[];
   inheritFd?: number;
   /** EPOLL in flight only (in no task's fds): its targets, registered by the helper under their dumped fd numbers */
   epTargets?: { obj: number; tfd: number; events: number; data: bigint }[];
@@ -65,21 +67,29 @@ export interface PlanTask {
   sigact: bigint[][]; rlim: bigint[][]; itimer: bigint[][];
   credsSet: number; cred: number[]; secbits: number; groups: number[]; caps: number[][]; noNewPrivs: number;
   dumpable: number; pdeathSig: number; personalitySet: number; personality: bigint;
+  /** the audit login uid as dumped (none: the task keeps ckpt's) */
+  loginuid?: bigint[];
   /** 1: transparent huge pages disabled for the mm (PR_SET_THP_DISABLE) */
   thpDisabled?: number;
-  threads: { tid: number; clearTid: bigint; robust: bigint; robustLen: bigint; fsBase: bigint; gsBase: bigint; rseqPtr: bigint; rseqSize: number; rseqSig: number; comm: string; frame: Buffer }[];
+  threads: PlanThread[];
   pagesBytes: number;
   /** AIO rings: address, nr_req for io_setup, length */
   aios: [bigint, bigint, bigint][];
   /** filelocks.img entries of this task: kind (1 POSIX, 2 FLOCK, 4 OFD, 8 LEASE), type, start, len, fd */
   locks: [number, number, bigint, bigint, number][];
-  nice: number; policy: number; prio: number; subreaper: number; oomSet: number; oomAdj: number;
+  subreaper: number; oomSet: number; oomAdj: number;
   /** membarrier(2) registrations of the mm: MEMBARRIER_CMD_REGISTER_* bits */
   membarrier: number;
   /** pending signals: tid 0 = shared by the process; info = the 128-byte siginfo */
   sigs: { tid: number; info: Buffer }[];
-  /** the seccomp filter chain, oldest first */
-  seccomp: { flags: number; insns: Buffer }[];
+}
+
+export interface PlanThread {
+  tid: number; clearTid: bigint; robust: bigint; robustLen: bigint; fsBase: bigint; gsBase: bigint; rseqPtr: bigint; rseqSize: number; rseqSig: number; comm: string; frame: Buffer;
+  /** scheduling policy (with SCHED_RESET_ON_FORK), RT priority, nice: each thread's own */
+  policy: number; prio: number; nice: number;
+  /** 1: seccomp strict mode; else the thread's filter chain, oldest first (the leader's with TSYNC when shared by all) */
+  seccompStrict: number; seccomp: { flags: number; insns: Buffer }[];
 }
 
 /** A deleted-but-open file: created at `path` before the helper runs (src/ghosts.ts), unlinked by the helper
@@ -94,6 +104,8 @@ export interface Ghost {
 export interface Memfd {
   label: string; name: string; anon: boolean; size: bigint; seals: number; mode: number; uid: number; gid: number;
   pages: string; runs: { off: bigint; len: bigint; fileOff: bigint }[];
+  /** on hugetlbfs: memfd_create's MFD_HUGETLB and page size bits (0: shmem) */
+  hugetlb?: number;
 }
 
 export interface Plan {

@@ -1,4 +1,4 @@
-/* an fd handed over by the caller (--inherit-fd): taken as the object, the caller's fd closed once all exist */
+/* an fd handed over by the caller (--inherit-fd): taken as the object, the caller's fds closed once all exist */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,12 +17,12 @@ static int create_inherit(struct obj *o)
 	return obj_fd(o, fd);
 }
 
-/* the caller's inherited fds live on only as objects */
+/* the caller's inherited fds live on only as objects: dups of them, or files reopened through them (external
+ * files, /proc/self/fd/N) */
 static int close_inherited(void)
 {
-	for (uint64_t i = 0; i < nr_objs; i++)
-		if (objs[i].kind == OBJ_INHERIT)
-			close((int)objs[i].inherit_fd);
+	for (uint64_t i = 0; i < nr_inherit_fds; i++)
+		close((int)inherit_fds[i]);
 	return 0;
 }
 

@@ -12,7 +12,7 @@
  * SO_REUSEPORT back, ghost files lose their names, and the caller's inherited fds are closed. */
 static const struct kind_ops *const kinds[] = {
 	&memfd_ops, &pipe_ops, &fifo_ops, &unix_ops, &inet_ops, &reg_ops, &inherit_ops,
-	&eventfd_ops, &timerfd_ops, &signalfd_ops, &epoll_ops, &inotify_ops, &caller_tty_ops, &pty_master_ops, &pty_slave_ops, &ctty_ops, &pidfd_ops,
+	&eventfd_ops, &timerfd_ops, &signalfd_ops, &epoll_ops, &inotify_ops, &fanotify_ops, &caller_tty_ops, &pty_master_ops, &pty_slave_ops, &ctty_ops, &pidfd_ops,
 	NULL
 };
 

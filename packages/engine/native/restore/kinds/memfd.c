@@ -11,19 +11,66 @@
 
 #include "kinds.h"
 
+#define MFD_HUGETLB_ 4
+#define MAP_HUGETLB_ 0x40000
+#define HUGE_SIZE_BITS (0x3fULL << 26) /* log2 of the page size, at the same place for mmap and memfd_create */
+
+/* pages into a hugetlbfs file: it has no write(), so through a shared mapping of it */
+static int fill_hugetlb(struct memfd_ *m, int fd, int pfd)
+{
+	uint64_t len = m->size;
+	if (!len)
+		return 0;
+	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		fprintf(stderr, "Error: %s: mapping %lu bytes of hugetlb memory: %s\n", m->label, (unsigned long)len, strerror(errno));
+		return -1;
+	}
+	for (uint64_t k = 0; k < m->nr_runs; k++) {
+		uint64_t off = m->runs[3 * k], n = m->runs[3 * k + 1], foff = m->runs[3 * k + 2];
+		if (off + n > len || pread(pfd, p + off, n, (off_t)foff) != (ssize_t)n) {
+			fprintf(stderr, "Error: %s: copying pages from %s: %s\n", m->label, m->pages, off + n > len ? "past the end" : "short read");
+			munmap(p, len);
+			return -1;
+		}
+	}
+	munmap(p, len);
+	return 0;
+}
+
+static int fill_shmem(struct memfd_ *m, int fd, int pfd)
+{
+	static char buf[1 << 20];
+	for (uint64_t k = 0; k < m->nr_runs; k++) {
+		uint64_t off = m->runs[3 * k], len = m->runs[3 * k + 1], foff = m->runs[3 * k + 2];
+		while (len) {
+			size_t want = len < sizeof(buf) ? len : sizeof(buf);
+			ssize_t r = pread(pfd, buf, want, (off_t)foff);
+			if (r <= 0 || pwrite(fd, buf, r, (off_t)off) != r) {
+				fprintf(stderr, "Error: %s: copying pages from %s: %s\n", m->label, m->pages, r < 0 ? strerror(errno) : "short read");
+				return -1;
+			}
+			off += r; foff += r; len -= r;
+		}
+	}
+	return 0;
+}
+
 /* memfds and shared anonymous memory, filled from their pages images; seals last */
 static int create_memfds(void)
 {
-	static char buf[1 << 20];
 	for (uint64_t i = 0; i < nr_memfds; i++) {
 		struct memfd_ *m = &memfds[i];
 		int fd;
 		if (m->anon) {
-			/* MAP_SHARED|MAP_ANONYMOUS memory is a "/dev/zero" shmem file: get it from a mapping of our own */
-			size_t len = (m->size + 4095) & ~4095ULL;
+			/* MAP_SHARED|MAP_ANONYMOUS memory is a "/dev/zero" shmem file (on hugetlbfs "/anon_hugepage"):
+			 * get it from a mapping of our own */
+			uint64_t sh = (m->hugetlb & HUGE_SIZE_BITS) >> 26, page = !m->hugetlb ? 4096 : sh ? 1ULL << sh : 0;
+			size_t len = page ? (m->size + page - 1) & ~(page - 1) : m->size;  /* hugetlbfs's default size: as dumped */
 			if (!len)
-				len = 4096;
-			void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+				len = page ? page : 4096;
+			int hflags = m->hugetlb ? MAP_HUGETLB_ | (int)(m->hugetlb & HUGE_SIZE_BITS) : 0;
+			void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | hflags, -1, 0);
 			if (p == MAP_FAILED) {
 				fprintf(stderr, "Error: %s: mmap %lu bytes: %s\n", m->label, (unsigned long)len, strerror(errno));
 				return -1;
@@ -38,7 +85,7 @@ static int create_memfds(void)
 				return -1;
 			}
 		} else {
-			fd = (int)syscall(SYS_memfd_create, m->name, 2 /* MFD_ALLOW_SEALING */ | 1 /* MFD_CLOEXEC */);
+			fd = (int)syscall(SYS_memfd_create, m->name, 2 /* MFD_ALLOW_SEALING */ | 1 /* MFD_CLOEXEC */ | (unsigned)m->hugetlb);
 			if (fd < 0 || ftruncate(fd, (off_t)m->size) < 0) {
 				fprintf(stderr, "Error: %s: memfd_create/ftruncate %lu: %s\n", m->label, (unsigned long)m->size, strerror(errno));
 				return -1;
@@ -55,20 +102,10 @@ static int create_memfds(void)
 				fprintf(stderr, "Error: %s: %s: %s\n", m->label, m->pages, strerror(errno));
 				return -1;
 			}
-			for (uint64_t k = 0; k < m->nr_runs; k++) {
-				uint64_t off = m->runs[3 * k], len = m->runs[3 * k + 1], foff = m->runs[3 * k + 2];
-				while (len) {
-					size_t want = len < sizeof(buf) ? len : sizeof(buf);
-					ssize_t r = pread(pfd, buf, want, (off_t)foff);
-					if (r <= 0 || pwrite(fd, buf, r, (off_t)off) != r) {
-						fprintf(stderr, "Error: %s: copying pages from %s: %s\n", m->label, m->pages, r < 0 ? strerror(errno) : "short read");
-						close(pfd);
-						return -1;
-					}
-					off += r; foff += r; len -= r;
-				}
-			}
+			int r = m->hugetlb ? fill_hugetlb(m, fd, pfd) : fill_shmem(m, fd, pfd);
 			close(pfd);
+			if (r < 0)
+				return -1;
 		}
 		if (!m->anon && m->seals && fcntl(fd, F_ADD_SEALS, (int)m->seals) < 0) {
 			fprintf(stderr, "Error: %s: seals 0x%lx: %s\n", m->label, (unsigned long)m->seals, strerror(errno));
