@@ -1,12 +1,13 @@
 // Inet sockets (kinds/inet.ts, native/restore/kinds/inet.c), in a network namespace of the test's own
 // (unshare -n, loopback only): ckpt, the program and its address holder run in it through nsenter. The
 // program checks its own sockets after the restore (RESULT PASS on SIGUSR1). A restore whose address is
-// taken fails with one line naming the address and the task, and leaves no process behind.
+// taken fails with one line naming the address and the task, and leaves no process behind. Established
+// connections (--tcp-established) come back with every byte in flight, both ways, and their half-closed states.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { decodeImage } from '@ckpt/images';
+import { decodeImage, imageFileName } from '@ckpt/images';
 import { CKPT, compile, launch, needPtrace, sessionPids, workDir } from './helpers.mjs';
 import { dumpedPidsFree, killPids, restoreOk, resultOf, waitGone } from './restore-lib.mjs';
 
@@ -100,7 +101,7 @@ test('a restore whose address is taken fails naming the address and the task, le
   }
 });
 
-test('a TCP connection is refused at dump unless --tcp-close; with it both ends come back closed', async (t) => {
+test('a TCP connection is refused at dump unless --tcp-established or --tcp-close; with --tcp-close both ends come back closed', async (t) => {
   if (!needPtrace(t)) return;
   const dir = workDir('inet-tcp-close');
   const prog = compile('inet-conn', dir);
@@ -108,19 +109,44 @@ test('a TCP connection is refused at dump unless --tcp-close; with it both ends 
   const pids = sessionPids(h.pid);
   try {
     const img = join(dir, 'img');
-    for (const extra of [[], ['--tcp-established']]) {
-      const d = ckptNs(['dump', '-t', String(h.pid), '-D', img, '-R', ...extra]);
-      assert.notEqual(d.status, 0);
-      assert.match(d.stderr, new RegExp(`Can't dump fd \\d+ of task ${h.pid} \\(IPv4 socket:\\[\\d+\\]\\): .*(--tcp-close|TCP_REPAIR)`));
-    }
+    const refused = ckptNs(['dump', '-t', String(h.pid), '-D', img, '-R']);
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, new RegExp(`Can't dump fd \\d+ of task ${h.pid} \\(IPv4 socket:\\[\\d+\\]\\): .*--tcp-established`));
     const d = ckptNs(['dump', '-t', String(h.pid), '-D', img, '--tcp-close']);
     assert.equal(d.status, 0, d.stderr);
     await dumpedPidsFree(pids);
     const r = ckptNs(['restore', '-D', img, '-d']);
     assert.notEqual(r.status, 0, 'a connection in the images needs --tcp-close on restore too');
-    assert.match(r.stderr, /connected TCP socket is in the images; restore with --tcp-close/);
+    assert.match(r.stderr, /connected TCP socket is in the images; restore with --tcp-established \(or --tcp-close/);
     assert.ok(await waitGone(pids, 3000));
     assert.equal(restoreOk(img, ['--tcp-close'], ckptNs), h.pid);
+    assert.equal(await resultOf(h, h.pid), 'RESULT PASS');
+  } finally {
+    killPids(sessionPids(h.pid));
+  }
+});
+
+test('--tcp-established: connections with data in flight both ways and a half-closed one come back with every byte', async (t) => {
+  if (!needPtrace(t)) return;
+  const dir = workDir('inet-established');
+  const prog = compile('tcp-est', dir);
+  const h = await launchNs(prog, [], dir);
+  const pids = sessionPids(h.pid);
+  try {
+    const img = join(dir, 'img');
+    const d = ckptNs(['dump', '-t', String(h.pid), '-D', img, '--tcp-established', '-v4', '-o', 'dump.log']);
+    assert.equal(d.status, 0, d.stderr);
+    const socks = decodeImage(join(img, 'files.img')).entries.filter((e) => e.isk).map((e) => e.isk);
+    assert.deepEqual(socks.map((s) => s.state).sort((a, b) => a - b), [1, 1, 5, 8], 'two established, fin-wait2, close-wait');
+    const streams = socks.map((s) => decodeImage(join(img, imageFileName('tcp-stream', s.ino))).entries[0]);
+    const [sentA1, sentA2] = /^SENT (\d+) (\d+)/m.exec(h.lines().join('\n')).slice(1).map(Number);
+    const inflight = (len) => streams.reduce((sum, e) => sum + Number(e[len]), 0);
+    assert.equal(inflight('inq_len') + inflight('outq_len'), sentA1 + sentA2 + 5000, 'every byte written is in one receive or send queue');
+    assert.ok(streams.filter((e) => e.outq_len > 0).length >= 1 && streams.filter((e) => e.inq_len > 0).length >= 3, 'data in both kinds of queue');
+    await dumpedPidsFree(pids);
+    assert.equal(restoreOk(img, ['--tcp-established'], ckptNs), h.pid);
+    const rules = spawnSync('nsenter', [netns(), 'iptables', '-w', '-S'], { encoding: 'utf8' });
+    assert.doesNotMatch(rules.stdout, /DROP/, 'the network lock is dropped after the restore');
     assert.equal(await resultOf(h, h.pid), 'RESULT PASS');
   } finally {
     killPids(sessionPids(h.pid));

@@ -82,6 +82,8 @@ export function everyKindPlan() {
       ifname: 'lo', listen: 1, backlog: v(), connect: 0, dst: buf(16), dstPort: 0, shutdown: 3,
       opts: [{ step: 0, what: 'SO_REUSEADDR', level: 1, name: 2, val: buf(4) }, { step: 2, what: 'SO_ATTACH_FILTER', level: 1, name: 26, val: buf(16) }] } },
     { kind: 18, label: 'fd 20 (fanotify)', flags: 0o4000, nums: [0x12n, 0x8000n], fanMarks: [{ type: 2, mflags: 0x40, mask: v(), ignoredMask: v(), path: '/' }, { type: 1, mflags: 0, mask: v(), ignoredMask: 0, path: '/etc/hosts' }] },
+    { kind: 17, label: 'fd 21 (TCP socket:[10] 127.0.0.1:5000 to 127.0.0.1:80)', flags: 0o2, inet: { family: 2, type: 1, proto: 6, bind: 0, src: buf(4), srcPort: 5000,
+      listen: 0, backlog: v(), connect: 0, dst: buf(4), dstPort: 80, shutdown: 0, opts: [], tcp: Array.from({ length: 17 }, big), tcpReuseaddr: 1, inq: buf(5), outq: buf(9) } },
   ];
   const t0 = task(200, -1, {
     fds: objs.map((_, i) => ({ fd: i + 3, obj: i, cloexec: i & 1 })),

@@ -119,6 +119,11 @@ export const records = {
           inListen: { ...u64, at: 'inet.listen' }, inBacklog: { ...u64, at: 'inet.backlog' },
           inConnect: { ...u64, at: 'inet.connect' }, inDst: { ...bytes({ max: 16 }), at: 'inet.dst' }, inDstPort: { ...u64, at: 'inet.dstPort' },
           inOpts: { ...array('sockopt'), at: 'inet.opts' }, inShutdown: { ...u64, at: 'inet.shutdown' },
+          // a TCP connection rebuilt in repair mode (tcp_stream_restore) instead of bind/listen/connect: struct
+          // tcp_stream's numbers (tcp-stream.ts restoreFields: state .. rcv_wup; none: not one), its dumped
+          // SO_REUSEADDR (set as it leaves repair mode) and its queues' bytes
+          inTcp: { ...array(u64, { max: 17 }), at: 'inet.tcp', optional: true }, inTcpReuseaddr: { ...u64, at: 'inet.tcpReuseaddr', optional: true },
+          inInq: { ...bytes(), at: 'inet.inq', optional: true }, inOutq: { ...bytes(), at: 'inet.outq', optional: true },
         },
         // fanotify_init's flags and event flags as dumped, then its marks
         FANOTIFY: { flags: u64, faflags: num(u64), evflags: num(u64), fanMarks: { ...array('fanmark'), optional: true } },

@@ -3,8 +3,10 @@
 // for a socket sock_diag does not list (never bound, or ICMP), from getsockname/getpeername as CRIU's
 // gen_uncon_sk; their options (sk-opts.ts) are read on a duplicate of the task's fd (pidfd_getfd). As CRIU:
 // a UDP socket's unread datagrams are dropped (logged), a corked one is refused; a listener with connections
-// not yet accepted is refused unless --skip-in-flight; a TCP connection is dumped with --tcp-close only (it
-// comes back closed); established connections through TCP_REPAIR are not done yet and refused by name.
+// not yet accepted is refused unless --skip-in-flight; a TCP connection (any state from syn-sent to
+// last-ack) is dumped with --tcp-close as it is (it comes back closed) or with --tcp-established through
+// TCP_REPAIR (tcp-stream.ts: the connection locked, its state in tcp-stream-INO.img, rebuilt in repair mode
+// at restore and let go once the whole tree is back), else refused by name as by CRIU.
 import { enumValues } from '@ckpt/images';
 import { native } from '../native.js';
 import { DumpError, type Log } from '../log.js';
@@ -14,6 +16,7 @@ import { n, RestoreError } from '../restore/read.js';
 import type { Obj } from '../restore/types.js';
 import { ObjKind } from '../restore/plan-wire.js';
 import type { DumpFd, FdParms, Kind } from './kind.js';
+import { restoreStream, type TcpRepair, writeTcpStream } from '../tcp-stream.js';
 import { dumpSkOpts, restoreSkOpts, type SockOpt, optInt, SOL_SOCKET, SO } from './sk-opts.js';
 
 export const AF_INET = 2, AF_INET6 = 10;
@@ -129,7 +132,7 @@ export class InetSockets {
   }
 
   /** the files.img entry of the inet socket behind d (CRIU's do_dump_one_inet_fd) */
-  entry(d: DumpFd, family: number): any {
+  entry(d: DumpFd, family: number, dir?: string, tcp?: TcpRepair): any {
     const nat = native();
     const what = `${d.what.replace(/ \(socket:\[\d+\]\)$/, '')} (${family === AF_INET6 ? 'IPv6' : 'IPv4'} socket:[${d.st.ino}])`;
     const refuse = (why: string) => new DumpError(`Can't dump ${what}: ${why}`);
@@ -148,7 +151,7 @@ export class InetSockets {
       }
       const diag = this.collect();
       if (type !== SOCK_RAW && !this.collected.has(`${family}:${proto}`)) throw refuse(`sock_diag does not list ${PROTO_NAMES[proto] ?? proto} sockets of this kernel`);
-      const sk: InetDesc = diag.get(d.st.ino) ?? this.unconnected(local, proto, type, d.st.ino, refuse);
+      const sk: InetDesc = diag.get(d.st.ino) ?? this.unconnected(local, family, proto, type, d.st.ino, refuse);
       if (type !== SOCK_RAW && (proto === IPPROTO.UDP || proto === IPPROTO.UDPLITE) && int(SOL_UDP, UDP_CORK)) {
         throw refuse('a corked datagram socket (UDP_CORK) cannot be dumped');
       }
@@ -173,6 +176,13 @@ export class InetSockets {
       // shutdown: TCP's when set, UDP's as CRIU encodes it (only when set: NONE is not written)
       if ((proto === IPPROTO.TCP || proto === IPPROTO.UDP || proto === IPPROTO.UDPLITE) && sk.shutdown) e.shutdown = sk.shutdown;
       e.tcp_opts = proto === IPPROTO.TCP && type !== SOCK_RAW ? this.tcpOpts((l, nm) => int(l, nm)) : {};
+      // an established connection last, its options read: repair mode changes SO_REUSEADDR (CRIU's dump_one_tcp)
+      if (proto === IPPROTO.TCP && type !== SOCK_RAW && sk.dport && !this.o.tcpClose) {
+        if (!tcp?.established || !dir) throw refuse('a connected TCP socket needs --tcp-established (or --tcp-close) and an images dir');
+        const s = tcp.dump(local, { family, src: sk.src, sport: sk.sport, dst: sk.dst, dport: sk.dport }, what);
+        e.state = s.state; // as the repair read it (CRIU's sk->state = data.state)
+        writeTcpStream(dir, d.st.ino, s);
+      }
       return e;
     } finally {
       nat.close(local);
@@ -180,9 +190,12 @@ export class InetSockets {
   }
 
   /** a socket sock_diag does not list: never bound (or ICMP), read from the socket (CRIU's gen_uncon_sk) */
-  private unconnected(local: number, proto: number, type: number, ino: number, refuse: (why: string) => Error): InetDesc {
+  private unconnected(local: number, family: number, proto: number, type: number, ino: number, refuse: (why: string) => Error): InetDesc {
     const nat = native();
-    const peer = parseSockaddr(nat.sockName(local, true));
+    // SO_PEERNAME, not getpeername: it also names the last peer of a closed TCP socket (CRIU reads it so), which
+    // makes the socket a connection (restored through repair, or closed with --tcp-close); the size must be the
+    // family's sockaddr's (more is EINVAL)
+    const peer = parseSockaddr(nat.getsockoptBuf(local, SOL_SOCKET, SO.PEERNAME, family === AF_INET6 ? 28 : 16));
     const self = parseSockaddr(nat.sockName(local));
     const sk: InetDesc = {
       ino, type, state: TCP.CLOSE, sport: self?.port ?? 0, dport: peer?.port ?? 0, src: self?.addr ?? Buffer.alloc(16),
@@ -218,9 +231,9 @@ export class InetSockets {
       throw refuse(`listening socket with ${sk.rqueue} connection(s) not yet accepted (in flight); --skip-in-flight drops them`);
     }
     if (CONNECTED.has(sk.state)) {
-      if (this.o.tcpClose) return; // dumped as it is: the restore makes it a closed socket
-      if (this.o.tcpEstablished) throw refuse(`TCP connection in state ${sk.state}: dumping established connections (TCP_REPAIR) is not supported yet; --tcp-close restores it closed`);
-      throw refuse(`connected TCP socket (state ${sk.state}); use --tcp-close to restore it closed (--tcp-established is not supported yet)`);
+      // --tcp-close: dumped as it is, the restore makes it a closed socket; --tcp-established: through TCP_REPAIR
+      if (this.o.tcpClose || this.o.tcpEstablished) return;
+      throw refuse(`connected TCP socket (state ${sk.state}); consider --tcp-established (or --tcp-close to restore it closed)`);
     }
     if (sk.state !== TCP.CLOSE) throw refuse(`unknown inet socket state ${sk.state}`);
   }
@@ -294,7 +307,7 @@ export const inet: Kind = {
   },
   dump(files, d) {
     const inet = files.inet!;
-    files.entries.push({ type: 'INETSK', id: d.id, isk: inet.entry(d, inet.family(d)) });
+    files.entries.push({ type: 'INETSK', id: d.id, isk: inet.entry(d, inet.family(d), files.out?.dir, files.tcp) });
   },
   plan: (objs, f, _fileId, what) => inetObj(objs, f.isk, what),
   inheritKeys: (f) => [`socket:[${f.isk.ino}]`],
@@ -321,10 +334,18 @@ function inetObj(objs: FileObjects, e: any, what: string): Obj {
   if (family === AF_INET ? src.length < 1 || dst.length < 1 : src.length !== 4 || dst.length !== 4) {
     throw new RestoreError(`${label}: address of ${src.length}/${dst.length} words for family ${family}`);
   }
-  const tcpConn = proto === IPPROTO.TCP && dstPort !== 0;
+  const tcpConn = proto === IPPROTO.TCP && type !== SOCK_RAW && dstPort !== 0;
+  if (tcpConn && !objs.opts.tcpClose && !objs.opts.tcpEstablished) {
+    throw new RestoreError(`${label}: a connected TCP socket is in the images; restore with --tcp-established (or --tcp-close: it comes back closed)`);
+  }
+  // rebuilt through TCP_REPAIR from its tcp-stream image (CRIU's restore_one_tcp)
+  let stream;
   if (tcpConn && !objs.opts.tcpClose) {
-    if (objs.opts.tcpEstablished) throw new RestoreError(`${label}: restoring an established TCP connection (TCP_REPAIR) is not supported yet; --tcp-close restores it closed`);
-    throw new RestoreError(`${label}: a connected TCP socket is in the images; restore with --tcp-close (it comes back closed)`);
+    try {
+      stream = restoreStream(objs.opts.dir, e, label);
+    } catch (err) {
+      throw new RestoreError((err as Error).message);
+    }
   }
   if (state === TCP.LISTEN && proto !== IPPROTO.TCP) throw new RestoreError(`${label}: a listening socket of protocol ${proto}`);
   const bytes = (w: number[]) => {
@@ -381,17 +402,19 @@ function inetObj(objs: FileObjects, e: any, what: string): Obj {
     if (t.keepidle !== undefined) int(AFTER, 'TCP_KEEPIDLE', SOL_TCP, TCPOPT.KEEPIDLE, n(t.keepidle));
     if (t.keepintvl !== undefined) int(AFTER, 'TCP_KEEPINTVL', SOL_TCP, TCPOPT.KEEPINTVL, n(t.keepintvl));
   }
-  // once every socket is bound: SO_REUSEADDR/REUSEPORT as dumped
-  if (!e.opts?.reuseaddr) int(LATE, 'SO_REUSEADDR', SOL_SOCKET, SO.REUSEADDR, 0);
+  // once every socket is bound: SO_REUSEADDR/REUSEPORT as dumped (a repaired socket's SO_REUSEADDR comes back
+  // as it leaves repair mode)
+  if (!e.opts?.reuseaddr && !stream) int(LATE, 'SO_REUSEADDR', SOL_SOCKET, SO.REUSEADDR, 0);
   if (!e.opts?.so_reuseport) int(LATE, 'SO_REUSEPORT', SOL_SOCKET, SO.REUSEPORT, 0);
   let shutdown = proto === IPPROTO.TCP || proto === IPPROTO.UDP || proto === IPPROTO.UDPLITE ? shutdownNumber(e.shutdown, label) : 0;
-  if (tcpConn) shutdown = 3; // --tcp-close: a fresh socket, shut down both ways (CRIU's restore_one_tcp)
+  if (tcpConn && !stream) shutdown = 3; // --tcp-close: a fresh socket, shut down both ways (CRIU's restore_one_tcp)
   return {
     kind: ObjKind.INET, label, flags: n(e.flags),
     inet: {
       family, type, proto, bind: bind ? 1 : 0, src: bytes(src), srcPort, ...(e.ifname ? { ifname: String(e.ifname) } : {}),
       listen: state === TCP.LISTEN ? 1 : 0, backlog: n(e.backlog), connect: !tcpConn && dstPort ? 1 : 0, dst: bytes(dst), dstPort,
       opts, shutdown,
+      ...(stream ? { tcp: stream.fields, tcpReuseaddr: stream.reuseaddr, inq: stream.inq, outq: stream.outq } : {}),
     },
   };
 }

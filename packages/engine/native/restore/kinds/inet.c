@@ -1,6 +1,8 @@
 /* inet sockets (IPv4, IPv6): created, given their options, bound, listening or connected as dumped; once every
  * socket exists, SO_REUSEADDR/SO_REUSEPORT go back to what was dumped (each socket was bound with both set,
- * so that sockets sharing a port can all be bound again, as CRIU does) */
+ * so that sockets sharing a port can all be bound again, as CRIU does). An established TCP connection
+ * (--tcp-established) is rebuilt in repair mode by tcp_stream_restore instead of bind/connect, its options
+ * set after it; it leaves repair mode once the whole tree is restored (tcp_streams_resume). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "kinds.h"
+#include "tcp-stream.h"
 
 enum { STEP_BEFORE_BIND = 0, STEP_AFTER = 1, STEP_LATE = 2 };
 
@@ -66,12 +69,54 @@ static int set_opts(struct obj *o, int fd, uint64_t step)
 	return 0;
 }
 
+/* the plan's connection (inTcp: restoreFields' 17 numbers, in struct tcp_stream's order) into ts */
+static int tcp_stream_of(struct obj *o, struct tcp_stream *ts)
+{
+	const uint64_t *v = o->in_tcp;
+	if (o->nr_in_tcp != 17 || v[1] != o->in_inq.len || v[3] != o->in_outq.len) {
+		fprintf(stderr, "Error: %s: inconsistent TCP connection in the plan\n", o->label);
+		return -1;
+	}
+	memset(ts, 0, sizeof(*ts));
+	ts->family = (int)o->in_family;
+	memcpy(ts->src, o->in_src.p, o->in_src.len < 16 ? o->in_src.len : 16);
+	memcpy(ts->dst, o->in_dst.p, o->in_dst.len < 16 ? o->in_dst.len : 16);
+	ts->sport = (uint16_t)o->in_src_port;
+	ts->dport = (uint16_t)o->in_dst_port;
+	ts->state = (uint32_t)v[0];
+	ts->inq_len = (uint32_t)v[1];
+	ts->inq_seq = (uint32_t)v[2];
+	ts->outq_len = (uint32_t)v[3];
+	ts->outq_seq = (uint32_t)v[4];
+	ts->unsq_len = (uint32_t)v[5];
+	ts->opt_mask = (uint32_t)v[6];
+	ts->snd_wscale = (uint32_t)v[7];
+	ts->rcv_wscale = (uint32_t)v[8];
+	ts->mss_clamp = (uint32_t)v[9];
+	ts->timestamp = (uint32_t)v[10];
+	ts->has_window = v[11] != 0;
+	ts->snd_wl1 = (uint32_t)v[12];
+	ts->snd_wnd = (uint32_t)v[13];
+	ts->max_window = (uint32_t)v[14];
+	ts->rcv_wnd = (uint32_t)v[15];
+	ts->rcv_wup = (uint32_t)v[16];
+	ts->reuseaddr = (int)o->in_tcp_reuseaddr;
+	ts->inq = o->in_inq.p;
+	ts->outq = o->in_outq.p;
+	return 0;
+}
+
 static int open_inet(struct obj *o, int fd)
 {
 	struct sockaddr_storage ss;
 	char text[80];
 	if (set_opts(o, fd, STEP_BEFORE_BIND) < 0)
 		return -1;
+	if (o->nr_in_tcp) {
+		struct tcp_stream ts;
+		if (tcp_stream_of(o, &ts) < 0 || tcp_stream_restore(fd, &ts, o->label) < 0)
+			return -1;
+	}
 	if (o->in_bind) {
 		unsigned scope = 0;
 		if (o->in_ifname && o->in_ifname[0] && !(scope = if_nametoindex(o->in_ifname))) {
@@ -114,6 +159,9 @@ static int open_inet(struct obj *o, int fd)
 static int create_inet(struct obj *o)
 {
 	int fd = socket((int)o->in_family, (int)o->in_type | SOCK_CLOEXEC, (int)o->in_proto);
+	/* at its final number first: tcp_streams_resume finds a repaired socket by it */
+	if (fd >= 0)
+		fd = move_high(fd);
 	if (fd < 0) {
 		fprintf(stderr, "Error: %s: socket(%lu, %lu, %lu): %s\n", o->label, (unsigned long)o->in_family,
 			(unsigned long)o->in_type, (unsigned long)o->in_proto, strerror(errno));
