@@ -80,6 +80,10 @@ export function everyKindPlan() {
     { kind: 17, label: 'fd 19 (TCP socket:[9] [::1]:80, listening)', flags: 0o4000, inet: { family: 10, type: 1, proto: 6, bind: 1, src: buf(16), srcPort: 80,
       ifname: 'lo', listen: 1, backlog: v(), connect: 0, dst: buf(16), dstPort: 0, shutdown: 3,
       opts: [{ step: 0, what: 'SO_REUSEADDR', level: 1, name: 2, val: buf(4) }, { step: 2, what: 'SO_ATTACH_FILTER', level: 1, name: 26, val: buf(16) }] } },
+    { kind: 18, label: 'fd 20 (netlink socket:[10] protocol 0 port 4242)', flags: 0o4000, netlink: { proto: 0, portid: 4242, groups: v(), connect: 1, dstPortid: v(), dstGroup: 32 },
+      skOpts: [{ what: 'SO_PASSCRED', level: 1, name: 16, val: buf(4) }, { what: 'SO_RCVTIMEO', level: 1, name: 20, val: buf(16) }] },
+    { kind: 19, label: 'fd 21 (packet socket SOCK_RAW protocol 0x300 on device 1)', flags: 0, packet: { type: 3, proto: 0x300, ifindex: v() },
+      skOpts: [{ what: 'PACKET_RX_RING', level: 263, name: 5, val: buf(28) }] },
   ];
   const t0 = task(200, -1, {
     fds: objs.map((_, i) => ({ fd: i + 3, obj: i, cloexec: i & 1 })),
