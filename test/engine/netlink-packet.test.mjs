@@ -2,7 +2,8 @@
 // namespace of the test's own (unshare -n, loopback up): ckpt and the program run in it through nsenter. The
 // program checks its own sockets after the restore (RESULT PASS on SIGUSR1): ports, groups, peer, options, rings
 // (the mapped one receives a frame), fanout, SOCK_PACKET's device. A dump of the restored program gives the same
-// entries. A netlink socket with unread messages is refused by name, the program left running.
+// entries. A netlink socket with unread messages, and a ring whose socket is closed, are refused by name (as CRIU),
+// the program left running.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -108,6 +109,22 @@ test('a netlink socket with unread messages is refused by name (as CRIU); the pr
     assert.match(d.stderr, new RegExp(`Can't dump fd \\d+ of task ${h.pid} \\(netlink socket:\\[\\d+\\]\\): it has messages waiting to be read`));
     assert.doesNotMatch(d.stderr, /^\s+at /m, 'no stack trace');
     assert.equal(await check(h, h.pid), 'RESULT PASS');
+  } finally {
+    killPids(sessionPids(h.pid));
+  }
+});
+
+test('a mapped ring whose packet socket the task closed is refused (as CRIU); the program runs on', async (t) => {
+  if (!needPtrace(t)) return;
+  const dir = workDir('packet-closed');
+  const prog = compile('netlink-packet', dir);
+  const h = await launchNs(prog, ['closed'], dir);
+  try {
+    const d = ckptNs(['dump', '-t', String(h.pid), '-D', join(dir, 'img')]);
+    assert.notEqual(d.status, 0);
+    assert.match(d.stderr, new RegExp(`task ${h.pid}: mapping [0-9a-f]+-[0-9a-f]+ of socket:\\[\\d+\\]: only the rings of packet sockets open in the tree can be dumped`));
+    assert.doesNotMatch(d.stderr, /^\s+at /m, 'no stack trace');
+    assert.ok(process.kill(h.pid, 0), 'still running');
   } finally {
     killPids(sessionPids(h.pid));
   }

@@ -1,10 +1,11 @@
 /* netlink-packet: netlink and packet sockets (run in a network namespace of its own, loopback up): a netlink
  * route socket bound to a chosen port with a group, one bound by the kernel with another group, one connected to
  * the first, an unbound generic one with SO_PASSCRED and a receive buffer; a packet socket on lo with TPACKET_V2,
- * a reserve, aux data, orig dev, two memberships and an RX ring it has mapped, two in a fanout group, one of them with a
- * vnet header, a SOCK_DGRAM one with loss, and a SOCK_PACKET one bound to lo. Prints READY; on SIGUSR1 checks that each
- * socket is as it was and works: the kernel answers a route dump, the connected socket's message arrives, a frame
- * sent on lo lands in the mapped ring. `netlink-packet queued` leaves a netlink answer unread (a refusal). */
+ * a reserve, aux data, orig dev, two memberships and an RX ring it has mapped, two in a fanout group (one with a
+ * vnet header), a SOCK_DGRAM one with loss, and a SOCK_PACKET one bound to lo. Prints READY; on SIGUSR1 checks
+ * that each socket is as it was and works: the kernel answers a route dump, the connected socket's message
+ * arrives, a frame sent on lo lands in the mapped ring. `netlink-packet queued` leaves a netlink answer unread,
+ * `netlink-packet closed` closes the ring's socket, keeping the mapping (both refused at dump). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -108,7 +109,7 @@ static void pk_bind(int s, int ifindex, int proto)
 		die("packet bind");
 }
 
-static void setup(int queued)
+static void setup(int queued, int closed)
 {
 	lo = if_nametoindex("lo");
 	if (!lo)
@@ -159,6 +160,10 @@ static void setup(int queued)
 	rcvbuf = get(sk[NL_UNB], SOL_SOCKET, SO_RCVBUF);
 	if (queued)
 		ask_links(sk[NL_BOUND]); /* its answer waits, unread */
+	if (closed) {
+		close(sk[PK_RAW]); /* the mapping keeps the socket */
+		sk[PK_RAW] = -1;
+	}
 }
 
 static void check_nl(void)
@@ -240,7 +245,7 @@ int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGUSR1, on_usr1);
-	setup(argc == 2 && !strcmp(argv[1], "queued"));
+	setup(argc == 2 && !strcmp(argv[1], "queued"), argc == 2 && !strcmp(argv[1], "closed"));
 	printf("READY pid=%d\n", getpid());
 	for (;;) {
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
