@@ -10,7 +10,7 @@ import { n, RestoreError } from '../restore/read.js';
 import type { Obj } from '../restore/types.js';
 import { ObjKind } from '../restore/plan-wire.js';
 import { PerRun } from './common.js';
-import type { Kind } from './kind.js';
+import type { DumpFd, Kind } from './kind.js';
 import { dumpSkOpts, restoreSkOpts, SOL_SOCKET, SO } from './sk-opts.js';
 import { AF_NETLINK, intOpt, sockFamily, sockNetNsId } from './sk-family.js';
 
@@ -26,7 +26,7 @@ const diags = new PerRun<Files, Map<number, NlDiag> | undefined>(() => {
 });
 
 /** the netlink_sk_entry of the socket behind fd (CRIU's dump_one_netlink_fd) */
-function entry(files: Files, d: Parameters<Kind['dump']>[1]): any {
+function entry(files: Files, d: DumpFd): any {
   const nat = native();
   const what = `${d.what.replace(/ \(socket:\[\d+\]\)$/, '')} (netlink socket:[${d.st.ino}])`;
   const refuse = (why: string) => new DumpError(`Can't dump ${what}: ${why}`);

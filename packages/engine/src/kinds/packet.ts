@@ -11,7 +11,7 @@ import { n, RestoreError } from '../restore/read.js';
 import type { Obj } from '../restore/types.js';
 import { ObjKind } from '../restore/plan-wire.js';
 import { PerRun } from './common.js';
-import type { Kind } from './kind.js';
+import type { DumpFd, Kind } from './kind.js';
 import { dumpSkOpts, restoreSkOpts } from './sk-opts.js';
 import { AF_PACKET, intOpt, sockFamily, sockNetNsId } from './sk-family.js';
 
@@ -55,7 +55,7 @@ const ring = (r: Ring) => ({
 });
 
 /** the packet_sock_entry of the socket behind fd (CRIU's dump_one_packet_fd) */
-function entry(files: Files, d: Parameters<Kind['dump']>[1]): any {
+function entry(files: Files, d: DumpFd): any {
   const nat = native();
   const what = `${d.what.replace(/ \(socket:\[\d+\]\)$/, '')} (packet socket:[${d.st.ino}])`;
   const refuse = (why: string) => new DumpError(`Can't dump ${what}: ${why}`);
