@@ -36,7 +36,8 @@ const ix = (x) => d(x < 0 ? -1 : x);
 
 function objView(o) {
   const fown = o.fown ?? [0, 0, 0];
-  const c = { kind: d(o.kind), label: o.label, fown_sig: d(fown[0]), fown_type: d(fown[1]), fown_pid: d(fown[2]) };
+  const c = { kind: d(o.kind), label: o.label, fown_sig: d(fown[0]), fown_type: d(fown[1]), fown_pid: d(fown[2]),
+    sk_opts: (o.skOpts ?? []).map((x) => ({ what: x.what, level: d(x.level), name: d(x.name), val: hex(x.val) })) };
   const nums = o.nums ? { nums: ds(o.nums) } : {};
   const n = o.nums ?? [];
   switch (o.kind) {
@@ -73,6 +74,14 @@ function objView(o) {
     }
     case 18: return { ...c, flags: d(o.flags), 'fanotify.faflags': d(n[0]), 'fanotify.evflags': d(n[1]), ...nums,
       fan_marks: (o.fanMarks ?? []).map((m) => ({ type: d(m.type), mflags: d(m.mflags), mask: d(m.mask), ignored_mask: d(m.ignoredMask), path: m.path })) };
+    case 19: {
+      const l = o.netlink;
+      return { ...c, flags: d(o.flags), nl_proto: d(l.proto), nl_portid: d(l.portid), nl_groups: d(l.groups), nl_connect: d(l.connect), nl_dst_portid: d(l.dstPortid), nl_dst_group: d(l.dstGroup) };
+    }
+    case 20: {
+      const k = o.packet;
+      return { ...c, flags: d(o.flags), pk_type: d(k.type), pk_proto: d(k.proto), pk_ifindex: d(k.ifindex) };
+    }
     default: throw new Error(`kind ${o.kind}`);
   }
 }
@@ -143,16 +152,16 @@ function refuse(plan, change) {
 test('plan reader: indices out of range or of the wrong kind are refused, naming the field', () => {
   const p = everyKindPlan();
   const cases = [
-    [(q) => { q.tasks[1].fds[1].obj = 99; }, 'restore plan: tasks[1].fds[1].obj: index 99 out of range (22 objs)'],
+    [(q) => { q.tasks[1].fds[1].obj = 99; }, 'restore plan: tasks[1].fds[1].obj: index 99 out of range (24 objs)'],
     [(q) => { q.objs[2].pipeNo = 2; }, 'restore plan: objs[2].pipeNo: index 2 out of range (2 pipes)'],
-    [(q) => { q.objs[3].sk.peer = 22; }, 'restore plan: objs[3].skPeer: index 22 out of range (22 objs)'],
+    [(q) => { q.objs[3].sk.peer = 24; }, 'restore plan: objs[3].skPeer: index 24 out of range (24 objs)'],
     [(q) => { q.objs[4].sk.listener = 1n << 62n; }, `restore plan: objs[4].skListener: index ${1n << 62n} out of range (22 objs)`],
     [(q) => { q.objs[13].nums = [3n]; }, 'restore plan: objs[13].memfd: index 3 out of range (3 memfds)'],
     [(q) => { q.objs[16].nums = [16n]; }, 'restore plan: objs[16].master: index 16 is not before this element (16)'],
     [(q) => { q.objs[16].nums = [0n]; }, 'restore plan: objs[16].master: element 0 is not a PTY_MASTER'],
     [(q) => { q.tasks[0].files[1].memfd = 5; }, 'restore plan: tasks[0].files[1].memfd: index 5 out of range (3 memfds)'],
     [(q) => { q.tasks[0].vmas[2].file = 3; }, 'restore plan: tasks[0].vmas[2].file: index 3 out of range (3 files)'],
-    [(q) => { q.tasks[0].ctty = 22; }, 'restore plan: tasks[0].ctty: index 22 out of range (22 objs)'],
+    [(q) => { q.tasks[0].ctty = 24; }, 'restore plan: tasks[0].ctty: index 24 out of range (24 objs)'],
     [(q) => { q.tasks[1].parent = 1; }, 'restore plan: tasks[1].parent: index 1 is not before this element (1)'],
     [(q) => { q.tasks[0].parent = 0; }, 'restore plan: tasks[0].parent: index 0 is not before this element (0)'],
   ];
@@ -195,7 +204,7 @@ test('plan reader: magic, version, kinds, truncation, absurd counts and trailing
 test('plan encoder: a value the schema refuses is a RestoreError naming the field', () => {
   const bad = (change) => { const p = everyKindPlan(); change(p); return () => encodePlan(p); };
   const err = (msg) => (e) => e instanceof RestoreError && e.message === msg;
-  assert.throws(bad((p) => { p.tasks[0].fds[0].obj = 22; }), err('task 200: restore plan: tasks[0].fds[0].obj: index 22 out of range (22 objs)'));
+  assert.throws(bad((p) => { p.tasks[0].fds[0].obj = 24; }), err('task 200: restore plan: tasks[0].fds[0].obj: index 24 out of range (24 objs)'));
   assert.throws(bad((p) => { p.objs[0].path = '/etc/\0passwd'; }), err('fd 3 (/etc/hosts): restore plan: objs[0].path: string contains a NUL byte'));
   assert.throws(bad((p) => { p.objs[9].nums = [1n]; }), err('fd 11 (timerfd): restore plan: objs[9].nums: 1 numbers, a TIMERFD has 7'));
   assert.throws(bad((p) => { p.objs[16].nums = [0n]; }), err('fd 17 (/dev/pts/5): restore plan: objs[16].master: element 0 is not a PTY_MASTER'));

@@ -119,6 +119,12 @@ print(struct.unpack('i', fcntl.ioctl(fd, termios.FIONREAD, b'0000'))[0], a[1] & 
       struct.unpack('HHHH', fcntl.ioctl(fd, termios.TIOCGWINSZ, b'0' * 8))[:2])`], { encoding: 'utf8' });
     assert.equal(py.stdout.trim(), '35 0 0 True (42, 132)', py.stderr);
   },
+  // netlink and packet sockets (in the namespace's own network, lo up): the mapped ring keeps seeing frames
+  'netlink-packet': (c, after) => {
+    const a = ticks(after, /^tick (\d+) ring_frames=[1-9]/);
+    assert.ok(a.length >= 2, after.join('|'));
+    assert.equal(ticks(after)[0], ticks(c.lastBefore).at(-1) + 1, 'tick continues');
+  },
   'unix-sockets': (c, after) => {
     const a = ticks(after, /^server got: client tick (\d+)/);
     assert.ok(a.length >= 2, after.join('|'));
@@ -133,6 +139,7 @@ for (const [name, check] of Object.entries(CASES)) {
     if (!ns) return;
     const c = setup(name);
     try {
+      if (name === 'netlink-packet') assert.equal(ns.run(['ip', 'link', 'set', 'lo', 'up']).status, 0, 'lo up in the namespace');
       const flags = name === 'fifo-locks' ? ['--file-locks'] : [];
       const root = restoreOk(join(CORPUS, name), flags, ns.ckpt);
       assert.equal(root, c.pids[0]);
@@ -144,7 +151,7 @@ for (const [name, check] of Object.entries(CASES)) {
         assert.ok(after.length >= 2, 'the program keeps logging');
         check(here, after);
       });
-      if (name === 'loop-static' || name === 'loop-dynamic' || name === 'files' || name === 'fifo-locks' || name === 'proc-state' || name === 'misc-fds') {
+      if (name === 'loop-static' || name === 'loop-dynamic' || name === 'files' || name === 'fifo-locks' || name === 'proc-state' || name === 'misc-fds' || name === 'netlink-packet') {
         // and once more through our own dump (in the namespace: its init collects the killed tree at once)
         const img = join(workDir(`corpus-${name}`), 'img');
         const d = ns.ckpt(['dump', '-t', String(root), '-D', img, ...flags]);
@@ -156,7 +163,7 @@ for (const [name, check] of Object.entries(CASES)) {
         await eventually(() => {
           const again = lines(c.log).slice(n);
           assert.equal(ticks(again)[0], ticks(hereAgain.lastBefore).at(-1) + 1);
-          if (name === 'files' || name === 'fifo-locks' || name === 'proc-state' || name === 'misc-fds') check(hereAgain, again);
+          if (name === 'files' || name === 'fifo-locks' || name === 'proc-state' || name === 'misc-fds' || name === 'netlink-packet') check(hereAgain, again);
           if (name === 'loop-dynamic') assert.ok(again.length >= 2 && again.every((l) => /pattern=ok$/.test(l)), again.join('|'));
         });
       }

@@ -84,6 +84,10 @@ export function everyKindPlan() {
     { kind: 18, label: 'fd 20 (fanotify)', flags: 0o4000, nums: [0x12n, 0x8000n], fanMarks: [{ type: 2, mflags: 0x40, mask: v(), ignoredMask: v(), path: '/' }, { type: 1, mflags: 0, mask: v(), ignoredMask: 0, path: '/etc/hosts' }] },
     { kind: 17, label: 'fd 21 (TCP socket:[10] 127.0.0.1:5000 to 127.0.0.1:80)', flags: 0o2, inet: { family: 2, type: 1, proto: 6, bind: 0, src: buf(4), srcPort: 5000,
       listen: 0, backlog: v(), connect: 0, dst: buf(4), dstPort: 80, shutdown: 0, opts: [], tcp: Array.from({ length: 17 }, big), tcpReuseaddr: 1, inq: buf(5), outq: buf(9) } },
+    { kind: 19, label: 'fd 22 (netlink socket:[10] protocol 0 port 4242)', flags: 0o4000, netlink: { proto: 0, portid: 4242, groups: v(), connect: 1, dstPortid: v(), dstGroup: 32 },
+      skOpts: [{ what: 'SO_PASSCRED', level: 1, name: 16, val: buf(4) }, { what: 'SO_RCVTIMEO', level: 1, name: 20, val: buf(16) }] },
+    { kind: 20, label: 'fd 23 (packet socket SOCK_RAW protocol 0x300 on device 1)', flags: 0, packet: { type: 3, proto: 0x300, ifindex: v() },
+      skOpts: [{ what: 'PACKET_RX_RING', level: 263, name: 5, val: buf(28) }] },
   ];
   const t0 = task(200, -1, {
     fds: objs.map((_, i) => ({ fd: i + 3, obj: i, cloexec: i & 1 })),

@@ -1,10 +1,13 @@
 // NETLINK_SOCK_DIAG: every unix socket of the caller's network namespace with its name, peer, pending
 // connections, queue lengths and shutdown state; the inet sockets of one family and protocol with their
-// addresses, ports, state, queue lengths and shutdown state.
+// addresses, ports, state, queue lengths and shutdown state; every netlink socket with its port, peer and
+// groups; every packet socket with its settings, multicast list, fanout and rings.
 #include "common.h"
 
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/netlink_diag.h>
+#include <linux/packet_diag.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
@@ -164,11 +167,136 @@ Napi::Value InetDiag(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// netlinkDiag() -> [{ino, protocol, state, portid, dstPortid, dstGroup, groups: Buffer (the bitmap of bound
+// groups, as the kernel's unsigned longs)}], or -errno when the kernel has no netlink diag (ENOENT).
+Napi::Value NetlinkDiag(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct {
+    nlmsghdr hdr;
+    netlink_diag_req req;
+  } msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.hdr.nlmsg_len = sizeof(msg);
+  msg.hdr.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  msg.hdr.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  msg.hdr.nlmsg_seq = 1;
+  msg.req.sdiag_family = AF_NETLINK;
+  msg.req.sdiag_protocol = NDIAG_PROTO_ALL;
+  msg.req.ndiag_show = NDIAG_SHOW_GROUPS;
+  Napi::Array out = Napi::Array::New(env);
+  std::string failed;
+  int r = DiagDump(&msg, sizeof(msg), [&](nlmsghdr* h) {
+      netlink_diag_msg* m = (netlink_diag_msg*)NLMSG_DATA(h);
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("ino", (double)m->ndiag_ino);
+      o.Set("protocol", m->ndiag_protocol);
+      o.Set("state", m->ndiag_state);
+      o.Set("portid", (double)m->ndiag_portid);
+      o.Set("dstPortid", (double)m->ndiag_dst_portid);
+      o.Set("dstGroup", (double)m->ndiag_dst_group);
+      int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+      for (rtattr* a = (rtattr*)(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len))
+        if (a->rta_type == NETLINK_DIAG_GROUPS) o.Set("groups", Napi::Buffer<char>::Copy(env, (char*)RTA_DATA(a), RTA_PAYLOAD(a)));
+      out.Set(out.Length(), o);
+  }, &failed);
+  if (r == -ENOENT) return Napi::Number::New(env, r);
+  if (r < 0) return ThrowErrno(env, failed, -r);
+  return out;
+}
+
+static Napi::Object PacketRing(Napi::Env env, const packet_diag_ring* r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("blockSize", (double)r->pdr_block_size);
+  o.Set("blockNr", (double)r->pdr_block_nr);
+  o.Set("frameSize", (double)r->pdr_frame_size);
+  o.Set("frameNr", (double)r->pdr_frame_nr);
+  o.Set("retireTmo", (double)r->pdr_retire_tmo);
+  o.Set("sizeofPriv", (double)r->pdr_sizeof_priv);
+  o.Set("features", (double)r->pdr_features);
+  return o;
+}
+
+// packetDiag() -> [{ino, type, num (the protocol, host order), info?: {index, version, reserve, copyThresh,
+// tstamp, flags}, mclist?: [{index, count, type, addr}], fanout?, rx?, tx?: {blockSize, blockNr, frameSize,
+// frameNr, retireTmo, sizeofPriv, features}}], or -errno when the kernel has no packet diag (ENOENT).
+Napi::Value PacketDiag(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct {
+    nlmsghdr hdr;
+    packet_diag_req req;
+  } msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.hdr.nlmsg_len = sizeof(msg);
+  msg.hdr.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  msg.hdr.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  msg.hdr.nlmsg_seq = 1;
+  msg.req.sdiag_family = AF_PACKET;
+  msg.req.pdiag_show = PACKET_SHOW_INFO | PACKET_SHOW_MCLIST | PACKET_SHOW_FANOUT | PACKET_SHOW_RING_CFG;
+  Napi::Array out = Napi::Array::New(env);
+  std::string failed;
+  int r = DiagDump(&msg, sizeof(msg), [&](nlmsghdr* h) {
+      packet_diag_msg* m = (packet_diag_msg*)NLMSG_DATA(h);
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("ino", (double)m->pdiag_ino);
+      o.Set("type", m->pdiag_type);
+      o.Set("num", m->pdiag_num);
+      int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+      for (rtattr* a = (rtattr*)(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+        void* d = RTA_DATA(a);
+        size_t dl = RTA_PAYLOAD(a);
+        switch (a->rta_type) {
+          case PACKET_DIAG_INFO: {
+            if (dl < sizeof(packet_diag_info)) break;
+            packet_diag_info* i = (packet_diag_info*)d;
+            Napi::Object x = Napi::Object::New(env);
+            x.Set("index", (double)i->pdi_index);
+            x.Set("version", (double)i->pdi_version);
+            x.Set("reserve", (double)i->pdi_reserve);
+            x.Set("copyThresh", (double)i->pdi_copy_thresh);
+            x.Set("tstamp", (double)i->pdi_tstamp);
+            x.Set("flags", (double)i->pdi_flags);
+            o.Set("info", x);
+            break;
+          }
+          case PACKET_DIAG_MCLIST: {
+            Napi::Array ml = Napi::Array::New(env);
+            for (size_t k = 0; k < dl / sizeof(packet_diag_mclist); k++) {
+              packet_diag_mclist* c = (packet_diag_mclist*)d + k;
+              Napi::Object x = Napi::Object::New(env);
+              x.Set("index", (double)c->pdmc_index);
+              x.Set("count", (double)c->pdmc_count);
+              x.Set("type", (double)c->pdmc_type);
+              size_t al = c->pdmc_alen < sizeof(c->pdmc_addr) ? c->pdmc_alen : sizeof(c->pdmc_addr);
+              x.Set("addr", Napi::Buffer<char>::Copy(env, (char*)c->pdmc_addr, al));
+              ml.Set((uint32_t)k, x);
+            }
+            o.Set("mclist", ml);
+            break;
+          }
+          case PACKET_DIAG_FANOUT:
+            if (dl >= 4) o.Set("fanout", (double)*(uint32_t*)d);
+            break;
+          case PACKET_DIAG_RX_RING:
+          case PACKET_DIAG_TX_RING:
+            if (dl >= sizeof(packet_diag_ring))
+              o.Set(a->rta_type == PACKET_DIAG_RX_RING ? "rx" : "tx", PacketRing(env, (packet_diag_ring*)d));
+            break;
+        }
+      }
+      out.Set(out.Length(), o);
+  }, &failed);
+  if (r == -ENOENT) return Napi::Number::New(env, r);
+  if (r < 0) return ThrowErrno(env, failed, -r);
+  return out;
+}
+
 }  // namespace
 
 void InitSockDiag(Napi::Env env, Napi::Object exports) {
   exports.Set("unixDiag", Napi::Function::New(env, UnixDiag));
   exports.Set("inetDiag", Napi::Function::New(env, InetDiag));
+  exports.Set("netlinkDiag", Napi::Function::New(env, NetlinkDiag));
+  exports.Set("packetDiag", Napi::Function::New(env, PacketDiag));
 }
 
 }  // namespace ckpt

@@ -20,7 +20,7 @@ export const enums = {
   ObjKind: {
     c: 'obj_kind', prefix: 'OBJ_', values: {
       REG: 1, PIPE: 2, UNIX: 3, FIFO: 4, INHERIT: 5, EVENTFD: 6, TIMERFD: 7, SIGNALFD: 8, EPOLL: 9, INOTIFY: 10,
-      MEMFD: 11, CALLER_TTY: 12, PTY_MASTER: 13, PTY_SLAVE: 14, CTTY: 15, PIDFD: 16, INET: 17, FANOTIFY: 18,
+      MEMFD: 11, CALLER_TTY: 12, PTY_MASTER: 13, PTY_SLAVE: 14, CTTY: 15, PIDFD: 16, INET: 17, FANOTIFY: 18, NETLINK: 19, PACKET: 20,
     },
   },
 };
@@ -127,9 +127,22 @@ export const records = {
         },
         // fanotify_init's flags and event flags as dumped, then its marks
         FANOTIFY: { flags: u64, faflags: num(u64), evflags: num(u64), fanMarks: { ...array('fanmark'), optional: true } },
+        // a netlink socket: socket(AF_NETLINK, SOCK_RAW, proto), bound to portid with groups (portid 0: not bound;
+        // taken: any port), connected to dstPortid and dstGroup (connect 1), then its options (skOpts)
+        NETLINK: {
+          flags: u64, nlProto: { ...u64, at: 'netlink.proto' }, nlPortid: { ...u64, at: 'netlink.portid' }, nlGroups: { ...u64, at: 'netlink.groups' },
+          nlConnect: { ...u64, at: 'netlink.connect' }, nlDstPortid: { ...u64, at: 'netlink.dstPortid' }, nlDstGroup: { ...u64, at: 'netlink.dstGroup' },
+        },
+        // a packet socket: socket(AF_PACKET, type, proto), bound to ifindex (SOCK_PACKET: by the device's name, only
+        // when ifindex is not 0), then its options (skOpts: version, rings, memberships, fanout, SOL_SOCKET ones)
+        PACKET: {
+          flags: u64, pkType: { ...u64, at: 'packet.type' }, pkProto: { ...u64, at: 'packet.proto' }, pkIfindex: { ...u64, at: 'packet.ifindex' },
+        },
       }),
       // F_SETSIG / F_SETOWN_EX, set by the task that has it
       fownSig: { ...u64, at: 'fown.0', optional: true }, fownType: { ...u64, at: 'fown.1', optional: true }, fownPid: { ...u64, at: 'fown.2', optional: true },
+      // NETLINK, PACKET: the options set once the socket is bound and connected, in order
+      skOpts: { ...array('skopt'), optional: true },
     },
     cOnly: { pty_index: 'int pty_index', sk_nonblock: 'uint64_t sk_nonblock', fd: 'int fd = -1', sk_gone: 'int sk_gone = -1' /* PEER_GONE: the throwaway peer */,
       sk_ghost: 'int sk_ghost = -1' /* SK_DELETED: its unlinked socket file, O_PATH, until every socket is connected */ },
@@ -143,6 +156,9 @@ export const records = {
   eptarget: { fields: { obj: index('objs'), tfd: u64, events: u64, data: u64 } },
   /** a socket option to set at step (INET's), level, name, the value's bytes (SO_ATTACH_FILTER: the instructions); what: its name, for errors */
   sockopt: { fields: { step: u64, what: str, level: u64, name: u64, val: bytes({ max: 4096 * 8 }) } },
+  /** an option of a netlink or packet socket (obj's skOpts): level, name, the value's bytes (SO_ATTACH_FILTER: the
+   * instructions); what: its name, for errors */
+  skopt: { fields: { what: str, level: u64, name: u64, val: bytes({ max: 4096 * 8 }) } },
   /** a pending connection of a listener: the connecting socket's object */
   icon: { fields: { obj: index('objs') } },
   task: {

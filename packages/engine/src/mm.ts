@@ -1,5 +1,5 @@
 // VMAs and mm fields (ENGINE-NOTES §3.5) from /proc/PID/smaps, stat and auxv.
-import { lstatSync } from 'node:fs';
+import { lstatSync, statSync } from 'node:fs';
 import { VMA } from '@ckpt/images';
 import type { MapLine } from './proc.js';
 import { readAuxv, readStat, readStatus } from './proc.js';
@@ -7,6 +7,7 @@ import { memfdName, type Files } from './files.js';
 import { DumpError } from './log.js';
 import { native } from './native.js';
 import { aioVma, isAioRing } from './aio.js';
+import { packetMapId } from './kinds/packet.js';
 
 /** mmap flags (kernel ABI), as vma_entry.flags holds them */
 export const MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_DROPPABLE = 8, MAP_ANONYMOUS = 0x20, MAP_GROWSDOWN = 0x100,
@@ -32,6 +33,8 @@ function mapFileFlags(mf: string): number | undefined {
 export interface Vma {
   start: bigint; end: bigint; pgoff: bigint; shmid: number; prot: number; flags: number; status: number;
   fd: number; fdflags?: number; madv?: bigint;
+  /** a socket's mapping: its shmid, once the fds are dumped */
+  resolveShmid?: () => number;
 }
 
 function prot(perms: string): number {
@@ -98,6 +101,21 @@ export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
         out.push(v);
         continue;
       }
+      if (m.path.startsWith('socket:[')) {
+        // a packet socket's ring (CRIU's VMA_AREA_SOCKET): no pages; shmid is the socket's file id, known once
+        // the task's fds are dumped (the restore maps the ring of the socket made again)
+        const ino = statSync(mf).ino;
+        v.status |= VMA.VMA_AREA_SOCKET;
+        v.pgoff = m.pgoff;
+        v.fdflags = mapFileFlags(mf) ?? O_RDWR;
+        v.resolveShmid = () => {
+          const id = packetMapId(files, ino);
+          if (id === undefined) throw new DumpError(`task ${pid}: mapping ${m.start.toString(16)}-${m.end.toString(16)} of socket:[${ino}]: only the rings of packet sockets open in the tree can be dumped`);
+          return id;
+        };
+        out.push(v);
+        continue;
+      }
       if (m.path.startsWith('/SYSV') || m.path.startsWith('/dev/zero')) {
         throw new DumpError(`task ${pid}: mapping of ${m.path} (SysV shared memory) is not supported yet`);
       }
@@ -149,7 +167,7 @@ export function mmEntry(pid: number, vmas: Vma[], exeFileId: number, brk: bigint
     mm_start_brk: n(47), mm_brk: brk, mm_arg_start: n(48), mm_arg_end: n(49), mm_env_start: n(50), mm_env_end: n(51),
     exe_file_id: exeFileId, mm_saved_auxv: saved,
     vmas: vmas.map((v) => {
-      const e: any = { start: v.start, end: v.end, pgoff: v.pgoff, shmid: v.shmid, prot: v.prot, flags: v.flags, status: v.status, fd: v.fd };
+      const e: any = { start: v.start, end: v.end, pgoff: v.pgoff, shmid: v.resolveShmid ? v.resolveShmid() : v.shmid, prot: v.prot, flags: v.flags, status: v.status, fd: v.fd };
       if (v.fdflags !== undefined) e.fdflags = v.fdflags;
       if (v.madv) e.madv = v.madv;
       return e;

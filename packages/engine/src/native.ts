@@ -103,6 +103,10 @@ export interface Native {
   tcpStreamState(fd: number): TcpRepairState;
   /** inet sockets of a family and protocol in the given TCP states (bit mask), or -errno (-ENOENT: no diag for them) */
   inetDiag(family: number, protocol: number, states: number): unknown[] | number;
+  /** every netlink socket of our network namespace (sockdiag.cc), or -ENOENT without NETLINK_DIAG */
+  netlinkDiag(): unknown[] | number;
+  /** every packet socket of our network namespace (sockdiag.cc), or -ENOENT without PACKET_DIAG */
+  packetDiag(): unknown[] | number;
 }
 
 let cached: Native | undefined;

@@ -164,7 +164,11 @@ struct blob_fds {
 int open_mfile(uint64_t ti, const struct mfile *m)
 {
 	int fd;
-	if (m->obj != ~0ULL || (m->memfd != ~0ULL && (m->oflags & O_ACCMODE) != O_RDWR)) {
+	struct stat st;
+	if (m->obj != ~0ULL && fstat(objs[m->obj].fd, &st) == 0 && S_ISSOCK(st.st_mode))
+		/* a packet socket's ring: mapped from the socket itself (it cannot be reopened) */
+		fd = fcntl(objs[m->obj].fd, F_DUPFD_CLOEXEC, 0);
+	else if (m->obj != ~0ULL || (m->memfd != ~0ULL && (m->oflags & O_ACCMODE) != O_RDWR)) {
 		/* a ghost file (already unlinked) or a memfd mapped through a read-only fd: reopened through our
 		 * own fd with the dumped mode */
 		char p[64];

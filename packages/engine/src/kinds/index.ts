@@ -10,6 +10,8 @@ import { pipe } from './pipe.js';
 import { fifo } from './fifo.js';
 import { unix } from './unix.js';
 import { inet } from './inet.js';
+import { netlink } from './netlink.js';
+import { packet } from './packet.js';
 import { memfd } from './memfd.js';
 import { reg } from './reg.js';
 import { tty } from './tty.js';
@@ -24,7 +26,7 @@ import { nsfs } from './nsfs.js';
 
 export type { DumpFd, FdParms, Kind } from './kind.js';
 
-export const KINDS: readonly Kind[] = [pipe, fifo, unix, inet, memfd, reg, tty, eventfd, timerfd, signalfd, epoll, inotify, fanotify, pidfd, nsfs];
+export const KINDS: readonly Kind[] = [pipe, fifo, unix, inet, netlink, packet, memfd, reg, tty, eventfd, timerfd, signalfd, epoll, inotify, fanotify, pidfd, nsfs];
 
 /** The kind of an fd, or the dump fails naming it and why it is not supported. */
 export function detectKind(p: FdParms, files: Files): Kind {

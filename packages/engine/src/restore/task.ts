@@ -175,8 +175,17 @@ function planMemory(ctx: TaskContext, t: PlanTask, who: string): MemoryLayout {
     const range = `VMA 0x${start.toString(16)}-0x${end.toString(16)}`;
     if (status & VMA.VMA_AREA_VVAR) { t.vdso.hint = start; t.vdso.vvarLen = end - start; layout.skip.push([start, end]); layout.vvar = v; continue; }
     if (status & VMA.VMA_AREA_VDSO) { t.vdso.expect = start; t.vdso.vdsoLen = end - start; layout.skip.push([start, end]); layout.vdso = v; continue; }
-    if (status & (VMA.VMA_AREA_SYSVIPC | VMA.VMA_AREA_SOCKET)) {
-      throw new RestoreError(`${who}: ${range} (status 0x${status.toString(16)}): SysV and socket mappings are not supported yet`);
+    if (status & VMA.VMA_AREA_SYSVIPC) {
+      throw new RestoreError(`${who}: ${range} (status 0x${status.toString(16)}): SysV shared memory mappings are not supported yet`);
+    }
+    if (status & VMA.VMA_AREA_SOCKET) {
+      // a packet socket's ring (CRIU's open_socket_map): mapped from the socket, set up again; no pages
+      if (!objects.file(n(v.shmid))?.psk) throw new RestoreError(`${who}: ${range}: socket mapping of file id ${v.shmid}, which is no packet socket of ${imageFileName('files')}`);
+      const obj = objects.objFor(n(v.shmid), `${who} ${range}`);
+      const key = `obj:${obj}`;
+      if (!fileIdx.has(key)) { fileIdx.set(key, t.files.length); t.files.push({ path: '', oflags: O_RDWR, memfd: -1, obj }); }
+      t.vmas.push({ start, end, pgoff: b(v.pgoff), prot: n(v.prot), flags: n(v.flags) & ~0x30, file: fileIdx.get(key)!, madv: b(v.madv), addWrite: 0 });
+      continue;
     }
     let file = -1;
     const shared = (n(v.flags) & 3) === 1;

@@ -37,6 +37,13 @@ export interface Obj {
   inet?: { family: number; type: number; proto: number; bind: number; src: Buffer; srcPort: number; ifname?: string;
     listen: number; backlog: number; connect: number; dst: Buffer; dstPort: number;
     opts: { step: number; what: string; level: number; name: number; val: Buffer }[]; shutdown: number };
+  /** NETLINK: socket(AF_NETLINK, SOCK_RAW, proto); bound to portid with groups (portid 0: unbound), connected to
+   *  dstPortid/dstGroup (connect 1) */
+  netlink?: { proto: number; portid: number; groups: number; connect: number; dstPortid: number; dstGroup: number };
+  /** PACKET: socket(AF_PACKET, type, proto); bound to ifindex */
+  packet?: { type: number; proto: number; ifindex: number };
+  /** NETLINK, PACKET: setsockopt calls once bound and connected, in order */
+  skOpts?: { what: string; level: number; name: number; val: Buffer }[];
 }
 
 export interface PlanTask {

@@ -11,7 +11,7 @@
  * keepers close, socket queues are refilled and sockets shut down, inet sockets get their SO_REUSEADDR and
  * SO_REUSEPORT back, ghost files lose their names, and the caller's inherited fds are closed. */
 static const struct kind_ops *const kinds[] = {
-	&memfd_ops, &pipe_ops, &fifo_ops, &unix_ops, &inet_ops, &reg_ops, &inherit_ops,
+	&memfd_ops, &pipe_ops, &fifo_ops, &unix_ops, &inet_ops, &netlink_ops, &packet_ops, &reg_ops, &inherit_ops,
 	&eventfd_ops, &timerfd_ops, &signalfd_ops, &epoll_ops, &inotify_ops, &fanotify_ops, &caller_tty_ops, &pty_master_ops, &pty_slave_ops, &ctty_ops, &pidfd_ops,
 	NULL
 };

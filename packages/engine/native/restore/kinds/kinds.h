@@ -13,12 +13,17 @@ struct kind_ops {
 };                                  /* each returns 0, or -1 once the error is printed */
 
 extern const struct kind_ops reg_ops, pipe_ops, unix_ops, fifo_ops, inherit_ops, eventfd_ops, timerfd_ops, signalfd_ops,
-	epoll_ops, inotify_ops, fanotify_ops, memfd_ops, caller_tty_ops, pty_master_ops, pty_slave_ops, ctty_ops, pidfd_ops, inet_ops;
+	epoll_ops, inotify_ops, fanotify_ops, memfd_ops, caller_tty_ops, pty_master_ops, pty_slave_ops, ctty_ops, pidfd_ops, inet_ops,
+	netlink_ops, packet_ops;
 
 /* kinds.c */
 int obj_fd(struct obj *o, int fd);  /* o's fd is fd, moved out of the way of the dumped fd numbers */
 int obj_error(struct obj *o);       /* "Error: <label>: <errno>", -1 */
 int sys_error(void);
+
+/* sk-opts.c: a netlink or packet socket's skOpts; its O_NONBLOCK as dumped */
+int set_sk_opts(struct obj *o, int fd);
+int set_sk_flags(struct obj *o, int fd);
 
 /* reg.c */
 int open_obj_path(struct obj *o, int extra);  /* REG/FIFO: o->path with the dumped flags (never creating) */
