@@ -155,7 +155,7 @@ test('plan reader: indices out of range or of the wrong kind are refused, naming
     [(q) => { q.tasks[1].fds[1].obj = 99; }, 'restore plan: tasks[1].fds[1].obj: index 99 out of range (24 objs)'],
     [(q) => { q.objs[2].pipeNo = 2; }, 'restore plan: objs[2].pipeNo: index 2 out of range (2 pipes)'],
     [(q) => { q.objs[3].sk.peer = 24; }, 'restore plan: objs[3].skPeer: index 24 out of range (24 objs)'],
-    [(q) => { q.objs[4].sk.listener = 1n << 62n; }, `restore plan: objs[4].skListener: index ${1n << 62n} out of range (22 objs)`],
+    [(q) => { q.objs[4].sk.listener = 1n << 62n; }, `restore plan: objs[4].skListener: index ${1n << 62n} out of range (24 objs)`],
     [(q) => { q.objs[13].nums = [3n]; }, 'restore plan: objs[13].memfd: index 3 out of range (3 memfds)'],
     [(q) => { q.objs[16].nums = [16n]; }, 'restore plan: objs[16].master: index 16 is not before this element (16)'],
     [(q) => { q.objs[16].nums = [0n]; }, 'restore plan: objs[16].master: element 0 is not a PTY_MASTER'],
