@@ -219,7 +219,7 @@ export class CgroupDump {
       dir_perms: d.perms,
     });
     return {
-      sets: this.sets.filter((s) => s !== this.own || this.rootCgns).map((s) => ({ id: s.id, ctls: s.ctls.map((c) => ({ name: c.name, path: c.path, ...(c.prefix ? { cgns_prefix: c.prefix } : {}) })) })),
+      sets: this.sets.filter((s) => s !== this.own || (this.rootCgns && this.rootSet === s.id)).map((s) => ({ id: s.id, ctls: s.ctls.map((c) => ({ name: c.name, path: c.path, ...(c.prefix ? { cgns_prefix: c.prefix } : {}) })) })),
       controllers: this.controllers.map((c) => ({ cnames: c.cnames, dirs: c.heads.map((d) => dirEntry(d, undefined)), is_threaded: c.threaded })),
     };
   }
