@@ -5,6 +5,9 @@
 // Restore (--manage-cgroups MODE, criu's default soft): missing directories are created (soft, full, strict)
 // or refused (none, props); properties and permissions set as the mode says; each task whose set differs from
 // its parent's joins its cgroups (the helper writes its cgroup.procs before it forks its children).
+// A root task with a cgroup namespace of its own: each member's cgns_prefix is the part of its path that is
+// the namespace's root (from the task's own view of its cgroups); the restored task joins those roots,
+// unshares a cgroup namespace there and then joins its cgroups, as criu's prepare_cgns. Nested ones: ids.ts.
 import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, chmodSync, chownSync, openSync, fstatSync, fchmodSync, fchownSync } from 'node:fs';
 import { native } from './native.js';
 import { DumpError, type Log } from './log.js';
