@@ -3,10 +3,11 @@
 // the root task's cgroup with their properties and permissions); the directories are removed, as on
 // another machine; the restore (--manage-cgroups soft, criu's default) creates them again with their
 // properties and permissions and each task is back in its own; ignore leaves the tasks in ckpt's cgroup,
-// none refuses missing directories and strict existing ones, by name.
+// none refuses missing directories and strict existing ones, by name. A root task with a cgroup namespace of
+// its own (criu's cgns_prefix) comes back in a new one rooted where it was; a nested one is refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ckpt, compile, eventually, launch, needPtrace, sleep, workDir } from './helpers.mjs';
 import { decodeAll } from './compare.mjs';
@@ -126,5 +127,84 @@ test('cgroups: a tree in nested cgroups, dumped, its cgroups removed, restored i
     killPids(pids);
     await waitGone(pids);
     await rmdirs([b, a, top]);
+  }
+});
+
+const nsOf = (pid) => Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/cgroup`))[1]);
+const tickOf = (lines, pid) => {
+  const l = lines.filter((x) => x.includes(` pid=${pid} `)).at(-1);
+  return l && /cg=(\S*) ns=(\d+)$/.exec(l).slice(1);
+};
+
+test('cgroups: a root task in its own cgroup namespace, restored in a new one rooted where it was', async (t) => {
+  if (!needPtrace(t)) return;
+  const cg = v2();
+  if (cg.why) {
+    if (process.env.CI) assert.fail(`cgroups test needs cgroup v2: ${cg.why}`);
+    t.skip(cg.why);
+    return;
+  }
+  const dir = workDir('cgroupns');
+  const rel = `${cg.own === '/' ? '' : cg.own}/ckpt-cgns-${process.pid}`;
+  const top = cg.mount + rel, nsRoot = `${top}/ns`, inner = `${nsRoot}/inner`;
+  const prog = compile('cgroupns', dir);
+  let pids = [];
+  try {
+    mkdirSync(inner, { recursive: true });
+    const h = await launch(prog, [nsRoot, 'inner']);
+    const child = Number(/READY pid=\d+ child=(\d+)/.exec(h.lines().join('\n'))[1]);
+    pids = [h.pid, child];
+    const ns0 = nsOf(h.pid);
+    assert.notEqual(ns0, nsOf(process.pid));
+    await eventually(() => assert.deepEqual(tickOf(h.lines(), child), ['/inner', String(ns0)]));
+
+    const img = join(dir, 'img');
+    const r = ckpt(['dump', '-t', String(h.pid), '-D', img, '-v4', '-o', 'dump.log']);
+    assert.equal(r.status, 0, r.stderr);
+    const imgs = await decodeAll(img);
+    const set = imgs['cgroup.img'].entries[0].sets.find((s) => s.id === imgs[`core-${h.pid}.img`].entries[0].thread_core.cg_set);
+    const member = set.ctls.find((c) => c.name === '');
+    assert.equal(member.path, `${rel}/ns/inner`);
+    assert.equal(member.cgns_prefix, `${rel}/ns`.length, 'the namespace root is the cgns prefix of the path, as criu writes it');
+    const idsOf = (pid) => imgs[`ids-${pid}.img`].entries[0].cgroup_ns_id;
+    assert.notEqual(idsOf(h.pid), imgs['inventory.img'].entries[0].root_ids.cgroup_ns_id);
+    assert.equal(idsOf(child), idsOf(h.pid));
+
+    await dumpedPidsFree(pids);
+    await rmdirs([inner, nsRoot]);
+    const root = restoreOk(img);
+    assert.equal(root, h.pid);
+    for (const p of pids) assert.equal(cgOf(p), `${rel}/ns/inner`, `task ${p} is back in its cgroup`);
+    const ns1 = nsOf(h.pid);
+    assert.notEqual(ns1, nsOf(process.pid), 'a cgroup namespace of its own again');
+    assert.equal(nsOf(child), ns1, 'the child shares it');
+    const n = h.lines().length;
+    await eventually(() => {
+      assert.ok(h.lines().length > n + 2, 'the restored tasks tick');
+      // their own view: "/inner", the namespace rooted at ns/
+      for (const p of pids) assert.deepEqual(tickOf(h.lines(), p), ['/inner', String(ns1)]);
+    });
+    killPids(pids);
+    await waitGone(pids);
+
+    // ignore would bring the tree back in ckpt's cgroup namespace: refused by name
+    const rr = ckpt(['restore', '-D', img, '-d', '--manage-cgroups=ignore']);
+    assert.notEqual(rr.status, 0);
+    assert.match(rr.stderr, new RegExp(`task ${h.pid} lived in its own cgroup namespace, which --manage-cgroups=ignore does not restore`));
+    assert.equal(rr.stderr.trim().split('\n').length, 1, rr.stderr);
+
+    // a child in a namespace of its own below the root's: refused at dump, by name
+    const hn = await launch(prog, [nsRoot, 'inner', 'nested']);
+    const cn = Number(/READY pid=\d+ child=(\d+)/.exec(`READY${hn.lines().join('\n').split('READY').at(-1)}`)[1]);
+    pids = [hn.pid, cn];
+    await eventually(() => assert.ok(tickOf(hn.lines(), cn)));
+    const rn = ckpt(['dump', '-t', String(hn.pid), '-D', join(dir, 'img-nested'), '-v4', '-o', 'dump.log']);
+    assert.notEqual(rn.status, 0);
+    assert.match(rn.stderr, new RegExp(`task ${cn} is in another cgroup namespace than the root task ${hn.pid}; nested cgroup namespaces are not supported`));
+    assert.ok(existsSync(`/proc/${hn.pid}`), 'a refused dump leaves the tree running');
+  } finally {
+    killPids(pids);
+    await waitGone(pids);
+    await rmdirs([inner, nsRoot, top]);
   }
 });

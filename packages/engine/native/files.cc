@@ -428,6 +428,39 @@ Napi::Value MountCgroup(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), fd < 0 ? -e : fd);
 }
 
+
+// cgroupView(pid, tid) -> /proc/PID/task/TID/cgroup as the thread itself sees it (paths relative to its own
+// cgroup namespace's root, criu's parasite-read "internal" view), or -errno. The calling thread enters that
+// cgroup namespace for the read (cgroup namespaces are per thread and need no single-threaded caller) and
+// returns to its own; failing to return would leave ckpt in the dumped task's view, so it aborts.
+Napi::Value CgroupView(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int pid = info[0].As<Napi::Number>().Int32Value(), tid = info[1].As<Napi::Number>().Int32Value();
+  char path[96];
+  int own = open("/proc/thread-self/ns/cgroup", O_RDONLY | O_CLOEXEC);
+  if (own < 0) return Ret(env, -1);
+  snprintf(path, sizeof(path), "/proc/%d/task/%d/ns/cgroup", pid, tid);
+  int ns = open(path, O_RDONLY | O_CLOEXEC);
+  if (ns < 0) { int e = errno; close(own); return Napi::Number::New(env, -e); }
+  if (setns(ns, CLONE_NEWCGROUP) < 0) { int e = errno; close(ns); close(own); return Napi::Number::New(env, -e); }
+  close(ns);
+  snprintf(path, sizeof(path), "/proc/%d/task/%d/cgroup", pid, tid);
+  std::string text;
+  int e = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) e = errno;
+  for (char buf[4096]; fd >= 0;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0) e = errno;
+    if (n <= 0) break;
+    text.append(buf, n);
+  }
+  if (fd >= 0) close(fd);
+  if (setns(own, CLONE_NEWCGROUP) < 0) abort();
+  close(own);
+  if (e) return Napi::Number::New(env, -e);
+  return Napi::String::New(env, text);
+}
+
 }  // namespace
 
 void InitFiles(Napi::Env env, Napi::Object exports) {
@@ -453,6 +486,7 @@ void InitFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("fown", Napi::Function::New(env, Fown));
   exports.Set("handlePath", Napi::Function::New(env, HandlePath));
   exports.Set("mountCgroup", Napi::Function::New(env, MountCgroup));
+  exports.Set("cgroupView", Napi::Function::New(env, CgroupView));
   exports.Set("mknod", Napi::Function::New(env, Mknod));
   exports.Set("linkFollow", Napi::Function::New(env, LinkFollow));
   exports.Set("symlinkTarget", Napi::Function::New(env, SymlinkTarget));

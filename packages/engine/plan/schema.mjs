@@ -193,6 +193,7 @@ export const records = {
       ptimers: array(fixed(u64, 10)), // id, clock, notify, signo, notify tid, sival, isec, insec, vsec, vnsec
       ctty: index('objs', { none: true }), cttyPgrp: u64, // the terminal this session leader takes as its controlling tty
       cgroup: { ...str, optional: true }, // cgroup.procs files (newline-separated) the task writes itself into before forking; '': its parent's cgroups
+      cgns: { ...str, optional: true }, // cgroup.procs files of its cgroup namespace's root: joined, then unshare(CLONE_NEWCGROUP), before `cgroup`; '': none
     },
     cOnly: { region_need: 'uint64_t region_need' },
   },

@@ -5,15 +5,20 @@
 // Restore (--manage-cgroups MODE, criu's default soft): missing directories are created (soft, full, strict)
 // or refused (none, props); properties and permissions set as the mode says; each task whose set differs from
 // its parent's joins its cgroups (the helper writes its cgroup.procs before it forks its children).
+// A root task with a cgroup namespace of its own: each member's cgns_prefix is the part of its path that is
+// the namespace's root (from the task's own view of its cgroups); the restored task joins those roots,
+// unshares a cgroup namespace there and then joins its cgroups, as criu's prepare_cgns. Nested ones: ids.ts.
 import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, chmodSync, chownSync, openSync, fstatSync, fchmodSync, fchownSync } from 'node:fs';
 import { native } from './native.js';
 import { DumpError, type Log } from './log.js';
-import { hasImage, load } from './restore/read.js';
+import { hasImage, load, n } from './restore/read.js';
+import { nsInode } from './proc.js';
 
 export const CG_MODES = ['none', 'props', 'soft', 'full', 'strict', 'ignore'] as const;
 export type CgroupMode = (typeof CG_MODES)[number];
 
-interface Ctl { name: string; path: string }
+/** prefix: the length of path's part that is the root of the task's cgroup namespace (criu's cgns_prefix; 0: none) */
+interface Ctl { name: string; path: string; prefix?: number }
 interface Perms { mode: number; uid: number; gid: number }
 interface Prop { name: string; value: string; perms: Perms }
 interface Dir { path: string; perms: Perms; props: Prop[]; children: Dir[] }
@@ -89,6 +94,9 @@ export class CgroupDump {
   private own: { id: number; ctls: Ctl[] };
   private rootSet = 0;
   private controllers: Controller[] = [];
+  private ownCgns = nsInode(process.pid, 'cgroup');
+  /** the root task has a cgroup namespace of its own: cgroup.img is written even if its set is ckpt's */
+  private rootCgns = false;
 
   /** mode: the dump's --manage-cgroups (ignore: the sets only, no directories); roots: --cgroup-root [ctl:]/path */
   constructor(private mode: CgroupMode, private log: Log, private roots: { ctl?: string; root: string }[] = []) {
@@ -104,10 +112,16 @@ export class CgroupDump {
   /** the cg_set of every thread of a task (cores: tid -> core entry); a thread outside its leader's set is refused */
   assign(pid: number, tids: number[], cores: Map<number, any>): void {
     let leaderSet = 0;
+    const leaderNs = nsInode(pid, 'cgroup');
     for (const tid of [pid, ...tids.filter((t) => t !== pid)]) {
       let text: string;
       try { text = readFileSync(`/proc/${pid}/task/${tid}/cgroup`, 'latin1'); } catch (e) { throw new DumpError(`task ${pid}: cannot read the cgroups of thread ${tid}: ${(e as Error).message}`); }
-      const set = this.setOf(parseCgroupFile(text), true);
+      const ctls = parseCgroupFile(text);
+      const ns = tid === pid ? leaderNs : nsInode(pid, `cgroup`, tid);
+      if (ns !== leaderNs) throw new DumpError(`task ${pid}: thread ${tid} is in another cgroup namespace than its leader, which ckpt cannot restore`);
+      if (ns !== this.ownCgns) this.setPrefixes(pid, tid, ctls);
+      if (!this.rootSet && ns !== this.ownCgns) this.rootCgns = true;
+      const set = this.setOf(ctls, true);
       if (!this.rootSet) this.rootSet = set.id;
       if (tid === pid) leaderSet = set.id;
       else if (set.id !== leaderSet) throw new DumpError(`task ${pid}: thread ${tid} is in other cgroups than its leader, which ckpt cannot restore yet`);
@@ -118,8 +132,26 @@ export class CgroupDump {
 
   get ownSetId(): number { return this.own.id; }
 
+  /**
+   * criu's parse_thread_cgroup: the thread's own view of its cgroups (paths from its cgroup namespace's root)
+   * is a suffix of ours; what comes before it is the namespace's root, the cgns prefix of each controller.
+   */
+  private setPrefixes(pid: number, tid: number, ctls: Ctl[]): void {
+    const view = native().cgroupView(pid, tid);
+    if (typeof view === 'number') throw new DumpError(`task ${pid}: cannot read thread ${tid}'s cgroups in its cgroup namespace: errno ${-view}`);
+    for (const inner of parseCgroupFile(view)) {
+      const c = ctls.find((x) => x.name === inner.name);
+      if (!c || c.path === inner.path) continue;
+      const tail = inner.path.slice(1);
+      if (!c.path.endsWith(tail)) throw new DumpError(`task ${pid}: its cgroup ${inner.name || 'v2'}:${inner.path} is not inside its cgroup namespace (${c.path} to ckpt): cannot be restored`);
+      let prefix = c.path.length - tail.length;
+      if (c.path[prefix - 1] === '/') prefix--;
+      c.prefix = prefix;
+    }
+  }
+
   private setOf(ctls: Ctl[], collect: boolean): { id: number; ctls: Ctl[] } {
-    const same = this.sets.find((s) => s.ctls.length === ctls.length && s.ctls.every((c, i) => c.name === ctls[i].name && c.path === ctls[i].path));
+    const same = this.sets.find((s) => s.ctls.length === ctls.length && s.ctls.every((c, i) => c.name === ctls[i].name && c.path === ctls[i].path && (c.prefix ?? 0) === (ctls[i].prefix ?? 0)));
     if (same) return same;
     const set = { id: this.sets.length + 1, ctls };
     this.sets.push(set);
@@ -182,7 +214,7 @@ export class CgroupDump {
 
   /** cgroup.img's entry, or undefined when every task is in ckpt's own cgroups (criu writes none then) */
   imageEntry(): any | undefined {
-    if (this.rootSet === this.own.id && this.sets.length === 1) return undefined;
+    if (this.rootSet === this.own.id && this.sets.length === 1 && !this.rootCgns) return undefined;
     const dirEntry = (d: Dir, parent: string | undefined): any => ({
       dir_name: parent === undefined ? d.path.slice(1) : d.path.slice(parent === '/' ? 1 : parent.length + 1),
       children: d.children.map((c) => dirEntry(c, d.path)),
@@ -190,7 +222,7 @@ export class CgroupDump {
       dir_perms: d.perms,
     });
     return {
-      sets: this.sets.filter((s) => s !== this.own).map((s) => ({ id: s.id, ctls: s.ctls.map((c) => ({ name: c.name, path: c.path })) })),
+      sets: this.sets.filter((s) => s !== this.own || (this.rootCgns && this.rootSet === s.id)).map((s) => ({ id: s.id, ctls: s.ctls.map((c) => ({ name: c.name, path: c.path, ...(c.prefix ? { cgns_prefix: c.prefix } : {}) })) })),
       controllers: this.controllers.map((c) => ({ cnames: c.cnames, dirs: c.heads.map((d) => dirEntry(d, undefined)), is_threaded: c.threaded })),
     };
   }
@@ -198,10 +230,11 @@ export class CgroupDump {
 
 // ---- restore ----
 
-interface RstTask { pid: number; parent: number; cgroup?: string }
+interface RstTask { pid: number; parent: number; cgroup?: string; cgns?: string }
 
 export interface CgroupRestore {
-  /** each task's `cgroup`: the cgroup.procs files it writes itself into ('': it stays where its parent is) */
+  /** each task's `cgroup`: the cgroup.procs files it writes itself into ('': it stays where its parent is); the
+   * root task's `cgns`: those of its cgroup namespace's root, joined before it unshares one ('': none) */
   place(tasks: RstTask[]): void;
   /** the hierarchies' mounts go, once the helper is done */
   release(): void;
@@ -212,7 +245,14 @@ export interface CgroupRestore {
  * mounts of the hierarchies stay until release(), the tasks' cgroup.procs paths go through them.
  */
 export function prepareCgroups(dir: string, mode: CgroupMode, log: Log, roots: { ctl?: string; root: string }[] = []): CgroupRestore {
-  const none: CgroupRestore = { place(tasks) { for (const t of tasks) t.cgroup = ''; }, release() {} };
+  const none: CgroupRestore = {
+    place(tasks) {
+      for (const t of tasks) t.cgroup = t.cgns = '';
+      const root = tasks.find((t) => t.parent < 0);
+      if (mode === 'ignore' && root && ownCgns(dir, root.pid)) throw new DumpError(`task ${root.pid} lived in its own cgroup namespace, which --manage-cgroups=ignore does not restore`);
+    },
+    release() {},
+  };
   if (mode === 'ignore' || !hasImage(dir, 'cgroup')) return none;
   const entry = load(dir, 'cgroup', 'cgroups').entries[0];
   if (!entry || !(entry.sets ?? []).length) return none;
@@ -237,20 +277,29 @@ export function prepareCgroups(dir: string, mode: CgroupMode, log: Log, roots: {
         const core = load(dir, 'core', t.pid, `task ${t.pid}`).entries[0];
         return Number(core?.thread_core?.cg_set ?? core?.tc?.cg_set ?? 0);
       });
+      const procs = (t: RstTask, set: any, path: (m: any) => string) => set.ctls.map((m: any) => {
+        const i = ctrls.findIndex((c) => contains(c.cnames, m.name));
+        if (i < 0) throw new DumpError(`task ${t.pid}: no controller of cgroup.img for ${m.name}:${m.path}`);
+        const p = path(m);
+        return `${yard[i]}${p === '/' ? '' : p}/cgroup.procs`;
+      }).join('\n');
       tasks.forEach((t, ti) => {
-        t.cgroup = '';
+        t.cgroup = t.cgns = '';
         if (!sets[ti]) return; // a zombie: no set
+        const set = setById.get(sets[ti]);
+        // the root task's own cgroup namespace (criu's prepare_cgns): it is rooted where the task was when it
+        // unshared, each controller's cgns prefix ("/" without one); all its descendants inherit it
+        const cgns = t.parent < 0 && (ownCgns(dir, t.pid) || (set?.ctls ?? []).some((m: any) => n(m.cgns_prefix) > 0));
+        if (cgns) {
+          if (!set) throw new DumpError(`task ${t.pid}: cgroup set ${sets[ti]} is not in cgroup.img`);
+          t.cgns = procs(t, set, (m) => (n(m.cgns_prefix) > 0 ? (m.path as string).slice(0, n(m.cgns_prefix)) : '/'));
+        }
         // the nearest ancestor with a set is where this task starts (criu's restore_task_cgroup)
         let p = t.parent;
         while (p >= 0 && !sets[p]) p = tasks[p].parent;
-        if (sets[ti] === (p >= 0 ? sets[p] : rootCgSet)) return;
-        const set = setById.get(sets[ti]);
+        if (!cgns && sets[ti] === (p >= 0 ? sets[p] : rootCgSet)) return;
         if (!set) throw new DumpError(`task ${t.pid}: cgroup set ${sets[ti]} is not in cgroup.img`);
-        t.cgroup = set.ctls.map((m: any) => {
-          const i = ctrls.findIndex((c) => contains(c.cnames, m.name));
-          if (i < 0) throw new DumpError(`task ${t.pid}: no controller of cgroup.img for ${m.name}:${m.path}`);
-          return `${yard[i]}${m.path === '/' ? '' : m.path}/cgroup.procs`;
-        }).join('\n');
+        t.cgroup = procs(t, set, (m) => m.path);
       });
     };
     return { place, release };
@@ -258,6 +307,13 @@ export function prepareCgroups(dir: string, mode: CgroupMode, log: Log, roots: {
     release();
     throw e;
   }
+}
+
+/** did the dumped task have a cgroup namespace other than the dumper's (ids-PID.img against the inventory's root_ids) */
+function ownCgns(dir: string, pid: number): boolean {
+  const ids = load(dir, 'ids', pid, `task ${pid}`).entries[0];
+  const root = load(dir, 'inventory', 'inventory').entries[0]?.root_ids;
+  return !!ids?.cgroup_ns_id && !!root?.cgroup_ns_id && n(ids.cgroup_ns_id) !== n(root.cgroup_ns_id);
 }
 
 /** --cgroup-root on restore (criu's rewrite_cgroup_roots): each controller's top directories move under newroot */

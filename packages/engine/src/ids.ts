@@ -56,7 +56,13 @@ export class Ids {
     }
     for (const [field, name] of NS) {
       const key = `${name}:${nsInode(pid, name)}`;
-      const id = this.nsIds.get(key);
+      let id = this.nsIds.get(key);
+      // the root task's own cgroup namespace comes back through its cgroup set (cgroups.ts), as in criu
+      if (id === undefined && name === 'cgroup' && !this.seen.length) this.nsIds.set(key, (id = this.nsIds.size + 1));
+      // criu restores one cgroup namespace, the root task's, which all its descendants inherit
+      if (name === 'cgroup' && this.seen.length && id !== this.seen[0].ids[field]) {
+        throw new DumpError(`task ${pid} is in another cgroup namespace than the root task ${this.seen[0].pid}; nested cgroup namespaces are not supported`);
+      }
       if (id === undefined) throw new DumpError(`task ${pid} lives in its own ${name} namespace; dumping namespaces is not supported yet`);
       ids[field] = id;
     }

@@ -80,6 +80,8 @@ export interface Native {
   symlinkTarget(procFd: string): string | null;
   /** fd of a detached mount (fsmount) of a cgroup hierarchy: fstype cgroup or cgroup2, options "name=X" or controllers; or -errno */
   mountCgroup(fstype: string, options: string): number;
+  /** /proc/PID/task/TID/cgroup read from inside the thread's own cgroup namespace, or -errno */
+  cgroupView(pid: number, tid: number): string | number;
   threadArea(tid: number, entry: number): Buffer | null;
   seccompFilters(tid: number): { filters?: Buffer[]; flags?: number[]; error?: number };
 

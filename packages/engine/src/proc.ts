@@ -107,9 +107,9 @@ export function readFdinfo(pid: number, fd: number): { pos: bigint; flags: numbe
   return { pos, flags, mntId, lines };
 }
 
-/** Namespace inode of /proc/PID/ns/NAME. */
-export function nsInode(pid: number, name: string): number {
-  const l = readlinkSync(`/proc/${pid}/ns/${name}`);
+/** Namespace inode of /proc/PID/ns/NAME (a thread's: /proc/PID/task/TID/ns/NAME). */
+export function nsInode(pid: number, name: string, tid?: number): number {
+  const l = readlinkSync(tid === undefined ? `/proc/${pid}/ns/${name}` : `/proc/${pid}/task/${tid}/ns/${name}`);
   const m = /\[(\d+)\]/.exec(l);
   return m ? Number(m[1]) : 0;
 }

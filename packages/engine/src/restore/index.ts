@@ -88,10 +88,14 @@ export function restore(opts: RestoreOptions): RestoreResult {
   try {
     return runHelper();
   } catch (e) {
-    if (e instanceof DumpError && !(e as any).logged) log.error(e.message);
+    // logged once here: the caller prints only what was not
+    if (e instanceof DumpError && !(e as any).logged) {
+      log.error(e.message);
+      (e as any).logged = true;
+    }
     if (e instanceof RestoreError) {
       log.error(e.message);
-      throw new DumpError(e.message);
+      throw Object.assign(new DumpError(e.message), { logged: true });
     }
     throw e;
   } finally {
