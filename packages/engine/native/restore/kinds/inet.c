@@ -6,7 +6,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/filter.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -47,24 +46,13 @@ static socklen_t sockaddr_of(struct obj *o, const struct buf *a, uint64_t port, 
 	return sizeof(*s4);
 }
 
-/* the options of one step; a classic BPF filter is handed over as a sock_fprog */
+/* the options of one step */
 static int set_opts(struct obj *o, int fd, uint64_t step)
 {
 	for (uint64_t i = 0; i < o->nr_in_opts; i++) {
 		struct sockopt *so = &o->in_opts[i];
-		if (so->step != step)
-			continue;
-		int r;
-		if (so->level == SOL_SOCKET && so->name == SO_ATTACH_FILTER) {
-			struct sock_fprog prog = { .len = (unsigned short)(so->val.len / sizeof(struct sock_filter)),
-						   .filter = (struct sock_filter *)so->val.p };
-			r = setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
-		} else
-			r = setsockopt(fd, (int)so->level, (int)so->name, so->val.p, (socklen_t)so->val.len);
-		if (r < 0) {
-			fprintf(stderr, "Error: %s: setsockopt %s: %s\n", o->label, so->what, strerror(errno));
+		if (so->step == step && set_sockopt(o, fd, so->level, so->name, &so->val, so->what) < 0)
 			return -1;
-		}
 	}
 	return 0;
 }

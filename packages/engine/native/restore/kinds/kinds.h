@@ -21,7 +21,8 @@ int obj_fd(struct obj *o, int fd);  /* o's fd is fd, moved out of the way of the
 int obj_error(struct obj *o);       /* "Error: <label>: <errno>", -1 */
 int sys_error(void);
 
-/* sk-opts.c: a netlink or packet socket's skOpts; its O_NONBLOCK as dumped */
+/* sk-opts.c: one socket option; a netlink or packet socket's skOpts; its O_NONBLOCK as dumped */
+int set_sockopt(struct obj *o, int fd, uint64_t level, uint64_t name, const struct buf *val, const char *what);
 int set_sk_opts(struct obj *o, int fd);
 int set_sk_flags(struct obj *o, int fd);
 
