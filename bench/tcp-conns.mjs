@@ -33,15 +33,20 @@ const holder = spawn('unshare', ['-n', 'sleep', '100000'], { stdio: 'ignore' });
 const netns = `--net=/proc/${holder.pid}/ns/net`;
 for (let i = 0; i < 100 && spawnSync('nsenter', [netns, 'true']).status !== 0; i++) await sleep(50);
 spawnSync('nsenter', [netns, 'ip', 'link', 'set', 'lo', 'up']);
-for (const d of ['server', 'client']) mkdirSync(join(work, d));
 
 let server, client;
-try {
+// a fresh server and clients for every run: a tree CRIU restored is in a time namespace of its own, which ckpt
+// does not dump yet
+async function start() {
+  for (const d of ['server', 'client']) { rmSync(join(work, d), { recursive: true, force: true }); mkdirSync(join(work, d)); }
   server = await launch('/usr/bin/nsenter', [netns, prog, 'server'], join(work, 'server'));
   const port = /^PORT (\d+)/m.exec(server.lines().join('\n'))[1];
   client = await launch('/usr/bin/nsenter', [netns, prog, 'client', String(conns), port], join(work, 'client'));
-  let round = 0;
-
+}
+function stop() {
+  for (const h of [server, client]) if (h) for (const p of [h.pid, ...sessionPids(h.pid)]) try { process.kill(p, 'SIGKILL'); } catch {}
+}
+try {
   const timed = (cmd, args) => {
     const t0 = process.hrtime.bigint();
     const r = spawnSync('nsenter', [netns, cmd, ...args], { encoding: 'utf8' });
@@ -51,6 +56,8 @@ try {
   };
 
   async function once(tool, i) {
+    await start();
+    const round = 1;
     const img = join(work, `img-${tool}-${i}`);
     mkdirSync(img);
     const pids = sessionPids(server.pid);
@@ -62,12 +69,13 @@ try {
     const restore = tool === 'ckpt'
       ? timed(CKPT_BIN, ['restore', ...opts, '-d'])
       : timed(CRIU, ['restore', ...opts, '-d']);
-    round++;
     process.kill(client.pid, 'SIGUSR1');
     let line;
     for (let k = 0; k < 1500 && !(line = client.lines().find((l) => l.startsWith(`ROUND ${round} `))); k++) await sleep(100);
     if (line !== `ROUND ${round} OK n=${conns}`) throw new Error(`after ${tool}'s restore: ${line ?? 'no reply in 150 s'}`);
     rmSync(img, { recursive: true, force: true });
+    stop();
+    for (let k = 0; k < 3000 && [server.pid, client.pid].some((p) => existsSync(`/proc/${p}`)); k++) await sleep(10);
     return { dump, restore };
   }
 
@@ -82,7 +90,7 @@ try {
     console.log(`${k.padEnd(8)} ckpt ${a.toFixed(3)} s   criu ${b.toFixed(3)} s   ckpt/criu ${(a / b).toFixed(2)}`);
   }
 } finally {
-  for (const h of [server, client]) if (h) for (const p of [h.pid, ...sessionPids(h.pid)]) try { process.kill(p, 'SIGKILL'); } catch {}
+  stop();
   holder.kill('SIGKILL');
   rmSync(work, { recursive: true, force: true });
 }
