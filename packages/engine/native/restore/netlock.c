@@ -1,6 +1,6 @@
 /* The network lock taken at dump (ckpt's src/netlock.ts, or CRIU's rules) is dropped here, once every task
  * is restored and before any runs, as criu's network_unlock: then the repaired TCP sockets leave repair
- * mode (kinds/tcp-stream.c). ckpt passes the commands in the environment: CKPT_NET_UNLOCK, one command a
+ * mode (kinds/tcp-stream.c). ckpt passes the commands in a file named by CKPT_NET_UNLOCK_FILE (or in CKPT_NET_UNLOCK), one command a
  * line, its words separated by single spaces (iptables -D ... rules of the dumped connections, or nft
  * delete table ...). A failing command is reported and the restore goes on, as with criu: the tree is
  * whole, the lock only delays its packets. */
@@ -41,11 +41,34 @@ static void run_one(char *line)
 		fprintf(stderr, "Warn: network unlock: %s failed (status %d)\n", argv[0], WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }
 
+/* the whole file, NUL-terminated (the rules of every dumped connection: too many for one environment string) */
+static char *read_all(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+	if (f) {
+		FILE *m = open_memstream(&buf, &len);
+		char chunk[8192];
+		size_t n;
+		while (m && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+			fwrite(chunk, 1, n, m);
+		if (m)
+			fclose(m);
+		fclose(f);
+	}
+	if (!buf)
+		fprintf(stderr, "Error: cannot read the network unlock commands %s: %s\n", path, strerror(errno));
+	return buf;
+}
+
 int net_unlock_and_resume(void)
 {
-	const char *list = getenv("CKPT_NET_UNLOCK");
-	if (list && *list) {
-		char *copy = strdup(list), *save = NULL;
+	const char *path = getenv("CKPT_NET_UNLOCK_FILE"), *list = getenv("CKPT_NET_UNLOCK");
+	if ((path && *path) || (list && *list)) {
+		char *copy = path && *path ? read_all(path) : strdup(list), *save = NULL;
+		if (!copy)
+			return -1;
 		info("unlocking the network");
 		for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
 			run_one(l);

@@ -138,7 +138,8 @@ export function restore(opts: RestoreOptions): RestoreResult {
         ...(process.env.CKPT_NO_UFFD ? { CKPT_NO_UFFD: '1' } : {}),
         // what the caller asked for at the end of the restore: caller.c
         ...(opts.pidfile ? { CKPT_PIDFILE: opts.pidfile } : {}),
-        ...(netUnlock ? { CKPT_NET_UNLOCK: netUnlock } : {}),
+        // a file: the rules of 1,000 connections are more than one environment string may hold (E2BIG)
+        ...(netUnlock ? { CKPT_NET_UNLOCK_FILE: unlockFile(tmp, netUnlock) } : {}),
         ...(opts.statusFd !== undefined ? { CKPT_STATUS_FD: String(opts.statusFd) } : {}),
         ...(opts.hooks?.scripts.length ? {
           CKPT_ACTION_SCRIPTS: opts.hooks.scripts.join('\n'), CKPT_SCRIPT_CWD: opts.hooks.workDir, CRTOOLS_IMAGE_DIR: opts.hooks.imagesDir,
@@ -194,4 +195,11 @@ function spawnSibling(helper: string, args: string[], env: NodeJS.ProcessEnv, tm
   } finally {
     for (const fd of fds) if (fd > 2) closeSync(fd);
   }
+}
+
+/** The network unlock commands in a file of the restore's temp dir, for the helper (native/restore/netlock.c). */
+function unlockFile(tmp: string, commands: string): string {
+  const p = join(tmp, 'net-unlock');
+  writeFileSync(p, commands, { mode: 0o600 });
+  return p;
 }
