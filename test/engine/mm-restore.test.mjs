@@ -5,12 +5,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstatSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ckpt, compile, eventually, launch, needPtrace, sessionPids, workDir } from './helpers.mjs';
+import { ckpt, compile, decodeDir, eventually, launch, needPtrace, sessionPids, workDir } from './helpers.mjs';
 import { dumpedPidsFree, killPids, restoreOk, ticks, until } from './restore-lib.mjs';
 
-/** Starts progs/NAME.c, checks its ticks with check(lines) before the dump, dumps it, restores it and checks
- * the ticks it prints after with check(lines, pids) again; returns nothing (asserts). */
-async function roundTrip(t, name, args, check) {
+/** Starts progs/NAME.c, checks its ticks with check(lines) before the dump, dumps it, (checks the images
+ * with images(decoded), when given,) restores it and checks the ticks it prints after with check(lines, pids)
+ * again; returns nothing (asserts). */
+async function roundTrip(t, name, args, check, images) {
   if (!needPtrace(t)) return;
   const dir = workDir(name);
   const h = await launch(compile(name, dir), args.map((a) => a.replace('DIR', dir)));
@@ -28,6 +29,7 @@ async function roundTrip(t, name, args, check) {
     const img = join(dir, 'img');
     const d = ckpt(['dump', '-t', String(h.pid), '-D', img]);
     assert.equal(d.status, 0, d.stderr);
+    if (images) images(await decodeDir(img));
     await dumpedPidsFree(pids);
     const n = h.lines().length;
     assert.equal(restoreOk(img), h.pid);
@@ -79,6 +81,17 @@ test('a memfd stays executable through its fd (memfd_create\'s own file, not a r
     const maps = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((l) => l.endsWith('/memfd:mm-memfd-exec (deleted)'));
     const modes = maps.map((l) => `${l.split(' ')[1]} ${(lstatSync(`/proc/${pid}/map_files/${l.split(' ')[0]}`).mode & 0o777).toString(8)}`).sort();
     assert.deepEqual(modes, ['rw-p 400', 'rw-s 600'], maps.join('\n'));
+  }));
+
+test('shared anonymous memory reopened through map_files stays one inode with its mappings (a memfd inode, not a ghost file)', (t) =>
+  roundTrip(t, 'mm-shmem-fd', [], (lines) => every(lines, /^tick \d+ zero=ok anon=ok$/), (imgs) => {
+    // both fds are MEMFD entries of the inodes of their mappings, named as the mappings are (CRIU's is_memfd)
+    const fds = imgs['files.img'].entries.filter((e) => e.type === 'MEMFD' && Number(e.memfd.flags) & 2 /* O_RDWR */);
+    const inodes = new Map(imgs['memfd.img'].entries.map((m) => [Number(m.inode_id), m]));
+    assert.deepEqual(fds.map((e) => [inodes.get(Number(e.memfd.inode_id))?.name, Number(inodes.get(Number(e.memfd.inode_id))?.size)]).sort((x, y) => x[1] - y[1]),
+      [['/dev/zero', 2 * 4096], ['/dev/zero', 3 * 4096]]);
+    assert.equal(inodes.size, 2, 'one inode each, shared by the fd and the mappings');
+    assert.deepEqual(Object.keys(imgs).filter((f) => f.startsWith('ghost-file') || f.startsWith('remap-fpath')), []);
   }));
 
 test('private pages shared copy-on-write by parent, child and grandchild stay shared, the rest stays apart (premap)', (t) =>

@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <linux/mount.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
@@ -314,6 +315,21 @@ Napi::Value Lseek(const Napi::CallbackInfo& info) {
   return U64(info.Env(), (uint64_t)r);
 }
 
+// shmemDev() -> st_dev of the kernel's internal shmem mount (shared anonymous memory, memfds, SysV shm:
+// CRIU's kdat.shmem_dev), read from a shared anonymous page of our own; or -errno
+Napi::Value ShmemDev(const Napi::CallbackInfo& info) {
+  long pg = sysconf(_SC_PAGESIZE);
+  void* p = mmap(nullptr, pg, PROT_READ, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return Napi::Number::New(info.Env(), -errno);
+  char path[96];
+  snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)p, (unsigned long)p + pg);
+  struct stat st;
+  int r = stat(path, &st);
+  int e = errno;
+  munmap(p, pg);
+  return Napi::Number::New(info.Env(), r < 0 ? -e : (double)st.st_dev);
+}
+
 // fown(fd) -> {pid, pidType, uid, euid, signum}: the owner of an open file description
 Napi::Value Fown(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -484,6 +500,7 @@ void InitFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("clock", Napi::Function::New(env, Clock));
   exports.Set("lseek", Napi::Function::New(env, Lseek));
   exports.Set("fown", Napi::Function::New(env, Fown));
+  exports.Set("shmemDev", Napi::Function::New(env, ShmemDev));
   exports.Set("handlePath", Napi::Function::New(env, HandlePath));
   exports.Set("mountCgroup", Napi::Function::New(env, MountCgroup));
   exports.Set("cgroupView", Napi::Function::New(env, CgroupView));

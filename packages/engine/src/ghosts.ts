@@ -1,7 +1,8 @@
 // Ghost files on restore (CRIU's create_ghost and clean_one_remap): every deleted-but-open inode of the images
 // is made again before the helper runs, at the path the plan gives it (kinds/reg.ts: <path>.cr.<id>.ghost, a
-// directory at its own path); the helper opens it and takes its name away (native/restore/kinds/reg.c); what
-// is still there when the restore ends (a failure before that) is removed here, if it is still ours.
+// directory at its own path) or the next free name; the helper opens it and takes its name away
+// (native/restore/kinds/reg.c); what is still there when the restore ends (a failure before that) is removed
+// here, if it is still ours.
 import {
   chmodSync, chownSync, closeSync, constants as C, existsSync, fchmodSync, fchownSync, fstatSync, ftruncateSync,
   futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, openSync, rmdirSync,
@@ -10,17 +11,41 @@ import {
 import { dirname, join } from 'node:path';
 import { DumpError } from './log.js';
 import { native } from './native.js';
-import type { Ghost } from './restore/types.js';
+import type { Ghost, Plan } from './restore/types.js';
 
 const S_IFREG = 0o100000, S_IFDIR = 0o040000, S_IFLNK = 0o120000;
 
 /** a name a restore made: removed after it if it still names the same inode */
 export interface Made { path: string; ino: number; dir: boolean }
 
-/** A ghost (and the parent directories it needed), in the order to remove them. */
-export function makeGhost(g: Ghost): Made[] {
-  return g.type === S_IFDIR ? makeGhostDir(g) : [makeGhostNode(g)];
+/**
+ * Every ghost of the plan, what was made going into made (in the order to remove it, a failure or not).
+ * A ghost file whose name was taken (another restore of the same dump at once, or one that failed and left
+ * it) gets the next free one, and the plan's objects open it there.
+ */
+export function makeGhosts(plan: Plan, made: Made[]): void {
+  for (const g of plan.ghosts) {
+    if (g.type === S_IFDIR) {
+      made.push(...makeGhostDir(g));
+      continue;
+    }
+    const m = makeGhostNode(g);
+    made.push(m);
+    if (m.path !== g.path) retarget(plan, g.path, m.path);
+  }
 }
+
+/** the objects that name the ghost at from: at to */
+function retarget(plan: Plan, from: string, to: string): void {
+  for (const o of plan.objs) {
+    if (o.path === from) o.path = to;
+    for (const w of o.watches ?? []) if (w.path === from) w.path = to;
+  }
+}
+
+/** CRIU's ghost name, <path>.cr.<id>.ghost, then <path>.cr.<id>.<k>.ghost while taken */
+const GHOST_NAME_TRIES = 100;
+const ghostName = (path: string, k: number) => (k === 0 ? path : path.replace(/\.ghost$/, `.${k}.ghost`));
 
 /** Removes what a restore made and nobody else took since: the same inode at the same name. */
 export function removeGhosts(made: Made[]): void {
@@ -40,8 +65,8 @@ const seconds = (t: [bigint, bigint]) => Number(t[0]) + Number(t[1]) / 1e6;
  * size; a FIFO or device node; a symlink; then owner, mode and times), made where nobody else can reach it: in
  * a private directory (0700, next to its path: the same filesystem), created exclusively and without
  * following links, given its owner and mode (setuid bits included) only once complete, and only then linked
- * to its path (which must not exist) for the helper to open. The private directory is gone when this returns,
- * whatever happened.
+ * to its path (or the next free name, never over one that exists) for the helper to open. The private
+ * directory is gone when this returns, whatever happened.
  */
 function makeGhostNode(g: Ghost): Made {
   const fail = (e: unknown) => new DumpError(`cannot create ghost file ${g.path}: ${(e as Error).message}`);
@@ -87,8 +112,16 @@ function makeGhostNode(g: Ghost): Made {
       if (g.atime && g.mtime) utimesSync(tmp, seconds(g.atime), seconds(g.mtime));
       ino = lstatSync(tmp).ino;
     }
-    linkSync(tmp, g.path);
-    return { path: g.path, ino, dir: false };
+    // linked exclusively: a name some other restore made is left alone
+    for (let k = 0; ; k++) {
+      const path = ghostName(g.path, k);
+      try {
+        linkSync(tmp, path);
+        return { path, ino, dir: false };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || k + 1 === GHOST_NAME_TRIES) throw e;
+      }
+    }
   } catch (e) {
     throw fail(e);
   } finally {

@@ -71,6 +71,8 @@ export interface Native {
   clock(id: number): [number, number];
   lseek(fd: number, offset: number | bigint, whence: number): bigint | number;
   fown(fd: number): { pid: number; pidType: number; uid: number; euid: number; signum: number };
+  /** st_dev of the kernel's internal shmem mount (shared anonymous memory, memfds), or -errno */
+  shmemDev(): number;
   handlePath(mountDir: string, type: number, handle: Buffer): string | null;
   /** 0 or -errno */
   mknod(path: string, mode: number, rdev: number): number;

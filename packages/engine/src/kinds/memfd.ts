@@ -1,7 +1,8 @@
 // memfd and shared anonymous memory (CRIU's memfd.c and shmem.c; CRIU 4.2 dumps both as memfd inodes):
 // a MEMFD entry per open file description, the inode once in memfd.img (name, size, seals, owner, mode)
 // and its present pages in pagemap-shmem-INO.img + pages-N.img. On restore one memfd per inode, shared by
-// every fd and mapping of it; shared anonymous memory stays "/dev/zero" (a mapping of the helper's).
+// every fd and mapping of it; shared anonymous memory stays "/dev/zero" (a mapping of the helper's), and an
+// fd of it (reopened through /proc/PID/map_files) is a MEMFD entry of its inode, as CRIU dumps it.
 import { closeSync, constants, existsSync, openSync, readSync, statfsSync, statSync, writeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { imageFileName, PE } from '@ckpt/images';
@@ -28,9 +29,14 @@ function hugetlbFlag(path: string): number {
 export const memfd: Kind = {
   type: 'MEMFD',
   field: 'memfd',
-  detect: ({ link, st }) => link.startsWith('/memfd:') && st.isFile(),
-  dump(files, { id, link, flags, fown, info, procFd, st }) {
-    const inode_id = memfdInode(files, memfdName(link), procFd, st);
+  // as CRIU's is_memfd: any file of the shmem mount, so shared anonymous memory reopened through
+  // /proc/PID/map_files ("/dev/zero (deleted)") is that memory, not a deleted file to make again
+  detect: ({ link, st, procFd }) => st.isFile() && (link.startsWith('/memfd:') || isShmem(st) || isAnonHugepage(link, procFd)),
+  dump(files, { id, link, flags, fown, info, procFd, st, what }) {
+    const name = memfdName(link);
+    // SysV shared memory ("/SYSV%08x") or a driver's object: the restore would make a memfd of it
+    if (!link.startsWith('/memfd:') && !isAnonName(name)) throw new DumpError(`Can't dump ${what}: shmem file ${name} is neither a memfd nor shared anonymous memory`);
+    const inode_id = memfdInode(files, name, procFd, st);
     files.entries.push({ type: 'MEMFD', id, memfd: { id, flags, pos: info.pos, fown, inode_id } });
   },
   collect(objs) {
@@ -46,6 +52,23 @@ export const memfd: Kind = {
     return e ? [`/memfd:${e.name ?? ''}`] : [];
   },
 };
+
+let shmemDev: number | undefined;
+/** Whether st is a file of the kernel's internal shmem mount (memfds, shared anonymous memory, SysV shm). */
+function isShmem(st: Stats): boolean {
+  if (shmemDev === undefined) {
+    const d = native().shmemDev();
+    if (d < 0) throw new DumpError(`Can't find the shmem device (a shared anonymous mapping of our own): errno ${-d}`);
+    shmemDev = d;
+  }
+  return st.dev === shmemDev;
+}
+
+/** The name of shared anonymous memory: "/dev/zero", on hugetlbfs "/anon_hugepage". */
+const isAnonName = (name: string) => name === '/dev/zero' || name === '/anon_hugepage';
+
+/** shared anonymous hugetlb memory reopened through map_files */
+const isAnonHugepage = (link: string, procFd: string) => stripDeleted(link) === '/anon_hugepage' && hugetlbFlag(procFd) !== 0;
 
 /** "/memfd:NAME (deleted)" -> NAME; the shared-anonymous "/dev/zero (deleted)" -> "/dev/zero" (on hugetlbfs "/anon_hugepage"). */
 export function memfdName(link: string): string {
@@ -170,7 +193,7 @@ export function memfdFor(objs: FileObjects, inodeId: number, what: string): numb
   const name = String(e.name ?? '');
   const hugetlb = n(e.hugetlb_flag);
   // shared anonymous memory is a mapping's file ("/dev/zero", or "/anon_hugepage" on hugetlbfs), not a memfd
-  const anon = name === '/dev/zero' || (hugetlb !== 0 && name === '/anon_hugepage');
+  const anon = name === '/dev/zero' || (hugetlb !== 0 && isAnonName(name));
   const memfds = objs.plan.memfds;
   memfds.push({ label: `${what} (${anon ? 'shared anonymous memory' : `memfd ${name}`})`, name, anon, size: b(e.size), seals: n(e.seals), mode: n(e.mode, 0o100777) & 0o7777,
     uid: n(e.uid), gid: n(e.gid), ...shmemRuns(objs, n(e.shmid), what), hugetlb });

@@ -11,7 +11,7 @@ import { DumpError, Log } from '../log.js';
 import { native } from '../native.js';
 import type { RestoreStats } from '../stats.js';
 import { buildPlan, encodePlan, RestoreError, type InheritFd } from './plan.js';
-import { makeGhost, removeGhosts, type Made } from '../ghosts.js';
+import { makeGhosts, removeGhosts, type Made } from '../ghosts.js';
 import { restoreUnlockCommands } from '../netlock.js';
 
 export { buildPlan, encodePlan, parseInheritFd, RestoreError } from './plan.js';
@@ -110,7 +110,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
       try { fstatSync(fd); } catch { throw new DumpError(`--inherit-fd: fd ${fd} is not open in the caller`); }
     }
     opts.hooks?.preRestore();
-    for (const g of plan.ghosts) ghosts.push(...makeGhost(g));
+    makeGhosts(plan, ghosts);
     cgroups!.place(plan.tasks);
     writeFileSync(planFile, encodePlan(plan), { mode: 0o600 });
     // inherited fds reach the helper at the same numbers
