@@ -63,68 +63,83 @@ int DiagDump(const void* req, size_t len, const std::function<void(nlmsghdr*)>& 
   }
 }
 
-Napi::Value UnixDiag(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+// One SOCK_DIAG_BY_FAMILY dump request for req (a family's *_diag_req). Each answer is a Msg and its
+// attributes: fill(m, row) sets the row's fields, attr(a, row) those of each attribute. Returns the rows;
+// when noDiagOk, -ENOENT as a number when the kernel has no diag for the family/protocol; else throws.
+template <typename Req, typename Msg>
+Napi::Value DiagRows(Napi::Env env, const Req& req, bool noDiagOk, const std::function<void(const Msg*, Napi::Object&)>& fill,
+                     const std::function<void(const rtattr*, Napi::Object&)>& attr) {
   struct {
     nlmsghdr hdr;
-    unix_diag_req req;
+    Req req;
   } msg;
   memset(&msg, 0, sizeof(msg));
   msg.hdr.nlmsg_len = sizeof(msg);
   msg.hdr.nlmsg_type = SOCK_DIAG_BY_FAMILY;
   msg.hdr.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   msg.hdr.nlmsg_seq = 1;
-  msg.req.sdiag_family = AF_UNIX;
-  msg.req.udiag_states = 0xffffffff;
-  msg.req.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN;
+  msg.req = req;
   Napi::Array out = Napi::Array::New(env);
   std::string failed;
   int r = DiagDump(&msg, sizeof(msg), [&](nlmsghdr* h) {
-      unix_diag_msg* m = (unix_diag_msg*)NLMSG_DATA(h);
+      const Msg* m = (const Msg*)NLMSG_DATA(h);
       Napi::Object o = Napi::Object::New(env);
+      fill(m, o);
+      int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+      for (rtattr* a = (rtattr*)(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) attr(a, o);
+      out.Set(out.Length(), o);
+  }, &failed);
+  if (r == -ENOENT && noDiagOk) return Napi::Number::New(env, r);
+  if (r < 0) return ThrowErrno(env, failed, -r);
+  return out;
+}
+
+Napi::Value UnixDiag(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  unix_diag_req req;
+  memset(&req, 0, sizeof(req));
+  req.sdiag_family = AF_UNIX;
+  req.udiag_states = 0xffffffff;
+  req.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN;
+  return DiagRows<unix_diag_req, unix_diag_msg>(env, req, false, [&](const unix_diag_msg* m, Napi::Object& o) {
       o.Set("ino", (double)m->udiag_ino);
       o.Set("type", m->udiag_type);
       o.Set("state", m->udiag_state);
       o.Set("peer", 0);
       o.Set("shutdown", 0);
-      int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
-      for (rtattr* a = (rtattr*)(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-        void* d = RTA_DATA(a);
-        size_t dl = RTA_PAYLOAD(a);
-        switch (a->rta_type) {
-          case UNIX_DIAG_NAME:
-            o.Set("name", Napi::Buffer<char>::Copy(env, (char*)d, dl));
-            break;
-          case UNIX_DIAG_VFS: {
-            unix_diag_vfs* v = (unix_diag_vfs*)d;
-            o.Set("vfsIno", (double)v->udiag_vfs_ino);
-            o.Set("vfsDev", (double)v->udiag_vfs_dev);
-            break;
-          }
-          case UNIX_DIAG_PEER:
-            o.Set("peer", (double)*(uint32_t*)d);
-            break;
-          case UNIX_DIAG_ICONS: {
-            Napi::Array ic = Napi::Array::New(env);
-            for (size_t i = 0; i < dl / 4; i++) ic.Set((uint32_t)i, (double)((uint32_t*)d)[i]);
-            o.Set("icons", ic);
-            break;
-          }
-          case UNIX_DIAG_RQLEN: {
-            unix_diag_rqlen* q = (unix_diag_rqlen*)d;
-            o.Set("rqueue", (double)q->udiag_rqueue);
-            o.Set("wqueue", (double)q->udiag_wqueue);
-            break;
-          }
-          case UNIX_DIAG_SHUTDOWN:
-            o.Set("shutdown", *(uint8_t*)d);
-            break;
+  }, [&](const rtattr* a, Napi::Object& o) {
+      void* d = RTA_DATA(a);
+      size_t dl = RTA_PAYLOAD(a);
+      switch (a->rta_type) {
+        case UNIX_DIAG_NAME:
+          o.Set("name", Napi::Buffer<char>::Copy(env, (char*)d, dl));
+          break;
+        case UNIX_DIAG_VFS: {
+          unix_diag_vfs* v = (unix_diag_vfs*)d;
+          o.Set("vfsIno", (double)v->udiag_vfs_ino);
+          o.Set("vfsDev", (double)v->udiag_vfs_dev);
+          break;
         }
+        case UNIX_DIAG_PEER:
+          o.Set("peer", (double)*(uint32_t*)d);
+          break;
+        case UNIX_DIAG_ICONS: {
+          Napi::Array ic = Napi::Array::New(env);
+          for (size_t i = 0; i < dl / 4; i++) ic.Set((uint32_t)i, (double)((uint32_t*)d)[i]);
+          o.Set("icons", ic);
+          break;
+        }
+        case UNIX_DIAG_RQLEN: {
+          unix_diag_rqlen* q = (unix_diag_rqlen*)d;
+          o.Set("rqueue", (double)q->udiag_rqueue);
+          o.Set("wqueue", (double)q->udiag_wqueue);
+          break;
+        }
+        case UNIX_DIAG_SHUTDOWN:
+          o.Set("shutdown", *(uint8_t*)d);
+          break;
       }
-      out.Set(out.Length(), o);
-  }, &failed);
-  if (r < 0) return ThrowErrno(env, failed, -r);
-  return out;
+  });
 }
 
 // inetDiag(family, protocol, states) -> [{ino, state, sport, dport, src, dst, rqueue, wqueue, shutdown}] with
@@ -132,23 +147,12 @@ Napi::Value UnixDiag(const Napi::CallbackInfo& info) {
 // diag for this family and protocol (ENOENT).
 Napi::Value InetDiag(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  struct {
-    nlmsghdr hdr;
-    inet_diag_req_v2 req;
-  } msg;
-  memset(&msg, 0, sizeof(msg));
-  msg.hdr.nlmsg_len = sizeof(msg);
-  msg.hdr.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  msg.hdr.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  msg.hdr.nlmsg_seq = 1;
-  msg.req.sdiag_family = (uint8_t)ArgInt(info, 0);
-  msg.req.sdiag_protocol = (uint8_t)ArgInt(info, 1);
-  msg.req.idiag_states = (uint32_t)ArgU64(info, 2);
-  Napi::Array out = Napi::Array::New(env);
-  std::string failed;
-  int r = DiagDump(&msg, sizeof(msg), [&](nlmsghdr* h) {
-      inet_diag_msg* m = (inet_diag_msg*)NLMSG_DATA(h);
-      Napi::Object o = Napi::Object::New(env);
+  inet_diag_req_v2 req;
+  memset(&req, 0, sizeof(req));
+  req.sdiag_family = (uint8_t)ArgInt(info, 0);
+  req.sdiag_protocol = (uint8_t)ArgInt(info, 1);
+  req.idiag_states = (uint32_t)ArgU64(info, 2);
+  return DiagRows<inet_diag_req_v2, inet_diag_msg>(env, req, true, [&](const inet_diag_msg* m, Napi::Object& o) {
       o.Set("ino", (double)m->idiag_inode);
       o.Set("state", m->idiag_state);
       o.Set("sport", ntohs(m->id.idiag_sport));
@@ -157,51 +161,30 @@ Napi::Value InetDiag(const Napi::CallbackInfo& info) {
       o.Set("dst", Napi::Buffer<char>::Copy(env, (char*)m->id.idiag_dst, 16));
       o.Set("rqueue", (double)m->idiag_rqueue);
       o.Set("wqueue", (double)m->idiag_wqueue);
-      int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
-      for (rtattr* a = (rtattr*)(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len))
-        if (a->rta_type == INET_DIAG_SHUTDOWN) o.Set("shutdown", *(uint8_t*)RTA_DATA(a));
-      out.Set(out.Length(), o);
-  }, &failed);
-  if (r == -ENOENT) return Napi::Number::New(env, r);
-  if (r < 0) return ThrowErrno(env, failed, -r);
-  return out;
+  }, [&](const rtattr* a, Napi::Object& o) {
+      if (a->rta_type == INET_DIAG_SHUTDOWN) o.Set("shutdown", *(uint8_t*)RTA_DATA(a));
+  });
 }
 
 // netlinkDiag() -> [{ino, protocol, state, portid, dstPortid, dstGroup, groups: Buffer (the bitmap of bound
 // groups, as the kernel's unsigned longs)}], or -errno when the kernel has no netlink diag (ENOENT).
 Napi::Value NetlinkDiag(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  struct {
-    nlmsghdr hdr;
-    netlink_diag_req req;
-  } msg;
-  memset(&msg, 0, sizeof(msg));
-  msg.hdr.nlmsg_len = sizeof(msg);
-  msg.hdr.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  msg.hdr.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  msg.hdr.nlmsg_seq = 1;
-  msg.req.sdiag_family = AF_NETLINK;
-  msg.req.sdiag_protocol = NDIAG_PROTO_ALL;
-  msg.req.ndiag_show = NDIAG_SHOW_GROUPS;
-  Napi::Array out = Napi::Array::New(env);
-  std::string failed;
-  int r = DiagDump(&msg, sizeof(msg), [&](nlmsghdr* h) {
-      netlink_diag_msg* m = (netlink_diag_msg*)NLMSG_DATA(h);
-      Napi::Object o = Napi::Object::New(env);
+  netlink_diag_req req;
+  memset(&req, 0, sizeof(req));
+  req.sdiag_family = AF_NETLINK;
+  req.sdiag_protocol = NDIAG_PROTO_ALL;
+  req.ndiag_show = NDIAG_SHOW_GROUPS;
+  return DiagRows<netlink_diag_req, netlink_diag_msg>(env, req, true, [&](const netlink_diag_msg* m, Napi::Object& o) {
       o.Set("ino", (double)m->ndiag_ino);
       o.Set("protocol", m->ndiag_protocol);
       o.Set("state", m->ndiag_state);
       o.Set("portid", (double)m->ndiag_portid);
       o.Set("dstPortid", (double)m->ndiag_dst_portid);
       o.Set("dstGroup", (double)m->ndiag_dst_group);
-      int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
-      for (rtattr* a = (rtattr*)(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len))
-        if (a->rta_type == NETLINK_DIAG_GROUPS) o.Set("groups", Napi::Buffer<char>::Copy(env, (char*)RTA_DATA(a), RTA_PAYLOAD(a)));
-      out.Set(out.Length(), o);
-  }, &failed);
-  if (r == -ENOENT) return Napi::Number::New(env, r);
-  if (r < 0) return ThrowErrno(env, failed, -r);
-  return out;
+  }, [&](const rtattr* a, Napi::Object& o) {
+      if (a->rta_type == NETLINK_DIAG_GROUPS) o.Set("groups", Napi::Buffer<char>::Copy(env, (char*)RTA_DATA(a), RTA_PAYLOAD(a)));
+  });
 }
 
 static Napi::Object PacketRing(Napi::Env env, const packet_diag_ring* r) {
@@ -221,73 +204,56 @@ static Napi::Object PacketRing(Napi::Env env, const packet_diag_ring* r) {
 // frameNr, retireTmo, sizeofPriv, features}}], or -errno when the kernel has no packet diag (ENOENT).
 Napi::Value PacketDiag(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  struct {
-    nlmsghdr hdr;
-    packet_diag_req req;
-  } msg;
-  memset(&msg, 0, sizeof(msg));
-  msg.hdr.nlmsg_len = sizeof(msg);
-  msg.hdr.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  msg.hdr.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  msg.hdr.nlmsg_seq = 1;
-  msg.req.sdiag_family = AF_PACKET;
-  msg.req.pdiag_show = PACKET_SHOW_INFO | PACKET_SHOW_MCLIST | PACKET_SHOW_FANOUT | PACKET_SHOW_RING_CFG;
-  Napi::Array out = Napi::Array::New(env);
-  std::string failed;
-  int r = DiagDump(&msg, sizeof(msg), [&](nlmsghdr* h) {
-      packet_diag_msg* m = (packet_diag_msg*)NLMSG_DATA(h);
-      Napi::Object o = Napi::Object::New(env);
+  packet_diag_req req;
+  memset(&req, 0, sizeof(req));
+  req.sdiag_family = AF_PACKET;
+  req.pdiag_show = PACKET_SHOW_INFO | PACKET_SHOW_MCLIST | PACKET_SHOW_FANOUT | PACKET_SHOW_RING_CFG;
+  return DiagRows<packet_diag_req, packet_diag_msg>(env, req, true, [&](const packet_diag_msg* m, Napi::Object& o) {
       o.Set("ino", (double)m->pdiag_ino);
       o.Set("type", m->pdiag_type);
       o.Set("num", m->pdiag_num);
-      int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
-      for (rtattr* a = (rtattr*)(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-        void* d = RTA_DATA(a);
-        size_t dl = RTA_PAYLOAD(a);
-        switch (a->rta_type) {
-          case PACKET_DIAG_INFO: {
-            if (dl < sizeof(packet_diag_info)) break;
-            packet_diag_info* i = (packet_diag_info*)d;
-            Napi::Object x = Napi::Object::New(env);
-            x.Set("index", (double)i->pdi_index);
-            x.Set("version", (double)i->pdi_version);
-            x.Set("reserve", (double)i->pdi_reserve);
-            x.Set("copyThresh", (double)i->pdi_copy_thresh);
-            x.Set("tstamp", (double)i->pdi_tstamp);
-            x.Set("flags", (double)i->pdi_flags);
-            o.Set("info", x);
-            break;
-          }
-          case PACKET_DIAG_MCLIST: {
-            Napi::Array ml = Napi::Array::New(env);
-            for (size_t k = 0; k < dl / sizeof(packet_diag_mclist); k++) {
-              packet_diag_mclist* c = (packet_diag_mclist*)d + k;
-              Napi::Object x = Napi::Object::New(env);
-              x.Set("index", (double)c->pdmc_index);
-              x.Set("count", (double)c->pdmc_count);
-              x.Set("type", (double)c->pdmc_type);
-              size_t al = c->pdmc_alen < sizeof(c->pdmc_addr) ? c->pdmc_alen : sizeof(c->pdmc_addr);
-              x.Set("addr", Napi::Buffer<char>::Copy(env, (char*)c->pdmc_addr, al));
-              ml.Set((uint32_t)k, x);
-            }
-            o.Set("mclist", ml);
-            break;
-          }
-          case PACKET_DIAG_FANOUT:
-            if (dl >= 4) o.Set("fanout", (double)*(uint32_t*)d);
-            break;
-          case PACKET_DIAG_RX_RING:
-          case PACKET_DIAG_TX_RING:
-            if (dl >= sizeof(packet_diag_ring))
-              o.Set(a->rta_type == PACKET_DIAG_RX_RING ? "rx" : "tx", PacketRing(env, (packet_diag_ring*)d));
-            break;
+  }, [&](const rtattr* a, Napi::Object& o) {
+      void* d = RTA_DATA(a);
+      size_t dl = RTA_PAYLOAD(a);
+      switch (a->rta_type) {
+        case PACKET_DIAG_INFO: {
+          if (dl < sizeof(packet_diag_info)) break;
+          packet_diag_info* i = (packet_diag_info*)d;
+          Napi::Object x = Napi::Object::New(env);
+          x.Set("index", (double)i->pdi_index);
+          x.Set("version", (double)i->pdi_version);
+          x.Set("reserve", (double)i->pdi_reserve);
+          x.Set("copyThresh", (double)i->pdi_copy_thresh);
+          x.Set("tstamp", (double)i->pdi_tstamp);
+          x.Set("flags", (double)i->pdi_flags);
+          o.Set("info", x);
+          break;
         }
+        case PACKET_DIAG_MCLIST: {
+          Napi::Array ml = Napi::Array::New(env);
+          for (size_t k = 0; k < dl / sizeof(packet_diag_mclist); k++) {
+            packet_diag_mclist* c = (packet_diag_mclist*)d + k;
+            Napi::Object x = Napi::Object::New(env);
+            x.Set("index", (double)c->pdmc_index);
+            x.Set("count", (double)c->pdmc_count);
+            x.Set("type", (double)c->pdmc_type);
+            size_t al = c->pdmc_alen < sizeof(c->pdmc_addr) ? c->pdmc_alen : sizeof(c->pdmc_addr);
+            x.Set("addr", Napi::Buffer<char>::Copy(env, (char*)c->pdmc_addr, al));
+            ml.Set((uint32_t)k, x);
+          }
+          o.Set("mclist", ml);
+          break;
+        }
+        case PACKET_DIAG_FANOUT:
+          if (dl >= 4) o.Set("fanout", (double)*(uint32_t*)d);
+          break;
+        case PACKET_DIAG_RX_RING:
+        case PACKET_DIAG_TX_RING:
+          if (dl >= sizeof(packet_diag_ring))
+            o.Set(a->rta_type == PACKET_DIAG_RX_RING ? "rx" : "tx", PacketRing(env, (packet_diag_ring*)d));
+          break;
       }
-      out.Set(out.Length(), o);
-  }, &failed);
-  if (r == -ENOENT) return Napi::Number::New(env, r);
-  if (r < 0) return ThrowErrno(env, failed, -r);
-  return out;
+  });
 }
 
 }  // namespace
