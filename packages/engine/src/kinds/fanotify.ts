@@ -7,7 +7,7 @@ import { DumpError } from '../log.js';
 import { RestoreError, b, n } from '../restore/read.js';
 import { ObjKind } from '../restore/plan-wire.js';
 import type { Kind } from './kind.js';
-import { handlePath } from './inotify.js';
+import { markFields, markHandle } from './fhandle.js';
 
 const MARK_INODE = 1, MARK_MOUNT = 2;
 /** the mark flags fdinfo shows that fanotify_mark can set again: FAN_MARK_IGNORED_SURV_MODIFY, _EVICTABLE, _IGNORE */
@@ -39,23 +39,13 @@ export const fanotify: Kind = {
   },
 };
 
-/** "k:v k:v ..." after the line's prefix */
-function fields(s: string): Record<string, string> {
-  const kv: Record<string, string> = {};
-  for (const w of s.trim().split(/\s+/)) {
-    const i = w.indexOf(':');
-    if (i > 0) kv[w.slice(0, i)] = w.slice(i + 1);
-  }
-  return kv;
-}
-
 // "fanotify ino:%lx sdev:%x mflags:%x mask:%x ignored_mask:%x fhandle-bytes:%x fhandle-type:%x f_handle:%02x..."
 // "fanotify mnt_id:%x mflags:%x mask:%x ignored_mask:%x"; "fanotify sdev:%x ..." (a filesystem mark)
 function fanotifyMarks(id: number, lines: string[], pid: number, what: string): any[] {
   const out: any[] = [];
   for (const l of lines) {
     if (!l.startsWith('fanotify ') || l.startsWith('fanotify flags:')) continue;
-    const kv = fields(l.slice(9));
+    const kv = markFields(l.slice(9));
     const mflags = parseInt(kv.mflags, 16), mask = parseInt(kv.mask, 16), ignored = parseInt(kv.ignored_mask, 16);
     if (mflags & ~(FAN_MARK_IGNORED_SURV_MODIFY | FAN_MARK_EVICTABLE | FAN_MARK_IGNORE)) {
       throw new DumpError(`Can't dump ${what}: fanotify mark flags 0x${kv.mflags} are not supported`);
@@ -67,15 +57,9 @@ function fanotifyMarks(id: number, lines: string[], pid: number, what: string): 
     const mark: any = { id, mflags, mask, ignored_mask: ignored, s_dev: 0 };
     if (kv.ino !== undefined) {
       const sdev = parseInt(kv.sdev, 16), ino = parseInt(kv.ino, 16);
-      const bytes = parseInt(kv['fhandle-bytes'] ?? '0', 16), htype = parseInt(kv['fhandle-type'] ?? '0', 16);
-      const raw = Buffer.from(kv.f_handle ?? '', 'hex');
-      const path = handlePath(pid, sdev, htype, raw);
+      const { fh, path } = markHandle(pid, kv, sdev);
       if (path === null || path.endsWith(' (deleted)')) throw new DumpError(`Can't dump ${what}: can't find a path for the fanotify mark on inode ${ino}`);
-      const padded = Buffer.alloc(Math.max(128, Math.ceil(raw.length / 8) * 8)); // fh_entry: at least 16 words, as CRIU writes it
-      raw.copy(padded);
-      const handle: bigint[] = [];
-      for (let o = 0; o < padded.length; o += 8) handle.push(padded.readBigUInt64LE(o));
-      Object.assign(mark, { type: 'INODE', s_dev: sdev, ie: { i_ino: BigInt(ino), f_handle: { bytes, type: htype, handle, path } } });
+      Object.assign(mark, { type: 'INODE', s_dev: sdev, ie: { i_ino: BigInt(ino), f_handle: { ...fh, path } } });
     } else if (kv.mnt_id !== undefined) {
       const mntId = parseInt(kv.mnt_id, 16);
       const mnt = mountOf(pid, mntId);

@@ -2,11 +2,11 @@
 // its file handle (open_by_handle_at on the filesystems of the task's mounts); restored by path with the
 // watch descriptors as dumped. A watch on a deleted file has no path (as CRIU writes it): it is restored
 // on the ghost of that inode (dev, ino), which some task of the dump holds open.
-import { existsSync, lstatSync, readFileSync } from 'node:fs';
-import { native } from '../native.js';
+import { existsSync, lstatSync } from 'node:fs';
 import { DumpError } from '../log.js';
 import { RestoreError, b, n } from '../restore/read.js';
 import { ghostPathByInode } from './reg.js';
+import { markFields, markHandle } from './fhandle.js';
 import type { Kind } from './kind.js';
 import { ObjKind } from '../restore/plan-wire.js';
 
@@ -36,21 +36,10 @@ function inotifyWatches(lines: string[], pid: number, what: string): any[] {
   const out: any[] = [];
   for (const l of lines) {
     if (!l.startsWith('inotify ')) continue;
-    const kv: Record<string, string> = {};
-    for (const w of l.slice(8).trim().split(/\s+/)) {
-      const i = w.indexOf(':');
-      kv[w.slice(0, i)] = w.slice(i + 1);
-    }
-    const bytes = parseInt(kv['fhandle-bytes'] ?? '0', 16), htype = parseInt(kv['fhandle-type'] ?? '0', 16);
-    const raw = Buffer.from(kv.f_handle ?? '', 'hex');
-    const padded = Buffer.alloc(Math.max(128, Math.ceil(raw.length / 8) * 8));
-    raw.copy(padded);
-    const handle: bigint[] = [];
-    for (let o = 0; o < padded.length; o += 8) handle.push(padded.readBigUInt64LE(o));
+    const kv = markFields(l.slice(8));
     const sdev = parseInt(kv.sdev, 16);
-    const fh: any = { bytes, type: htype, handle };
     const ino = BigInt('0x' + kv.ino);
-    const path = handlePath(pid, sdev, htype, raw);
+    const { fh, path } = markHandle(pid, kv, sdev);
     if (path === null) throw new DumpError(`Can't dump ${what}: can't find a path for the inotify watch on inode ${ino}`);
     // a path that is no longer the inode's (a deleted file: "... (deleted)") is left out, as CRIU does
     if (sameInode(path, ino)) fh.path = path;
@@ -64,16 +53,4 @@ function inotifyWatches(lines: string[], pid: number, what: string): any[] {
 
 function sameInode(path: string, ino: bigint): boolean {
   try { return lstatSync(path, { bigint: true }).ino === ino; } catch { return false; }
-}
-
-/** Path of the object behind a file handle on the filesystem with kernel device number sdev. */
-export function handlePath(pid: number, sdev: number, type: number, handle: Buffer): string | null {
-  const want = `${sdev >>> 20}:${sdev & 0xfffff}`;
-  for (const line of readFileSync(`/proc/${pid}/mountinfo`, 'latin1').split('\n')) {
-    const f = line.split(' ');
-    if (f.length < 5 || f[2] !== want) continue;
-    const p = native().handlePath(f[4], type, handle);
-    if (p !== null) return p;
-  }
-  return null;
 }
