@@ -106,6 +106,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     const files = new Files(log, { dir: opts.dir, nextPagesId: () => pagesId++, ghostLimit: opts.ghostLimit, linkRemap: opts.linkRemap, linkRemaps,
       externalFiles: new Set(opts.externalFiles ?? []) });
     const ids = new Ids();
+    files.netNsId = ids.rootIds.net_ns_id;
     files.unix = new UnixSockets(ids.rootIds.net_ns_id, !!opts.extUnixSk);
     files.tcp = tcp;
     files.inet = new InetSockets({ netNsId: ids.rootIds.net_ns_id, tcpClose: !!opts.tcpClose, tcpEstablished: !!opts.tcpEstablished, skipInFlight: !!opts.skipInFlight, log });

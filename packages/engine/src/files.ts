@@ -44,6 +44,8 @@ export class Files {
   /** established TCP connections: TCP_REPAIR with the network lock (dump.ts makes it; the inet kind uses it) */
   tcp?: TcpRepair;
   inet?: InetSockets;
+  /** the images' id of our (the root task's) network namespace (dump.ts, from its Ids): netlink and packet sockets */
+  netNsId?: number;
   /** remap-fpath.img entries (ghost files) */
   readonly remaps: any[] = [];
   /** filelocks.img entries (--file-locks) */

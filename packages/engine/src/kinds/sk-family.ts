@@ -1,7 +1,6 @@
 // What the netlink and packet kinds share on dump: a socket's family (SO_DOMAIN, read once per inode and dump),
 // the check that it lives in our network namespace, and that namespace's id in the images.
 import { native } from '../native.js';
-import { Ids } from '../ids.js';
 import { nsInode } from '../proc.js';
 import type { Files } from '../files.js';
 import type { FdParms } from './kind.js';
@@ -10,12 +9,8 @@ import { SOL_SOCKET, SO } from './sk-opts.js';
 
 export const AF_NETLINK = 16, AF_PACKET = 17;
 
-interface Seen { families: Map<number, number>; ownNetNs: number; netNsId: number }
-const seen = new PerRun<Files, Seen>(() => ({
-  families: new Map(), ownNetNs: nsInode(process.pid, 'net'),
-  // the id the dump's ids give our (the root task's) network namespace
-  netNsId: new Ids().rootIds.net_ns_id,
-}));
+interface Seen { families: Map<number, number>; ownNetNs: number }
+const seen = new PerRun<Files, Seen>(() => ({ families: new Map(), ownNetNs: nsInode(process.pid, 'net') }));
 
 /** the family (SO_DOMAIN) of the socket behind p */
 export function sockFamily(p: FdParms, files: Files): number {
@@ -39,7 +34,8 @@ export function sockFamily(p: FdParms, files: Files): number {
 export function sockNetNsId(local: number, files: Files, refuse: (why: string) => Error): number {
   const s = seen.of(files);
   if (native().sockNetNs(local) !== s.ownNetNs) throw refuse('it belongs to another network namespace; dumping network namespaces is not supported yet');
-  return s.netNsId;
+  if (files.netNsId === undefined) throw refuse('the dump gave no id to its network namespace');
+  return files.netNsId;
 }
 
 /** getsockopt of an int, or the dump of what fails naming the option */
