@@ -12,19 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void view(char *out, size_t n)
-{
-	char line[4096];
-	FILE *f = fopen("/proc/self/cgroup", "r");
-	snprintf(out, n, "?");
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "0::", 3)) {
-			line[strcspn(line, "\n")] = 0;
-			snprintf(out, n, "%s", line + 3);
-		}
-	if (f)
-		fclose(f);
-}
+#include "cgroup-view.h"
 
 static unsigned long ns_ino(void)
 {
@@ -62,7 +50,7 @@ int main(int argc, char **argv)
 	if (child > 0)
 		printf("READY pid=%d child=%d\n", getpid(), child);
 	for (int i = 0;; i++) {
-		view(now, sizeof(now));
+		cgroup_view(now, sizeof(now));
 		printf("tick %d pid=%d cg=%s ns=%lu\n", i, getpid(), now, ns_ino());
 		usleep(200000);
 	}

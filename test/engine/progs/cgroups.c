@@ -5,19 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static void cg(char *out, size_t n)
-{
-	char line[4096];
-	FILE *f = fopen("/proc/self/cgroup", "r");
-	snprintf(out, n, "?");
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "0::", 3)) {
-			line[strcspn(line, "\n")] = 0;
-			snprintf(out, n, "%s", line + 3);
-		}
-	if (f)
-		fclose(f);
-}
+#include "cgroup-view.h"
 
 int main(void)
 {
@@ -29,7 +17,7 @@ int main(void)
 		printf("READY pid=%d child=%d\n", getpid(), child);
 	for (int i = 0;; i++) {
 		char path[4096];
-		cg(path, sizeof(path));
+		cgroup_view(path, sizeof(path));
 		printf("tick %d pid=%d cg=%s\n", i, getpid(), path);
 		usleep(200000);
 	}
