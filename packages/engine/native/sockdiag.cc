@@ -66,7 +66,7 @@ int DiagDump(const void* req, size_t len, const std::function<void(nlmsghdr*)>& 
 // One SOCK_DIAG_BY_FAMILY dump request for req (a family's *_diag_req). Each answer is a Msg and its
 // attributes: fill(m, row) sets the row's fields, attr(a, row) those of each attribute. Returns the rows;
 // when noDiagOk, -ENOENT as a number when the kernel has no diag for the family/protocol; else throws.
-template <typename Req, typename Msg>
+template <typename Msg, typename Req>
 Napi::Value DiagRows(Napi::Env env, const Req& req, bool noDiagOk, const std::function<void(const Msg*, Napi::Object&)>& fill,
                      const std::function<void(const rtattr*, Napi::Object&)>& attr) {
   struct {
@@ -96,12 +96,11 @@ Napi::Value DiagRows(Napi::Env env, const Req& req, bool noDiagOk, const std::fu
 
 Napi::Value UnixDiag(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  unix_diag_req req;
-  memset(&req, 0, sizeof(req));
+  unix_diag_req req{};
   req.sdiag_family = AF_UNIX;
   req.udiag_states = 0xffffffff;
   req.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN;
-  return DiagRows<unix_diag_req, unix_diag_msg>(env, req, false, [&](const unix_diag_msg* m, Napi::Object& o) {
+  return DiagRows<unix_diag_msg>(env, req, false, [&](const unix_diag_msg* m, Napi::Object& o) {
       o.Set("ino", (double)m->udiag_ino);
       o.Set("type", m->udiag_type);
       o.Set("state", m->udiag_state);
@@ -147,12 +146,11 @@ Napi::Value UnixDiag(const Napi::CallbackInfo& info) {
 // diag for this family and protocol (ENOENT).
 Napi::Value InetDiag(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  inet_diag_req_v2 req;
-  memset(&req, 0, sizeof(req));
+  inet_diag_req_v2 req{};
   req.sdiag_family = (uint8_t)ArgInt(info, 0);
   req.sdiag_protocol = (uint8_t)ArgInt(info, 1);
   req.idiag_states = (uint32_t)ArgU64(info, 2);
-  return DiagRows<inet_diag_req_v2, inet_diag_msg>(env, req, true, [&](const inet_diag_msg* m, Napi::Object& o) {
+  return DiagRows<inet_diag_msg>(env, req, true, [&](const inet_diag_msg* m, Napi::Object& o) {
       o.Set("ino", (double)m->idiag_inode);
       o.Set("state", m->idiag_state);
       o.Set("sport", ntohs(m->id.idiag_sport));
@@ -170,12 +168,11 @@ Napi::Value InetDiag(const Napi::CallbackInfo& info) {
 // groups, as the kernel's unsigned longs)}], or -errno when the kernel has no netlink diag (ENOENT).
 Napi::Value NetlinkDiag(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  netlink_diag_req req;
-  memset(&req, 0, sizeof(req));
+  netlink_diag_req req{};
   req.sdiag_family = AF_NETLINK;
   req.sdiag_protocol = NDIAG_PROTO_ALL;
   req.ndiag_show = NDIAG_SHOW_GROUPS;
-  return DiagRows<netlink_diag_req, netlink_diag_msg>(env, req, true, [&](const netlink_diag_msg* m, Napi::Object& o) {
+  return DiagRows<netlink_diag_msg>(env, req, true, [&](const netlink_diag_msg* m, Napi::Object& o) {
       o.Set("ino", (double)m->ndiag_ino);
       o.Set("protocol", m->ndiag_protocol);
       o.Set("state", m->ndiag_state);
@@ -204,11 +201,10 @@ static Napi::Object PacketRing(Napi::Env env, const packet_diag_ring* r) {
 // frameNr, retireTmo, sizeofPriv, features}}], or -errno when the kernel has no packet diag (ENOENT).
 Napi::Value PacketDiag(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  packet_diag_req req;
-  memset(&req, 0, sizeof(req));
+  packet_diag_req req{};
   req.sdiag_family = AF_PACKET;
   req.pdiag_show = PACKET_SHOW_INFO | PACKET_SHOW_MCLIST | PACKET_SHOW_FANOUT | PACKET_SHOW_RING_CFG;
-  return DiagRows<packet_diag_req, packet_diag_msg>(env, req, true, [&](const packet_diag_msg* m, Napi::Object& o) {
+  return DiagRows<packet_diag_msg>(env, req, true, [&](const packet_diag_msg* m, Napi::Object& o) {
       o.Set("ino", (double)m->pdiag_ino);
       o.Set("type", m->pdiag_type);
       o.Set("num", m->pdiag_num);
