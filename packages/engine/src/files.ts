@@ -18,7 +18,7 @@ import type { TtySeen } from './kinds/tty.js';
 import type { TtyFacts } from './parasite.js';
 
 // used by mm.ts and dump.ts
-export { memfdName } from './kinds/memfd.js';
+export { isShmem, memfdName } from './kinds/memfd.js';
 export { isPtsSlave, type TtySeen } from './kinds/tty.js';
 
 const KCMP_FILE = 0;

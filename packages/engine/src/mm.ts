@@ -3,7 +3,7 @@ import { lstatSync, statSync } from 'node:fs';
 import { VMA } from '@ckpt/images';
 import type { MapLine } from './proc.js';
 import { readAuxv, readStat, readStatus } from './proc.js';
-import { memfdName, type Files } from './files.js';
+import { isShmem, memfdName, type Files } from './files.js';
 import { DumpError } from './log.js';
 import { native } from './native.js';
 import { aioVma, isAioRing } from './aio.js';
@@ -91,8 +91,8 @@ export function collectVmas(pid: number, maps: MapLine[], files: Files): Vma[] {
       v.flags |= MAP_ANONYMOUS;
     } else {
       const mf = `/proc/${pid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`;
-      // memfds and shared anonymous memory ("/dev/zero (deleted)" on the shmem device 0:1): memfd inodes
-      const sharedAnon = (m.dev === '00:01' && m.path.startsWith('/dev/zero')) || (v.flags & MAP_HUGETLB && m.path.startsWith('/anon_hugepage'));
+      // memfds and shared anonymous memory ("/dev/zero (deleted)" on the shmem device): memfd inodes
+      const sharedAnon = (m.path.startsWith('/dev/zero') && isShmem(statSync(mf))) || (v.flags & MAP_HUGETLB && m.path.startsWith('/anon_hugepage'));
       if (m.path.startsWith('/memfd:') || sharedAnon) {
         v.shmid = files.memfdMapping(memfdName(m.path), mf);
         v.pgoff = m.pgoff;

@@ -55,7 +55,7 @@ export const memfd: Kind = {
 
 let shmemDev: number | undefined;
 /** Whether st is a file of the kernel's internal shmem mount (memfds, shared anonymous memory, SysV shm). */
-function isShmem(st: Stats): boolean {
+export function isShmem(st: Stats): boolean {
   if (shmemDev === undefined) {
     const d = native().shmemDev();
     if (d < 0) throw new DumpError(`Can't find the shmem device (a shared anonymous mapping of our own): errno ${-d}`);
