@@ -7,6 +7,9 @@
  * command without "? " failed (the same rules one iptables -D each: a batch is all or nothing). A failing
  * command is reported and the restore goes on, as with criu: the tree is whole, the lock only delays its
  * packets. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memfd_create (the helper's build defines it; a test's may not) */
+#endif
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
