@@ -4,7 +4,7 @@
 // its names, so that either tool unlocks what the other locked:
 //   iptables (criu's default): per connection, one DROP rule in INPUT (from the peer) and one in OUTPUT
 //     (to it), for packets without SOCCR_MARK 0xC114 (ip6tables for IPv6; v4-mapped IPv6 as IPv4);
-//   nftables: table "inet CRIU-<run id>" (the dump's id, in inventory.img's dump_criu_run_id) with input and
+//   nftables: table "inet CRIU-<run id>", cut to 31 characters as criu does (the dump's id, in inventory.img's dump_criu_run_id) with input and
 //     output chains accepting the mark and dropping what is in its sets conns4/conns6, one element per
 //     direction of each connection;
 //   skip: nothing.
@@ -95,7 +95,8 @@ function iptablesBatches<T>(items: readonly { c: TcpConn; tag: T }[], op: '-I' |
   return [...by].map(([bin, b]) => ({ argv: [`${bin}-restore`, '-w', '--noflush'], input: `${[...b.lines, 'COMMIT'].join('\n')}\n`, rows: [...b.rows, undefined] }));
 }
 
-export const nftTable = (runId: string) => `inet CRIU-${runId}`;
+/** criu's nftables_get_table: "inet CRIU-<run id>" in a char[32], so cut to 31 characters (21 of a run id's 36) */
+export const nftTable = (runId: string) => `inet CRIU-${runId}`.slice(0, 31);
 
 /** criu's nftables_init_connection_lock, as one nft transaction */
 function nftLockScript(table: string): string {
