@@ -9,8 +9,8 @@
 // through bin/ckpt as bench/restore does); CRIU's its own start. Both lock the network with iptables (criu's
 // default; NETLOCK=nftables for the other), so the lock is part of both figures.
 // Usage: node bench/tcp-conns.mjs [conns=1000] [runs=5] [--lock FILE]
-//   root; CRIU=/path/to/criu (default CRIU 4.2's build). --lock FILE: hold flock FILE only around each run
-//   (server start, dump, restore, check), not for the whole bench (engine tests take the same lock).
+//   root; CRIU=/path/to/criu (default CRIU 4.2's build). --lock FILE: hold flock FILE only around each pair of
+//   runs (one of each engine, back to back), not for the whole bench (engine tests take the same lock).
 //   Progress and the time outside the measured steps go to stderr.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -89,7 +89,6 @@ const timed = (cmd, args) => {
 };
 
 async function once(tool, i) {
-  const release = await takeLock();
   try {
     note(`run ${i + 1} ${tool}: starting the server and ${conns} clients (load ${loadavg()[0].toFixed(1)})`);
     await start();
@@ -126,7 +125,6 @@ async function once(tool, i) {
     stop();
     // gone or a zombie (whoever inherits it reaps it in its own time)
     for (const h of [server, client]) for (let k = 0; h && k < 3000 && alive(h.pid); k++) await sleep(10);
-    release();
   }
 }
 
@@ -135,7 +133,12 @@ try {
     `${runs} runs each of ckpt and ${CRIU}, alternating; wall seconds`);
   const res = { ckpt: [], criu: [] };
   for (let i = 0; i < runs; i++) {
-    for (const tool of i % 2 ? ['criu', 'ckpt'] : ['ckpt', 'criu']) res[tool].push(await once(tool, i));
+    const release = await takeLock();
+    try {
+      for (const tool of i % 2 ? ['criu', 'ckpt'] : ['ckpt', 'criu']) res[tool].push(await once(tool, i));
+    } finally {
+      release();
+    }
   }
   const med = (tool, k) => median(res[tool].map((r) => r[k]));
   console.log(`median of ${runs}:`);
