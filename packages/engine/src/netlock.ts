@@ -86,7 +86,9 @@ function iptablesRules(c: TcpConn, op: '-I' | '-D'): string[][] {
  */
 function iptablesBatches<T>(items: readonly { c: TcpConn; tag: T }[], op: '-I' | '-D'): { argv: string[]; input: string; rows: (T | undefined)[] }[] {
   const by = new Map<string, { lines: string[]; rows: (T | undefined)[] }>();
-  for (const { c, tag } of items) {
+  // -I puts each rule at the head of its chain and -D compares the chain from its head: deleting the last locked
+  // first finds each rule at the head (2,000 deletions in locking order take seconds, in reverse some ms)
+  for (const { c, tag } of op === '-D' ? [...items].reverse() : items) {
     const { bin, rules } = iptablesSpecs(c, op);
     let b = by.get(bin);
     if (!b) by.set(bin, b = { lines: ['*filter'], rows: [undefined] });
