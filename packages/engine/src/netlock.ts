@@ -4,9 +4,9 @@
 // its names, so that either tool unlocks what the other locked:
 //   iptables (criu's default): per connection, one DROP rule in INPUT (from the peer) and one in OUTPUT
 //     (to it), for packets without SOCCR_MARK 0xC114 (ip6tables for IPv6; v4-mapped IPv6 as IPv4);
-//   nftables: table "inet CRIU-<run id>", cut to 31 characters as criu does (the dump's id, in inventory.img's dump_criu_run_id) with input and
-//     output chains accepting the mark and dropping what is in its sets conns4/conns6, one element per
-//     direction of each connection;
+//   nftables: table "inet CRIU-<run id>" cut to 31 characters as criu cuts it (the dump's id, in inventory.img's
+//     dump_criu_run_id) with input and output chains accepting the mark and dropping what is in its sets
+//     conns4/conns6, one element per direction of each connection;
 //   skip: nothing.
 // A tree without its own network namespace (all ckpt dumps) is locked per connection, as criu does; the rules
 // of many connections go in one batch a tool (iptables-restore --noflush a family, one nft -f), not criu's one
