@@ -110,6 +110,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     files.unix = new UnixSockets(ids.rootIds.net_ns_id, !!opts.extUnixSk);
     files.tcp = tcp;
     files.inet = new InetSockets({ netNsId: ids.rootIds.net_ns_id, tcpClose: !!opts.tcpClose, tcpEstablished: !!opts.tcpEstablished, skipInFlight: !!opts.skipInFlight, log });
+    // the connections the dump will repair, locked in one batch (netlock.ts), not two iptables processes each
+    if (opts.tcpEstablished && !opts.tcpClose && netLock.method !== 'skip') netLock.lockConnections(files.inet.connections(tasks.map((t) => t.pid)));
     const pstree: any[] = [];
     const cgroups = new CgroupDump(opts.manageCgroups ?? 'soft', log, opts.cgroupRoots);
     const filesDone = new Set<number>();
@@ -182,6 +184,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
         throw new DumpError(`task ${task.pid}${gone ? ' exited during the dump' : ''}: ${(e as Error).message}`);
       }
     }
+    // a connection locked above whose socket was not dumped: the restore would not unlock it
+    netLock.unlockUnclaimed();
     files.entries.push(...files.deferredEpoll);
     verifyTtys(files, pstree, !!opts.shellJob);
     checkSession(root, opts);

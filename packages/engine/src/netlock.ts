@@ -4,16 +4,20 @@
 // its names, so that either tool unlocks what the other locked:
 //   iptables (criu's default): per connection, one DROP rule in INPUT (from the peer) and one in OUTPUT
 //     (to it), for packets without SOCCR_MARK 0xC114 (ip6tables for IPv6; v4-mapped IPv6 as IPv4);
-//   nftables: table "inet CRIU-<run id>" (the dump's id, in inventory.img's dump_criu_run_id) with input and
-//     output chains accepting the mark and dropping what is in its sets conns4/conns6, one element per
-//     direction of each connection;
+//   nftables: table "inet CRIU-<run id>" cut to 31 characters as criu cuts it (the dump's id, in inventory.img's
+//     dump_criu_run_id) with input and output chains accepting the mark and dropping what is in its sets
+//     conns4/conns6, one element per direction of each connection;
 //   skip: nothing.
-// A tree without its own network namespace (all ckpt dumps) is locked per connection, as criu does.
+// A tree without its own network namespace (all ckpt dumps) is locked per connection, as criu does; the rules
+// of many connections go in one batch a tool (iptables-restore --noflush a family, one nft -f), not criu's one
+// iptables process a rule: with 1,000 connections, each `iptables -D` lists 2,000 rules.
 //
-// Dump:    lock() before the freeze; lockConnection(c) before a connection enters repair (tcp-stream.ts);
-//          on failure or -R: unlockConnection(c) of each, then unlock(); a dump that kills the tree
-//          leaves everything in place for the restore.
-// Restore: restoreUnlockCommands(dir) -> the commands the helper runs (CKPT_NET_UNLOCK, native/restore/
+// Dump:    lock() before the freeze; lockConnections(all) after it (dump.ts: what the inet kind finds in the
+//          tree's fds); lockConnection(c) before a connection enters repair (tcp-stream.ts: claims it, or locks
+//          one it was not given); unlockUnclaimed() once the files are dumped; on failure or -R:
+//          unlockConnections(all), then unlock(); a dump that kills the tree leaves everything in place for the
+//          restore.
+// Restore: restoreUnlockCommands(dir) -> the commands the helper runs (CKPT_NET_UNLOCK_FILE, native/restore/
 //          netlock.c) once every task is restored, before the repaired sockets leave repair mode.
 import { spawnSync } from 'node:child_process';
 import { decodeImage, imageFileName } from '@ckpt/images';
@@ -61,17 +65,40 @@ function lockFamily(c: TcpConn): { family: number; src: Buffer; dst: Buffer } {
   return { family: c.family, src: c.src, dst: c.dst };
 }
 
-/** criu's IPTABLES_CONN_CMD, for both directions: [INPUT rule, OUTPUT rule] as argv (op: -I or -D) */
-function iptablesRules(c: TcpConn, op: '-I' | '-D'): string[][] {
+/** criu's IPTABLES_CONN_CMD for both directions, as the words after `-t filter`: [INPUT rule, OUTPUT rule] (op: -I or -D) */
+function iptablesSpecs(c: TcpConn, op: '-I' | '-D'): { bin: string; rules: string[][] } {
   const f = lockFamily(c);
-  const bin = f.family === AF_INET ? 'iptables' : 'ip6tables';
   const us = addrText(f.family, f.src), peer = addrText(f.family, f.dst);
-  const rule = (chain: string, sip: string, sport: number, dip: string, dport: number) => [bin, '-w', '-t', 'filter', op, chain, '--protocol', 'tcp',
+  const rule = (chain: string, sip: string, sport: number, dip: string, dport: number) => [op, chain, '--protocol', 'tcp',
     '-m', 'mark', '!', '--mark', SOCCR_MARK, '--source', sip, '--sport', String(sport), '--destination', dip, '--dport', String(dport), '-j', 'DROP'];
-  return [rule('INPUT', peer, c.dport, us, c.sport), rule('OUTPUT', us, c.sport, peer, c.dport)];
+  return { bin: f.family === AF_INET ? 'iptables' : 'ip6tables', rules: [rule('INPUT', peer, c.dport, us, c.sport), rule('OUTPUT', us, c.sport, peer, c.dport)] };
 }
 
-export const nftTable = (runId: string) => `inet CRIU-${runId}`;
+/** criu's rules as it runs them, one iptables process a rule (argv) */
+function iptablesRules(c: TcpConn, op: '-I' | '-D'): string[][] {
+  const { bin, rules } = iptablesSpecs(c, op);
+  return rules.map((r) => [bin, '-w', '-t', 'filter', ...r]);
+}
+
+/**
+ * The same rules as batches, one a family: [argv, input] of `iptables-restore -w --noflush` (ip6tables-restore),
+ * one transaction of the filter table; rows[i] names the connection of input line i + 1 (for its errors).
+ */
+function iptablesBatches<T>(items: readonly { c: TcpConn; tag: T }[], op: '-I' | '-D'): { argv: string[]; input: string; rows: (T | undefined)[] }[] {
+  const by = new Map<string, { lines: string[]; rows: (T | undefined)[] }>();
+  // -I puts each rule at the head of its chain and -D compares the chain from its head: deleting the last locked
+  // first finds each rule at the head (2,000 deletions in locking order take seconds, in reverse some ms)
+  for (const { c, tag } of op === '-D' ? [...items].reverse() : items) {
+    const { bin, rules } = iptablesSpecs(c, op);
+    let b = by.get(bin);
+    if (!b) by.set(bin, b = { lines: ['*filter'], rows: [undefined] });
+    for (const r of rules) { b.lines.push(r.join(' ')); b.rows.push(tag); }
+  }
+  return [...by].map(([bin, b]) => ({ argv: [`${bin}-restore`, '-w', '--noflush'], input: `${[...b.lines, 'COMMIT'].join('\n')}\n`, rows: [...b.rows, undefined] }));
+}
+
+/** criu's nftables_get_table: "inet CRIU-<run id>" in a char[32], so cut to 31 characters (21 of a run id's 36) */
+export const nftTable = (runId: string) => `inet CRIU-${runId}`.slice(0, 31);
 
 /** criu's nftables_init_connection_lock, as one nft transaction */
 function nftLockScript(table: string): string {
@@ -95,7 +122,8 @@ function nftElements(table: string, c: TcpConn): string {
 }
 
 export class NetLock {
-  private locked: TcpConn[] = [];
+  /** the locked connections, by connText; claimed: the dump repaired it (lockConnection), so its images name it */
+  private locked = new Map<string, { c: TcpConn; claimed: boolean }>();
   private tableMade = false;
 
   /**
@@ -112,38 +140,71 @@ export class NetLock {
     this.tableMade = true;
   }
 
-  /** before c enters repair mode; throws DumpError naming it */
-  lockConnection(c: TcpConn, what: string): void {
+  /**
+   * Connections locked at once (criu's rules, criu's two iptables processes a connection as one iptables-restore
+   * transaction a family, or one nft batch): the dump locks every connection it will repair this way after the
+   * freeze. All or none of a family; a refusal throws DumpError naming the connection (what) the tool refused.
+   */
+  lockConnections(conns: readonly { conn: TcpConn; what: string }[]): void {
     if (this.method === 'skip') return;
-    const name = `${what} (${connText(c)})`;
+    const todo = new Map<string, { conn: TcpConn; what: string }>();
+    for (const x of conns) if (!this.locked.has(connText(x.conn))) todo.set(connText(x.conn), x);
+    if (!todo.size) return;
+    const items = [...todo.values()];
+    const name = (x?: { conn: TcpConn; what: string }) => (x ? `TCP connection ${x.what} (${connText(x.conn)})` : `${items.length} TCP connection(s)`);
     if (this.method === 'nftables') {
-      this.run(['nft', '-f', '-'], nftElements(nftTable(this.runId), c), `cannot lock TCP connection ${name} with nftables`);
+      // two lines a connection (nftElements)
+      this.run(['nft', '-f', '-'], items.map((x) => nftElements(nftTable(this.runId), x.conn)).join(''), (line) => `cannot lock ${name(line ? items[(line - 1) >> 1] : undefined)} with nftables`);
+      for (const x of items) this.locked.set(connText(x.conn), { c: x.conn, claimed: false });
     } else {
-      const [input, output] = iptablesRules(c, '-I');
-      this.run(input, undefined, `cannot lock TCP connection ${name} with iptables`);
-      try {
-        this.run(output, undefined, `cannot lock TCP connection ${name} with iptables`);
-      } catch (e) {
-        this.runQuiet(iptablesRules(c, '-D')[0]);
-        throw e;
+      for (const b of iptablesBatches(items.map((x) => ({ c: x.conn, tag: x })), '-I')) {
+        this.run(b.argv, b.input, (line) => `cannot lock ${name(line ? b.rows[line - 1] : undefined)} with iptables`);
+        for (const x of b.rows) if (x) this.locked.set(connText(x.conn), { c: x.conn, claimed: false });
       }
     }
-    this.locked.push(c);
-    this.log.debug(`Locked ${connText(c)} connection`);
+    this.log.debug(`Locked ${items.length} connection(s): ${items.map((x) => connText(x.conn)).join(', ')}`);
   }
 
-  /** a failed dump or -R: c's rules deleted (nftables: all go with the table, in unlock()) */
+  /** before c enters repair mode (locked already by lockConnections, or now); throws DumpError naming it */
+  lockConnection(c: TcpConn, what: string): void {
+    if (this.method === 'skip') return;
+    this.lockConnections([{ conn: c, what }]);
+    this.locked.get(connText(c))!.claimed = true;
+  }
+
+  /**
+   * a failed dump or -R: the rules of those of conns that are locked deleted, one transaction a family (nftables:
+   * all go with the table, in unlock()). A batch the tool refuses (a rule someone deleted) is done rule by rule,
+   * so that every other rule goes.
+   */
+  unlockConnections(conns: readonly TcpConn[]): void {
+    const gone: TcpConn[] = [];
+    for (const c of conns) {
+      const l = this.locked.get(connText(c));
+      if (l && this.locked.delete(connText(c))) gone.push(l.c);
+    }
+    if (this.method !== 'iptables' || !gone.length) return;
+    for (const b of iptablesBatches(gone.map((c) => ({ c, tag: c })), '-D')) {
+      if (this.runQuiet(b.argv, b.input)) continue;
+      for (const c of new Set(b.rows)) {
+        if (!c) continue;
+        for (const r of iptablesRules(c, '-D')) if (!this.runQuiet(r)) this.log.error(`Failed to unlock TCP connection ${connText(c)}`);
+      }
+    }
+  }
+
   unlockConnection(c: TcpConn): void {
-    const i = this.locked.indexOf(c);
-    if (i < 0) return;
-    this.locked.splice(i, 1);
-    if (this.method !== 'iptables') return;
-    for (const r of iptablesRules(c, '-D')) if (!this.runQuiet(r)) this.log.error(`Failed to unlock TCP connection ${connText(c)}`);
+    this.unlockConnections([c]);
   }
 
-  /** a failed dump or -R, after every connection's unlockConnection: the nftables table deleted */
+  /** after the files are dumped: connections lockConnections locked that the dump did not repair unlocked (the restore would not) */
+  unlockUnclaimed(): void {
+    this.unlockConnections([...this.locked.values()].filter((l) => !l.claimed).map((l) => l.c));
+  }
+
+  /** a failed dump or -R: every connection unlocked, then the nftables table deleted */
   unlock(): void {
-    for (const c of [...this.locked]) this.unlockConnection(c);
+    this.unlockConnections([...this.locked.values()].map((l) => l.c));
     if (!this.tableMade) return;
     this.log.info('Unlock network');
     if (!this.runQuiet(['nft', 'delete', 'table', ...nftTable(this.runId).split(' ')])) this.log.error(`cannot delete nftables table ${nftTable(this.runId)}`);
@@ -154,19 +215,23 @@ export class NetLock {
     return this.netns ? ['nsenter', `--net=${this.netns}`, '--', ...cmd] : cmd;
   }
 
-  private run(cmd: string[], input: string | undefined, what: string): void {
+  /** cmd with input on its stdin; failing: DumpError of what(the input line the tool names, if it does) */
+  private run(cmd: string[], input: string | undefined, what: string | ((line?: number) => string)): void {
     const [bin, ...args] = this.argv(cmd);
     this.log.debug(`running ${[bin, ...args].join(' ')}${input ? `: ${input.trim().replace(/\n/g, '; ')}` : ''}`);
-    const r = spawnSync(bin, args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+    const r = spawnSync(bin, args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
     if (r.error || r.status !== 0) {
-      const why = r.error ? r.error.message : (r.stderr || r.stdout).trim().split('\n')[0] || `exit ${r.status}`;
-      throw new DumpError(`${what}: ${cmd[0]}: ${why}`);
+      const out = r.error ? '' : (r.stderr || r.stdout);
+      const why = r.error ? r.error.message : out.trim().split('\n')[0] || `exit ${r.status}`;
+      // iptables-restore: "Error occurred at line: N", "line N failed"; nft: "/dev/stdin:N:..."
+      const line = Number(/(?:\bline:? |^\/dev\/stdin:)(\d+)/m.exec(out)?.[1]) || undefined;
+      throw new DumpError(`${typeof what === 'string' ? what : what(line)}: ${cmd[0]}: ${why}`);
     }
   }
 
-  private runQuiet(cmd: string[]): boolean {
+  private runQuiet(cmd: string[], input?: string): boolean {
     const [bin, ...args] = this.argv(cmd);
-    const r = spawnSync(bin, args, { stdio: 'ignore' });
+    const r = spawnSync(bin, args, { input, stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'ignore'] });
     return !r.error && r.status === 0;
   }
 }
@@ -180,9 +245,12 @@ export function connText(c: TcpConn): string {
 /**
  * What undoes the dump's lock at the end of a restore from DIR (criu's network_unlock on restore): the
  * method is the dump's (inventory.img; images without it: iptables, as criu), --network-lock is not asked.
- * iptables: each TCP connection of files.img (and a legacy inetsk.img) loses its two rules (none with tcp_close); nftables: the table
- * of the dump's run id goes (criu's older images: CRIU-<root pid>). One command a line, words separated by
- * spaces, for the helper (CKPT_NET_UNLOCK).
+ * iptables: each TCP connection of files.img (and a legacy inetsk.img) loses its two rules (none with tcp_close),
+ * one iptables-restore a family; nftables: the table of the dump's run id goes (criu's older images:
+ * CRIU-<root pid>). For the helper (native/restore/netlock.c): one command a line, words separated by spaces;
+ * the lines after it that start with a tab are its standard input; lines starting with "? " are commands run
+ * only if the last command without it failed (a batch is all or nothing: a rule someone deleted would leave
+ * every other; then each rule goes by itself, as criu deletes them).
  */
 export function restoreUnlockCommands(dir: string, rootPid: number): string {
   const inv = decodeImage(join(dir, imageFileName('inventory'))).entries[0] as any;
@@ -197,11 +265,15 @@ export function restoreUnlockCommands(dir: string, rootPid: number): string {
     const p = join(dir, imageFileName(stem));
     if (existsSync(p)) for (const e of decodeImage(p, { fields }).entries as any[]) if (pick(e)) socks.push(pick(e));
   }
-  const lines: string[] = [];
+  const conns: TcpConn[] = [];
   for (const e of socks) {
     if (Number(e.proto) !== 6 || !Number(e.dst_port)) continue;
-    const c = { family: Number(e.family), src: addrFromWords(e.src_addr ?? []), sport: Number(e.src_port), dst: addrFromWords(e.dst_addr ?? []), dport: Number(e.dst_port) };
-    for (const r of iptablesRules(c, '-D')) lines.push(r.join(' '));
+    conns.push({ family: Number(e.family), src: addrFromWords(e.src_addr ?? []), sport: Number(e.src_port), dst: addrFromWords(e.dst_addr ?? []), dport: Number(e.dst_port) });
+  }
+  const lines: string[] = [];
+  for (const b of iptablesBatches(conns.map((c) => ({ c, tag: c })), '-D')) {
+    lines.push(b.argv.join(' '), ...b.input.trimEnd().split('\n').map((l) => `\t${l}`));
+    for (const c of new Set(b.rows)) if (c) for (const r of iptablesRules(c, '-D')) lines.push(`? ${r.join(' ')}`);
   }
   return lines.join('\n');
 }

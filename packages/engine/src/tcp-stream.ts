@@ -99,11 +99,11 @@ export class TcpRepair {
     return { state: st.state, entry, inq: st.inq, outq: st.outq };
   }
 
-  /** a failed dump or -R: each connection unlocked, out of repair (with its SO_REUSEADDR back), our fd closed */
+  /** a failed dump or -R: every connection unlocked (one batch), then each out of repair (with its SO_REUSEADDR back), our fd closed */
   resume(): void {
     const n = native();
+    this.lock.unlockConnections(this.held.map((h) => h.conn));
     for (const h of this.held) {
-      this.lock.unlockConnection(h.conn);
       const r = n.tcpResume(h.fd, h.reuseaddr);
       if (r < 0) this.log.error(`${h.what}: cannot leave TCP repair mode: errno ${-r}`);
       n.close(h.fd);

@@ -7,6 +7,7 @@
 // last-ack) is dumped with --tcp-close as it is (it comes back closed) or with --tcp-established through
 // TCP_REPAIR (tcp-stream.ts: the connection locked, its state in tcp-stream-INO.img, rebuilt in repair mode
 // at restore and let go once the whole tree is back), else refused by name as by CRIU.
+import { readdirSync, readlinkSync } from 'node:fs';
 import { enumValues } from '@ckpt/images';
 import { native } from '../native.js';
 import { DumpError, type Log } from '../log.js';
@@ -17,6 +18,7 @@ import type { Obj } from '../restore/types.js';
 import { ObjKind } from '../restore/plan-wire.js';
 import type { DumpFd, FdParms, Kind } from './kind.js';
 import { restoreStream, type TcpRepair, writeTcpStream } from '../tcp-stream.js';
+import type { TcpConn } from '../netlock.js';
 import { dumpSkOpts, restoreSkOpts, type SockOpt, optInt, SOL_SOCKET, SO } from './sk-opts.js';
 
 export const AF_INET = 2, AF_INET6 = 10;
@@ -129,6 +131,37 @@ export class InetSockets {
       }
     }
     return this.diag;
+  }
+
+  /**
+   * The connections entry() will repair, each once, from the fds of the tasks pids: connected TCP sockets that
+   * sock_diag lists (a closed one found through SO_PEERNAME is locked when met). For the network lock, which
+   * locks them all in one batch before the first is dumped.
+   */
+  connections(pids: readonly number[]): { conn: TcpConn; what: string }[] {
+    const diag = this.collect();
+    const out = new Map<number, { conn: TcpConn; what: string }>();
+    for (const pid of pids) {
+      let fds: string[];
+      try {
+        fds = readdirSync(`/proc/${pid}/fd`);
+      } catch {
+        continue; // a zombie has none
+      }
+      for (const fd of fds) {
+        let link: string;
+        try {
+          link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        } catch {
+          continue;
+        }
+        const ino = Number(/^socket:\[(\d+)\]$/.exec(link)?.[1]);
+        const sk = diag.get(ino);
+        if (!sk || sk.type !== SOCK_STREAM || !sk.dport || out.has(ino)) continue;
+        out.set(ino, { conn: { family: sk.family, src: sk.src, sport: sk.sport, dst: sk.dst, dport: sk.dport }, what: `task ${pid} fd ${fd}` });
+      }
+    }
+    return [...out.values()];
   }
 
   /** the files.img entry of the inet socket behind d (CRIU's do_dump_one_inet_fd) */
