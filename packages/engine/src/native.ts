@@ -97,6 +97,12 @@ export interface Native {
   pollExit(pidfd: number, timeoutMs: number): number;
   unixDiag(): unknown[];
 
+  /** signals.cc: these signals only noted from now on (0 or -errno); untrap: old actions back, the signal noted (0: none) */
+  trapSignals(signos: number[]): number;
+  untrapSignals(): number;
+  /** the first trapped signal that came since trapSignals (0: none) */
+  pendingSignal(): number;
+
   /** TCP_REPAIR on (1) or off (0; -1: off without the window probe): 0 or -errno */
   tcpRepair(fd: number, mode: number): number;
   /** out of repair mode, then SO_REUSEADDR = reuseaddr: 0 or -errno */
