@@ -17,13 +17,15 @@
 
 static void run_one(char *line)
 {
-	char *argv[64], *save = NULL;
+	char *argv[64], *save = NULL, *text = strdup(line);  /* the command as it was, for a message */
 	int n = 0;
 	for (char *w = strtok_r(line, " ", &save); w && n < 63; w = strtok_r(NULL, " ", &save))
 		argv[n++] = w;
 	argv[n] = NULL;
-	if (!n)
+	if (!n) {
+		free(text);
 		return;
+	}
 	pid_t p = fork();
 	if (p == 0) {
 		sigset_t none;
@@ -38,7 +40,9 @@ static void run_one(char *line)
 	if (p < 0 || waitpid(p, &status, 0) != p)
 		fprintf(stderr, "Warn: network unlock: cannot run %s: %s\n", argv[0], strerror(errno));
 	else if (!WIFEXITED(status) || WEXITSTATUS(status))
-		fprintf(stderr, "Warn: network unlock: %s failed (status %d)\n", argv[0], WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		fprintf(stderr, "Warn: network unlock: `%s` failed (status %d); the restore goes on, as criu's\n", text ? text : argv[0],
+			WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	free(text);
 }
 
 /* the whole file, NUL-terminated (the rules of every dumped connection: too many for one environment string) */
