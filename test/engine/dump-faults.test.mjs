@@ -4,7 +4,8 @@
 // - a dump that fails at a step (CKPT_FAULT=<step>), or that SIGINT or SIGTERM interrupts there
 //   (CKPT_FAULT=pause:<step>): exit 1, one error line naming the step and the task or connection, no lock
 //   rule or table left, no inventory, and the program runs on: every byte in flight arrives in order, and
-//   both connections carry new data both ways (it checks that itself: RESULT PASS);
+//   both connections carry new data both ways (it checks that itself: RESULT PASS); SIGKILL too, through the
+//   dump guard (src/dump-guard.ts);
 // - a restore that fails: its address taken, a fault with every socket restored in repair mode, a fault once
 //   the network is unlocked: one error line, no process left; the dump's lock stays for the next restore
 //   (criu's out_kill), which brings the connections back, unless the failure came after the unlock
@@ -73,9 +74,10 @@ async function interrupted(args, step, signal) {
     });
     p.on('exit', () => { clearTimeout(timer); reject(new Error(`ckpt exited before it paused at ${step}: ${stderr}`)); });
   });
-  // nsenter execs ckpt: the signal is ckpt's
+  // nsenter execs ckpt: the signal is ckpt's; its stderr ends when every holder of it (the dump guard too) is done
   p.kill(signal);
   const status = await exited;
+  await new Promise((r) => (p.stderr.readableEnded ? r() : p.stderr.on('end', r)));
   return { status, stderr: stderr.replace(/^ckpt: paused at .*\n/m, '') };
 }
 
@@ -137,6 +139,25 @@ test('SIGINT or SIGTERM to a dump midway: it stops at that step and rolls back t
   for (const [method, step, signal] of cases) {
     const name = step.replace(/:\d+$/, '');
     await failedDump(t, { method, fault: step, signal, expect: (pid) => `interrupted by ${signal} at step ${name}( \\((${conn(pid)}|task ${pid})\\))?` });
+  }
+});
+
+test('SIGKILL to a dump midway: the dump guard unlocks and takes every socket out of repair mode (both locks)', async (t) => {
+  if (!need(t)) return;
+  for (const [method, step] of [['iptables', 'tcp-queues:3'], ['nftables', 'tcp-repair:4']]) {
+    const { h, cwd, pids } = await started();
+    try {
+      const r = await interrupted(['dump', '-t', String(h.pid), '-D', join(cwd, 'img'), '--tcp-established', '--network-lock', method], step, 'SIGKILL');
+      assert.equal(r.status, null, 'ckpt was killed');
+      // the guard's stderr is ckpt's: its one line comes once it is done
+      assert.match(r.stderr, /ckpt-dump-guard: ckpt ended in the middle of a dump: (\d+) of \1 lock command\(s\) undone, (\d+) of \2 TCP socket\(s\) out of repair mode/);
+      assert.deepEqual(lockLeft(), [], 'no lock rule or table left');
+      assert.ok(pids.every(alive), 'the tree runs');
+      assert.equal(await resultOf(h, h.pid), 'RESULT PASS');
+      t.diagnostic(`${method}: ${/ckpt-dump-guard: .*/.exec(r.stderr)[0]}`);
+    } finally {
+      killPids(sessionPids(h.pid));
+    }
   }
 });
 

@@ -25,6 +25,7 @@ import { CgroupDump, type CgroupMode } from './cgroups.js';
 import { LOCK_METHODS, NetLock, type NetLockMethod } from './netlock.js';
 import { TcpRepair } from './tcp-stream.js';
 import { DumpSteps } from './fault.js';
+import { DumpGuard } from './dump-guard.js';
 import { writeImage } from './images-out.js';
 import { DumpError, Log } from './log.js';
 import type { DumpStats } from './stats.js';
@@ -89,6 +90,10 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   const steps = new DumpSteps(log);
   const tcp = new TcpRepair(netLock, log, !!opts.tcpEstablished, steps);
   freezer.interrupted = (tid) => steps.interrupted('freeze', `task ${tid}`);
+  // should ckpt die, what undoes the lock and repair mode
+  const guard = new DumpGuard(log);
+  netLock.onLock = (undo) => guard.unlock(undo);
+  tcp.beforeRepair = (ino, reuseaddr) => guard.repair(ino, reuseaddr);
   let tFrozen = 0n;
   let result: DumpResult | undefined;
   // names given to deleted files (--link-remap): kept for the restore, removed when the dump fails or the
@@ -105,6 +110,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     tFrozen = process.hrtime.bigint();
     const tasks = freezer.allTasks();
     log.info(`Frozen ${tasks.length} task(s), ${tasks.reduce((n, t) => n + t.threads.length, 0)} thread(s)`);
+    for (const t of tasks) guard.task(t.pid);
     opts.afterFreeze?.(tasks);
     if (steps.killAfterFreeze) killLastTask(tasks, log);
     steps.at('freeze', `task ${root.pid}`);
@@ -238,6 +244,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     netLock.unlock();
     freezer.releaseAll();
     dropLinkRemaps();
+    guard.done();
     steps.untrap(false);
     if (existsSync(opts.dir)) {
       rmSync(join(opts.dir, imageFileName('inventory')), { force: true });
@@ -247,15 +254,19 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     throw e;
   }
   // as criu: -R unlocks; -s and a killed tree leave the lock for the restore (and -s the connections in repair)
+  // (the guard's part ends where the dump is complete: the lock of a killed or stopped tree is the restore's)
   if (opts.finalState === 'running') {
     tcp.resume();
     netLock.unlock();
     freezer.releaseAll();
     dropLinkRemaps();
+    guard.done();
   } else if (opts.finalState === 'stopped') {
+    guard.done();
     tcp.release();
     freezer.releaseAll(true);
   } else {
+    guard.done();
     freezer.killAll();
     tcp.release();
   }

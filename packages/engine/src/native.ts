@@ -92,6 +92,8 @@ export interface Native {
   cpuXsave(): CpuXsave;
   cpuid(leaf: number, subleaf: number): [number, number, number, number];
   /** clone3(CLONE_PARENT|CLONE_PIDFD) + execve with stdin/out/err the given fds and keep at their numbers: the pidfd, or -errno */
+  /** [read end, write end], close-on-exec, or -errno */
+  pipe(): [number, number] | number;
   spawnSibling(path: string, argv: string[], env: string[], stdin: number, stdout: number, stderr: number, keep: number[]): number;
   /** 1 once the pidfd's process ended, 0 after timeoutMs, -errno */
   pollExit(pidfd: number, timeoutMs: number): number;

@@ -97,6 +97,8 @@ function nftElements(table: string, c: TcpConn): string {
 export class NetLock {
   private locked: TcpConn[] = [];
   private tableMade = false;
+  /** told, before each part of the lock is taken, the command (argv) that undoes it (src/dump-guard.ts) */
+  onLock?: (undo: string[]) => void;
 
   /**
    * runId: this dump's id (inventory dump_criu_run_id; names the nftables table). netns: a network
@@ -108,6 +110,7 @@ export class NetLock {
   lock(): void {
     if (this.method !== 'nftables') return;
     this.log.info(`Lock network (nftables table ${nftTable(this.runId)})`);
+    this.onLock?.(this.argv(['nft', 'delete', 'table', ...nftTable(this.runId).split(' ')]));
     this.run(['nft', '-f', '-'], nftLockScript(nftTable(this.runId)), 'Locking network failed using nftables');
     this.tableMade = true;
   }
@@ -119,6 +122,7 @@ export class NetLock {
     if (this.method === 'nftables') {
       this.run(['nft', '-f', '-'], nftElements(nftTable(this.runId), c), `cannot lock TCP connection ${name} with nftables`);
     } else {
+      for (const undo of iptablesRules(c, '-D')) this.onLock?.(this.argv(undo));
       const [input, output] = iptablesRules(c, '-I');
       this.run(input, undefined, `cannot lock TCP connection ${name} with iptables`);
       try {

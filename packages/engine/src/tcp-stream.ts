@@ -16,7 +16,7 @@
 // holds for a connected TCP socket of files.img (its isk entry): addresses (16 bytes each), ports,
 // SO_REUSEADDR, the 17 numbers after the ports (restoreFields) and both queues; the helper rebuilds the
 // socket from them with tcp_stream_restore (readTcpStream: the image alone).
-import { existsSync } from 'node:fs';
+import { existsSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeImage, ImageError, imageFileName } from '@ckpt/images';
 import { native } from './native.js';
@@ -54,6 +54,8 @@ interface Held { fd: number; conn: TcpConn; reuseaddr: number; what: string }
 
 export class TcpRepair {
   private held: Held[] = [];
+  /** told before a socket (its inode) enters repair mode, with the SO_REUSEADDR it gets back (src/dump-guard.ts) */
+  beforeRepair?: (ino: number, reuseaddr: number) => void;
 
   /**
    * established: --tcp-established was given (criu refuses a connected socket without it); steps: the dump's
@@ -77,6 +79,7 @@ export class TcpRepair {
       n.close(own);
       throw e;
     }
+    this.beforeRepair?.(fstatSync(own).ino, reuseaddr);
     const r = n.tcpRepair(own, 1);
     if (r < 0) {
       this.lock.unlockConnection(conn);
