@@ -1,7 +1,7 @@
 // Shared helpers of the engine suites: compile the small C programs of test/engine/progs into a
 // temp dir, start them like the corpus runner did (setsid, stdin /dev/null, stdout/stderr appended
 // to out.log, empty environment), run the ckpt CLI, decode images.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, readFileSync, existsSync, readdirSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -84,6 +84,33 @@ export async function eventually(fn, ms = 10000) {
     }
     await sleep(100);
   }
+}
+
+/**
+ * A network namespace of the test's own (unshare -n, loopback up), kept by a sleeping process until close(); the
+ * tests that need one share this launcher. net: nsenter's argument; run(cmd, args, env): a command in it;
+ * ckpt(args, env): the ckpt CLI in it; launch(prog, args, dir): a test program in it as launch() starts one
+ * (nsenter execs it: the pid is the program's).
+ */
+export function netNamespace() {
+  const holder = spawn('unshare', ['-n', 'sleep', '100000'], { stdio: 'ignore' });
+  const net = `--net=/proc/${holder.pid}/ns/net`;
+  const run = (cmd, args = [], env = {}) => {
+    const r = spawnSync('nsenter', [net, cmd, ...args], { encoding: 'utf8', timeout: 120000, env: { ...process.env, ...env } });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  for (let i = 0; i < 100 && spawnSync('nsenter', [net, 'true']).status !== 0; i++) spawnSync('sleep', ['0.05']);
+  const up = run('ip', ['link', 'set', 'lo', 'up']);
+  if (up.status !== 0) {
+    holder.kill('SIGKILL');
+    throw new Error(`loopback up in the test's namespace: ${up.stderr}`);
+  }
+  return {
+    net, run,
+    ckpt: (args, env) => run(process.execPath, [CKPT, ...args], env),
+    launch: (prog, args = [], dir = undefined) => launch('/usr/bin/nsenter', [net, prog, ...args], dir ?? dirname(prog)),
+    close: () => holder.kill('SIGKILL'),
+  };
 }
 
 /** Runs the ckpt CLI (a separate process, so the tracer is not the parent). */

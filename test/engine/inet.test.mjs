@@ -5,31 +5,19 @@
 // connections (--tcp-established) come back with every byte in flight, both ways, and their half-closed states.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { decodeImage, imageFileName } from '@ckpt/images';
-import { CKPT, compile, launch, needPtrace, sessionPids, workDir } from './helpers.mjs';
+import { compile, needPtrace, netNamespace, sessionPids, workDir } from './helpers.mjs';
 import { dumpedPidsFree, killPids, restoreOk, resultOf, waitGone } from './restore-lib.mjs';
 
-let holder; // the process that keeps the namespace
-const netns = () => `--net=/proc/${holder.pid}/ns/net`;
-
-before(() => {
-  holder = spawn('unshare', ['-n', 'sleep', '100000'], { stdio: 'ignore' });
-  for (let i = 0; i < 100 && spawnSync('nsenter', [netns(), 'true']).status !== 0; i++) spawnSync('sleep', ['0.05']);
-  const r = spawnSync('nsenter', [netns(), 'ip', 'link', 'set', 'lo', 'up'], { encoding: 'utf8' });
-  assert.equal(r.status, 0, `loopback up in the test's namespace: ${r.stderr}`);
-});
-after(() => holder?.kill('SIGKILL'));
+let ns; // the test's network namespace
+before(() => { ns = netNamespace(); });
+after(() => ns?.close());
 
 /** the ckpt CLI in the namespace */
-function ckptNs(args) {
-  const r = spawnSync('nsenter', [netns(), process.execPath, CKPT, ...args], { encoding: 'utf8', timeout: 120000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** a test program in the namespace (nsenter execs it: its pid is the program's) */
-const launchNs = (prog, args, dir) => launch('/usr/bin/nsenter', [netns(), prog, ...args], dir);
+const ckptNs = (args) => ns.ckpt(args);
+/** a test program in the namespace */
+const launchNs = (prog, args, dir) => ns.launch(prog, args, dir);
 
 test('inet sockets of every kind come back bound, listening, connected, with their options; images as CRIU writes them', async (t) => {
   if (!needPtrace(t)) return;
@@ -145,7 +133,7 @@ test('--tcp-established: connections with data in flight both ways and a half-cl
     assert.ok(streams.filter((e) => e.outq_len > 0).length >= 1 && streams.filter((e) => e.inq_len > 0).length >= 3, 'data in both kinds of queue');
     await dumpedPidsFree(pids);
     assert.equal(restoreOk(img, ['--tcp-established'], ckptNs), h.pid);
-    const rules = spawnSync('nsenter', [netns(), 'iptables', '-w', '-S'], { encoding: 'utf8' });
+    const rules = ns.run('iptables', ['-w', '-S']);
     assert.doesNotMatch(rules.stdout, /DROP/, 'the network lock is dropped after the restore');
     assert.equal(await resultOf(h, h.pid), 'RESULT PASS');
   } finally {

@@ -6,28 +6,17 @@
 // the program left running.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { decodeImage } from '@ckpt/images';
-import { CKPT, compile, eventually, launch, needPtrace, sessionPids, workDir } from './helpers.mjs';
+import { compile, eventually, needPtrace, netNamespace, sessionPids, workDir } from './helpers.mjs';
 import { dumpedPidsFree, killPids, restoreOk } from './restore-lib.mjs';
 
-let holder; // the process that keeps the namespace
-const netns = () => `--net=/proc/${holder.pid}/ns/net`;
+let ns; // the test's network namespace
+before(() => { ns = netNamespace(); });
+after(() => ns?.close());
 
-before(() => {
-  holder = spawn('unshare', ['-n', 'sleep', '100000'], { stdio: 'ignore' });
-  for (let i = 0; i < 100 && spawnSync('nsenter', [netns(), 'true']).status !== 0; i++) spawnSync('sleep', ['0.05']);
-  const r = spawnSync('nsenter', [netns(), 'ip', 'link', 'set', 'lo', 'up'], { encoding: 'utf8' });
-  assert.equal(r.status, 0, `loopback up in the test's namespace: ${r.stderr}`);
-});
-after(() => holder?.kill('SIGKILL'));
-
-function ckptNs(args) {
-  const r = spawnSync('nsenter', [netns(), process.execPath, CKPT, ...args], { encoding: 'utf8', timeout: 120000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-const launchNs = (prog, args, dir) => launch('/usr/bin/nsenter', [netns(), prog, ...args], dir);
+const ckptNs = (args) => ns.ckpt(args);
+const launchNs = (prog, args, dir) => ns.launch(prog, args, dir);
 
 /** SIGUSR1, then the program's next RESULT line */
 async function check(h, pid) {

@@ -7,47 +7,39 @@
 // the three cycles in turn.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CKPT, compile, eventually, launch, needPtrace, sessionPids, workDir } from './helpers.mjs';
+import { compile, eventually, needPtrace, netNamespace, sessionPids, workDir } from './helpers.mjs';
 import { dumpedPidsFree, killPids, restoreOk, waitGone } from './restore-lib.mjs';
 
 const CRIU = process.env.CRIU || '/tmp/criu-ref/criu-4.2/criu/criu';
 const CLIENTS = 100;
 
-let holder; // the process that keeps the namespace
+let ns; // the test's network namespace
 let dir, server, client;
 let round = 0; // the client's last round
-const netns = () => `--net=/proc/${holder.pid}/ns/net`;
 
 /** a command in the namespace */
-function inNs(cmd, args) {
-  const r = spawnSync('nsenter', [netns(), cmd, ...args], { encoding: 'utf8', timeout: 120000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-const ckptNs = (args) => inNs(process.execPath, [CKPT, ...args]);
+const inNs = (cmd, args) => ns.run(cmd, args);
+const ckptNs = (args) => ns.ckpt(args);
 
 before(async () => {
-  holder = spawn('unshare', ['-n', 'sleep', '100000'], { stdio: 'ignore' });
-  for (let i = 0; i < 100 && spawnSync('nsenter', [netns(), 'true']).status !== 0; i++) spawnSync('sleep', ['0.05']);
-  const r = inNs('ip', ['link', 'set', 'lo', 'up']);
-  assert.equal(r.status, 0, `loopback up in the test's namespace: ${r.stderr}`);
+  ns = netNamespace();
   if (process.getuid?.() !== 0) return; // the tests skip (needPtrace) or fail under CI
   dir = workDir('tcp-echo');
   const prog = compile('tcp-echo', dir);
   for (const d of ['server', 'client']) mkdirSync(join(dir, d));
   // nsenter execs the program: its pid is the program's; each in its own session, so each its own tree
-  server = await launch('/usr/bin/nsenter', [netns(), prog, 'server'], join(dir, 'server'));
+  server = await ns.launch(prog, ['server'], join(dir, 'server'));
   const port = Number(/^PORT (\d+)/m.exec(server.lines().join('\n'))[1]);
-  client = await launch('/usr/bin/nsenter', [netns(), prog, 'client', String(CLIENTS), String(port)], join(dir, 'client'));
+  client = await ns.launch(prog, ['client', String(CLIENTS), String(port)], join(dir, 'client'));
   assert.ok(client.lines().includes(`ROUND 0 OK n=${CLIENTS}`), client.lines().join('\n'));
 });
 
 after(() => {
   if (server) killPids([server.pid, ...sessionPids(server.pid)]);
   if (client) killPids([client.pid]);
-  holder?.kill('SIGKILL');
+  ns?.close();
 });
 
 function needCriu(t) {

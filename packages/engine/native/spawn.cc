@@ -72,7 +72,19 @@ Napi::Value PollExit(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// pipe() -> [read end, write end] (both close-on-exec) | -errno: a channel to a child whose writes are synchronous
+Napi::Value Pipe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return Napi::Number::New(env, -errno);
+  Napi::Array a = Napi::Array::New(env, 2);
+  a.Set(0u, fds[0]);
+  a.Set(1u, fds[1]);
+  return a;
+}
+
 void InitSpawn(Napi::Env env, Napi::Object exports) {
+  exports.Set("pipe", Napi::Function::New(env, Pipe));
   exports.Set("spawnSibling", Napi::Function::New(env, SpawnSibling));
   exports.Set("pollExit", Napi::Function::New(env, PollExit));
 }

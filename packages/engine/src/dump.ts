@@ -1,5 +1,7 @@
 // `ckpt dump`: freeze the tree, collect every task's state, write the images, then kill the tree
-// or let it go on. Any failure releases every task exactly as it was and marks the dir unusable.
+// or let it go on. Any failure, SIGINT or SIGTERM before the tree is let go releases every task exactly as
+// it was, every TCP connection out of repair mode and unlocked, and marks the dir unusable (the steps, and
+// CKPT_FAULT that makes one fail: src/fault.ts).
 import { mkdirSync, rmSync, writeFileSync, readlinkSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -22,6 +24,8 @@ import { Seccomp } from './seccomp.js';
 import { CgroupDump, type CgroupMode } from './cgroups.js';
 import { LOCK_METHODS, NetLock, type NetLockMethod } from './netlock.js';
 import { TcpRepair } from './tcp-stream.js';
+import { DumpSteps } from './fault.js';
+import { DumpGuard } from './dump-guard.js';
 import { writeImage } from './images-out.js';
 import { DumpError, Log } from './log.js';
 import type { DumpStats } from './stats.js';
@@ -83,7 +87,13 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   // this run's id: the nftables lock's table name and inventory's dump_criu_run_id (criu's criu_run_id)
   const runId = randomUUID();
   const netLock = new NetLock(opts.networkLock ?? 'iptables', runId, log, foreignNetns(opts.pid));
-  const tcp = new TcpRepair(netLock, log, !!opts.tcpEstablished);
+  const steps = new DumpSteps(log);
+  const tcp = new TcpRepair(netLock, log, !!opts.tcpEstablished, steps);
+  freezer.interrupted = (tid) => steps.interrupted('freeze', `task ${tid}`);
+  // should ckpt die, what undoes the lock and repair mode
+  const guard = new DumpGuard(log);
+  netLock.onLock = (undo) => guard.unlock(undo);
+  tcp.beforeRepair = (ino, reuseaddr) => guard.repair(ino, reuseaddr);
   let tFrozen = 0n;
   let result: DumpResult | undefined;
   // names given to deleted files (--link-remap): kept for the restore, removed when the dump fails or the
@@ -92,14 +102,18 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   const dropLinkRemaps = () => { for (const p of linkRemaps) rmSync(p, { force: true }); };
   try {
     log.info(`Dumping processes (pid: ${opts.pid})`);
+    steps.trap();
     opts.hooks?.preDump();
     netLock.lock();
+    steps.at('lock');
     const root = freezer.freezeTree(opts.pid, opts.timeoutMs ?? 10000);
     tFrozen = process.hrtime.bigint();
     const tasks = freezer.allTasks();
     log.info(`Frozen ${tasks.length} task(s), ${tasks.reduce((n, t) => n + t.threads.length, 0)} thread(s)`);
+    for (const t of tasks) guard.task(t.pid);
     opts.afterFreeze?.(tasks);
-    faultInjection(tasks, log);
+    if (steps.killAfterFreeze) killLastTask(tasks, log);
+    steps.at('freeze', `task ${root.pid}`);
     let pagesId = 1;
     const seccomp = new Seccomp();
     seccomp.collect(tasks);
@@ -119,6 +133,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     for (const task of tasks) {
       try {
         const pid = task.pid;
+        steps.at('task', `task ${pid}`);
         const stat = readStat(pid);
         if (task.state === TASK.ZOMBIE) {
           // a zombie: its place in the tree and how it died (CRIU's dump_one_zombie), nothing else
@@ -222,6 +237,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
       img_version: 2, fdinfo_per_id: true, root_ids: ids.rootIds, ns_per_id: true, root_cg_set: cgroups.ownSetId, lsmtype: 'NO_LSM',
       network_lock_method: LOCK_METHODS.indexOf(netLock.method), plugins_entry: {}, dump_criu_run_id: runId,
     }] });
+    steps.at('images');
     opts.hooks?.postDump();
     result = {
       tasks: tasks.length, threads: tasks.reduce((k, t) => k + t.threads.length, 0), pagesWritten,
@@ -233,6 +249,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     netLock.unlock();
     freezer.releaseAll();
     dropLinkRemaps();
+    guard.done();
+    steps.untrap(false);
     if (existsSync(opts.dir)) {
       rmSync(join(opts.dir, imageFileName('inventory')), { force: true });
       writeFileSync(join(opts.dir, FAILED_MARK), `${(e as Error).message}\n`);
@@ -241,18 +259,23 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     throw e;
   }
   // as criu: -R unlocks; -s and a killed tree leave the lock for the restore (and -s the connections in repair)
+  // (the guard's part ends where the dump is complete: the lock of a killed or stopped tree is the restore's)
   if (opts.finalState === 'running') {
     tcp.resume();
     netLock.unlock();
     freezer.releaseAll();
     dropLinkRemaps();
+    guard.done();
   } else if (opts.finalState === 'stopped') {
+    guard.done();
     tcp.release();
     freezer.releaseAll(true);
   } else {
+    guard.done();
     freezer.killAll();
     tcp.release();
   }
+  steps.untrap();
   const tDone = process.hrtime.bigint();
   result.frozenMs = Number(tDone - tFrozen) / 1e6;
   result.totalMs = Number(tDone - t0) / 1e6;
@@ -300,8 +323,7 @@ function taskGone(pid: number): boolean {
 }
 
 /** CKPT_FAULT=kill-after-freeze: SIGKILL the last task once frozen (tests the failure path). */
-function faultInjection(tasks: Task[], log: Log): void {
-  if (process.env.CKPT_FAULT !== 'kill-after-freeze') return;
+function killLastTask(tasks: Task[], log: Log): void {
   const victim = tasks[tasks.length - 1];
   log.warn(`fault injection: killing task ${victim.pid}`);
   native().kill(victim.pid, 9);

@@ -94,10 +94,18 @@ export interface Native {
   cpuXsave(): CpuXsave;
   cpuid(leaf: number, subleaf: number): [number, number, number, number];
   /** clone3(CLONE_PARENT|CLONE_PIDFD) + execve with stdin/out/err the given fds and keep at their numbers: the pidfd, or -errno */
+  /** [read end, write end], close-on-exec, or -errno */
+  pipe(): [number, number] | number;
   spawnSibling(path: string, argv: string[], env: string[], stdin: number, stdout: number, stderr: number, keep: number[]): number;
   /** 1 once the pidfd's process ended, 0 after timeoutMs, -errno */
   pollExit(pidfd: number, timeoutMs: number): number;
   unixDiag(): unknown[];
+
+  /** signals.cc: these signals only noted from now on (0 or -errno); untrap: old actions back, the signal noted (0: none) */
+  trapSignals(signos: number[]): number;
+  untrapSignals(): number;
+  /** the first trapped signal that came since trapSignals (0: none) */
+  pendingSignal(): number;
 
   /** TCP_REPAIR on (1) or off (0; -1: off without the window probe): 0 or -errno */
   tcpRepair(fd: number, mode: number): number;

@@ -125,6 +125,8 @@ export class NetLock {
   /** the locked connections, by connText; claimed: the dump repaired it (lockConnection), so its images name it */
   private locked = new Map<string, { c: TcpConn; claimed: boolean }>();
   private tableMade = false;
+  /** told, before each part of the lock is taken, the command (argv) that undoes it (src/dump-guard.ts) */
+  onLock?: (undo: string[]) => void;
 
   /**
    * runId: this dump's id (inventory dump_criu_run_id; names the nftables table). netns: a network
@@ -136,6 +138,7 @@ export class NetLock {
   lock(): void {
     if (this.method !== 'nftables') return;
     this.log.info(`Lock network (nftables table ${nftTable(this.runId)})`);
+    this.onLock?.(this.argv(['nft', 'delete', 'table', ...nftTable(this.runId).split(' ')]));
     this.run(['nft', '-f', '-'], nftLockScript(nftTable(this.runId)), 'Locking network failed using nftables');
     this.tableMade = true;
   }
@@ -158,6 +161,8 @@ export class NetLock {
       for (const x of items) this.locked.set(connText(x.conn), { c: x.conn, claimed: false });
     } else {
       for (const b of iptablesBatches(items.map((x) => ({ c: x.conn, tag: x })), '-I')) {
+        // the guard learns each rule's undo before the batch takes it
+        for (const x of new Set(b.rows)) if (x) for (const undo of iptablesRules(x.conn, '-D')) this.onLock?.(this.argv(undo));
         this.run(b.argv, b.input, (line) => `cannot lock ${name(line ? b.rows[line - 1] : undefined)} with iptables`);
         for (const x of b.rows) if (x) this.locked.set(connText(x.conn), { c: x.conn, claimed: false });
       }

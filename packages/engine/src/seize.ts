@@ -45,8 +45,12 @@ export class Freezer {
     return this.root;
   }
 
+  /** called while the tree is being frozen: throws to stop the freeze (a signal to the dump, src/fault.ts) */
+  interrupted?: (tid: number) => void;
+
   /** ms to wait for a task to stop: what is left of the freeze's time (all the time there is without a limit) */
   private waitMs(tid: number): number {
+    this.interrupted?.(tid);
     if (!this.freezeDeadline) return this.freezeLimitMs ? this.timeoutMs : 2 ** 31;
     const left = this.freezeDeadline - Date.now();
     if (left <= 0) throw new DumpError(`Timeout reached: the tree was not frozen within ${this.freezeLimitMs / 1000} s (--timeout), at task ${tid}`);

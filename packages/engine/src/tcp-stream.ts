@@ -16,13 +16,14 @@
 // holds for a connected TCP socket of files.img (its isk entry): addresses (16 bytes each), ports,
 // SO_REUSEADDR, the 17 numbers after the ports (restoreFields) and both queues; the helper rebuilds the
 // socket from them with tcp_stream_restore (readTcpStream: the image alone).
-import { existsSync } from 'node:fs';
+import { existsSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeImage, ImageError, imageFileName } from '@ckpt/images';
 import { native } from './native.js';
 import { writeImage } from './images-out.js';
 import { DumpError, type Log } from './log.js';
 import { addrFromWords, connText, type NetLock, type TcpConn } from './netlock.js';
+import type { DumpSteps } from './fault.js';
 
 /** tcp_stream_entry (images/tcp-stream.proto) */
 export interface TcpStreamEntry {
@@ -53,9 +54,14 @@ interface Held { fd: number; conn: TcpConn; reuseaddr: number; what: string }
 
 export class TcpRepair {
   private held: Held[] = [];
+  /** told before a socket (its inode) enters repair mode, with the SO_REUSEADDR it gets back (src/dump-guard.ts) */
+  beforeRepair?: (ino: number, reuseaddr: number) => void;
 
-  /** established: --tcp-established was given (criu refuses a connected socket without it) */
-  constructor(private lock: NetLock, private log: Log, readonly established: boolean) {}
+  /**
+   * established: --tcp-established was given (criu refuses a connected socket without it); steps: the dump's
+   * (src/fault.ts: tcp-lock, tcp-repair, tcp-queues), where a signal or an injected fault stops it
+   */
+  constructor(private lock: NetLock, private log: Log, readonly established: boolean, private steps?: DumpSteps) {}
 
   dump(fd: number, conn: TcpConn, what: string): TcpStream {
     const n = native();
@@ -64,27 +70,33 @@ export class TcpRepair {
     // our own fd until the end: the task's may be gone (killed) before we let the socket go
     const own = n.fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (own < 0) throw new DumpError(`${what}: cannot keep the socket: errno ${-own}`);
+    const name = `${what}: TCP connection ${connText(conn)}`;
     try {
       this.lock.lockConnection(conn, what);
+      this.steps?.at('tcp-lock', name);
     } catch (e) {
+      this.lock.unlockConnection(conn);
       n.close(own);
       throw e;
     }
+    this.beforeRepair?.(fstatSync(own).ino, reuseaddr);
     const r = n.tcpRepair(own, 1);
     if (r < 0) {
       this.lock.unlockConnection(conn);
       n.close(own);
-      throw new DumpError(`${what}: TCP connection ${connText(conn)}: cannot enter repair mode (TCP_REPAIR): errno ${-r}${-r === 1 ? ' (EPERM: a half-closed socket on an old kernel, or no CAP_NET_ADMIN)' : ''}`);
+      throw new DumpError(`${name}: cannot enter repair mode (TCP_REPAIR): errno ${-r}${-r === 1 ? ' (EPERM: a half-closed socket on an old kernel, or no CAP_NET_ADMIN)' : ''}`);
     }
+    // from here resume() takes it out of repair mode, whatever comes
     this.held.push({ fd: own, conn, reuseaddr, what });
-    this.log.info(`${what}: TCP connection ${connText(conn)} in repair mode`);
+    this.log.info(`${name} in repair mode`);
+    this.steps?.at('tcp-repair', name);
     let st;
     try {
       st = n.tcpStreamState(own);
     } catch (e) {
-      throw new DumpError(`${what}: TCP connection ${connText(conn)}: ${(e as Error).message}`);
+      throw new DumpError(`${name}: ${(e as Error).message}`);
     }
-    if (!REPAIRABLE.has(st.state)) throw new DumpError(`${what}: TCP connection ${connText(conn)} in state ${tcpStateName(st.state)} cannot be repaired`);
+    if (!REPAIRABLE.has(st.state)) throw new DumpError(`${name} in state ${tcpStateName(st.state)} cannot be repaired`);
     const entry: TcpStreamEntry = {
       inq_len: st.inqLen, inq_seq: st.inqSeq, outq_len: st.outqLen, outq_seq: st.outqSeq,
       opt_mask: st.optMask, snd_wscale: 0, mss_clamp: st.mssClamp, unsq_len: st.unsqLen,
@@ -96,6 +108,7 @@ export class TcpRepair {
       Object.assign(entry, { snd_wl1: st.window.sndWl1, snd_wnd: st.window.sndWnd, max_window: st.window.maxWindow, rcv_wnd: st.window.rcvWnd, rcv_wup: st.window.rcvWup });
     }
     this.log.debug(`${what}: ${tcpStateName(st.state)}, inq ${st.inqLen} bytes, outq ${st.outqLen} (${st.unsqLen} unsent)`);
+    this.steps?.at('tcp-queues', name);
     return { state: st.state, entry, inq: st.inq, outq: st.outq };
   }
 

@@ -4,7 +4,8 @@
  * accepted end wrote. B: IPv6, the client wrote and shut down its side (fin-wait2), the accepted end read
  * nothing (close-wait). Prints READY and the byte counts; on SIGUSR1 checks every byte of every stream in
  * order, that nothing more follows, that B's EOF comes after its data, and that both connections still carry
- * new data both ways. */
+ * new data both ways. `tcp-est hold SPORT CPORT` only makes a connection 127.0.0.1:CPORT -> 127.0.0.1:SPORT and
+ * keeps it (the ends of a dumped one taken), its packets marked so that the network lock of the dump lets them by. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -142,9 +144,31 @@ static int pair(int family, const char *host, int *c, int *a)
 	return 0;
 }
 
-int main(void)
+#define SOCCR_MARK 0xC114 /* what the network lock lets by */
+
+static _Noreturn void hold(int sport, int cport)
+{
+	struct sockaddr_in s = { .sin_family = AF_INET, .sin_port = htons(sport), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in c = { .sin_family = AF_INET, .sin_port = htons(cport), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int l = socket(AF_INET, SOCK_STREAM, 0), k = socket(AF_INET, SOCK_STREAM, 0), one = 1, mark = SOCCR_MARK;
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(k, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (setsockopt(l, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0 || setsockopt(k, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0 ||
+	    bind(l, (struct sockaddr *)&s, sizeof(s)) < 0 || listen(l, 1) < 0 || bind(k, (struct sockaddr *)&c, sizeof(c)) < 0 ||
+	    connect(k, (struct sockaddr *)&s, sizeof(s)) < 0 || accept(l, NULL, NULL) < 0) {
+		printf("hold failed: %s\n", strerror(errno));
+		_exit(1);
+	}
+	printf("READY pid=%d\n", getpid());
+	for (;;)
+		pause();
+}
+
+int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 4 && !strcmp(argv[1], "hold"))
+		hold(atoi(argv[2]), atoi(argv[3]));
 	signal(SIGUSR1, on_usr1);
 	if (pair(AF_INET, "127.0.0.1", &c1, &a1) < 0 || pair(AF_INET6, "::1", &c2, &a2) < 0) {
 		printf("setup failed: %s\n", strerror(errno));

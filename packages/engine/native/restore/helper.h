@@ -70,6 +70,9 @@ void write_status_fd(void);
 /* netlock.c: the dump's network lock dropped (CKPT_NET_UNLOCK), then repaired TCP sockets leave repair mode */
 int net_unlock_and_resume(void);
 
+/* main.c: CKPT_FAULT names this step of the restore (the steps: ckpt's src/fault.ts); a test hook */
+int fault_at(const char *step);
+
 /* tracer.c */
 int finish_tree(void);   /* tracer.c: the whole tree out of the restorer, or -1 */
 int report_failure(void); /* main.c: the failures tasks reported in the arena; 0 if none */

@@ -32,6 +32,12 @@
 #include "helper.h"
 #include "procfs.h"
 
+int fault_at(const char *step)
+{
+	const char *f = getenv("CKPT_FAULT");
+	return f && !strcmp(f, step);
+}
+
 static void kill_all(void)
 {
 	for (uint64_t i = 0; i < nr_tasks; i++)

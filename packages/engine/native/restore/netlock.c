@@ -26,6 +26,8 @@
  * exits 0 */
 static int run_one(char *line, const char *input, size_t len)
 {
+	char text[512]; /* the command as it was, for a message */
+	snprintf(text, sizeof text, "%s", line);
 	char *argv[64], *save = NULL;
 	int n = 0;
 	for (char *w = strtok_r(line, " ", &save); w && n < 63; w = strtok_r(NULL, " ", &save))
@@ -75,7 +77,8 @@ static int run_one(char *line, const char *input, size_t len)
 		return -1;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		fprintf(stderr, "Warn: network unlock: %s failed (status %d)\n", argv[0], WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		fprintf(stderr, "Warn: network unlock: `%s` failed (status %d); the restore goes on, as criu's\n", text,
+			WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 		return -1;
 	}
 	return 0;

@@ -581,8 +581,7 @@ static uint64_t fill_blob_args(uint64_t ti, struct rst_args *a, const struct blo
 		memcpy(&a->sigs[k].signo, t->sig_info[k].p, 4);  /* si_signo comes first */
 	}
 	cur += PALIGN(t->nr_sigs * sizeof(struct rst_siginfo));
-	const char *fault = getenv("CKPT_FAULT");  /* test hook: the last task fails at its very last step */
-	a->fault_seccomp = fault && !strcmp(fault, "restore-last-task-late") && ti == nr_tasks - 1;
+	a->fault_seccomp = fault_at("restore-last-task-late") && ti == nr_tasks - 1;  /* the last task fails at its very last step */
 	a->nr_ptimers = (uint32_t)t->nr_ptimers;
 	a->ptimers = (struct rst_ptimer *)cur;
 	for (uint64_t k = 0; k < t->nr_ptimers; k++) {
@@ -661,8 +660,7 @@ void task_main(uint64_t ti)
 	struct rst_args *a = (struct rst_args *)(region + blob_size());
 	uint64_t stack_top = fill_blob_args(ti, a, &bf);
 
-	const char *fault = getenv("CKPT_FAULT");  /* test hook: the last task fails after the tree is forked */
-	if (fault && !strcmp(fault, "restore-last-task") && ti == nr_tasks - 1)
+	if (fault_at("restore-last-task") && ti == nr_tasks - 1)  /* the last task fails after the tree is forked */
 		task_fail(ti, "task %lu: injected fault (CKPT_FAULT=restore-last-task)", pid);
 
 	st->stage = RST_STAGE_PREPARED;

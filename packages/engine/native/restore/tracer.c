@@ -199,11 +199,23 @@ int finish_tree(void)
 	/* criu's order: the pidfile, post-restore (its failure undoes the restore), pre-resume (reported only) */
 	if (write_pidfile((pid_t)tasks[0].pid) < 0 || run_scripts("post-restore", (pid_t)tasks[0].pid) < 0)
 		return -1;
+	/* a failure up to here leaves the dump's network lock for the next restore (criu's out_kill): the repaired
+	 * sockets close in repair mode, without a packet, and the peers wait */
+	if (fault_at("restore-sockets")) {
+		fprintf(stderr, "Error: fault injected at step restore-sockets (CKPT_FAULT): every task restored, the network still locked\n");
+		return -1;
+	}
 	/* as criu: the tree is restored, the names given to deleted files at dump go before any task runs */
 	remove_link_remaps();
-	/* criu's order: the network unlocked, then TCP repair off, then pre-resume */
-	if (net_unlock_and_resume() < 0)
+	/* criu's order: the network unlocked, then TCP repair off, then pre-resume; a failure from here on kills a tree
+	 * whose connections may have sent or received (criu's out_kill_network_unlocked) */
+	int unlocked = net_unlock_and_resume();
+	if (unlocked == 0 && fault_at("restore-unlocked"))
+		unlocked = -1, fprintf(stderr, "Error: fault injected at step restore-unlocked (CKPT_FAULT)\n");
+	if (unlocked < 0) {
+		fprintf(stderr, "Warn: the restore failed after the network was unlocked: a connection of the tree may have lost data\n");
 		return -1;
+	}
 	run_scripts("pre-resume", (pid_t)tasks[0].pid);
 	for (i = 0; i < nr_tasks; i++) {
 		if (tasks[i].state == 2)

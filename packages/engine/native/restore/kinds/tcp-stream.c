@@ -32,6 +32,17 @@
 static struct repaired { int fd, reuseaddr; } *repaired;
 static size_t nr_repaired;
 
+/* "a port N" (IPv6: "[a] port N") in buf, INET6_ADDRSTRLEN + 16 bytes: the ends messages name */
+static const char *end_text(int family, const void *addr, unsigned port, char *buf)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+	int e = errno;  /* the failure's, for fail() */
+	inet_ntop(family, addr, a, sizeof(a));
+	snprintf(buf, INET6_ADDRSTRLEN + 16, family == AF_INET6 ? "[%s] port %u" : "%s port %u", a, port);
+	errno = e;
+	return buf;
+}
+
 static int fail(const char *label, const char *what)
 {
 	fprintf(stderr, "Error: %s: %s: %s\n", label, what, strerror(errno));
@@ -71,9 +82,11 @@ static int send_all(int fd, const char *buf, uint32_t len)
 {
 	uint32_t chunk = len;
 	while (len) {
-		ssize_t r = send(fd, buf, len < chunk ? len : chunk, 0);
+		/* MSG_NOSIGNAL: the unsent part goes out live; a peer that resets it (no lock held the packets back)
+		 * is an error of this socket, not a SIGPIPE that kills the helper */
+		ssize_t r = send(fd, buf, len < chunk ? len : chunk, MSG_NOSIGNAL);
 		if (r <= 0) {
-			if (chunk > 1024) {
+			if (chunk > 1024 && r < 0 && errno != EPIPE && errno != ECONNRESET) {
 				chunk >>= 1;
 				continue;
 			}
@@ -207,10 +220,8 @@ int tcp_stream_restore(int fd, const struct tcp_stream *ts, const char *label)
 	struct sockaddr_storage ss;
 	socklen_t sl = sockaddr_of(ts->family, ts->src, ts->sport, &ss);
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
-		char a[INET6_ADDRSTRLEN] = "?";
-		inet_ntop(ts->family, ts->src, a, sizeof(a));
 		char what[INET6_ADDRSTRLEN + 32];
-		snprintf(what, sizeof(what), "bind to %s%s%s port %u", ts->family == AF_INET6 ? "[" : "", a, ts->family == AF_INET6 ? "]" : "", ts->sport);
+		snprintf(what, sizeof(what), "bind to %s", end_text(ts->family, ts->src, ts->sport, (char[INET6_ADDRSTRLEN + 16]){0}));
 		return fail(label, what);
 	}
 	if (mstate & (RCVQ_FIRST_FIN | RCVQ_SECOND_FIN))
@@ -227,8 +238,13 @@ int tcp_stream_restore(int fd, const struct tcp_stream *ts, const char *label)
 	if (ts->state == TCP_SYN_SENT && repair(fd, 0) < 0)
 		return fail(label, "TCP_REPAIR off");
 	sl = sockaddr_of(ts->family, ts->dst, ts->dport, &ss);
-	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS)
-		return fail(label, "connect");
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
+		/* EADDRNOTAVAIL: a connection with these two ends is live here */
+		char what[2 * INET6_ADDRSTRLEN + 64];
+		snprintf(what, sizeof(what), "connect %s to %s", end_text(ts->family, ts->src, ts->sport, (char[INET6_ADDRSTRLEN + 16]){0}),
+			 end_text(ts->family, ts->dst, ts->dport, (char[INET6_ADDRSTRLEN + 16]){0}));
+		return fail(label, what);
+	}
 	if (ts->state == TCP_SYN_SENT && repair(fd, 1) < 0)
 		return fail(label, "TCP_REPAIR");
 	struct tcp_repair_opt opts[4];
@@ -252,7 +268,7 @@ int tcp_stream_restore(int fd, const struct tcp_stream *ts, const char *label)
 	if (ts->unsq_len) {
 		/* never sent: sent now, as the program would (held back by the lock) */
 		if (repair(fd, 0) < 0 || send_all(fd, (const char *)ts->outq + sent, ts->unsq_len) < 0 || repair(fd, 1) < 0)
-			return fail(label, "send queue (unsent part)");
+			return fail(label, errno == EPIPE || errno == ECONNRESET ? "send queue (unsent part; is the network locked for it?)" : "send queue (unsent part)");
 	}
 	if (ts->has_window) {
 		struct tcp_repair_window w = { ts->snd_wl1, ts->snd_wnd, ts->max_window, ts->rcv_wnd, ts->rcv_wup };
