@@ -11,7 +11,8 @@
         "native/cpu.cc",
         "native/sockdiag.cc",
         "native/spawn.cc",
-        "native/tcp-repair.cc"
+        "native/tcp-repair.cc",
+        "native/rtnl.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],

@@ -23,6 +23,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ckpt::InitSockDiag(env, exports);
   ckpt::InitSpawn(env, exports);
   ckpt::InitTcpRepair(env, exports);
+  ckpt::InitRtnl(env, exports);
   return exports;
 }
 

@@ -38,5 +38,6 @@ void InitCpu(Napi::Env env, Napi::Object exports);
 void InitSockDiag(Napi::Env env, Napi::Object exports);
 void InitSpawn(Napi::Env env, Napi::Object exports);
 void InitTcpRepair(Napi::Env env, Napi::Object exports);
+void InitRtnl(Napi::Env env, Napi::Object exports);
 
 }  // namespace ckpt

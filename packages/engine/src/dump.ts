@@ -17,7 +17,8 @@ import { Files } from './files.js';
 import { dumpTtyData, isTerminal, verifyTtys } from './kinds/tty.js';
 import { UnixSockets } from './kinds/unix.js';
 import { InetSockets } from './kinds/inet.js';
-import { Ids } from './ids.js';
+import { Ids, setTreeNetns, treeNetId } from './ids.js';
+import { NetnsDump } from './netns.js';
 import { Seccomp } from './seccomp.js';
 import { CgroupDump, type CgroupMode } from './cgroups.js';
 import { LOCK_METHODS, NetLock, type NetLockMethod } from './netlock.js';
@@ -82,7 +83,10 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   const freezer = new Freezer(log);
   // this run's id: the nftables lock's table name and inventory's dump_criu_run_id (criu's criu_run_id)
   const runId = randomUUID();
-  const netLock = new NetLock(opts.networkLock ?? 'iptables', runId, log, foreignNetns(opts.pid));
+  // a root task in a network namespace of its own: the namespace is dumped and locked whole (criu's
+  // network_lock_internal), no connection is locked by itself
+  const netns = NetnsDump.of(opts.pid, opts.networkLock ?? 'iptables', runId, log);
+  const netLock = new NetLock(netns ? 'skip' : opts.networkLock ?? 'iptables', runId, log, foreignNetns(opts.pid));
   const tcp = new TcpRepair(netLock, log, !!opts.tcpEstablished);
   let tFrozen = 0n;
   let result: DumpResult | undefined;
@@ -90,9 +94,15 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   // tree goes on running (CRIU's delete_link_remaps)
   const linkRemaps: string[] = [];
   const dropLinkRemaps = () => { for (const p of linkRemaps) rmSync(p, { force: true }); };
+  const leaveNetns = () => { netns?.leave(); setTreeNetns(undefined); };
   try {
     log.info(`Dumping processes (pid: ${opts.pid})`);
     opts.hooks?.preDump();
+    if (netns) {
+      setTreeNetns({ ownIno: statSync('/proc/self/ns/net').ino, treeIno: netns.ino });
+      netns.enter();
+      netns.lock();
+    }
     netLock.lock();
     const root = freezer.freezeTree(opts.pid, opts.timeoutMs ?? 10000);
     tFrozen = process.hrtime.bigint();
@@ -106,9 +116,9 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     const files = new Files(log, { dir: opts.dir, nextPagesId: () => pagesId++, ghostLimit: opts.ghostLimit, linkRemap: opts.linkRemap, linkRemaps,
       externalFiles: new Set(opts.externalFiles ?? []) });
     const ids = new Ids();
-    files.unix = new UnixSockets(ids.rootIds.net_ns_id, !!opts.extUnixSk);
+    files.unix = new UnixSockets(treeNetId(), !!opts.extUnixSk);
     files.tcp = tcp;
-    files.inet = new InetSockets({ netNsId: ids.rootIds.net_ns_id, tcpClose: !!opts.tcpClose, tcpEstablished: !!opts.tcpEstablished, skipInFlight: !!opts.skipInFlight, log });
+    files.inet = new InetSockets({ netNsId: treeNetId(), tcpClose: !!opts.tcpClose, tcpEstablished: !!opts.tcpEstablished, skipInFlight: !!opts.skipInFlight, log });
     const pstree: any[] = [];
     const cgroups = new CgroupDump(opts.manageCgroups ?? 'soft', log, opts.cgroupRoots);
     const filesDone = new Set<number>();
@@ -199,6 +209,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     const cgEntry = cgroups.imageEntry();
     if (cgEntry) writeImage(opts.dir, 'cgroup', { magic: 'CGROUP', entries: [cgEntry] });
     writeImage(opts.dir, 'seccomp', { magic: 'SECCOMP', entries: [seccomp.imageEntry()] });
+    netns?.dump(opts.dir, treeNetId());
     const n = native();
     const [ms, mns] = n.clock(CLOCK_MONOTONIC), [bs, bns] = n.clock(CLOCK_BOOTTIME);
     writeImage(opts.dir, 'timens', 0, {
@@ -215,8 +226,9 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     // inventory last: a dir without it is not a usable dump
     writeImage(opts.dir, 'inventory', { magic: 'INVENTORY', entries: [{
       img_version: 2, fdinfo_per_id: true, root_ids: ids.rootIds, ns_per_id: true, root_cg_set: cgroups.ownSetId, lsmtype: 'NO_LSM',
-      network_lock_method: LOCK_METHODS.indexOf(netLock.method), plugins_entry: {}, dump_criu_run_id: runId,
+      network_lock_method: LOCK_METHODS.indexOf(opts.networkLock ?? 'iptables'), plugins_entry: {}, dump_criu_run_id: runId,
     }] });
+    leaveNetns();
     opts.hooks?.postDump();
     result = {
       tasks: tasks.length, threads: tasks.reduce((k, t) => k + t.threads.length, 0), pagesWritten,
@@ -226,6 +238,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     // criu's network_unlock on a failed dump: every connection out of repair and unlocked, before the tree runs
     tcp.resume();
     netLock.unlock();
+    netns?.unlock();
+    leaveNetns();
     freezer.releaseAll();
     dropLinkRemaps();
     if (existsSync(opts.dir)) {
@@ -239,6 +253,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   if (opts.finalState === 'running') {
     tcp.resume();
     netLock.unlock();
+    netns?.unlock();
     freezer.releaseAll();
     dropLinkRemaps();
   } else if (opts.finalState === 'stopped') {

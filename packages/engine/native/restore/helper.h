@@ -60,6 +60,7 @@ void premap_task(uint64_t ti);
 int premap_covers(const struct task *t, uint64_t base, uint64_t len);
 
 void join_cgroups(uint64_t ti); /* cgroups.c */
+void join_netns(uint64_t ti); /* netns.c */
 
 /* caller.c: the pidfile, action scripts and status fd ckpt's caller asked for */
 int write_pidfile(pid_t root);

@@ -1,7 +1,7 @@
 // What the netlink and packet kinds share on dump: a socket's family (SO_DOMAIN, read once per inode and dump),
 // the check that it lives in our network namespace, and that namespace's id in the images.
 import { native } from '../native.js';
-import { Ids } from '../ids.js';
+import { treeNetId } from '../ids.js';
 import { nsInode } from '../proc.js';
 import type { Files } from '../files.js';
 import type { FdParms } from './kind.js';
@@ -13,8 +13,8 @@ export const AF_NETLINK = 16, AF_PACKET = 17;
 interface Seen { families: Map<number, number>; ownNetNs: number; netNsId: number }
 const seen = new PerRun<Files, Seen>(() => ({
   families: new Map(), ownNetNs: nsInode(process.pid, 'net'),
-  // the id the dump's ids give our (the root task's) network namespace
-  netNsId: new Ids().rootIds.net_ns_id,
+  // the id the dump's ids give the root task's network namespace (ckpt's main thread is in it: netns.ts)
+  netNsId: treeNetId(),
 }));
 
 /** the family (SO_DOMAIN) of the socket behind p */
