@@ -14,7 +14,8 @@
 // namespace when its tables are dumped, so a restore brings them back, and the helper drops them once the tree
 // is restored (restoreUnlock: run in the root task's namespace through nsenter).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeImage, imageFileName } from '@ckpt/images';
 import { native, type RtnlLink } from './native.js';
@@ -62,12 +63,30 @@ export const netnsLockTable = (runId: string) => `inet CRIU-${runId}`.slice(0, 3
 
 /** run cmd (argv) with input in the thread's namespace; throws naming it and its stderr */
 function tool(cmd: string[], input: string | Buffer | undefined, fail: (msg: string) => Error): string {
-  const r = spawnSync(cmd[0], cmd.slice(1), { input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 256 << 20 });
+  // from a file, as criu's tmpfile: `ip route restore` seeks its input
+  const fd = input === undefined ? -1 : seekable(input);
+  let r;
+  try {
+    r = spawnSync(cmd[0], cmd.slice(1), { stdio: [fd >= 0 ? fd : 'ignore', 'pipe', 'pipe'], maxBuffer: 256 << 20 });
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
   if (r.error || r.status !== 0) {
     const why = r.error ? r.error.message : (r.stderr.toString() || r.stdout.toString()).trim().split('\n')[0] || `exit ${r.status}`;
     throw fail(`${cmd.join(' ')}: ${why}`);
   }
   return r.stdout.toString('latin1');
+}
+
+let tmpSeq = 0;
+function seekable(data: string | Buffer): number {
+  const p = join(tmpdir(), `ckpt-netns-${process.pid}-${tmpSeq++}`);
+  writeFileSync(p, data, { mode: 0o600 });
+  try {
+    return openSync(p, 'r');
+  } finally {
+    rmSync(p, { force: true });
+  }
 }
 
 const quiet = (cmd: string[], input?: string) => {
@@ -230,14 +249,15 @@ export class NetnsDump {
 export function dumpedNetnsId(dir: string, pids: number[]): number | undefined {
   const inv = decodeImage(join(dir, imageFileName('inventory'))).entries[0] as any;
   const own = Number(inv.root_ids?.net_ns_id ?? 0);
+  // a zombie has no ids image
   const netOf = (pid: number) => {
     const p = join(dir, imageFileName('ids', pid));
-    return existsSync(p) ? Number((decodeImage(p).entries[0] as any)?.net_ns_id ?? own) : own;
+    return existsSync(p) ? Number((decodeImage(p).entries[0] as any)?.net_ns_id ?? own) : undefined;
   };
-  const root = netOf(pids[0]);
+  const root = netOf(pids[0]) ?? own;
   for (const pid of pids.slice(1)) {
     const n = netOf(pid);
-    if (n !== root) throw new DumpError(`task ${pid} lived in another network namespace (${n}) than the root task ${pids[0]} (${root}): nested network namespaces are not restored`);
+    if (n !== undefined && n !== root) throw new DumpError(`task ${pid} lived in another network namespace (${n}) than the root task ${pids[0]} (${root}): nested network namespaces are not restored`);
   }
   return root !== own ? root : undefined;
 }
