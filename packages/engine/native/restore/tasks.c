@@ -643,7 +643,6 @@ void task_main(uint64_t ti)
 		task_fail(ti, "task %lu: got PID %d", pid, getpid());
 	prctl(PR_SET_PDEATHSIG, 0);
 
-	join_netns(ti);
 	join_cgroups(ti);
 	join_session(ti);
 	st->stage = RST_STAGE_FORKED;
