@@ -13,9 +13,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeImage, imageFileName } from '@ckpt/images';
-import { ckpt, compile, launch, needPtrace, sessionPids, workDir } from './helpers.mjs';
+import { createRequire } from 'node:module';
+import { ROOT, ckpt, compile, launch, needPtrace, sessionPids, workDir } from './helpers.mjs';
 import { dumpedPidsFree, killPids, restoreOk, resultOf, waitGone } from './restore-lib.mjs';
 
+const nat = createRequire(import.meta.url)(join(ROOT, 'packages/engine/build/Release/ckpt_native.node'));
 const CRIU = process.env.CRIU || '/tmp/criu-ref/criu-4.2/criu/criu';
 
 /** a command in pid's network namespace */
@@ -31,6 +33,12 @@ function checkNsState(pid) {
   assert.match(inNs(pid, ['iptables-legacy', '-w', '-S', 'INPUT']), /-A INPUT -s 10\.66\.0\.0\/16 -j DROP/, 'the iptables-legacy rule');
   const nft = inNs(pid, ['nft', 'list', 'ruleset']);
   assert.match(nft, /table inet ckpttest[\s\S]*tcp dport 9999 counter packets \d+ bytes \d+ drop/, 'the nftables table');
+  // the conntrack table, read in the namespace with ckpt's own native core (no conntrack tool needed)
+  const old = nat.netnsEnter(`/proc/${pid}/ns/net`);
+  assert.ok(old >= 0, `netnsEnter: ${old}`);
+  let ct;
+  try { ct = nat.nfctDump(); } finally { nat.netnsReturn(old); }
+  assert.ok(Buffer.isBuffer(ct) && ct.includes(Buffer.from([0x1b, 0x9e])), 'the connection (port 7070) is in the conntrack table');
   assert.doesNotMatch(nft, /CRIU/, 'no network lock left');
 }
 
@@ -59,6 +67,8 @@ test('a root task in its own network namespace: CRIU\'s images, the whole namesp
     assert.match(readFileSync(join(img, imageFileName('iptables', 9)), 'utf8'), /-A INPUT -s 10\.66\.0\.0\/16 -j DROP/);
     // the lock (iptables, criu's default) was in place when the tables were saved: the restore brings it back
     assert.match(readFileSync(join(img, imageFileName('nftables', 9)), 'utf8'), /chain CRIU \{/);
+    // the connection in the conntrack table (criu's netns-ct: netlink messages; 7070 is 0x1b9e)
+    assert.ok(readFileSync(join(img, imageFileName('netns-ct', 9))).includes(Buffer.from([0x1b, 0x9e])), 'the connection is in netns-ct-9.img');
     const socks = decodeImage(join(img, 'files.img')).entries.filter((e) => e.isk).map((e) => e.isk);
     assert.deepEqual(socks.map((s) => s.ns_id), [9, 9, 9], 'sockets of the namespace 9');
     await dumpedPidsFree(pids);

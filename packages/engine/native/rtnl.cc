@@ -5,6 +5,10 @@
 #include "common.h"
 
 #include <linux/if_link.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tcp.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <fcntl.h>
@@ -56,8 +60,8 @@ Napi::Value NetnsCreate(const Napi::CallbackInfo& info) {
 
 // one request on a NETLINK_ROUTE socket of the thread's namespace; each answer message to cb. 0 or -errno.
 template <typename F>
-int rtnlTalk(void* req, size_t len, F cb) {
-  int sk = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+int nlTalk(int proto, void* req, size_t len, F cb) {
+  int sk = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, proto);
   if (sk < 0) return -errno;
   struct sockaddr_nl sa = {};
   sa.nl_family = AF_NETLINK;
@@ -94,7 +98,7 @@ Napi::Value RtnlLinks(const Napi::CallbackInfo& info) {
   req.i.ifi_family = AF_UNSPEC;
   Napi::Array out = Napi::Array::New(env);
   uint32_t k = 0;
-  int r = rtnlTalk(&req, sizeof(req), [&](struct nlmsghdr* h) {
+  int r = nlTalk(NETLINK_ROUTE, &req, sizeof(req), [&](struct nlmsghdr* h) {
     if (h->nlmsg_type != RTM_NEWLINK) return;
     struct ifinfomsg* ifi = (struct ifinfomsg*)NLMSG_DATA(h);
     Napi::Object o = Napi::Object::New(env);
@@ -146,8 +150,63 @@ Napi::Value RtnlSetLink(const Napi::CallbackInfo& info) {
   a->rta_len = RTA_LENGTH(4);
   memcpy(RTA_DATA(a), &mtu, 4);
   req.h.nlmsg_len = NLMSG_ALIGN(req.h.nlmsg_len) + RTA_ALIGN(a->rta_len);
-  int r = rtnlTalk(&req, req.h.nlmsg_len, [](struct nlmsghdr*) {});
+  int r = nlTalk(NETLINK_ROUTE, &req, req.h.nlmsg_len, [](struct nlmsghdr*) {});
   return Napi::Number::New(env, r);
+}
+
+// nfctDump() -> the conntrack table of the thread's namespace: the NETLINK_NETFILTER dump's messages as they came
+// (criu's dump_nf_ct: netns-ct-N.img, and netns-exp-N.img, which criu fills with the same request), or -errno
+Napi::Value NfctDump(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct { struct nlmsghdr h; struct nfgenmsg g; } req = {};
+  req.h.nlmsg_len = sizeof(req);
+  req.h.nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  req.h.nlmsg_seq = 1;
+  req.g.nfgen_family = AF_UNSPEC;
+  std::string out;
+  int r = nlTalk(NETLINK_NETFILTER, &req, sizeof(req), [&](struct nlmsghdr* h) { out.append((const char*)h, h->nlmsg_len); });
+  if (r < 0) return Neg(env, -r);
+  return Napi::Buffer<char>::Copy(env, out.data(), out.size());
+}
+
+// the attribute of type t among those in [a, a+len), or null
+struct nlattr* findAttr(struct nlattr* a, int len, int t) {
+  for (; len >= (int)sizeof(*a) && a->nla_len >= sizeof(*a) && a->nla_len <= len; len -= NLA_ALIGN(a->nla_len), a = (struct nlattr*)((char*)a + NLA_ALIGN(a->nla_len)))
+    if ((a->nla_type & NLA_TYPE_MASK) == t) return a;
+  return nullptr;
+}
+
+// nfctRestore(buf) -> 0, or -errno naming nothing (the caller names the image): each message of a netns-ct image sent
+// back with NLM_F_CREATE, a TCP entry made liberal both ways as criu's ct_restore_callback (the restored connection's
+// window is not the one conntrack saw)
+Napi::Value NfctRestore(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Buffer<char> b = info[0].As<Napi::Buffer<char>>();
+  std::vector<char> buf(b.Data(), b.Data() + b.Length());
+  size_t off = 0;
+  while (off + sizeof(struct nlmsghdr) <= buf.size()) {
+    struct nlmsghdr* h = (struct nlmsghdr*)(buf.data() + off);
+    if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct nfgenmsg)) || off + h->nlmsg_len > buf.size()) return Neg(env, EINVAL);
+    struct nfgenmsg* g = (struct nfgenmsg*)NLMSG_DATA(h);
+    if (g->nfgen_family == AF_INET || g->nfgen_family == AF_INET6) {
+      int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*g));
+      struct nlattr* pi = findAttr((struct nlattr*)((char*)g + NLMSG_ALIGN(sizeof(*g))), len, CTA_PROTOINFO);
+      struct nlattr* tcp = pi ? findAttr((struct nlattr*)((char*)pi + NLA_HDRLEN), pi->nla_len - NLA_HDRLEN, CTA_PROTOINFO_TCP) : nullptr;
+      for (int t : { CTA_PROTOINFO_TCP_FLAGS_ORIGINAL, CTA_PROTOINFO_TCP_FLAGS_REPLY }) {
+        struct nlattr* f = tcp ? findAttr((struct nlattr*)((char*)tcp + NLA_HDRLEN), tcp->nla_len - NLA_HDRLEN, t) : nullptr;
+        if (!f || f->nla_len < NLA_HDRLEN + sizeof(struct nf_ct_tcp_flags)) continue;
+        struct nf_ct_tcp_flags* fl = (struct nf_ct_tcp_flags*)((char*)f + NLA_HDRLEN);
+        fl->flags |= IP_CT_TCP_FLAG_BE_LIBERAL;
+        fl->mask |= IP_CT_TCP_FLAG_BE_LIBERAL;
+      }
+    }
+    h->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE;
+    int r = nlTalk(NETLINK_NETFILTER, h, h->nlmsg_len, [](struct nlmsghdr*) {});
+    if (r < 0) return Neg(env, -r);
+    off += NLMSG_ALIGN(h->nlmsg_len);
+  }
+  return Napi::Number::New(env, off == buf.size() ? 0 : -EINVAL);
 }
 
 }  // namespace
@@ -158,6 +217,8 @@ void InitRtnl(Napi::Env env, Napi::Object exports) {
   exports.Set("netnsCreate", Napi::Function::New(env, NetnsCreate));
   exports.Set("rtnlLinks", Napi::Function::New(env, RtnlLinks));
   exports.Set("rtnlSetLink", Napi::Function::New(env, RtnlSetLink));
+  exports.Set("nfctDump", Napi::Function::New(env, NfctDump));
+  exports.Set("nfctRestore", Napi::Function::New(env, NfctRestore));
 }
 
 }  // namespace ckpt

@@ -39,7 +39,7 @@ export interface DumpOptions {
   /** --link-remap: a deleted file with other names is linked as link_remap.N (else refused) */
   linkRemap?: boolean;
   /** --action-script: pre-dump before freezing, post-dump once the images are written (a failure fails the dump) */
-  hooks?: { preDump(): void; postDump(): void };
+  hooks?: { preDump(): void; postDump(): void; netLock?(): void; netUnlock?(): void };
   shellJob?: boolean;
   extUnixSk?: boolean;
   /** --tcp-close: TCP connections are dumped as they are, to come back closed */
@@ -95,11 +95,25 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   const linkRemaps: string[] = [];
   const dropLinkRemaps = () => { for (const p of linkRemaps) rmSync(p, { force: true }); };
   const leaveNetns = () => { netns?.leave(); setTreeNetns(undefined); };
+  // criu's network_unlock for a dumped namespace: the network-unlock scripts (a failing one is logged), then its rules
+  let netLocking = false;
+  const unlockNetns = () => {
+    if (!netns || !netLocking) return;
+    netLocking = false;
+    try {
+      opts.hooks?.netUnlock?.();
+    } catch (e) {
+      log.error((e as Error).message);
+    }
+    netns.unlock();
+  };
   try {
     log.info(`Dumping processes (pid: ${opts.pid})`);
     opts.hooks?.preDump();
     if (netns) {
       setTreeNetns({ ownIno: statSync('/proc/self/ns/net').ino, treeIno: netns.ino });
+      netLocking = true;
+      opts.hooks?.netLock?.(); // in ckpt's namespace, as criu's
       netns.enter();
       netns.lock();
     }
@@ -238,8 +252,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     // criu's network_unlock on a failed dump: every connection out of repair and unlocked, before the tree runs
     tcp.resume();
     netLock.unlock();
-    netns?.unlock();
     leaveNetns();
+    unlockNetns();
     freezer.releaseAll();
     dropLinkRemaps();
     if (existsSync(opts.dir)) {
@@ -253,7 +267,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   if (opts.finalState === 'running') {
     tcp.resume();
     netLock.unlock();
-    netns?.unlock();
+    unlockNetns();
     freezer.releaseAll();
     dropLinkRemaps();
   } else if (opts.finalState === 'stopped') {

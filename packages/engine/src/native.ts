@@ -119,6 +119,10 @@ export interface Native {
   rtnlLinks(): RtnlLink[] | number;
   /** RTM_SETLINK of link index in the thread's network namespace: flags and mtu; 0 or -errno */
   rtnlSetLink(index: number, flags: number, mtu: number): number;
+  /** the conntrack table of the thread's network namespace: the NETLINK_NETFILTER dump's messages, or -errno */
+  nfctDump(): Buffer | number;
+  /** each message of nfctDump's form sent back with NLM_F_CREATE (TCP entries made liberal); 0 or -errno */
+  nfctRestore(msgs: Buffer): number;
 }
 
 export interface RtnlLink {

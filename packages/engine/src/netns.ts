@@ -3,7 +3,8 @@
 //   netns-N.img   sysctls: ipv4/ipv6 conf of "default" and "all", net.unix, ping_group_range (NetnsEntry)
 //   netdev-N.img  the links (loopback only: any other kind is refused by name at dump and restore)
 //   ifaddr-N, route-N, route6-N, rule-N: `ip ... save`; iptables-N, ip6tables-N: iptables-legacy-save (the
-//   legacy backend, as criu with libnftables: nft-backed rules are in nftables-N); nftables-N: `nft list ruleset`.
+//   legacy backend, as criu with libnftables: nft-backed rules are in nftables-N); nftables-N: `nft list ruleset`;
+//   netns-ct-N, netns-exp-N: the conntrack table (NETLINK_NETFILTER messages; criu writes the same dump twice).
 // The external tools run as criu runs them, in the namespace: ckpt's main thread enters it (native rtnl.cc), so
 // that the children it spawns, the /proc/sys/net files it opens and its rtnetlink sockets are all of it.
 //
@@ -233,6 +234,12 @@ export class NetnsDump {
       def_conf4: confs('ipv4', 'default'), all_conf4: confs('ipv4', 'all'), def_conf6: confs('ipv6', 'default'), all_conf6: confs('ipv6', 'all'),
       unix_conf: [readSysctl('net/unix/max_dgram_qlen', false)], ipv4_sysctl: [readSysctl('net/ipv4/ping_group_range', true)],
     }] });
+    // the conntrack table, twice: criu's netns-exp image holds the same request's answer
+    for (const stem of ['netns-ct', 'netns-exp']) {
+      const ct = native().nfctDump();
+      if (typeof ct === 'number') throw fail(`the conntrack table: errno ${-ct}`);
+      writeFileSync(join(dir, imageFileName(stem, id)), ct);
+    }
   }
 
   /** criu's dump_one_netdev for what ckpt restores: the loopback; another link refused by name and kind */
@@ -271,7 +278,7 @@ export class NetnsRestore {
   private fd = -1;
   readonly path: string;
 
-  constructor(private dir: string, private id: number | undefined, join: string | undefined, private log: Log) {
+  constructor(private dir: string, private id: number | undefined, join: string | undefined, private log: Log, private weak = false) {
     if (join !== undefined) {
       this.path = /^\d+$/.test(join) ? `/proc/${join}/ns/net` : join;
       try {
@@ -290,6 +297,19 @@ export class NetnsRestore {
     } catch (e) {
       this.release();
       throw e;
+    }
+  }
+
+  /** one sysctl of the images (one without a value was not there at dump); --weak-sysctls: a failure is a warning */
+  private sysctl(path: string, e: Sysctl & { type: any }): void {
+    const v = e.type === 'CTL_STR' || e.type === 5 ? e.sarg : e.iarg;
+    if (v === undefined || v === null) return;
+    try {
+      writeFileSync(`/proc/sys/${path}`, String(v));
+    } catch (err) {
+      const msg = `cannot restore sysctl ${path.replace(/\//g, '.')} = ${v}: ${(err as Error).message}`;
+      if (!this.weak) throw new DumpError(msg);
+      this.log.warn(msg);
     }
   }
 
@@ -314,6 +334,10 @@ export class NetnsRestore {
 
   /** criu's prepare_net_ns_first_stage and second stage, in the new namespace */
   private fill(): void {
+    const writeSysctl = (path: string, e: any) => this.sysctl(path, e);
+    const writeConfs = (proto: 'ipv4' | 'ipv6', tgt: string, vals: any[] | undefined, defaults?: any[]) => {
+      for (const [path, e] of confWrites(proto, tgt, vals, defaults)) this.sysctl(path, e);
+    };
     const ns = this.decode('netns')[0];
     if (!ns) throw new DumpError(`${imageFileName('netns', this.id!)}: no entry`);
     if (ns.ext_key) throw new DumpError(`${imageFileName('netns', this.id!)}: an external network namespace (${ns.ext_key}): use --join-ns net:PATH`);
@@ -343,31 +367,27 @@ export class NetnsRestore {
     }
     const nft = this.image('nftables');
     if (nft?.length) tool(['nft', '-f', '-'], nft, (m) => fail(`${imageFileName('nftables', this.id!)}: ${m}`));
+    for (const stem of ['netns-ct', 'netns-exp']) {
+      const ct = this.image(stem);
+      const r = ct?.length ? native().nfctRestore(ct) : 0;
+      if (r < 0) throw fail(`${imageFileName(stem, this.id!)}: the conntrack entries: errno ${-r}`);
+    }
     this.log.info(`Restored the network namespace ${this.id}`);
   }
 }
 
-function writeSysctl(path: string, e: Sysctl & { type: any }): void {
-  const str = e.type === 'CTL_STR' || e.type === 5;
-  const v = str ? e.sarg : e.iarg;
-  if (v === undefined || v === null) return; // not there at dump
-  try {
-    writeFileSync(`/proc/sys/${path}`, String(v));
-  } catch (err) {
-    throw new DumpError(`cannot restore sysctl ${path.replace(/\//g, '.')} = ${v}: ${(err as Error).message}`);
-  }
-}
-
 /** criu's net_conf_op write: a link's values equal to the default are skipped (but mtu); accept_redirects last */
-function writeConfs(proto: 'ipv4' | 'ipv6', tgt: string, vals: any[] | undefined, defaults?: any[]): void {
+function confWrites(proto: 'ipv4' | 'ipv6', tgt: string, vals: any[] | undefined, defaults?: any[]): [string, any][] {
   const names = proto === 'ipv4' ? DEVCONFS4 : DEVCONFS6;
   const order = names.map((n, i) => i).filter((i) => names[i] !== 'accept_redirects').concat(names.indexOf('accept_redirects'));
+  const out: [string, any][] = [];
   for (const i of order) {
     const e = vals?.[i], d = defaults?.[i];
     if (!e) continue;
     if (d && names[i] !== 'mtu' && e.iarg === d.iarg && e.sarg === d.sarg) continue;
-    writeSysctl(`net/${proto}/conf/${tgt}/${names[i]}`, e);
+    out.push([`net/${proto}/conf/${tgt}/${names[i]}`, e]);
   }
+  return out;
 }
 
 /**

@@ -1,7 +1,7 @@
 /* netns-state: a program in a network namespace of its own (unshare(CLONE_NEWNET)), with state ckpt dumps with it:
  * loopback up with mtu 65000, an address 10.77.0.1/24 and a sysctl (net.unix.max_dgram_qlen 77, ipv4 forwarding
  * of lo 1) it sets itself; a route, a rule, an iptables-legacy rule and an nftables table set through the tools
- * (the test checks those through nsenter); a TCP connection over lo from 10.77.0.1 to itself with bytes in
+ * (the test checks those through nsenter; a conntrack rule, so that the connection is tracked); a TCP connection over lo from 10.77.0.1 to itself with bytes in
  * flight both ways. With argv[1] "nested", a child that unshares another network namespace (refused at dump).
  * On SIGUSR1 checks what it can see itself: lo, the address, the sysctls, that every socket is in its namespace,
  * the bytes in flight and an echo both ways over the connection. */
@@ -121,7 +121,7 @@ int main(int argc, char **argv)
 	if (sh("ip link set lo up mtu 65000") || sh("ip addr add 10.77.0.1/24 dev lo") || sh("ip route add 10.88.0.0/16 via 10.77.0.2 dev lo") ||
 	    sh("ip rule add from 10.77.0.9 table 100 prio 1000") || sh("iptables-legacy -w -A INPUT -s 10.66.0.0/16 -j DROP") ||
 	    sh("nft add table inet ckpttest") || sh("nft 'add chain inet ckpttest in { type filter hook input priority 0; }'") ||
-	    sh("nft add rule inet ckpttest in tcp dport 9999 counter drop"))
+	    sh("nft add rule inet ckpttest in ct state established counter accept") || sh("nft add rule inet ckpttest in tcp dport 9999 counter drop"))
 		return 1;
 	put("/proc/sys/net/unix/max_dgram_qlen", "77");
 	put("/proc/sys/net/ipv4/conf/lo/forwarding", "1");

@@ -48,6 +48,8 @@ export interface CliOptions {
   networkLock?: 'iptables' | 'nftables' | 'skip';
   /** --join-ns net:PID|FILE: the restored root task joins that network namespace */
   joinNet?: string;
+  /** --weak-sysctls: a network namespace's sysctl that cannot be written is skipped */
+  weakSysctls?: boolean;
   /** --cgroup-root [controller:]/path, in the order given */
   cgroupRoots: { ctl?: string; root: string }[];
   features: string[];
@@ -205,7 +207,7 @@ export const OPTIONS: readonly OptDef[] = [
   { long: 'skip-in-flight', arg: 'none', bool: true, group: 'dump', cmds: ['dump'], help: 'leave out the connections a listening TCP socket has not accepted yet (else the dump refuses it)', set: (o, _v, _s, neg) => { o.skipInFlight = !neg; } },
   { long: 'tcp-close', arg: 'none', bool: true, group: 'common', cmds: ['dump', 'restore'], help: 'dump TCP connections as they are and restore them closed (shut down both ways)', set: (o, _v, _s, neg) => { o.tcpClose = !neg; } },
   { long: 'network-lock', arg: 'required', meta: 'METHOD', group: 'dump', cmds: ['dump', 'restore'], help: 'how TCP connections are kept silent from their freeze to their restore, with criu\'s rules: iptables (the default: DROP rules per connection), nftables (table inet CRIU-<run id>), skip (none; none is the same); restore takes the dump\'s method (inventory.img) and drops the lock once the tree is restored', set: (o, v, s) => { if (!['iptables', 'nftables', 'skip', 'none'].includes(v!)) throw new UsageError(`invalid value for ${s}: ${v}`); o.networkLock = v === 'none' ? 'skip' : v as CliOptions['networkLock']; } },
-  { long: 'weak-sysctls', arg: 'none', bool: true, group: 'noop', help: 'criu: skip sysctls the kernel lacks on restore', noop: `ckpt restores no sysctls (${NO_NS})` },
+  { long: 'weak-sysctls', arg: 'none', bool: true, group: 'restore', cmds: ['restore'], help: 'a sysctl of a restored network namespace that cannot be written is skipped with a warning (else the restore fails)', set: (o, _v, _s, neg) => { o.weakSysctls = !neg; } },
   { long: 'mntns-compat-mode', arg: 'none', bool: true, group: 'noop', help: 'criu: the old mount namespace restore', noop: NO_NS },
   { long: 'force-irmap', arg: 'none', bool: true, group: 'noop', help: 'criu: find the paths of inotify/fanotify watches by scanning the filesystem (irmap)', noop: IRMAP },
   { long: 'irmap-scan-path', arg: 'required', meta: 'DIR', group: 'noop', help: 'criu: where irmap scans for watched inodes', noop: IRMAP },

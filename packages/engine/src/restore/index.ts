@@ -46,6 +46,8 @@ export interface RestoreOptions {
   cgroupRoots?: { ctl?: string; root: string }[];
   /** --join-ns net:PATH|PID: the root task joins that network namespace, whose state is not restored (criu's) */
   joinNet?: string;
+  /** --weak-sysctls: a sysctl of the restored network namespace that cannot be written is skipped, with a warning */
+  weakSysctls?: boolean;
   log?: Log;
 }
 
@@ -121,7 +123,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
     // the root task's network namespace (netns.ts), before any of the tree's sockets
     const netnsId = dumpedNetnsId(opts.dir, plan.tasks.map((t) => Number(t.pid)));
     if (netnsId !== undefined || opts.joinNet !== undefined) {
-      netns = new NetnsRestore(opts.dir, opts.joinNet === undefined ? netnsId : undefined, opts.joinNet, log);
+      netns = new NetnsRestore(opts.dir, opts.joinNet === undefined ? netnsId : undefined, opts.joinNet, log, !!opts.weakSysctls);
       (plan.tasks[0] as { netns?: string }).netns = netns.path;
     }
     writeFileSync(planFile, encodePlan(plan), { mode: 0o600 });
@@ -152,6 +154,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
         ...(opts.pidfile ? { CKPT_PIDFILE: opts.pidfile } : {}),
         // a file: the rules of 1,000 connections are more than one environment string may hold (E2BIG)
         ...(netUnlock ? { CKPT_NET_UNLOCK_FILE: unlockFile(tmp, netUnlock) } : {}),
+        ...(netnsId !== undefined && opts.hooks?.scripts.length ? { CKPT_NETNS_UNLOCK_HOOK: '1' } : {}),
         ...(opts.statusFd !== undefined ? { CKPT_STATUS_FD: String(opts.statusFd) } : {}),
         ...(opts.hooks?.scripts.length ? {
           CKPT_ACTION_SCRIPTS: opts.hooks.scripts.join('\n'), CKPT_SCRIPT_CWD: opts.hooks.workDir, CRTOOLS_IMAGE_DIR: opts.hooks.imagesDir,
