@@ -169,7 +169,7 @@ for (const [dumper, restorer] of [['criu', 'ckpt'], ['ckpt', 'criu']]) {
       const img = join(dir, 'img');
       mkdirSync(img, { recursive: true });
       const run = (tool, args) => {
-        const r = tool === 'ckpt' ? ckpt(args) : spawnSync(CRIU, args, { encoding: 'utf8' });
+        const r = tool === 'ckpt' ? ckpt(args) : spawnSync(CRIU, args, { encoding: 'utf8', timeout: 120000 });
         return { status: r.status, stderr: r.stderr };
       };
       const d = run(dumper, ['dump', '-t', String(h.pid), '-D', img, '--tcp-established', '-v4', '-o', 'dump.log']);

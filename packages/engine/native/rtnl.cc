@@ -162,7 +162,7 @@ Napi::Value NfctDump(const Napi::CallbackInfo& info) {
   req.h.nlmsg_len = sizeof(req);
   req.h.nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
   req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  req.h.nlmsg_seq = 1;
+  req.h.nlmsg_seq = 24680;  // criu's CR_NLMSG_SEQ: the messages keep it, and criu's restore waits for its ACK by it
   req.g.nfgen_family = AF_UNSPEC;
   std::string out;
   int r = nlTalk(NETLINK_NETFILTER, &req, sizeof(req), [&](struct nlmsghdr* h) { out.append((const char*)h, h->nlmsg_len); });
