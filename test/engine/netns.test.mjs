@@ -5,11 +5,11 @@
 // the restore makes a new one from them. The program checks what it can see itself after the restore (RESULT
 // PASS on SIGUSR1); the test checks the route, rule and tables through nsenter, and that the lock is gone.
 // Then: -R drops the lock; a link ckpt does not restore and a nested namespace are refused by name; a bad
-// image fails the restore naming it, leaving no process; CRIU 4.2 dumping and ckpt restoring and the other
+// image fails the restore naming it, leaving no process; --join-ns net:PID joins a namespace as it is; CRIU 4.2 dumping and ckpt restoring and the other
 // way round (these two skip, saying why, when there is no CRIU at $CRIU or /tmp/criu-ref/criu-4.2/criu/criu).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeImage, imageFileName } from '@ckpt/images';
@@ -151,6 +151,36 @@ test('a corrupt image or a failing tool: the restore names it and leaves no proc
     assert.equal(await resultOf(h, h.pid), 'RESULT PASS');
   } finally {
     killPids(sessionPids(h.pid));
+  }
+});
+
+test('--join-ns net:PID: the root task joins that namespace as it is (its state from the images not restored); other types refused by name', async (t) => {
+  if (!needPtrace(t)) return;
+  const dir = workDir('netns-join');
+  const bad = ckpt(['restore', '-D', dir, '--join-ns', 'uts:/proc/self/ns/uts']);
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /--join-ns uts: ckpt joins only network namespaces/);
+  // the namespace to join has what the program checks itself (its lo, address and sysctls), not the rest
+  const holder = spawn('unshare', ['-n', 'sleep', '100000'], { stdio: 'ignore' });
+  const { h, pids } = await start(dir);
+  try {
+    for (let i = 0; i < 100 && inNs(holder.pid, ['true']) !== ''; i++) spawnSync('sleep', ['0.05']);
+    for (const cmd of ['ip link set lo up mtu 65000', 'ip addr add 10.77.0.1/24 dev lo', 'echo 77 > /proc/sys/net/unix/max_dgram_qlen', 'echo 1 > /proc/sys/net/ipv4/conf/lo/forwarding']) {
+      assert.equal(inNs(holder.pid, ['sh', '-c', cmd]), '', cmd);
+    }
+    const img = join(dir, 'img');
+    const d = ckpt(['dump', '-t', String(h.pid), '-D', img, '--tcp-established', '--network-lock', 'nftables']);
+    assert.equal(d.status, 0, d.stderr);
+    await dumpedPidsFree(pids);
+    assert.equal(restoreOk(img, ['--tcp-established', '--join-ns', `net:${holder.pid}`]), h.pid);
+    const ino = (p) => spawnSync('stat', ['-L', '-c', '%i', `/proc/${p}/ns/net`], { encoding: 'utf8' }).stdout;
+    assert.equal(ino(h.pid), ino(holder.pid), 'the program is in the joined namespace');
+    assert.doesNotMatch(inNs(holder.pid, ['nft', 'list', 'ruleset']), /ckpttest|CRIU/, 'its nftables not restored there, no lock');
+    assert.doesNotMatch(inNs(holder.pid, ['ip', 'route', 'show']), /10\.88\.0\.0/, 'its routes not restored there');
+    assert.equal(await resultOf(h, h.pid), 'RESULT PASS');
+  } finally {
+    killPids(sessionPids(h.pid));
+    holder.kill('SIGKILL');
   }
 });
 
