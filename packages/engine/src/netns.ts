@@ -394,11 +394,10 @@ function confWrites(proto: 'ipv4' | 'ipv6', tgt: string, vals: any[] | undefined
  * The commands (one a line, for native/restore/netlock.c) that drop the dump's lock of the root task's network
  * namespace once the tree is restored (criu's network_unlock_internal), run in it through nsenter.
  */
-export function netnsUnlockCommands(dir: string, rootPid: number, method: NetLockMethod, runId: string | undefined): string {
+export function netnsUnlockCommands(rootPid: number, method: NetLockMethod, runId: string | undefined): string {
   if (method === 'skip') return '';
   const ns = ['nsenter', `--net=/proc/${rootPid}/ns/net`, '--'];
   if (method === 'nftables') return [...ns, 'nft', 'delete', 'table', ...netnsLockTable(runId ?? String(rootPid)).split(' ')].join(' ');
-  void dir;
   return ['iptables', 'ip6tables'].flatMap((bin) => [['-D', 'INPUT', '-j', 'CRIU'], ['-D', 'OUTPUT', '-j', 'CRIU'], ['-F', 'CRIU'], ['-X', 'CRIU']]
     .map((a) => [...ns, bin, '-w', ...a].join(' '))).join('\n');
 }

@@ -216,7 +216,7 @@ function spawnSibling(helper: string, args: string[], env: NodeJS.ProcessEnv, tm
 function netnsUnlock(dir: string, rootPid: number): string {
   const inv = decodeImage(join(dir, imageFileName('inventory'))).entries[0] as any;
   const method = LOCK_METHODS[inv.network_lock_method === undefined ? 0 : Number(inv.network_lock_method)] ?? 'iptables';
-  return netnsUnlockCommands(dir, rootPid, method, inv.dump_criu_run_id);
+  return netnsUnlockCommands(rootPid, method, inv.dump_criu_run_id);
 }
 
 /** The network unlock commands in a file of the restore's temp dir, for the helper (native/restore/netlock.c). */
