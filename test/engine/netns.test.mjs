@@ -110,10 +110,11 @@ test('refused by name: a link ckpt does not restore, a nested network namespace;
   } finally {
     killPids(sessionPids(h.pid));
   }
-  const { h: h2 } = await start(dir);
+  const dir2 = workDir('netns-refused-link'); // a log of its own: RESULT lines are the program's
+  const { h: h2 } = await start(dir2);
   try {
     assert.equal(inNs(h2.pid, ['ip', 'link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'd1']), '');
-    const link = ckpt(['dump', '-t', String(h2.pid), '-D', join(dir, 'img2'), '--tcp-established', '--network-lock', 'nftables']);
+    const link = ckpt(['dump', '-t', String(h2.pid), '-D', join(dir2, 'img'), '--tcp-established', '--network-lock', 'nftables']);
     assert.notEqual(link.status, 0);
     assert.match(link.stderr, /link d[01] \(veth\): ckpt restores only the loopback/);
     assert.doesNotMatch(inNs(h2.pid, ['nft', 'list', 'ruleset']), /CRIU/, 'the lock dropped after the failed dump');
