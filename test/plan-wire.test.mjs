@@ -105,7 +105,7 @@ function taskView(t) {
       sc_flags: h.seccomp.map((s) => d(s.flags)), sc_insns: h.seccomp.map((s) => hex(s.insns)) })),
     aios: t.aios.map(ds), locks: t.locks.map(ds), subreaper: d(t.subreaper), oom_set: d(t.oomSet), oom_adj: d(t.oomAdj), membarrier: d(t.membarrier),
     sig_tid: t.sigs.map((s) => d(s.tid)), sig_info: t.sigs.map((s) => hex(s.info)),
-    epoll: t.epoll.map(ds), ptimers: t.ptimers.map(ds), ctty: ix(t.ctty), ctty_pgrp: d(t.cttyPgrp), cgroup: t.cgroup ?? '', cgns: t.cgns ?? '',
+    epoll: t.epoll.map(ds), ptimers: t.ptimers.map(ds), ctty: ix(t.ctty), ctty_pgrp: d(t.cttyPgrp), cgroup: t.cgroup ?? '', cgns: t.cgns ?? '', netns: t.netns ?? '',
   };
 }
 

@@ -12,7 +12,8 @@
         "native/sockdiag.cc",
         "native/spawn.cc",
         "native/tcp-repair.cc",
-        "native/signals.cc"
+        "native/signals.cc",
+        "native/rtnl.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],

@@ -104,7 +104,7 @@ export function everyKindPlan() {
     epoll: [[13, 10, 1, big()]],
     ptimers: [Array.from({ length: 10 }, big)],
     loginuid: [BigInt(v())],
-    ctty: 16, cttyPgrp: 200, cgroup: '/proc/1/fd/30/a/cgroup.procs\n/proc/1/fd/31/cgroup.procs', cgns: '/proc/1/fd/30/cgroup.procs',
+    ctty: 16, cttyPgrp: 200, cgroup: '/proc/1/fd/30/a/cgroup.procs\n/proc/1/fd/31/cgroup.procs', cgns: '/proc/1/fd/30/cgroup.procs', netns: '/proc/1/fd/32',
   });
   const t1 = task(210, 0, { fds: [{ fd: 0, obj: 14, cloexec: 0 }, { fd: 1, obj: 2, cloexec: 1 }], groups: [] });
   // a proxied vDSO: one jump (its address at byte 2) and one syscall stub

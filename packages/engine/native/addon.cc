@@ -24,6 +24,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ckpt::InitSpawn(env, exports);
   ckpt::InitTcpRepair(env, exports);
   ckpt::InitSignals(env, exports);
+  ckpt::InitRtnl(env, exports);
   return exports;
 }
 

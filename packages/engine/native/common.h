@@ -39,5 +39,6 @@ void InitSockDiag(Napi::Env env, Napi::Object exports);
 void InitSpawn(Napi::Env env, Napi::Object exports);
 void InitTcpRepair(Napi::Env env, Napi::Object exports);
 void InitSignals(Napi::Env env, Napi::Object exports);
+void InitRtnl(Napi::Env env, Napi::Object exports);
 
 }  // namespace ckpt

@@ -194,6 +194,7 @@ export const records = {
       ctty: index('objs', { none: true }), cttyPgrp: u64, // the terminal this session leader takes as its controlling tty
       cgroup: { ...str, optional: true }, // cgroup.procs files (newline-separated) the task writes itself into before forking; '': its parent's cgroups
       cgns: { ...str, optional: true }, // cgroup.procs files of its cgroup namespace's root: joined, then unshare(CLONE_NEWCGROUP), before `cgroup`; '': none
+      netns: { ...str, optional: true }, // root task only: the tree's network namespace (a file the helper setns(CLONE_NEWNET)s to before it creates the objects and clones the root); '': ckpt's
     },
     cOnly: { region_need: 'uint64_t region_need' },
   },

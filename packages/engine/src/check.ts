@@ -150,7 +150,8 @@ export function checkFeature(name: string): CheckResult {
   const feat = (k: string) => errno((feats ??= n().probeFeatures())[k]);
   // Features ckpt does not use, or whose resources it does not dump yet: a test that needs one must skip.
   const net = (what: string) => () => `ckpt does not dump ${what} yet (the network issue)`;
-  const noNetNs = () => 'ckpt dumps no network namespaces yet, so none of their rules';
+  // criu: built with libnftables; ckpt saves and restores a dumped namespace's ruleset with the nft tool (netns.ts)
+  const nftTool = () => (spawnSync('nft', ['--version'], { stdio: 'ignore' }).status === 0 ? null : 'no nft tool');
   const notUsed = (what: string) => () => `ckpt does not use ${what}`;
   const probes: Record<string, () => string | null> = {
     mnt_id: () => (/^mnt_id:/m.test(readFileSync('/proc/self/fdinfo/0', 'latin1')) ? null : 'no mnt_id in /proc/PID/fdinfo'),
@@ -179,7 +180,7 @@ export function checkFeature(name: string): CheckResult {
     kcmp_epoll: () => feat('kcmpEpoll'),
     timens: () => has('/proc/self/ns/time'),
     clone3_set_tid: () => errno(n().probeClone3SetTid(freePid())),
-    nftables: noNetNs, has_ipt_legacy: iptablesLegacy, network_lock_nftables: nftablesConcat,
+    nftables: nftTool, has_ipt_legacy: iptablesLegacy, network_lock_nftables: nftablesConcat,
     pidfd_store: notUsed('a pidfd store (criu\'s pre-dump pid reuse check through RPC)'),
     ns_pid: () => (/^NSpid:/m.test(readFileSync('/proc/self/status', 'latin1')) ? null : 'no NSpid in /proc/PID/status'),
     apparmor_stacking: () => 'ckpt does not dump AppArmor profiles',

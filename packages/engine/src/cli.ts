@@ -173,7 +173,7 @@ async function runRestore(o: CliOptions, p: ReturnType<typeof resolvePaths>, log
     const r = restore({
       dir: p.dir, detached: o.detached, pidfile: p.pidfile, shellJob: o.shellJob, extUnixSk: o.extUnixSk || o.extUnixSkInodes.length > 0,
       inheritFds, fileLocks: o.fileLocks, tcpClose: o.tcpClose, tcpEstablished: o.tcpEstablished, leaveStopped: o.finalState === 'stopped', sibling: o.sibling, log,
-      hooks: scripts.restoreHooks(), statusFd: o.statusFd, manageCgroups: o.manageCgroups, cgroupRoots: o.cgroupRoots,
+      hooks: scripts.restoreHooks(), statusFd: o.statusFd, manageCgroups: o.manageCgroups, cgroupRoots: o.cgroupRoots, joinNet: o.joinNet, weakSysctls: o.weakSysctls,
     });
     if (o.displayStats) process.stdout.write(restoreStatsText(r.stats));
     process.exitCode = r.exitCode ?? 0;

@@ -19,7 +19,8 @@ import { Files } from './files.js';
 import { dumpTtyData, isTerminal, verifyTtys } from './kinds/tty.js';
 import { UnixSockets } from './kinds/unix.js';
 import { InetSockets } from './kinds/inet.js';
-import { Ids } from './ids.js';
+import { Ids, setTreeNetns, treeNetId } from './ids.js';
+import { NetnsDump, netnsUnlockCommands } from './netns.js';
 import { Seccomp } from './seccomp.js';
 import { CgroupDump, type CgroupMode } from './cgroups.js';
 import { LOCK_METHODS, NetLock, type NetLockMethod } from './netlock.js';
@@ -42,7 +43,7 @@ export interface DumpOptions {
   /** --link-remap: a deleted file with other names is linked as link_remap.N (else refused) */
   linkRemap?: boolean;
   /** --action-script: pre-dump before freezing, post-dump once the images are written (a failure fails the dump) */
-  hooks?: { preDump(): void; postDump(): void };
+  hooks?: { preDump(): void; postDump(): void; netLock?(): void; netUnlock?(): void };
   shellJob?: boolean;
   extUnixSk?: boolean;
   /** --tcp-close: TCP connections are dumped as they are, to come back closed */
@@ -86,7 +87,10 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   const freezer = new Freezer(log);
   // this run's id: the nftables lock's table name and inventory's dump_criu_run_id (criu's criu_run_id)
   const runId = randomUUID();
-  const netLock = new NetLock(opts.networkLock ?? 'iptables', runId, log, foreignNetns(opts.pid));
+  // a root task in a network namespace of its own: the namespace is dumped and locked whole (criu's
+  // network_lock_internal), no connection is locked by itself
+  const netns = NetnsDump.of(opts.pid, opts.networkLock ?? 'iptables', runId, log);
+  const netLock = new NetLock(netns ? 'skip' : opts.networkLock ?? 'iptables', runId, log, foreignNetns(opts.pid));
   const steps = new DumpSteps(log);
   const tcp = new TcpRepair(netLock, log, !!opts.tcpEstablished, steps);
   freezer.interrupted = (tid) => steps.interrupted('freeze', `task ${tid}`);
@@ -100,10 +104,32 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   // tree goes on running (CRIU's delete_link_remaps)
   const linkRemaps: string[] = [];
   const dropLinkRemaps = () => { for (const p of linkRemaps) rmSync(p, { force: true }); };
+  const leaveNetns = () => { netns?.leave(); setTreeNetns(undefined); };
+  // criu's network_unlock for a dumped namespace: the network-unlock scripts (a failing one is logged), then its rules
+  let netLocking = false;
+  const unlockNetns = () => {
+    if (!netns || !netLocking) return;
+    netLocking = false;
+    try {
+      opts.hooks?.netUnlock?.();
+    } catch (e) {
+      log.error((e as Error).message);
+    }
+    netns.unlock();
+  };
   try {
     log.info(`Dumping processes (pid: ${opts.pid})`);
     steps.trap();
     opts.hooks?.preDump();
+    if (netns) {
+      setTreeNetns({ ownIno: statSync('/proc/self/ns/net').ino, treeIno: netns.ino });
+      netLocking = true;
+      opts.hooks?.netLock?.(); // in ckpt's namespace, as criu's
+      // should ckpt die, the guard drops the namespace's lock as the restore would (told before it is taken)
+      for (const l of netnsUnlockCommands(opts.pid, opts.networkLock ?? 'iptables', runId).split('\n')) if (l) guard.unlock(l.split(' '));
+      netns.enter();
+      netns.lock();
+    }
     netLock.lock();
     steps.at('lock');
     const root = freezer.freezeTree(opts.pid, opts.timeoutMs ?? 10000);
@@ -120,10 +146,10 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     const files = new Files(log, { dir: opts.dir, nextPagesId: () => pagesId++, ghostLimit: opts.ghostLimit, linkRemap: opts.linkRemap, linkRemaps,
       externalFiles: new Set(opts.externalFiles ?? []) });
     const ids = new Ids();
-    files.netNsId = ids.rootIds.net_ns_id;
-    files.unix = new UnixSockets(ids.rootIds.net_ns_id, !!opts.extUnixSk);
+    files.netNsId = treeNetId();
+    files.unix = new UnixSockets(files.netNsId, !!opts.extUnixSk);
     files.tcp = tcp;
-    files.inet = new InetSockets({ netNsId: ids.rootIds.net_ns_id, tcpClose: !!opts.tcpClose, tcpEstablished: !!opts.tcpEstablished, skipInFlight: !!opts.skipInFlight, log });
+    files.inet = new InetSockets({ netNsId: files.netNsId, tcpClose: !!opts.tcpClose, tcpEstablished: !!opts.tcpEstablished, skipInFlight: !!opts.skipInFlight, log });
     // the connections the dump will repair, locked in one batch (netlock.ts), not two iptables processes each
     if (opts.tcpEstablished && !opts.tcpClose && netLock.method !== 'skip') netLock.lockConnections(files.inet.connections(tasks.map((t) => t.pid)));
     const pstree: any[] = [];
@@ -219,6 +245,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     const cgEntry = cgroups.imageEntry();
     if (cgEntry) writeImage(opts.dir, 'cgroup', { magic: 'CGROUP', entries: [cgEntry] });
     writeImage(opts.dir, 'seccomp', { magic: 'SECCOMP', entries: [seccomp.imageEntry()] });
+    netns?.dump(opts.dir, treeNetId());
     const n = native();
     const [ms, mns] = n.clock(CLOCK_MONOTONIC), [bs, bns] = n.clock(CLOCK_BOOTTIME);
     writeImage(opts.dir, 'timens', 0, {
@@ -235,9 +262,10 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     // inventory last: a dir without it is not a usable dump
     writeImage(opts.dir, 'inventory', { magic: 'INVENTORY', entries: [{
       img_version: 2, fdinfo_per_id: true, root_ids: ids.rootIds, ns_per_id: true, root_cg_set: cgroups.ownSetId, lsmtype: 'NO_LSM',
-      network_lock_method: LOCK_METHODS.indexOf(netLock.method), plugins_entry: {}, dump_criu_run_id: runId,
+      network_lock_method: LOCK_METHODS.indexOf(opts.networkLock ?? 'iptables'), plugins_entry: {}, dump_criu_run_id: runId,
     }] });
     steps.at('images');
+    leaveNetns();
     opts.hooks?.postDump();
     result = {
       tasks: tasks.length, threads: tasks.reduce((k, t) => k + t.threads.length, 0), pagesWritten,
@@ -247,6 +275,8 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
     // criu's network_unlock on a failed dump: every connection out of repair and unlocked, before the tree runs
     tcp.resume();
     netLock.unlock();
+    leaveNetns();
+    unlockNetns();
     freezer.releaseAll();
     dropLinkRemaps();
     guard.done();
@@ -263,6 +293,7 @@ export async function dump(opts: DumpOptions): Promise<DumpResult> {
   if (opts.finalState === 'running') {
     tcp.resume();
     netLock.unlock();
+    unlockNetns();
     freezer.releaseAll();
     dropLinkRemaps();
     guard.done();

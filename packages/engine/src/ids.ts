@@ -24,12 +24,27 @@ function refuseSharing(pid: number, other: number, field: string): void {
 }
 
 /**
- * The images' id of namespace name:[ino] if it is one of ckpt's own, the only ones a dumped tree lives in
- * (Ids numbers them 1.. in NS order); else undefined. field: its ids-PID.img field.
+ * While a dump works inside the root task's own network namespace (netns.ts: ckpt's main thread is in it), the
+ * inode of ckpt's own one, and the tree's: that one's id follows ckpt's own namespaces (criu's order).
+ */
+let netSwitch: { ownIno: number; treeIno: number } | undefined;
+export function setTreeNetns(s: { ownIno: number; treeIno: number } | undefined): void { netSwitch = s; }
+const TREE_NET_ID = NS.length + 1;
+const ownIno = (name: string) => (name === 'net' && netSwitch ? netSwitch.ownIno : nsInode(process.pid, name));
+
+/** the images' id of the network namespace the tree's sockets are in (ns_id of socket entries) */
+export function treeNetId(): number {
+  return netSwitch ? TREE_NET_ID : NS.findIndex(([, nm]) => nm === 'net') + 1;
+}
+
+/**
+ * The images' id of namespace name:[ino] if it is one of ckpt's own (Ids numbers them 1.. in NS order) or the
+ * root task's own network namespace; else undefined. field: its ids-PID.img field.
  */
 export function ownNsId(name: string, ino: number): { id: number; field: string } | undefined {
   const i = NS.findIndex(([, nm]) => nm === name);
-  return i >= 0 && nsInode(process.pid, name) === ino ? { id: i + 1, field: NS[i][0] } : undefined;
+  if (i >= 0 && name === 'net' && netSwitch?.treeIno === ino) return { id: TREE_NET_ID, field: NS[i][0] };
+  return i >= 0 && ownIno(name) === ino ? { id: i + 1, field: NS[i][0] } : undefined;
 }
 
 export class Ids {
@@ -41,10 +56,11 @@ export class Ids {
   constructor() {
     let id = 1;
     for (const [field, name] of NS) {
-      const ino = nsInode(process.pid, name);
+      const ino = ownIno(name);
       this.nsIds.set(`${name}:${ino}`, id);
       this.rootIds[field] = id++;
     }
+    if (netSwitch) this.nsIds.set(`net:${netSwitch.treeIno}`, TREE_NET_ID);
   }
 
   forTask(pid: number): Record<string, number> {
@@ -62,6 +78,13 @@ export class Ids {
       // criu restores one cgroup namespace, the root task's, which all its descendants inherit
       if (name === 'cgroup' && this.seen.length && id !== this.seen[0].ids[field]) {
         throw new DumpError(`task ${pid} is in another cgroup namespace than the root task ${this.seen[0].pid}; nested cgroup namespaces are not supported`);
+      }
+      // criu restores the root task's network namespace, which all its descendants must share (nested: refused)
+      if (name === 'net' && netSwitch && id !== TREE_NET_ID) {
+        throw new DumpError(`task ${pid} is in another network namespace than the root task ${this.seen[0]?.pid ?? pid}; nested network namespaces are not supported`);
+      }
+      if (name === 'net' && !netSwitch && this.seen.length && id === undefined) {
+        throw new DumpError(`task ${pid} is in another network namespace than the root task ${this.seen[0].pid}; nested network namespaces are not supported`);
       }
       if (id === undefined) throw new DumpError(`task ${pid} lives in its own ${name} namespace; dumping namespaces is not supported yet`);
       ids[field] = id;

@@ -119,6 +119,25 @@ export interface Native {
   netlinkDiag(): unknown[] | number;
   /** every packet socket of our network namespace (sockdiag.cc), or -ENOENT without PACKET_DIAG */
   packetDiag(): unknown[] | number;
+  /** rtnl.cc: the calling thread enters the network namespace at path; an fd on the one it left, or -errno */
+  netnsEnter(path: string): number;
+  /** back to the namespace of netnsEnter's fd (closed); aborts if it cannot */
+  netnsReturn(fd: number): void;
+  /** an fd holding a new network namespace (the thread stays where it is), or -errno */
+  netnsCreate(): number;
+  /** the links of the thread's network namespace (RTM_GETLINK), or -errno */
+  rtnlLinks(): RtnlLink[] | number;
+  /** RTM_SETLINK of link index in the thread's network namespace: flags and mtu; 0 or -errno */
+  rtnlSetLink(index: number, flags: number, mtu: number): number;
+  /** the conntrack table of the thread's network namespace: the NETLINK_NETFILTER dump's messages, or -errno */
+  nfctDump(): Buffer | number;
+  /** each message of nfctDump's form sent back with NLM_F_CREATE (TCP entries made liberal); 0 or -errno */
+  nfctRestore(msgs: Buffer): number;
+}
+
+export interface RtnlLink {
+  index: number; type: number; flags: number; mtu: number; name: string; kind: string;
+  link: number; linkNetnsid: number; master: number; address?: Buffer;
 }
 
 let cached: Native | undefined;

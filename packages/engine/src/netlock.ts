@@ -8,9 +8,10 @@
 //     dump_criu_run_id) with input and output chains accepting the mark and dropping what is in its sets
 //     conns4/conns6, one element per direction of each connection;
 //   skip: nothing.
-// A tree without its own network namespace (all ckpt dumps) is locked per connection, as criu does; the rules
-// of many connections go in one batch a tool (iptables-restore --noflush a family, one nft -f), not criu's one
-// iptables process a rule: with 1,000 connections, each `iptables -D` lists 2,000 rules.
+// A tree without its own network namespace is locked per connection, as criu does (one with its own is locked
+// whole: netns.ts); the rules of many connections go in one batch a tool (iptables-restore --noflush a family,
+// one nft -f), not criu's one iptables process a rule: with 1,000 connections, each `iptables -D` lists 2,000
+// rules.
 //
 // Dump:    lock() before the freeze; lockConnections(all) after it (dump.ts: what the inet kind finds in the
 //          tree's fds); lockConnection(c) before a connection enters repair (tcp-stream.ts: claims it, or locks

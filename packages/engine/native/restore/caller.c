@@ -57,6 +57,7 @@ int run_scripts(const char *hook, pid_t root)
 			snprintf(pid, sizeof(pid), "%d", root);
 			setenv("CRTOOLS_SCRIPT_ACTION", hook, 1);
 			setenv("CRTOOLS_INIT_PID", pid, 1);
+			leave_tree_netns();
 			/* what the helper needed for itself is not the script's */
 			unsetenv("GLIBC_TUNABLES");
 			unsetenv("CKPT_ACTION_SCRIPTS");

@@ -60,6 +60,8 @@ void premap_task(uint64_t ti);
 int premap_covers(const struct task *t, uint64_t base, uint64_t len);
 
 void join_cgroups(uint64_t ti); /* cgroups.c */
+int enter_tree_netns(void); /* netns.c: the controller, before the objects */
+void leave_tree_netns(void); /* netns.c: a child of the controller that runs a script */
 
 /* caller.c: the pidfile, action scripts and status fd ckpt's caller asked for */
 int write_pidfile(pid_t root);

@@ -187,7 +187,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check_pids() < 0 || check_vdso() < 0 || set_fd_base() < 0 || map_region() < 0 || place_vdso_proxy() < 0 ||
-	    create_objects() < 0)
+	    enter_tree_netns() < 0 || create_objects() < 0)
 		return 1;
 
 	/* all signals blocked from here; each task's mask comes from its sigframe. The raw syscall: glibc's

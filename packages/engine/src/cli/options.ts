@@ -1,6 +1,7 @@
 // criu 4.2's options (criu/config.c, criu(8)) with what each means for ckpt: acted on, accepted
 // though it changes nothing for ckpt (`noop`, said in --help), or refused by name (`refuse`).
 // Values are checked as criu checks them, but strictly: `-t abc` is a usage error, not task 0.
+import { existsSync } from 'node:fs';
 import { getopt, UsageError, type GetoptSpec } from './getopt.js';
 
 export const COMMANDS = ['check', 'dump', 'restore', 'cpuinfo'] as const;
@@ -45,6 +46,10 @@ export interface CliOptions {
   manageCgroups?: 'none' | 'props' | 'soft' | 'full' | 'strict' | 'ignore';
   /** --network-lock (dump; criu's default iptables; restore takes the dump's and warns when given) */
   networkLock?: 'iptables' | 'nftables' | 'skip';
+  /** --join-ns net:PID|FILE: the restored root task joins that network namespace */
+  joinNet?: string;
+  /** --weak-sysctls: a network namespace's sysctl that cannot be written is skipped */
+  weakSysctls?: boolean;
   /** --cgroup-root [controller:]/path, in the order given */
   cgroupRoots: { ctl?: string; root: string }[];
   features: string[];
@@ -86,6 +91,17 @@ export function defaults(): Omit<CliOptions, 'command'> {
     displayStats: false, ghostLimit: DEFAULT_GHOST_LIMIT, linkRemap: false, cgroupRoots: [], features: [], all: false, extra: false, experimental: false,
     help: false, version: false, notes: [], refused: [],
   };
+}
+
+/** criu's parse_join_ns and check_ns_file, for the types ckpt joins (net); the others refused by name */
+function parseJoinNs(v: string, spelled: string): string {
+  const colon = v.indexOf(':');
+  if (colon < 0) throw bad(spelled, v);
+  const type = v.slice(0, colon), file = v.slice(colon + 1).split(',')[0];
+  if (!['net', 'uts', 'time', 'ipc', 'user', 'mnt', 'pid'].includes(type)) throw new UsageError(`invalid namespace type ${type} for ${spelled}`);
+  if (type !== 'net') throw new UsageError(`${spelled} ${type}: ckpt joins only network namespaces (net:PID|FILE)`);
+  if (/^\d+$/.test(file) ? !existsSync(`/proc/${file}`) : !existsSync(file)) throw new UsageError(`${spelled}: can't access join-ns ${/^\d+$/.test(file) ? `pid /proc/${file}` : `file ${file}`}`);
+  return file;
 }
 
 const bad = (spelled: string, v: string | undefined) => new UsageError(`invalid argument for ${spelled}: ${v ?? '(none)'}`);
@@ -191,7 +207,7 @@ export const OPTIONS: readonly OptDef[] = [
   { long: 'skip-in-flight', arg: 'none', bool: true, group: 'dump', cmds: ['dump'], help: 'leave out the connections a listening TCP socket has not accepted yet (else the dump refuses it)', set: (o, _v, _s, neg) => { o.skipInFlight = !neg; } },
   { long: 'tcp-close', arg: 'none', bool: true, group: 'common', cmds: ['dump', 'restore'], help: 'dump TCP connections as they are and restore them closed (shut down both ways)', set: (o, _v, _s, neg) => { o.tcpClose = !neg; } },
   { long: 'network-lock', arg: 'required', meta: 'METHOD', group: 'dump', cmds: ['dump', 'restore'], help: 'how TCP connections are kept silent from their freeze to their restore, with criu\'s rules: iptables (the default: DROP rules per connection), nftables (table inet CRIU-<run id>), skip (none; none is the same); restore takes the dump\'s method (inventory.img) and drops the lock once the tree is restored', set: (o, v, s) => { if (!['iptables', 'nftables', 'skip', 'none'].includes(v!)) throw new UsageError(`invalid value for ${s}: ${v}`); o.networkLock = v === 'none' ? 'skip' : v as CliOptions['networkLock']; } },
-  { long: 'weak-sysctls', arg: 'none', bool: true, group: 'noop', help: 'criu: skip sysctls the kernel lacks on restore', noop: `ckpt restores no sysctls (${NO_NS})` },
+  { long: 'weak-sysctls', arg: 'none', bool: true, group: 'restore', cmds: ['restore'], help: 'a sysctl of a restored network namespace that cannot be written is skipped with a warning (else the restore fails)', set: (o, _v, _s, neg) => { o.weakSysctls = !neg; } },
   { long: 'mntns-compat-mode', arg: 'none', bool: true, group: 'noop', help: 'criu: the old mount namespace restore', noop: NO_NS },
   { long: 'force-irmap', arg: 'none', bool: true, group: 'noop', help: 'criu: find the paths of inotify/fanotify watches by scanning the filesystem (irmap)', noop: IRMAP },
   { long: 'irmap-scan-path', arg: 'required', meta: 'DIR', group: 'noop', help: 'criu: where irmap scans for watched inodes', noop: IRMAP },
@@ -201,6 +217,7 @@ export const OPTIONS: readonly OptDef[] = [
   { long: 'daemon', arg: 'none', bool: true, group: 'restore', cmds: ['restore'], help: 'the same as --restore-detached', set: (o, _v, _s, neg) => { o.detached = !neg; } },
   { long: 'restore-sibling', short: 'S', arg: 'none', bool: true, group: 'restore', cmds: ['restore'], help: 'make the restored root a child of ckpt\'s parent (with -d)', set: (o, _v, _s, neg) => { o.sibling = !neg; } },
   { long: 'pidfile', arg: 'required', meta: 'FILE', group: 'restore', cmds: ['restore'], help: 'write the restored root\'s PID into FILE (relative to the work dir)', set: (o, v) => { o.pidfile = v!; } },
+  { long: 'join-ns', short: 'J', arg: 'required', meta: 'NS:{PID|NS_FILE}[,EXTRA_OPTS]', group: 'restore', cmds: ['restore'], help: 'the restored root task joins that namespace instead of one restored from the images (net only: its state is left as it is)', set: (o, v, s) => { o.joinNet = parseJoinNs(v!, s); } },
   { long: 'inherit-fd', arg: 'required', meta: 'fd[N]:RES', group: 'restore', cmds: ['restore'], help: 'hand our fd N to the restored tasks in place of RES (socket:[INO], pipe:[INO], a path, /memfd:NAME; file[MNT_ID:INO]: reopened through it)', set: (o, v) => { o.inheritFds.push(v!); } },
   // check
   { long: 'feature', arg: 'required', meta: 'NAME', group: 'check', cmds: ['check'], help: 'check one kernel feature by criu\'s name ("list" lists them); exit 0 when present', set: (o, v) => { o.features.push(v!); } },
@@ -211,7 +228,6 @@ export const OPTIONS: readonly OptDef[] = [
   // criu options ckpt cannot honour yet: refused by name
   ...refused([
     ['root', 'r', 'required', 'restoring into another root', NO_NS],
-    ['join-ns', 'J', 'required', 'joining namespaces', NO_NS],
     ['veth-pair', undefined, 'required', 'veth pairs', NO_NS],
     ['cgroup-props', undefined, 'required', 'cgroup properties', 'ckpt takes cgroups as dumped (--manage-cgroups), not these settings'],
     ['cgroup-props-file', undefined, 'required', 'cgroup properties', 'ckpt takes cgroups as dumped (--manage-cgroups), not these settings'],

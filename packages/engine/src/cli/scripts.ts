@@ -4,9 +4,10 @@
 import { spawnSync } from 'node:child_process';
 import { DumpError, type Log } from '../log.js';
 
-export type Hook = 'pre-dump' | 'post-dump' | 'pre-restore' | 'post-restore' | 'pre-resume' | 'post-resume';
+export type Hook = 'pre-dump' | 'post-dump' | 'pre-restore' | 'post-restore' | 'pre-resume' | 'post-resume' | 'network-lock' | 'network-unlock';
 
-export interface DumpHooks { preDump(): void; postDump(): void }
+/** netLock/netUnlock: around the lock of the tree's own network namespace (criu's network_lock/unlock) */
+export interface DumpHooks { preDump(): void; postDump(): void; netLock(): void; netUnlock(): void }
 
 export class ActionScripts {
   constructor(readonly scripts: string[], readonly imagesDir: string, readonly workDir: string, private log: Log) {}
@@ -26,7 +27,7 @@ export class ActionScripts {
 
   dumpHooks(pid: number): DumpHooks | undefined {
     if (!this.scripts.length) return undefined;
-    return { preDump: () => this.run('pre-dump', pid), postDump: () => this.run('post-dump', pid) };
+    return { preDump: () => this.run('pre-dump', pid), postDump: () => this.run('post-dump', pid), netLock: () => this.run('network-lock', pid), netUnlock: () => this.run('network-unlock', pid) };
   }
 
   /** the restore helper runs post-restore, pre-resume and post-resume itself, while it holds the tree */

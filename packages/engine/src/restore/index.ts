@@ -12,7 +12,9 @@ import { native } from '../native.js';
 import type { RestoreStats } from '../stats.js';
 import { buildPlan, encodePlan, RestoreError, type InheritFd } from './plan.js';
 import { makeGhosts, removeGhosts, type Made } from '../ghosts.js';
-import { restoreUnlockCommands } from '../netlock.js';
+import { LOCK_METHODS, restoreUnlockCommands } from '../netlock.js';
+import { dumpedNetnsId, netnsUnlockCommands, NetnsRestore } from '../netns.js';
+import { decodeImage, imageFileName } from '@ckpt/images';
 
 export { buildPlan, encodePlan, parseInheritFd, RestoreError } from './plan.js';
 
@@ -42,6 +44,10 @@ export interface RestoreOptions {
   /** --manage-cgroups (criu's default soft) and --cgroup-root [controller:]/path (src/cgroups.ts) */
   manageCgroups?: CgroupMode;
   cgroupRoots?: { ctl?: string; root: string }[];
+  /** --join-ns net:PATH|PID: the root task joins that network namespace, whose state is not restored (criu's) */
+  joinNet?: string;
+  /** --weak-sysctls: a sysctl of the restored network namespace that cannot be written is skipped, with a warning */
+  weakSysctls?: boolean;
   log?: Log;
 }
 
@@ -85,6 +91,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
   const tmp = mkdtempSync(join(tmpdir(), 'ckpt-restore-'));
   const planFile = join(tmp, 'plan');
   const ghosts: Made[] = [];
+  let netns: NetnsRestore | undefined;
   try {
     return runHelper();
   } catch (e) {
@@ -99,6 +106,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
     }
     throw e;
   } finally {
+    netns?.release();
     cgroups?.release();
     rmSync(tmp, { recursive: true, force: true });
     // the helper unlinks each ghost once opened; one still there (a failure before that) is ours to remove
@@ -112,6 +120,12 @@ export function restore(opts: RestoreOptions): RestoreResult {
     opts.hooks?.preRestore();
     makeGhosts(plan, ghosts);
     cgroups!.place(plan.tasks);
+    // the root task's network namespace (netns.ts), before any of the tree's sockets
+    const netnsId = dumpedNetnsId(opts.dir, plan.tasks.map((t) => Number(t.pid)));
+    if (netnsId !== undefined || opts.joinNet !== undefined) {
+      netns = new NetnsRestore(opts.dir, opts.joinNet === undefined ? netnsId : undefined, opts.joinNet, log, !!opts.weakSysctls);
+      (plan.tasks[0] as { netns?: string }).netns = netns.path;
+    }
     writeFileSync(planFile, encodePlan(plan), { mode: 0o600 });
     // inherited fds reach the helper at the same numbers
     const stdio: (string | number)[] = [plan.callerTty ? 'inherit' : 'ignore', 'pipe', 'pipe'];
@@ -127,7 +141,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
     // the dump's network lock, dropped by the helper once every task is restored (native/restore/netlock.c)
     let netUnlock: string;
     try {
-      netUnlock = restoreUnlockCommands(opts.dir, plan.tasks[0].pid);
+      netUnlock = netnsId === undefined ? restoreUnlockCommands(opts.dir, plan.tasks[0].pid) : netnsUnlock(opts.dir, plan.tasks[0].pid);
     } catch (e) {
       throw new DumpError(`network lock of the dump in ${opts.dir}: ${(e as Error).message}`);
     }
@@ -140,6 +154,7 @@ export function restore(opts: RestoreOptions): RestoreResult {
         ...(opts.pidfile ? { CKPT_PIDFILE: opts.pidfile } : {}),
         // a file: the rules of 1,000 connections are more than one environment string may hold (E2BIG)
         ...(netUnlock ? { CKPT_NET_UNLOCK_FILE: unlockFile(tmp, netUnlock) } : {}),
+        ...(netnsId !== undefined && opts.hooks?.scripts.length ? { CKPT_NETNS_UNLOCK_HOOK: '1' } : {}),
         ...(opts.statusFd !== undefined ? { CKPT_STATUS_FD: String(opts.statusFd) } : {}),
         ...(opts.hooks?.scripts.length ? {
           CKPT_ACTION_SCRIPTS: opts.hooks.scripts.join('\n'), CKPT_SCRIPT_CWD: opts.hooks.workDir, CRTOOLS_IMAGE_DIR: opts.hooks.imagesDir,
@@ -195,6 +210,13 @@ function spawnSibling(helper: string, args: string[], env: NodeJS.ProcessEnv, tm
   } finally {
     for (const fd of fds) if (fd > 2) closeSync(fd);
   }
+}
+
+/** the lock of the root task's own network namespace (criu's network_unlock_internal), by the dump's method and run id */
+function netnsUnlock(dir: string, rootPid: number): string {
+  const inv = decodeImage(join(dir, imageFileName('inventory'))).entries[0] as any;
+  const method = LOCK_METHODS[inv.network_lock_method === undefined ? 0 : Number(inv.network_lock_method)] ?? 'iptables';
+  return netnsUnlockCommands(rootPid, method, inv.dump_criu_run_id);
 }
 
 /** The network unlock commands in a file of the restore's temp dir, for the helper (native/restore/netlock.c). */
