@@ -136,10 +136,6 @@ static void run_all(char *text)
 
 int net_unlock_and_resume(void)
 {
-	/* the tree had its own network namespace: criu's network-unlock scripts come first */
-	const char *hook = getenv("CKPT_NETNS_UNLOCK_HOOK");
-	if (hook && *hook == '1')
-		run_scripts("network-unlock", (pid_t)tasks[0].pid);
 	const char *path = getenv("CKPT_NET_UNLOCK_FILE"), *list = getenv("CKPT_NET_UNLOCK");
 	if ((path && *path) || (list && *list)) {
 		char *copy = path && *path ? read_all(path) : strdup(list);

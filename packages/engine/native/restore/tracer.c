@@ -209,6 +209,10 @@ int finish_tree(void)
 	remove_link_remaps();
 	/* criu's order: the network unlocked, then TCP repair off, then pre-resume; a failure from here on kills a tree
 	 * whose connections may have sent or received (criu's out_kill_network_unlocked) */
+	/* the tree had its own network namespace: criu's network-unlock scripts come first */
+	const char *hook = getenv("CKPT_NETNS_UNLOCK_HOOK");
+	if (hook && *hook == '1')
+		run_scripts("network-unlock", (pid_t)tasks[0].pid);
 	int unlocked = net_unlock_and_resume();
 	if (unlocked == 0 && fault_at("restore-unlocked"))
 		unlocked = -1, fprintf(stderr, "Error: fault injected at step restore-unlocked (CKPT_FAULT)\n");
