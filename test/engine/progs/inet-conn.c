@@ -61,12 +61,5 @@ int main(void)
 		return 1;
 	}
 	printf("READY pid=%d\n", getpid());
-	for (;;) {
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-		if (check) {
-			check = 0;
-			verify();
-		}
-	}
+	check_forever(verify);
 }

@@ -300,12 +300,5 @@ int main(int argc, char **argv)
 	setup();
 	printf("READY pid=%d\n", getpid());
 	printf("PORT %d\n", ntohs(((struct sockaddr_in *)&addr[L4])->sin_port));
-	for (;;) {
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-		if (check) {
-			check = 0;
-			verify();
-		}
-	}
+	check_forever(verify);
 }

@@ -241,21 +241,19 @@ static void check_pk(void)
 		fail("packet raw: nothing arrived in the mapped ring");
 }
 
+static void verify(void)
+{
+	failed = 0;
+	check_nl();
+	check_pk();
+	printf(failed ? "RESULT FAIL\n" : "RESULT PASS\n");
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGUSR1, on_usr1);
 	setup(argc == 2 && !strcmp(argv[1], "queued"), argc == 2 && !strcmp(argv[1], "closed"));
 	printf("READY pid=%d\n", getpid());
-	for (;;) {
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-		if (check) {
-			check = 0;
-			failed = 0;
-			check_nl();
-			check_pk();
-			printf(failed ? "RESULT FAIL\n" : "RESULT PASS\n");
-		}
-	}
+	check_forever(verify);
 }

@@ -144,12 +144,5 @@ int main(int argc, char **argv)
 			pause();
 	}
 	printf("READY pid=%d\n", getpid());
-	for (;;) {
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-		if (check) {
-			check = 0;
-			verify();
-		}
-	}
+	check_forever(verify);
 }

@@ -186,11 +186,5 @@ int main(int argc, char **argv)
 	nanosleep(&ts, NULL); /* what is in flight on loopback settles */
 	printf("READY pid=%d\n", getpid());
 	printf("SENT %ld %ld\n", sent_a1, sent_a2);
-	for (;;) {
-		nanosleep(&ts, NULL);
-		if (check) {
-			check = 0;
-			verify();
-		}
-	}
+	check_forever(verify);
 }
