@@ -38,7 +38,9 @@ export class Freezer {
     this.freezeLimitMs = limitMs;
     this.freezeDeadline = limitMs ? Date.now() + limitMs : 0;
     try {
-      this.root = this.freezeProcess(pid, Number(st.PPid), 0);
+      const root = this.freezeProcess(pid, Number(st.PPid), 0);
+      if (!root) throw new DumpError(`Task ${pid} exited during the dump`);
+      this.root = root;
     } finally {
       this.freezeDeadline = 0;
     }
@@ -62,9 +64,11 @@ export class Freezer {
     return [t, ...t.children.flatMap((c) => this.allTasks(c))];
   }
 
-  private freezeProcess(pid: number, realPpid: number, imagePpid: number): Task {
+  /** null: a child that ended between being listed and being stopped (as CRIU, looked for again as a zombie) */
+  private freezeProcess(pid: number, realPpid: number, imagePpid: number): Task | null {
     const task: Task = { pid, ppid: imagePpid, state: TASK.ALIVE, stopSignal: 0, threads: [], children: [] };
-    const lead = this.seizeOne(pid, pid, realPpid)!;
+    const lead = this.seizeOne(pid, pid, realPpid, imagePpid !== 0);
+    if (!lead) return null;
     task.state = lead.state;
     task.stopSignal = lead.stopSignal;
     task.threads.push({ tid: pid, seccomp: lead.seccomp });
@@ -92,21 +96,34 @@ export class Freezer {
       let fresh = 0;
       for (const c of listChildren(pid)) {
         if (seen.has(c)) continue;
-        seen.add(c);
-        task.children.push(this.freezeProcess(c, pid, pid));
+        const child = this.freezeProcess(c, pid, pid);
+        // one that ended meanwhile is our parent's zombie now (or gone, if it reaps none): the next pass sees which
+        if (child) {
+          seen.add(c);
+          task.children.push(child);
+        }
         fresh++;
       }
       if (!fresh) break;
     }
+    const missed = listChildren(pid).find((c) => !seen.has(c));
+    if (missed !== undefined) throw new DumpError(`Task ${pid}: its child ${missed} could not be stopped (its children kept changing while frozen)`);
     return task;
   }
 
-  /** Stops one thread; null when a thread other than the leader ended first (as CRIU, which skips it). */
-  private seizeOne(pid: number, tid: number, realPpid: number): { state: number; stopSignal: number; seccomp: number } | null {
+  /**
+   * Stops one thread; null when it ended first (as CRIU, which skips it): a thread other than the leader, or a
+   * child process (child) whose leader ended: the caller looks for it again.
+   */
+  private seizeOne(pid: number, tid: number, realPpid: number, child = false): { state: number; stopSignal: number; seccomp: number } | null {
     const n = native();
     const r = n.seize(tid);
     if (r === -3 /* ESRCH: gone */ && tid !== pid) {
       this.log.debug(`Thread ${tid} of ${pid} ended before it was seized`);
+      return null;
+    }
+    if (r === -3 && child && !safeStatus(tid)) {
+      this.log.debug(`Task ${tid} ended before it was seized`);
       return null;
     }
     if (r < 0) {
@@ -128,8 +145,8 @@ export class Freezer {
       if (w.pid < 0) throw new DumpError(`Can't wait for task ${tid}: ${errnoName(-w.pid)}`);
       if ((w.status & 0x7f) !== 0x7f) {
         this.seized.delete(tid);
-        if (tid !== pid) {
-          this.log.debug(`Thread ${tid} of ${pid} ended before it stopped`);
+        if (tid !== pid || child) {
+          this.log.debug(`${tid !== pid ? `Thread ${tid} of ${pid}` : `Task ${tid}`} ended before it stopped`);
           return null;
         }
         throw new DumpError(`Task ${tid} exited during the dump (wait status 0x${w.status.toString(16)})`);
