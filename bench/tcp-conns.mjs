@@ -146,6 +146,10 @@ try {
     const a = med('ckpt', k), b = med('criu', k);
     console.log(`${k.padEnd(8)} ckpt ${a.toFixed(3)} s   criu ${b.toFixed(3)} s   ckpt/criu ${(a / b).toFixed(2)}`);
   }
+} catch (e) {
+  // a failed step (a dump, a restore, a connection's reply): one line, no figures
+  console.error(`tcp-conns: ${e.message}`);
+  process.exitCode = 1;
 } finally {
   stop();
   holder.kill('SIGKILL');
