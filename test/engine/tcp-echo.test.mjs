@@ -67,16 +67,20 @@ async function cycle(name, dumpWith, restoreWith) {
   }
   const rules = inNs('iptables', ['-w', '-S']);
   assert.doesNotMatch(rules.stdout, /DROP/, 'the network lock is dropped after the restore');
+  const res = await nextRound();
+  assert.equal(res, `ROUND ${round} OK n=${CLIENTS}`);
+  assert.ok(existsSync(`/proc/${client.pid}`), 'the clients go on');
+}
+
+/** SIGUSR1 to the clients: their line for the next round (bounded: a client gives up on a reply after 60 s and says so) */
+async function nextRound() {
   round++;
   process.kill(client.pid, 'SIGUSR1');
-  // bounded: the client gives up on a reply after 60 s and says so
-  const res = await eventually(() => {
+  return eventually(() => {
     const l = client.lines().find((x) => x.startsWith(`ROUND ${round} `));
     assert.ok(l, `round ${round} of the clients`);
     return l;
   }, 150000);
-  assert.equal(res, `ROUND ${round} OK n=${CLIENTS}`);
-  assert.ok(existsSync(`/proc/${client.pid}`), 'the clients go on');
 }
 
 test('ckpt dump --tcp-established, ckpt restore: every one of 100 clients gets its next reply in order', async (t) => {
@@ -98,12 +102,6 @@ test('the server, once killed, leaves the clients nothing: they see their connec
   if (!needPtrace(t)) return;
   killPids([server.pid]);
   assert.ok(await waitGone([server.pid], 10000));
-  round++;
-  process.kill(client.pid, 'SIGUSR1');
-  const res = await eventually(() => {
-    const l = client.lines().find((x) => x.startsWith(`ROUND ${round} `));
-    assert.ok(l, `round ${round} of the clients`);
-    return l;
-  }, 150000);
+  const res = await nextRound();
   assert.match(res, /^ROUND \d+ FAIL conn \d+: /, 'the check fails when no server answers');
 });

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "sock-check.h"
+#include "sock-opts.h"
 
 #ifndef IPPROTO_UDPLITE
 #define IPPROTO_UDPLITE 136
@@ -36,26 +37,6 @@ static int sk[N];
 static struct sockaddr_storage addr[N];
 static socklen_t alen[N];
 static int rcvtimeo_ms; /* as the kernel keeps it (in jiffies): read back once set */
-
-static void die(const char *what)
-{
-	printf("setup failed: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static int on(int s, int level, int name, int v)
-{
-	return setsockopt(s, level, name, &v, sizeof(v));
-}
-
-static int get(int s, int level, int name)
-{
-	int v = -1;
-	socklen_t l = sizeof(v);
-	if (getsockopt(s, level, name, &v, &l) < 0)
-		return -1000 - errno;
-	return v;
-}
 
 static void bind_to(int i, int family, const char *ip, int port)
 {

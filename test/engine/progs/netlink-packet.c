@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "sock-check.h"
+#include "sock-opts.h"
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
@@ -39,26 +40,6 @@ static int lo;
 static void *ring;
 static uint32_t auto_port;
 static int rcvbuf;
-
-static void die(const char *what)
-{
-	printf("setup failed: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static int on(int s, int level, int name, int v)
-{
-	return setsockopt(s, level, name, &v, sizeof(v));
-}
-
-static int get(int s, int level, int name)
-{
-	int v = -1;
-	socklen_t l = sizeof(v);
-	if (getsockopt(s, level, name, &v, &l) < 0)
-		return -1000 - errno;
-	return v;
-}
 
 static int nl_socket(int proto, uint32_t port, uint32_t groups)
 {

@@ -11,13 +11,14 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { enumValues } from '@ckpt/images';
 import { native } from '../native.js';
 import { DumpError, type Log } from '../log.js';
-import { nsInode } from '../proc.js';
 import type { FileObjects } from '../restore/objects.js';
 import { n, RestoreError } from '../restore/read.js';
 import type { Obj } from '../restore/types.js';
 import { ObjKind } from '../restore/plan-wire.js';
 import type { DumpFd, FdParms, Kind } from './kind.js';
-import { restoreStream, type TcpRepair, writeTcpStream } from '../tcp-stream.js';
+import type { Files } from '../files.js';
+import { intOpt, sockFamily, sockNetNsId } from './sk-family.js';
+import { restoreStream, writeTcpStream } from '../tcp-stream.js';
 import type { TcpConn } from '../netlock.js';
 import { dumpSkOpts, restoreSkOpts, type SockOpt, optInt, SOL_SOCKET, SO } from './sk-opts.js';
 
@@ -90,28 +91,12 @@ export class InetSockets {
   private diag?: Map<number, InetDesc & { family: number }>;
   /** family:protocol pairs sock_diag answered for (CRIU's collect bits) */
   private collected = new Set<string>();
-  private families = new Map<number, number>(); // ino -> family (0: not inet)
-  private readonly ownNetNs: number;
+  constructor(private o: InetOptions) {}
 
-  constructor(private o: InetOptions) {
-    this.ownNetNs = nsInode(process.pid, 'net');
-  }
-
-  /** whether the socket behind the fd is AF_INET or AF_INET6 */
-  family(p: FdParms): number {
-    let f = this.families.get(p.st.ino);
-    if (f === undefined) {
-      const nat = native();
-      const local = nat.getFd(p.pid, p.fd);
-      try {
-        f = nat.getsockoptInt(local, SOL_SOCKET, SO.DOMAIN);
-      } finally {
-        nat.close(local);
-      }
-      f = f === AF_INET || f === AF_INET6 ? f : 0;
-      this.families.set(p.st.ino, f);
-    }
-    return f;
+  /** AF_INET or AF_INET6 for the socket behind the fd; 0: not inet */
+  family(p: FdParms, files: Files): number {
+    const f = sockFamily(p, files);
+    return f === AF_INET || f === AF_INET6 ? f : 0;
   }
 
   private collect(): Map<number, InetDesc & { family: number }> {
@@ -165,19 +150,15 @@ export class InetSockets {
   }
 
   /** the files.img entry of the inet socket behind d (CRIU's do_dump_one_inet_fd) */
-  entry(d: DumpFd, family: number, dir?: string, tcp?: TcpRepair): any {
+  entry(d: DumpFd, files: Files): any {
+    const family = this.family(d, files), dir = files.out?.dir, tcp = files.tcp;
     const nat = native();
     const what = `${d.what.replace(/ \(socket:\[\d+\]\)$/, '')} (${family === AF_INET6 ? 'IPv6' : 'IPv4'} socket:[${d.st.ino}])`;
     const refuse = (why: string) => new DumpError(`Can't dump ${what}: ${why}`);
     const local = nat.getFd(d.pid, d.fd);
     try {
-      const ns = nat.sockNetNs(local);
-      if (ns !== this.ownNetNs) throw refuse('it belongs to another network namespace; dumping network namespaces is not supported yet');
-      const int = (level: number, name: number) => {
-        const v = nat.getsockoptInt(local, level, name);
-        if (v < 0) throw refuse(`getsockopt(${level}, ${name}): errno ${-v}`);
-        return v;
-      };
+      sockNetNsId(local, files, refuse);
+      const int = intOpt(local, refuse);
       const proto = int(SOL_SOCKET, SO.PROTOCOL), type = int(SOL_SOCKET, SO.TYPE);
       if (type !== SOCK_RAW && ![IPPROTO.IP, IPPROTO.TCP, IPPROTO.UDP, IPPROTO.UDPLITE, IPPROTO.ICMP, IPPROTO.ICMPV6].includes(proto)) {
         throw refuse(`protocol ${proto} is not supported${proto === IPPROTO.MPTCP ? ' (MPTCP; for Go programs GODEBUG=multipathtcp=0 disables it)' : ''}`);
@@ -329,18 +310,14 @@ const FAMILY_NAMES: Record<number, string> = { 1: 'unix', 16: 'netlink', 17: 'pa
 export const inet: Kind = {
   type: 'INETSK',
   field: 'isk',
-  detect: (p, files) => p.st.isSocket() && !!files.inet && files.inet.family(p) !== 0,
-  refuse: (p) => {
+  detect: (p, files) => p.st.isSocket() && !!files.inet && files.inet.family(p, files) !== 0,
+  refuse: (p, files) => {
     if (!p.st.isSocket()) return undefined;
-    const nat = native();
-    const local = nat.getFd(p.pid, p.fd);
-    let fam: number;
-    try { fam = nat.getsockoptInt(local, SOL_SOCKET, SO.DOMAIN); } finally { nat.close(local); }
+    const fam = sockFamily(p, files);
     return `only unix and inet sockets are supported (this is a ${FAMILY_NAMES[fam] ?? `family ${fam}`} socket)`;
   },
   dump(files, d) {
-    const inet = files.inet!;
-    files.entries.push({ type: 'INETSK', id: d.id, isk: inet.entry(d, inet.family(d), files.out?.dir, files.tcp) });
+    files.entries.push({ type: 'INETSK', id: d.id, isk: files.inet!.entry(d, files) });
   },
   plan: (objs, f, _fileId, what) => inetObj(objs, f.isk, what),
   inheritKeys: (f) => [`socket:[${f.isk.ino}]`],
